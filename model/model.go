@@ -1,0 +1,217 @@
+// Package model defines the one interface every language-model call in newsroom
+// goes through, and the request, response and usage types it carries.
+//
+// A Client is decorated by middleware the way an http.RoundTripper is: retries,
+// the quota limiter, the response cache, budgets and telemetry each take a
+// Client and return a Client. Agents and the selector only ever see a Client.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Role is the role of a chat message as the chat completions protocol names it.
+type Role string
+
+// The chat roles newsroom sends.
+const (
+	RoleSystem    Role = "system"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+)
+
+// Message is one chat message sent to a model.
+type Message struct {
+	Role Role `json:"role"`
+	// Name is the optional participant name (the protocol's "name" field):
+	// newsroom sets it to the agent that wrote a message.
+	Name    string `json:"name,omitempty"`
+	Content string `json:"content"`
+}
+
+// Purpose says why a request is made; it is used for accounting and telemetry.
+type Purpose string
+
+// Purposes of a model call.
+const (
+	PurposeReply  Purpose = "reply"  // an agent writes a message
+	PurposeSelect Purpose = "select" // the selector team picks the next speaker
+)
+
+// Request is one chat completion request.
+//
+// The zero value of every generation parameter means "the service default".
+// Request values are treated as immutable by middleware: a wrapper that needs
+// to change one copies it first.
+type Request struct {
+	// Model is the deployment (Azure) or model name; empty means the client's default.
+	Model    string    `json:"model,omitempty"`
+	Messages []Message `json:"messages"`
+
+	MaxTokens   int      `json:"max_tokens,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"top_p,omitempty"`
+	Seed        *int64   `json:"seed,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
+	// JSONMode asks for a JSON object response (response_format json_object).
+	JSONMode bool `json:"json_mode,omitempty"`
+
+	// OnDelta, when non-nil, makes the call streaming: the client calls it
+	// synchronously, in order, with each piece of text as it arrives. It is not
+	// part of the request's identity (the cache key ignores it).
+	OnDelta func(Delta) `json:"-"`
+
+	// Meta describes the call for accounting, logs and telemetry; it is not sent.
+	Meta Meta `json:"-"`
+}
+
+// Meta describes who makes a call and why. It is never sent to the model.
+type Meta struct {
+	RunID   string
+	Agent   string
+	Purpose Purpose
+}
+
+// Streaming reports whether the request asks for a streamed answer.
+func (r *Request) Streaming() bool { return r.OnDelta != nil }
+
+// Delta is a piece of streamed text.
+type Delta struct {
+	Text string
+	// Restart tells the consumer to discard the text it received so far for
+	// this call: the stream was cut and is being retried from its start.
+	Restart bool
+	// Cached is true when the text is replayed from the response cache.
+	Cached bool
+}
+
+// Usage counts tokens and money for one call or a sum of calls.
+type Usage struct {
+	PromptTokens       int `json:"prompt_tokens"`
+	CompletionTokens   int `json:"completion_tokens"`
+	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
+	// Requests is the number of model calls summed into this usage.
+	Requests int `json:"requests,omitempty"`
+	// CachedResponses counts the calls answered from the response cache.
+	CachedResponses int `json:"cached_responses,omitempty"`
+	// CostUSD is the price of the tokens, filled by the cost middleware.
+	CostUSD float64 `json:"cost_usd"`
+}
+
+// TotalTokens is the sum of prompt and completion tokens.
+func (u Usage) TotalTokens() int { return u.PromptTokens + u.CompletionTokens }
+
+// Add returns the sum of u and v.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{
+		PromptTokens:       u.PromptTokens + v.PromptTokens,
+		CompletionTokens:   u.CompletionTokens + v.CompletionTokens,
+		CachedPromptTokens: u.CachedPromptTokens + v.CachedPromptTokens,
+		Requests:           u.Requests + v.Requests,
+		CachedResponses:    u.CachedResponses + v.CachedResponses,
+		CostUSD:            u.CostUSD + v.CostUSD,
+	}
+}
+
+// Response is a completed chat completion.
+type Response struct {
+	ID string `json:"id,omitempty"`
+	// Model is the model the service says answered.
+	Model        string `json:"model,omitempty"`
+	Content      string `json:"content"`
+	FinishReason string `json:"finish_reason,omitempty"`
+	// Usage of this call; a cached answer has zero tokens, Requests 1 and CachedResponses 1.
+	Usage Usage `json:"usage"`
+	// Cached is true when the answer came from the response cache.
+	Cached bool `json:"cached,omitempty"`
+}
+
+// Client completes chat requests. Implementations must be safe for concurrent use.
+type Client interface {
+	Complete(ctx context.Context, req *Request) (*Response, error)
+}
+
+// ClientFunc adapts a function to the Client interface.
+type ClientFunc func(ctx context.Context, req *Request) (*Response, error)
+
+// Complete calls f.
+func (f ClientFunc) Complete(ctx context.Context, req *Request) (*Response, error) {
+	return f(ctx, req)
+}
+
+// Middleware decorates a Client.
+type Middleware func(Client) Client
+
+// Chain wraps c in the middleware, the first one outermost:
+// Chain(c, a, b) calls a, which calls b, which calls c.
+func Chain(c Client, mws ...Middleware) Client {
+	for i := len(mws) - 1; i >= 0; i-- {
+		if mws[i] != nil {
+			c = mws[i](c)
+		}
+	}
+	return c
+}
+
+// Error is a failure reported by the model service, with what is needed to
+// decide whether and when to try again.
+type Error struct {
+	// StatusCode is the HTTP status; 0 for a transport failure.
+	StatusCode int
+	// Code is the service's error code, such as "429", "content_filter" or
+	// "context_length_exceeded".
+	Code    string
+	Message string
+	// RequestID is the service's request id (apim-request-id or x-request-id).
+	RequestID string
+	// RetryAfter is the wait the service asked for; 0 when it said nothing.
+	RetryAfter time.Duration
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	s := "model: "
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf("HTTP %d", e.StatusCode)
+		if e.Code != "" {
+			s += " " + e.Code
+		}
+		s += ": "
+	}
+	s += msg
+	if e.RequestID != "" {
+		s += " (request id " + e.RequestID + ")"
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrStreamCut is wrapped by errors for a stream that ended before its final chunk.
+var ErrStreamCut = errors.New("model: stream ended before it was complete")
+
+// StopError is implemented by errors that end a run gracefully with a stop
+// reason instead of failing it: a budget that would be crossed, a content
+// filter refusal.
+type StopError interface {
+	error
+	StopReason() string
+}
+
+// AsStop reports whether err carries a graceful stop reason.
+func AsStop(err error) (string, bool) {
+	var s StopError
+	if errors.As(err, &s) {
+		return s.StopReason(), true
+	}
+	return "", false
+}
