@@ -1,0 +1,170 @@
+// Package agent defines the participants of a newsroom team: the Agent
+// interface, the messages agents exchange, and the Assistant, an agent that
+// answers through a model.Client with a system prompt.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+// SourceUser is the source of the task message.
+const SourceUser = "user"
+
+// Message is one message of a team conversation.
+type Message struct {
+	// Source is the agent name that wrote it, or SourceUser for the task.
+	Source  string `json:"source"`
+	Content string `json:"content"`
+	// Usage is the model usage that produced the message (zero for the task).
+	Usage model.Usage `json:"usage"`
+	// Time is when the message was completed.
+	Time time.Time `json:"time,omitzero"`
+	// Cached is true when the message was answered from the response cache.
+	Cached bool `json:"cached,omitempty"`
+}
+
+// Agent is a participant of a team.
+type Agent interface {
+	// Name is unique within a team; teams and the selector address agents by it.
+	Name() string
+	// Description tells the selector what the agent does.
+	Description() string
+	// Reply answers the conversation so far (the task first). When onDelta is
+	// non-nil the agent streams its answer through it.
+	Reply(ctx context.Context, history []Message, onDelta func(model.Delta)) (Message, error)
+}
+
+// Errors returned by this package.
+var (
+	ErrNoName   = errors.New("agent: name is required")
+	ErrBadName  = errors.New("agent: name must be letters, digits, '_' or '-', at most 64 characters")
+	ErrNoClient = errors.New("agent: model client is required")
+)
+
+// Config configures an Assistant.
+type Config struct {
+	// Name of the agent: letters, digits, '_' and '-' (the protocol's name rule).
+	Name string
+	// Description for the selector; empty means no description.
+	Description string
+	// SystemPrompt is sent first on every call; empty means none.
+	SystemPrompt string
+	// Client answers the calls. Required.
+	Client model.Client
+	// Model is the deployment or model name; empty means the client's default.
+	Model string
+	// MaxTokens caps each reply; 0 means the service default.
+	MaxTokens int
+	// Temperature; nil means the service default.
+	Temperature *float64
+}
+
+// Assistant is an Agent backed by a model.
+type Assistant struct {
+	cfg Config
+}
+
+var _ Agent = (*Assistant)(nil)
+
+// NewAssistant returns an Assistant, or an error when the configuration is incomplete.
+func NewAssistant(cfg Config) (*Assistant, error) {
+	if cfg.Name == "" {
+		return nil, ErrNoName
+	}
+	if !ValidName(cfg.Name) {
+		return nil, fmt.Errorf("%w: %q", ErrBadName, cfg.Name)
+	}
+	if cfg.Client == nil {
+		return nil, fmt.Errorf("%w (agent %s)", ErrNoClient, cfg.Name)
+	}
+	return &Assistant{cfg: cfg}, nil
+}
+
+// ValidName reports whether name can be sent as a chat message name.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		ok := r == '_' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Name returns the agent's name.
+func (a *Assistant) Name() string { return a.cfg.Name }
+
+// Description returns the agent's description.
+func (a *Assistant) Description() string { return a.cfg.Description }
+
+// SystemPrompt returns the agent's system prompt.
+func (a *Assistant) SystemPrompt() string { return a.cfg.SystemPrompt }
+
+// Reply asks the model for the agent's next message.
+func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(model.Delta)) (Message, error) {
+	req := &model.Request{
+		Model:       a.cfg.Model,
+		Messages:    a.Prompt(history),
+		MaxTokens:   a.cfg.MaxTokens,
+		Temperature: a.cfg.Temperature,
+		OnDelta:     onDelta,
+		Meta:        model.Meta{Agent: a.cfg.Name, Purpose: model.PurposeReply},
+	}
+	if m, ok := MetaFrom(ctx); ok {
+		req.Meta.RunID = m.RunID
+	}
+	resp, err := a.cfg.Client.Complete(ctx, req)
+	if err != nil {
+		return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
+	}
+	return Message{
+		Source:  a.cfg.Name,
+		Content: strings.TrimSpace(resp.Content),
+		Usage:   resp.Usage,
+		Time:    time.Now(),
+		Cached:  resp.Cached,
+	}, nil
+}
+
+// Prompt builds the chat messages the agent sends for a history: its system
+// prompt, the task as a user message, other agents' messages as user messages
+// carrying their name, and its own earlier messages as assistant messages.
+func (a *Assistant) Prompt(history []Message) []model.Message {
+	msgs := make([]model.Message, 0, len(history)+1)
+	if a.cfg.SystemPrompt != "" {
+		msgs = append(msgs, model.Message{Role: model.RoleSystem, Content: a.cfg.SystemPrompt})
+	}
+	for _, m := range history {
+		switch {
+		case m.Source == a.cfg.Name:
+			msgs = append(msgs, model.Message{Role: model.RoleAssistant, Content: m.Content})
+		case ValidName(m.Source):
+			msgs = append(msgs, model.Message{Role: model.RoleUser, Name: m.Source, Content: m.Content})
+		default:
+			msgs = append(msgs, model.Message{Role: model.RoleUser, Content: m.Content})
+		}
+	}
+	return msgs
+}
+
+type metaKey struct{}
+
+// WithMeta returns a context whose model calls carry m (the run id) in their Meta.
+func WithMeta(ctx context.Context, m model.Meta) context.Context {
+	return context.WithValue(ctx, metaKey{}, m)
+}
+
+// MetaFrom returns the call metadata stored by WithMeta.
+func MetaFrom(ctx context.Context) (model.Meta, bool) {
+	m, ok := ctx.Value(metaKey{}).(model.Meta)
+	return m, ok
+}

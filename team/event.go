@@ -1,0 +1,116 @@
+// Package team runs a conversation between agents until a termination
+// condition fires: the round-robin team speaks in a fixed order, the selector
+// team lets a model pick each next speaker.
+//
+// A run is a stream of Events (iter.Seq2); the console, the web service's SSE
+// endpoint, the run store and tests all read the same stream. Run drains the
+// stream into a Result.
+package team
+
+import (
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+// EventType names the kind of an Event.
+type EventType string
+
+// The kinds of event a run emits, in the order they can occur.
+const (
+	// EventRunStarted opens every run (Task set; Resumed and Index for a resumed run).
+	EventRunStarted EventType = "run_started"
+	// EventSpeakerSelected names the next speaker (Speaker, and for the
+	// selector the Usage of its model calls, Attempts and Fallback).
+	EventSpeakerSelected EventType = "speaker_selected"
+	// EventDelta carries streamed text of the speaker's message in progress.
+	EventDelta EventType = "delta"
+	// EventMessage carries a completed message (Message, Index).
+	EventMessage EventType = "message"
+	// EventRunFinished closes every run (StopReason, Total; Error when it failed).
+	EventRunFinished EventType = "run_finished"
+)
+
+// SelectorSource is the name under which the selector's own model calls are
+// accounted in Result.PerAgent.
+const SelectorSource = "selector"
+
+// Event is one step of a run.
+type Event struct {
+	Type EventType `json:"type"`
+	Time time.Time `json:"time"`
+	// Task is the run's task (run_started).
+	Task string `json:"task,omitempty"`
+	// Resumed is true when the run continues from a checkpoint (run_started).
+	Resumed bool `json:"resumed,omitempty"`
+	// Speaker is the agent selected or speaking.
+	Speaker string `json:"speaker,omitempty"`
+	// Delta is streamed text; Restart means discard the speaker's partial text.
+	Delta   string `json:"delta,omitempty"`
+	Restart bool   `json:"restart,omitempty"`
+	// Message is the completed message and Index its position after the task (0-based).
+	Message *agent.Message `json:"message,omitempty"`
+	Index   int            `json:"index"`
+	// Attempts is how many model calls the selector made; Fallback is true
+	// when none gave a valid name and the selector fell back.
+	Attempts int  `json:"attempts,omitempty"`
+	Fallback bool `json:"fallback,omitempty"`
+	// Usage is the usage of this step (the selector's calls, or the message's).
+	Usage model.Usage `json:"usage"`
+	// Total is the run's usage after this event.
+	Total model.Usage `json:"total"`
+	// StopReason says why the run ended (run_finished).
+	StopReason string `json:"stop_reason,omitempty"`
+	// Error is set when the run failed (run_finished).
+	Error string `json:"error,omitempty"`
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Task       string          `json:"task"`
+	Messages   []agent.Message `json:"messages"`
+	StopReason string          `json:"stop_reason"`
+	// Usage is the total, the selector's calls included.
+	Usage model.Usage `json:"usage"`
+	// PerAgent is the usage per agent; the selector's calls are under SelectorSource.
+	PerAgent map[string]model.Usage `json:"per_agent"`
+	Duration time.Duration          `json:"duration"`
+}
+
+// Checkpoint is the state a run resumes from: the messages written so far
+// (task excluded), the speaker already selected but not yet heard from, and
+// the usage spent so far (selector calls included).
+type Checkpoint struct {
+	Messages    []agent.Message
+	NextSpeaker string
+	Usage       model.Usage
+	PerAgent    map[string]model.Usage
+}
+
+// Apply folds an event into the checkpoint. A store that keeps a run's events
+// rebuilds the checkpoint by applying them in order.
+func (c *Checkpoint) Apply(e Event) {
+	switch e.Type {
+	case EventSpeakerSelected:
+		c.NextSpeaker = e.Speaker
+		c.addUsage(SelectorSource, e.Usage)
+	case EventMessage:
+		if e.Message != nil {
+			c.Messages = append(c.Messages, *e.Message)
+			c.addUsage(e.Message.Source, e.Message.Usage)
+		}
+		c.NextSpeaker = ""
+	}
+}
+
+func (c *Checkpoint) addUsage(who string, u model.Usage) {
+	if u == (model.Usage{}) {
+		return
+	}
+	if c.PerAgent == nil {
+		c.PerAgent = map[string]model.Usage{}
+	}
+	c.PerAgent[who] = c.PerAgent[who].Add(u)
+	c.Usage = c.Usage.Add(u)
+}

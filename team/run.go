@@ -1,0 +1,306 @@
+package team
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+// Errors returned by this package.
+var (
+	ErrNoParticipants   = errors.New("team: no participants")
+	ErrDuplicateName    = errors.New("team: two participants share a name")
+	ErrUnknownSpeaker   = errors.New("team: unknown speaker")
+	ErrNoSelectorClient = errors.New("team: selector needs a model client or a selector function")
+	ErrEmptyTask        = errors.New("team: task is empty")
+	errTimeout          = errors.New("team: run deadline reached")
+)
+
+// DefaultMaxMessages caps a run whose team has no termination condition, so a
+// run can never go on forever.
+const DefaultMaxMessages = 50
+
+// Team is a group of agents that can run a task.
+type Team interface {
+	// Name of the team kind, e.g. "roundrobin" or "selector".
+	Name() string
+	// Participants in their configured order.
+	Participants() []agent.Agent
+	// Stream runs the task and yields its events; the last one is always
+	// EventRunFinished. A failed run yields its run_finished event, then the error.
+	Stream(ctx context.Context, task string, opts ...RunOption) iter.Seq2[Event, error]
+}
+
+// RunOption changes one run.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	resume    *Checkpoint
+	streaming bool
+	runID     string
+	now       func() time.Time
+	extra     termination.Condition
+}
+
+// WithCheckpoint resumes a run from a checkpoint: its messages are not written
+// again and a speaker already selected is not selected again.
+func WithCheckpoint(c Checkpoint) RunOption { return func(o *runOptions) { o.resume = &c } }
+
+// WithStreaming makes agents stream their replies (EventDelta events).
+func WithStreaming(on bool) RunOption { return func(o *runOptions) { o.streaming = on } }
+
+// WithRunID tags the run's model calls with id (model.Meta.RunID).
+func WithRunID(id string) RunOption { return func(o *runOptions) { o.runID = id } }
+
+// WithClock sets the clock used for event times and timeouts.
+func WithClock(now func() time.Time) RunOption { return func(o *runOptions) { o.now = now } }
+
+// WithTermination adds a condition for this run only, or-ed with the team's
+// (e.g. an external stop for a cancel button, or a per-run message cap).
+func WithTermination(c termination.Condition) RunOption {
+	return func(o *runOptions) { o.extra = c }
+}
+
+// Run runs the task to the end and returns its result. The result is not nil
+// even when err is: it holds what was done before the failure.
+func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, error) {
+	res := &Result{Task: task, PerAgent: map[string]model.Usage{}}
+	var cp Checkpoint
+	var started time.Time
+	for e, err := range t.Stream(ctx, task, opts...) {
+		if err != nil {
+			res.Messages, res.Usage, res.PerAgent = cp.Messages, cp.Usage, nonNil(cp.PerAgent)
+			return res, err
+		}
+		switch e.Type {
+		case EventRunStarted:
+			started = e.Time
+		case EventRunFinished:
+			res.StopReason = e.StopReason
+			res.Duration = e.Time.Sub(started)
+		}
+		cp.Apply(e)
+	}
+	res.Messages, res.Usage, res.PerAgent = cp.Messages, cp.Usage, nonNil(cp.PerAgent)
+	return res, nil
+}
+
+func nonNil(m map[string]model.Usage) map[string]model.Usage {
+	if m == nil {
+		return map[string]model.Usage{}
+	}
+	return m
+}
+
+// picker chooses the next speaker.
+type picker interface {
+	pick(ctx context.Context, st *state) (selection, error)
+}
+
+type selection struct {
+	speaker  agent.Agent
+	usage    model.Usage
+	attempts int
+	fallback bool
+}
+
+// state is the run's state as the loop sees it.
+type state struct {
+	task     string
+	messages []agent.Message // task excluded
+	usage    model.Usage
+	started  time.Time
+}
+
+// history returns the conversation with the task first, as agents see it.
+func (s *state) history() []agent.Message {
+	h := make([]agent.Message, 0, len(s.messages)+1)
+	h = append(h, agent.Message{Source: agent.SourceUser, Content: s.task})
+	return append(h, s.messages...)
+}
+
+func (s *state) lastSpeaker() string {
+	if len(s.messages) == 0 {
+		return ""
+	}
+	return s.messages[len(s.messages)-1].Source
+}
+
+// base holds what both teams share.
+type base struct {
+	name         string
+	participants []agent.Agent
+	byName       map[string]agent.Agent
+	cond         termination.Condition
+}
+
+func newBase(name string, participants []agent.Agent, cond termination.Condition) (base, error) {
+	if len(participants) == 0 {
+		return base{}, ErrNoParticipants
+	}
+	b := base{name: name, participants: participants, byName: make(map[string]agent.Agent, len(participants)), cond: cond}
+	for _, p := range participants {
+		if _, dup := b.byName[p.Name()]; dup {
+			return base{}, fmt.Errorf("%w: %s", ErrDuplicateName, p.Name())
+		}
+		b.byName[p.Name()] = p
+	}
+	if b.cond == nil {
+		b.cond = termination.MaxMessages(DefaultMaxMessages)
+	}
+	return b, nil
+}
+
+func (b *base) Name() string                { return b.name }
+func (b *base) Participants() []agent.Agent { return b.participants }
+
+// stream is the run loop shared by both teams.
+func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOption) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		o := runOptions{now: time.Now}
+		for _, opt := range opts {
+			opt(&o)
+		}
+		now := o.now
+		cond := b.cond
+		if o.extra != nil {
+			cond = termination.Or(b.cond, o.extra)
+		}
+		st := &state{task: task, started: now()}
+		var next string
+		if o.resume != nil {
+			st.messages = append(st.messages, o.resume.Messages...)
+			st.usage = o.resume.Usage
+			next = o.resume.NextSpeaker
+		}
+		finish := func(reason string, err error) {
+			e := Event{Type: EventRunFinished, Time: now(), StopReason: reason, Total: st.usage, Index: len(st.messages)}
+			if err != nil {
+				e.Error = err.Error()
+			}
+			if yield(e, nil) && err != nil {
+				yield(Event{}, err)
+			}
+		}
+		if !yield(Event{Type: EventRunStarted, Time: st.started, Task: task, Resumed: o.resume != nil, Index: len(st.messages), Total: st.usage}, nil) {
+			return
+		}
+		if task == "" {
+			finish("error", ErrEmptyTask)
+			return
+		}
+		if o.runID != "" {
+			ctx = agent.WithMeta(ctx, model.Meta{RunID: o.runID})
+		}
+		if d, ok := cond.(termination.Deadliner); ok {
+			if t, ok := d.Deadline(st.started); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadlineCause(ctx, t, errTimeout)
+				defer cancel()
+			}
+		}
+		check := func() (string, bool) {
+			return cond.Check(&termination.State{Messages: st.messages, Usage: st.usage, Started: st.started, Now: now()})
+		}
+		// stopFor turns a failed step into the run's end: a graceful stop for
+		// budget and content-filter stops and for the run's own deadline, an
+		// error otherwise.
+		stopFor := func(err error) {
+			if reason, ok := model.AsStop(err); ok {
+				finish(reason, nil)
+				return
+			}
+			if errors.Is(context.Cause(ctx), errTimeout) {
+				if reason, ok := check(); ok {
+					finish(reason, nil)
+					return
+				}
+				finish("timeout", nil)
+				return
+			}
+			if ctx.Err() != nil {
+				finish("cancelled", err)
+				return
+			}
+			finish("error", err)
+		}
+		if len(st.messages) > 0 {
+			if reason, ok := check(); ok {
+				finish(reason, nil)
+				return
+			}
+		}
+		for {
+			var speaker agent.Agent
+			if next != "" {
+				speaker = b.byName[next]
+				if speaker == nil {
+					finish("error", fmt.Errorf("%w %q in checkpoint", ErrUnknownSpeaker, next))
+					return
+				}
+				next = ""
+			} else {
+				sel, err := p.pick(ctx, st)
+				st.usage = st.usage.Add(sel.usage)
+				if err != nil {
+					stopFor(err)
+					return
+				}
+				speaker = sel.speaker
+				if !yield(Event{Type: EventSpeakerSelected, Time: now(), Speaker: speaker.Name(), Usage: sel.usage,
+					Attempts: sel.attempts, Fallback: sel.fallback, Index: len(st.messages), Total: st.usage}, nil) {
+					return
+				}
+			}
+			var onDelta func(model.Delta)
+			stopped := false
+			turnCtx, cancelTurn := context.WithCancel(ctx)
+			if o.streaming {
+				name, idx := speaker.Name(), len(st.messages)
+				onDelta = func(d model.Delta) {
+					if stopped {
+						return
+					}
+					if !yield(Event{Type: EventDelta, Time: now(), Speaker: name, Delta: d.Text, Restart: d.Restart, Index: idx, Total: st.usage}, nil) {
+						stopped = true
+						cancelTurn()
+					}
+				}
+			}
+			msg, err := speaker.Reply(turnCtx, st.history(), onDelta)
+			cancelTurn()
+			if stopped {
+				return
+			}
+			if err != nil {
+				stopFor(err)
+				return
+			}
+			msg.Source = speaker.Name()
+			if msg.Time.IsZero() {
+				msg.Time = now()
+			}
+			st.messages = append(st.messages, msg)
+			st.usage = st.usage.Add(msg.Usage)
+			m := msg
+			if !yield(Event{Type: EventMessage, Time: msg.Time, Speaker: msg.Source, Message: &m, Usage: msg.Usage,
+				Index: len(st.messages) - 1, Total: st.usage}, nil) {
+				return
+			}
+			if reason, ok := check(); ok {
+				finish(reason, nil)
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				stopFor(err)
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,285 @@
+// Package termination holds the conditions that end a team run: text
+// mention, editor verdict, max messages, token usage, cost, timeout, external
+// stop and source match, composable with Or and And.
+//
+// A Condition is a pure function of the run's state, checked after every
+// message. Because it keeps no hidden state it needs no reset, works the same
+// on a resumed run, and may be shared by concurrent runs (External is the one
+// condition with state, and it is safe for concurrent use).
+//
+// The task is not part of State.Messages, so the task text can never trigger a
+// condition: a task that says "TERMINATE" or "APPROVE" does not end the run.
+package termination
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+// State is what a condition sees.
+type State struct {
+	// Messages written by the participants so far, oldest first, without the task.
+	Messages []agent.Message
+	// Usage is the run's total model usage, the selector's calls included.
+	Usage model.Usage
+	// Started is when the run started; Now is the time of the check.
+	Started, Now time.Time
+}
+
+// Last returns the newest message, or false when there is none.
+func (s *State) Last() (agent.Message, bool) {
+	if len(s.Messages) == 0 {
+		return agent.Message{}, false
+	}
+	return s.Messages[len(s.Messages)-1], true
+}
+
+// Condition decides whether a run stops. Check is called after every message
+// (and once before the first turn of a resumed run) and returns the stop
+// reason when the run must stop.
+type Condition interface {
+	Check(s *State) (reason string, stop bool)
+}
+
+// Deadliner is implemented by conditions with a deadline; the team bounds its
+// model calls by it, so a hung call is interrupted when the time is up.
+type Deadliner interface {
+	Deadline(started time.Time) (time.Time, bool)
+}
+
+// Func adapts a function to the Condition interface.
+type Func func(s *State) (string, bool)
+
+// Check calls f.
+func (f Func) Check(s *State) (string, bool) { return f(s) }
+
+func fromSource(m agent.Message, sources []string) bool {
+	return len(sources) == 0 || slices.Contains(sources, m.Source)
+}
+
+// TextMention stops when the newest message contains text (case-sensitive),
+// optionally only when that message comes from one of sources.
+func TextMention(text string, sources ...string) Condition {
+	return Func(func(s *State) (string, bool) {
+		m, ok := s.Last()
+		if !ok || !fromSource(m, sources) || !strings.Contains(m.Content, text) {
+			return "", false
+		}
+		return fmt.Sprintf("text mention: %q from %s", text, m.Source), true
+	})
+}
+
+// Verdict stops when the newest message, from one of sources (any when none
+// given), ends with a verdict line for word: its last non-empty line, with
+// Markdown emphasis, surrounding punctuation and an optional "VERDICT:" or
+// "Decision:" label removed, is exactly word (case-insensitive).
+//
+// This is how the round-robin editor's approval is recognised: "APPROVE" alone
+// on the last line approves; "I do not APPROVE yet" does not, nor does
+// APPROVE anywhere but the last line.
+func Verdict(word string, sources ...string) Condition {
+	return Func(func(s *State) (string, bool) {
+		m, ok := s.Last()
+		if !ok || !fromSource(m, sources) || !HasVerdict(m.Content, word) {
+			return "", false
+		}
+		return fmt.Sprintf("verdict %s from %s", strings.ToUpper(word), m.Source), true
+	})
+}
+
+// HasVerdict reports whether content ends with a verdict line for word (see Verdict).
+func HasVerdict(content, word string) bool {
+	lines := strings.Split(strings.TrimSpace(content), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	last = strings.TrimFunc(last, func(r rune) bool { return r == '*' || r == '_' || r == '#' || r == '`' || unicode.IsSpace(r) })
+	for _, label := range []string{"verdict:", "decision:", "final verdict:"} {
+		if len(last) >= len(label) && strings.EqualFold(last[:len(label)], label) {
+			last = strings.TrimSpace(last[len(label):])
+		}
+	}
+	last = strings.TrimFunc(last, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
+	return strings.EqualFold(last, word)
+}
+
+// MaxMessages stops when the participants have written n messages (the task
+// not counted). n <= 0 never stops.
+func MaxMessages(n int) Condition {
+	return Func(func(s *State) (string, bool) {
+		if n <= 0 || len(s.Messages) < n {
+			return "", false
+		}
+		return fmt.Sprintf("max messages reached (%d)", n), true
+	})
+}
+
+// TokenLimits are the limits of TokenUsage; zero means no limit.
+type TokenLimits struct {
+	Total, Prompt, Completion int
+}
+
+// TokenUsage stops when the run's usage reaches one of the limits.
+func TokenUsage(l TokenLimits) Condition {
+	return Func(func(s *State) (string, bool) {
+		u := s.Usage
+		switch {
+		case l.Total > 0 && u.TotalTokens() >= l.Total:
+			return fmt.Sprintf("token limit reached: %d of %d total tokens", u.TotalTokens(), l.Total), true
+		case l.Prompt > 0 && u.PromptTokens >= l.Prompt:
+			return fmt.Sprintf("token limit reached: %d of %d prompt tokens", u.PromptTokens, l.Prompt), true
+		case l.Completion > 0 && u.CompletionTokens >= l.Completion:
+			return fmt.Sprintf("token limit reached: %d of %d completion tokens", u.CompletionTokens, l.Completion), true
+		}
+		return "", false
+	})
+}
+
+// MaxCost stops when the run's cost reaches usd. usd <= 0 never stops.
+func MaxCost(usd float64) Condition {
+	return Func(func(s *State) (string, bool) {
+		if usd <= 0 || s.Usage.CostUSD < usd {
+			return "", false
+		}
+		return fmt.Sprintf("cost limit reached: $%.6f of $%.6f", s.Usage.CostUSD, usd), true
+	})
+}
+
+// SourceMatch stops when the newest message comes from one of sources.
+func SourceMatch(sources ...string) Condition {
+	return Func(func(s *State) (string, bool) {
+		m, ok := s.Last()
+		if !ok || !slices.Contains(sources, m.Source) {
+			return "", false
+		}
+		return "message from " + m.Source, true
+	})
+}
+
+type timeout time.Duration
+
+// Timeout stops the run once d has passed since it started. The team also
+// bounds its model calls by this deadline, so a hung call is interrupted.
+func Timeout(d time.Duration) Condition { return timeout(d) }
+
+func (t timeout) Check(s *State) (string, bool) {
+	if s.Now.Sub(s.Started) < time.Duration(t) {
+		return "", false
+	}
+	return fmt.Sprintf("timeout after %s", time.Duration(t)), true
+}
+
+func (t timeout) Deadline(started time.Time) (time.Time, bool) {
+	return started.Add(time.Duration(t)), true
+}
+
+// External is a condition stopped from outside the run, for example by a
+// cancel button; the run ends after the message in progress.
+type External struct {
+	mu     sync.Mutex
+	reason string
+	set    bool
+}
+
+// NewExternal returns an External condition that has not fired.
+func NewExternal() *External { return &External{} }
+
+// Stop makes the condition fire at the next check with reason.
+func (e *External) Stop(reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if reason == "" {
+		reason = "stopped externally"
+	}
+	e.reason, e.set = reason, true
+}
+
+// Check reports whether Stop was called.
+func (e *External) Check(*State) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reason, e.set
+}
+
+type or []Condition
+
+// Or stops when any of the conditions stops; the reason is the first one's.
+func Or(cs ...Condition) Condition { return or(compact(cs)) }
+
+func (o or) Check(s *State) (string, bool) {
+	for _, c := range o {
+		if r, ok := c.Check(s); ok {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// Deadline is the earliest deadline of the conditions.
+func (o or) Deadline(started time.Time) (time.Time, bool) {
+	var best time.Time
+	found := false
+	for _, c := range o {
+		if d, ok := c.(Deadliner); ok {
+			if t, ok := d.Deadline(started); ok && (!found || t.Before(best)) {
+				best, found = t, true
+			}
+		}
+	}
+	return best, found
+}
+
+type and []Condition
+
+// And stops when all of the conditions stop at the same check; the reason
+// joins theirs.
+func And(cs ...Condition) Condition { return and(compact(cs)) }
+
+func (a and) Check(s *State) (string, bool) {
+	if len(a) == 0 {
+		return "", false
+	}
+	reasons := make([]string, 0, len(a))
+	for _, c := range a {
+		r, ok := c.Check(s)
+		if !ok {
+			return "", false
+		}
+		reasons = append(reasons, r)
+	}
+	return strings.Join(reasons, " and "), true
+}
+
+// Deadline is the latest deadline when every condition has one.
+func (a and) Deadline(started time.Time) (time.Time, bool) {
+	var latest time.Time
+	for _, c := range a {
+		d, ok := c.(Deadliner)
+		if !ok {
+			return time.Time{}, false
+		}
+		t, ok := d.Deadline(started)
+		if !ok {
+			return time.Time{}, false
+		}
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	return latest, len(a) > 0
+}
+
+func compact(cs []Condition) []Condition {
+	out := make([]Condition, 0, len(cs))
+	for _, c := range cs {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
