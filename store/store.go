@@ -1,0 +1,122 @@
+// Package store keeps runs, their event logs (the checkpoints a run resumes
+// from) and the service's API keys. Backends live in sub-packages:
+// store/sqlite (embedded default) and store/postgres (several instances).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// Errors returned by every backend.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Status is a run's lifecycle state.
+type Status string
+
+// Run statuses.
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Finished reports whether the status is terminal.
+func (s Status) Finished() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
+}
+
+// Run is one submitted task and what became of it.
+type Run struct {
+	ID string `json:"id"`
+	// Owner is the id of the API key that created the run.
+	Owner string `json:"owner,omitempty"`
+	// IdempotencyKey, when set, is unique per owner: a second create with the
+	// same key returns the first run.
+	IdempotencyKey string  `json:"-"`
+	Task           string  `json:"task"`
+	Team           string  `json:"team"`
+	MaxMessages    int     `json:"max_messages,omitempty"`
+	BudgetUSD      float64 `json:"budget_usd,omitempty"`
+	Status         Status  `json:"status"`
+	StopReason     string  `json:"stop_reason,omitempty"`
+	Error          string  `json:"error,omitempty"`
+	// Usage and PerAgent are the totals so far, the selector's calls included.
+	Usage    model.Usage            `json:"usage"`
+	PerAgent map[string]model.Usage `json:"per_agent,omitempty"`
+	// Article is the finished article as Markdown, when done.
+	Article    string    `json:"article,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Event is a run event with its position in the run's log (1, 2, 3, ...).
+type Event struct {
+	Seq int64 `json:"seq"`
+	team.Event
+}
+
+// ListOptions filter and page ListRuns. Runs come newest first.
+type ListOptions struct {
+	// Owner limits the list to one key's runs; empty means all (admin).
+	Owner string
+	// Status limits the list to one status; empty means all.
+	Status Status
+	// Limit is the page size; 0 means 20, at most 100.
+	Limit int
+	// Cursor is the NextCursor of the previous page; empty means the first page.
+	Cursor string
+}
+
+// Key is a service API key. Only the hash of the secret is stored.
+type Key struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hash      string    `json:"-"`
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Store is implemented by every backend. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// CreateRun stores a new run. When run.IdempotencyKey is set and the owner
+	// already has a run with that key, it returns that run and existed=true.
+	CreateRun(ctx context.Context, run *Run) (stored *Run, existed bool, err error)
+	// GetRun returns a run or ErrNotFound.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// UpdateRun saves a run's status, stop reason, error, usage and article.
+	UpdateRun(ctx context.Context, run *Run) error
+	// ListRuns returns a page of runs, newest first, and the cursor of the next page ("" at the end).
+	ListRuns(ctx context.Context, opts ListOptions) (runs []*Run, next string, err error)
+	// UnfinishedRuns returns the runs queued or running, oldest first: after a
+	// restart they resume from their events.
+	UnfinishedRuns(ctx context.Context) ([]*Run, error)
+	// AppendEvent adds an event to a run's log and returns its sequence number.
+	// It is durable when it returns: this is the checkpoint.
+	AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error)
+	// Events returns the run's events with Seq > after, in order.
+	Events(ctx context.Context, runID string, after int64) ([]Event, error)
+
+	// CreateKey stores a key; KeyByHash finds an unrevoked key by its hash or
+	// returns ErrNotFound; RevokeKey marks it revoked (ErrNotFound if unknown).
+	CreateKey(ctx context.Context, k *Key) error
+	KeyByHash(ctx context.Context, hash string) (*Key, error)
+	ListKeys(ctx context.Context) ([]*Key, error)
+	RevokeKey(ctx context.Context, id string) error
+
+	// Ping checks the store is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
