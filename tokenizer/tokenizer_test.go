@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/newsroom-dev/newsroom/model"
 )
@@ -60,9 +61,14 @@ func TestTokenizer_Count(t *testing.T) {
 		{O200kBase, "hello world", 2},
 		{CL100kBase, "hello world", 2},
 		{CL100kBase, "tiktoken is great!", 6},
-		{O200kBase, "tiktoken is great!", 5},
+		{O200kBase, "tiktoken is great!", 6},
 		{CL100kBase, "antidisestablishmentarianism", 6},
-		{O200kBase, "antidisestablishmentarianism", 5},
+		{O200kBase, "antidisestablishmentarianism", 6},
+		// Values from OpenAI's cookbook "How to count tokens with tiktoken".
+		{CL100kBase, "2 + 2 = 4", 7},
+		{O200kBase, "2 + 2 = 4", 7},
+		{CL100kBase, "お誕生日おめでとう", 9},
+		{O200kBase, "お誕生日おめでとう", 8},
 		{CL100kBase, "<|endoftext|>", 7},
 	}
 	for _, tt := range tests {
@@ -113,7 +119,7 @@ func TestTokenizer_Split(t *testing.T) {
 					t.Errorf("%d pieces for %d tokens", len(pieces), tk.Count(text))
 				}
 				for _, p := range pieces {
-					if !strings.ToValidUTF8(p, "") == (p != "") && p != strings.ToValidUTF8(p, "") {
+					if !utf8.ValidString(p) {
 						t.Errorf("piece %q is not valid UTF-8", p)
 					}
 				}
