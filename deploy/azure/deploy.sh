@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Deploys newsroom to one resource group with the ARM template beside this script.
+#
+# Usage: deploy/azure/deploy.sh [--what-if | --what-if-only]
+#
+# Settings come from the environment:
+#   RESOURCE_GROUP         resource group to create or update (required)
+#   LOCATION               region of the group and its resources (default: swedencentral)
+#   ENVIRONMENT            dev | staging | production (default: staging)
+#   IMAGE                  container image to run (default: containerImage from the parameters file)
+#   ACR_NAME               registry in RESOURCE_GROUP the web app pulls from with its identity (optional)
+#   ALERT_EMAIL            address alerts go to (default: alertEmail from the parameters file)
+#   PARAMETERS_FILE        parameters file (default: azuredeploy.parameters.json beside this script)
+#   NEWSROOM_DATABASE_URL  database URL stored in Key Vault (required; secret, never printed)
+#
+# --what-if shows the planned changes before deploying; --what-if-only shows them and stops.
+# Progress goes to stderr; the only line on stdout is the web app's URL, so callers can capture it.
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+template_file="${script_dir}/azuredeploy.json"
+parameters_file="${PARAMETERS_FILE:-${script_dir}/azuredeploy.parameters.json}"
+location="${LOCATION:-swedencentral}"
+environment_name="${ENVIRONMENT:-staging}"
+what_if="none"
+
+log() { printf 'deploy: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+for arg in "$@"; do
+  case "${arg}" in
+    --what-if) what_if="before" ;;
+    --what-if-only) what_if="only" ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument ${arg} (see --help)" ;;
+  esac
+done
+
+[[ -n "${RESOURCE_GROUP:-}" ]] || die "RESOURCE_GROUP is not set"
+[[ -n "${NEWSROOM_DATABASE_URL:-}" ]] || die "NEWSROOM_DATABASE_URL is not set (it is stored in Key Vault)"
+case "${environment_name}" in
+  dev | staging | production) ;;
+  *) die "ENVIRONMENT must be dev, staging or production, not ${environment_name}" ;;
+esac
+[[ -f "${template_file}" ]] || die "template ${template_file} not found"
+[[ -f "${parameters_file}" ]] || die "parameters file ${parameters_file} not found"
+command -v az >/dev/null || die "the Azure CLI (az) is not installed"
+command -v jq >/dev/null || die "jq is not installed"
+
+# The secret reaches az through a private file, never through argv (visible in the process
+# list) or the terminal.
+umask 077
+secret_dir="$(mktemp -d)"
+trap 'rm -rf "${secret_dir}"' EXIT
+secret_parameters="${secret_dir}/secret.parameters.json"
+printf '%s' "${NEWSROOM_DATABASE_URL}" | jq -Rs '{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+  contentVersion: "1.0.0.0",
+  parameters: {databaseUrl: {value: .}}
+}' >"${secret_parameters}"
+
+overrides=("environmentName=${environment_name}" "location=${location}")
+[[ -n "${IMAGE:-}" ]] && overrides+=("containerImage=${IMAGE}")
+[[ -n "${ACR_NAME:-}" ]] && overrides+=("containerRegistryName=${ACR_NAME}")
+[[ -n "${ALERT_EMAIL:-}" ]] && overrides+=("alertEmail=${ALERT_EMAIL}")
+
+deployment_name="newsroom-${environment_name}-$(date -u +%Y%m%d%H%M%S)"
+deployment_args=(
+  --resource-group "${RESOURCE_GROUP}"
+  --template-file "${template_file}"
+  --parameters "@${parameters_file}"
+  --parameters "@${secret_parameters}"
+  --parameters "${overrides[@]}"
+  --only-show-errors
+)
+
+log "resource group ${RESOURCE_GROUP} in ${location}"
+az group create --name "${RESOURCE_GROUP}" --location "${location}" \
+  --tags "application=newsroom" "environment=${environment_name}" \
+  --only-show-errors --output none
+
+if [[ "${what_if}" != "none" ]]; then
+  log "what-if for ${deployment_name}"
+  az deployment group what-if --name "${deployment_name}" "${deployment_args[@]}" >&2
+  if [[ "${what_if}" == "only" ]]; then
+    exit 0
+  fi
+fi
+
+log "deploying ${deployment_name} (${environment_name})"
+web_app_url="$(az deployment group create --name "${deployment_name}" "${deployment_args[@]}" \
+  --query properties.outputs.webAppUrl.value --output tsv)"
+[[ -n "${web_app_url}" ]] || die "deployment ${deployment_name} returned no webAppUrl output"
+log "deployed ${deployment_name}"
+printf '%s\n' "${web_app_url}"
