@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
@@ -71,7 +72,16 @@ func WithTermination(c termination.Condition) RunOption {
 // even when err is: it holds what was done before the failure.
 func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, error) {
 	res := &Result{Task: task, PerAgent: map[string]model.Usage{}}
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var cp Checkpoint
+	if o.resume != nil { // the result covers the whole conversation, not just the resumed part
+		cp.Messages = append(cp.Messages, o.resume.Messages...)
+		cp.Usage = o.resume.Usage
+		cp.PerAgent = maps.Clone(o.resume.PerAgent)
+	}
 	var started time.Time
 	for e, err := range t.Stream(ctx, task, opts...) {
 		if err != nil {

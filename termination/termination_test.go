@@ -1,0 +1,106 @@
+package termination_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+func msgs(pairs ...string) []agent.Message {
+	var out []agent.Message
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, agent.Message{Source: pairs[i], Content: pairs[i+1]})
+	}
+	return out
+}
+
+func TestConditions(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		cond termination.Condition
+		st   termination.State
+		want bool
+	}{
+		{"text mention fires on the newest message", termination.TextMention("TERMINATE"),
+			termination.State{Messages: msgs("PlanningAgent", "done. TERMINATE")}, true},
+		{"text mention ignores older messages", termination.TextMention("TERMINATE"),
+			termination.State{Messages: msgs("a", "TERMINATE", "b", "go on")}, false},
+		{"text mention respects sources", termination.TextMention("TERMINATE", "PlanningAgent"),
+			termination.State{Messages: msgs("News_Reporter", "TERMINATE")}, false},
+		{"no messages means the task alone never stops a run", termination.TextMention("TERMINATE"),
+			termination.State{}, false},
+		{"verdict on the last line approves", termination.Verdict("APPROVE", "News_Editor"),
+			termination.State{Messages: msgs("News_Editor", "Good work.\n\nAPPROVE")}, true},
+		{"verdict with label and emphasis approves", termination.Verdict("APPROVE"),
+			termination.State{Messages: msgs("News_Editor", "Fine.\n**Verdict: APPROVE.**")}, true},
+		{"a refusal that mentions the word does not approve", termination.Verdict("APPROVE"),
+			termination.State{Messages: msgs("News_Editor", "I do not APPROVE yet.")}, false},
+		{"the word before the last line does not approve", termination.Verdict("APPROVE"),
+			termination.State{Messages: msgs("News_Editor", "APPROVE\nbut fix the lead first.\nREVISE")}, false},
+		{"verdict from another source does not count", termination.Verdict("APPROVE", "News_Editor"),
+			termination.State{Messages: msgs("News_Reporter", "APPROVE")}, false},
+		{"max messages below the cap", termination.MaxMessages(3), termination.State{Messages: msgs("a", "1", "b", "2")}, false},
+		{"max messages at the cap", termination.MaxMessages(2), termination.State{Messages: msgs("a", "1", "b", "2")}, true},
+		{"token usage total", termination.TokenUsage(termination.TokenLimits{Total: 100}),
+			termination.State{Usage: model.Usage{PromptTokens: 60, CompletionTokens: 40}}, true},
+		{"token usage under the limit", termination.TokenUsage(termination.TokenLimits{Total: 100, Completion: 50}),
+			termination.State{Usage: model.Usage{PromptTokens: 60, CompletionTokens: 39}}, false},
+		{"completion token limit", termination.TokenUsage(termination.TokenLimits{Completion: 10}),
+			termination.State{Usage: model.Usage{CompletionTokens: 10}}, true},
+		{"cost limit", termination.MaxCost(0.01), termination.State{Usage: model.Usage{CostUSD: 0.011}}, true},
+		{"source match", termination.SourceMatch("Headline_Generator"),
+			termination.State{Messages: msgs("Headline_Generator", "1. x")}, true},
+		{"timeout not yet", termination.Timeout(time.Minute), termination.State{Started: t0, Now: t0.Add(59 * time.Second)}, false},
+		{"timeout reached", termination.Timeout(time.Minute), termination.State{Started: t0, Now: t0.Add(time.Minute)}, true},
+		{"or fires when one fires", termination.Or(termination.MaxMessages(10), termination.TextMention("X")),
+			termination.State{Messages: msgs("a", "X")}, true},
+		{"and needs all", termination.And(termination.MaxMessages(1), termination.TextMention("X")),
+			termination.State{Messages: msgs("a", "Y")}, false},
+		{"and fires when all fire", termination.And(termination.MaxMessages(1), termination.TextMention("X")),
+			termination.State{Messages: msgs("a", "X")}, true},
+		{"empty and never fires", termination.And(), termination.State{Messages: msgs("a", "X")}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reason, got := c.cond.Check(&c.st)
+			if got != c.want {
+				t.Fatalf("Check = %v (%q), want %v", got, reason, c.want)
+			}
+			if got && reason == "" {
+				t.Fatal("a firing condition must give a reason")
+			}
+		})
+	}
+}
+
+func TestExternal_StopsAfterStop(t *testing.T) {
+	e := termination.NewExternal()
+	if _, ok := e.Check(&termination.State{}); ok {
+		t.Fatal("fired before Stop")
+	}
+	e.Stop("cancelled by user")
+	if r, ok := e.Check(&termination.State{}); !ok || r != "cancelled by user" {
+		t.Fatalf("after Stop: %q %v", r, ok)
+	}
+}
+
+func TestDeadline_OrTakesEarliestAndAndLatest(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	or := termination.Or(termination.Timeout(time.Minute), termination.MaxMessages(3), termination.Timeout(time.Second))
+	d, ok := or.(termination.Deadliner).Deadline(t0)
+	if !ok || !d.Equal(t0.Add(time.Second)) {
+		t.Fatalf("or deadline = %v %v, want +1s", d, ok)
+	}
+	and := termination.And(termination.Timeout(time.Minute), termination.Timeout(time.Second))
+	d, ok = and.(termination.Deadliner).Deadline(t0)
+	if !ok || !d.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("and deadline = %v %v, want +1m", d, ok)
+	}
+	if _, ok := termination.And(termination.Timeout(time.Minute), termination.MaxMessages(2)).(termination.Deadliner).Deadline(t0); ok {
+		t.Fatal("and with a condition without deadline must have none")
+	}
+}
