@@ -1,0 +1,277 @@
+// Package cache is the response-cache middleware: a model.Client wrapper that
+// answers a request it has seen before from a Store instead of calling the
+// model, so a rerun never pays twice for the same answer.
+//
+// The key is a SHA-256 of a canonical JSON of everything that decides the
+// answer: the namespace (endpoint and deployment), the model, the messages and
+// every generation parameter. Streaming and non-streaming requests share
+// entries; a streaming request answered from the cache is replayed through its
+// OnDelta in token-sized pieces marked Delta.Cached.
+//
+// Stores live in sub-packages: cache/memory (in-process LRU), cache/sqlite
+// (one file, the default when caching is on) and cache/redis (shared by
+// several instances).
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/tokenizer"
+	"golang.org/x/sync/singleflight"
+)
+
+// DefaultTTL is how long an entry lives when Config.TTL is zero.
+const DefaultTTL = 24 * time.Hour
+
+// Entry is a cached answer.
+type Entry struct {
+	Content      string `json:"content"`
+	Model        string `json:"model,omitempty"`
+	FinishReason string `json:"finish_reason,omitempty"`
+	// Usage is what the original call used, kept for reference only: a hit
+	// reports zero tokens.
+	Usage model.Usage `json:"usage"`
+	// CreatedAt is when the original answer was stored.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Size is an estimate of the bytes an entry holds, for size-bounded stores.
+func (e Entry) Size() int {
+	return len(e.Content) + len(e.Model) + len(e.FinishReason) + 96
+}
+
+// Store keeps entries by key. Implementations must be safe for concurrent
+// use. A missing or expired entry is (Entry{}, false, nil), not an error.
+type Store interface {
+	Get(ctx context.Context, key string) (Entry, bool, error)
+	Set(ctx context.Context, key string, e Entry, ttl time.Duration) error
+}
+
+// ErrStore is wrapped by the errors stores return, so callers (and OnError
+// hooks) can tell a store failure from a model failure.
+var ErrStore = errors.New("cache: store failed")
+
+// Config configures the cache middleware.
+type Config struct {
+	// Store holds the entries. A nil Store disables the cache (calls pass
+	// straight through), as does Disabled.
+	Store Store
+	// TTL is how long an entry lives; 0 means DefaultTTL (24h).
+	TTL time.Duration
+	// Namespace separates entries of different endpoints and deployments
+	// that share a store, e.g. "https://x.openai.azure.com|gpt-4o-prod".
+	// Empty is a valid namespace of its own.
+	Namespace string
+	// Disabled turns the cache off (the --no-cache flag).
+	Disabled bool
+	// OnError is told about store failures, which otherwise degrade to a
+	// miss (Get) or to not caching (Set) and never fail the call. op is "get"
+	// or "set". Nil ignores them.
+	OnError func(op string, err error)
+}
+
+// Client is the cache middleware: it holds the next Client.
+type Client struct {
+	next  model.Client
+	cfg   Config
+	group singleflight.Group
+}
+
+var _ model.Client = (*Client)(nil)
+
+// New returns the cache middleware.
+func New(cfg Config) model.Middleware {
+	return func(next model.Client) model.Client { return Wrap(next, cfg) }
+}
+
+// Wrap returns next wrapped by the cache. With caching disabled it returns next.
+func Wrap(next model.Client, cfg Config) model.Client {
+	if cfg.Disabled || cfg.Store == nil {
+		return next
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	return &Client{next: next, cfg: cfg}
+}
+
+// canonical is the part of a request that decides its answer, in a fixed
+// field order; its JSON is hashed into the key. Bump V when it changes.
+type canonical struct {
+	V           int             `json:"v"`
+	Namespace   string          `json:"ns"`
+	Model       string          `json:"model"`
+	Messages    []model.Message `json:"messages"`
+	MaxTokens   int             `json:"max_tokens"`
+	Temperature *float64        `json:"temperature"`
+	TopP        *float64        `json:"top_p"`
+	Seed        *int64          `json:"seed"`
+	Stop        []string        `json:"stop"`
+	JSONMode    bool            `json:"json_mode"`
+}
+
+// Key returns the cache key of req in a namespace: the hex SHA-256 of a
+// canonical JSON of the namespace, the model, the messages (role, name,
+// content) and every generation parameter. OnDelta and Meta are not part of
+// it, so a streaming and a non-streaming request, or two agents asking the
+// same thing, share an entry.
+func Key(namespace string, req *model.Request) string {
+	c := canonical{
+		V:           1,
+		Namespace:   namespace,
+		Model:       req.Model,
+		Messages:    req.Messages,
+		MaxTokens:   req.MaxTokens,
+		Temperature: req.Temperature,
+		TopP:        req.TopP,
+		Seed:        req.Seed,
+		Stop:        req.Stop,
+		JSONMode:    req.JSONMode,
+	}
+	if c.Messages == nil {
+		c.Messages = []model.Message{}
+	}
+	if len(c.Stop) == 0 {
+		c.Stop = nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		// Only strings, numbers and bools: Marshal cannot fail (NaN aside,
+		// which no service accepts either). Hash the error text so the
+		// request is still keyed deterministically.
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Complete answers req from the store when it can, otherwise calls the next
+// Client and stores a complete answer. Concurrent identical misses share one
+// call to the next Client.
+func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	key := Key(c.cfg.Namespace, req)
+	if e, ok := c.get(ctx, key); ok {
+		return c.hit(req, e), nil
+	}
+
+	// led is set only by the closure that runs, which is this caller's own
+	// closure only if it leads; the channel receive orders the write before
+	// the read below.
+	led := false
+	ch := c.group.DoChan(key, func() (any, error) {
+		led = true
+		resp, err := c.next.Complete(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if storable(resp) {
+			c.set(context.WithoutCancel(ctx), key, resp)
+		}
+		return resp, nil
+	})
+	// The first caller of a key runs the call with its own OnDelta, so its
+	// stream is live; a caller that joined an in-flight call waits for it
+	// and gets the answer replayed as a cached one (it paid nothing).
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if res.Err != nil {
+		if !led && isContextErr(res.Err) && ctx.Err() == nil {
+			// The leader gave up (its context ended), not the model: ask ourselves.
+			return c.next.Complete(ctx, req)
+		}
+		return nil, res.Err
+	}
+	resp := res.Val.(*model.Response)
+	if led {
+		if !res.Shared {
+			return resp, nil
+		}
+		// The result is shared with the followers: hand out a copy.
+		r := *resp
+		return &r, nil
+	}
+	return c.hit(req, Entry{Content: resp.Content, Model: resp.Model, FinishReason: resp.FinishReason}), nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// storable reports whether resp is a complete answer worth caching.
+func storable(resp *model.Response) bool {
+	if resp == nil || resp.Cached {
+		return false
+	}
+	return resp.FinishReason == "stop" || resp.FinishReason == "length"
+}
+
+func (c *Client) get(ctx context.Context, key string) (Entry, bool) {
+	e, ok, err := c.cfg.Store.Get(ctx, key)
+	if err != nil {
+		c.report("get", err)
+		return Entry{}, false
+	}
+	return e, ok
+}
+
+func (c *Client) set(ctx context.Context, key string, resp *model.Response) {
+	e := Entry{
+		Content:      resp.Content,
+		Model:        resp.Model,
+		FinishReason: resp.FinishReason,
+		Usage:        resp.Usage,
+		CreatedAt:    time.Now().UTC(),
+	}
+	if err := c.cfg.Store.Set(ctx, key, e, c.cfg.TTL); err != nil {
+		c.report("set", err)
+	}
+}
+
+func (c *Client) report(op string, err error) {
+	if c.cfg.OnError != nil {
+		c.cfg.OnError(op, err)
+	}
+}
+
+// hit builds the response for an answer served from the cache and, for a
+// streaming request, replays it.
+func (c *Client) hit(req *model.Request, e Entry) *model.Response {
+	if req.OnDelta != nil {
+		replay(req, e)
+	}
+	return &model.Response{
+		Model:        e.Model,
+		Content:      e.Content,
+		FinishReason: e.FinishReason,
+		Usage:        model.Usage{Requests: 1, CachedResponses: 1},
+		Cached:       true,
+	}
+}
+
+// replay streams a cached answer through OnDelta in the token-sized pieces
+// the service would have sent.
+func replay(req *model.Request, e Entry) {
+	name := e.Model
+	if name == "" {
+		name = req.Model
+	}
+	var pieces []string
+	if tk, err := tokenizer.ForModel(name); err == nil {
+		pieces = tk.Split(e.Content)
+	} else if e.Content != "" {
+		pieces = []string{e.Content}
+	}
+	for _, p := range pieces {
+		req.OnDelta(model.Delta{Text: p, Cached: true})
+	}
+}
