@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean checkout: installs what the tests need
+# when it is missing (Debian packages redis-server, postgresql, chromium; Go
+# modules), then vets and runs every test with the race detector. The tests
+# start their own Redis, PostgreSQL and Chromium on loopback with free ports.
+# With CI=true a test whose server cannot be started fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian packages start their own services; the tests use private ones.
+  $sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+fi
+
+go mod download
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -race -shuffle=on -timeout 25m "$@" ./...
