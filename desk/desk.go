@@ -101,11 +101,10 @@ func New(cfg Config) (team.Team, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("desk: model client is required")
 	}
+	// The names are constants and the client is checked above, so
+	// NewAssistant cannot fail here; a nil agent would fail team creation.
 	mk := func(name, desc, prompt string) agent.Agent {
-		a, err := agent.NewAssistant(agent.Config{Name: name, Description: desc, SystemPrompt: prompt, Client: cfg.Client, Model: cfg.Model})
-		if err != nil {
-			panic(err) // names and client are checked above; this cannot fail
-		}
+		a, _ := agent.NewAssistant(agent.Config{Name: name, Description: desc, SystemPrompt: prompt, Client: cfg.Client, Model: cfg.Model})
 		return a
 	}
 	switch cfg.Team {
