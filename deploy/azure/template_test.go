@@ -1,0 +1,1171 @@
+package azure_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// template is the part of an ARM template the tests read; resources stay generic maps so that
+// every property can be checked by path.
+type template struct {
+	Schema         string                     `json:"$schema"`
+	ContentVersion string                     `json:"contentVersion"`
+	Parameters     map[string]templateParam   `json:"parameters"`
+	Variables      map[string]any             `json:"variables"`
+	Resources      []map[string]any           `json:"resources"`
+	Outputs        map[string]map[string]any  `json:"outputs"`
+	Functions      []any                      `json:"functions"`
+	raw            map[string]json.RawMessage // every top-level member, to reject unknown ones
+}
+
+type templateParam struct {
+	Type          string `json:"type"`
+	DefaultValue  any    `json:"defaultValue"`
+	AllowedValues []any  `json:"allowedValues"`
+}
+
+// Role definitions the design grants, looked up in Azure's built-in roles list.
+const (
+	roleOpenAIUser       = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd" // Cognitive Services OpenAI User
+	roleKeyVaultSecrets  = "4633458b-17de-408a-b874-0445c86b69e6" // Key Vault Secrets User
+	roleAcrPull          = "7f951dda-4ed3-4680-a7ca-43fe172d538d" // AcrPull
+	roleOwner            = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+	roleContributor      = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+	roleOpenAIContrib    = "a001fd3d-188f-4b5d-821b-7da978bf7442"
+	roleCognitiveContrib = "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68"
+)
+
+// apiVersions are the versions this template was written against, each taken from the
+// resource's template reference. A change of version is a deliberate edit here too.
+var apiVersions = map[string]string{
+	"Microsoft.CognitiveServices/accounts":                    "2024-10-01",
+	"Microsoft.CognitiveServices/accounts/deployments":        "2024-10-01",
+	"Microsoft.ManagedIdentity/userAssignedIdentities":        "2023-01-31",
+	"Microsoft.Authorization/roleAssignments":                 "2022-04-01",
+	"Microsoft.Web/serverfarms":                               "2023-12-01",
+	"Microsoft.Web/sites":                                     "2023-12-01",
+	"Microsoft.Web/sites/basicPublishingCredentialsPolicies":  "2023-12-01",
+	"Microsoft.KeyVault/vaults":                               "2023-07-01",
+	"Microsoft.KeyVault/vaults/secrets":                       "2023-07-01",
+	"Microsoft.OperationalInsights/workspaces":                "2023-09-01",
+	"Microsoft.Insights/components":                           "2020-02-02",
+	"Microsoft.Network/virtualNetworks":                       "2023-11-01",
+	"Microsoft.Network/networkSecurityGroups":                 "2023-11-01",
+	"Microsoft.Network/privateEndpoints":                      "2023-11-01",
+	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups": "2023-11-01",
+	"Microsoft.Network/privateDnsZones":                       "2020-06-01",
+	"Microsoft.Network/privateDnsZones/virtualNetworkLinks":   "2020-06-01",
+	"Microsoft.Insights/diagnosticSettings":                   "2021-05-01-preview",
+	"Microsoft.Insights/actionGroups":                         "2023-01-01",
+	"Microsoft.Insights/metricAlerts":                         "2018-03-01",
+	"Microsoft.Insights/scheduledQueryRules":                  "2023-12-01",
+}
+
+// notTaggable are the types in this template whose resource providers take no tags.
+var notTaggable = map[string]bool{
+	"Microsoft.Authorization/roleAssignments":                 true,
+	"Microsoft.Insights/diagnosticSettings":                   true,
+	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups": true,
+	"Microsoft.Web/sites/basicPublishingCredentialsPolicies":  true,
+}
+
+// externalTypes may be named by resourceId without being declared: resources that live outside
+// the template (the registry the image comes from).
+var externalTypes = map[string]bool{
+	"Microsoft.ContainerRegistry/registries": true,
+}
+
+// armFunctions are the template functions the template may call; a typo fails the test instead
+// of the deployment.
+var armFunctions = map[string]bool{
+	"parameters": true, "variables": true, "resourceId": true, "subscriptionResourceId": true,
+	"extensionResourceId": true, "reference": true, "format": true, "concat": true, "guid": true,
+	"uniqueString": true, "resourceGroup": true, "subscription": true, "take": true, "toLower": true,
+	"json": true, "mul": true, "if": true, "empty": true, "not": true, "union": true,
+	"createObject": true, "createArray": true, "equals": true, "and": true, "or": true,
+}
+
+// declared is one resource of the template, with its name and scope as canonical segments.
+type declared struct {
+	res   map[string]any
+	typ   string
+	segs  []string // name segments, canonical expression text; literals quoted
+	scope string   // canonical "type|seg|seg" of the scope target, "" for the resource group
+}
+
+func (d declared) key() string { return d.typ + "|" + strings.Join(d.segs, "|") }
+
+type checkedTemplate struct {
+	t     *template
+	decls []declared
+	exprs map[string]*expr // every expression string in the template, parsed
+}
+
+func loadTemplate(t *testing.T) *checkedTemplate {
+	t.Helper()
+	data, err := os.ReadFile("azuredeploy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl template
+	if err := json.Unmarshal(data, &tpl); err != nil {
+		t.Fatalf("azuredeploy.json is not valid JSON: %v", err)
+	}
+	if err := json.Unmarshal(data, &tpl.raw); err != nil {
+		t.Fatal(err)
+	}
+	ct := &checkedTemplate{t: &tpl, exprs: map[string]*expr{}}
+	var parseErrs []string
+	walkStrings(tpl.raw, func(s string) {
+		if !isExpression(s) {
+			return
+		}
+		e, err := parseExpression(s)
+		if err != nil {
+			parseErrs = append(parseErrs, err.Error())
+			return
+		}
+		ct.exprs[s] = e
+	})
+	if len(parseErrs) > 0 {
+		t.Fatalf("expressions that do not parse:\n%s", strings.Join(parseErrs, "\n"))
+	}
+	for i, r := range tpl.Resources {
+		typ, _ := r["type"].(string)
+		name, _ := r["name"].(string)
+		segs, err := ct.nameSegments(name)
+		if err != nil {
+			t.Fatalf("resource %d (%s): %v", i, typ, err)
+		}
+		d := declared{res: r, typ: typ, segs: segs}
+		if sc, ok := r["scope"].(string); ok {
+			st, ss, err := ct.scopeTarget(sc)
+			if err != nil {
+				t.Fatalf("resource %d (%s %s): %v", i, typ, name, err)
+			}
+			d.scope = st + "|" + strings.Join(ss, "|")
+		}
+		ct.decls = append(ct.decls, d)
+	}
+	return ct
+}
+
+// walkStrings calls fn for every string anywhere inside v (keys included: userAssignedIdentities
+// keys are expressions).
+func walkStrings(v any, fn func(string)) {
+	switch x := v.(type) {
+	case string:
+		fn(x)
+	case map[string]any:
+		for k, vv := range x {
+			fn(k)
+			walkStrings(vv, fn)
+		}
+	case map[string]json.RawMessage:
+		for k, raw := range x {
+			fn(k)
+			var vv any
+			if err := json.Unmarshal(raw, &vv); err == nil {
+				walkStrings(vv, fn)
+			}
+		}
+	case []any:
+		for _, vv := range x {
+			walkStrings(vv, fn)
+		}
+	}
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// nameSegments splits a resource name into canonical segments: "a/b" gives 'a','b';
+// "[format('{0}/{1}', x, y)]" gives x,y; any other expression is one segment.
+func (ct *checkedTemplate) nameSegments(name string) ([]string, error) {
+	if name == "" {
+		return nil, fmt.Errorf("resource has no name")
+	}
+	if !isExpression(name) {
+		var segs []string
+		for _, p := range strings.Split(name, "/") {
+			segs = append(segs, quote(p))
+		}
+		return segs, nil
+	}
+	e := ct.exprs[name]
+	if e.Func == "format" && len(e.Access) == 0 {
+		if f, ok := e.stringArg(0); ok && strings.Contains(f, "/") {
+			var segs []string
+			for _, p := range strings.Split(f, "/") {
+				var n int
+				if _, err := fmt.Sscanf(p, "{%d}", &n); err == nil && fmt.Sprintf("{%d}", n) == p {
+					if n+1 >= len(e.Args) {
+						return nil, fmt.Errorf("format placeholder %s has no argument in %s", p, name)
+					}
+					segs = append(segs, e.Args[n+1].String())
+				} else {
+					segs = append(segs, quote(p))
+				}
+			}
+			return segs, nil
+		}
+	}
+	return []string{e.String()}, nil
+}
+
+// scopeTarget reads an extension resource's scope, written as
+// "[format('Provider/type/{0}', name)]", into its type and name segments.
+func (ct *checkedTemplate) scopeTarget(scope string) (string, []string, error) {
+	e, ok := ct.exprs[scope]
+	if !ok || e.Func != "format" {
+		return "", nil, fmt.Errorf("scope %q is not a format('Provider/type/{0}', ...) expression", scope)
+	}
+	f, _ := e.stringArg(0)
+	parts := strings.Split(f, "/")
+	if len(parts) < 3 || len(parts)%2 != 1 {
+		return "", nil, fmt.Errorf("scope %q does not name a resource", scope)
+	}
+	typ := parts[0]
+	var segs []string
+	for i := 1; i < len(parts); i++ {
+		if i%2 == 1 {
+			typ += "/" + parts[i]
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(parts[i], "{%d}", &n); err != nil || n+1 >= len(e.Args) {
+			return "", nil, fmt.Errorf("scope %q: segment %q is not a placeholder with an argument", scope, parts[i])
+		}
+		segs = append(segs, e.Args[n+1].String())
+	}
+	return typ, segs, nil
+}
+
+// find returns the declared resource with this type and these name segments (and no scope).
+func (ct *checkedTemplate) find(typ string, segs []string) (declared, bool) {
+	want := typ + "|" + strings.Join(segs, "|")
+	for _, d := range ct.decls {
+		if strings.EqualFold(d.typ, typ) && d.key()[len(d.typ):] == want[len(typ):] {
+			return d, true
+		}
+	}
+	return declared{}, false
+}
+
+// resolveID checks that a resourceId/extensionResourceId/subscriptionResourceId expression names
+// a resource the template declares (or an allowed external one) and returns its type and segments.
+func (ct *checkedTemplate) resolveID(e *expr) (typ string, segs []string, err error) {
+	switch e.Func {
+	case "resourceId":
+		typ, ok := e.stringArg(0)
+		if !ok {
+			return "", nil, fmt.Errorf("%s: the type is not a literal", e)
+		}
+		for _, a := range e.Args[1:] {
+			segs = append(segs, a.String())
+		}
+		if strings.Count(typ, "/") != len(segs) {
+			return "", nil, fmt.Errorf("%s: type %s takes %d name segments, got %d", e, typ, strings.Count(typ, "/"), len(segs))
+		}
+		if externalTypes[typ] {
+			return typ, segs, nil
+		}
+		if typ == "Microsoft.Network/virtualNetworks/subnets" {
+			if err := ct.resolveSubnet(segs); err != nil {
+				return "", nil, fmt.Errorf("%s: %w", e, err)
+			}
+			return typ, segs, nil
+		}
+		if _, ok := ct.find(typ, segs); !ok {
+			return "", nil, fmt.Errorf("%s names no resource of the template", e)
+		}
+		return typ, segs, nil
+	case "extensionResourceId":
+		if len(e.Args) != 3 {
+			return "", nil, fmt.Errorf("%s: want 3 arguments", e)
+		}
+		st, ss, err := ct.resolveID(e.Args[0])
+		if err != nil {
+			return "", nil, err
+		}
+		typ, ok := e.stringArg(1)
+		if !ok {
+			return "", nil, fmt.Errorf("%s: the type is not a literal", e)
+		}
+		name := e.Args[2].String()
+		scope := st + "|" + strings.Join(ss, "|")
+		for _, d := range ct.decls {
+			if d.typ == typ && d.scope == scope && len(d.segs) == 1 && d.segs[0] == name {
+				return typ, d.segs, nil
+			}
+		}
+		return "", nil, fmt.Errorf("%s names no extension resource of the template", e)
+	case "subscriptionResourceId":
+		typ, ok := e.stringArg(0)
+		if !ok || typ != "Microsoft.Authorization/roleDefinitions" {
+			return "", nil, fmt.Errorf("%s: only built-in role definitions are expected at subscription scope", e)
+		}
+		return typ, []string{e.Args[1].String()}, nil
+	}
+	return "", nil, fmt.Errorf("%s is not a resource id function", e)
+}
+
+func (ct *checkedTemplate) resolveSubnet(segs []string) error {
+	vnet, ok := ct.find("Microsoft.Network/virtualNetworks", segs[:1])
+	if !ok {
+		return fmt.Errorf("no virtual network %s", segs[0])
+	}
+	for _, s := range ct.subnets(vnet) {
+		if n, _ := s["name"].(string); ct.canonical(n) == segs[1] {
+			return nil
+		}
+	}
+	return fmt.Errorf("virtual network %s has no subnet %s", segs[0], segs[1])
+}
+
+func (ct *checkedTemplate) subnets(vnet declared) []map[string]any {
+	var out []map[string]any
+	for _, s := range path(vnet.res, "properties", "subnets").([]any) {
+		out = append(out, s.(map[string]any))
+	}
+	return out
+}
+
+// canonical returns the canonical text of a template string: its expression, or the quoted literal.
+func (ct *checkedTemplate) canonical(s string) string {
+	if e, ok := ct.exprs[s]; ok {
+		return e.String()
+	}
+	return quote(s)
+}
+
+// literal resolves a string that is a literal or a single variables('x') reference to a literal.
+func (ct *checkedTemplate) literal(s string) (string, bool) {
+	if !isExpression(s) {
+		return s, true
+	}
+	e := ct.exprs[s]
+	if e.Func == "variables" && len(e.Access) == 0 {
+		name, _ := e.stringArg(0)
+		if v, ok := ct.t.Variables[name].(string); ok && !isExpression(v) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// path walks nested maps by key and returns nil when a key is missing.
+func path(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func (ct *checkedTemplate) ofType(typ string) []declared {
+	var out []declared
+	for _, d := range ct.decls {
+		if d.typ == typ {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (ct *checkedTemplate) one(t *testing.T, typ string) declared {
+	t.Helper()
+	ds := ct.ofType(typ)
+	if len(ds) != 1 {
+		t.Fatalf("want exactly one %s, got %d", typ, len(ds))
+	}
+	return ds[0]
+}
+
+// idOf returns the canonical resourceId expression text of a declared top-level resource.
+func idOf(d declared) string {
+	return fmt.Sprintf("resourceId(%s, %s)", quote(d.typ), strings.Join(d.segs, ", "))
+}
+
+// refersTo reports whether the template string s is an expression containing a resourceId of d.
+func (ct *checkedTemplate) refersTo(s string, d declared) bool {
+	e, ok := ct.exprs[s]
+	if !ok {
+		return false
+	}
+	found := false
+	e.walk(func(x *expr) {
+		if x.Func == "resourceId" && x.String() == idOf(d) {
+			found = true
+		}
+	})
+	return found
+}
+
+func TestTemplate_Structure(t *testing.T) {
+	ct := loadTemplate(t)
+	tpl := ct.t
+	t.Run("uses the 2019-04-01 deployment template schema", func(t *testing.T) {
+		if tpl.Schema != "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#" {
+			t.Errorf("$schema = %q", tpl.Schema)
+		}
+		if tpl.ContentVersion == "" {
+			t.Error("contentVersion is empty")
+		}
+		for k := range tpl.raw {
+			if !slices.Contains([]string{"$schema", "contentVersion", "metadata", "parameters", "variables", "resources", "outputs", "functions", "apiProfile"}, k) {
+				t.Errorf("unknown top-level member %q", k)
+			}
+		}
+	})
+	t.Run("every resource has a known type, a pinned api version and a name", func(t *testing.T) {
+		for _, d := range ct.decls {
+			want, ok := apiVersions[d.typ]
+			if !ok {
+				t.Errorf("%s: type not in the reviewed api version table", d.typ)
+				continue
+			}
+			if got := d.res["apiVersion"]; got != want {
+				t.Errorf("%s %v: apiVersion %v, want %s", d.typ, d.segs, got, want)
+			}
+		}
+	})
+	t.Run("resources are unique by type, name and scope", func(t *testing.T) {
+		seen := map[string]bool{}
+		for _, d := range ct.decls {
+			k := d.key() + "@" + d.scope
+			if seen[k] {
+				t.Errorf("duplicate resource %s", k)
+			}
+			seen[k] = true
+		}
+	})
+	t.Run("every expression calls only known template functions", func(t *testing.T) {
+		for s, e := range ct.exprs {
+			e.walk(func(x *expr) {
+				if x.Func != "" && !armFunctions[x.Func] {
+					t.Errorf("unknown function %s in %s", x.Func, s)
+				}
+				if x.Func == "" && !x.IsStr && !x.IsNum {
+					t.Errorf("bare identifier %q in %s", x.Ident, s)
+				}
+			})
+		}
+	})
+}
+
+func TestTemplate_References(t *testing.T) {
+	ct := loadTemplate(t)
+	tpl := ct.t
+	usedParams := map[string]bool{}
+	usedVars := map[string]bool{}
+	var refErrs []string
+	for s, e := range ct.exprs {
+		e.walk(func(x *expr) {
+			switch x.Func {
+			case "parameters", "variables":
+				name, ok := x.stringArg(0)
+				if !ok {
+					refErrs = append(refErrs, fmt.Sprintf("%s: %s() with a computed name", s, x.Func))
+					return
+				}
+				if x.Func == "parameters" {
+					if _, ok := tpl.Parameters[name]; !ok {
+						refErrs = append(refErrs, fmt.Sprintf("%s: no parameter %q", s, name))
+					}
+					usedParams[name] = true
+				} else {
+					if _, ok := tpl.Variables[name]; !ok {
+						refErrs = append(refErrs, fmt.Sprintf("%s: no variable %q", s, name))
+					}
+					usedVars[name] = true
+				}
+			}
+		})
+	}
+	t.Run("every parameters() and variables() reference resolves", func(t *testing.T) {
+		for _, e := range refErrs {
+			t.Error(e)
+		}
+	})
+	t.Run("every parameter is used", func(t *testing.T) {
+		for name := range tpl.Parameters {
+			if !usedParams[name] {
+				t.Errorf("parameter %q is never used", name)
+			}
+		}
+	})
+	t.Run("every variable is used", func(t *testing.T) {
+		for name := range tpl.Variables {
+			if !usedVars[name] {
+				t.Errorf("variable %q is never used", name)
+			}
+		}
+	})
+	t.Run("every resource id names a resource of the template", func(t *testing.T) {
+		n := 0
+		for s, e := range ct.exprs {
+			e.walk(func(x *expr) {
+				switch x.Func {
+				case "resourceId", "extensionResourceId", "subscriptionResourceId":
+					n++
+					if _, _, err := ct.resolveID(x); err != nil {
+						t.Errorf("in %s: %v", s, err)
+					}
+				}
+			})
+		}
+		if n < 20 {
+			t.Errorf("only %d resource ids checked; the walk missed the template", n)
+		}
+	})
+	t.Run("every dependsOn entry names a resource of the template", func(t *testing.T) {
+		for _, d := range ct.decls {
+			deps, _ := d.res["dependsOn"].([]any)
+			for _, dep := range deps {
+				s, _ := dep.(string)
+				e, ok := ct.exprs[s]
+				if !ok {
+					t.Errorf("%s %v: dependsOn %q is not a resource id expression", d.typ, d.segs, s)
+					continue
+				}
+				typ, segs, err := ct.resolveID(e)
+				if err != nil {
+					t.Errorf("%s %v: dependsOn: %v", d.typ, d.segs, err)
+					continue
+				}
+				if typ == d.typ && slices.Equal(segs, d.segs) {
+					t.Errorf("%s %v depends on itself", d.typ, d.segs)
+				}
+			}
+		}
+	})
+	t.Run("every reference() names a template resource at its own api version", func(t *testing.T) {
+		for s, e := range ct.exprs {
+			e.walk(func(x *expr) {
+				if x.Func != "reference" {
+					return
+				}
+				if len(x.Args) != 2 {
+					t.Errorf("%s: reference() without an api version", s)
+					return
+				}
+				typ, _, err := ct.resolveID(x.Args[0])
+				if err != nil {
+					t.Errorf("%s: %v", s, err)
+					return
+				}
+				if v, _ := x.stringArg(1); v != apiVersions[typ] {
+					t.Errorf("%s: reference api version %s, the resource uses %s", s, v, apiVersions[typ])
+				}
+			})
+		}
+	})
+	t.Run("extension resources name a declared scope and depend on it", func(t *testing.T) {
+		for _, d := range ct.decls {
+			if d.scope == "" {
+				continue
+			}
+			parts := strings.Split(d.scope, "|")
+			if externalTypes[parts[0]] {
+				if _, ok := d.res["condition"]; !ok {
+					t.Errorf("%s on external %s must be conditional", d.typ, parts[0])
+				}
+				continue
+			}
+			target, ok := ct.find(parts[0], parts[1:])
+			if !ok {
+				t.Errorf("%s %v: scope %s is not declared", d.typ, d.segs, d.scope)
+				continue
+			}
+			deps, _ := d.res["dependsOn"].([]any)
+			found := false
+			for _, dep := range deps {
+				if s, _ := dep.(string); ct.refersTo(s, target) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s %v does not depend on its scope %s", d.typ, d.segs, d.scope)
+			}
+		}
+	})
+	t.Run("child resources depend on their parent", func(t *testing.T) {
+		for _, d := range ct.decls {
+			if strings.Count(d.typ, "/") < 2 || d.scope != "" {
+				continue
+			}
+			parentType := d.typ[:strings.LastIndex(d.typ, "/")]
+			parent, ok := ct.find(parentType, d.segs[:len(d.segs)-1])
+			if !ok {
+				t.Errorf("%s %v: parent %s %v is not declared", d.typ, d.segs, parentType, d.segs[:len(d.segs)-1])
+				continue
+			}
+			deps, _ := d.res["dependsOn"].([]any)
+			found := false
+			for _, dep := range deps {
+				if s, _ := dep.(string); ct.refersTo(s, parent) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s %v does not depend on its parent", d.typ, d.segs)
+			}
+		}
+	})
+}
+
+func TestTemplate_Parameters(t *testing.T) {
+	ct := loadTemplate(t)
+	data, err := os.ReadFile("azuredeploy.parameters.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pf struct {
+		Schema     string                    `json:"$schema"`
+		Parameters map[string]map[string]any `json:"parameters"`
+	}
+	if err := json.Unmarshal(data, &pf); err != nil {
+		t.Fatalf("azuredeploy.parameters.json is not valid JSON: %v", err)
+	}
+	if pf.Schema != "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#" {
+		t.Errorf("parameters file $schema = %q", pf.Schema)
+	}
+	t.Run("the parameters file sets only template parameters, with allowed values", func(t *testing.T) {
+		for name, v := range pf.Parameters {
+			p, ok := ct.t.Parameters[name]
+			if !ok {
+				t.Errorf("parameters file sets %q, which the template does not declare", name)
+				continue
+			}
+			if len(p.AllowedValues) > 0 && !slices.Contains(p.AllowedValues, v["value"]) {
+				t.Errorf("parameter %q = %v, not one of %v", name, v["value"], p.AllowedValues)
+			}
+		}
+	})
+	t.Run("every required parameter is supplied, the secret only by deploy.sh", func(t *testing.T) {
+		for name, p := range ct.t.Parameters {
+			_, inFile := pf.Parameters[name]
+			switch {
+			case p.Type == "securestring" || p.Type == "secureObject":
+				if inFile {
+					t.Errorf("secure parameter %q is set in the parameters file", name)
+				}
+				if p.DefaultValue != nil {
+					t.Errorf("secure parameter %q has a default value", name)
+				}
+			case p.DefaultValue == nil && !inFile:
+				t.Errorf("required parameter %q is not in the parameters file", name)
+			}
+		}
+		if ct.t.Parameters["databaseUrl"].Type != "securestring" {
+			t.Error("databaseUrl must be a securestring")
+		}
+	})
+	t.Run("no secure parameter reaches an output", func(t *testing.T) {
+		out, _ := json.Marshal(ct.t.Outputs)
+		for name, p := range ct.t.Parameters {
+			if strings.HasPrefix(strings.ToLower(p.Type), "secure") && strings.Contains(string(out), "parameters('"+name+"')") {
+				t.Errorf("output uses secure parameter %q", name)
+			}
+		}
+		if _, ok := ct.t.Outputs["webAppUrl"]; !ok {
+			t.Error("no webAppUrl output, which deploy.sh prints")
+		}
+	})
+	t.Run("the model deployment type and capacity are parameters", func(t *testing.T) {
+		dep := ct.one(t, "Microsoft.CognitiveServices/accounts/deployments")
+		if got := path(dep.res, "sku", "name"); got != "[parameters('openAiDeploymentSku')]" {
+			t.Errorf("deployment sku name = %v", got)
+		}
+		if got := path(dep.res, "sku", "capacity"); got != "[parameters('openAiCapacity')]" {
+			t.Errorf("deployment capacity = %v", got)
+		}
+		allowed := ct.t.Parameters["openAiDeploymentSku"].AllowedValues
+		if !slices.Equal(allowed, []any{"Standard", "GlobalStandard"}) {
+			t.Errorf("openAiDeploymentSku allowed values = %v", allowed)
+		}
+		if ct.t.Parameters["openAiCapacity"].Type != "int" {
+			t.Error("openAiCapacity is not an int")
+		}
+	})
+}
+
+func TestTemplate_Security(t *testing.T) {
+	ct := loadTemplate(t)
+	identity := ct.one(t, "Microsoft.ManagedIdentity/userAssignedIdentities")
+	vault := ct.one(t, "Microsoft.KeyVault/vaults")
+	openai := ct.one(t, "Microsoft.CognitiveServices/accounts")
+	site := ct.one(t, "Microsoft.Web/sites")
+
+	t.Run("Azure OpenAI is private and takes Entra ID tokens only", func(t *testing.T) {
+		want := map[string]any{
+			"kind":                                     "OpenAI",
+			"sku.name":                                 "S0",
+			"properties.publicNetworkAccess":           "Disabled",
+			"properties.disableLocalAuth":              true,
+			"properties.networkAcls.defaultAction":     "Deny",
+			"properties.customSubDomainName":           "[variables('openAiName')]",
+			"properties.restrictOutboundNetworkAccess": true,
+		}
+		checkProps(t, openai.res, want)
+	})
+	t.Run("Key Vault uses RBAC, soft delete and purge protection, and is private", func(t *testing.T) {
+		checkProps(t, vault.res, map[string]any{
+			"properties.enableRbacAuthorization":      true,
+			"properties.enableSoftDelete":             true,
+			"properties.enablePurgeProtection":        true,
+			"properties.publicNetworkAccess":          "Disabled",
+			"properties.networkAcls.defaultAction":    "Deny",
+			"properties.enabledForTemplateDeployment": false,
+		})
+		if path(vault.res, "properties", "accessPolicies") != nil {
+			t.Error("vault has access policies; RBAC only")
+		}
+	})
+	t.Run("the web app is HTTPS only with TLS 1.2, no FTP or basic auth, and health-checked", func(t *testing.T) {
+		checkProps(t, site.res, map[string]any{
+			"properties.httpsOnly":                         true,
+			"properties.siteConfig.minTlsVersion":          "1.2",
+			"properties.siteConfig.scmMinTlsVersion":       "1.2",
+			"properties.siteConfig.ftpsState":              "Disabled",
+			"properties.siteConfig.alwaysOn":               true,
+			"properties.siteConfig.healthCheckPath":        "/readyz",
+			"properties.siteConfig.vnetRouteAllEnabled":    true,
+			"properties.siteConfig.remoteDebuggingEnabled": false,
+			"identity.type":                                "UserAssigned",
+		})
+		if got, _ := path(site.res, "properties", "keyVaultReferenceIdentity").(string); !ct.refersTo(got, identity) {
+			t.Errorf("keyVaultReferenceIdentity = %q, want the user-assigned identity", got)
+		}
+		ids, _ := path(site.res, "identity", "userAssignedIdentities").(map[string]any)
+		if len(ids) != 1 {
+			t.Fatalf("web app has %d user-assigned identities, want 1", len(ids))
+		}
+		for k := range ids {
+			if !ct.refersTo(k, identity) {
+				t.Errorf("web app identity %q is not the template's identity", k)
+			}
+		}
+		if fx, _ := path(site.res, "properties", "siteConfig", "linuxFxVersion").(string); fx != "[format('DOCKER|{0}', parameters('containerImage'))]" {
+			t.Errorf("linuxFxVersion = %q, want the containerImage parameter", fx)
+		}
+		policies := map[string]bool{}
+		for _, d := range ct.ofType("Microsoft.Web/sites/basicPublishingCredentialsPolicies") {
+			if path(d.res, "properties", "allow") == false {
+				policies[d.segs[len(d.segs)-1]] = true
+			}
+		}
+		if !policies["'ftp'"] || !policies["'scm'"] {
+			t.Errorf("basic publishing credentials not disabled for both ftp and scm: %v", policies)
+		}
+	})
+	t.Run("the web app joins the delegated subnet and the private endpoints sit apart", func(t *testing.T) {
+		subnet, _ := path(site.res, "properties", "virtualNetworkSubnetId").(string)
+		e, ok := ct.exprs[subnet]
+		if !ok || e.Func != "resourceId" {
+			t.Fatalf("virtualNetworkSubnetId = %q", subnet)
+		}
+		vnet := ct.one(t, "Microsoft.Network/virtualNetworks")
+		subnets := map[string]map[string]any{}
+		for _, s := range ct.subnets(vnet) {
+			name, _ := ct.literal(s["name"].(string))
+			subnets[name] = s
+			nsg, _ := path(s, "properties", "networkSecurityGroup", "id").(string)
+			found := false
+			for _, d := range ct.ofType("Microsoft.Network/networkSecurityGroups") {
+				found = found || ct.refersTo(nsg, d)
+			}
+			if !found {
+				t.Errorf("subnet %s has no NSG of the template", name)
+			}
+		}
+		app, ok := subnets["app-integration"]
+		if !ok {
+			t.Fatalf("no app-integration subnet; subnets: %v", keys(subnets))
+		}
+		if _, ok := subnets["private-endpoints"]; !ok {
+			t.Fatalf("no private-endpoints subnet; subnets: %v", keys(subnets))
+		}
+		if ct.canonical(app["name"].(string)) != e.Args[2].String() {
+			t.Errorf("web app subnet %s is not app-integration", e.Args[2])
+		}
+		dels, _ := path(app, "properties", "delegations").([]any)
+		if len(dels) != 1 || path(dels[0], "properties", "serviceName") != "Microsoft.Web/serverFarms" {
+			t.Errorf("app-integration delegations = %v, want Microsoft.Web/serverFarms", dels)
+		}
+	})
+	t.Run("private endpoints and DNS zones cover Azure OpenAI and Key Vault", func(t *testing.T) {
+		want := map[string]struct {
+			target declared
+			group  string
+		}{
+			"privatelink.openai.azure.com":    {openai, "account"},
+			"privatelink.vaultcore.azure.net": {vault, "vault"},
+		}
+		zones := map[string]declared{}
+		for _, z := range ct.ofType("Microsoft.Network/privateDnsZones") {
+			name, ok := ct.literal(z.res["name"].(string))
+			if !ok {
+				t.Fatalf("zone name %v is not a literal", z.res["name"])
+			}
+			zones[name] = z
+		}
+		for zoneName, w := range want {
+			zone, ok := zones[zoneName]
+			if !ok {
+				t.Errorf("no private DNS zone %s", zoneName)
+				continue
+			}
+			linked := false
+			for _, l := range ct.ofType("Microsoft.Network/privateDnsZones/virtualNetworkLinks") {
+				linked = linked || (l.segs[0] == zone.segs[0] && path(l.res, "properties", "registrationEnabled") == false)
+			}
+			if !linked {
+				t.Errorf("zone %s has no VNet link", zoneName)
+			}
+			var pe *declared
+			for _, d := range ct.ofType("Microsoft.Network/privateEndpoints") {
+				conns, _ := path(d.res, "properties", "privateLinkServiceConnections").([]any)
+				for _, c := range conns {
+					id, _ := path(c, "properties", "privateLinkServiceId").(string)
+					groups, _ := path(c, "properties", "groupIds").([]any)
+					if ct.refersTo(id, w.target) && slices.Equal(groups, []any{w.group}) {
+						pe = &d
+					}
+				}
+			}
+			if pe == nil {
+				t.Errorf("no private endpoint with group %s for %s", w.group, w.target.typ)
+				continue
+			}
+			grouped := false
+			for _, g := range ct.ofType("Microsoft.Network/privateEndpoints/privateDnsZoneGroups") {
+				if g.segs[0] != pe.segs[0] {
+					continue
+				}
+				cfgs, _ := path(g.res, "properties", "privateDnsZoneConfigs").([]any)
+				for _, c := range cfgs {
+					id, _ := path(c, "properties", "privateDnsZoneId").(string)
+					grouped = grouped || ct.refersTo(id, zone)
+				}
+			}
+			if !grouped {
+				t.Errorf("private endpoint for %s has no zone group on %s", w.target.typ, zoneName)
+			}
+		}
+	})
+	t.Run("the identity holds exactly the least-privilege roles, each on its one resource", func(t *testing.T) {
+		got := map[string]string{}
+		for _, ra := range ct.ofType("Microsoft.Authorization/roleAssignments") {
+			def, _ := path(ra.res, "properties", "roleDefinitionId").(string)
+			e := ct.exprs[def]
+			if e == nil || e.Func != "subscriptionResourceId" {
+				t.Fatalf("roleDefinitionId %q is not a subscriptionResourceId", def)
+			}
+			roleExpr := e.Args[1]
+			guid := roleExpr.Lit
+			if roleExpr.Func == "variables" {
+				name, _ := roleExpr.stringArg(0)
+				guid, _ = ct.t.Variables[name].(string)
+			}
+			principal, _ := path(ra.res, "properties", "principalId").(string)
+			if !ct.refersTo(principal, identity) || !strings.HasSuffix(principal, ".principalId]") {
+				t.Errorf("role %s is granted to %q, not the identity's principalId", guid, principal)
+			}
+			if path(ra.res, "properties", "principalType") != "ServicePrincipal" {
+				t.Errorf("role %s: principalType is not ServicePrincipal", guid)
+			}
+			if !strings.Contains(ra.segs[0], idOf(identity)) {
+				t.Errorf("role assignment name %s does not derive from the identity", ra.segs[0])
+			}
+			got[guid] = strings.SplitN(ra.scope, "|", 2)[0]
+		}
+		want := map[string]string{
+			roleOpenAIUser:      "Microsoft.CognitiveServices/accounts",
+			roleKeyVaultSecrets: "Microsoft.KeyVault/vaults",
+			roleAcrPull:         "Microsoft.ContainerRegistry/registries",
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("role assignments (role -> scope type) = %v, want %v", got, want)
+		}
+		for _, broad := range []string{roleOwner, roleContributor, roleOpenAIContrib, roleCognitiveContrib} {
+			if _, ok := got[broad]; ok {
+				t.Errorf("broad role %s granted", broad)
+			}
+		}
+		for _, d := range ct.ofType("Microsoft.Authorization/roleAssignments") {
+			if d.scope == "" {
+				t.Errorf("role assignment %s is scoped to the whole resource group", d.segs[0])
+			}
+		}
+	})
+	t.Run("app settings point at the endpoint and hold no secret", func(t *testing.T) {
+		list, _ := path(site.res, "properties", "siteConfig", "appSettings").([]any)
+		settings := map[string]string{}
+		for _, s := range list {
+			name, _ := path(s, "name").(string)
+			value, _ := path(s, "value").(string)
+			settings[name] = value
+		}
+		for _, name := range []string{"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_VERSION", "AZURE_CLIENT_ID",
+			"APPLICATIONINSIGHTS_CONNECTION_STRING", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES",
+			"NEWSROOM_DATABASE_URL", "NEWSROOM_DAILY_BUDGET_USD", "WEBSITES_PORT"} {
+			if _, ok := settings[name]; !ok {
+				t.Errorf("app setting %s missing", name)
+			}
+		}
+		if got := settings["AZURE_OPENAI_ENDPOINT"]; !ct.refersTo(got, openai) || !strings.HasSuffix(got, ".endpoint]") {
+			t.Errorf("AZURE_OPENAI_ENDPOINT = %q, want the account's endpoint", got)
+		}
+		if got := settings["AZURE_CLIENT_ID"]; !ct.refersTo(got, identity) || !strings.HasSuffix(got, ".clientId]") {
+			t.Errorf("AZURE_CLIENT_ID = %q, want the identity's clientId", got)
+		}
+		db := settings["NEWSROOM_DATABASE_URL"]
+		secret := ct.one(t, "Microsoft.KeyVault/vaults/secrets")
+		if !strings.HasPrefix(db, "[format('@Microsoft.KeyVault(SecretUri={0})', reference(") || !ct.refersTo(db, secret) || !strings.HasSuffix(db, ".secretUri)]") {
+			t.Errorf("NEWSROOM_DATABASE_URL = %q, want a Key Vault reference to the template's secret", db)
+		}
+		if v, _ := path(secret.res, "properties", "value").(string); v != "[parameters('databaseUrl')]" {
+			t.Errorf("secret value = %q, want the secure parameter", v)
+		}
+		secretName := regexp.MustCompile(`(?i)(KEY|SECRET|PASSWORD|TOKEN|CONNECTION_STRING|DATABASE_URL)$`)
+		secretValue := regexp.MustCompile(`(?i)(AccountKey=|SharedAccessKey=|password=|://[^/@\s]+:[^/@\s]+@|^[A-Za-z0-9+/]{40,}={0,2}$)`)
+		for name, value := range settings {
+			if strings.Contains(name, "API_KEY") {
+				t.Errorf("app setting %s: the app authenticates with its identity, not keys", name)
+			}
+			if secretName.MatchString(name) && !isExpression(value) {
+				t.Errorf("app setting %s holds a literal", name)
+			}
+			if secretValue.MatchString(value) {
+				t.Errorf("app setting %s looks like it holds a secret", name)
+			}
+			if e, ok := ct.exprs[value]; ok {
+				e.walk(func(x *expr) {
+					if x.Func == "parameters" {
+						if p, _ := x.stringArg(0); strings.HasPrefix(ct.t.Parameters[p].Type, "secure") {
+							t.Errorf("app setting %s uses secure parameter %s directly", name, p)
+						}
+					}
+					if x.Func == "listKeys" || x.Func == "listSecrets" {
+						t.Errorf("app setting %s reads keys with %s", name, x.Func)
+					}
+				})
+			}
+		}
+	})
+	t.Run("the web app waits for its roles, secret, model and DNS before starting", func(t *testing.T) {
+		deps, _ := site.res["dependsOn"].([]any)
+		var targets []string
+		for _, dep := range deps {
+			typ, _, err := ct.resolveID(ct.exprs[dep.(string)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			targets = append(targets, typ)
+		}
+		for _, want := range []string{"Microsoft.Authorization/roleAssignments", "Microsoft.KeyVault/vaults/secrets",
+			"Microsoft.CognitiveServices/accounts/deployments", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"} {
+			if !slices.Contains(targets, want) {
+				t.Errorf("web app does not depend on a %s", want)
+			}
+		}
+	})
+}
+
+// checkProps compares dotted property paths of a resource with wanted values.
+func checkProps(t *testing.T, res map[string]any, want map[string]any) {
+	t.Helper()
+	for p, w := range want {
+		if got := path(res, strings.Split(p, ".")...); got != w {
+			t.Errorf("%s = %v, want %v", p, got, w)
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestTemplate_Monitoring(t *testing.T) {
+	ct := loadTemplate(t)
+	workspace := ct.one(t, "Microsoft.OperationalInsights/workspaces")
+	insights := ct.one(t, "Microsoft.Insights/components")
+	group := ct.one(t, "Microsoft.Insights/actionGroups")
+
+	t.Run("Application Insights is workspace-based", func(t *testing.T) {
+		if ws, _ := path(insights.res, "properties", "WorkspaceResourceId").(string); !ct.refersTo(ws, workspace) {
+			t.Errorf("WorkspaceResourceId = %q", ws)
+		}
+	})
+	t.Run("diagnostic settings send Azure OpenAI, Key Vault and web app logs to the workspace", func(t *testing.T) {
+		covered := map[string]bool{}
+		for _, d := range ct.ofType("Microsoft.Insights/diagnosticSettings") {
+			if ws, _ := path(d.res, "properties", "workspaceId").(string); !ct.refersTo(ws, workspace) {
+				t.Errorf("diagnostic setting on %s goes to %q", d.scope, ws)
+			}
+			logs, _ := path(d.res, "properties", "logs").([]any)
+			if len(logs) == 0 {
+				t.Errorf("diagnostic setting on %s collects no logs", d.scope)
+			}
+			covered[strings.SplitN(d.scope, "|", 2)[0]] = true
+		}
+		for _, typ := range []string{"Microsoft.CognitiveServices/accounts", "Microsoft.KeyVault/vaults", "Microsoft.Web/sites", "Microsoft.Network/networkSecurityGroups"} {
+			if !covered[typ] {
+				t.Errorf("no diagnostic setting on %s", typ)
+			}
+		}
+	})
+	t.Run("the action group e-mails the alert address", func(t *testing.T) {
+		rcv, _ := path(group.res, "properties", "emailReceivers").([]any)
+		if len(rcv) == 0 || path(rcv[0], "emailAddress") != "[parameters('alertEmail')]" {
+			t.Errorf("emailReceivers = %v", rcv)
+		}
+	})
+
+	// Each alert of the design's metric table: the app's custom metric, the parameter holding the
+	// threshold, and the comparison.
+	alerts := []struct {
+		key, param, operator string
+	}{
+		{"model_latency", "alertModelLatencySeconds", "GreaterThan"},
+		{"success_rate", "alertSuccessRatePercent", "LessThan"},
+		{"quota_used", "alertQuotaPercent", "GreaterThan"},
+		{"cost_over_budget", "alertCostOverBudgetPercent", "GreaterThan"},
+		{"auth_failures", "alertAuthFailuresPerMinute", "GreaterThan"},
+	}
+	rules := ct.ofType("Microsoft.Insights/scheduledQueryRules")
+	for _, a := range alerts {
+		t.Run("a log alert watches newsroom.alert."+a.key, func(t *testing.T) {
+			var found int
+			for _, r := range rules {
+				crit, _ := path(r.res, "properties", "criteria", "allOf").([]any)
+				for _, c := range crit {
+					q, _ := path(c, "query").(string)
+					if !strings.Contains(q, "'newsroom.alert."+a.key+"'") {
+						continue
+					}
+					found++
+					if op := path(c, "operator"); op != a.operator {
+						t.Errorf("operator %v, want %s", op, a.operator)
+					}
+					th, _ := path(c, "threshold").(string)
+					if !strings.Contains(th, "parameters('"+a.param+"')") {
+						t.Errorf("threshold %q does not use %s", th, a.param)
+					}
+					if !strings.HasPrefix(q, "customMetrics ") || path(c, "metricMeasureColumn") != "AggregatedValue" || !strings.Contains(q, "AggregatedValue =") {
+						t.Errorf("query %q does not measure AggregatedValue from customMetrics", q)
+					}
+				}
+				checkAlertWiring(t, ct, r, group)
+				scopes, _ := path(r.res, "properties", "scopes").([]any)
+				if len(scopes) != 1 || !ct.refersTo(scopes[0].(string), insights) {
+					t.Errorf("%v scopes = %v, want Application Insights", r.segs, scopes)
+				}
+			}
+			if found != 1 {
+				t.Errorf("%d log alerts on newsroom.alert.%s, want 1", found, a.key)
+			}
+		})
+	}
+	t.Run("a log alert fires on any app log event with an alert field", func(t *testing.T) {
+		found := false
+		for _, r := range rules {
+			crit, _ := path(r.res, "properties", "criteria", "allOf").([]any)
+			for _, c := range crit {
+				q, _ := path(c, "query").(string)
+				if strings.HasPrefix(q, "traces ") && strings.Contains(q, "customDimensions.alert") {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Error("no rule on traces with an alert field")
+		}
+	})
+	t.Run("platform metric alerts use Azure OpenAI's own metrics", func(t *testing.T) {
+		want := map[string]string{
+			"AzureOpenAITimeToResponse":   "alertModelLatencySeconds",
+			"AzureOpenAIAvailabilityRate": "alertSuccessRatePercent",
+			"TokenTransaction":            "alertQuotaPercent",
+		}
+		got := map[string]bool{}
+		openai := ct.one(t, "Microsoft.CognitiveServices/accounts")
+		for _, r := range ct.ofType("Microsoft.Insights/metricAlerts") {
+			checkAlertWiring(t, ct, r, group)
+			scopes, _ := path(r.res, "properties", "scopes").([]any)
+			if len(scopes) != 1 || !ct.refersTo(scopes[0].(string), openai) {
+				t.Errorf("%v scopes = %v, want the Azure OpenAI account", r.segs, scopes)
+			}
+			crit, _ := path(r.res, "properties", "criteria", "allOf").([]any)
+			for _, c := range crit {
+				m, _ := path(c, "metricName").(string)
+				p, ok := want[m]
+				if !ok {
+					t.Errorf("unexpected metric %s", m)
+					continue
+				}
+				if th, _ := path(c, "threshold").(string); !strings.Contains(th, "parameters('"+p+"')") {
+					t.Errorf("%s threshold %q does not use %s", m, th, p)
+				}
+				if path(c, "metricNamespace") != "Microsoft.CognitiveServices/accounts" {
+					t.Errorf("%s: metricNamespace %v", m, path(c, "metricNamespace"))
+				}
+				got[m] = true
+			}
+		}
+		for m := range want {
+			if !got[m] {
+				t.Errorf("no metric alert on %s", m)
+			}
+		}
+	})
+	t.Run("tags reach every taggable resource", func(t *testing.T) {
+		common, _ := ct.t.Variables["commonTags"].(string)
+		if !strings.Contains(common, "parameters('tags')") {
+			t.Fatalf("commonTags = %q does not include the tags parameter", common)
+		}
+		for _, d := range ct.decls {
+			tags, has := d.res["tags"]
+			switch {
+			case notTaggable[d.typ] && has:
+				t.Errorf("%s %v has tags, which its provider rejects", d.typ, d.segs)
+			case !notTaggable[d.typ] && tags != "[variables('commonTags')]":
+				t.Errorf("%s %v: tags = %v, want [variables('commonTags')]", d.typ, d.segs, tags)
+			}
+		}
+	})
+}
+
+func checkAlertWiring(t *testing.T, ct *checkedTemplate, r, group declared) {
+	t.Helper()
+	var groups []any
+	if r.typ == "Microsoft.Insights/metricAlerts" {
+		acts, _ := path(r.res, "properties", "actions").([]any)
+		for _, a := range acts {
+			groups = append(groups, path(a, "actionGroupId"))
+		}
+	} else {
+		groups, _ = path(r.res, "properties", "actions", "actionGroups").([]any)
+	}
+	if len(groups) != 1 || !ct.refersTo(fmt.Sprint(groups[0]), group) {
+		t.Errorf("%v: action groups %v, want the template's", r.segs, groups)
+	}
+	if path(r.res, "properties", "enabled") != true {
+		t.Errorf("%v is not enabled", r.segs)
+	}
+}
