@@ -1,0 +1,276 @@
+package telemetry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+// Provider names for gen_ai.provider.name.
+const (
+	ProviderAzureOpenAI = "azure.ai.openai"
+	ProviderOpenAI      = "openai"
+)
+
+// Attribute keys of this project (not part of the semantic conventions).
+const (
+	AttrPurpose     = attribute.Key("newsroom.purpose")
+	AttrRunID       = attribute.Key("newsroom.run.id")
+	AttrCached      = attribute.Key("newsroom.cached")
+	AttrCacheResult = attribute.Key("newsroom.cache.result")
+	AttrCostUSD     = attribute.Key("newsroom.cost_usd")
+	AttrStopReason  = attribute.Key("newsroom.stop_reason")
+	AttrTeam        = attribute.Key("newsroom.team")
+	AttrAttempt     = attribute.Key("newsroom.retry.attempt")
+)
+
+// MiddlewareOptions configures Middleware. The zero value describes Azure
+// OpenAI with no server address and no call hook.
+type MiddlewareOptions struct {
+	// ProviderName is gen_ai.provider.name; empty means ProviderAzureOpenAI.
+	ProviderName string
+	// DefaultModel is gen_ai.request.model when a request leaves Model empty.
+	DefaultModel string
+	// ServerAddress and ServerPort describe the endpoint (server.address,
+	// server.port); empty and 0 omit them.
+	ServerAddress string
+	ServerPort    int
+	// OnCall, when set, is called after every call with its latency and
+	// error; alerts.Monitor.ObserveModelCall fits here.
+	OnCall func(latency time.Duration, err error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Middleware returns a model.Middleware that records a CLIENT span named
+// "chat {model}" for every call, with the GenAI semantic-convention
+// attributes, and the token-usage, duration, error, cache and cost metrics.
+// Put it outermost so it sees cache hits and budget stops.
+func Middleware(p *Provider, opts MiddlewareOptions) model.Middleware {
+	if opts.ProviderName == "" {
+		opts.ProviderName = ProviderAzureOpenAI
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return func(next model.Client) model.Client {
+		return &tracedClient{next: next, p: p, opts: opts}
+	}
+}
+
+type tracedClient struct {
+	next model.Client
+	p    *Provider
+	opts MiddlewareOptions
+}
+
+var _ model.Client = (*tracedClient)(nil)
+
+func (c *tracedClient) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	reqModel := req.Model
+	if reqModel == "" {
+		reqModel = c.opts.DefaultModel
+	}
+	common := []attribute.KeyValue{
+		semconv.GenAIOperationNameChat,
+		semconv.GenAIProviderNameKey.String(c.opts.ProviderName),
+		semconv.GenAIRequestModel(reqModel),
+	}
+	if c.opts.ServerAddress != "" {
+		common = append(common, semconv.ServerAddress(c.opts.ServerAddress))
+		if c.opts.ServerPort != 0 {
+			common = append(common, semconv.ServerPort(c.opts.ServerPort))
+		}
+	}
+	spanAttrs := append([]attribute.KeyValue(nil), common...)
+	if req.Meta.Agent != "" {
+		spanAttrs = append(spanAttrs, semconv.GenAIAgentName(req.Meta.Agent))
+	}
+	if req.Meta.RunID != "" {
+		spanAttrs = append(spanAttrs, semconv.GenAIConversationID(req.Meta.RunID))
+	}
+	if req.Meta.Purpose != "" {
+		spanAttrs = append(spanAttrs, AttrPurpose.String(string(req.Meta.Purpose)))
+	}
+	if req.MaxTokens > 0 {
+		spanAttrs = append(spanAttrs, semconv.GenAIRequestMaxTokens(req.MaxTokens))
+	}
+	if req.Temperature != nil {
+		spanAttrs = append(spanAttrs, semconv.GenAIRequestTemperature(*req.Temperature))
+	}
+	if req.TopP != nil {
+		spanAttrs = append(spanAttrs, semconv.GenAIRequestTopP(*req.TopP))
+	}
+	if req.Seed != nil {
+		spanAttrs = append(spanAttrs, semconv.GenAIRequestSeed(int(*req.Seed)))
+	}
+	if len(req.Stop) > 0 {
+		spanAttrs = append(spanAttrs, semconv.GenAIRequestStopSequences(req.Stop...))
+	}
+	if req.JSONMode {
+		spanAttrs = append(spanAttrs, semconv.GenAIOutputTypeJSON)
+	}
+	name := "chat"
+	if reqModel != "" {
+		name += " " + reqModel
+	}
+	ctx, span := c.p.tracerOrNoop().Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(spanAttrs...))
+	defer span.End()
+	capture := c.p != nil && c.p.captureContent && span.IsRecording()
+	if capture {
+		span.SetAttributes(semconv.GenAIInputMessagesKey.String(inputMessages(req.Messages)))
+	}
+
+	start := c.opts.Now()
+	resp, err := c.next.Complete(ctx, req)
+	elapsed := c.opts.Now().Sub(start)
+
+	in := c.p.instruments()
+	metricAttrs := common
+	if resp != nil && resp.Model != "" {
+		metricAttrs = append(metricAttrs[:len(metricAttrs):len(metricAttrs)], semconv.GenAIResponseModel(resp.Model))
+	}
+	if err != nil {
+		et := ErrorType(err)
+		span.SetAttributes(semconv.ErrorTypeKey.String(et))
+		span.SetStatus(codes.Error, err.Error())
+		metricAttrs = append(metricAttrs[:len(metricAttrs):len(metricAttrs)], semconv.ErrorTypeKey.String(et))
+		errAttrs := []attribute.KeyValue{semconv.ErrorTypeKey.String(et)}
+		var me *model.Error
+		if errors.As(err, &me) && me.StatusCode != 0 {
+			errAttrs = append(errAttrs, semconv.HTTPResponseStatusCode(me.StatusCode))
+			span.SetAttributes(semconv.HTTPResponseStatusCode(me.StatusCode))
+			if me.StatusCode == 429 {
+				in.throttled.Add(ctx, 1, metric.WithAttributes(common...))
+			}
+		}
+		if _, stop := model.AsStop(err); !stop {
+			in.errors.Add(ctx, 1, metric.WithAttributes(append(errAttrs, common...)...))
+		}
+	}
+	in.duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(metricAttrs...))
+	if resp != nil {
+		u := resp.Usage
+		attrs := []attribute.KeyValue{
+			semconv.GenAIUsageInputTokens(u.PromptTokens),
+			semconv.GenAIUsageOutputTokens(u.CompletionTokens),
+			AttrCached.Bool(resp.Cached),
+		}
+		if resp.Model != "" {
+			attrs = append(attrs, semconv.GenAIResponseModel(resp.Model))
+		}
+		if resp.ID != "" {
+			attrs = append(attrs, semconv.GenAIResponseID(resp.ID))
+		}
+		if resp.FinishReason != "" {
+			attrs = append(attrs, semconv.GenAIResponseFinishReasons(resp.FinishReason))
+		}
+		if u.CachedPromptTokens > 0 {
+			attrs = append(attrs, semconv.GenAIUsageCacheReadInputTokens(u.CachedPromptTokens))
+		}
+		if u.CostUSD > 0 {
+			attrs = append(attrs, AttrCostUSD.Float64(u.CostUSD))
+		}
+		span.SetAttributes(attrs...)
+		if capture {
+			span.SetAttributes(semconv.GenAIOutputMessagesKey.String(outputMessages(resp)))
+		}
+		// A cache hit costs no tokens: recording zeros would skew the histogram.
+		if !resp.Cached {
+			in.tokens.Record(ctx, int64(u.PromptTokens), metric.WithAttributes(append(metricAttrs, semconv.GenAITokenTypeInput)...))
+			in.tokens.Record(ctx, int64(u.CompletionTokens), metric.WithAttributes(append(metricAttrs, semconv.GenAITokenTypeOutput)...))
+		}
+		result := "miss"
+		if resp.Cached {
+			result = "hit"
+		}
+		in.cache.Add(ctx, 1, metric.WithAttributes(AttrCacheResult.String(result)))
+		if u.CostUSD > 0 {
+			in.cost.Add(ctx, u.CostUSD, metric.WithAttributes(common...))
+		}
+	}
+	if c.opts.OnCall != nil {
+		c.opts.OnCall(elapsed, err)
+	}
+	return resp, err
+}
+
+// ErrorType is the error.type value for a model-call error: the HTTP status
+// for a service error ("429"), the stop reason for a graceful stop, "timeout"
+// or "cancelled" for the context, "stream_cut" for a cut stream, and "_OTHER"
+// otherwise.
+func ErrorType(err error) string {
+	if err == nil {
+		return ""
+	}
+	var me *model.Error
+	if errors.As(err, &me) {
+		if me.StatusCode != 0 {
+			return strconv.Itoa(me.StatusCode)
+		}
+		if me.Code != "" {
+			return me.Code
+		}
+	}
+	if reason, ok := model.AsStop(err); ok && reason != "" {
+		return reason
+	}
+	switch {
+	case errors.Is(err, model.ErrStreamCut):
+		return "stream_cut"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return semconv.ErrorTypeOther.Value.AsString()
+}
+
+// RecordRetry counts one retried model call; wire it to the retry
+// middleware's OnRetry hook. It also adds an event to the active span.
+func (p *Provider) RecordRetry(ctx context.Context, attempt int, err error) {
+	et := ErrorType(err)
+	p.instruments().retries.Add(ctx, 1, metric.WithAttributes(semconv.ErrorTypeKey.String(et)))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("retry", trace.WithAttributes(AttrAttempt.Int(attempt), semconv.ErrorTypeKey.String(et)))
+	}
+}
+
+// Message shapes of gen_ai.input.messages / gen_ai.output.messages.
+type (
+	capturedPart struct {
+		Type    string `json:"type"`
+		Content string `json:"content"`
+	}
+	capturedMessage struct {
+		Role         string         `json:"role"`
+		Name         string         `json:"name,omitempty"`
+		Parts        []capturedPart `json:"parts"`
+		FinishReason string         `json:"finish_reason,omitempty"`
+	}
+)
+
+func inputMessages(msgs []model.Message) string {
+	out := make([]capturedMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = capturedMessage{Role: string(m.Role), Name: m.Name, Parts: []capturedPart{{Type: "text", Content: m.Content}}}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func outputMessages(r *model.Response) string {
+	b, _ := json.Marshal([]capturedMessage{{Role: string(model.RoleAssistant),
+		Parts: []capturedPart{{Type: "text", Content: r.Content}}, FinishReason: r.FinishReason}})
+	return string(b)
+}
