@@ -1,0 +1,441 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+// maxBody bounds a request body; Azure's own limit is in the same range.
+const maxBody = 16 << 20
+
+// Request headers that steer the emulator per request.
+const (
+	HeaderFault   = "x-emulator-fault"
+	HeaderLatency = "x-emulator-latency"
+)
+
+// call is one chat completion being served.
+type call struct {
+	azure      bool
+	rec        *RecordedRequest
+	req        chatRequest
+	msgs       []model.Message
+	maxTokens  int
+	fault      Fault
+	stall      time.Duration
+	latency    Latency
+	prompt     int
+	id         string
+	created    int64
+	apiVersion string
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, azure bool) {
+	c := &call{azure: azure, rec: rec, apiVersion: rec.APIVersion, latency: s.cfg.Latency, stall: s.cfg.Faults.Stall}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "The request body could not be read or is too large."))
+		return
+	}
+	if err := json.Unmarshal(body, &c.req); err != nil {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "",
+			"We could not parse the JSON body of your request. The API expects a JSON payload: "+jsonProblem(err)))
+		return
+	}
+	rec.Model, rec.Stream = c.req.Model, c.req.Stream
+	rec.IncludeUsage = c.req.StreamOptions != nil && c.req.StreamOptions.IncludeUsage
+	if !azure {
+		rec.Deployment = c.req.Model
+		if rec.Deployment == "" {
+			rec.Deployment = s.cfg.ModelName
+		}
+	}
+	switch {
+	case c.req.MaxCompletionTokens != nil:
+		c.maxTokens = *c.req.MaxCompletionTokens
+	case c.req.MaxTokens != nil:
+		c.maxTokens = *c.req.MaxTokens
+	}
+	rec.MaxTokens = c.maxTokens
+	c.msgs = make([]model.Message, 0, len(c.req.Messages))
+	for i, m := range c.req.Messages {
+		text, err := m.text()
+		if err != nil || m.Role == "" {
+			rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "messages["+strconv.Itoa(i)+"]",
+				"Invalid value for 'messages["+strconv.Itoa(i)+"]': each message needs a role and string or text-part content."))
+			return
+		}
+		c.msgs = append(c.msgs, model.Message{Role: model.Role(m.Role), Name: m.Name, Content: text})
+	}
+	rec.Messages = c.msgs
+	if len(c.msgs) == 0 {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "messages", "[] is too short - 'messages'"))
+		return
+	}
+	if c.maxTokens < 0 || (c.req.MaxTokens != nil && *c.req.MaxTokens == 0) {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("integer_below_min_value"), "max_tokens",
+			"Invalid 'max_tokens': integer below minimum value. Expected a value >= 1."))
+		return
+	}
+
+	if err := c.applyHeaders(r.Header); err != nil {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "emulator: "+err.Error()))
+		return
+	}
+	if c.fault == FaultNone {
+		c.fault = s.drawFault()
+	}
+	rec.Fault = c.fault
+
+	c.prompt = s.promptTokens(c.msgs)
+	switch {
+	case c.fault == FaultContentFilter:
+		rec.Status = s.fail(w, http.StatusBadRequest, contentFilterError())
+		return
+	case c.prompt > s.cfg.ContextWindow || c.fault == FaultContextLength:
+		rec.Status = s.fail(w, http.StatusBadRequest, contextLengthError(s.cfg.ContextWindow, c.prompt))
+		return
+	case c.fault == Fault429:
+		rec.Status = s.throttle(w, c, "token", time.Second, -1, -1)
+		return
+	case c.fault == Fault500:
+		rec.Status = s.fail(w, http.StatusInternalServerError, azureError("InternalServerError", msgServerError))
+		return
+	case c.fault == Fault503:
+		w.Header().Set("Retry-After", "1")
+		rec.Status = s.fail(w, http.StatusServiceUnavailable, azureError("ServiceUnavailable", msgUnavailable))
+		return
+	}
+
+	estimate := c.prompt + c.maxTokens
+	adm := s.quota.admit(rec.Deployment, estimate, s.cfg.Now())
+	if !adm.ok {
+		rec.Status = s.throttle(w, c, adm.kind, adm.retryAfter, adm.remainingRequests, adm.remainingTokens)
+		return
+	}
+	setRemaining(w.Header(), adm.remainingRequests, adm.remainingTokens)
+
+	text := personaReply(c.msgs)
+	finish := "stop"
+	sp := s.split(text)
+	if c.maxTokens > 0 && sp.tokens > c.maxTokens {
+		text, _ = s.tok.Truncate(text, c.maxTokens)
+		sp = splitResult{pieces: s.tok.Split(text), tokens: s.tok.Count(text)}
+		finish = "length"
+	}
+	s.quota.reconcile(rec.Deployment, adm.entry, c.prompt+sp.tokens)
+
+	c.id = s.completionID()
+	c.created = s.cfg.Now().Unix()
+	s.setIDs(w.Header())
+	rec.Status = http.StatusOK
+	if c.req.Stream {
+		s.stream(r.Context(), w, c, sp, finish)
+		return
+	}
+	s.respond(r.Context(), w, c, text, sp.tokens, finish)
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "syntax error at offset " + strconv.FormatInt(se.Offset, 10) + "."
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "field '" + te.Field + "' has the wrong type."
+	}
+	return "invalid JSON."
+}
+
+// applyHeaders reads the per-request fault and latency headers.
+func (c *call) applyHeaders(h http.Header) error {
+	if v := strings.TrimSpace(h.Get(HeaderFault)); v != "" {
+		kind, arg, _ := strings.Cut(v, "=")
+		f := Fault(strings.TrimSpace(kind))
+		if !knownRandomFault(f) && f != FaultContextLength {
+			return errors.New("unknown " + HeaderFault + " " + strconv.Quote(v))
+		}
+		if f == FaultStall && arg != "" {
+			d, err := time.ParseDuration(strings.TrimSpace(arg))
+			if err != nil || d < 0 {
+				return errors.New("bad stall duration " + strconv.Quote(arg))
+			}
+			c.stall = d
+		}
+		c.fault = f
+	}
+	if v := strings.TrimSpace(h.Get(HeaderLatency)); v != "" {
+		l, err := ParseLatency(v)
+		if err != nil {
+			return err
+		}
+		c.latency = l
+	}
+	return nil
+}
+
+// ParseLatency parses "ttft=100ms,tps=50" (either part may be left out).
+func ParseLatency(s string) (Latency, error) {
+	var l Latency
+	for part := range strings.SplitSeq(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return l, errors.New("latency " + strconv.Quote(part) + ": want ttft=DURATION or tps=NUMBER")
+		}
+		switch strings.TrimSpace(k) {
+		case "ttft":
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d < 0 {
+				return l, errors.New("latency: bad ttft " + strconv.Quote(v))
+			}
+			l.TimeToFirstToken = d
+		case "tps":
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+				return l, errors.New("latency: bad tps " + strconv.Quote(v))
+			}
+			l.TokensPerSecond = f
+		default:
+			return l, errors.New("latency: unknown key " + strconv.Quote(k))
+		}
+	}
+	return l, nil
+}
+
+func (s *Server) fail(w http.ResponseWriter, status int, body errorBody) int {
+	s.setIDs(w.Header())
+	writeJSON(w, status, body)
+	return status
+}
+
+// throttle answers 429 the way Azure does.
+func (s *Server) throttle(w http.ResponseWriter, c *call, kind string, wait time.Duration, remReq, remTok int) int {
+	secs := int(math.Ceil(wait.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(secs))
+	h.Set("retry-after-ms", strconv.FormatInt(max(wait.Milliseconds(), 1), 10))
+	if remReq < 0 {
+		remReq = 0
+	}
+	if remTok < 0 {
+		remTok = 0
+	}
+	setRemaining(h, remReq, remTok)
+	return s.fail(w, http.StatusTooManyRequests, rateLimitError(c.apiVersion, kind, secs))
+}
+
+func setRemaining(h http.Header, req, tok int) {
+	if req >= 0 {
+		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(req))
+	}
+	if tok >= 0 {
+		h.Set("x-ratelimit-remaining-tokens", strconv.Itoa(tok))
+	}
+}
+
+// pause waits d or until ctx ends; it reports whether the wait completed.
+func pause(ctx context.Context, t *time.Timer, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t.Reset(d)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		t.Stop()
+		return false
+	}
+}
+
+func (l Latency) perToken() time.Duration {
+	if l.TokensPerSecond <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / l.TokensPerSecond)
+}
+
+func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, text string, completionTokens int, finish string) {
+	wait := c.latency.TimeToFirstToken + time.Duration(completionTokens)*c.latency.perToken()
+	if c.fault == FaultStall {
+		wait += c.stall
+	}
+	if wait > 0 {
+		t := time.NewTimer(time.Hour)
+		defer t.Stop()
+		if !pause(ctx, t, wait) {
+			return
+		}
+	}
+	resp := completion{
+		ID:                c.id,
+		Object:            "chat.completion",
+		Created:           c.created,
+		Model:             s.cfg.ModelName,
+		SystemFingerprint: systemFingerprint,
+		Choices: []completionChoice{{
+			Message:      completionMessage{Role: "assistant", Content: text},
+			FinishReason: finish,
+		}},
+		Usage: newUsage(c.prompt, completionTokens),
+	}
+	if c.azure {
+		resp.Choices[0].ContentFilterResults = safeFilter
+		resp.PromptFilterResults = promptFilters
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)
+		return
+	}
+	switch c.fault {
+	case FaultMalformed:
+		b = b[:len(b)/2]
+	case FaultCut:
+		// Promise the whole body, send half, drop the connection: the client
+		// sees an unexpected EOF.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b[:len(b)/2])
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+const systemFingerprint = "fp_emulator01"
+
+// stream writes the answer as server-sent events, one chunk per token piece.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp splitResult, finish string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 0, 1024)
+	send := func(b []byte) bool {
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	sendJSON := func(v any) bool {
+		buf = append(buf[:0], "data: "...)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		buf = append(buf, b...)
+		buf = append(buf, "\n\n"...)
+		return send(buf)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+
+	if c.azure {
+		// Azure's first event carries the prompt's content filter verdict and
+		// no choices.
+		if !sendJSON(chunk{Choices: []chunkChoice{}, PromptFilterResults: promptFilters}) {
+			return
+		}
+	}
+	empty := ""
+	base := chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: s.cfg.ModelName, SystemFingerprint: systemFingerprint}
+	first := base
+	first.Choices = []chunkChoice{{Delta: chunkDelta{Role: "assistant", Content: &empty}}}
+	if c.azure {
+		first.Choices[0].ContentFilterResults = json.RawMessage(`{}`)
+	}
+	if !sendJSON(first) {
+		return
+	}
+	if !pause(ctx, timer, c.latency.TimeToFirstToken) {
+		return
+	}
+
+	// Content chunks are the hot path: the JSON around the text is the same
+	// for every chunk, so it is built once.
+	var prefix, suffix []byte
+	prefix = append(prefix, `data: {"choices":[{`...)
+	if c.azure {
+		prefix = append(prefix, `"content_filter_results":`...)
+		prefix = append(prefix, safeFilter...)
+		prefix = append(prefix, ',')
+	}
+	prefix = append(prefix, `"delta":{"content":`...)
+	suffix = append(suffix, `},"finish_reason":null,"index":0,"logprobs":null}],"created":`...)
+	suffix = strconv.AppendInt(suffix, c.created, 10)
+	suffix = append(suffix, `,"id":`...)
+	suffix = appendJSONString(suffix, c.id)
+	suffix = append(suffix, `,"model":`...)
+	suffix = appendJSONString(suffix, s.cfg.ModelName)
+	suffix = append(suffix, `,"object":"chat.completion.chunk","system_fingerprint":"`+systemFingerprint+`"}`+"\n\n"...)
+
+	perToken := c.latency.perToken()
+	half := len(sp.pieces) / 2
+	for i, p := range sp.pieces {
+		if i == half {
+			switch c.fault {
+			case FaultCut:
+				// Drop the connection without the final chunk or [DONE].
+				panic(http.ErrAbortHandler)
+			case FaultStall:
+				if !pause(ctx, timer, c.stall) {
+					return
+				}
+			case FaultMalformed:
+				if !send([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"\n\n")) {
+					return
+				}
+			}
+		}
+		if i > 0 && !pause(ctx, timer, perToken) {
+			return
+		}
+		buf = append(buf[:0], prefix...)
+		buf = appendJSONString(buf, p)
+		buf = append(buf, suffix...)
+		if !send(buf) {
+			return
+		}
+	}
+	if len(sp.pieces) == 0 && c.fault == FaultCut {
+		panic(http.ErrAbortHandler)
+	}
+
+	last := base
+	last.Choices = []chunkChoice{{Delta: chunkDelta{}, FinishReason: &finish}}
+	if c.azure {
+		last.Choices[0].ContentFilterResults = json.RawMessage(`{}`)
+	}
+	if !sendJSON(last) {
+		return
+	}
+	if c.rec.IncludeUsage {
+		u := base
+		u.Choices = []chunkChoice{}
+		u.Usage = newUsage(c.prompt, sp.tokens)
+		if !sendJSON(u) {
+			return
+		}
+	}
+	send([]byte("data: [DONE]\n\n"))
+}
