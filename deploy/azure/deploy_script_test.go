@@ -1,0 +1,245 @@
+package azure_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needTool returns the path of a tool, skipping the test when it is missing outside CI.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found: %v", name, err)
+		}
+		t.Skipf("%s not found: %v", name, err)
+	}
+	return p
+}
+
+func TestDeployScript_Syntax(t *testing.T) {
+	bash := needTool(t, "bash")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bash, "-n", "deploy.sh").CombinedOutput()
+	if err != nil {
+		t.Fatalf("bash -n deploy.sh: %v\n%s", err, out)
+	}
+	text, err := os.ReadFile("deploy.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"set -euo pipefail", "az group create", "az deployment group create", "--template-file", `--parameters "@`} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Errorf("deploy.sh lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"set -x", "set -o xtrace", `echo "${NEWSROOM_DATABASE_URL`, "databaseUrl=${"} {
+		if bytes.Contains(text, []byte(bad)) {
+			t.Errorf("deploy.sh contains %q, which can leak the secret", bad)
+		}
+	}
+	if info, err := os.Stat("deploy.sh"); err != nil || info.Mode()&0o111 == 0 {
+		t.Errorf("deploy.sh is not executable: %v", err)
+	}
+}
+
+// fakeAz is an `az` on PATH that records each call's arguments, copies every @file parameter
+// it is given (the secret file is gone once the script ends) and answers the deployment with a URL.
+const fakeAz = `#!/usr/bin/env bash
+set -euo pipefail
+printf '%s\n' "$*" >>"${FAKE_AZ_DIR}/calls"
+for a in "$@"; do
+  case "$a" in
+    @*) f="${a#@}"; [ -f "$f" ] && { cat "$f"; printf '\n'; } >>"${FAKE_AZ_DIR}/files" ;;
+  esac
+done
+if [ "$1 $2 $3" = "deployment group create" ]; then
+  echo "https://newsroom-staging-abc.azurewebsites.net"
+fi
+if [ "$1 $2 $3" = "deployment group what-if" ]; then
+  echo "Resource changes: 40 to create."
+fi
+`
+
+type deployRun struct {
+	stdout, stderr string
+	calls          []string
+	files          string
+	err            error
+}
+
+func runDeploy(t *testing.T, env map[string]string, args ...string) deployRun {
+	t.Helper()
+	bash := needTool(t, "bash")
+	needTool(t, "jq")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "az"), []byte(fakeAz), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bash, append([]string{"deploy.sh"}, args...)...)
+	cmd.Env = []string{
+		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"TMPDIR=" + dir,
+		"FAKE_AZ_DIR=" + dir,
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	run := deployRun{err: cmd.Run(), stdout: stdout.String(), stderr: stderr.String()}
+	if calls, err := os.ReadFile(filepath.Join(dir, "calls")); err == nil {
+		run.calls = strings.Split(strings.TrimSpace(string(calls)), "\n")
+	}
+	if files, err := os.ReadFile(filepath.Join(dir, "files")); err == nil {
+		run.files = string(files)
+	}
+	// Whatever the script wrote under TMPDIR must be gone: the secret file lives there.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); n != "bin" && n != "calls" && n != "files" {
+			t.Errorf("deploy.sh left %s behind in TMPDIR", n)
+		}
+	}
+	return run
+}
+
+const testSecret = "postgres://newsroom:s3cr3t-Pa55@db.internal:5432/newsroom?sslmode=require"
+
+func TestDeployScript_Run(t *testing.T) {
+	abs, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"RESOURCE_GROUP":        "rg-newsroom-test",
+		"LOCATION":              "swedencentral",
+		"ENVIRONMENT":           "staging",
+		"IMAGE":                 "newsroomacr.azurecr.io/newsroom:abc123",
+		"NEWSROOM_DATABASE_URL": testSecret,
+	}
+
+	t.Run("a deployment creates the group, deploys the template and prints only the URL", func(t *testing.T) {
+		r := runDeploy(t, env)
+		if r.err != nil {
+			t.Fatalf("deploy.sh: %v\nstderr:\n%s", r.err, r.stderr)
+		}
+		if r.stdout != "https://newsroom-staging-abc.azurewebsites.net\n" {
+			t.Errorf("stdout = %q, want only the URL", r.stdout)
+		}
+		if len(r.calls) != 2 {
+			t.Fatalf("az calls = %q, want group create then deployment create", r.calls)
+		}
+		for _, want := range []string{"group create", "--name rg-newsroom-test", "--location swedencentral"} {
+			if !strings.Contains(r.calls[0], want) {
+				t.Errorf("first az call %q lacks %q", r.calls[0], want)
+			}
+		}
+		for _, want := range []string{
+			"deployment group create", "--resource-group rg-newsroom-test",
+			"--template-file " + filepath.Join(abs, "azuredeploy.json"),
+			"--parameters @" + filepath.Join(abs, "azuredeploy.parameters.json"),
+			"containerImage=newsroomacr.azurecr.io/newsroom:abc123", "environmentName=staging",
+			"--query properties.outputs.webAppUrl.value",
+		} {
+			if !strings.Contains(r.calls[1], want) {
+				t.Errorf("deployment call %q lacks %q", r.calls[1], want)
+			}
+		}
+	})
+	t.Run("the secret reaches az only inside a parameters file", func(t *testing.T) {
+		r := runDeploy(t, env)
+		if r.err != nil {
+			t.Fatalf("deploy.sh: %v\nstderr:\n%s", r.err, r.stderr)
+		}
+		for what, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "az arguments": strings.Join(r.calls, "\n")} {
+			if strings.Contains(text, "s3cr3t") {
+				t.Errorf("the secret appears in %s", what)
+			}
+		}
+		found := false
+		dec := json.NewDecoder(strings.NewReader(r.files))
+		for {
+			var f struct {
+				Parameters map[string]struct {
+					Value any `json:"value"`
+				} `json:"parameters"`
+			}
+			if err := dec.Decode(&f); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("az was given a parameters file that is not JSON: %v", err)
+			}
+			if p, ok := f.Parameters["databaseUrl"]; ok {
+				found = true
+				if p.Value != testSecret {
+					t.Errorf("databaseUrl in the parameters file = %q, want the exact secret", p.Value)
+				}
+			}
+		}
+		if !found {
+			t.Error("no parameters file carried databaseUrl")
+		}
+	})
+	t.Run("what-if only previews and deploys nothing", func(t *testing.T) {
+		r := runDeploy(t, env, "--what-if-only")
+		if r.err != nil {
+			t.Fatalf("deploy.sh --what-if-only: %v\nstderr:\n%s", r.err, r.stderr)
+		}
+		joined := strings.Join(r.calls, "\n")
+		if !strings.Contains(joined, "deployment group what-if") || strings.Contains(joined, "deployment group create") {
+			t.Errorf("az calls = %q, want a what-if and no create", r.calls)
+		}
+		if r.stdout != "" {
+			t.Errorf("stdout = %q, want nothing", r.stdout)
+		}
+	})
+	t.Run("missing settings stop the script before any az call", func(t *testing.T) {
+		for _, drop := range []string{"RESOURCE_GROUP", "NEWSROOM_DATABASE_URL"} {
+			partial := map[string]string{}
+			for k, v := range env {
+				if k != drop {
+					partial[k] = v
+				}
+			}
+			r := runDeploy(t, partial)
+			if r.err == nil {
+				t.Errorf("without %s: deploy.sh succeeded", drop)
+			}
+			if len(r.calls) != 0 {
+				t.Errorf("without %s: az was called: %q", drop, r.calls)
+			}
+			if !strings.Contains(r.stderr, drop) {
+				t.Errorf("without %s: stderr %q does not name it", drop, r.stderr)
+			}
+		}
+	})
+	t.Run("an unknown environment is refused", func(t *testing.T) {
+		bad := map[string]string{}
+		for k, v := range env {
+			bad[k] = v
+		}
+		bad["ENVIRONMENT"] = "prod"
+		if r := runDeploy(t, bad); r.err == nil || len(r.calls) != 0 {
+			t.Errorf("ENVIRONMENT=prod: err %v, az calls %q", r.err, r.calls)
+		}
+	})
+}
