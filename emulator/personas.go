@@ -247,7 +247,11 @@ func headline(s string, max int) string {
 			break
 		}
 	}
-	return capitalize(strings.TrimRight(strings.Join(words[:cut], " "), ",;:"))
+	words = words[:cut]
+	for len(words) > 3 && smallWords[strings.ToLower(strings.TrimRight(words[len(words)-1], ",;:"))] {
+		words = words[:len(words)-1]
+	}
+	return capitalize(strings.TrimRight(strings.Join(words, " "), ",;:"))
 }
 
 var (
@@ -339,7 +343,7 @@ func revisedArticle(f []string) string {
 	paras := []string{title(f[0]), lead + ", according to information provided to the newsroom."}
 	body := bodyParagraphs(f[1:])
 	if len(body) > 0 {
-		body[0] = "The details were confirmed in the same account: " + lowerFirst(body[0])
+		body[0] = "According to the same account, " + lowerFirst(body[0])
 	} else {
 		body = []string{"The account was provided to the newsroom and has been reported without embellishment."}
 	}
@@ -393,7 +397,11 @@ func editorFeedback(msgs []model.Message) string {
 	add("Attribution: the draft states the facts without saying where they come from. Attribute them clearly.")
 	add("Clarity and grammar: keep sentences short and in the active voice, and check every name and figure against the facts as given.")
 	add("Neutrality and fairness: keep the tone neutral, avoid loaded words, and do not add claims the facts do not support.")
-	add("Ending: the closing line is flat. End on a positive, forward-looking note.")
+	if strings.Contains(draft, draftClosing) {
+		add("Ending: the closing line (\"" + draftClosing + "\") is flat. End on a positive, forward-looking note.")
+	} else {
+		add("Ending: close on a positive, forward-looking note.")
+	}
 	b.WriteString("\nPlease send a revised version with these changes.\nREVISE")
 	return b.String()
 }
@@ -464,9 +472,8 @@ func headlinerReply(msgs []model.Message) string {
 			hs = append(hs, h)
 		}
 	}
-	addH(headline(f[0], 10))
-	for _, s := range f[1:] {
-		addH(headline(s, 10))
+	for _, s := range f {
+		addH(title(s))
 	}
 	short := headline(f[0], 6)
 	addH(short + ": What We Know")
