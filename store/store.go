@@ -16,6 +16,9 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: conflict")
+	// ErrBadCursor is returned by ListRuns for a cursor it did not issue
+	// (a client error: HTTP 400).
+	ErrBadCursor = errors.New("store: bad cursor")
 )
 
 // Status is a run's lifecycle state.

@@ -1,0 +1,143 @@
+// Package storeutil holds what the SQL backends of package store share:
+// ids, the clock's precision, page limits, the opaque list cursor and the JSON
+// encoding of a run's usage and events.
+package storeutil
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// Page sizes of ListRuns.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
+// NewID returns a random, URL-safe id (26 base32 characters, 130 bits).
+func NewID() string { return strings.ToLower(rand.Text()) }
+
+// Time returns t in UTC at microsecond precision, the precision both SQL
+// backends keep, so a value read back equals the value written.
+func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Now is the current time at the backends' precision.
+func Now() time.Time { return Time(time.Now()) }
+
+// Limit applies ListOptions.Limit's rules: 0 (or less) means DefaultLimit,
+// more than MaxLimit means MaxLimit.
+func Limit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}
+
+// EncodeCursor returns the opaque cursor pointing after the run created at t
+// with the given id (keyset paging on created_at, id).
+func EncodeCursor(t time.Time, id string) string {
+	raw := strconv.FormatInt(t.UnixMicro(), 10) + ":" + id
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// DecodeCursor reverses EncodeCursor; a cursor it did not make gives
+// store.ErrBadCursor.
+func DecodeCursor(c string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", store.ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(raw), ":")
+	if !ok || id == "" {
+		return time.Time{}, "", store.ErrBadCursor
+	}
+	us, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return time.Time{}, "", store.ErrBadCursor
+	}
+	return time.UnixMicro(us).UTC(), id, nil
+}
+
+// PrepareRun returns the row to insert for a new run: a copy of r with the id,
+// status and times filled in when they are zero.
+func PrepareRun(r *store.Run) *store.Run {
+	c := *r
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	if c.Status == "" {
+		c.Status = store.StatusQueued
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = Now()
+	}
+	c.CreatedAt = Time(c.CreatedAt)
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	c.UpdatedAt = Time(c.UpdatedAt)
+	if !c.FinishedAt.IsZero() {
+		c.FinishedAt = Time(c.FinishedAt)
+	}
+	return &c
+}
+
+// Usage encodes a run's usage and per-agent usage as JSON (per-agent is nil
+// when empty).
+func Usage(u model.Usage, per map[string]model.Usage) (usage, perAgent []byte, err error) {
+	usage, err = json.Marshal(u)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode usage: %w", err)
+	}
+	if len(per) > 0 {
+		if perAgent, err = json.Marshal(per); err != nil {
+			return nil, nil, fmt.Errorf("encode per-agent usage: %w", err)
+		}
+	}
+	return usage, perAgent, nil
+}
+
+// DecodeUsage fills r's usage from the JSON columns.
+func DecodeUsage(r *store.Run, usage, perAgent []byte) error {
+	if len(usage) > 0 {
+		if err := json.Unmarshal(usage, &r.Usage); err != nil {
+			return fmt.Errorf("decode usage of run %s: %w", r.ID, err)
+		}
+	}
+	if len(perAgent) > 0 && string(perAgent) != "null" {
+		if err := json.Unmarshal(perAgent, &r.PerAgent); err != nil {
+			return fmt.Errorf("decode per-agent usage of run %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// EncodeEvent encodes an event's payload.
+func EncodeEvent(e team.Event) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", e.Type, err)
+	}
+	return b, nil
+}
+
+// DecodeEvent decodes a stored event.
+func DecodeEvent(seq int64, payload []byte) (store.Event, error) {
+	ev := store.Event{Seq: seq}
+	if err := json.Unmarshal(payload, &ev.Event); err != nil {
+		return store.Event{}, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations is the schema's history: each entry runs once, in order, and is
+// recorded in schema_migrations. Never edit an applied entry; append a new one.
+var migrations = []string{
+	1: `
+CREATE TABLE runs (
+	id              TEXT PRIMARY KEY,
+	owner           TEXT NOT NULL DEFAULT '',
+	idempotency_key TEXT,
+	task            TEXT NOT NULL,
+	team            TEXT NOT NULL,
+	max_messages    INTEGER NOT NULL DEFAULT 0,
+	budget_usd      REAL NOT NULL DEFAULT 0,
+	status          TEXT NOT NULL,
+	stop_reason     TEXT NOT NULL DEFAULT '',
+	error           TEXT NOT NULL DEFAULT '',
+	usage           TEXT NOT NULL DEFAULT '{}',
+	per_agent       TEXT,
+	article         TEXT NOT NULL DEFAULT '',
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL,
+	finished_at     INTEGER,
+	last_seq        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE UNIQUE INDEX runs_owner_idempotency_key ON runs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX runs_created ON runs (created_at DESC, id DESC);
+CREATE INDEX runs_owner_created ON runs (owner, created_at DESC, id DESC);
+CREATE INDEX runs_status_created ON runs (status, created_at, id);
+
+CREATE TABLE events (
+	run_id     TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	seq        INTEGER NOT NULL,
+	type       TEXT NOT NULL,
+	payload    TEXT NOT NULL CHECK (json_valid(payload)),
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (run_id, seq)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE api_keys (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	hash       TEXT NOT NULL UNIQUE,
+	admin      INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL,
+	revoked_at INTEGER
+) STRICT;
+`,
+}
+
+// migrate applies the pending migrations in one IMMEDIATE transaction, so two
+// processes opening a new file together apply each migration once.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if current >= len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", current, len(migrations)-1)
+	}
+	for v := current + 1; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+			v, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+	}
+	return tx.Commit()
+}

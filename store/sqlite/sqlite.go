@@ -1,0 +1,493 @@
+// Package sqlite is the embedded store.Store: one SQLite file, pure Go
+// (modernc.org/sqlite), no server to run.
+//
+// The file is opened twice: a writer pool of exactly one connection, so
+// writes never wait on SQLite's file lock inside this process and
+// AppendEvent's read-increment-insert is serialised, and a read pool of a few
+// query-only connections, which WAL mode lets read while the writer writes.
+// Write transactions begin IMMEDIATE, so a second process on the same file
+// (the CLI's `keys create` beside a running server) waits on busy_timeout
+// instead of failing. synchronous=FULL makes every commit reach the disk
+// before it returns: AppendEvent is the checkpoint a crashed run resumes
+// from. Times are stored as Unix microseconds (UTC).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/internal/storeutil"
+	"github.com/newsroom-dev/newsroom/team"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ store.Store = (*Store)(nil)
+
+// BusyTimeout is how long a statement waits for another process's lock on
+// the file before failing.
+const BusyTimeout = 10 * time.Second
+
+// Store is a store.Store in one SQLite file. Safe for concurrent use.
+type Store struct {
+	w *sql.DB // one connection: every write
+	r *sql.DB // query-only connections: every read
+}
+
+// Open opens (creating it if needed) the SQLite database at path and applies
+// pending migrations. The path must name a file: ":memory:" would give the
+// two pools two different databases.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s := &Store{w: w, r: r}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn builds the modernc.org/sqlite connection string: the pragmas run on
+// every new connection of the pool.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Ping checks both pools can reach the file.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+const runColumns = `id, owner, COALESCE(idempotency_key, ''), task, team, max_messages, budget_usd, status,
+	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRun(sc scanner) (*store.Run, error) {
+	var (
+		r                  store.Run
+		usage, perAgent    []byte
+		created, updated   int64
+		finished           sql.NullInt64
+		status             string
+		maxMessages        int64
+		budget             float64
+		idempotency, owner string
+	)
+	if err := sc.Scan(&r.ID, &owner, &idempotency, &r.Task, &r.Team, &maxMessages, &budget, &status,
+		&r.StopReason, &r.Error, &usage, &perAgent, &r.Article, &created, &updated, &finished); err != nil {
+		return nil, err
+	}
+	r.Owner, r.IdempotencyKey = owner, idempotency
+	r.MaxMessages, r.BudgetUSD, r.Status = int(maxMessages), budget, store.Status(status)
+	r.CreatedAt, r.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	if finished.Valid {
+		r.FinishedAt = time.UnixMicro(finished.Int64).UTC()
+	}
+	if err := storeutil.DecodeUsage(&r, usage, perAgent); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return &r, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// jsonText stores JSON as TEXT (STRICT tables refuse a []byte BLOB), nil as NULL.
+func jsonText(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// CreateRun stores a new run; see store.Store. A zero ID, Status or
+// CreatedAt is filled in (random id, queued, now). A run whose id exists
+// already gives store.ErrConflict.
+func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool, error) {
+	r := storeutil.PrepareRun(run)
+	usage, perAgent, err := storeutil.Usage(r.Usage, r.PerAgent)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
+	}
+	// DO NOTHING on any unique violation: either the id is taken (a conflict)
+	// or the owner already used the idempotency key (return that run).
+	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (id, owner, idempotency_key, task, team, max_messages,
+		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.ID, r.Owner, nullString(r.IdempotencyKey), r.Task, r.Team, r.MaxMessages, r.BudgetUSD, string(r.Status),
+		r.StopReason, r.Error, string(usage), jsonText(perAgent), r.Article, r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(),
+		nullTime(r.FinishedAt))
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
+	} else if n == 1 {
+		return r, false, nil
+	}
+	if r.IdempotencyKey != "" {
+		// Read through the writer: the winning insert is committed, and the
+		// writer connection sees it without waiting for a WAL snapshot.
+		row := s.w.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE owner = ? AND idempotency_key = ?`,
+			r.Owner, r.IdempotencyKey)
+		existing, err := scanRun(row)
+		if err == nil {
+			return existing, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("sqlite: create run: %w", err)
+		}
+	}
+	return nil, false, fmt.Errorf("sqlite: create run %s: %w", r.ID, store.ErrConflict)
+}
+
+// GetRun returns a run or store.ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: run %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// UpdateRun saves the run's status, stop reason, error, usage, per-agent
+// usage, article and finished time, and sets run.UpdatedAt to now. A run
+// whose status is finished and whose FinishedAt is zero gets FinishedAt = now.
+// Task, team and limits never change. Unknown ids give store.ErrNotFound.
+func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
+	now := storeutil.Now()
+	finished := run.FinishedAt
+	if finished.IsZero() && run.Status.Finished() {
+		finished = now
+	}
+	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	if err != nil {
+		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
+		per_agent = ?, article = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+		string(run.Status), run.StopReason, run.Error, string(usage), jsonText(perAgent), run.Article, now.UnixMicro(),
+		nullTime(storeutil.Time(finished)), run.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: run %s: %w", run.ID, store.ErrNotFound)
+	}
+	run.UpdatedAt = now
+	if !finished.IsZero() {
+		run.FinishedAt = storeutil.Time(finished)
+	}
+	return nil
+}
+
+// ListRuns returns a page of runs, newest first (created_at, then id).
+func (s *Store) ListRuns(ctx context.Context, opts store.ListOptions) ([]*store.Run, string, error) {
+	limit := storeutil.Limit(opts.Limit)
+	var (
+		where []string
+		args  []any
+	)
+	if opts.Owner != "" {
+		where, args = append(where, "owner = ?"), append(args, opts.Owner)
+	}
+	if opts.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(opts.Status))
+	}
+	if opts.Cursor != "" {
+		t, id, err := storeutil.DecodeCursor(opts.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: list runs: %w", err)
+		}
+		where, args = append(where, "(created_at, id) < (?, ?)"), append(args, t.UnixMicro(), id)
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit+1) // one more tells whether a next page exists
+	runs, err := s.queryRuns(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list runs: %w", err)
+	}
+	next := ""
+	if len(runs) > limit {
+		runs = runs[:limit]
+		last := runs[limit-1]
+		next = storeutil.EncodeCursor(last.CreatedAt, last.ID)
+	}
+	return runs, next, nil
+}
+
+// UnfinishedRuns returns the queued and running runs, oldest first.
+func (s *Store) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN (?, ?)
+		ORDER BY created_at, id`, string(store.StatusQueued), string(store.StatusRunning))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unfinished runs: %w", err)
+	}
+	return runs, nil
+}
+
+func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.Run, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var runs []*store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+// AppendEvent adds an event to the run's log in one transaction: the run's
+// last_seq counter is incremented and the event stored under the new value.
+// It returns after the commit reached the disk. Unknown runs give
+// store.ErrNotFound.
+func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error) {
+	payload, err := storeutil.EncodeEvent(e)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: append event: %w", err)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: append event to run %s: %w", runID, err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	err = tx.QueryRowContext(ctx, `UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`,
+		runID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: append event to run %s: %w", runID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at)
+		VALUES (?, ?, ?, ?, ?)`, runID, seq, string(e.Type), string(payload), storeutil.Now().UnixMicro()); err != nil {
+		return 0, fmt.Errorf("sqlite: append event to run %s: %w", runID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: append event to run %s: %w", runID, err)
+	}
+	return seq, nil
+}
+
+// Events returns the run's events with Seq > after, in order. A run without
+// events (or an unknown run) gives an empty slice.
+func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, payload FROM events WHERE run_id = ? AND seq > ? ORDER BY seq`,
+		runID, after)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var (
+			seq     int64
+			payload []byte
+		)
+		if err := rows.Scan(&seq, &payload); err != nil {
+			return nil, fmt.Errorf("sqlite: events of run %s: %w", runID, err)
+		}
+		ev, err := storeutil.DecodeEvent(seq, payload)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: run %s: %w", runID, err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: events of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// CreateKey stores a key, filling in a zero ID (random) and CreatedAt (now)
+// in k. A taken id or hash gives store.ErrConflict.
+func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
+	c := *k
+	if c.ID == "" {
+		c.ID = storeutil.NewID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = storeutil.Now()
+	}
+	c.CreatedAt = storeutil.Time(c.CreatedAt)
+	if !c.RevokedAt.IsZero() {
+		c.RevokedAt = storeutil.Time(c.RevokedAt)
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt.UnixMicro(), nullTime(c.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: create key: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: create key %s: %w", c.ID, store.ErrConflict)
+	}
+	*k = c
+	return nil
+}
+
+const keyColumns = `id, name, hash, admin, created_at, revoked_at`
+
+func scanKey(sc scanner) (*store.Key, error) {
+	var (
+		k       store.Key
+		created int64
+		revoked sql.NullInt64
+	)
+	if err := sc.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, &created, &revoked); err != nil {
+		return nil, err
+	}
+	k.CreatedAt = time.UnixMicro(created).UTC()
+	if revoked.Valid {
+		k.RevokedAt = time.UnixMicro(revoked.Int64).UTC()
+	}
+	return &k, nil
+}
+
+// KeyByHash returns the unrevoked key with that hash, or store.ErrNotFound.
+func (s *Store) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
+		WHERE hash = ? AND revoked_at IS NULL`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: key: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: key by hash: %w", err)
+	}
+	return k, nil
+}
+
+// ListKeys returns every key, revoked ones included, oldest first.
+func (s *Store) ListKeys(ctx context.Context) ([]*store.Key, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*store.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list keys: %w", err)
+	}
+	return keys, nil
+}
+
+// RevokeKey marks the key revoked. Revoking a revoked key keeps its first
+// revocation time and succeeds; an unknown id gives store.ErrNotFound.
+func (s *Store) RevokeKey(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
+		storeutil.Now().UnixMicro(), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke key %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: revoke key %s: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// MigrationVersions returns the schema versions applied to the file, in order.
+func (s *Store) MigrationVersions(ctx context.Context) ([]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migration versions: %w", err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("sqlite: migration versions: %w", err)
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}

@@ -1,0 +1,680 @@
+// Package storetest is the conformance suite every store.Store backend
+// passes: a backend's test calls Run with a function that opens a fresh,
+// empty store, and Reopen with one that opens the same storage again.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// Opener opens a store for one test. Run's opener must return a fresh, empty
+// store on each call; Reopen's must open the same storage each time. The
+// opener registers the store's Close with t.Cleanup (closing twice is fine).
+type Opener func(t *testing.T) store.Store
+
+// Run runs the conformance suite against the backend open returns.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CreateRun fills in the id, status and times and GetRun returns it", testCreateGet},
+		{"UpdateRun saves the outcome and keeps the task", testUpdate},
+		{"CreateRun with a taken id is a conflict", testCreateConflict},
+		{"CreateRun with an idempotency key returns the first run", testIdempotency},
+		{"CreateRun with one idempotency key from many goroutines creates one run", testIdempotencyConcurrent},
+		{"ListRuns pages newest first without gaps or repeats", testListPaging},
+		{"ListRuns filters by owner and status", testListFilters},
+		{"ListRuns limits pages to 20 by default and 100 at most", testListLimits},
+		{"ListRuns rejects a cursor it did not issue", testListBadCursor},
+		{"AppendEvent numbers events and Events reads after a seq", testEvents},
+		{"AppendEvent from many goroutines gives gap-free unique seqs", testEventsConcurrent},
+		{"UnfinishedRuns returns queued and running runs oldest first", testUnfinished},
+		{"keys are created, found by hash, listed and revoked", testKeys},
+		{"unknown ids give ErrNotFound", testNotFound},
+		{"Ping succeeds on an open store", testPing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// Reopen checks that what one Store wrote is read back by a second Store
+// opened on the same storage after the first is closed.
+func Reopen(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s1 := open(t)
+	run := mustCreate(t, s1, &store.Run{Owner: "k1", IdempotencyKey: "idem", Task: "persist me", Team: "newsroom"})
+	events := sampleEvents(run.ID, 3)
+	for _, e := range events {
+		if _, err := s1.AppendEvent(ctx, run.ID, e); err != nil {
+			t.Fatalf("AppendEvent: %v", err)
+		}
+	}
+	key := &store.Key{Name: "ci", Hash: "hash-persist", Admin: true}
+	if err := s1.CreateKey(ctx, key); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s2 := open(t)
+	got, err := s2.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatalf("GetRun after reopen: %v", err)
+	}
+	if diff := cmp.Diff(run, got); diff != "" {
+		t.Errorf("run after reopen (-want +got):\n%s", diff)
+	}
+	again, existed, err := s2.CreateRun(ctx, &store.Run{Owner: "k1", IdempotencyKey: "idem", Task: "other", Team: "newsroom"})
+	if err != nil || !existed || again.ID != run.ID {
+		t.Errorf("idempotent create after reopen = %v, existed %v, %v; want run %s", idOf(again), existed, err, run.ID)
+	}
+	evs, err := s2.Events(ctx, run.ID, 0)
+	if err != nil {
+		t.Fatalf("Events after reopen: %v", err)
+	}
+	if diff := cmp.Diff(withSeqs(events, 1), evs); diff != "" {
+		t.Errorf("events after reopen (-want +got):\n%s", diff)
+	}
+	seq, err := s2.AppendEvent(ctx, run.ID, events[0])
+	if err != nil || seq != int64(len(events)+1) {
+		t.Errorf("AppendEvent after reopen = %d, %v; want %d", seq, err, len(events)+1)
+	}
+	k, err := s2.KeyByHash(ctx, "hash-persist")
+	if err != nil {
+		t.Fatalf("KeyByHash after reopen: %v", err)
+	}
+	if diff := cmp.Diff(key, k); diff != "" {
+		t.Errorf("key after reopen (-want +got):\n%s", diff)
+	}
+}
+
+func idOf(r *store.Run) string {
+	if r == nil {
+		return "<nil>"
+	}
+	return r.ID
+}
+
+func mustCreate(t *testing.T, s store.Store, r *store.Run) *store.Run {
+	t.Helper()
+	got, existed, err := s.CreateRun(context.Background(), r)
+	if err != nil {
+		t.Fatalf("CreateRun: %v", err)
+	}
+	if existed {
+		t.Fatalf("CreateRun: existed = true for a new run")
+	}
+	return got
+}
+
+// base is a fixed instant at microsecond precision, the precision backends keep.
+var base = time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
+
+func testCreateGet(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	in := &store.Run{Owner: "key-1", Task: "Write about the harbour", Team: "newsroom", MaxMessages: 12, BudgetUSD: 0.5}
+	got := mustCreate(t, s, in)
+	if got.ID == "" {
+		t.Fatal("CreateRun left the id empty")
+	}
+	if got.Status != store.StatusQueued {
+		t.Errorf("status = %q, want %q", got.Status, store.StatusQueued)
+	}
+	if got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now().Add(time.Second)) {
+		t.Errorf("CreatedAt = %v, want about now", got.CreatedAt)
+	}
+	if !got.UpdatedAt.Equal(got.CreatedAt) {
+		t.Errorf("UpdatedAt = %v, want CreatedAt %v", got.UpdatedAt, got.CreatedAt)
+	}
+	if in.ID != "" {
+		t.Errorf("CreateRun changed its argument's id to %q", in.ID)
+	}
+	want := *in
+	want.ID, want.Status, want.CreatedAt, want.UpdatedAt = got.ID, store.StatusQueued, got.CreatedAt, got.UpdatedAt
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("CreateRun result (-want +got):\n%s", diff)
+	}
+	read, err := s.GetRun(ctx, got.ID)
+	if err != nil {
+		t.Fatalf("GetRun: %v", err)
+	}
+	if diff := cmp.Diff(got, read); diff != "" {
+		t.Errorf("GetRun (-created +read):\n%s", diff)
+	}
+
+	explicit := mustCreate(t, s, &store.Run{ID: "run-explicit", Task: "t", Team: "newsroom", CreatedAt: base,
+		Status: store.StatusRunning})
+	if explicit.ID != "run-explicit" || !explicit.CreatedAt.Equal(base) || explicit.Status != store.StatusRunning {
+		t.Errorf("CreateRun with id, time and status = %+v, want them kept", explicit)
+	}
+}
+
+func testUpdate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Owner: "k", Task: "original task", Team: "newsroom", CreatedAt: base})
+
+	run.Status = store.StatusRunning
+	run.Usage = model.Usage{PromptTokens: 10, CompletionTokens: 5, Requests: 1, CostUSD: 0.001}
+	run.PerAgent = map[string]model.Usage{"Reporter": run.Usage}
+	if err := s.UpdateRun(ctx, run); err != nil {
+		t.Fatalf("UpdateRun running: %v", err)
+	}
+	if !run.FinishedAt.IsZero() {
+		t.Errorf("a running run got FinishedAt %v", run.FinishedAt)
+	}
+	if !run.UpdatedAt.After(base) {
+		t.Errorf("UpdatedAt = %v, want set to now", run.UpdatedAt)
+	}
+
+	run.Status = store.StatusSucceeded
+	run.StopReason = "text mention: TERMINATE"
+	run.Article = "# Harbour\n\n<script>alert(1)</script> stays text"
+	run.Usage = model.Usage{PromptTokens: 30, CompletionTokens: 20, CachedPromptTokens: 4, Requests: 3, CachedResponses: 1, CostUSD: 0.0042}
+	run.PerAgent = map[string]model.Usage{"Reporter": {PromptTokens: 20, CompletionTokens: 15, Requests: 2},
+		team.SelectorSource: {PromptTokens: 10, CompletionTokens: 5, Requests: 1}}
+	changed := *run
+	changed.Task = "an update must not change the task"
+	if err := s.UpdateRun(ctx, &changed); err != nil {
+		t.Fatalf("UpdateRun succeeded: %v", err)
+	}
+	if changed.FinishedAt.IsZero() {
+		t.Error("UpdateRun of a finished run left FinishedAt zero")
+	}
+	got, err := s.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatalf("GetRun: %v", err)
+	}
+	want := changed
+	want.Task = "original task"
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("after UpdateRun (-want +got):\n%s", diff)
+	}
+
+	failed := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	failed.Status, failed.Error, failed.FinishedAt = store.StatusFailed, "model: 500", base.Add(time.Hour)
+	if err := s.UpdateRun(ctx, failed); err != nil {
+		t.Fatalf("UpdateRun failed: %v", err)
+	}
+	got, err = s.GetRun(ctx, failed.ID)
+	if err != nil {
+		t.Fatalf("GetRun: %v", err)
+	}
+	if got.Error != "model: 500" || !got.FinishedAt.Equal(base.Add(time.Hour)) {
+		t.Errorf("failed run = error %q finished %v, want the given ones", got.Error, got.FinishedAt)
+	}
+}
+
+func testCreateConflict(t *testing.T, s store.Store) {
+	mustCreate(t, s, &store.Run{ID: "same", Task: "a", Team: "newsroom"})
+	_, _, err := s.CreateRun(context.Background(), &store.Run{ID: "same", Task: "b", Team: "newsroom"})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second CreateRun with id %q: err = %v, want ErrConflict", "same", err)
+	}
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first := mustCreate(t, s, &store.Run{Owner: "alice", IdempotencyKey: "k-1", Task: "first", Team: "newsroom"})
+	again, existed, err := s.CreateRun(ctx, &store.Run{Owner: "alice", IdempotencyKey: "k-1", Task: "retry", Team: "newsroom"})
+	if err != nil {
+		t.Fatalf("retried CreateRun: %v", err)
+	}
+	if !existed {
+		t.Error("retried CreateRun: existed = false")
+	}
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("retried CreateRun returned another run (-first +returned):\n%s", diff)
+	}
+	other := mustCreate(t, s, &store.Run{Owner: "bob", IdempotencyKey: "k-1", Task: "bob's", Team: "newsroom"})
+	if other.ID == first.ID {
+		t.Error("another owner's run with the same idempotency key got the first owner's run")
+	}
+	a := mustCreate(t, s, &store.Run{Owner: "alice", Task: "no key", Team: "newsroom"})
+	b := mustCreate(t, s, &store.Run{Owner: "alice", Task: "no key", Team: "newsroom"})
+	if a.ID == b.ID {
+		t.Error("two runs without an idempotency key got one id")
+	}
+}
+
+func testIdempotencyConcurrent(t *testing.T, s store.Store) {
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		ids     = map[string]bool{}
+		created int
+		errs    []error
+	)
+	for range n {
+		wg.Go(func() {
+			r, existed, err := s.CreateRun(context.Background(),
+				&store.Run{Owner: "alice", IdempotencyKey: "race", Task: "t", Team: "newsroom"})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			ids[r.ID] = true
+			if !existed {
+				created++
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("concurrent CreateRun errors: %v", errs)
+	}
+	if len(ids) != 1 || created != 1 {
+		t.Errorf("%d concurrent creates with one key: %d ids, %d created; want 1 and 1", n, len(ids), created)
+	}
+}
+
+// seedRuns creates runs for two owners and three statuses; several share a
+// created_at so the id must break ties. It returns them in list order.
+func seedRuns(t *testing.T, s store.Store, n int) []*store.Run {
+	t.Helper()
+	statuses := []store.Status{store.StatusSucceeded, store.StatusRunning, store.StatusQueued}
+	var runs []*store.Run
+	for i := range n {
+		runs = append(runs, mustCreate(t, s, &store.Run{
+			ID:        fmt.Sprintf("run-%03d", (i*37)%n), // ids not in creation order
+			Owner:     []string{"alice", "bob"}[i%2],
+			Task:      fmt.Sprintf("task %d", i),
+			Team:      "newsroom",
+			Status:    statuses[i%3],
+			CreatedAt: base.Add(time.Duration(i/3) * time.Minute),
+		}))
+	}
+	sortNewestFirst(runs)
+	return runs
+}
+
+func sortNewestFirst(runs []*store.Run) {
+	sort.Slice(runs, func(i, j int) bool {
+		if !runs[i].CreatedAt.Equal(runs[j].CreatedAt) {
+			return runs[i].CreatedAt.After(runs[j].CreatedAt)
+		}
+		return runs[i].ID > runs[j].ID
+	})
+}
+
+// listAll follows the cursor to the end and fails on a loop.
+func listAll(t *testing.T, s store.Store, opts store.ListOptions) (runs []*store.Run, pages int) {
+	t.Helper()
+	for {
+		page, next, err := s.ListRuns(context.Background(), opts)
+		if err != nil {
+			t.Fatalf("ListRuns(%+v): %v", opts, err)
+		}
+		pages++
+		runs = append(runs, page...)
+		if next == "" {
+			return runs, pages
+		}
+		if pages > 1000 {
+			t.Fatal("ListRuns: the cursor never ends")
+		}
+		opts.Cursor = next
+	}
+}
+
+func ids(runs []*store.Run) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func testListPaging(t *testing.T, s store.Store) {
+	want := seedRuns(t, s, 25)
+	got, pages := listAll(t, s, store.ListOptions{Limit: 7})
+	if diff := cmp.Diff(ids(want), ids(got)); diff != "" {
+		t.Errorf("paged list, newest first (-want +got):\n%s", diff)
+	}
+	if pages != 4 {
+		t.Errorf("25 runs in pages of 7 took %d pages, want 4", pages)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed runs differ from created ones (-want +got):\n%s", diff)
+	}
+	exact, pages := listAll(t, s, store.ListOptions{Limit: 5})
+	if len(exact) != 25 || pages != 5 {
+		t.Errorf("25 runs in pages of 5: %d runs in %d pages, want 25 in 5 (no empty last page)", len(exact), pages)
+	}
+}
+
+func testListFilters(t *testing.T, s store.Store) {
+	all := seedRuns(t, s, 30)
+	filter := func(owner string, status store.Status) []string {
+		var out []string
+		for _, r := range all {
+			if (owner == "" || r.Owner == owner) && (status == "" || r.Status == status) {
+				out = append(out, r.ID)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		owner  string
+		status store.Status
+	}{
+		{"alice", ""}, {"bob", ""}, {"", store.StatusRunning}, {"alice", store.StatusQueued},
+		{"bob", store.StatusSucceeded}, {"carol", ""}, {"", store.StatusCancelled},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("owner %q status %q", tt.owner, tt.status), func(t *testing.T) {
+			got, _ := listAll(t, s, store.ListOptions{Owner: tt.owner, Status: tt.status, Limit: 4})
+			want := filter(tt.owner, tt.status)
+			if diff := cmp.Diff(want, ids(got), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func testListLimits(t *testing.T, s store.Store) {
+	seedRuns(t, s, 105)
+	ctx := context.Background()
+	tests := []struct {
+		limit, want int
+	}{{0, 20}, {-3, 20}, {1, 1}, {100, 100}, {1000, 100}}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("limit %d", tt.limit), func(t *testing.T) {
+			page, next, err := s.ListRuns(ctx, store.ListOptions{Limit: tt.limit})
+			if err != nil {
+				t.Fatalf("ListRuns: %v", err)
+			}
+			if len(page) != tt.want || next == "" {
+				t.Errorf("page of %d runs, next %q; want %d runs and a cursor", len(page), next, tt.want)
+			}
+		})
+	}
+}
+
+func testListBadCursor(t *testing.T, s store.Store) {
+	seedRuns(t, s, 3)
+	for _, c := range []string{"not base64!", "bm8gY29sb24", "eHg6eXk"} { // "no colon", "xx:yy"
+		_, _, err := s.ListRuns(context.Background(), store.ListOptions{Cursor: c})
+		if !errors.Is(err, store.ErrBadCursor) {
+			t.Errorf("ListRuns(cursor %q): err = %v, want ErrBadCursor", c, err)
+		}
+	}
+}
+
+// sampleEvents is a run's event stream: started, then selected and message pairs.
+func sampleEvents(runID string, messages int) []team.Event {
+	evs := []team.Event{{Type: team.EventRunStarted, Time: base, Task: "task of " + runID}}
+	total := model.Usage{}
+	for i := range messages {
+		u := model.Usage{PromptTokens: 100 + i, CompletionTokens: 40, Requests: 1, CostUSD: 0.0001 * float64(i+1)}
+		total = total.Add(u)
+		at := base.Add(time.Duration(i+1) * time.Second)
+		evs = append(evs,
+			team.Event{Type: team.EventSpeakerSelected, Time: at, Speaker: "Reporter", Attempts: 1, Index: i},
+			team.Event{Type: team.EventMessage, Time: at, Speaker: "Reporter", Index: i, Usage: u, Total: total,
+				Message: &agent.Message{Source: "Reporter", Content: fmt.Sprintf("paragraph %d with \"quotes\" and <b>html</b> ünïcode", i),
+					Usage: u, Time: at}})
+	}
+	return evs
+}
+
+func withSeqs(evs []team.Event, first int64) []store.Event {
+	out := make([]store.Event, len(evs))
+	for i, e := range evs {
+		out[i] = store.Event{Seq: first + int64(i), Event: e}
+	}
+	return out
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	other := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	evs := sampleEvents(run.ID, 3)
+	for i, e := range evs {
+		seq, err := s.AppendEvent(ctx, run.ID, e)
+		if err != nil {
+			t.Fatalf("AppendEvent %d: %v", i, err)
+		}
+		if seq != int64(i+1) {
+			t.Errorf("AppendEvent %d: seq = %d, want %d", i, seq, i+1)
+		}
+	}
+	if seq, err := s.AppendEvent(ctx, other.ID, evs[0]); err != nil || seq != 1 {
+		t.Errorf("first AppendEvent of another run = %d, %v; want 1", seq, err)
+	}
+	tests := []struct {
+		after int64
+		want  []store.Event
+	}{
+		{0, withSeqs(evs, 1)},
+		{2, withSeqs(evs[2:], 3)},
+		{int64(len(evs) - 1), withSeqs(evs[len(evs)-1:], int64(len(evs)))},
+		{int64(len(evs)), nil},
+		{99, nil},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("after %d", tt.after), func(t *testing.T) {
+			got, err := s.Events(ctx, run.ID, tt.after)
+			if err != nil {
+				t.Fatalf("Events: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	if got, err := s.Events(ctx, "no-such-run", 0); err != nil || len(got) != 0 {
+		t.Errorf("Events of an unknown run = %d events, %v; want none", len(got), err)
+	}
+	if _, err := s.AppendEvent(ctx, "no-such-run", evs[0]); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AppendEvent to an unknown run: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testEventsConcurrent(t *testing.T, s store.Store) {
+	const writers, each = 6, 15
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seqs []int64
+		errs []error
+	)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				seq, err := s.AppendEvent(ctx, run.ID, team.Event{Type: team.EventDelta, Speaker: fmt.Sprint(w), Delta: fmt.Sprint(i)})
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					seqs = append(seqs, seq)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("concurrent AppendEvent: %d errors, first %v", len(errs), errs[0])
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		if seq != int64(i+1) {
+			t.Fatalf("sorted seqs[%d] = %d, want %d (seqs %v)", i, seq, i+1, seqs)
+		}
+	}
+	got, err := s.Events(ctx, run.ID, 0)
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	if len(got) != writers*each {
+		t.Fatalf("Events returned %d, want %d", len(got), writers*each)
+	}
+	next := map[string]int{} // each writer's events keep their order
+	for i, e := range got {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("Events[%d].Seq = %d, want %d", i, e.Seq, i+1)
+		}
+		if want := fmt.Sprint(next[e.Speaker]); e.Delta != want {
+			t.Errorf("writer %s: event %d has delta %q, want %q", e.Speaker, e.Seq, e.Delta, want)
+		}
+		next[e.Speaker]++
+	}
+}
+
+func testUnfinished(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if runs, err := s.UnfinishedRuns(ctx); err != nil || len(runs) != 0 {
+		t.Fatalf("UnfinishedRuns of an empty store = %d runs, %v", len(runs), err)
+	}
+	statuses := []store.Status{store.StatusRunning, store.StatusSucceeded, store.StatusQueued, store.StatusFailed,
+		store.StatusCancelled, store.StatusQueued, store.StatusRunning}
+	var want []string
+	for i, st := range statuses {
+		// Created newest first, so oldest-first order is not insertion order.
+		r := mustCreate(t, s, &store.Run{ID: fmt.Sprintf("u%d", i), Task: "t", Team: "newsroom", Status: st,
+			CreatedAt: base.Add(-time.Duration(i) * time.Minute)})
+		if !st.Finished() {
+			want = append([]string{r.ID}, want...)
+		}
+	}
+	got, err := s.UnfinishedRuns(ctx)
+	if err != nil {
+		t.Fatalf("UnfinishedRuns: %v", err)
+	}
+	if diff := cmp.Diff(want, ids(got)); diff != "" {
+		t.Errorf("UnfinishedRuns (-want +got):\n%s", diff)
+	}
+	// Finishing a run removes it.
+	got[0].Status = store.StatusCancelled
+	if err := s.UpdateRun(ctx, got[0]); err != nil {
+		t.Fatalf("UpdateRun: %v", err)
+	}
+	after, err := s.UnfinishedRuns(ctx)
+	if err != nil {
+		t.Fatalf("UnfinishedRuns: %v", err)
+	}
+	if diff := cmp.Diff(want[1:], ids(after)); diff != "" {
+		t.Errorf("UnfinishedRuns after cancelling the oldest (-want +got):\n%s", diff)
+	}
+}
+
+func testKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	admin := &store.Key{Name: "ops", Hash: "h-admin", Admin: true, CreatedAt: base}
+	user := &store.Key{Name: "desk", Hash: "h-user"}
+	for _, k := range []*store.Key{admin, user} {
+		if err := s.CreateKey(ctx, k); err != nil {
+			t.Fatalf("CreateKey(%s): %v", k.Name, err)
+		}
+		if k.ID == "" || k.CreatedAt.IsZero() {
+			t.Fatalf("CreateKey(%s) left id %q, created %v", k.Name, k.ID, k.CreatedAt)
+		}
+	}
+	if admin.ID == user.ID {
+		t.Fatal("two keys got one id")
+	}
+	got, err := s.KeyByHash(ctx, "h-user")
+	if err != nil {
+		t.Fatalf("KeyByHash: %v", err)
+	}
+	if diff := cmp.Diff(user, got); diff != "" {
+		t.Errorf("KeyByHash (-want +got):\n%s", diff)
+	}
+	if err := s.CreateKey(ctx, &store.Key{Name: "dup", Hash: "h-user"}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateKey with a taken hash: err = %v, want ErrConflict", err)
+	}
+	if err := s.CreateKey(ctx, &store.Key{ID: admin.ID, Name: "dup", Hash: "h-new"}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateKey with a taken id: err = %v, want ErrConflict", err)
+	}
+
+	if err := s.RevokeKey(ctx, user.ID); err != nil {
+		t.Fatalf("RevokeKey: %v", err)
+	}
+	if _, err := s.KeyByHash(ctx, "h-user"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("KeyByHash of a revoked key: err = %v, want ErrNotFound", err)
+	}
+	if err := s.RevokeKey(ctx, user.ID); err != nil {
+		t.Errorf("RevokeKey twice: %v, want nil", err)
+	}
+	if _, err := s.KeyByHash(ctx, "h-admin"); err != nil {
+		t.Errorf("KeyByHash of the other key after a revoke: %v", err)
+	}
+	keys, err := s.ListKeys(ctx)
+	if err != nil {
+		t.Fatalf("ListKeys: %v", err)
+	}
+	if len(keys) != 2 {
+		t.Fatalf("ListKeys returned %d keys, want 2", len(keys))
+	}
+	if diff := cmp.Diff(admin, keys[0]); diff != "" {
+		t.Errorf("ListKeys[0], the oldest (-want +got):\n%s", diff)
+	}
+	if keys[1].ID != user.ID || keys[1].RevokedAt.IsZero() || keys[1].Hash != "h-user" {
+		t.Errorf("ListKeys[1] = %+v, want the revoked user key with its RevokedAt", keys[1])
+	}
+}
+
+func testNotFound(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	checks := map[string]error{}
+	_, checks["GetRun"] = s.GetRun(ctx, "missing")
+	checks["UpdateRun"] = s.UpdateRun(ctx, &store.Run{ID: "missing", Status: store.StatusFailed})
+	_, checks["AppendEvent"] = s.AppendEvent(ctx, "missing", team.Event{Type: team.EventRunStarted})
+	_, checks["KeyByHash"] = s.KeyByHash(ctx, "missing")
+	checks["RevokeKey"] = s.RevokeKey(ctx, "missing")
+	for name, err := range checks {
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s of an unknown id: err = %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+// BenchmarkAppendEvent measures AppendEvent, each call a durable commit, with
+// a message-sized payload; run it from a backend's benchmark.
+func BenchmarkAppendEvent(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	run, _, err := s.CreateRun(ctx, &store.Run{Task: "bench", Team: "newsroom"})
+	if err != nil {
+		b.Fatalf("CreateRun: %v", err)
+	}
+	e := sampleEvents(run.ID, 1)[2]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.AppendEvent(ctx, run.ID, e); err != nil {
+			b.Fatalf("AppendEvent: %v", err)
+		}
+	}
+}
