@@ -1,0 +1,305 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// CreateRunRequest is the body of POST /v1/runs.
+type CreateRunRequest struct {
+	Task string `json:"task"`
+	// Team is "roundrobin" or "selector"; empty means "roundrobin".
+	Team string `json:"team,omitempty"`
+	// MaxMessages caps the run; 0 means the team's default.
+	MaxMessages int `json:"max_messages,omitempty"`
+	// BudgetUSD stops the run gracefully when its cost would exceed it; 0 means none.
+	BudgetUSD float64 `json:"budget_usd,omitempty"`
+}
+
+// RunView is a run as the API shows it.
+type RunView struct {
+	ID     string       `json:"id"`
+	Status store.Status `json:"status"`
+	Task   string       `json:"task"`
+	Team   string       `json:"team"`
+	// MaxMessages is the run's effective message cap (the team default when none was asked).
+	MaxMessages int                    `json:"max_messages"`
+	BudgetUSD   float64                `json:"budget_usd,omitempty"`
+	StopReason  string                 `json:"stop_reason,omitempty"`
+	Error       string                 `json:"error,omitempty"`
+	Usage       model.Usage            `json:"usage"`
+	PerAgent    map[string]model.Usage `json:"per_agent,omitempty"`
+	// Messages so far; only on GET /v1/runs/{id}.
+	Messages   []agent.Message   `json:"messages,omitempty"`
+	Article    string            `json:"article,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+	FinishedAt time.Time         `json:"finished_at,omitzero"`
+	Links      map[string]string `json:"links"`
+}
+
+// RunList is a page of GET /v1/runs.
+type RunList struct {
+	Runs       []RunView `json:"runs"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+func viewOf(r *store.Run) RunView {
+	self := "/v1/runs/" + r.ID
+	return RunView{
+		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: maxMessagesFor(r),
+		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage, PerAgent: r.PerAgent,
+		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
+		Links: map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
+	}
+}
+
+// decodeJSON reads one JSON object into v: bounded size, no unknown fields,
+// nothing after it.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return badRequest("bad_json", "request body is empty")
+		}
+		return badRequest("bad_json", "request body is not valid: "+err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("bad_json", "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	if s.draining.Load() {
+		s.writeError(w, r, errDraining)
+		return
+	}
+	var req CreateRunRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.Task = strings.TrimSpace(req.Task)
+	if req.Team == "" {
+		req.Team = s.cfg.Teams[0]
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	switch {
+	case req.Task == "":
+		s.writeError(w, r, badRequest("empty_task", "task is empty"))
+		return
+	case len(req.Task) > s.cfg.MaxTaskBytes:
+		s.writeError(w, r, badRequest("task_too_long", "task is longer than "+strconv.Itoa(s.cfg.MaxTaskBytes)+" bytes"))
+		return
+	case !utf8.ValidString(req.Task):
+		s.writeError(w, r, badRequest("bad_task", "task is not valid UTF-8"))
+		return
+	case !s.knownTeam(req.Team):
+		s.writeError(w, r, badRequest("unknown_team", "unknown team "+strconv.Quote(req.Team)+"; want one of "+strings.Join(s.cfg.Teams, ", ")))
+		return
+	case req.MaxMessages < 0 || req.MaxMessages > s.cfg.MaxRunMessages:
+		s.writeError(w, r, badRequest("bad_max_messages", "max_messages must be between 0 and "+strconv.Itoa(s.cfg.MaxRunMessages)))
+		return
+	case req.BudgetUSD < 0:
+		s.writeError(w, r, badRequest("bad_budget", "budget_usd must not be negative"))
+		return
+	case len(idem) > 200:
+		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is longer than 200 characters"))
+		return
+	}
+	if !s.queue.reserve() {
+		s.writeError(w, r, errQueueFull(s.retryHint()))
+		return
+	}
+	now := s.now().UTC()
+	run := &store.Run{
+		ID: s.newID(), Owner: k.ID, IdempotencyKey: idem, Task: req.Task, Team: req.Team,
+		MaxMessages: req.MaxMessages, BudgetUSD: req.BudgetUSD, Status: store.StatusQueued,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	stored, existed, err := s.store.CreateRun(r.Context(), run)
+	if err != nil || existed {
+		s.queue.release()
+	} else {
+		s.queue.commit(stored.ID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if existed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.log.Info("run queued", "run", stored.ID, "team", stored.Team, "key", k.ID)
+	}
+	v := viewOf(stored)
+	w.Header().Set("Location", v.Links["self"])
+	writeJSON(w, http.StatusAccepted, v)
+}
+
+// retryHint guesses when a queue slot frees: a few seconds per waiting run per worker.
+func (s *Server) retryHint() time.Duration {
+	d := time.Duration(1+s.queue.len()/s.cfg.Workers) * 5 * time.Second
+	return min(d, 2*time.Minute)
+}
+
+// visibleRun loads a run the key may see; others' runs are not found.
+func (s *Server) visibleRun(ctx context.Context, k *store.Key, id string) (*store.Run, error) {
+	run, err := s.store.GetRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(k, run) {
+		return nil, errNotFound
+	}
+	return run, nil
+}
+
+func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	run, err := s.visibleRun(r.Context(), k, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	events, err := s.store.Events(r.Context(), run.ID, 0)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var cp team.Checkpoint
+	for _, e := range events {
+		cp.Apply(e.Event)
+	}
+	v := viewOf(run)
+	v.Messages = cp.Messages
+	if v.Messages == nil {
+		v.Messages = []agent.Message{}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	q := r.URL.Query()
+	opts := store.ListOptions{Status: store.Status(q.Get("status")), Cursor: q.Get("cursor"), Limit: 20}
+	switch opts.Status {
+	case "", store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled:
+	default:
+		s.writeError(w, r, badRequest("bad_status", "unknown status "+strconv.Quote(string(opts.Status))))
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 100 {
+			s.writeError(w, r, badRequest("bad_limit", "limit must be a number from 1 to 100"))
+			return
+		}
+		opts.Limit = n
+	}
+	if !k.Admin {
+		opts.Owner = k.ID
+	}
+	runs, next, err := s.store.ListRuns(r.Context(), opts)
+	if err != nil {
+		if opts.Cursor != "" && !errors.Is(err, context.Canceled) {
+			err = errors.Join(badRequest("bad_cursor", "cursor is not valid"), err)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	out := RunList{Runs: make([]RunView, 0, len(runs)), NextCursor: next}
+	for _, run := range runs {
+		out.Runs = append(out.Runs, viewOf(run))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	run, err := s.visibleRun(r.Context(), k, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	run, err = s.cancel(r.Context(), run.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, viewOf(run))
+}
+
+func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	if !k.Admin {
+		s.writeError(w, r, errForbidden)
+		return
+	}
+	keys, err := s.store.ListKeys(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if keys == nil {
+		keys = []*store.Key{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Readiness is the body of GET /readyz.
+type Readiness struct {
+	Ready    bool              `json:"ready"`
+	Emulator bool              `json:"emulator"`
+	Checks   map[string]string `json:"checks"`
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	out := Readiness{Ready: true, Emulator: s.cfg.Emulator, Checks: map[string]string{"store": "ok", "model": "ok"}}
+	if err := s.store.Ping(ctx); err != nil {
+		out.Ready, out.Checks["store"] = false, "unreachable"
+		s.log.Warn("readiness: store", "err", err)
+	}
+	if s.cfg.ModelReady != nil {
+		if err := s.cfg.ModelReady(ctx); err != nil {
+			out.Ready, out.Checks["model"] = false, "not ready"
+			s.log.Warn("readiness: model", "err", err)
+		}
+	}
+	if s.cfg.Emulator {
+		out.Checks["model"] += " (emulator: text is not from a language model)"
+	}
+	if s.draining.Load() {
+		out.Ready, out.Checks["service"] = false, "shutting down"
+	}
+	status := http.StatusOK
+	if !out.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, out)
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/store"
+)
+
+// apiError is an error with the HTTP status and code the client sees.
+type apiError struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *apiError) Error() string { return "server: " + e.Code + ": " + e.Message }
+
+func badRequest(code, msg string) error {
+	return &apiError{Status: http.StatusBadRequest, Code: code, Message: msg}
+}
+
+// Errors the handlers return; statusOf maps them (and store and body-size
+// errors) to responses.
+var (
+	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key"}
+	errForbidden    = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may not do that"}
+	errNotFound     = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such run"}
+	errFinished     = &apiError{Status: http.StatusConflict, Code: "run_finished", Message: "the run has already finished"}
+	errDraining     = &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Message: "the service is shutting down; try again shortly", RetryAfter: 5 * time.Second}
+)
+
+func errQueueFull(retry time.Duration) error {
+	return &apiError{Status: http.StatusTooManyRequests, Code: "queue_full", Message: "too many runs waiting; try again later", RetryAfter: retry}
+}
+
+func errRateLimited(retry time.Duration) error {
+	return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests for this key", RetryAfter: retry}
+}
+
+// statusOf is the one place errors become HTTP statuses.
+func statusOf(err error) *apiError {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &mbe):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: "request body larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: "conflicting request"}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := statusOf(err)
+	if ae.Status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if ae.RetryAfter > 0 {
+		secs := int((ae.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = ae.Code, ae.Message
+	writeJSON(w, ae.Status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,330 @@
+// Package server is the newsroom web service: a JSON API to submit, follow and
+// cancel runs, a Server-Sent Events stream of each run's events, a bounded
+// worker pool that checkpoints every event in the store and resumes unfinished
+// runs after a restart, API-key authentication with per-key rate limits, and
+// the embedded web page a journalist uses all day.
+//
+// Deltas (streamed text of the message in progress) are not stored: they are
+// fanned out in memory only, sent as SSE events without an id, so a client's
+// Last-Event-ID always names a durable event. A client that reconnects gets
+// every durable event after that id exactly once (no gaps, no duplicates); the
+// deltas it missed are superseded by the completed message event.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+// TeamFunc builds the team for one run: kind is the team name ("roundrobin",
+// "selector"), maxMessages 0 means the team's default, budgetUSD 0 means no
+// budget, and extra is or-ed with the team's own stop conditions.
+type TeamFunc func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error)
+
+// Config configures a Server. Store and Team are required; every other zero
+// value means the documented default.
+type Config struct {
+	// Store keeps runs, their events and the API keys. Required.
+	Store store.Store
+	// Team builds a run's team. Required.
+	Team TeamFunc
+	// Teams lists the team kinds clients may ask for; nil means desk.Teams.
+	Teams []string
+	// Workers is how many runs execute at once; 0 means 2.
+	Workers int
+	// QueueSize is how many submitted runs may wait; 0 means 64. A full queue
+	// answers 429 with Retry-After.
+	QueueSize int
+	// MaxTaskBytes caps a run's task; 0 means 16 KiB.
+	MaxTaskBytes int
+	// MaxBodyBytes caps a request body; 0 means 64 KiB.
+	MaxBodyBytes int64
+	// MaxRunMessages caps a run's max_messages; 0 means 100.
+	MaxRunMessages int
+	// CORSOrigins are the origins allowed to call the API from a browser on
+	// another origin; nil means none (CORS closed). "*" allows any origin.
+	CORSOrigins []string
+	// KeyRateLimit is the requests per minute allowed per API key (a token
+	// bucket with a burst of the same size); 0 means 120, negative means no limit.
+	KeyRateLimit int
+	// Heartbeat is the interval of SSE heartbeat comments; 0 means 15s.
+	Heartbeat time.Duration
+	// Logger receives the service's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// NewID makes run ids; nil means random "run_" ids.
+	NewID func() string
+	// ModelReady reports whether the model is configured and reachable, for
+	// /readyz; nil means ready.
+	ModelReady func(ctx context.Context) error
+	// Emulator is true when the model is the built-in emulator; /readyz and
+	// the page say so.
+	Emulator bool
+}
+
+// Server is the newsroom web service. Build it with New, call Start, serve
+// Handler, and call Shutdown to stop.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	newID  func() string
+	store  store.Store
+	queue  *queue
+	hub    *hub
+	limits *limiter
+	mux    *http.ServeMux
+
+	mu     sync.Mutex
+	active map[string]*activeRun
+
+	draining atomic.Bool
+	done     chan struct{} // closed by Shutdown: SSE streams end
+	// runCtx bounds runs; cancelled when the shutdown grace period is over.
+	runCtx    context.Context
+	hardStop  context.CancelFunc
+	workers   sync.WaitGroup
+	startOnce sync.Once
+	stopOnce  sync.Once
+
+	finished struct{ succeeded, failed, cancelled atomic.Int64 }
+}
+
+// activeRun is a run a worker is executing.
+type activeRun struct {
+	cancel    context.CancelCauseFunc
+	user      *termination.External // the cancel button
+	drain     *termination.External // shutdown: stop after the turn in progress
+	cancelled atomic.Bool
+}
+
+// drainReason is the stop reason of a run interrupted by shutdown; such a run
+// is not finished and resumes at the next start.
+const drainReason = "server shutting down"
+
+// cancelReason is the stop reason of a run cancelled by its owner.
+const cancelReason = "cancelled by user"
+
+var errCancelled = errors.New("server: run cancelled by user")
+
+// New returns a Server, or an error when Store or Team is missing.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Store is required")
+	}
+	if cfg.Team == nil {
+		return nil, errors.New("server: Team is required")
+	}
+	if cfg.Teams == nil {
+		cfg.Teams = desk.Teams
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 64
+	}
+	if cfg.MaxTaskBytes <= 0 {
+		cfg.MaxTaskBytes = 16 << 10
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.MaxRunMessages <= 0 {
+		cfg.MaxRunMessages = 100
+	}
+	if cfg.KeyRateLimit == 0 {
+		cfg.KeyRateLimit = 120
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return "run_" + randomHex(10) }
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		newID:  cfg.NewID,
+		store:  cfg.Store,
+		queue:  newQueue(cfg.QueueSize),
+		hub:    newHub(),
+		limits: newLimiter(cfg.KeyRateLimit, cfg.Now),
+		active: map[string]*activeRun{},
+		done:   make(chan struct{}),
+	}
+	s.runCtx, s.hardStop = context.WithCancel(context.Background())
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.pattern, rt.handler)
+	}
+	return s, nil
+}
+
+// route is one entry of the mux; the OpenAPI test walks the same list.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /v1/runs", s.authed(s.handleCreateRun)},
+		{"GET /v1/runs", s.authed(s.handleListRuns)},
+		{"GET /v1/runs/{id}", s.authed(s.handleGetRun)},
+		{"GET /v1/runs/{id}/events", s.authed(s.handleEvents)},
+		{"POST /v1/runs/{id}/cancel", s.authed(s.handleCancel)},
+		{"GET /v1/keys", s.authed(s.handleListKeys)},
+		{"GET /healthz", s.handleHealthz},
+		{"GET /readyz", s.handleReadyz},
+		{"GET /openapi.json", s.handleOpenAPI},
+		{"GET /", s.handleWeb},
+	}
+}
+
+// Handler returns the service's HTTP handler: security headers and CORS
+// around the routes.
+func (s *Server) Handler() http.Handler {
+	return s.secure(s.mux)
+}
+
+// HTTPServer returns an http.Server for addr with the service's handler and
+// connection timeouts. Its WriteTimeout applies to ordinary responses; the SSE
+// endpoint extends its own deadlines per write.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Start starts the workers and queues the runs the store holds unfinished
+// (queued, or running when the previous process stopped), oldest first; they
+// resume from their stored events. Call it once, before serving.
+func (s *Server) Start(ctx context.Context) error {
+	var err error
+	s.startOnce.Do(func() {
+		var runs []*store.Run
+		runs, err = s.store.UnfinishedRuns(ctx)
+		if err != nil {
+			return
+		}
+		for _, r := range runs {
+			s.queue.pushResumed(r.ID)
+		}
+		if len(runs) > 0 {
+			s.log.Info("resuming unfinished runs", "count", len(runs))
+		}
+		for range s.cfg.Workers {
+			s.workers.Add(1)
+			go s.worker()
+		}
+	})
+	if err != nil {
+		return errors.Join(errors.New("server: loading unfinished runs"), err)
+	}
+	return nil
+}
+
+// Shutdown stops taking work, ends SSE streams, lets the turns in progress
+// finish until ctx is done, and leaves every unfinished run queued or running
+// in the store for the next Start. Runs still in a model call when ctx ends are
+// interrupted; their completed messages are already checkpointed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.done)
+		s.queue.close()
+		s.mu.Lock()
+		for _, a := range s.active {
+			a.drain.Stop(drainReason)
+		}
+		s.mu.Unlock()
+		idle := make(chan struct{})
+		go func() { s.workers.Wait(); close(idle) }()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			s.log.Warn("shutdown grace period over: interrupting runs mid-turn", "running", s.Running())
+			s.hardStop()
+			<-idle
+		}
+		s.hardStop()
+	})
+	return nil
+}
+
+// QueueDepth is the number of runs waiting for a worker.
+func (s *Server) QueueDepth() int { return s.queue.len() }
+
+// Running is the number of runs executing now.
+func (s *Server) Running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active)
+}
+
+// RunCounts are the service's run counters for telemetry: the current queue
+// and workers, and the runs finished since Start.
+type RunCounts struct {
+	Queued, Running                int
+	Succeeded, Failed, Cancelled   int64
+}
+
+// Counts returns the current run counters.
+func (s *Server) Counts() RunCounts {
+	return RunCounts{
+		Queued:    s.QueueDepth(),
+		Running:   s.Running(),
+		Succeeded: s.finished.succeeded.Load(),
+		Failed:    s.finished.failed.Load(),
+		Cancelled: s.finished.cancelled.Load(),
+	}
+}
+
+func (s *Server) knownTeam(kind string) bool { return slices.Contains(s.cfg.Teams, kind) }
+
+// maxMessagesFor is the effective message cap of a run, for the page's
+// stop-condition display.
+func maxMessagesFor(r *store.Run) int {
+	if r.MaxMessages > 0 {
+		return r.MaxMessages
+	}
+	if r.Team == desk.Selector {
+		return desk.DefaultSelectorMaxMessages
+	}
+	return desk.DefaultRoundRobinMaxMessages
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}

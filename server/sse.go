@@ -1,0 +1,143 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// sseWriteWindow is how long one SSE write may take before the connection is
+// considered dead; the deadline moves forward with every write.
+const sseWriteWindow = 30 * time.Second
+
+// handleEvents streams a run's events as Server-Sent Events. Durable events
+// carry "id: <seq>"; deltas carry no id. Last-Event-ID (or ?after=) resumes
+// after that seq. A finished run replays its events and the stream closes
+// after run_finished.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	run, err := s.visibleRun(r.Context(), k, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var last int64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		last, err = strconv.ParseInt(v, 10, 64)
+	} else if v := r.URL.Query().Get("after"); v != "" {
+		last, err = strconv.ParseInt(v, 10, 64)
+	}
+	if err != nil || last < 0 {
+		s.writeError(w, r, badRequest("bad_last_event_id", "Last-Event-ID must be an event sequence number"))
+		return
+	}
+	// Subscribe before reading the store, so nothing published in between is missed.
+	sub, unsubscribe := s.hub.subscribe(run.ID)
+	defer unsubscribe()
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{}) // the request has no body; the stream outlives ReadTimeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	write := func(id int64, e team.Event) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(sseWriteWindow)); err != nil {
+			return err
+		}
+		data, err := json.Marshal(store.Event{Seq: id, Event: e})
+		if err != nil {
+			return err
+		}
+		if id > 0 {
+			_, err = fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, e.Type, data)
+		} else {
+			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data)
+		}
+		if err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	// catchUp sends the stored events after last; it reports whether the run is over.
+	catchUp := func() (bool, error) {
+		events, err := s.store.Events(r.Context(), run.ID, last)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range events {
+			if err := write(e.Seq, e.Event); err != nil {
+				return false, err
+			}
+			last = e.Seq
+			if e.Type == team.EventRunFinished {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if done, err := catchUp(); done || err != nil {
+		return
+	}
+	if _, err := fmt.Fprint(w, ": stream open\n\n"); err != nil || rc.Flush() != nil {
+		return
+	}
+	// The run may have finished between the replay and the subscription's
+	// first item: replay what is left and close.
+	cur, err := s.store.GetRun(r.Context(), run.ID)
+	if err != nil {
+		return
+	}
+	if cur.Status.Finished() {
+		_, _ = catchUp()
+		return
+	}
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return // shutting down; the client reconnects with Last-Event-ID
+		case <-beat.C:
+			if err := rc.SetWriteDeadline(time.Now().Add(sseWriteWindow)); err != nil {
+				return
+			}
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case <-sub.lag:
+			if done, err := catchUp(); done || err != nil {
+				return
+			}
+		case it := <-sub.ch:
+			switch {
+			case it.Seq == 0:
+				if err := write(0, it.Event); err != nil {
+					return
+				}
+			case it.Seq <= last:
+				// already sent from the store
+			case it.Seq == last+1:
+				if err := write(it.Seq, it.Event); err != nil {
+					return
+				}
+				last = it.Seq
+				if it.Event.Type == team.EventRunFinished {
+					return
+				}
+			default:
+				if done, err := catchUp(); done || err != nil {
+					return
+				}
+			}
+		}
+	}
+}

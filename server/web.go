@@ -1,0 +1,34 @@
+package server
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+var webFS = func() fs.FS {
+	sub, err := fs.Sub(webFiles, "web")
+	if err != nil {
+		panic(err) // the directory is embedded above
+	}
+	return sub
+}()
+
+// handleWeb serves the embedded page and its assets.
+func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-cache")
+	http.FileServerFS(webFS).ServeHTTP(w, r)
+}
+
+// handleOpenAPI serves the OpenAPI 3.1 document of the API.
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(openAPIDoc)
+}

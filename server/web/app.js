@@ -1,0 +1,641 @@
+// Newsroom desk: the page of the newsroom web service.
+//
+// Model output is untrusted. Nothing here ever assigns model text to
+// innerHTML: every node is built with createElement and textContent, and the
+// small Markdown subset (headings, paragraphs, lists, bold, italic) is parsed
+// into such nodes.
+'use strict';
+
+(function () {
+  const KEY_STORAGE = 'newsroom.apiKey';
+  const $ = (id) => document.getElementById(id);
+
+  const AGENTS = {
+    News_Reporter: { label: 'Reporter', cls: 'a-reporter' },
+    News_Editor: { label: 'Editor', cls: 'a-editor' },
+    PlanningAgent: { label: 'Planner', cls: 'a-planner' },
+    Headline_Generator: { label: 'Headlines', cls: 'a-headline' },
+  };
+  const TEAMS = { roundrobin: 'Reporter & Editor', selector: 'Planner-led desk' };
+
+  const state = {
+    key: '',
+    run: null, // the run shown (API view)
+    follow: null, // AbortController of the event stream
+    messages: 0,
+    cursor: '',
+  };
+
+  // ---------- API ----------
+
+  class APIError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(path, opts = {}) {
+    const headers = Object.assign({ Accept: 'application/json' }, opts.headers || {});
+    if (state.key) headers.Authorization = 'Bearer ' + state.key;
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, {
+      method: opts.method || 'GET',
+      headers,
+      body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+      cache: 'no-store',
+      signal: opts.signal,
+    });
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (_) {
+      data = null;
+    }
+    if (!res.ok) {
+      const err = (data && data.error) || {};
+      let msg = err.message || 'Request failed (' + res.status + ')';
+      const retry = res.headers.get('Retry-After');
+      if (res.status === 429 && retry) msg += ' — try again in ' + retry + ' s.';
+      if (res.status === 401) msg = 'Your API key is missing or no longer valid. Set it at the top right.';
+      throw new APIError(res.status, err.code || 'http_' + res.status, msg);
+    }
+    return data;
+  }
+
+  // ---------- Markdown (safe subset) ----------
+
+  const INLINE = /(\*\*[^*\n]+?\*\*|__[^_\n]+?__|\*[^*\s][^*\n]*?\*|_[^_\s][^_\n]*?_)/;
+
+  function inline(parent, text) {
+    const parts = text.split(INLINE);
+    for (const part of parts) {
+      if (!part) continue;
+      let el = null;
+      if ((part.startsWith('**') && part.endsWith('**') && part.length > 4) ||
+          (part.startsWith('__') && part.endsWith('__') && part.length > 4)) {
+        el = document.createElement('strong');
+        el.textContent = part.slice(2, -2);
+      } else if ((part.startsWith('*') && part.endsWith('*') && part.length > 2) ||
+                 (part.startsWith('_') && part.endsWith('_') && part.length > 2)) {
+        el = document.createElement('em');
+        el.textContent = part.slice(1, -1);
+      }
+      parent.appendChild(el || document.createTextNode(part));
+    }
+  }
+
+  // renderMarkdown returns a fragment for the subset: # headings, paragraphs,
+  // - * • and 1. lists, **bold**, *italic*. Everything else is text.
+  function renderMarkdown(src, headingBase) {
+    const frag = document.createDocumentFragment();
+    const lines = String(src || '').replace(/\r\n?/g, '\n').split('\n');
+    let para = [];
+    let list = null;
+    let listType = '';
+    const flushPara = () => {
+      if (para.length) {
+        const p = document.createElement('p');
+        para.forEach((line, i) => {
+          if (i) p.appendChild(document.createElement('br'));
+          inline(p, line);
+        });
+        frag.appendChild(p);
+        para = [];
+      }
+    };
+    const flushList = () => {
+      if (list) frag.appendChild(list);
+      list = null;
+      listType = '';
+    };
+    for (const raw of lines) {
+      const line = raw.trimEnd();
+      let m;
+      if (!line.trim()) {
+        flushPara();
+        flushList();
+      } else if ((m = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line))) {
+        flushPara();
+        flushList();
+        const level = Math.min(6, m[1].length + (headingBase || 0));
+        const h = document.createElement('h' + level);
+        inline(h, m[2]);
+        frag.appendChild(h);
+      } else if ((m = /^\s*(?:[-*•+])\s+(.*)$/.exec(line)) || (m = /^\s*(\d+)[.)]\s+(.*)$/.exec(line))) {
+        flushPara();
+        const ordered = m.length === 3;
+        const type = ordered ? 'ol' : 'ul';
+        if (!list || listType !== type) {
+          flushList();
+          list = document.createElement(type);
+          listType = type;
+        }
+        const li = document.createElement('li');
+        inline(li, ordered ? m[2] : m[1]);
+        list.appendChild(li);
+      } else {
+        flushList();
+        para.push(line.trim());
+      }
+    }
+    flushPara();
+    flushList();
+    return frag;
+  }
+
+  // ---------- formatting ----------
+
+  const fmtInt = new Intl.NumberFormat('en-GB');
+  const fmtTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+
+  function tokensOf(u) {
+    return u ? (u.prompt_tokens || 0) + (u.completion_tokens || 0) : 0;
+  }
+  function costOf(u) {
+    return '$' + (u && u.cost_usd ? u.cost_usd : 0).toFixed(4);
+  }
+  function agentInfo(name) {
+    return AGENTS[name] || { label: name || 'Agent', cls: 'a-other' };
+  }
+  function titleOf(task) {
+    const first = String(task || '').trim().split('\n')[0];
+    return first.length > 90 ? first.slice(0, 87) + '…' : first;
+  }
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+  }
+  function setBadge(el, status) {
+    el.textContent = status || '';
+    el.className = 'badge s-' + (status || 'unknown');
+  }
+
+  // ---------- key ----------
+
+  function loadKey() {
+    try {
+      state.key = localStorage.getItem(KEY_STORAGE) || '';
+    } catch (_) {
+      state.key = '';
+    }
+    showKeyStatus();
+  }
+  function showKeyStatus() {
+    $('key-status').textContent = state.key ? 'Key ' + state.key.slice(0, 7) + '…' : 'No API key';
+    $('key-change').textContent = state.key ? 'Change key' : 'Set key';
+  }
+  function toggleKeyPanel(open) {
+    const panel = $('key-panel');
+    panel.hidden = !open;
+    $('key-change').setAttribute('aria-expanded', String(open));
+    if (open) $('key-input').focus();
+  }
+
+  // ---------- history ----------
+
+  async function loadHistory(append) {
+    if (!state.key) return;
+    const list = $('history');
+    let page;
+    try {
+      const q = new URLSearchParams({ limit: '15' });
+      if (append && state.cursor) q.set('cursor', state.cursor);
+      page = await api('/v1/runs?' + q.toString());
+    } catch (e) {
+      $('history-empty').textContent = e.message;
+      $('history-empty').hidden = false;
+      return;
+    }
+    if (!append) clear(list);
+    for (const run of page.runs) list.appendChild(historyItem(run));
+    state.cursor = page.next_cursor || '';
+    $('more').hidden = !state.cursor;
+    $('history-empty').textContent = 'No runs yet.';
+    $('history-empty').hidden = list.children.length > 0;
+    markCurrent();
+  }
+
+  function historyItem(run) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'history-item';
+    b.dataset.id = run.id;
+    const title = document.createElement('span');
+    title.className = 'h-title';
+    title.textContent = titleOf(run.task);
+    const meta = document.createElement('span');
+    meta.className = 'h-meta';
+    const badge = document.createElement('span');
+    setBadge(badge, run.status);
+    const when = document.createElement('span');
+    when.textContent = (TEAMS[run.team] || run.team) + ' · ' + fmtTime.format(new Date(run.created_at));
+    meta.append(badge, when);
+    b.append(title, meta);
+    b.addEventListener('click', () => openRun(run.id, true));
+    li.appendChild(b);
+    return li;
+  }
+
+  function markCurrent() {
+    for (const b of document.querySelectorAll('.history-item')) {
+      const cur = state.run && b.dataset.id === state.run.id;
+      b.classList.toggle('current', !!cur);
+      if (cur) b.setAttribute('aria-current', 'true');
+      else b.removeAttribute('aria-current');
+    }
+  }
+
+  // ---------- run view ----------
+
+  function stopRule(run) {
+    const max = run.max_messages;
+    let rule = run.team === 'selector'
+      ? "Planner's TERMINATE or " + max + ' messages'
+      : "Editor's APPROVE or " + max + ' messages';
+    if (run.budget_usd) rule += ' or $' + run.budget_usd.toFixed(2);
+    return rule;
+  }
+
+  function showMeters(total) {
+    const run = state.run;
+    $('m-messages').textContent = state.messages + ' / ' + run.max_messages;
+    if (total) {
+      $('m-tokens').textContent = fmtInt.format(tokensOf(total));
+      $('m-cost').textContent = costOf(total);
+    }
+    const done = ['succeeded', 'failed', 'cancelled'].includes(run.status);
+    $('m-stop').textContent = done ? (run.stop_reason || run.status) : 'running until ' + stopRule(run);
+    const pct = run.max_messages ? Math.min(100, (100 * state.messages) / run.max_messages) : 0;
+    $('progress-bar').style.width = (done ? 100 : pct) + '%';
+    $('progress-bar').classList.toggle('done', done);
+  }
+
+  function showRunHead() {
+    const run = state.run;
+    $('run-title').textContent = titleOf(run.task);
+    $('run-team').textContent = TEAMS[run.team] || run.team;
+    $('run-id').textContent = run.id;
+    setBadge($('run-status'), run.status);
+    $('cancel').hidden = !(run.status === 'queued' || run.status === 'running');
+    showMeters(run.usage);
+  }
+
+  function addMessage(msg) {
+    const info = agentInfo(msg.source);
+    const li = document.createElement('li');
+    li.className = 'msg ' + info.cls;
+    const head = document.createElement('div');
+    head.className = 'msg-head';
+    const av = document.createElement('span');
+    av.className = 'avatar';
+    av.setAttribute('aria-hidden', 'true');
+    av.textContent = info.label.charAt(0);
+    const name = document.createElement('span');
+    name.className = 'speaker';
+    name.textContent = info.label;
+    const raw = document.createElement('span');
+    raw.className = 'raw-name';
+    raw.textContent = msg.source;
+    const tok = document.createElement('span');
+    tok.className = 'msg-tokens';
+    tok.textContent = fmtInt.format(tokensOf(msg.usage)) + ' tokens' + (msg.cached ? ' · cached' : '');
+    head.append(av, name, raw, tok);
+    const body = document.createElement('div');
+    body.className = 'msg-body';
+    body.appendChild(renderMarkdown(msg.content, 3));
+    li.append(head, body);
+    $('stream').appendChild(li);
+    li.scrollIntoView({ block: 'nearest' });
+  }
+
+  function addNote(text, cls) {
+    const li = document.createElement('li');
+    li.className = 'note ' + (cls || '');
+    li.textContent = text;
+    $('stream').appendChild(li);
+  }
+
+  function showLive(speaker, text, restart) {
+    const live = $('live');
+    const info = agentInfo(speaker);
+    if (live.hidden || live.dataset.speaker !== speaker) {
+      live.hidden = false;
+      live.dataset.speaker = speaker;
+      live.className = 'msg live ' + info.cls;
+      $('live-avatar').textContent = info.label.charAt(0);
+      $('live-name').textContent = info.label;
+      $('live-text').textContent = '';
+    }
+    if (restart) $('live-text').textContent = '';
+    $('live-text').textContent += text;
+  }
+  function hideLive() {
+    $('live').hidden = true;
+    $('live').dataset.speaker = '';
+    $('live-text').textContent = '';
+  }
+
+  function showArticle(run) {
+    const wrap = $('article-wrap');
+    if (!run.article) {
+      wrap.hidden = true;
+      return;
+    }
+    const art = $('article');
+    clear(art);
+    art.appendChild(renderMarkdown(run.article, 0));
+    wrap.hidden = false;
+  }
+
+  function handleEvent(type, ev) {
+    switch (type) {
+      case 'run_started':
+        if (ev.resumed) addNote('Resumed after a restart; earlier messages were kept.', 'n-info');
+        if (state.run.status === 'queued') {
+          state.run.status = 'running';
+          showRunHead();
+        }
+        break;
+      case 'speaker_selected':
+        showLive(ev.speaker, '', true);
+        break;
+      case 'delta':
+        showLive(ev.speaker, ev.delta || '', ev.restart);
+        showMeters(ev.total);
+        break;
+      case 'message':
+        hideLive();
+        if (ev.message) {
+          state.messages = ev.index + 1;
+          addMessage(ev.message);
+        }
+        showMeters(ev.total);
+        break;
+      case 'run_finished':
+        hideLive();
+        state.run.stop_reason = ev.stop_reason;
+        if (ev.error) addNote('The run failed: ' + ev.error, 'n-error');
+        addNote('Run ended — ' + (ev.stop_reason || 'finished') + '.', 'n-end');
+        refreshRun();
+        break;
+    }
+  }
+
+  // follow reads the run's Server-Sent Events with fetch, so the
+  // Authorization header can be sent, and reconnects with Last-Event-ID.
+  async function follow(runID) {
+    if (state.follow) state.follow.abort();
+    const ac = new AbortController();
+    state.follow = ac;
+    let last = 0;
+    let finished = false;
+    let failures = 0;
+    while (!ac.signal.aborted && !finished) {
+      try {
+        const headers = { Authorization: 'Bearer ' + state.key, Accept: 'text/event-stream' };
+        if (last > 0) headers['Last-Event-ID'] = String(last);
+        const res = await fetch('/v1/runs/' + encodeURIComponent(runID) + '/events', { headers, signal: ac.signal, cache: 'no-store' });
+        if (!res.ok) {
+          if (res.status === 401 || res.status === 404 || res.status === 403) {
+            addNote('Cannot follow this run (' + res.status + ').', 'n-error');
+            return;
+          }
+          throw new Error('HTTP ' + res.status);
+        }
+        failures = 0;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value.replace(/\r\n?/g, '\n');
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            let id = '';
+            let type = 'message';
+            const data = [];
+            for (const line of block.split('\n')) {
+              if (!line || line.startsWith(':')) continue;
+              const c = line.indexOf(':');
+              const field = c < 0 ? line : line.slice(0, c);
+              const val = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+              if (field === 'id') id = val;
+              else if (field === 'event') type = val;
+              else if (field === 'data') data.push(val);
+            }
+            if (!data.length) continue;
+            if (id) last = Number(id);
+            let ev;
+            try {
+              ev = JSON.parse(data.join('\n'));
+            } catch (_) {
+              continue;
+            }
+            if (ac.signal.aborted) return;
+            handleEvent(type, ev);
+            if (type === 'run_finished') finished = true;
+          }
+        }
+      } catch (e) {
+        if (ac.signal.aborted) return;
+        failures++;
+      }
+      if (!finished && !ac.signal.aborted) {
+        await new Promise((r) => setTimeout(r, Math.min(10000, 500 * 2 ** Math.min(failures, 5))));
+      }
+    }
+  }
+
+  async function refreshRun() {
+    if (!state.run) return;
+    const id = state.run.id;
+    try {
+      const run = await api('/v1/runs/' + encodeURIComponent(id));
+      if (!state.run || state.run.id !== id) return;
+      state.run = run;
+      showRunHead();
+      showArticle(run);
+      loadHistory(false);
+    } catch (e) {
+      addNote(e.message, 'n-error');
+    }
+  }
+
+  async function openRun(id, focus) {
+    let run;
+    try {
+      run = await api('/v1/runs/' + encodeURIComponent(id));
+    } catch (e) {
+      $('form-error').textContent = e.message;
+      return;
+    }
+    if (state.follow) state.follow.abort();
+    state.run = run;
+    state.messages = 0;
+    clear($('stream'));
+    hideLive();
+    $('article-wrap').hidden = true;
+    $('copy-status').textContent = '';
+    $('empty').hidden = true;
+    $('run').hidden = false;
+    showRunHead();
+    markCurrent();
+    if (location.hash !== '#run=' + id) history.replaceState(null, '', '#run=' + id);
+    if (focus) $('main').focus();
+    follow(id);
+  }
+
+  // ---------- actions ----------
+
+  async function submitRun(e) {
+    e.preventDefault();
+    const err = $('form-error');
+    err.textContent = '';
+    if (!state.key) {
+      err.textContent = 'Set your API key first (top right).';
+      toggleKeyPanel(true);
+      return;
+    }
+    const task = $('task').value.trim();
+    if (!task) {
+      err.textContent = 'Write a topic or paste the facts first.';
+      $('task').focus();
+      return;
+    }
+    const body = { task, team: document.querySelector('input[name=team]:checked').value };
+    const max = $('max-messages').value;
+    if (max) body.max_messages = Number(max);
+    const budget = $('budget').value;
+    if (budget) body.budget_usd = Number(budget);
+    const btn = $('submit');
+    btn.disabled = true;
+    btn.textContent = 'Assigning…';
+    try {
+      const key = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+      const run = await api('/v1/runs', { method: 'POST', body, headers: { 'Idempotency-Key': key } });
+      await openRun(run.id, false);
+      loadHistory(false);
+    } catch (ex) {
+      err.textContent = ex.message;
+    } finally {
+      btn.disabled = false;
+      btn.textContent = 'Assign story';
+    }
+  }
+
+  async function cancelRun() {
+    if (!state.run) return;
+    const btn = $('cancel');
+    btn.disabled = true;
+    try {
+      await api('/v1/runs/' + encodeURIComponent(state.run.id) + '/cancel', { method: 'POST' });
+      addNote('Cancelling…', 'n-info');
+    } catch (e) {
+      addNote(e.message, 'n-error');
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  async function copyArticle() {
+    const text = state.run && state.run.article;
+    if (!text) return;
+    const status = $('copy-status');
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = 'Copied the article as Markdown.';
+    } catch (_) {
+      const ta = document.createElement('textarea');
+      ta.value = text;
+      ta.setAttribute('readonly', '');
+      ta.className = 'offscreen';
+      document.body.appendChild(ta);
+      ta.select();
+      const ok = document.execCommand && document.execCommand('copy');
+      document.body.removeChild(ta);
+      status.textContent = ok ? 'Copied the article as Markdown.' : 'Copy failed: select the text and copy it by hand.';
+    }
+  }
+
+  function downloadArticle() {
+    const run = state.run;
+    if (!run || !run.article) return;
+    const slug = titleOf(run.task).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'article';
+    const blob = new Blob([run.article], { type: 'text/markdown;charset=utf-8' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = slug + '.md';
+    document.body.appendChild(a);
+    a.click();
+    document.body.removeChild(a);
+    setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+  }
+
+  async function checkReady() {
+    try {
+      const res = await fetch('/readyz', { cache: 'no-store' });
+      const data = await res.json();
+      $('emulator-banner').hidden = !data.emulator;
+    } catch (_) {
+      /* the banner stays hidden */
+    }
+  }
+
+  // ---------- start ----------
+
+  function init() {
+    $('today').textContent = new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long' }).format(new Date());
+    loadKey();
+    checkReady();
+    $('key-change').addEventListener('click', () => toggleKeyPanel($('key-panel').hidden));
+    $('key-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const v = $('key-input').value.trim();
+      if (!v) return;
+      state.key = v;
+      try {
+        localStorage.setItem(KEY_STORAGE, v);
+      } catch (_) {
+        /* private mode: kept for this page only */
+      }
+      $('key-input').value = '';
+      showKeyStatus();
+      toggleKeyPanel(false);
+      loadHistory(false);
+      $('task').focus();
+    });
+    $('key-forget').addEventListener('click', () => {
+      state.key = '';
+      try {
+        localStorage.removeItem(KEY_STORAGE);
+      } catch (_) {
+        /* nothing stored */
+      }
+      showKeyStatus();
+      clear($('history'));
+    });
+    $('run-form').addEventListener('submit', submitRun);
+    $('task').addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('run-form').requestSubmit();
+    });
+    $('refresh').addEventListener('click', () => loadHistory(false));
+    $('more').addEventListener('click', () => loadHistory(true));
+    $('cancel').addEventListener('click', cancelRun);
+    $('copy').addEventListener('click', copyArticle);
+    $('download').addEventListener('click', downloadArticle);
+    if (!state.key) {
+      toggleKeyPanel(true);
+      return;
+    }
+    loadHistory(false);
+    const m = /^#run=([\w-]+)$/.exec(location.hash);
+    if (m) openRun(m[1], false);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
