@@ -1,0 +1,137 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/tokenizer"
+)
+
+// DefaultCompletionEstimate is the completion tokens assumed for a request
+// that does not set MaxTokens.
+const DefaultCompletionEstimate = 1000
+
+// Config configures the limiter middleware.
+type Config struct {
+	// Limiter is the process's shared limiter. Nil means a new one with
+	// the default quota, which is only right when this middleware is the
+	// process's only way to the service.
+	Limiter *Limiter
+	// Deployment is the bucket key of requests whose Model is empty: the
+	// provider's default deployment. Requests that name a Model use it.
+	Deployment string
+	// DefaultCompletionEstimate is the completion tokens reserved for a
+	// request whose MaxTokens is 0, until its usage is known. Zero means
+	// DefaultCompletionEstimate (1000). Setting MaxTokens on requests makes
+	// the reservation exact and lets more calls run at once.
+	DefaultCompletionEstimate int
+	// CountPrompt returns a request's prompt tokens. Nil counts with the
+	// tokenizer of the request's model (package tokenizer), as the service
+	// bills them.
+	CountPrompt func(req *model.Request) int
+}
+
+// Client waits for room in the quota before each call of the Client it wraps.
+type Client struct {
+	next model.Client
+	cfg  Config
+	toks sync.Map // model name → *tokenizer.Tokenizer
+}
+
+var _ model.Client = (*Client)(nil)
+
+// New returns the quota limiter middleware. Each call reserves one request
+// and its estimated tokens (its prompt, counted with the tokenizer, plus
+// MaxTokens or Config.DefaultCompletionEstimate), waiting for room first;
+// afterwards the reservation is settled with the usage the service reports.
+// A 429 that still gets through gives the reservation back and pauses the
+// deployment for every caller until the service's Retry-After.
+func New(cfg Config) model.Middleware {
+	return func(next model.Client) model.Client { return Wrap(next, cfg) }
+}
+
+// Wrap returns a Client that limits the calls of next.
+func Wrap(next model.Client, cfg Config) *Client {
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewLimiter(LimiterConfig{})
+	}
+	if cfg.DefaultCompletionEstimate <= 0 {
+		cfg.DefaultCompletionEstimate = DefaultCompletionEstimate
+	}
+	return &Client{next: next, cfg: cfg}
+}
+
+// Complete waits for quota, then calls the wrapped client.
+func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	deployment := req.Model
+	if deployment == "" {
+		deployment = c.cfg.Deployment
+	}
+	prompt, err := c.countPrompt(req)
+	if err != nil {
+		return nil, err
+	}
+	completion := req.MaxTokens
+	if completion <= 0 {
+		completion = c.cfg.DefaultCompletionEstimate
+	}
+	res, err := c.cfg.Limiter.Acquire(ctx, deployment, prompt+completion)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.next.Complete(ctx, req)
+	if err != nil {
+		var me *model.Error
+		if errors.As(err, &me) && me.StatusCode != 0 {
+			// The service answered with an error status before doing the
+			// work, so it did not count the call against the quota.
+			res.Cancel()
+			if me.StatusCode == http.StatusTooManyRequests {
+				c.cfg.Limiter.Pause(deployment, me.RetryAfter)
+			}
+		}
+		// A broken connection or a cut stream: the service counted the
+		// call, and what it used is unknown, so the estimate stays.
+		return nil, err
+	}
+	used := resp.Usage.TotalTokens()
+	if used == 0 && !resp.Cached {
+		// No usage reported (a stream without its usage chunk): count it.
+		used = prompt
+		if tok, err := c.tokenizer(req.Model); err == nil {
+			used += tok.Count(resp.Content)
+		} else {
+			used += completion
+		}
+	}
+	res.Settle(used)
+	return resp, nil
+}
+
+func (c *Client) countPrompt(req *model.Request) (int, error) {
+	if c.cfg.CountPrompt != nil {
+		return c.cfg.CountPrompt(req), nil
+	}
+	tok, err := c.tokenizer(req.Model)
+	if err != nil {
+		return 0, err
+	}
+	return tok.CountMessages(req.Messages), nil
+}
+
+// tokenizer returns the model's tokenizer, cached here so the hot path takes
+// no lock.
+func (c *Client) tokenizer(name string) (*tokenizer.Tokenizer, error) {
+	if t, ok := c.toks.Load(name); ok {
+		return t.(*tokenizer.Tokenizer), nil
+	}
+	t, err := tokenizer.ForModel(name)
+	if err != nil {
+		return nil, err
+	}
+	c.toks.Store(name, t)
+	return t, nil
+}
