@@ -31,7 +31,7 @@ for arg in "$@"; do
   case "${arg}" in
     --what-if) what_if="before" ;;
     --what-if-only) what_if="only" ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument ${arg} (see --help)" ;;
   esac
 done
