@@ -111,6 +111,9 @@ func newContentFilterError(me *model.Error) *ContentFilterError {
 	}
 	e.Categories = filteredFromJSON(msg)
 	if e.Categories == nil {
+		e.Categories = filteredFromNote(msg)
+	}
+	if e.Categories == nil {
 		// No verdict object in the message: name the categories it mentions.
 		for _, c := range filterCategories {
 			if containsWord(lower, c) {
@@ -142,23 +145,49 @@ func filteredFromJSON(msg string) []string {
 		}
 		i += j
 	}
-	if found == nil {
+	return sortCategories(found)
+}
+
+// sortCategories orders categories as filterCategories does, unknown ones
+// last by name, without duplicates; nil stays nil.
+func sortCategories(cats []string) []string {
+	if cats == nil {
 		return nil
 	}
-	slices.SortFunc(found, func(a, b string) int {
-		ia, ib := slices.Index(filterCategories, a), slices.Index(filterCategories, b)
-		if ia < 0 {
-			ia = len(filterCategories)
+	rank := func(c string) int {
+		if i := slices.Index(filterCategories, c); i >= 0 {
+			return i
 		}
-		if ib < 0 {
-			ib = len(filterCategories)
-		}
-		if ia != ib {
-			return ia - ib
+		return len(filterCategories)
+	}
+	slices.SortFunc(cats, func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
 		}
 		return strings.Compare(a, b)
 	})
-	return slices.Compact(found)
+	return slices.Compact(cats)
+}
+
+// filteredFromNote reads the note package model/provider appends to the
+// message of a refusal: "... [content filter: hate, violence]".
+func filteredFromNote(msg string) []string {
+	const note = "[content filter:"
+	i := strings.LastIndex(msg, note)
+	if i < 0 {
+		return nil
+	}
+	list, _, ok := strings.Cut(msg[i+len(note):], "]")
+	if !ok {
+		return nil
+	}
+	var cats []string
+	for c := range strings.SplitSeq(list, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cats = append(cats, c)
+		}
+	}
+	return sortCategories(cats)
 }
 
 func walkVerdicts(v any, found *[]string) {

@@ -414,6 +414,13 @@ func TestClient_Complete_contentFilter(t *testing.T) {
 			wantCategories: []string{"hate", "violence"},
 		},
 		{
+			name: "the provider's note names the categories",
+			err: &model.Error{StatusCode: 400, Code: "content_filter",
+				Message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. [content filter: jailbreak, violence]"},
+			wantReason:     "content filter: the prompt was filtered (categories: jailbreak, violence)",
+			wantCategories: []string{"jailbreak", "violence"},
+		},
+		{
 			name:           "a 400 about the content management policy without a code",
 			err:            &model.Error{StatusCode: 400, Message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy."},
 			wantReason:     "content filter: the prompt was filtered",
