@@ -92,8 +92,7 @@ func isContextLength(me *model.Error) bool {
 		(me.StatusCode == http.StatusBadRequest && strings.Contains(me.Message, "maximum context length"))
 }
 
-// filterCategories are the Azure content filter categories, in the order a
-// reason names them.
+// filterCategories are the Azure content filter categories.
 var filterCategories = []string{
 	"hate", "sexual", "violence", "self_harm", "profanity", "jailbreak", "indirect_attack",
 	"protected_material_text", "protected_material_code", "custom_blocklists",
@@ -126,8 +125,8 @@ func newContentFilterError(me *model.Error) *ContentFilterError {
 
 // filteredFromJSON finds Azure content filter verdicts
 // (innererror.content_filter_result or content_filter_results) in any JSON
-// object embedded in msg and returns the categories that were filtered or
-// detected, in filterCategories order then by name; nil when there are none.
+// object embedded in msg and returns the categories that were filtered,
+// sorted; nil when there are none.
 func filteredFromJSON(msg string) []string {
 	var found []string
 	for i := strings.IndexByte(msg, '{'); i >= 0; {
@@ -148,24 +147,9 @@ func filteredFromJSON(msg string) []string {
 	return sortCategories(found)
 }
 
-// sortCategories orders categories as filterCategories does, unknown ones
-// last by name, without duplicates; nil stays nil.
+// sortCategories sorts categories by name without duplicates; nil stays nil.
 func sortCategories(cats []string) []string {
-	if cats == nil {
-		return nil
-	}
-	rank := func(c string) int {
-		if i := slices.Index(filterCategories, c); i >= 0 {
-			return i
-		}
-		return len(filterCategories)
-	}
-	slices.SortFunc(cats, func(a, b string) int {
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a, b)
-	})
+	slices.Sort(cats)
 	return slices.Compact(cats)
 }
 
