@@ -128,11 +128,13 @@ func TestStore_ServerDownIsAStoreError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := redis.New(redis.Config{Addr: "127.0.0.1:" + strconv.Itoa(port)})
+	// No server listens there; no retries, so the test is quick.
+	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), MaxRetries: -1})
+	defer rdb.Close()
+	s, err := redis.New(redis.Config{Client: rdb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	var failures atomic.Int32
 	next := &counter{}
 	c := cache.Wrap(next, cache.Config{Store: s, OnError: func(string, error) { failures.Add(1) }})
