@@ -246,6 +246,12 @@ func (p *Provider) RecordRetry(ctx context.Context, attempt int, err error) {
 	}
 }
 
+// OnRetry fits model/retry's Config.OnRetry hook (which has no context):
+// it counts the retry by error.type.
+func (p *Provider) OnRetry(attempt int, err error, _ time.Duration) {
+	p.RecordRetry(context.Background(), attempt, err)
+}
+
 // Message shapes of gen_ai.input.messages / gen_ai.output.messages.
 type (
 	capturedPart struct {

@@ -64,9 +64,9 @@ type Config struct {
 	// the environment configures; tests pass in-memory ones here.
 	SpanExporter sdktrace.SpanExporter
 	MetricReader sdkmetric.Reader
-	// Getenv reads the environment; nil means os.Getenv. The OTLP exporters
-	// themselves always read the process environment for endpoints, headers
-	// and TLS settings.
+	// Getenv reads the OTEL_* variables above; nil means os.Getenv. The
+	// OTLP exporters read the rest (headers, TLS files, timeouts,
+	// compression) from the process environment themselves.
 	Getenv func(string) string
 }
 
@@ -131,7 +131,7 @@ func Setup(ctx context.Context, cfg Config) (*Provider, error) {
 	// Traces.
 	var spanExporters []sdktrace.SpanExporter
 	if traceExp != "" {
-		exp, err := newTraceExporter(ctx, traceExp)
+		exp, err := newTraceExporter(ctx, traceExp, endpointURL(getenv, "TRACES", traceExp))
 		if err != nil {
 			return fail(err)
 		}
@@ -156,7 +156,7 @@ func Setup(ctx context.Context, cfg Config) (*Provider, error) {
 	// Metrics.
 	var readers []sdkmetric.Reader
 	if metricExp != "" {
-		exp, err := newMetricExporter(ctx, metricExp)
+		exp, err := newMetricExporter(ctx, metricExp, endpointURL(getenv, "METRICS", metricExp))
 		if err != nil {
 			return fail(err)
 		}
@@ -226,14 +226,34 @@ func otlpChoice(getenv func(string) string, signal string) (string, error) {
 	}
 }
 
-func newTraceExporter(ctx context.Context, proto string) (sdktrace.SpanExporter, error) {
+// endpointURL is the endpoint a signal's exporter sends to, read through
+// getenv with the precedence the OTLP exporter specification gives: the
+// signal's own variable is used as is, the general one gets the signal's
+// path appended for HTTP. "" leaves the exporter's default.
+func endpointURL(getenv func(string) string, signal, proto string) string {
+	if u := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_" + signal + "_ENDPOINT")); u != "" {
+		return u
+	}
+	u := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+	if u == "" || proto == "grpc" {
+		return u
+	}
+	return strings.TrimSuffix(u, "/") + "/v1/" + strings.ToLower(signal)
+}
+
+func newTraceExporter(ctx context.Context, proto, endpoint string) (sdktrace.SpanExporter, error) {
 	var (
 		exp sdktrace.SpanExporter
 		err error
 	)
-	if proto == "grpc" {
+	switch {
+	case proto == "grpc" && endpoint != "":
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(endpoint))
+	case proto == "grpc":
 		exp, err = otlptracegrpc.New(ctx)
-	} else {
+	case endpoint != "":
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	default:
 		exp, err = otlptracehttp.New(ctx)
 	}
 	if err != nil {
@@ -242,14 +262,19 @@ func newTraceExporter(ctx context.Context, proto string) (sdktrace.SpanExporter,
 	return exp, nil
 }
 
-func newMetricExporter(ctx context.Context, proto string) (sdkmetric.Exporter, error) {
+func newMetricExporter(ctx context.Context, proto, endpoint string) (sdkmetric.Exporter, error) {
 	var (
 		exp sdkmetric.Exporter
 		err error
 	)
-	if proto == "grpc" {
+	switch {
+	case proto == "grpc" && endpoint != "":
+		exp, err = otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(endpoint))
+	case proto == "grpc":
 		exp, err = otlpmetricgrpc.New(ctx)
-	} else {
+	case endpoint != "":
+		exp, err = otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(endpoint))
+	default:
 		exp, err = otlpmetrichttp.New(ctx)
 	}
 	if err != nil {
