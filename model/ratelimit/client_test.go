@@ -1,0 +1,170 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/ratelimit"
+	"github.com/newsroom-dev/newsroom/tokenizer"
+)
+
+var hello = []model.Message{{Role: model.RoleSystem, Content: "You are a reporter."}, {Role: model.RoleUser, Content: "Write about the harbour."}}
+
+func TestClient_Complete(t *testing.T) {
+	prompt := tokenizer.MustForModel(dep).CountMessages(hello)
+	const tpm = 10000
+	tests := []struct {
+		name        string
+		req         model.Request
+		resp        *model.Response
+		err         error
+		wantDuring  int // tokens available while the call runs
+		wantAfter   int // tokens available after it
+		wantReqsAft int // requests available after it, of 10
+	}{
+		{
+			name:        "without max_tokens the default completion estimate is reserved",
+			req:         model.Request{Model: dep, Messages: hello},
+			resp:        &model.Response{Content: "ok", Usage: model.Usage{PromptTokens: prompt, CompletionTokens: 120}},
+			wantDuring:  tpm - prompt - 1000,
+			wantAfter:   tpm - prompt - 120,
+			wantReqsAft: 9,
+		},
+		{
+			name:        "max_tokens is reserved when set",
+			req:         model.Request{Model: dep, Messages: hello, MaxTokens: 200},
+			resp:        &model.Response{Content: "ok", Usage: model.Usage{PromptTokens: prompt, CompletionTokens: 250}},
+			wantDuring:  tpm - prompt - 200,
+			wantAfter:   tpm - prompt - 250,
+			wantReqsAft: 9,
+		},
+		{
+			name:        "an empty model uses the configured deployment",
+			req:         model.Request{Messages: hello, MaxTokens: 100},
+			resp:        &model.Response{Content: "ok", Usage: model.Usage{PromptTokens: prompt, CompletionTokens: 10}},
+			wantDuring:  tpm - prompt - 100,
+			wantAfter:   tpm - prompt - 10,
+			wantReqsAft: 9,
+		},
+		{
+			name:        "a response without usage is counted with the tokenizer",
+			req:         model.Request{Model: dep, Messages: hello, MaxTokens: 500},
+			resp:        &model.Response{Content: "one two three"},
+			wantDuring:  tpm - prompt - 500,
+			wantAfter:   tpm - prompt - tokenizer.MustForModel(dep).Count("one two three"),
+			wantReqsAft: 9,
+		},
+		{
+			name:        "an error status gives the reservation back",
+			req:         model.Request{Model: dep, Messages: hello, MaxTokens: 100},
+			err:         &model.Error{StatusCode: 400, Code: "content_filter"},
+			wantDuring:  tpm - prompt - 100,
+			wantAfter:   tpm,
+			wantReqsAft: 10,
+		},
+		{
+			name:        "a broken connection keeps the estimate",
+			req:         model.Request{Model: dep, Messages: hello, MaxTokens: 100},
+			err:         &model.Error{Message: "read: connection reset", Err: syscall.ECONNRESET},
+			wantDuring:  tpm - prompt - 100,
+			wantAfter:   tpm - prompt - 100,
+			wantReqsAft: 9,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: 10, TokensPerMinute: tpm, Clock: newFakeClock()})
+			calls := 0
+			next := model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+				calls++
+				if got := l.Stats(dep).TokensAvailable; got != tt.wantDuring {
+					t.Errorf("tokens available during the call = %d, want %d", got, tt.wantDuring)
+				}
+				return tt.resp, tt.err
+			})
+			c := ratelimit.New(ratelimit.Config{Limiter: l, Deployment: dep})(next)
+			req := tt.req
+			_, err := c.Complete(t.Context(), &req)
+			if !errors.Is(err, tt.err) {
+				t.Errorf("error = %v, want %v", err, tt.err)
+			}
+			if calls != 1 {
+				t.Errorf("calls = %d, want 1", calls)
+			}
+			got := l.Stats(dep)
+			if got.TokensAvailable != tt.wantAfter || got.RequestsAvailable != tt.wantReqsAft {
+				t.Errorf("available after = %d tokens, %d requests; want %d, %d", got.TokensAvailable, got.RequestsAvailable, tt.wantAfter, tt.wantReqsAft)
+			}
+		})
+	}
+}
+
+func TestClient_Complete_throttled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock()
+		l := ratelimit.NewLimiter(ratelimit.LimiterConfig{Clock: clock})
+		throttle := true
+		next := model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+			if throttle {
+				throttle = false
+				return nil, &model.Error{StatusCode: 429, Code: "429", RetryAfter: 7 * time.Second}
+			}
+			return &model.Response{Content: "ok", Usage: model.Usage{PromptTokens: 10, CompletionTokens: 10}}, nil
+		})
+		c := ratelimit.New(ratelimit.Config{Limiter: l, CountPrompt: func(*model.Request) int { return 10 }})(next)
+		_, err := c.Complete(t.Context(), &model.Request{Model: dep, MaxTokens: 10})
+		var me *model.Error
+		if !errors.As(err, &me) || me.StatusCode != 429 {
+			t.Fatalf("error = %v, want the 429 passed through", err)
+		}
+		got := l.Stats(dep)
+		if got.Paused != 7*time.Second {
+			t.Errorf("paused = %v, want the Retry-After, 7s", got.Paused)
+		}
+		if got.RequestsAvailable != 180 || got.TokensAvailable != 30000 {
+			t.Errorf("stats = %+v, want the refused call given back", got)
+		}
+		// Another run's call waits out the pause instead of hitting the service.
+		ch := make(chan error, 1)
+		go func() {
+			_, err := c.Complete(t.Context(), &model.Request{Model: dep, MaxTokens: 10})
+			ch <- err
+		}()
+		synctest.Wait()
+		select {
+		case err := <-ch:
+			t.Fatalf("a call went through during the pause: %v", err)
+		default:
+		}
+		clock.Advance(7 * time.Second)
+		synctest.Wait()
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Errorf("after the pause: %v", err)
+			}
+		default:
+			t.Fatal("the call did not go through after the pause")
+		}
+	})
+}
+
+func TestClient_Complete_neverFits(t *testing.T) {
+	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{TokensPerMinute: 1000, Clock: newFakeClock()})
+	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
+		t.Error("a call that can never fit reached the service")
+		return nil, fmt.Errorf("unreachable")
+	})
+	c := ratelimit.New(ratelimit.Config{Limiter: l, CountPrompt: func(*model.Request) int { return 100 }})(next)
+	_, err := c.Complete(t.Context(), &model.Request{Model: dep, MaxTokens: 4096})
+	const want = "ratelimit: request needs 4196 tokens but the deployment's quota is 1000 tokens per minute"
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+}
