@@ -147,11 +147,11 @@ func (f fixed) Complete(context.Context, *model.Request) (*model.Response, error
 func TestClient_Complete(t *testing.T) {
 	usage := model.Usage{PromptTokens: 1000, CompletionTokens: 100, Requests: 1}
 	tests := []struct {
-		name       string
-		cfgModel   string
-		reqModel   string
-		resp       model.Response
-		want       float64
+		name        string
+		cfgModel    string
+		reqModel    string
+		resp        model.Response
+		want        float64
 		wantUnknown []string
 	}{
 		{"priced by the response's model", "", "my-deployment",
