@@ -8,7 +8,8 @@
 #   LOCATION               region of the group and its resources (default: swedencentral)
 #   ENVIRONMENT            dev | staging | production (default: staging)
 #   IMAGE                  container image to run (default: containerImage from the parameters file)
-#   ACR_NAME               registry in RESOURCE_GROUP the web app pulls from with its identity (optional)
+#   ACR_NAME               registry the web app pulls from with its identity, granted AcrPull (optional)
+#   ACR_RESOURCE_GROUP     resource group of ACR_NAME (default: RESOURCE_GROUP)
 #   ALERT_EMAIL            address alerts go to (default: alertEmail from the parameters file)
 #   PARAMETERS_FILE        parameters file (default: azuredeploy.parameters.json beside this script)
 #   NEWSROOM_DATABASE_URL  database URL stored in Key Vault (required; secret, never printed)
@@ -62,6 +63,7 @@ printf '%s' "${NEWSROOM_DATABASE_URL}" | jq -Rs '{
 overrides=("environmentName=${environment_name}" "location=${location}")
 [[ -n "${IMAGE:-}" ]] && overrides+=("containerImage=${IMAGE}")
 [[ -n "${ACR_NAME:-}" ]] && overrides+=("containerRegistryName=${ACR_NAME}")
+[[ -n "${ACR_RESOURCE_GROUP:-}" ]] && overrides+=("containerRegistryResourceGroup=${ACR_RESOURCE_GROUP}")
 [[ -n "${ALERT_EMAIL:-}" ]] && overrides+=("alertEmail=${ALERT_EMAIL}")
 
 deployment_name="newsroom-${environment_name}-$(date -u +%Y%m%d%H%M%S)"

@@ -134,6 +134,8 @@ func TestDeployScript_Run(t *testing.T) {
 		"LOCATION":              "swedencentral",
 		"ENVIRONMENT":           "staging",
 		"IMAGE":                 "newsroomacr.azurecr.io/newsroom:abc123",
+		"ACR_NAME":              "newsroomacr",
+		"ACR_RESOURCE_GROUP":    "rg-newsroom-shared",
 		"NEWSROOM_DATABASE_URL": testSecret,
 	}
 
@@ -158,6 +160,7 @@ func TestDeployScript_Run(t *testing.T) {
 			"--template-file " + filepath.Join(abs, "azuredeploy.json"),
 			"--parameters @" + filepath.Join(abs, "azuredeploy.parameters.json"),
 			"containerImage=newsroomacr.azurecr.io/newsroom:abc123", "environmentName=staging",
+			"containerRegistryName=newsroomacr", "containerRegistryResourceGroup=rg-newsroom-shared",
 			"--query properties.outputs.webAppUrl.value",
 		} {
 			if !strings.Contains(r.calls[1], want) {

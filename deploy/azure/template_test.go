@@ -12,7 +12,12 @@ import (
 )
 
 func TestTemplate_Structure(t *testing.T) {
-	ct := loadTemplate(t)
+	for _, ct := range loadTemplate(t).all() {
+		t.Run(ct.name, func(t *testing.T) { checkStructure(t, ct) })
+	}
+}
+
+func checkStructure(t *testing.T, ct *checkedTemplate) {
 	tpl := ct.t
 	t.Run("uses the 2019-04-01 deployment template schema", func(t *testing.T) {
 		if tpl.Schema != "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#" {
@@ -64,7 +69,35 @@ func TestTemplate_Structure(t *testing.T) {
 }
 
 func TestTemplate_References(t *testing.T) {
-	ct := loadTemplate(t)
+	root := loadTemplate(t)
+	if len(root.all()) < 2 {
+		t.Fatal("the nested AcrPull template was not found; the loader is off")
+	}
+	for _, ct := range root.all() {
+		minIDs := 1
+		if ct == root {
+			minIDs = 20
+		}
+		t.Run(ct.name, func(t *testing.T) { checkReferences(t, ct, minIDs) })
+	}
+	t.Run("nested deployments pass exactly the parameters their templates declare", func(t *testing.T) {
+		for _, n := range root.all()[1:] {
+			passed, _ := path(n.deployment.res, "properties", "parameters").(map[string]any)
+			for name := range passed {
+				if _, ok := n.t.Parameters[name]; !ok {
+					t.Errorf("%s: passes undeclared parameter %q", n.name, name)
+				}
+			}
+			for name, p := range n.t.Parameters {
+				if _, ok := passed[name]; !ok && p.DefaultValue == nil {
+					t.Errorf("%s: required parameter %q is not passed", n.name, name)
+				}
+			}
+		}
+	})
+}
+
+func checkReferences(t *testing.T, ct *checkedTemplate, minIDs int) {
 	tpl := ct.t
 	usedParams := map[string]bool{}
 	usedVars := map[string]bool{}
@@ -124,7 +157,7 @@ func TestTemplate_References(t *testing.T) {
 				}
 			})
 		}
-		if n < 20 {
+		if n < minIDs {
 			t.Errorf("only %d resource ids checked; the walk missed the template", n)
 		}
 	})
@@ -177,7 +210,7 @@ func TestTemplate_References(t *testing.T) {
 			}
 			parts := strings.Split(d.scope, "|")
 			if externalTypes[parts[0]] {
-				if _, ok := d.res["condition"]; !ok {
+				if _, ok := d.res["condition"]; !ok && !ct.conditional() {
 					t.Errorf("%s on external %s must be conditional", d.typ, parts[0])
 				}
 				continue
@@ -466,29 +499,35 @@ func TestTemplate_Security(t *testing.T) {
 	})
 	t.Run("the identity holds exactly the least-privilege roles, each on its one resource", func(t *testing.T) {
 		got := map[string]string{}
-		for _, ra := range ct.ofType("Microsoft.Authorization/roleAssignments") {
-			def, _ := path(ra.res, "properties", "roleDefinitionId").(string)
-			e := ct.exprs[def]
-			if e == nil || e.Func != "subscriptionResourceId" {
-				t.Fatalf("roleDefinitionId %q is not a subscriptionResourceId", def)
+		for _, c := range ct.all() {
+			for _, ra := range c.ofType("Microsoft.Authorization/roleAssignments") {
+				def, _ := path(ra.res, "properties", "roleDefinitionId").(string)
+				e := c.exprs[def]
+				if e == nil || e.Func != "subscriptionResourceId" {
+					t.Fatalf("%s: roleDefinitionId %q is not a subscriptionResourceId", c.name, def)
+				}
+				roleExpr := e.Args[1]
+				guid := roleExpr.Lit
+				if roleExpr.Func == "variables" {
+					name, _ := roleExpr.stringArg(0)
+					guid, _ = c.t.Variables[name].(string)
+				}
+				// Nested templates receive the identity as parameters; compare what the parent passes.
+				principal, _ := path(ra.res, "properties", "principalId").(string)
+				if p := c.outerText(principal); !strings.Contains(p, idOf(identity)) || !strings.HasSuffix(p, ".principalId") {
+					t.Errorf("%s: role %s is granted to %s, not the identity's principalId", c.name, guid, p)
+				}
+				if path(ra.res, "properties", "principalType") != "ServicePrincipal" {
+					t.Errorf("%s: role %s: principalType is not ServicePrincipal", c.name, guid)
+				}
+				if n := c.outerText(ra.res["name"].(string)); !strings.Contains(n, idOf(identity)) {
+					t.Errorf("%s: role assignment name %s does not derive from the identity", c.name, n)
+				}
+				if ra.scope == "" {
+					t.Errorf("%s: role assignment %s is scoped to the whole resource group", c.name, ra.segs[0])
+				}
+				got[guid] = strings.SplitN(ra.scope, "|", 2)[0]
 			}
-			roleExpr := e.Args[1]
-			guid := roleExpr.Lit
-			if roleExpr.Func == "variables" {
-				name, _ := roleExpr.stringArg(0)
-				guid, _ = ct.t.Variables[name].(string)
-			}
-			principal, _ := path(ra.res, "properties", "principalId").(string)
-			if !ct.refersTo(principal, identity) || !strings.HasSuffix(principal, ".principalId]") {
-				t.Errorf("role %s is granted to %q, not the identity's principalId", guid, principal)
-			}
-			if path(ra.res, "properties", "principalType") != "ServicePrincipal" {
-				t.Errorf("role %s: principalType is not ServicePrincipal", guid)
-			}
-			if !strings.Contains(ra.segs[0], idOf(identity)) {
-				t.Errorf("role assignment name %s does not derive from the identity", ra.segs[0])
-			}
-			got[guid] = strings.SplitN(ra.scope, "|", 2)[0]
 		}
 		want := map[string]string{
 			roleOpenAIUser:      "Microsoft.CognitiveServices/accounts",
@@ -501,11 +540,6 @@ func TestTemplate_Security(t *testing.T) {
 		for _, broad := range []string{roleOwner, roleContributor, roleOpenAIContrib, roleCognitiveContrib} {
 			if _, ok := got[broad]; ok {
 				t.Errorf("broad role %s granted", broad)
-			}
-		}
-		for _, d := range ct.ofType("Microsoft.Authorization/roleAssignments") {
-			if d.scope == "" {
-				t.Errorf("role assignment %s is scoped to the whole resource group", d.segs[0])
 			}
 		}
 	})
@@ -740,7 +774,11 @@ func TestTemplate_Monitoring(t *testing.T) {
 		if !strings.Contains(common, "parameters('tags')") {
 			t.Fatalf("commonTags = %q does not include the tags parameter", common)
 		}
-		for _, d := range ct.decls {
+		var decls []declared
+		for _, c := range ct.all() {
+			decls = append(decls, c.decls...)
+		}
+		for _, d := range decls {
 			tags, has := d.res["tags"]
 			switch {
 			case notTaggable[d.typ] && has:

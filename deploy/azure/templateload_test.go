@@ -62,6 +62,7 @@ var apiVersions = map[string]string{
 	"Microsoft.Insights/actionGroups":                         "2023-01-01",
 	"Microsoft.Insights/metricAlerts":                         "2018-03-01",
 	"Microsoft.Insights/scheduledQueryRules":                  "2023-12-01",
+	"Microsoft.Resources/deployments":                         "2022-09-01",
 }
 
 // notTaggable are the types in this template whose resource providers take no tags.
@@ -99,9 +100,35 @@ type declared struct {
 func (d declared) key() string { return d.typ + "|" + strings.Join(d.segs, "|") }
 
 type checkedTemplate struct {
+	name  string // file name, or "nested <deployment>" for an inner-scope template
 	t     *template
 	decls []declared
-	exprs map[string]*expr // every expression string in the template, parsed
+	exprs map[string]*expr // every expression string in the template (not its nested ones), parsed
+
+	// For a nested template: the deployment resource in the parent that carries it.
+	parent     *checkedTemplate
+	deployment declared
+	nested     []*checkedTemplate
+}
+
+// all returns this template and every nested one, depth first.
+func (ct *checkedTemplate) all() []*checkedTemplate {
+	out := []*checkedTemplate{ct}
+	for _, n := range ct.nested {
+		out = append(out, n.all()...)
+	}
+	return out
+}
+
+// conditional reports whether the template's resources deploy only under a condition: it is
+// nested in a conditional deployment.
+func (ct *checkedTemplate) conditional() bool {
+	for c := ct; c.parent != nil; c = c.parent {
+		if _, ok := c.deployment.res["condition"]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func loadTemplate(t *testing.T) *checkedTemplate {
@@ -110,16 +137,37 @@ func loadTemplate(t *testing.T) *checkedTemplate {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newCheckedTemplate(t, "azuredeploy.json", data, nil, declared{})
+}
+
+const deploymentsType = "Microsoft.Resources/deployments"
+
+func newCheckedTemplate(t *testing.T, name string, data []byte, parent *checkedTemplate, deployment declared) *checkedTemplate {
+	t.Helper()
 	var tpl template
 	if err := json.Unmarshal(data, &tpl); err != nil {
-		t.Fatalf("azuredeploy.json is not valid JSON: %v", err)
+		t.Fatalf("%s is not valid JSON: %v", name, err)
 	}
 	if err := json.Unmarshal(data, &tpl.raw); err != nil {
 		t.Fatal(err)
 	}
-	ct := &checkedTemplate{t: &tpl, exprs: map[string]*expr{}}
+	// Walk a copy without the inner-scope nested templates: their expressions belong to them.
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	inner := map[int]map[string]any{}
+	resources, _ := doc["resources"].([]any)
+	for i, r := range resources {
+		props, _ := path(r, "properties").(map[string]any)
+		if path(r, "type") == deploymentsType && path(props, "expressionEvaluationOptions", "scope") == "inner" {
+			inner[i], _ = props["template"].(map[string]any)
+			delete(props, "template")
+		}
+	}
+	ct := &checkedTemplate{name: name, t: &tpl, exprs: map[string]*expr{}, parent: parent, deployment: deployment}
 	var parseErrs []string
-	walkStrings(tpl.raw, func(s string) {
+	walkStrings(doc, func(s string) {
 		if !isExpression(s) {
 			return
 		}
@@ -131,26 +179,66 @@ func loadTemplate(t *testing.T) *checkedTemplate {
 		ct.exprs[s] = e
 	})
 	if len(parseErrs) > 0 {
-		t.Fatalf("expressions that do not parse:\n%s", strings.Join(parseErrs, "\n"))
+		t.Fatalf("%s: expressions that do not parse:\n%s", name, strings.Join(parseErrs, "\n"))
 	}
 	for i, r := range tpl.Resources {
 		typ, _ := r["type"].(string)
-		name, _ := r["name"].(string)
-		segs, err := ct.nameSegments(name)
+		rname, _ := r["name"].(string)
+		segs, err := ct.nameSegments(rname)
 		if err != nil {
-			t.Fatalf("resource %d (%s): %v", i, typ, err)
+			t.Fatalf("%s: resource %d (%s): %v", name, i, typ, err)
 		}
 		d := declared{res: r, typ: typ, segs: segs}
 		if sc, ok := r["scope"].(string); ok {
 			st, ss, err := ct.scopeTarget(sc)
 			if err != nil {
-				t.Fatalf("resource %d (%s %s): %v", i, typ, name, err)
+				t.Fatalf("%s: resource %d (%s %s): %v", name, i, typ, rname, err)
 			}
 			d.scope = st + "|" + strings.Join(ss, "|")
 		}
 		ct.decls = append(ct.decls, d)
 	}
+	for i, d := range ct.decls {
+		if typ := d.typ; typ == deploymentsType && inner[i] == nil {
+			t.Fatalf("%s: nested deployment %v must use an inner-scope template", name, d.segs)
+		}
+		if inner[i] != nil {
+			body, err := json.Marshal(inner[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct.nested = append(ct.nested, newCheckedTemplate(t, "nested "+strings.Join(d.segs, "/"), body, ct, d))
+		}
+	}
 	return ct
+}
+
+// passed returns the canonical text of the value the parent deployment passes for a nested
+// template's parameter, or "" when this is not a nested template or the parameter is not passed.
+func (ct *checkedTemplate) passed(param string) string {
+	if ct.parent == nil {
+		return ""
+	}
+	v, _ := path(ct.deployment.res, "properties", "parameters", param, "value").(string)
+	if v == "" {
+		return ""
+	}
+	return ct.parent.canonical(v)
+}
+
+// outerText returns the canonical text of a template string with the parameters of nested
+// templates replaced by the values their parents pass, so that it can be compared with the
+// outermost template's resources.
+func (ct *checkedTemplate) outerText(s string) string {
+	text := ct.canonical(s)
+	for c := ct; c.parent != nil; c = c.parent {
+		for name := range c.t.Parameters {
+			if v := c.passed(name); v != "" {
+				text = strings.ReplaceAll(text, "parameters("+quote(name)+")", v)
+			}
+		}
+	}
+	return text
 }
 
 // walkStrings calls fn for every string anywhere inside v (keys included: userAssignedIdentities
@@ -259,12 +347,28 @@ func (ct *checkedTemplate) find(typ string, segs []string) (declared, bool) {
 func (ct *checkedTemplate) resolveID(e *expr) (typ string, segs []string, err error) {
 	switch e.Func {
 	case "resourceId":
-		typ, ok := e.stringArg(0)
-		if !ok {
+		args := e.Args
+		var group *expr
+		if t0, ok := e.stringArg(0); !ok || !strings.Contains(t0, "/") {
+			group, args = args[0], args[1:] // resourceId(resourceGroup, type, names...)
+		}
+		if len(args) == 0 || !args[0].IsStr {
 			return "", nil, fmt.Errorf("%s: the type is not a literal", e)
 		}
-		for _, a := range e.Args[1:] {
+		typ := args[0].Lit
+		for _, a := range args[1:] {
 			segs = append(segs, a.String())
+		}
+		if group != nil {
+			d, ok := ct.find(typ, segs)
+			if !ok {
+				return "", nil, fmt.Errorf("%s names no resource of the template", e)
+			}
+			rg, _ := d.res["resourceGroup"].(string)
+			if rg == "" || ct.canonical(rg) != group.String() {
+				return "", nil, fmt.Errorf("%s: resource group %s is not the resource's resourceGroup %q", e, group, rg)
+			}
+			return typ, segs, nil
 		}
 		if strings.Count(typ, "/") != len(segs) {
 			return "", nil, fmt.Errorf("%s: type %s takes %d name segments, got %d", e, typ, strings.Count(typ, "/"), len(segs))
