@@ -95,4 +95,3 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	}
 	return &in, nil
 }
-
