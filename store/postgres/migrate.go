@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationLock is the advisory lock key held while migrating ("newsroom" in
+// ASCII, as an int64).
+const migrationLock int64 = 0x6e657773726f6f6d
+
+// migrations is the schema's history: each entry runs once, in order, and is
+// recorded in schema_migrations. Never edit an applied entry; append a new one.
+var migrations = []string{
+	1: `
+CREATE TABLE runs (
+	id              text COLLATE "C" PRIMARY KEY,
+	owner           text NOT NULL DEFAULT '',
+	idempotency_key text,
+	task            text NOT NULL,
+	team            text NOT NULL,
+	max_messages    integer NOT NULL DEFAULT 0,
+	budget_usd      double precision NOT NULL DEFAULT 0,
+	status          text NOT NULL,
+	stop_reason     text NOT NULL DEFAULT '',
+	error           text NOT NULL DEFAULT '',
+	usage           jsonb NOT NULL DEFAULT '{}',
+	per_agent       jsonb,
+	article         text NOT NULL DEFAULT '',
+	created_at      timestamptz NOT NULL,
+	updated_at      timestamptz NOT NULL,
+	finished_at     timestamptz,
+	last_seq        bigint NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX runs_owner_idempotency_key ON runs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX runs_created ON runs (created_at DESC, id DESC);
+CREATE INDEX runs_owner_created ON runs (owner, created_at DESC, id DESC);
+CREATE INDEX runs_status_created ON runs (status, created_at, id);
+
+CREATE TABLE events (
+	run_id     text COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	seq        bigint NOT NULL,
+	type       text NOT NULL,
+	payload    jsonb NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE api_keys (
+	id         text COLLATE "C" PRIMARY KEY,
+	name       text NOT NULL,
+	hash       text NOT NULL UNIQUE,
+	admin      boolean NOT NULL DEFAULT false,
+	created_at timestamptz NOT NULL,
+	revoked_at timestamptz
+);
+`,
+}
+
+// migrate applies the pending migrations in one transaction holding an
+// advisory lock: a second instance starting at the same time waits, then
+// finds them applied. PostgreSQL's DDL is transactional, so a failed
+// migration leaves nothing behind.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if current >= len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", current, len(migrations)-1)
+	}
+	for v := current + 1; v < len(migrations); v++ {
+		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+	}
+	return tx.Commit(ctx)
+}

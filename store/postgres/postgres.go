@@ -1,0 +1,429 @@
+// Package postgres is the store.Store for several service instances sharing
+// one PostgreSQL database (pgx connection pool).
+//
+// Event payloads and usage are JSONB. AppendEvent is one statement that
+// increments the run's last_seq counter and inserts the event under the new
+// value: the row lock on the run serialises concurrent appends, across
+// instances too, so sequence numbers have no gaps and no duplicates, and the
+// statement's commit is durable (synchronous_commit as the server sets it,
+// on by default). Migrations run under a transaction-scoped advisory lock, so
+// instances starting together apply each migration once.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/internal/storeutil"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store in a PostgreSQL database. Safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at url (postgres://user:pass@host/db?...,
+// any pgxpool setting such as pool_max_conns allowed) and applies pending
+// migrations. Errors never include the password.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors can echo the URL; say only what failed.
+		return nil, errors.New("postgres: open: cannot parse the database URL")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open %s: %w", target(cfg), err)
+	}
+	s := &Store{pool: pool}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", target(cfg), err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", target(cfg), err)
+	}
+	return s, nil
+}
+
+// target names the server and database for errors, without credentials.
+func target(cfg *pgxpool.Config) string {
+	return fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+const runColumns = `id, owner, COALESCE(idempotency_key, ''), task, team, max_messages, budget_usd, status,
+	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at`
+
+func scanRun(row pgx.Row) (*store.Run, error) {
+	var (
+		r               store.Run
+		usage, perAgent []byte
+		finished        *time.Time
+		status          string
+	)
+	if err := row.Scan(&r.ID, &r.Owner, &r.IdempotencyKey, &r.Task, &r.Team, &r.MaxMessages, &r.BudgetUSD,
+		&status, &r.StopReason, &r.Error, &usage, &perAgent, &r.Article, &r.CreatedAt, &r.UpdatedAt,
+		&finished); err != nil {
+		return nil, err
+	}
+	r.Status = store.Status(status)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	if finished != nil {
+		r.FinishedAt = finished.UTC()
+	}
+	if err := storeutil.DecodeUsage(&r, usage, perAgent); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &r, nil
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// CreateRun stores a new run; see store.Store. A zero ID, Status or
+// CreatedAt is filled in (random id, queued, now). A run whose id exists
+// already gives store.ErrConflict.
+func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool, error) {
+	r := storeutil.PrepareRun(run)
+	usage, perAgent, err := storeutil.Usage(r.Usage, r.PerAgent)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: create run: %w", err)
+	}
+	// DO NOTHING on any unique violation: either the id is taken (a conflict)
+	// or the owner already used the idempotency key (return that run). A
+	// concurrent insert with the same key is waited for, so the loser sees
+	// the winner's row below.
+	tag, err := s.pool.Exec(ctx, `INSERT INTO runs (id, owner, idempotency_key, task, team, max_messages,
+		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING`,
+		r.ID, r.Owner, nullString(r.IdempotencyKey), r.Task, r.Team, r.MaxMessages, r.BudgetUSD, string(r.Status),
+		r.StopReason, r.Error, usage, perAgent, r.Article, r.CreatedAt, r.UpdatedAt, nullTime(r.FinishedAt))
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: create run: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return r, false, nil
+	}
+	if r.IdempotencyKey != "" {
+		existing, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs
+			WHERE owner = $1 AND idempotency_key = $2`, r.Owner, r.IdempotencyKey))
+		if err == nil {
+			return existing, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, fmt.Errorf("postgres: create run: %w", err)
+		}
+	}
+	return nil, false, fmt.Errorf("postgres: create run %s: %w", r.ID, store.ErrConflict)
+}
+
+// GetRun returns a run or store.ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
+	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: run %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// UpdateRun saves the run's status, stop reason, error, usage, per-agent
+// usage, article and finished time, and sets run.UpdatedAt to now. A run
+// whose status is finished and whose FinishedAt is zero gets FinishedAt = now.
+// Task, team and limits never change. Unknown ids give store.ErrNotFound.
+func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
+	now := storeutil.Now()
+	finished := run.FinishedAt
+	if finished.IsZero() && run.Status.Finished() {
+		finished = now
+	}
+	if !finished.IsZero() {
+		finished = storeutil.Time(finished)
+	}
+	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	if err != nil {
+		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4,
+		per_agent = $5, article = $6, updated_at = $7, finished_at = $8 WHERE id = $9`,
+		string(run.Status), run.StopReason, run.Error, usage, perAgent, run.Article, now, nullTime(finished), run.ID)
+	if err != nil {
+		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: run %s: %w", run.ID, store.ErrNotFound)
+	}
+	run.UpdatedAt = now
+	if !finished.IsZero() {
+		run.FinishedAt = finished
+	}
+	return nil
+}
+
+// ListRuns returns a page of runs, newest first (created_at, then id).
+func (s *Store) ListRuns(ctx context.Context, opts store.ListOptions) ([]*store.Run, string, error) {
+	limit := storeutil.Limit(opts.Limit)
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if opts.Owner != "" {
+		where = append(where, "owner = "+arg(opts.Owner))
+	}
+	if opts.Status != "" {
+		where = append(where, "status = "+arg(string(opts.Status)))
+	}
+	if opts.Cursor != "" {
+		t, id, err := storeutil.DecodeCursor(opts.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("postgres: list runs: %w", err)
+		}
+		where = append(where, fmt.Sprintf("(created_at, id) < (%s, %s)", arg(t), arg(id)))
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	// One more than the page tells whether a next page exists.
+	// makes the id tie-break byte order, as in SQLite, whatever the
+	// database's collation.
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	runs, err := s.queryRuns(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("postgres: list runs: %w", err)
+	}
+	next := ""
+	if len(runs) > limit {
+		runs = runs[:limit]
+		last := runs[limit-1]
+		next = storeutil.EncodeCursor(last.CreatedAt, last.ID)
+	}
+	return runs, next, nil
+}
+
+// UnfinishedRuns returns the queued and running runs, oldest first.
+func (s *Store) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN ($1, $2)
+		ORDER BY created_at, id`, string(store.StatusQueued), string(store.StatusRunning))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: unfinished runs: %w", err)
+	}
+	return runs, nil
+}
+
+func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.Run, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var runs []*store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+// AppendEvent adds an event to the run's log and returns its seq; see the
+// package comment. Unknown runs give store.ErrNotFound.
+func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error) {
+	payload, err := storeutil.EncodeEvent(e)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: append event: %w", err)
+	}
+	var seq int64
+	err = s.pool.QueryRow(ctx, `WITH next AS (
+			UPDATE runs SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq
+		)
+		INSERT INTO events (run_id, seq, type, payload, created_at)
+		SELECT $1, last_seq, $2, $3, $4 FROM next
+		RETURNING seq`, runID, string(e.Type), payload, storeutil.Now()).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: append event to run %s: %w", runID, err)
+	}
+	return seq, nil
+}
+
+// Events returns the run's events with Seq > after, in order. A run without
+// events (or an unknown run) gives an empty slice.
+func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, payload FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
+		runID, after)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: events of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var (
+			seq     int64
+			payload []byte
+		)
+		if err := rows.Scan(&seq, &payload); err != nil {
+			return nil, fmt.Errorf("postgres: events of run %s: %w", runID, err)
+		}
+		ev, err := storeutil.DecodeEvent(seq, payload)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: run %s: %w", runID, err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: events of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// CreateKey stores a key, filling in a zero ID (random) and CreatedAt (now)
+// in k. A taken id or hash gives store.ErrConflict.
+func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
+	c := *k
+	if c.ID == "" {
+		c.ID = storeutil.NewID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = storeutil.Now()
+	}
+	c.CreatedAt = storeutil.Time(c.CreatedAt)
+	if !c.RevokedAt.IsZero() {
+		c.RevokedAt = storeutil.Time(c.RevokedAt)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt, nullTime(c.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("postgres: create key: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: create key %s: %w", c.ID, store.ErrConflict)
+	}
+	*k = c
+	return nil
+}
+
+const keyColumns = `id, name, hash, admin, created_at, revoked_at`
+
+func scanKey(row pgx.Row) (*store.Key, error) {
+	var (
+		k       store.Key
+		revoked *time.Time
+	)
+	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, &k.CreatedAt, &revoked); err != nil {
+		return nil, err
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	if revoked != nil {
+		k.RevokedAt = revoked.UTC()
+	}
+	return &k, nil
+}
+
+// KeyByHash returns the unrevoked key with that hash, or store.ErrNotFound.
+func (s *Store) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+		WHERE hash = $1 AND revoked_at IS NULL`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: key: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: key by hash: %w", err)
+	}
+	return k, nil
+}
+
+// ListKeys returns every key, revoked ones included, oldest first.
+func (s *Store) ListKeys(ctx context.Context) ([]*store.Key, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*store.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	return keys, nil
+}
+
+// RevokeKey marks the key revoked. Revoking a revoked key keeps its first
+// revocation time and succeeds; an unknown id gives store.ErrNotFound.
+func (s *Store) RevokeKey(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`,
+		storeutil.Now(), id)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke key %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// MigrationVersions returns the schema versions applied, in order.
+func (s *Store) MigrationVersions(ctx context.Context) ([]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migration versions: %w", err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migration versions: %w", err)
+	}
+	return vs, nil
+}
