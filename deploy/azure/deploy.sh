@@ -46,19 +46,32 @@ esac
 [[ -f "${template_file}" ]] || die "template ${template_file} not found"
 [[ -f "${parameters_file}" ]] || die "parameters file ${parameters_file} not found"
 command -v az >/dev/null || die "the Azure CLI (az) is not installed"
-command -v jq >/dev/null || die "jq is not installed"
+
+# json_string prints its argument as a JSON string literal, with bash builtins only.
+json_string() {
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  s="${s//$'\t'/\\t}"
+  s="${s//$'\r'/\\r}"
+  s="${s//$'\n'/\\n}"
+  if [[ "${s}" =~ [[:cntrl:]] ]]; then
+    die "NEWSROOM_DATABASE_URL contains control characters"
+  fi
+  printf '"%s"' "${s}"
+}
 
 # The secret reaches az through a private file, never through argv (visible in the process
-# list) or the terminal.
+# list) or the terminal; printf is a builtin, so it does not show up in argv either.
 umask 077
 secret_dir="$(mktemp -d)"
 trap 'rm -rf "${secret_dir}"' EXIT
 secret_parameters="${secret_dir}/secret.parameters.json"
-printf '%s' "${NEWSROOM_DATABASE_URL}" | jq -Rs '{
-  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
-  contentVersion: "1.0.0.0",
-  parameters: {databaseUrl: {value: .}}
-}' >"${secret_parameters}"
+secret_json="$(json_string "${NEWSROOM_DATABASE_URL}")"
+printf '{\n  "$schema": "%s",\n  "contentVersion": "1.0.0.0",\n  "parameters": {"databaseUrl": {"value": %s}}\n}\n' \
+  "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#" \
+  "${secret_json}" >"${secret_parameters}"
+unset secret_json
 
 overrides=("environmentName=${environment_name}" "location=${location}")
 [[ -n "${IMAGE:-}" ]] && overrides+=("containerImage=${IMAGE}")

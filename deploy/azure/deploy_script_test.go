@@ -82,7 +82,6 @@ type deployRun struct {
 func runDeploy(t *testing.T, env map[string]string, args ...string) deployRun {
 	t.Helper()
 	bash := needTool(t, "bash")
-	needTool(t, "jq")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
@@ -120,6 +119,31 @@ func runDeploy(t *testing.T, env map[string]string, args ...string) deployRun {
 		}
 	}
 	return run
+}
+
+// secretFromFiles returns the databaseUrl value from the parameters files az was given.
+func secretFromFiles(t *testing.T, files string) string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(files))
+	for {
+		var f struct {
+			Parameters map[string]struct {
+				Value json.RawMessage `json:"value"`
+			} `json:"parameters"`
+		}
+		if err := dec.Decode(&f); errors.Is(err, io.EOF) {
+			t.Fatal("no parameters file carried databaseUrl")
+		} else if err != nil {
+			t.Fatalf("az was given a parameters file that is not JSON: %v", err)
+		}
+		if p, ok := f.Parameters["databaseUrl"]; ok {
+			var v string
+			if err := json.Unmarshal(p.Value, &v); err != nil {
+				t.Fatalf("databaseUrl is not a JSON string: %v", err)
+			}
+			return v
+		}
+	}
 }
 
 const testSecret = "postgres://newsroom:s3cr3t-Pa55@db.internal:5432/newsroom?sslmode=require"
@@ -168,38 +192,36 @@ func TestDeployScript_Run(t *testing.T) {
 			}
 		}
 	})
-	t.Run("the secret reaches az only inside a parameters file", func(t *testing.T) {
-		r := runDeploy(t, env)
-		if r.err != nil {
-			t.Fatalf("deploy.sh: %v\nstderr:\n%s", r.err, r.stderr)
-		}
-		for what, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "az arguments": strings.Join(r.calls, "\n")} {
-			if strings.Contains(text, "s3cr3t") {
-				t.Errorf("the secret appears in %s", what)
+	t.Run("the secret reaches az only inside a parameters file, exactly", func(t *testing.T) {
+		for _, secret := range []string{testSecret, "host=db user=newsroom password=s3cr3t\"quote\\slash\ttab"} {
+			withSecret := map[string]string{}
+			for k, v := range env {
+				withSecret[k] = v
 			}
-		}
-		found := false
-		dec := json.NewDecoder(strings.NewReader(r.files))
-		for {
-			var f struct {
-				Parameters map[string]struct {
-					Value any `json:"value"`
-				} `json:"parameters"`
+			withSecret["NEWSROOM_DATABASE_URL"] = secret
+			r := runDeploy(t, withSecret)
+			if r.err != nil {
+				t.Fatalf("deploy.sh: %v\nstderr:\n%s", r.err, r.stderr)
 			}
-			if err := dec.Decode(&f); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("az was given a parameters file that is not JSON: %v", err)
-			}
-			if p, ok := f.Parameters["databaseUrl"]; ok {
-				found = true
-				if p.Value != testSecret {
-					t.Errorf("databaseUrl in the parameters file = %q, want the exact secret", p.Value)
+			for what, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "az arguments": strings.Join(r.calls, "\n")} {
+				if strings.Contains(text, "s3cr3t") {
+					t.Errorf("the secret appears in %s", what)
 				}
 			}
+			if got := secretFromFiles(t, r.files); got != secret {
+				t.Errorf("databaseUrl in the parameters file = %q, want %q", got, secret)
+			}
 		}
-		if !found {
-			t.Error("no parameters file carried databaseUrl")
+	})
+	t.Run("a secret with control characters is refused", func(t *testing.T) {
+		bad := map[string]string{}
+		for k, v := range env {
+			bad[k] = v
+		}
+		bad["NEWSROOM_DATABASE_URL"] = "postgres://db/x\x07"
+		r := runDeploy(t, bad)
+		if r.err == nil || strings.Contains(strings.Join(r.calls, "\n"), "deployment group create") {
+			t.Errorf("err %v, az calls %q: want a refusal before deploying", r.err, r.calls)
 		}
 	})
 	t.Run("what-if only previews and deploys nothing", func(t *testing.T) {
