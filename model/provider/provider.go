@@ -1,0 +1,484 @@
+// Package provider is the bottom model.Client: it speaks the chat completions
+// protocol to Azure OpenAI or an OpenAI-compatible endpoint (OpenAI, Ollama,
+// vLLM) through the official OpenAI Go SDK.
+//
+// The client does one attempt per call. The SDK's own retries are switched
+// off (option.WithMaxRetries(0)) because newsroom has one retry policy for the
+// whole process, the retry middleware above this client; every failure comes
+// back as a *model.Error carrying what that middleware needs (status, service
+// code, request id, the wait the service asked for).
+//
+// Authentication is a value: an API key, or for Azure an
+// azcore.TokenCredential whose bearer tokens are requested for the
+// Cognitive Services scope. Credentials only travel over HTTPS, except to a
+// loopback host (local emulators and development servers).
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/azure"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/newsroom-dev/newsroom/httpx"
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+// Kinds of endpoint.
+const (
+	KindAzure  = "azure"
+	KindOpenAI = "openai"
+)
+
+// Defaults.
+const (
+	// DefaultAPIVersion is the GA Azure OpenAI data-plane version used when
+	// Config.APIVersion is empty.
+	DefaultAPIVersion = "2024-10-21"
+	// DefaultBaseURL is the OpenAI endpoint used when Config.BaseURL is empty.
+	DefaultBaseURL = "https://api.openai.com/v1/"
+	// Scope is the Entra ID scope bearer tokens are requested for.
+	Scope = "https://cognitiveservices.azure.com/.default"
+)
+
+// Errors returned by New.
+var (
+	// ErrConfig is wrapped by every configuration error.
+	ErrConfig = errors.New("provider: invalid configuration")
+	// ErrInsecureEndpoint is wrapped when an endpoint is plain http and not loopback.
+	ErrInsecureEndpoint = errors.New("provider: endpoint must use https (plain http is allowed only for loopback hosts)")
+)
+
+// Config configures a Client.
+type Config struct {
+	// Kind is KindAzure or KindOpenAI. Empty means KindAzure when Endpoint is
+	// set, KindOpenAI otherwise.
+	Kind string
+
+	// Endpoint is the Azure OpenAI resource URL, such as
+	// https://NAME.openai.azure.com (Azure only).
+	Endpoint string
+	// Deployment is the default Azure deployment, used when a request names
+	// no model (Azure only).
+	Deployment string
+	// APIVersion is the Azure api-version query parameter; empty means
+	// DefaultAPIVersion (Azure only).
+	APIVersion string
+
+	// APIKey authenticates with the api-key header (Azure) or as a bearer
+	// token (OpenAI). It may be empty for OpenAI-compatible servers that need
+	// no key.
+	APIKey string
+	// Credential supplies Entra ID bearer tokens for Azure when APIKey is
+	// empty (see DefaultCredential).
+	Credential azcore.TokenCredential
+
+	// BaseURL is the OpenAI-compatible endpoint, such as
+	// http://localhost:11434/v1 for Ollama; empty means DefaultBaseURL.
+	BaseURL string
+	// Model is the default model name for OpenAI-compatible endpoints.
+	Model string
+
+	// HTTPClient sends the requests. Nil means a new client from
+	// httpx.NewClient; pass the process's shared one so connections are reused.
+	HTTPClient *http.Client
+	// RequestTimeout bounds one call, including a streamed body; 0 means only
+	// the context's deadline applies.
+	RequestTimeout time.Duration
+
+	// OnRateLimitHeaders, when set, is called after every response that
+	// carries x-ratelimit-remaining-requests or x-ratelimit-remaining-tokens,
+	// with the deployment (or model) the call went to; a header that is
+	// absent is passed as -1. It is called synchronously and must be fast.
+	OnRateLimitHeaders func(deployment string, remainingRequests, remainingTokens int)
+
+	// Now is the clock used to turn an HTTP-date Retry-After into a wait;
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+// Client is a model.Client over the OpenAI Go SDK. It is safe for concurrent use.
+type Client struct {
+	kind         string
+	defaultModel string
+	svc          openai.ChatCompletionService
+	apiKey       string
+	onRateLimit  func(string, int, int)
+	now          func() time.Time
+}
+
+var _ model.Client = (*Client)(nil)
+
+// New validates cfg and returns a client. It makes no request.
+func New(cfg Config) (*Client, error) {
+	kind := strings.ToLower(strings.TrimSpace(cfg.Kind))
+	if kind == "" {
+		kind = KindOpenAI
+		if cfg.Endpoint != "" {
+			kind = KindAzure
+		}
+	}
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = httpx.NewClient(httpx.Options{})
+	}
+	c := &Client{kind: kind, apiKey: cfg.APIKey, onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	opts := []option.RequestOption{
+		option.WithHTTPClient(httpClient),
+		option.WithMaxRetries(0), // the retry middleware is the one retry policy
+	}
+	if cfg.RequestTimeout > 0 {
+		opts = append(opts, option.WithRequestTimeout(cfg.RequestTimeout))
+	}
+
+	switch kind {
+	case KindAzure:
+		if cfg.Endpoint == "" {
+			return nil, fmt.Errorf("%w: azure needs an endpoint", ErrConfig)
+		}
+		u, err := CheckEndpoint(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		version := cfg.APIVersion
+		if version == "" {
+			version = DefaultAPIVersion
+		}
+		c.defaultModel = cfg.Deployment
+		opts = append(opts, azure.WithEndpoint(u.String(), version))
+		switch {
+		case cfg.APIKey != "":
+			opts = append(opts, azure.WithAPIKey(cfg.APIKey))
+		case cfg.Credential != nil:
+			opts = append(opts, azure.WithTokenCredential(cfg.Credential, azure.WithTokenCredentialScopes([]string{Scope})))
+		default:
+			return nil, fmt.Errorf("%w: azure needs an API key or a token credential", ErrConfig)
+		}
+		if u.Scheme == "http" {
+			// The SDK (and azcore's bearer token policy) refuses to send
+			// credentials over plain http; this option lifts that for
+			// loopback destinations only, which CheckEndpoint guaranteed.
+			opts = append(opts, azure.WithUnsafeAllowHTTP())
+		}
+	case KindOpenAI:
+		base := cfg.BaseURL
+		if base == "" {
+			base = DefaultBaseURL
+		}
+		u, err := CheckEndpoint(base)
+		if err != nil {
+			return nil, err
+		}
+		c.defaultModel = cfg.Model
+		opts = append(opts, option.WithBaseURL(u.String()))
+		if cfg.APIKey != "" {
+			opts = append(opts, option.WithAPIKey(cfg.APIKey))
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %q (want %q or %q)", ErrConfig, cfg.Kind, KindAzure, KindOpenAI)
+	}
+	// A ChatCompletionService built directly, not through openai.NewClient,
+	// reads nothing from the process environment: configuration comes only
+	// from package config.
+	c.svc = openai.NewChatCompletionService(opts...)
+	return c, nil
+}
+
+// CheckEndpoint parses an endpoint URL and rejects anything but https, or
+// plain http to a loopback host (127.0.0.0/8, ::1, localhost).
+func CheckEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: endpoint %q is not a URL: %v", ErrConfig, raw, err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("%w: endpoint %q must be an absolute http(s) URL", ErrConfig, raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: endpoint must not carry credentials in the URL", ErrConfig)
+	}
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w: %s", ErrInsecureEndpoint, u.Redacted())
+	}
+	return u, nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// DefaultCredential builds azidentity's DefaultAzureCredential: a service
+// principal from the environment, workload identity, managed identity
+// (including App Service's IDENTITY_ENDPOINT/IDENTITY_HEADER) and the Azure
+// CLI, tried in that order. opts may be nil.
+func DefaultCredential(opts *azidentity.DefaultAzureCredentialOptions) (azcore.TokenCredential, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(opts)
+	if err != nil {
+		return nil, fmt.Errorf("provider: default Azure credential: %w", err)
+	}
+	return cred, nil
+}
+
+// Complete sends one chat completion request; it streams when req.OnDelta is set.
+func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	params, err := c.params(req)
+	if err != nil {
+		return nil, err
+	}
+	deployment := string(params.Model)
+	var raw *http.Response
+	if !req.Streaming() {
+		cc, err := c.svc.New(ctx, params, option.WithResponseInto(&raw))
+		c.observe(deployment, raw)
+		if err != nil {
+			return nil, c.mapError(ctx, err, raw)
+		}
+		return c.response(cc, raw)
+	}
+	return c.stream(ctx, req, params, deployment)
+}
+
+func (c *Client) params(req *model.Request) (openai.ChatCompletionNewParams, error) {
+	name := req.Model
+	if name == "" {
+		name = c.defaultModel
+	}
+	if name == "" {
+		if c.kind == KindAzure {
+			return openai.ChatCompletionNewParams{}, fmt.Errorf("%w: no deployment: set one in the configuration or the request", ErrConfig)
+		}
+		return openai.ChatCompletionNewParams{}, fmt.Errorf("%w: no model: set one in the configuration or the request", ErrConfig)
+	}
+	p := openai.ChatCompletionNewParams{Model: name}
+	for _, m := range req.Messages {
+		msg, err := message(m)
+		if err != nil {
+			return p, err
+		}
+		p.Messages = append(p.Messages, msg)
+	}
+	if req.MaxTokens > 0 {
+		p.MaxTokens = openai.Int(int64(req.MaxTokens))
+	}
+	if req.Temperature != nil {
+		p.Temperature = openai.Float(*req.Temperature)
+	}
+	if req.TopP != nil {
+		p.TopP = openai.Float(*req.TopP)
+	}
+	if req.Seed != nil {
+		p.Seed = openai.Int(*req.Seed)
+	}
+	switch len(req.Stop) {
+	case 0:
+	case 1:
+		p.Stop.OfString = openai.String(req.Stop[0])
+	default:
+		p.Stop.OfStringArray = append([]string(nil), req.Stop...)
+	}
+	if req.JSONMode {
+		p.ResponseFormat.OfJSONObject = &openai.ResponseFormatJSONObjectParam{}
+	}
+	if req.Streaming() {
+		p.StreamOptions.IncludeUsage = openai.Bool(true)
+	}
+	return p, nil
+}
+
+func message(m model.Message) (openai.ChatCompletionMessageParamUnion, error) {
+	var u openai.ChatCompletionMessageParamUnion
+	switch m.Role {
+	case model.RoleSystem:
+		s := &openai.ChatCompletionSystemMessageParam{}
+		s.Content.OfString = openai.String(m.Content)
+		if m.Name != "" {
+			s.Name = openai.String(m.Name)
+		}
+		u.OfSystem = s
+	case model.RoleUser:
+		s := &openai.ChatCompletionUserMessageParam{}
+		s.Content.OfString = openai.String(m.Content)
+		if m.Name != "" {
+			s.Name = openai.String(m.Name)
+		}
+		u.OfUser = s
+	case model.RoleAssistant:
+		s := &openai.ChatCompletionAssistantMessageParam{}
+		s.Content.OfString = openai.String(m.Content)
+		if m.Name != "" {
+			s.Name = openai.String(m.Name)
+		}
+		u.OfAssistant = s
+	default:
+		return u, fmt.Errorf("provider: unsupported message role %q", m.Role)
+	}
+	return u, nil
+}
+
+func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model.Response, error) {
+	if cc == nil || len(cc.Choices) == 0 {
+		return nil, &model.Error{Message: "provider: the service returned no choices", RequestID: requestID(raw)}
+	}
+	ch := cc.Choices[0]
+	return &model.Response{
+		ID:           cc.ID,
+		Model:        cc.Model,
+		Content:      ch.Message.Content,
+		FinishReason: ch.FinishReason,
+		Usage:        usage(cc.Usage),
+	}, nil
+}
+
+func usage(u openai.CompletionUsage) model.Usage {
+	return model.Usage{
+		PromptTokens:       int(u.PromptTokens),
+		CompletionTokens:   int(u.CompletionTokens),
+		CachedPromptTokens: int(u.PromptTokensDetails.CachedTokens),
+		Requests:           1,
+	}
+}
+
+func (c *Client) stream(ctx context.Context, req *model.Request, params openai.ChatCompletionNewParams, deployment string) (*model.Response, error) {
+	var raw *http.Response
+	s := c.svc.NewStreaming(ctx, params, option.WithResponseInto(&raw))
+	defer func() { _ = s.Close() }()
+
+	resp := &model.Response{Usage: model.Usage{Requests: 1}}
+	var text strings.Builder
+	chunks := 0
+	observed := false
+	for s.Next() {
+		if !observed {
+			c.observe(deployment, raw)
+			observed = true
+		}
+		chunks++
+		ch := s.Current()
+		if ch.ID != "" {
+			resp.ID = ch.ID
+		}
+		if ch.Model != "" {
+			resp.Model = ch.Model
+		}
+		if ch.JSON.Usage.Valid() {
+			resp.Usage = usage(ch.Usage)
+		}
+		for _, choice := range ch.Choices {
+			if choice.Index != 0 {
+				continue
+			}
+			if choice.Delta.Content != "" {
+				text.WriteString(choice.Delta.Content)
+				req.OnDelta(model.Delta{Text: choice.Delta.Content})
+			}
+			if choice.FinishReason != "" {
+				resp.FinishReason = choice.FinishReason
+			}
+		}
+	}
+	if !observed {
+		c.observe(deployment, raw)
+	}
+	if err := s.Err(); err != nil {
+		if ctx.Err() == nil && (raw == nil || raw.StatusCode >= 300) {
+			// The request itself failed (an HTTP error status or a transport
+			// error) before any stream began.
+			return nil, c.mapError(ctx, err, raw)
+		}
+		return nil, c.streamError(ctx, err, raw, chunks)
+	}
+	if ctx.Err() != nil {
+		return nil, &model.Error{Err: ctx.Err(), RequestID: requestID(raw)}
+	}
+	if resp.FinishReason == "" {
+		return nil, &model.Error{
+			Message:   fmt.Sprintf("stream ended after %d chunks without a finish reason", chunks),
+			RequestID: requestID(raw),
+			Err:       model.ErrStreamCut,
+		}
+	}
+	resp.Content = text.String()
+	return resp, nil
+}
+
+// RetryAfter returns the wait a response asks for: retry-after-ms, then
+// x-ms-retry-after-ms (milliseconds), then Retry-After (seconds or an HTTP
+// date, relative to now). It returns 0 when none is present or valid.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
+		if v := strings.TrimSpace(h.Get(k)); v != "" {
+			if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 && ms < 1e12 {
+				return time.Duration(ms * float64(time.Millisecond))
+			}
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s < 0 || s > 1e9 {
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func requestID(raw *http.Response) string {
+	if raw == nil {
+		return ""
+	}
+	if id := raw.Header.Get("apim-request-id"); id != "" {
+		return id
+	}
+	return raw.Header.Get("x-request-id")
+}
+
+// observe reports the rate-limit headers of a response to the hook.
+func (c *Client) observe(deployment string, raw *http.Response) {
+	if c.onRateLimit == nil || raw == nil {
+		return
+	}
+	req, okR := headerInt(raw.Header, "x-ratelimit-remaining-requests")
+	tok, okT := headerInt(raw.Header, "x-ratelimit-remaining-tokens")
+	if okR || okT {
+		c.onRateLimit(deployment, req, tok)
+	}
+}
+
+func headerInt(h http.Header, k string) (int, bool) {
+	v := strings.TrimSpace(h.Get(k))
+	if v == "" {
+		return -1, false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1, false
+	}
+	return n, true
+}
