@@ -42,6 +42,7 @@ const (
 	DefaultTokensPerMinute   = 30000
 	DefaultMargin            = 500 * time.Millisecond
 	DefaultObserveLag        = 5 * time.Second
+	DefaultObserveHold       = 10 * time.Second
 	DefaultPause             = time.Second
 )
 
@@ -75,6 +76,11 @@ type LimiterConfig struct {
 	// they came back does not look like someone else's usage. Zero means
 	// DefaultObserveLag; negative none.
 	ObserveLag time.Duration
+	// ObserveHold is how long Observe keeps the buckets lowered. The
+	// service's figures are repeated on every response, so a short hold
+	// that each response renews follows someone else's usage as it comes
+	// and goes. Zero means DefaultObserveHold.
+	ObserveHold time.Duration
 	// DefaultPause is how long a 429 without a Retry-After pauses the
 	// deployment. Zero means DefaultPause.
 	DefaultPause time.Duration
@@ -148,6 +154,9 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 	case cfg.ObserveLag < 0:
 		cfg.ObserveLag = 0
 	}
+	if cfg.ObserveHold <= 0 {
+		cfg.ObserveHold = DefaultObserveHold
+	}
 	if cfg.DefaultPause <= 0 {
 		cfg.DefaultPause = DefaultPause
 	}
@@ -220,16 +229,20 @@ func (l *Limiter) Observe(deployment string, remainingRequests, remainingTokens 
 	defer b.mu.Unlock()
 	now := l.now()
 	b.prune(now)
-	var dr, dt int
+	// Units that came back within the lag still count: the figures may
+	// predate their return.
+	dr, dt := 0, 0
 	if remainingRequests >= 0 {
-		dr = max(b.rpm-b.requests-b.recentRequests-remainingRequests, 0)
+		dr = max(b.rpm-b.requests-b.recentRequests-b.heldRequests-remainingRequests, 0)
 	}
 	if remainingTokens >= 0 {
-		dt = max(b.tpm-b.tokens-b.recentTokens-remainingTokens, 0)
+		dt = max(b.tpm-b.tokens-b.recentTokens-b.heldTokens-remainingTokens, 0)
 	}
 	if dr > 0 || dt > 0 {
-		// Someone else used the difference: hold it for a window.
-		b.push(now, dr, dt)
+		// Someone else used the difference: hold it back for a while.
+		b.heldRequests += dr
+		b.heldTokens += dt
+		b.heldUntil = now + b.l.cfg.ObserveHold
 	}
 }
 
@@ -256,10 +269,11 @@ func (l *Limiter) Stats(deployment string) Stats {
 	now := l.now()
 	b.prune(now)
 	s := Stats{
-		RequestsAvailable: max(b.rpm-b.requests, 0),
-		TokensAvailable:   max(b.tpm-b.tokens, 0),
+		RequestsAvailable: max(b.rpm-b.requests-b.heldRequests, 0),
+		TokensAvailable:   max(b.tpm-b.tokens-b.heldTokens, 0),
 		Waiting:           len(b.queue),
-		UsedFraction:      max(float64(b.requests)/float64(b.rpm), float64(b.tokens)/float64(b.tpm)),
+		UsedFraction: max(float64(b.requests+b.heldRequests)/float64(b.rpm),
+			float64(b.tokens+b.heldTokens)/float64(b.tpm)),
 	}
 	if b.pausedUntil > now {
 		s.Paused = b.pausedUntil - now
@@ -290,8 +304,7 @@ func (r Reservation) Cancel() {
 	}
 }
 
-// entry is units taken at one time: a call, or usage the service reported
-// that this process did not make.
+// entry is the units one call took.
 type entry struct {
 	at       time.Duration // since Limiter.base
 	requests int32
@@ -314,14 +327,22 @@ type bucket struct {
 	// requests and tokens sum entries[live:]; recent* sum entries[head:live].
 	requests, tokens             int
 	recentRequests, recentTokens int
-	pausedUntil                  time.Duration
-	queue                        []*waiter // FIFO; queue[0] is the one that may take next
+	// held* is usage the service reported that this process did not
+	// make (Observe), held back until heldUntil.
+	heldRequests, heldTokens int
+	heldUntil                time.Duration
+	pausedUntil              time.Duration
+	queue                    []*waiter // FIFO; queue[0] is the one that may take next
 }
 
 type waiter struct{ wake chan struct{} }
 
-// prune gives back the units taken more than a window ago.
+// prune gives back the units taken more than a window ago and the held
+// units whose time is up.
 func (b *bucket) prune(now time.Duration) {
+	if b.heldUntil != 0 && b.heldUntil <= now {
+		b.heldRequests, b.heldTokens, b.heldUntil = 0, 0, 0
+	}
 	expire := b.l.expire
 	for b.live < len(b.entries) && b.entries[b.live].at+expire <= now {
 		e := b.entries[b.live]
@@ -357,7 +378,7 @@ func (b *bucket) push(now time.Duration, requests, tokens int) uint64 {
 
 // tryTake takes one request and tokens if both buckets allow it.
 func (b *bucket) tryTake(now time.Duration, tokens int) (uint64, bool) {
-	if now < b.pausedUntil || b.requests+1 > b.rpm || b.tokens+tokens > b.tpm {
+	if now < b.pausedUntil || b.requests+b.heldRequests+1 > b.rpm || b.tokens+b.heldTokens+tokens > b.tpm {
 		return 0, false
 	}
 	return b.push(now, 1, tokens), true
@@ -366,21 +387,38 @@ func (b *bucket) tryTake(now time.Duration, tokens int) (uint64, bool) {
 // readyAt is when tryTake(tokens) will succeed if nothing else changes.
 func (b *bucket) readyAt(now time.Duration, tokens int) time.Duration {
 	t := max(now, b.pausedUntil)
-	need := func(excess int, units func(entry) int) time.Duration {
+	if excess := b.requests + b.heldRequests + 1 - b.rpm; excess > 0 {
+		t = max(t, b.freedAt(excess, b.heldRequests, func(e entry) int { return int(e.requests) }))
+	}
+	if excess := b.tokens + b.heldTokens + tokens - b.tpm; excess > 0 {
+		t = max(t, b.freedAt(excess, b.heldTokens, func(e entry) int { return int(e.tokens) }))
+	}
+	return t
+}
+
+// freedAt is when excess units of one kind will have come back, from the
+// entries alone or with the held units.
+func (b *bucket) freedAt(excess, held int, units func(entry) int) time.Duration {
+	const never = time.Duration(1<<63 - 1)
+	byEntries := func(excess int) time.Duration {
+		if excess <= 0 {
+			return 0
+		}
 		freed := 0
 		for _, e := range b.entries[b.live:] {
-			freed += units(e)
-			if freed >= excess {
+			if freed += units(e); freed >= excess {
 				return e.at + b.l.expire
 			}
 		}
-		return now + b.l.expire // not reached: every taken unit is in an entry
+		return never
 	}
-	if excess := b.requests + 1 - b.rpm; excess > 0 {
-		t = max(t, need(excess, func(e entry) int { return int(e.requests) }))
+	t := byEntries(excess)
+	if held > 0 {
+		t = min(t, max(b.heldUntil, byEntries(excess-held)))
 	}
-	if excess := b.tokens + tokens - b.tpm; excess > 0 {
-		t = max(t, need(excess, func(e entry) int { return int(e.tokens) }))
+	if t == never {
+		// Not reached: every unit in use is in an entry or held.
+		t = b.heldUntil + b.l.expire
 	}
 	return t
 }

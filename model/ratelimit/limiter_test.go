@@ -209,10 +209,14 @@ func TestLimiter_Observe(t *testing.T) {
 			if again := l.Stats(dep); again.TokensAvailable != got.TokensAvailable || again.RequestsAvailable != got.RequestsAvailable {
 				t.Errorf("a repeated observation lowered the buckets again: %+v then %+v", got, again)
 			}
-			// The lowering is held for a window, then comes back.
-			clock.Advance(2 * time.Minute)
-			if got := l.Stats(dep); got.TokensAvailable != 1000 || got.RequestsAvailable != 10 {
-				t.Errorf("after the window: %+v, want everything back", got)
+			// The lowering is held for ObserveHold, then given back.
+			clock.Advance(ratelimit.DefaultObserveHold - time.Second)
+			if again := l.Stats(dep); again.TokensAvailable != got.TokensAvailable || again.RequestsAvailable != got.RequestsAvailable {
+				t.Errorf("the lowering ended early: %+v then %+v", got, again)
+			}
+			clock.Advance(time.Second)
+			if got := l.Stats(dep); got.TokensAvailable != 900 || got.RequestsAvailable != 9 {
+				t.Errorf("after the hold: %+v, want 9 requests and 900 tokens", got)
 			}
 		})
 	}
@@ -232,6 +236,25 @@ func TestLimiter_Observe(t *testing.T) {
 		l.Observe(dep, 9, 500)
 		if got := l.Stats(dep).TokensAvailable; got != 900 {
 			t.Errorf("tokens available = %d, want 900", got)
+		}
+	})
+}
+
+func TestLimiter_Observe_wait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock()
+		l := newLimiter(clock, 10, 1000)
+		mustAcquire(t, l, 100)
+		l.Observe(dep, -1, 0) // another process used the rest
+		ch := acquire(t.Context(), l, 100)
+		synctest.Wait()
+		if _, ok := done(ch); ok {
+			t.Fatal("a call went through with nothing left")
+		}
+		clock.Advance(ratelimit.DefaultObserveHold)
+		synctest.Wait()
+		if r, ok := done(ch); !ok || r.err != nil {
+			t.Fatalf("the call did not go through when the hold ended: %v", r.err)
 		}
 	})
 }
