@@ -155,6 +155,7 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 
 // GetRun returns a run or store.ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
+	id = storeutil.Text(id)
 	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: run %s: %w", id, store.ErrNotFound)
@@ -184,7 +185,7 @@ func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4,
 		per_agent = $5, article = $6, updated_at = $7, finished_at = $8 WHERE id = $9`,
-		string(run.Status), run.StopReason, run.Error, usage, perAgent, run.Article, now, nullTime(finished), run.ID)
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), usage, perAgent, storeutil.Text(run.Article), now, nullTime(finished), storeutil.Text(run.ID))
 	if err != nil {
 		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
 	}
@@ -200,6 +201,7 @@ func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 
 // ListRuns returns a page of runs, newest first (created_at, then id).
 func (s *Store) ListRuns(ctx context.Context, opts store.ListOptions) ([]*store.Run, string, error) {
+	opts.Owner, opts.Status = storeutil.Text(opts.Owner), store.Status(storeutil.Text(string(opts.Status)))
 	limit := storeutil.Limit(opts.Limit)
 	var (
 		where []string
@@ -273,6 +275,7 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.
 // AppendEvent adds an event to the run's log and returns its seq; see the
 // package comment. Unknown runs give store.ErrNotFound.
 func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error) {
+	runID = storeutil.Text(runID)
 	payload, err := storeutil.EncodeEvent(e)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: append event: %w", err)
@@ -296,6 +299,7 @@ func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (in
 // Events returns the run's events with Seq > after, in order. A run without
 // events (or an unknown run) gives an empty slice.
 func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
+	runID = storeutil.Text(runID)
 	rows, err := s.pool.Query(ctx, `SELECT seq, payload FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
 		runID, after)
 	if err != nil {
@@ -330,6 +334,7 @@ func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
 	if c.ID == "" {
 		c.ID = storeutil.NewID()
 	}
+	c.ID, c.Name, c.Hash = storeutil.Text(c.ID), storeutil.Text(c.Name), storeutil.Text(c.Hash)
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = storeutil.Now()
 	}
@@ -369,6 +374,7 @@ func scanKey(row pgx.Row) (*store.Key, error) {
 
 // KeyByHash returns the unrevoked key with that hash, or store.ErrNotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
+	hash = storeutil.Text(hash)
 	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE hash = $1 AND revoked_at IS NULL`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -404,6 +410,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*store.Key, error) {
 // RevokeKey marks the key revoked. Revoking a revoked key keeps its first
 // revocation time and succeeds; an unknown id gives store.ErrNotFound.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
+	id = storeutil.Text(id)
 	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`,
 		storeutil.Now(), id)
 	if err != nil {

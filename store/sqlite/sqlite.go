@@ -205,6 +205,7 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 
 // GetRun returns a run or store.ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
+	id = storeutil.Text(id)
 	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: run %s: %w", id, store.ErrNotFound)
@@ -231,8 +232,8 @@ func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
 		per_agent = ?, article = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
-		string(run.Status), run.StopReason, run.Error, string(usage), jsonText(perAgent), run.Article, now.UnixMicro(),
-		nullTime(storeutil.Time(finished)), run.ID)
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(usage), jsonText(perAgent), storeutil.Text(run.Article), now.UnixMicro(),
+		nullTime(storeutil.Time(finished)), storeutil.Text(run.ID))
 	if err != nil {
 		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
 	}
@@ -250,6 +251,7 @@ func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 
 // ListRuns returns a page of runs, newest first (created_at, then id).
 func (s *Store) ListRuns(ctx context.Context, opts store.ListOptions) ([]*store.Run, string, error) {
+	opts.Owner, opts.Status = storeutil.Text(opts.Owner), store.Status(storeutil.Text(string(opts.Status)))
 	limit := storeutil.Limit(opts.Limit)
 	var (
 		where []string
@@ -319,6 +321,7 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.
 // It returns after the commit reached the disk. Unknown runs give
 // store.ErrNotFound.
 func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error) {
+	runID = storeutil.Text(runID)
 	payload, err := storeutil.EncodeEvent(e)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: append event: %w", err)
@@ -350,6 +353,7 @@ func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (in
 // Events returns the run's events with Seq > after, in order. A run without
 // events (or an unknown run) gives an empty slice.
 func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
+	runID = storeutil.Text(runID)
 	rows, err := s.r.QueryContext(ctx, `SELECT seq, payload FROM events WHERE run_id = ? AND seq > ? ORDER BY seq`,
 		runID, after)
 	if err != nil {
@@ -384,6 +388,7 @@ func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
 	if c.ID == "" {
 		c.ID = storeutil.NewID()
 	}
+	c.ID, c.Name, c.Hash = storeutil.Text(c.ID), storeutil.Text(c.Name), storeutil.Text(c.Hash)
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = storeutil.Now()
 	}
@@ -426,6 +431,7 @@ func scanKey(sc scanner) (*store.Key, error) {
 
 // KeyByHash returns the unrevoked key with that hash, or store.ErrNotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
+	hash = storeutil.Text(hash)
 	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE hash = ? AND revoked_at IS NULL`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -461,6 +467,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*store.Key, error) {
 // RevokeKey marks the key revoked. Revoking a revoked key keeps its first
 // revocation time and succeeds; an unknown id gives store.ErrNotFound.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
+	id = storeutil.Text(id)
 	res, err := s.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
 		storeutil.Now().UnixMicro(), id)
 	if err != nil {

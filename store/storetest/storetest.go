@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"UnfinishedRuns returns queued and running runs oldest first", testUnfinished},
 		{"keys are created, found by hash, listed and revoked", testKeys},
 		{"unknown ids give ErrNotFound", testNotFound},
+		{"NUL characters and invalid UTF-8 are stored as U+FFFD", testUnsafeText},
 		{"Ping succeeds on an open store", testPing},
 	}
 	for _, tt := range tests {
@@ -653,6 +654,45 @@ func testNotFound(t *testing.T, s store.Store) {
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s of an unknown id: err = %v, want ErrNotFound", name, err)
 		}
+	}
+}
+
+func testUnsafeText(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Owner: "o", Task: "a\x00b\xffc", Team: "newsroom"})
+	if want := "a\uFFFDb\uFFFDc"; run.Task != want {
+		t.Errorf("CreateRun task = %q, want %q", run.Task, want)
+	}
+	run.Status, run.Article, run.Error = store.StatusFailed, "x\x00y", "bad \xfe byte"
+	if err := s.UpdateRun(ctx, run); err != nil {
+		t.Fatalf("UpdateRun: %v", err)
+	}
+	got, err := s.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatalf("GetRun: %v", err)
+	}
+	if got.Task != "a\uFFFDb\uFFFDc" || got.Article != "x\uFFFDy" || got.Error != "bad \uFFFD byte" {
+		t.Errorf("stored task %q, article %q, error %q; want NUL and bad bytes as U+FFFD", got.Task, got.Article, got.Error)
+	}
+	e := team.Event{Type: team.EventMessage, Delta: "p\x00q", Speaker: "Re\x00porter",
+		Message: &agent.Message{Source: "Reporter", Content: `a literal \u0000 and \\u0000 stay as typed`}}
+	if _, err := s.AppendEvent(ctx, run.ID, e); err != nil {
+		t.Fatalf("AppendEvent with a NUL: %v", err)
+	}
+	evs, err := s.Events(ctx, run.ID, 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("Events = %d events, %v; want 1", len(evs), err)
+	}
+	want := e
+	want.Delta, want.Speaker = "p\uFFFDq", "Re\uFFFDporter"
+	if diff := cmp.Diff(want, evs[0].Event); diff != "" {
+		t.Errorf("event with NULs (-want +got):\n%s", diff)
+	}
+	if _, err := s.GetRun(ctx, "no\x00such"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRun of an id with a NUL: err = %v, want ErrNotFound", err)
+	}
+	if runs, _, err := s.ListRuns(ctx, store.ListOptions{Owner: "o\x00"}); err != nil || len(runs) != 0 {
+		t.Errorf("ListRuns for an owner with a NUL = %d runs, %v; want none", len(runs), err)
 	}
 }
 

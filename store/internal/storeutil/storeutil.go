@@ -71,9 +71,13 @@ func DecodeCursor(c string) (time.Time, string, error) {
 }
 
 // PrepareRun returns the row to insert for a new run: a copy of r with the id,
-// status and times filled in when they are zero.
+// status and times filled in when they are zero and its text made storable
+// (see Text).
 func PrepareRun(r *store.Run) *store.Run {
 	c := *r
+	for _, p := range []*string{&c.ID, &c.Owner, &c.IdempotencyKey, &c.Task, &c.Team, &c.StopReason, &c.Error, &c.Article} {
+		*p = Text(*p)
+	}
 	if c.ID == "" {
 		c.ID = NewID()
 	}
@@ -106,7 +110,7 @@ func Usage(u model.Usage, per map[string]model.Usage) (usage, perAgent []byte, e
 			return nil, nil, fmt.Errorf("encode per-agent usage: %w", err)
 		}
 	}
-	return usage, perAgent, nil
+	return usage, JSON(perAgent), nil
 }
 
 // DecodeUsage fills r's usage from the JSON columns.
@@ -124,13 +128,36 @@ func DecodeUsage(r *store.Run, usage, perAgent []byte) error {
 	return nil
 }
 
-// EncodeEvent encodes an event's payload.
+// EncodeEvent encodes an event's payload (see JSON for NUL characters).
 func EncodeEvent(e team.Event) ([]byte, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", e.Type, err)
 	}
-	return b, nil
+	return JSON(b), nil
+}
+
+// Text makes s storable in every backend: PostgreSQL's text refuses NUL
+// bytes and invalid UTF-8, which SQLite would keep, so both become U+FFFD in
+// every backend alike.
+func Text(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
+
+// JSON rewrites the escape \u0000 (a NUL character, which PostgreSQL's JSONB
+// refuses) in encoding/json output to \ufffd, in place. Everything else is
+// left alone: json.Marshal already replaced invalid UTF-8.
+func JSON(b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] == 'u' && i+5 < len(b) && string(b[i+2:i+6]) == "0000" {
+			copy(b[i+2:i+6], "fffd")
+		}
+		i++ // skip the escaped character, so \\u0000 (a backslash, then text) stays
+	}
+	return b
 }
 
 // DecodeEvent decodes a stored event.
