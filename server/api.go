@@ -223,9 +223,6 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store
 	}
 	runs, next, err := s.store.ListRuns(r.Context(), opts)
 	if err != nil {
-		if opts.Cursor != "" && !errors.Is(err, context.Canceled) {
-			err = errors.Join(badRequest("bad_cursor", "cursor is not valid"), err)
-		}
 		s.writeError(w, r, err)
 		return
 	}

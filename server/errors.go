@@ -52,6 +52,8 @@ func statusOf(err error) *apiError {
 	case errors.As(err, &mbe):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.Is(err, store.ErrBadCursor):
+		return &apiError{Status: http.StatusBadRequest, Code: "bad_cursor", Message: "cursor is not valid"}
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, store.ErrConflict):

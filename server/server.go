@@ -294,8 +294,8 @@ func (s *Server) Running() int {
 // RunCounts are the service's run counters for telemetry: the current queue
 // and workers, and the runs finished since Start.
 type RunCounts struct {
-	Queued, Running                int
-	Succeeded, Failed, Cancelled   int64
+	Queued, Running              int
+	Succeeded, Failed, Cancelled int64
 }
 
 // Counts returns the current run counters.

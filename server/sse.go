@@ -94,15 +94,23 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 	if err != nil {
 		return
 	}
+	var finishedWait <-chan time.Time
 	if cur.Status.Finished() {
-		_, _ = catchUp()
-		return
+		if done, err := catchUp(); done || err != nil {
+			return
+		}
+		// The final state is saved just before run_finished is stored: give
+		// the event a moment to arrive, then close.
+		finishedWait = time.After(2 * time.Second)
 	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-finishedWait:
+			_, _ = catchUp()
 			return
 		case <-s.done:
 			return // shutting down; the client reconnects with Last-Event-ID

@@ -112,6 +112,13 @@ func (s *Server) execute(id string) {
 				return
 			}
 		}
+		if e.Type == team.EventRunFinished {
+			// The final state is saved before run_finished is stored and
+			// published, so whoever sees run_finished reads a finished run.
+			if !s.finish(run, cp, e, a) {
+				return
+			}
+		}
 		sctx, scancel := s.storeCtx()
 		seq, err := s.store.AppendEvent(sctx, id, e)
 		scancel()
@@ -130,14 +137,14 @@ func (s *Server) execute(id string) {
 				s.log.Warn("saving run progress", "run", id, "err", err)
 			}
 		case team.EventRunFinished:
-			s.finish(run, cp, e, a)
 			return
 		}
 	}
 }
 
-// finish saves a run's final state from its run_finished event.
-func (s *Server) finish(run *store.Run, cp team.Checkpoint, e team.Event, a *activeRun) {
+// finish saves a run's final state from its run_finished event; false when
+// the store refused it (the run then stays unfinished and resumes later).
+func (s *Server) finish(run *store.Run, cp team.Checkpoint, e team.Event, a *activeRun) bool {
 	now := s.now().UTC()
 	run.StopReason, run.Error = e.StopReason, e.Error
 	run.Usage, run.PerAgent = e.Total, cp.PerAgent
@@ -161,10 +168,11 @@ func (s *Server) finish(run *store.Run, cp team.Checkpoint, e team.Event, a *act
 	run.UpdatedAt, run.FinishedAt = now, now
 	if err := s.update(run); err != nil {
 		s.log.Error("saving finished run", "run", run.ID, "err", err)
-		return
+		return false
 	}
 	s.log.Info("run finished", "run", run.ID, "status", run.Status, "stop_reason", run.StopReason,
 		"messages", len(cp.Messages), "cost_usd", run.Usage.CostUSD)
+	return true
 }
 
 // failRun ends a run that could not start.
@@ -176,6 +184,9 @@ func (s *Server) failRun(run *store.Run, cp team.Checkpoint, err error) {
 // appendFinal stores and publishes a run_finished event the team did not
 // emit itself, then saves the final state.
 func (s *Server) appendFinal(run *store.Run, cp team.Checkpoint, e team.Event) {
+	if !s.finish(run, cp, e, nil) {
+		return
+	}
 	sctx, scancel := s.storeCtx()
 	seq, err := s.store.AppendEvent(sctx, run.ID, e)
 	scancel()
@@ -184,7 +195,6 @@ func (s *Server) appendFinal(run *store.Run, cp team.Checkpoint, e team.Event) {
 		return
 	}
 	s.hub.publish(run.ID, item{Seq: seq, Event: e})
-	s.finish(run, cp, e, nil)
 }
 
 func (s *Server) update(run *store.Run) error {
