@@ -53,6 +53,9 @@ func (c *Client) mapError(ctx context.Context, err error, raw *http.Response) er
 		if e.Message == "" {
 			e.Message = c.redact(apiErr.Message)
 		}
+		if e.Message == "" {
+			e.Message = http.StatusText(apiErr.StatusCode)
+		}
 		return e
 	}
 	if raw != nil && raw.StatusCode >= 300 {
