@@ -126,3 +126,9 @@ func BenchmarkStore_AppendEvent(b *testing.B) {
 	s := open(b, testsvc.Postgres(b))
 	storetest.BenchmarkAppendEvent(b, s)
 }
+
+func BenchmarkStore_AppendEventParallel(b *testing.B) {
+	s := open(b, testsvc.Postgres(b))
+	b.SetParallelism(4)
+	storetest.BenchmarkAppendEventParallel(b, s)
+}

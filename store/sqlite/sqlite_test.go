@@ -115,3 +115,9 @@ func TestStore_TwoStoresOnOneFileShareSeqs(t *testing.T) {
 		t.Errorf("Events = %d events, %v; want %d ending at seq %d", len(evs), err, 2*each, 2*each)
 	}
 }
+
+func BenchmarkStore_AppendEventParallel(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
+	b.SetParallelism(4)
+	storetest.BenchmarkAppendEventParallel(b, s)
+}

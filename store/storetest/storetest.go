@@ -718,3 +718,24 @@ func BenchmarkAppendEvent(b *testing.B, s store.Store) {
 		}
 	}
 }
+
+// BenchmarkAppendEventParallel measures AppendEvent from concurrent runs (one
+// run per goroutine, as the worker pool writes): the throughput of checkpoints.
+func BenchmarkAppendEventParallel(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	e := sampleEvents("bench", 1)[2]
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		run, _, err := s.CreateRun(ctx, &store.Run{Task: "bench", Team: "newsroom"})
+		if err != nil {
+			b.Errorf("CreateRun: %v", err)
+			return
+		}
+		for pb.Next() {
+			if _, err := s.AppendEvent(ctx, run.ID, e); err != nil {
+				b.Errorf("AppendEvent: %v", err)
+				return
+			}
+		}
+	})
+}
