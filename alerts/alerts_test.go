@@ -89,62 +89,62 @@ func TestMonitor_Thresholds(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  alerts.Config
-		run  func(m *alerts.Monitor, c *clock)
+		run  func(t *testing.T, m *alerts.Monitor, c *clock)
 		want []string
 	}{
-		{"a call at the latency limit is fine", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"a call at the latency limit is fine", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveModelCall(5*time.Second, nil)
 		}, nil},
-		{"a call over 5 s fires model_latency", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"a call over 5 s fires model_latency", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveModelCall(5*time.Second+time.Millisecond, nil)
 		}, []string{alerts.ModelLatency}},
-		{"slow calls in a row fire once", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"slow calls in a row fire once", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			for range 5 {
 				m.ObserveModelCall(6*time.Second, nil)
 				c.advance(time.Second)
 			}
 		}, []string{alerts.ModelLatency}},
-		{"a new edge inside the cool-down stays quiet", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"a new edge inside the cool-down stays quiet", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			m.ObserveModelCall(6*time.Second, nil)
 			m.ObserveModelCall(time.Second, nil)
 			c.advance(time.Minute)
 			m.ObserveModelCall(6*time.Second, nil)
 		}, []string{alerts.ModelLatency}},
-		{"a new edge after the cool-down fires again", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"a new edge after the cool-down fires again", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			m.ObserveModelCall(6*time.Second, nil)
 			m.ObserveModelCall(time.Second, nil)
 			c.advance(5 * time.Minute)
 			m.ObserveModelCall(6*time.Second, nil)
 		}, []string{alerts.ModelLatency, alerts.ModelLatency}},
-		{"one failure in 200 calls is 99.5%, not below", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"one failure in 200 calls is 99.5%, not below", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			for range 199 {
 				m.ObserveModelCall(time.Second, nil)
 			}
 			m.ObserveModelCall(time.Second, serverErr)
 		}, nil},
-		{"two failures in 200 calls fire success_rate", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"two failures in 200 calls fire success_rate", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			for range 198 {
 				m.ObserveModelCall(time.Second, nil)
 			}
 			m.ObserveModelCall(time.Second, serverErr)
 			m.ObserveModelCall(time.Second, serverErr)
 		}, []string{alerts.SuccessRate}},
-		{"an early failure is judged once MinCalls are in", alerts.Config{MinCalls: 10}, func(m *alerts.Monitor, _ *clock) {
+		{"an early failure is judged once MinCalls are in", alerts.Config{MinCalls: 10}, func(t *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveModelCall(time.Second, serverErr)
 			for range 8 {
 				m.ObserveModelCall(time.Second, nil)
 			}
 			if len(m.Active()) != 0 {
-				panic("judged before MinCalls")
+				t.Error("success rate judged before MinCalls calls")
 			}
 			m.ObserveModelCall(time.Second, nil)
 		}, []string{alerts.SuccessRate}},
-		{"too few calls are not judged", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"too few calls are not judged", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			for range 19 {
 				m.ObserveModelCall(time.Second, serverErr)
 			}
 		}, nil},
-		{"failures leave the window", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"failures leave the window", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			for range 20 {
 				m.ObserveModelCall(time.Second, serverErr)
 			}
@@ -153,32 +153,32 @@ func TestMonitor_Thresholds(t *testing.T) {
 				m.ObserveModelCall(time.Second, nil)
 			}
 		}, []string{alerts.SuccessRate}},
-		{"budget stops and cancellations are not failures", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"budget stops and cancellations are not failures", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			for range 30 {
 				m.ObserveModelCall(time.Second, nil)
 			}
 			m.ObserveModelCall(time.Second, stopErr{})
 			m.ObserveModelCall(time.Second, context.Canceled)
 		}, nil},
-		{"quota at 80% is fine, above fires", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"quota at 80% is fine, above fires", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveQuota(0.8)
 			m.ObserveQuota(0.81)
 			m.ObserveQuota(0.95)
 		}, []string{alerts.QuotaUsed}},
-		{"cost 20% over budget is fine, 21% fires", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"cost 20% over budget is fine, 21% fires", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveCost(12, 10)
 			m.ObserveCost(12.1, 10)
 		}, []string{alerts.CostOverBudget}},
-		{"no budget never fires", alerts.Config{}, func(m *alerts.Monitor, _ *clock) {
+		{"no budget never fires", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveCost(1000, 0)
 		}, nil},
-		{"five auth failures a minute are fine", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"five auth failures a minute are fine", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			for range 5 {
 				m.ObserveAuthFailure(alerts.AuthAPIKey)
 				c.advance(10 * time.Second)
 			}
 		}, nil},
-		{"six in a minute fire, model 401s and api keys alike", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"six in a minute fire, model 401s and api keys alike", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			for range 3 {
 				m.ObserveAuthFailure(alerts.AuthAPIKey)
 				c.advance(5 * time.Second)
@@ -188,13 +188,13 @@ func TestMonitor_Thresholds(t *testing.T) {
 				c.advance(5 * time.Second)
 			}
 		}, []string{alerts.AuthFailures}},
-		{"six spread over two minutes do not", alerts.Config{}, func(m *alerts.Monitor, c *clock) {
+		{"six spread over two minutes do not", alerts.Config{}, func(_ *testing.T, m *alerts.Monitor, c *clock) {
 			for range 6 {
 				m.ObserveAuthFailure(alerts.AuthModel)
 				c.advance(20 * time.Second)
 			}
 		}, nil},
-		{"thresholds are configurable", alerts.Config{MaxLatency: time.Second, MaxQuotaUsed: 0.5}, func(m *alerts.Monitor, _ *clock) {
+		{"thresholds are configurable", alerts.Config{MaxLatency: time.Second, MaxQuotaUsed: 0.5}, func(_ *testing.T, m *alerts.Monitor, _ *clock) {
 			m.ObserveModelCall(2*time.Second, nil)
 			m.ObserveQuota(0.6)
 		}, []string{alerts.ModelLatency, alerts.QuotaUsed}},
@@ -202,7 +202,7 @@ func TestMonitor_Thresholds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.cfg)
-			tt.run(f.m, f.clock)
+			tt.run(t, f.m, f.clock)
 			if diff := cmp.Diff(tt.want, f.fired); diff != "" {
 				t.Errorf("fired (-want +got):\n%s", diff)
 			}
