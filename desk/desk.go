@@ -54,7 +54,13 @@ type Config struct {
 	MaxMessages int
 	// Extra is or-ed with the team's stop conditions (timeouts, token limits, external stop).
 	Extra termination.Condition
+	// MaxTokens caps each agent reply; 0 means DefaultMaxTokens. A cap keeps
+	// the quota limiter's reservations and the budget's worst cases tight.
+	MaxTokens int
 }
+
+// DefaultMaxTokens caps each reply: a short article fits well within it.
+const DefaultMaxTokens = 1000
 
 // Prompts of the agents. The first line of each names the agent ("You are
 // <name>"); the emulator's personas key on it.
@@ -103,8 +109,12 @@ func New(cfg Config) (team.Team, error) {
 	}
 	// The names are constants and the client is checked above, so
 	// NewAssistant cannot fail here; a nil agent would fail team creation.
+	if cfg.MaxTokens <= 0 {
+		cfg.MaxTokens = DefaultMaxTokens
+	}
 	mk := func(name, desc, prompt string) agent.Agent {
-		a, _ := agent.NewAssistant(agent.Config{Name: name, Description: desc, SystemPrompt: prompt, Client: cfg.Client, Model: cfg.Model})
+		a, _ := agent.NewAssistant(agent.Config{Name: name, Description: desc, SystemPrompt: prompt, Client: cfg.Client,
+			Model: cfg.Model, MaxTokens: cfg.MaxTokens})
 		return a
 	}
 	switch cfg.Team {
