@@ -68,3 +68,18 @@ func (t *fakeTimer) Stop() bool {
 	}
 	return false
 }
+
+// AdvanceToOnlyTimer moves the clock to the deadline of its one pending
+// timer and fires it. With no timer or more than one it does nothing and
+// returns false.
+func (c *fakeClock) AdvanceToOnlyTimer() bool {
+	c.mu.Lock()
+	if len(c.timers) != 1 {
+		c.mu.Unlock()
+		return false
+	}
+	d := c.timers[0].at.Sub(c.now)
+	c.mu.Unlock()
+	c.Advance(max(d, 0))
+	return true
+}

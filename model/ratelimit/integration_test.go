@@ -1,0 +1,145 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/provider"
+	"github.com/newsroom-dev/newsroom/model/ratelimit"
+)
+
+const (
+	testKey = "emulator-test-key"
+	rpm     = 1000
+	tpm     = 500
+	calls   = 40
+	// maxTokens keeps every answer at exactly this length (the emulator's
+	// replies are longer and get cut), so each call uses prompt + maxTokens.
+	maxTokens = 30
+)
+
+func story(i int) *model.Request {
+	return &model.Request{
+		MaxTokens: maxTokens,
+		Messages:  []model.Message{{Role: model.RoleUser, Content: fmt.Sprintf("Write story %d about the harbour.", i)}},
+	}
+}
+
+func startQuotaEmulator(t *testing.T, clock *fakeClock, observe func(string, int, int)) (*emulator.Running, *provider.Client) {
+	t.Helper()
+	run, err := emulator.Start(emulator.Config{
+		APIKey: testKey,
+		Quota:  emulator.Quota{RequestsPerMinute: rpm, TokensPerMinute: tpm},
+		Now:    clock.Now,
+	}, emulator.Options{})
+	if err != nil {
+		t.Fatalf("start emulator: %v", err)
+	}
+	t.Cleanup(func() { _ = run.Close() })
+	p, err := provider.New(provider.Config{
+		Endpoint: run.URL, Deployment: dep, APIKey: testKey, HTTPClient: run.Client(),
+		OnRateLimitHeaders: observe,
+	})
+	if err != nil {
+		t.Fatalf("provider: %v", err)
+	}
+	return run, p
+}
+
+// TestIntegration_emulatorQuota runs concurrent calls through the limiter
+// to an emulator with the same quota, on a shared fake clock: every call
+// must get through without a single 429, using most of the quota.
+func TestIntegration_emulatorQuota(t *testing.T) {
+	clock := newFakeClock()
+	start := clock.Now()
+	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: rpm, TokensPerMinute: tpm, Clock: clock})
+	run, p := startQuotaEmulator(t, clock, l.Observe)
+	c := model.Chain(p, ratelimit.New(ratelimit.Config{Limiter: l, Deployment: dep}))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var (
+		remaining atomic.Int64
+		used      atomic.Int64
+		wg        sync.WaitGroup
+	)
+	remaining.Store(calls)
+	for i := range calls {
+		wg.Go(func() {
+			defer remaining.Add(-1)
+			resp, err := c.Complete(ctx, story(i))
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+				return
+			}
+			if resp.Usage.CompletionTokens != maxTokens {
+				t.Errorf("call %d: %d completion tokens, want %d", i, resp.Usage.CompletionTokens, maxTokens)
+			}
+			used.Add(int64(resp.Usage.TotalTokens()))
+		})
+	}
+	// Move the clock only when every unfinished call waits in the limiter
+	// and the first in line sleeps on its timer: then no request is in
+	// flight when time jumps, and the jump is to that timer.
+	for remaining.Load() > 0 && ctx.Err() == nil {
+		n := remaining.Load()
+		if int64(l.Stats(dep).Waiting) == n && clock.AdvanceToOnlyTimer() {
+			continue
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("the calls did not finish")
+	}
+
+	statuses := map[int]int{}
+	for _, r := range run.Requests() {
+		statuses[r.Status]++
+	}
+	if statuses[200] != calls || len(statuses) != 1 {
+		t.Errorf("emulator statuses = %v, want %d × 200 and no 429", statuses, calls)
+	}
+	// The last calls go through at the end of the run but their tokens
+	// hold the quota for a window after it: the run's share of the quota
+	// is its tokens over its time plus that window.
+	elapsed := clock.Now().Sub(start)
+	share := float64(used.Load()) / (tpm * (elapsed + time.Minute).Minutes())
+	t.Logf("%d calls, %d tokens in %v of quota time: %.0f%% of the quota used", calls, used.Load(), elapsed, 100*share)
+	if used.Load() <= 2*tpm {
+		t.Fatalf("only %d tokens used: the scenario does not exceed the quota", used.Load())
+	}
+	if share < 0.75 {
+		t.Errorf("used %.0f%% of the quota, want at least 75%%", 100*share)
+	}
+}
+
+// TestIntegration_emulatorQuotaBaseline shows the scenario needs the
+// limiter: the same calls without it are throttled.
+func TestIntegration_emulatorQuotaBaseline(t *testing.T) {
+	clock := newFakeClock()
+	run, p := startQuotaEmulator(t, clock, nil)
+	var wg sync.WaitGroup
+	var throttled atomic.Int64
+	for i := range calls {
+		wg.Go(func() {
+			_, err := p.Complete(t.Context(), story(i))
+			var me *model.Error
+			if errors.As(err, &me) && me.StatusCode == 429 {
+				throttled.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if throttled.Load() == 0 {
+		t.Errorf("no call of %d was throttled without the limiter", run.Count())
+	}
+	t.Logf("without the limiter %d of %d calls were throttled", throttled.Load(), calls)
+}
