@@ -46,36 +46,43 @@ type ctxHandler struct {
 func (h *ctxHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
-	if ctx != nil {
-		var extra []slog.Attr
-		have := map[string]bool{}
-		r.Attrs(func(a slog.Attr) bool { have[a.Key] = true; return true })
-		add := func(a slog.Attr) {
-			if !have[a.Key] && !h.bound[a.Key] {
-				have[a.Key] = true
-				extra = append(extra, a)
-			}
+	if ctx == nil {
+		return h.next.Handle(ctx, r)
+	}
+	var buf [8]slog.Attr
+	extra := buf[:0]
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		extra = append(extra, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	extra = append(extra, logAttrsFrom(ctx)...)
+	if m, ok := agent.MetaFrom(ctx); ok {
+		if m.RunID != "" {
+			extra = append(extra, slog.String("run_id", m.RunID))
 		}
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			add(slog.String("trace_id", sc.TraceID().String()))
-			add(slog.String("span_id", sc.SpanID().String()))
-		}
-		for _, a := range logAttrsFrom(ctx) {
-			add(a)
-		}
-		if m, ok := agent.MetaFrom(ctx); ok {
-			if m.RunID != "" {
-				add(slog.String("run_id", m.RunID))
-			}
-			if m.Agent != "" {
-				add(slog.String("agent", m.Agent))
-			}
-		}
-		if len(extra) > 0 {
-			// Under WithGroup these land inside the group, as slog wants.
-			r.AddAttrs(extra...)
+		if m.Agent != "" {
+			extra = append(extra, slog.String("agent", m.Agent))
 		}
 	}
+	if len(extra) == 0 {
+		return h.next.Handle(ctx, r)
+	}
+	// Drop what the record or the logger already says, and repeats.
+	keep := extra[:0]
+	for i, a := range extra {
+		dup := h.bound[a.Key]
+		for _, b := range extra[:i] {
+			dup = dup || b.Key == a.Key
+		}
+		r.Attrs(func(b slog.Attr) bool {
+			dup = dup || b.Key == a.Key
+			return !dup
+		})
+		if !dup {
+			keep = append(keep, a)
+		}
+	}
+	// Under WithGroup these land inside the group, as slog wants.
+	r.AddAttrs(keep...)
 	return h.next.Handle(ctx, r)
 }
 

@@ -64,8 +64,30 @@ func Middleware(p *Provider, opts MiddlewareOptions) model.Middleware {
 		opts.Now = time.Now
 	}
 	return func(next model.Client) model.Client {
+		if !p.TracingEnabled() && !p.MetricsEnabled() {
+			// Nothing would be recorded: keep only the call hook.
+			if opts.OnCall == nil {
+				return next
+			}
+			return &timedClient{next: next, opts: opts}
+		}
 		return &tracedClient{next: next, p: p, opts: opts}
 	}
+}
+
+// timedClient reports latency and errors to OnCall when telemetry is off.
+type timedClient struct {
+	next model.Client
+	opts MiddlewareOptions
+}
+
+var _ model.Client = (*timedClient)(nil)
+
+func (c *timedClient) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	start := c.opts.Now()
+	resp, err := c.next.Complete(ctx, req)
+	c.opts.OnCall(c.opts.Now().Sub(start), err)
+	return resp, err
 }
 
 type tracedClient struct {
