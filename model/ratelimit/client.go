@@ -24,7 +24,8 @@ type Config struct {
 	// provider's default deployment. Requests that name a Model use it.
 	Deployment string
 	// DefaultCompletionEstimate is the completion tokens reserved for a
-	// request whose MaxTokens is 0, until its usage is known. Zero means
+	// request whose MaxTokens is 0, until its usage is known (at most what
+	// the quota leaves after the prompt). Zero means
 	// DefaultCompletionEstimate (1000). Setting MaxTokens on requests makes
 	// the reservation exact and lets more calls run at once.
 	DefaultCompletionEstimate int
@@ -76,7 +77,10 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	}
 	completion := req.MaxTokens
 	if completion <= 0 {
-		completion = c.cfg.DefaultCompletionEstimate
+		// A guess, not the request's own bound: never let it alone make
+		// the call too large for the quota.
+		tpm := c.cfg.Limiter.Quota(deployment).TokensPerMinute
+		completion = max(min(c.cfg.DefaultCompletionEstimate, tpm-prompt), 0)
 	}
 	res, err := c.cfg.Limiter.Acquire(ctx, deployment, prompt+completion)
 	if err != nil {

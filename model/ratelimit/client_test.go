@@ -155,6 +155,23 @@ func TestClient_Complete_throttled(t *testing.T) {
 	})
 }
 
+func TestClient_Complete_defaultEstimateFitsTheQuota(t *testing.T) {
+	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{TokensPerMinute: 800, Clock: newFakeClock()})
+	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
+		if got := l.Stats(dep).TokensAvailable; got != 0 {
+			t.Errorf("tokens available during the call = %d, want 0 (the whole quota reserved)", got)
+		}
+		return &model.Response{Usage: model.Usage{PromptTokens: 100, CompletionTokens: 50}}, nil
+	})
+	c := ratelimit.New(ratelimit.Config{Limiter: l, CountPrompt: func(*model.Request) int { return 100 }})(next)
+	if _, err := c.Complete(t.Context(), &model.Request{Model: dep}); err != nil {
+		t.Fatalf("a call whose only excess is the default guess failed: %v", err)
+	}
+	if got := l.Stats(dep).TokensAvailable; got != 650 {
+		t.Errorf("tokens available after = %d, want 650", got)
+	}
+}
+
 func TestClient_Complete_neverFits(t *testing.T) {
 	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{TokensPerMinute: 1000, Clock: newFakeClock()})
 	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {

@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -160,6 +161,7 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 	if cfg.DefaultPause <= 0 {
 		cfg.DefaultPause = DefaultPause
 	}
+	cfg.Deployments = maps.Clone(cfg.Deployments)
 	clock := cfg.Clock
 	if clock == nil {
 		clock = realClock{}

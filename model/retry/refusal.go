@@ -101,12 +101,16 @@ var filterCategories = []string{
 func newContentFilterError(me *model.Error) *ContentFilterError {
 	msg := me.Message
 	lower := strings.ToLower(msg)
-	e := &ContentFilterError{
-		Err: me,
-		// Azure: "The response was filtered due to the prompt triggering ...";
-		// a refused prompt is by far the common case of a 400.
-		Prompt: strings.Contains(lower, "due to the prompt") || strings.Contains(lower, `"param":"prompt"`) ||
-			!strings.Contains(lower, "completion"),
+	e := &ContentFilterError{Err: me}
+	switch {
+	case strings.Contains(lower, "due to the prompt"):
+		// Azure's refusal of a prompt: "The response was filtered due to
+		// the prompt triggering ...".
+		e.Prompt = true
+	case me.StatusCode == 0:
+		// An error event in a stream that had begun: the answer was filtered.
+	default:
+		e.Prompt = !strings.Contains(lower, "completion") && !strings.Contains(lower, "output")
 	}
 	e.Categories = filteredFromJSON(msg)
 	if e.Categories == nil {

@@ -421,6 +421,12 @@ func TestClient_Complete_contentFilter(t *testing.T) {
 			wantCategories: []string{"jailbreak", "violence"},
 		},
 		{
+			name:           "an error event in a started stream filtered the answer",
+			err:            &model.Error{Code: "content_filter", Message: "the service ended the stream with an error [content filter: sexual]"},
+			wantReason:     "content filter: the response was filtered (category: sexual)",
+			wantCategories: []string{"sexual"},
+		},
+		{
 			name:           "a 400 about the content management policy without a code",
 			err:            &model.Error{StatusCode: 400, Message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy."},
 			wantReason:     "content filter: the prompt was filtered",
