@@ -1,0 +1,306 @@
+// Package config loads newsroom's settings from command-line flags, the
+// environment and a .env file, in that order of precedence, and checks them
+// before any request is made.
+//
+// Both the original project's .env names (model-name, api-version,
+// azure_endpoint, api_key) and the standard Azure OpenAI / OpenAI names
+// (AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY, ...) are accepted. The .env file is
+// read into a map; the process environment is never modified.
+//
+// A value may be a Key Vault reference (keyvault://VAULT/SECRET or App
+// Service's @Microsoft.KeyVault(SecretUri=...)); it is resolved through the
+// Resolver given in Sources.
+//
+// With no model configured at all the model kind is KindEmulator: the CLI
+// then runs the in-process emulator and says so.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/newsroom-dev/newsroom/model/provider"
+)
+
+// Model kinds.
+const (
+	KindAzure    = provider.KindAzure
+	KindOpenAI   = provider.KindOpenAI
+	KindEmulator = "emulator"
+)
+
+// Cache modes accepted by NEWSROOM_CACHE.
+const (
+	CacheOff    = "off"
+	CacheMemory = "memory"
+	CacheSQLite = "sqlite"
+	CacheRedis  = "redis"
+)
+
+// Defaults of settings that have one.
+const (
+	DefaultCache = CacheSQLite
+	DefaultRPM   = 180
+	DefaultTPM   = 30000
+)
+
+// ErrInvalid is wrapped by the error Validate returns.
+var ErrInvalid = errors.New("config: invalid configuration")
+
+// Setting names: the flag names, also accepted by Config.Source. The CLI
+// defines its flags with these names and passes the ones the user set in
+// Sources.Flags.
+const (
+	Provider       = "provider"
+	Endpoint       = "endpoint"
+	Deployment     = "deployment"
+	APIVersion     = "api-version"
+	APIKey         = "api-key"
+	BaseURL        = "base-url"
+	ModelName      = "model"
+	Cache          = "cache"
+	CachePath      = "cache-path"
+	RedisURL       = "redis-url"
+	RPM            = "rpm"
+	TPM            = "tpm"
+	BudgetUSD      = "budget-usd"
+	DailyBudgetUSD = "daily-budget-usd"
+	PricesFile     = "prices-file"
+	DatabaseURL    = "database-url"
+	DB             = "db"
+)
+
+// Setting describes one setting: its flag, the variable names looked up in
+// the environment and the .env file (in order), and what it is for.
+type Setting struct {
+	Name        string
+	Vars        []string
+	Secret      bool
+	Default     string
+	Description string
+}
+
+// azureKeyVars and openAIKeyVars are the names of the API key for each
+// kind: an OPENAI_API_KEY in the environment is never sent to Azure.
+var (
+	azureKeyVars  = []string{"AZURE_OPENAI_API_KEY", "api_key"}
+	openAIKeyVars = []string{"OPENAI_API_KEY", "api_key"}
+)
+
+// Settings lists every setting, for help text and documentation.
+func Settings() []Setting {
+	return []Setting{
+		{Provider, []string{"NEWSROOM_PROVIDER"}, false, "", "model kind: azure, openai or emulator (default: inferred from the other settings)"},
+		{Endpoint, []string{"AZURE_OPENAI_ENDPOINT", "azure_endpoint"}, false, "", "Azure OpenAI resource URL, https://NAME.openai.azure.com"},
+		{Deployment, []string{"AZURE_OPENAI_DEPLOYMENT", "model-name"}, false, "", "Azure OpenAI deployment name"},
+		{APIVersion, []string{"OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION", "api-version"}, false, provider.DefaultAPIVersion, "Azure OpenAI API version"},
+		{APIKey, []string{"AZURE_OPENAI_API_KEY", "OPENAI_API_KEY", "api_key"}, true, "", "API key (Azure: AZURE_OPENAI_API_KEY or api_key; OpenAI: OPENAI_API_KEY or api_key); without one Azure uses Entra ID"},
+		{BaseURL, []string{"OPENAI_BASE_URL"}, false, "", "OpenAI-compatible base URL (OpenAI, Ollama, vLLM); default https://api.openai.com/v1"},
+		{ModelName, []string{"OPENAI_MODEL", "model-name"}, false, "", "model name for OpenAI-compatible endpoints"},
+		{Cache, []string{"NEWSROOM_CACHE"}, false, DefaultCache, "response cache: off, memory, sqlite or redis"},
+		{CachePath, []string{"NEWSROOM_CACHE_PATH"}, false, "", "SQLite cache file (default chosen by the cache)"},
+		{RedisURL, []string{"NEWSROOM_REDIS_URL"}, true, "", "Redis URL for the shared cache"},
+		{RPM, []string{"NEWSROOM_RPM"}, false, strconv.Itoa(DefaultRPM), "deployment quota, requests per minute"},
+		{TPM, []string{"NEWSROOM_TPM"}, false, strconv.Itoa(DefaultTPM), "deployment quota, tokens per minute"},
+		{BudgetUSD, []string{"NEWSROOM_BUDGET_USD"}, false, "", "budget per run in USD (0: none)"},
+		{DailyBudgetUSD, []string{"NEWSROOM_DAILY_BUDGET_USD"}, false, "", "process-wide daily budget in USD (0: none)"},
+		{PricesFile, []string{"NEWSROOM_PRICES_FILE"}, false, "", "price table overriding the built-in prices"},
+		{DatabaseURL, []string{"NEWSROOM_DATABASE_URL"}, true, "", "PostgreSQL URL for the run store"},
+		{DB, []string{"NEWSROOM_DB"}, false, "", "run store (SQLite file or store kind)"},
+	}
+}
+
+func settingByName(name string) (Setting, bool) {
+	for _, s := range Settings() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// Model is the model endpoint section.
+type Model struct {
+	// Kind is KindAzure, KindOpenAI or KindEmulator.
+	Kind       string `json:"kind"`
+	Endpoint   string `json:"endpoint,omitempty"`
+	Deployment string `json:"deployment,omitempty"`
+	APIVersion string `json:"api_version,omitempty"`
+	APIKey     Secret `json:"api_key,omitempty"`
+	BaseURL    string `json:"base_url,omitempty"`
+	Model      string `json:"model,omitempty"`
+}
+
+// Config is the loaded configuration. Printing it (fmt, JSON, slog) never
+// shows a secret.
+type Config struct {
+	Model Model `json:"model"`
+
+	Cache          string  `json:"cache"`
+	CachePath      string  `json:"cache_path,omitempty"`
+	RedisURL       Secret  `json:"redis_url,omitempty"`
+	RPM            int     `json:"rpm"`
+	TPM            int     `json:"tpm"`
+	BudgetUSD      float64 `json:"budget_usd,omitempty"`
+	DailyBudgetUSD float64 `json:"daily_budget_usd,omitempty"`
+	PricesFile     string  `json:"prices_file,omitempty"`
+	DatabaseURL    Secret  `json:"database_url,omitempty"`
+	DB             string  `json:"db,omitempty"`
+
+	sources map[string]Source
+}
+
+// Source tells where the value of the named setting (a flag name such as
+// "endpoint" or "api-key") came from.
+func (c *Config) Source(name string) Source {
+	if s, ok := c.sources[name]; ok {
+		return s
+	}
+	return Source{Layer: LayerUnset}
+}
+
+// ProviderConfig turns the model section into a provider.Config. The caller
+// adds what configuration cannot hold: the shared HTTP client, a token
+// credential when APIKey is empty (provider.DefaultCredential), hooks. For
+// KindEmulator the caller points BaseURL at the emulator it started.
+func (c *Config) ProviderConfig() provider.Config {
+	m := c.Model
+	kind := m.Kind
+	if kind == KindEmulator {
+		kind = KindOpenAI
+	}
+	return provider.Config{
+		Kind:       kind,
+		Endpoint:   m.Endpoint,
+		Deployment: m.Deployment,
+		APIVersion: m.APIVersion,
+		APIKey:     m.APIKey.Value(),
+		BaseURL:    m.BaseURL,
+		Model:      m.Model,
+	}
+}
+
+// Validate reports every missing or inconsistent setting in one error that
+// names each problem and how to fix it. It makes no request.
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	m := c.Model
+	switch m.Kind {
+	case KindAzure:
+		why := c.configuredBecause(Endpoint, Deployment, APIKey)
+		if m.Endpoint == "" {
+			add("the Azure OpenAI endpoint is missing%s: set AZURE_OPENAI_ENDPOINT (or azure_endpoint in .env, or --endpoint)", why)
+		} else if _, err := provider.CheckEndpoint(m.Endpoint); err != nil {
+			add("%s (from %s): %v", Endpoint, c.Source(Endpoint), trimPrefix(err))
+		} else if err := plainEndpoint(m.Endpoint); err != nil {
+			add("%s (from %s): %v", Endpoint, c.Source(Endpoint), err)
+		}
+		if m.Deployment == "" {
+			add("the Azure OpenAI deployment is missing%s: set AZURE_OPENAI_DEPLOYMENT (or model-name in .env, or --deployment)", why)
+		}
+		if m.APIVersion == "" {
+			add("the API version is empty: set OPENAI_API_VERSION or leave it unset for %s", provider.DefaultAPIVersion)
+		}
+	case KindOpenAI:
+		why := c.configuredBecause(BaseURL, ModelName, APIKey)
+		if m.BaseURL != "" {
+			if _, err := provider.CheckEndpoint(m.BaseURL); err != nil {
+				add("%s (from %s): %v", BaseURL, c.Source(BaseURL), trimPrefix(err))
+			}
+		} else if !m.APIKey.IsSet() {
+			add("the OpenAI API key is missing%s: api.openai.com needs OPENAI_API_KEY (or set OPENAI_BASE_URL for a local server)", why)
+		}
+		if m.Model == "" {
+			add("the model name is missing%s: set OPENAI_MODEL (or --model)", why)
+		}
+	case KindEmulator:
+	default:
+		add("%s (from %s) is %q: want %s, %s or %s", Provider, c.Source(Provider), m.Kind, KindAzure, KindOpenAI, KindEmulator)
+	}
+	switch c.Cache {
+	case CacheOff, CacheMemory, CacheSQLite:
+	case CacheRedis:
+		if !c.RedisURL.IsSet() {
+			add("NEWSROOM_CACHE is redis but the Redis URL is missing: set NEWSROOM_REDIS_URL (or --redis-url)")
+		}
+	default:
+		add("%s (from %s) is %q: want off, memory, sqlite or redis", Cache, c.Source(Cache), c.Cache)
+	}
+	if c.RedisURL.IsSet() {
+		if u, err := url.Parse(c.RedisURL.Value()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			add("%s (from %s) is not a redis://, rediss:// or unix:// URL", RedisURL, c.Source(RedisURL))
+		}
+	}
+	if c.RPM <= 0 {
+		add("%s (from %s) must be positive", RPM, c.Source(RPM))
+	}
+	if c.TPM <= 0 {
+		add("%s (from %s) must be positive", TPM, c.Source(TPM))
+	}
+	if c.BudgetUSD < 0 {
+		add("%s (from %s) must not be negative", BudgetUSD, c.Source(BudgetUSD))
+	}
+	if c.DailyBudgetUSD < 0 {
+		add("%s (from %s) must not be negative", DailyBudgetUSD, c.Source(DailyBudgetUSD))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n  - %s", ErrInvalid, strings.Join(problems, "\n  - "))
+}
+
+// configuredBecause explains which present settings made the kind what it is,
+// e.g. " (the deployment is set by environment variable AZURE_OPENAI_DEPLOYMENT)".
+func (c *Config) configuredBecause(names ...string) string {
+	var parts []string
+	for _, n := range names {
+		if s := c.Source(n); s.Layer != LayerUnset && s.Layer != LayerDefault {
+			parts = append(parts, n+" from "+s.String())
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (configured: " + strings.Join(parts, ", ") + ")"
+}
+
+// plainEndpoint rejects an Azure endpoint that carries a request path or
+// query, a common mistake of pasting the full chat completions URL.
+func plainEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(u.Path, "/deployments/") || u.RawQuery != "" {
+		return errors.New("give the resource URL only (https://NAME.openai.azure.com), not a request URL with a path or query")
+	}
+	return nil
+}
+
+func trimPrefix(err error) string {
+	s := err.Error()
+	for _, p := range []string{"provider: invalid configuration: ", "provider: "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
+
+// Resolver resolves a Key Vault reference to the secret's value.
+type Resolver interface {
+	Resolve(ctx context.Context, ref string) (string, error)
+}
+
+// IsKeyVaultRef reports whether v is a Key Vault reference:
+// keyvault://VAULT/SECRET[/VERSION] or @Microsoft.KeyVault(...).
+func IsKeyVaultRef(v string) bool {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(strings.ToLower(v), "keyvault://") {
+		return true
+	}
+	return strings.HasPrefix(v, "@Microsoft.KeyVault(") && strings.HasSuffix(v, ")")
+}

@@ -1,0 +1,327 @@
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeDotEnv(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad_OriginalDotEnvNames(t *testing.T) {
+	p := writeDotEnv(t, `# the original project's .env
+model-name=gpt-4o
+api-version=2024-08-01-preview
+azure_endpoint="https://contoso.openai.azure.com/"
+api_key=original-key-123
+`)
+	cfg, err := Load(Sources{DotEnvPath: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Model{Kind: KindAzure, Endpoint: "https://contoso.openai.azure.com/", Deployment: "gpt-4o",
+		APIVersion: "2024-08-01-preview", APIKey: "original-key-123"}
+	if diff := cmp.Diff(want, cfg.Model); diff != "" {
+		t.Errorf("model (-want +got):\n%s", diff)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if got := cfg.Source(APIKey).String(); got != ".env file "+p+" (api_key)" {
+		t.Errorf("Source(api-key) = %q", got)
+	}
+	if _, ok := os.LookupEnv("api_key"); ok {
+		t.Error(".env must not be copied into the process environment")
+	}
+}
+
+func TestLoad_Precedence(t *testing.T) {
+	p := writeDotEnv(t, "AZURE_OPENAI_ENDPOINT=https://dotenv.openai.azure.com\nAZURE_OPENAI_DEPLOYMENT=dot-dep\nazure_endpoint=https://orig.openai.azure.com\nOPENAI_API_VERSION=2024-06-01\n")
+	tests := []struct {
+		name       string
+		flags      map[string]string
+		env        map[string]string
+		wantEP     string
+		wantSource string
+		wantDep    string
+	}{
+		{"dotenv only", nil, nil, "https://dotenv.openai.azure.com", ".env file " + p + " (AZURE_OPENAI_ENDPOINT)", "dot-dep"},
+		{"environment beats .env", nil, map[string]string{"azure_endpoint": "https://env.openai.azure.com"}, "https://env.openai.azure.com", "environment variable azure_endpoint", "dot-dep"},
+		{"flag beats environment", map[string]string{Endpoint: "https://flag.openai.azure.com", Deployment: "flag-dep"},
+			map[string]string{"AZURE_OPENAI_ENDPOINT": "https://env.openai.azure.com"}, "https://flag.openai.azure.com", "flag --endpoint", "flag-dep"},
+		{"empty environment value does not hide .env", nil, map[string]string{"AZURE_OPENAI_ENDPOINT": ""}, "https://dotenv.openai.azure.com", ".env file " + p + " (AZURE_OPENAI_ENDPOINT)", "dot-dep"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(Sources{Flags: tc.flags, Env: env(tc.env), DotEnvPath: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Model.Endpoint != tc.wantEP || cfg.Source(Endpoint).String() != tc.wantSource {
+				t.Errorf("endpoint = %q from %q, want %q from %q", cfg.Model.Endpoint, cfg.Source(Endpoint), tc.wantEP, tc.wantSource)
+			}
+			if cfg.Model.Deployment != tc.wantDep {
+				t.Errorf("deployment = %q, want %q", cfg.Model.Deployment, tc.wantDep)
+			}
+			if cfg.Model.APIVersion != "2024-06-01" {
+				t.Errorf("api version = %q", cfg.Model.APIVersion)
+			}
+		})
+	}
+}
+
+func TestLoad_Kinds(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want Model
+	}{
+		{"nothing configured runs the emulator", nil, Model{Kind: KindEmulator}},
+		{"azure standard names", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d", "AZURE_OPENAI_API_KEY": "k", "OPENAI_API_KEY": "openai-key"},
+			Model{Kind: KindAzure, Endpoint: "https://a.openai.azure.com", Deployment: "d", APIVersion: "2024-10-21", APIKey: "k"}},
+		{"azure without key uses Entra ID, never the OpenAI key", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d", "OPENAI_API_KEY": "openai-key"},
+			Model{Kind: KindAzure, Endpoint: "https://a.openai.azure.com", Deployment: "d", APIVersion: "2024-10-21"}},
+		{"openai compatible", map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1", "OPENAI_MODEL": "llama3"},
+			Model{Kind: KindOpenAI, BaseURL: "http://localhost:11434/v1", Model: "llama3"}},
+		{"openai", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_MODEL": "gpt-4o"},
+			Model{Kind: KindOpenAI, Model: "gpt-4o", APIKey: "sk"}},
+		{"explicit emulator wins", map[string]string{"NEWSROOM_PROVIDER": "emulator", "AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com"},
+			Model{Kind: KindEmulator}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(Sources{Env: env(tc.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, cfg.Model); diff != "" {
+				t.Errorf("model (-want +got):\n%s", diff)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfig_Validate_NamesWhatIsMissing(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		flags map[string]string
+		want  []string
+	}{
+		{"endpoint without deployment", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com"}, nil,
+			[]string{"deployment is missing", "AZURE_OPENAI_DEPLOYMENT", "model-name", "endpoint from environment variable AZURE_OPENAI_ENDPOINT"}},
+		{"deployment without endpoint", map[string]string{"AZURE_OPENAI_DEPLOYMENT": "d"}, nil,
+			[]string{"endpoint is missing", "AZURE_OPENAI_ENDPOINT", "azure_endpoint"}},
+		{"original model-name without endpoint", map[string]string{"model-name": "gpt-4o"}, nil,
+			[]string{"endpoint is missing"}},
+		{"azure key alone", map[string]string{"AZURE_OPENAI_API_KEY": "k"}, nil,
+			[]string{"endpoint is missing", "deployment is missing"}},
+		{"openai key without model", map[string]string{"OPENAI_API_KEY": "k"}, nil,
+			[]string{"model name is missing", "OPENAI_MODEL"}},
+		{"api.openai.com without key", map[string]string{"OPENAI_MODEL": "gpt-4o"}, nil,
+			[]string{"OPENAI_API_KEY"}},
+		{"bad URL", map[string]string{"AZURE_OPENAI_ENDPOINT": "contoso.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d"}, nil,
+			[]string{"endpoint (from environment variable AZURE_OPENAI_ENDPOINT)", "absolute http(s) URL"}},
+		{"plain http to a remote host", nil, map[string]string{Endpoint: "http://contoso.openai.azure.com", Deployment: "d"},
+			[]string{"endpoint (from flag --endpoint)", "https"}},
+		{"request URL instead of the resource", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21", "AZURE_OPENAI_DEPLOYMENT": "d"}, nil,
+			[]string{"resource URL only"}},
+		{"redis cache without URL", map[string]string{"NEWSROOM_CACHE": "redis"}, nil, []string{"NEWSROOM_REDIS_URL"}},
+		{"unknown cache", map[string]string{"NEWSROOM_CACHE": "disk"}, nil, []string{`"disk"`, "off, memory, sqlite or redis"}},
+		{"zero quota", map[string]string{"NEWSROOM_TPM": "0"}, nil, []string{"tpm (from environment variable NEWSROOM_TPM) must be positive"}},
+		{"unknown provider", map[string]string{"NEWSROOM_PROVIDER": "bedrock"}, nil, []string{`"bedrock"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(Sources{Env: env(tc.env), Flags: tc.flags})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate = %v, want ErrInvalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad_NewsroomSettings(t *testing.T) {
+	cfg, err := Load(Sources{Env: env(map[string]string{
+		"NEWSROOM_CACHE": "Redis", "NEWSROOM_CACHE_PATH": "/tmp/c.db", "NEWSROOM_REDIS_URL": "redis://:pw@127.0.0.1:6379/0",
+		"NEWSROOM_RPM": "60", "NEWSROOM_TPM": "10_000", "NEWSROOM_BUDGET_USD": "0.50", "NEWSROOM_DAILY_BUDGET_USD": "$20",
+		"NEWSROOM_PRICES_FILE": "prices.json", "NEWSROOM_DATABASE_URL": "postgres://u:pw@db/newsroom", "NEWSROOM_DB": "runs.db",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{cfg.Cache, cfg.CachePath, cfg.RedisURL.Value(), cfg.RPM, cfg.TPM, cfg.BudgetUSD, cfg.DailyBudgetUSD, cfg.PricesFile, cfg.DatabaseURL.Value(), cfg.DB}
+	want := []any{"redis", "/tmp/c.db", "redis://:pw@127.0.0.1:6379/0", 60, 10000, 0.5, 20.0, "prices.json", "postgres://u:pw@db/newsroom", "runs.db"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Error(err)
+	}
+
+	def, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Cache != DefaultCache || def.RPM != DefaultRPM || def.TPM != DefaultTPM || def.Source(RPM).Layer != LayerDefault {
+		t.Errorf("defaults: cache %q rpm %d tpm %d source %v", def.Cache, def.RPM, def.TPM, def.Source(RPM))
+	}
+}
+
+func TestLoad_BadNumberNamesTheSetting(t *testing.T) {
+	_, err := Load(Sources{Env: env(map[string]string{"NEWSROOM_RPM": "lots"})})
+	if err == nil || !strings.Contains(err.Error(), "rpm (from environment variable NEWSROOM_RPM)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSecret_NeverPrinted(t *testing.T) {
+	const key = "very-secret-key-42"
+	cfg, err := Load(Sources{Env: env(map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
+		"AZURE_OPENAI_API_KEY": key, "NEWSROOM_DATABASE_URL": "postgres://u:" + key + "@db/x"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(cfg)
+	var logBuf strings.Builder
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("config", "cfg", cfg, "key", cfg.Model.APIKey)
+	outputs := map[string]string{
+		"%v": fmt.Sprintf("%v", cfg), "%+v": fmt.Sprintf("%+v", cfg), "%#v": fmt.Sprintf("%#v", cfg),
+		"%s key": fmt.Sprintf("%s", cfg.Model.APIKey), "%q key": fmt.Sprintf("%q", cfg.Model.APIKey),
+		"%x key": fmt.Sprintf("%x", cfg.Model.APIKey), "%d key": fmt.Sprintf("%d", cfg.Model.APIKey),
+		"json": string(js), "slog": logBuf.String(),
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, key) {
+			t.Errorf("%s prints the secret: %s", name, out)
+		}
+	}
+	if !strings.Contains(string(js), `"api_key":"[redacted]"`) {
+		t.Errorf("json = %s", js)
+	}
+	if cfg.Model.APIKey.Value() != key {
+		t.Error("Value must return the secret")
+	}
+}
+
+func TestReadDotEnv_ParseErrorHidesContent(t *testing.T) {
+	p := writeDotEnv(t, "api_key=\"unterminated-secret-value\n")
+	_, err := Load(Sources{DotEnvPath: p})
+	if err == nil {
+		t.Fatal("want a parse error")
+	}
+	if strings.Contains(err.Error(), "unterminated-secret-value") {
+		t.Fatalf("error quotes the file: %v", err)
+	}
+}
+
+func TestLoad_MissingDotEnvIsFine(t *testing.T) {
+	if _, err := Load(Sources{DotEnvPath: filepath.Join(t.TempDir(), ".env")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type fakeResolver struct {
+	values map[string]string
+	refs   []string
+}
+
+func (f *fakeResolver) Resolve(_ context.Context, ref string) (string, error) {
+	f.refs = append(f.refs, ref)
+	v, ok := f.values[ref]
+	if !ok {
+		return "", errors.New("secret not found")
+	}
+	return v, nil
+}
+
+func TestLoad_KeyVaultReferences(t *testing.T) {
+	const appServiceRef = "@Microsoft.KeyVault(SecretUri=https://kv1.vault.azure.net/secrets/db-url/)"
+	r := &fakeResolver{values: map[string]string{
+		"keyvault://kv1/aoai-key": "resolved-key",
+		appServiceRef:             "postgres://u:pw@db/x",
+	}}
+	e := env(map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
+		"AZURE_OPENAI_API_KEY": "keyvault://kv1/aoai-key", "NEWSROOM_DATABASE_URL": appServiceRef})
+	cfg, err := Load(Sources{Env: e, Resolver: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Model.APIKey.Value() != "resolved-key" || cfg.DatabaseURL.Value() != "postgres://u:pw@db/x" {
+		t.Errorf("not resolved: %q %q", cfg.Model.APIKey.Value(), cfg.DatabaseURL.Value())
+	}
+	if got := cfg.Source(APIKey).String(); got != "environment variable AZURE_OPENAI_API_KEY via Key Vault reference keyvault://kv1/aoai-key" {
+		t.Errorf("source = %q", got)
+	}
+
+	t.Run("failure names the setting and the reference", func(t *testing.T) {
+		_, err := Load(Sources{Env: env(map[string]string{"NEWSROOM_REDIS_URL": "keyvault://kv1/missing"}), Resolver: r})
+		if err == nil || !strings.Contains(err.Error(), "redis-url (from environment variable NEWSROOM_REDIS_URL)") ||
+			!strings.Contains(err.Error(), "keyvault://kv1/missing") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("no resolver", func(t *testing.T) {
+		_, err := Load(Sources{Env: e})
+		if err == nil || !strings.Contains(err.Error(), "no Key Vault resolver") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestConfig_ProviderConfig(t *testing.T) {
+	cfg, err := Load(Sources{Flags: map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "d", APIKey: "k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := cfg.ProviderConfig()
+	if pc.Kind != KindAzure || pc.Endpoint != "https://a.openai.azure.com" || pc.Deployment != "d" || pc.APIKey != "k" || pc.APIVersion != "2024-10-21" {
+		t.Errorf("ProviderConfig = %+v", pc)
+	}
+}
+
+func TestIsKeyVaultRef(t *testing.T) {
+	for v, want := range map[string]bool{
+		"keyvault://vault/secret":    true,
+		"KeyVault://vault/secret/v1": true,
+		"@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/s/)": true,
+		"@Microsoft.KeyVault(VaultName=v;SecretName=s)":                       true,
+		"https://v.vault.azure.net/secrets/s":                                 false,
+		"plain-value":                                                         false,
+	} {
+		if got := IsKeyVaultRef(v); got != want {
+			t.Errorf("IsKeyVaultRef(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
