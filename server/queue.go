@@ -52,10 +52,11 @@ func (q *queue) commit(id string) {
 	q.mu.Unlock()
 }
 
-// pushResumed queues a run found unfinished at start, whatever the bound.
+// pushResumed queues a run found unfinished at start, whatever the bound,
+// unless it is queued already.
 func (q *queue) pushResumed(id string) {
 	q.mu.Lock()
-	if !q.closed {
+	if !q.closed && !slices.Contains(q.items, id) {
 		q.items = append(q.items, id)
 		q.cond.Signal()
 	}

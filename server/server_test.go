@@ -278,6 +278,12 @@ func TestServer_LiveStreamHasDeltasAndEveryEvent(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, seqs); diff != "" {
 		t.Errorf("live durable events (-stored +streamed):\n%s", diff)
+		for _, ev := range evs[max(0, len(evs)-4):] {
+			t.Logf("streamed: %s %s %+v", ev.ID, ev.Type, ev.Event)
+		}
+		for _, ev := range stored[max(0, len(stored)-3):] {
+			t.Logf("stored: %d %s %+v", ev.Seq, ev.Type, ev.Event)
+		}
 	}
 }
 

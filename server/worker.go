@@ -41,6 +41,10 @@ func (s *Server) execute(id string) {
 	defer cancel(nil)
 	a.cancel = cancel
 	s.mu.Lock()
+	if s.active[id] != nil {
+		s.mu.Unlock()
+		return // a run is executed by one worker at a time
+	}
 	s.active[id] = a
 	if s.draining.Load() {
 		a.drain.Stop(drainReason)
