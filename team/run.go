@@ -47,6 +47,19 @@ type runOptions struct {
 	runID     string
 	now       func() time.Time
 	extra     termination.Condition
+	turnCtx   func(context.Context, string) (context.Context, func())
+	selectCtx func(context.Context) (context.Context, func())
+}
+
+// WithTurnContext lets an observer derive the context each agent's Reply
+// runs with (to open a span, add log fields); done is called when Reply returns.
+func WithTurnContext(f func(ctx context.Context, speaker string) (context.Context, func())) RunOption {
+	return func(o *runOptions) { o.turnCtx = f }
+}
+
+// WithSelectContext is WithTurnContext for each speaker selection.
+func WithSelectContext(f func(ctx context.Context) (context.Context, func())) RunOption {
+	return func(o *runOptions) { o.selectCtx = f }
 }
 
 // WithCheckpoint resumes a run from a checkpoint: its messages are not written
@@ -256,7 +269,12 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				}
 				next = ""
 			} else {
-				sel, err := p.pick(ctx, st)
+				pickCtx, pickDone := ctx, func() {}
+				if o.selectCtx != nil {
+					pickCtx, pickDone = o.selectCtx(ctx)
+				}
+				sel, err := p.pick(pickCtx, st)
+				pickDone()
 				st.usage = st.usage.Add(sel.usage)
 				if err != nil {
 					stopFor(err)
@@ -283,7 +301,12 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 					}
 				}
 			}
-			msg, err := speaker.Reply(turnCtx, st.history(), onDelta)
+			replyCtx, replyDone := turnCtx, func() {}
+			if o.turnCtx != nil {
+				replyCtx, replyDone = o.turnCtx(turnCtx, speaker.Name())
+			}
+			msg, err := speaker.Reply(replyCtx, st.history(), onDelta)
+			replyDone()
 			cancelTurn()
 			if stopped {
 				return
