@@ -37,9 +37,9 @@ type Config struct {
 
 // Client waits for room in the quota before each call of the Client it wraps.
 type Client struct {
-	next model.Client
-	cfg  Config
-	toks sync.Map // model name → *tokenizer.Tokenizer
+	next     model.Client
+	cfg      Config
+	counters sync.Map // model name → *counter
 }
 
 var _ model.Client = (*Client)(nil)
@@ -119,23 +119,73 @@ func (c *Client) countPrompt(req *model.Request) (int, error) {
 	if c.cfg.CountPrompt != nil {
 		return c.cfg.CountPrompt(req), nil
 	}
-	tok, err := c.tokenizer(req.Model)
+	ct, err := c.counter(req.Model)
 	if err != nil {
 		return 0, err
 	}
-	return tok.CountMessages(req.Messages), nil
+	return ct.count(req.Messages), nil
 }
 
-// tokenizer returns the model's tokenizer, cached here so the hot path takes
-// no lock.
+// tokenizer returns the model's tokenizer.
 func (c *Client) tokenizer(name string) (*tokenizer.Tokenizer, error) {
-	if t, ok := c.toks.Load(name); ok {
-		return t.(*tokenizer.Tokenizer), nil
-	}
-	t, err := tokenizer.ForModel(name)
+	ct, err := c.counter(name)
 	if err != nil {
 		return nil, err
 	}
-	c.toks.Store(name, t)
-	return t, nil
+	return ct.tok, nil
+}
+
+// counter returns the model's prompt counter, cached here so the hot path
+// takes no shared lock.
+func (c *Client) counter(name string) (*counter, error) {
+	if ct, ok := c.counters.Load(name); ok {
+		return ct.(*counter), nil
+	}
+	tok, err := tokenizer.ForModel(name)
+	if err != nil {
+		return nil, err
+	}
+	ct, _ := c.counters.LoadOrStore(name, &counter{
+		tok:  tok,
+		base: tok.CountMessages(nil),
+		seen: make(map[model.Message]int),
+	})
+	return ct.(*counter), nil
+}
+
+// maxCountedMessages bounds a counter's memory of messages; when it is
+// full it starts over.
+const maxCountedMessages = 8192
+
+// counter counts prompts with one tokenizer and remembers each message's
+// tokens: a conversation resends its whole history on every turn, and
+// tokenizing is by far the middleware's largest cost. The chat accounting
+// is a sum over messages (tokenizer.CountMessages), so the parts add up.
+type counter struct {
+	tok  *tokenizer.Tokenizer
+	base int // the tokens of an empty prompt (the reply priming)
+
+	mu   sync.Mutex
+	seen map[model.Message]int
+}
+
+func (ct *counter) count(msgs []model.Message) int {
+	n := ct.base
+	for _, m := range msgs {
+		ct.mu.Lock()
+		v, ok := ct.seen[m]
+		ct.mu.Unlock()
+		if !ok {
+			one := [1]model.Message{m}
+			v = ct.tok.CountMessages(one[:]) - ct.base
+			ct.mu.Lock()
+			if len(ct.seen) >= maxCountedMessages {
+				clear(ct.seen)
+			}
+			ct.seen[m] = v
+			ct.mu.Unlock()
+		}
+		n += v
+	}
+	return n
 }

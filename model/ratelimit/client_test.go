@@ -185,3 +185,52 @@ func TestClient_Complete_neverFits(t *testing.T) {
 		t.Errorf("error = %v, want %q", err, want)
 	}
 }
+
+// BenchmarkClient_Complete is the middleware's cost per call: counting the
+// prompt with the tokenizer, acquiring and settling.
+func BenchmarkClient_Complete(b *testing.B) {
+	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{
+		RequestsPerMinute: 1 << 30,
+		TokensPerMinute:   1 << 30,
+		Clock:             &benchClock{base: time.Now()},
+	})
+	resp := &model.Response{Content: "ok", Usage: model.Usage{PromptTokens: 20, CompletionTokens: 5}}
+	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) { return resp, nil })
+	c := ratelimit.New(ratelimit.Config{Limiter: l, Deployment: dep})(next)
+	req := &model.Request{Messages: hello, MaxTokens: 100}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Complete(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestClient_Complete_countsLikeTheTokenizer(t *testing.T) {
+	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{TokensPerMinute: 100000, Clock: newFakeClock()})
+	var reserved int
+	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
+		reserved = 100000 - l.Stats(dep).TokensAvailable
+		return &model.Response{Usage: model.Usage{PromptTokens: 1}}, nil
+	})
+	c := ratelimit.New(ratelimit.Config{Limiter: l})(next)
+	history := append([]model.Message(nil), hello...)
+	for turn, m := range []model.Message{
+		{Role: model.RoleAssistant, Name: "Reporter", Content: "The harbour reopened on Tuesday after a week of repairs."},
+		{Role: model.RoleAssistant, Name: "Editor", Content: "Good. Add a quote from the harbour master; APPROVE after that."},
+		{Role: model.RoleUser, Content: "The harbour reopened on Tuesday after a week of repairs."},
+	} {
+		history = append(history, m)
+		req := &model.Request{Model: dep, Messages: history, MaxTokens: 10}
+		if _, err := c.Complete(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		want := tokenizer.MustForModel(dep).CountMessages(history) + 10
+		if reserved != want {
+			t.Errorf("turn %d: reserved %d tokens, want the tokenizer's %d + max_tokens", turn, reserved, want)
+		}
+	}
+}
