@@ -211,9 +211,9 @@ func BenchmarkClient_Complete(b *testing.B) {
 
 func TestClient_Complete_countsLikeTheTokenizer(t *testing.T) {
 	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{TokensPerMinute: 100000, Clock: newFakeClock()})
-	var reserved int
+	var before, reserved int
 	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
-		reserved = 100000 - l.Stats(dep).TokensAvailable
+		reserved = before - l.Stats(dep).TokensAvailable
 		return &model.Response{Usage: model.Usage{PromptTokens: 1}}, nil
 	})
 	c := ratelimit.New(ratelimit.Config{Limiter: l})(next)
@@ -225,6 +225,7 @@ func TestClient_Complete_countsLikeTheTokenizer(t *testing.T) {
 	} {
 		history = append(history, m)
 		req := &model.Request{Model: dep, Messages: history, MaxTokens: 10}
+		before = l.Stats(dep).TokensAvailable
 		if _, err := c.Complete(t.Context(), req); err != nil {
 			t.Fatal(err)
 		}
