@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/keyvault"
 	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
@@ -33,7 +34,12 @@ type authCredential struct {
 func authChain() []authCredential {
 	return []authCredential{
 		{"environment (service principal)", func() (azcore.TokenCredential, error) { return azidentity.NewEnvironmentCredential(nil) }},
-		{"workload identity", func() (azcore.TokenCredential, error) { return azidentity.NewWorkloadIdentityCredential(nil) }},
+		{"workload identity", func() (azcore.TokenCredential, error) {
+			if os.Getenv("AZURE_FEDERATED_TOKEN_FILE") == "" {
+				return nil, errors.New("AZURE_FEDERATED_TOKEN_FILE is not set (set by AKS workload identity with AZURE_TENANT_ID and AZURE_CLIENT_ID)")
+			}
+			return azidentity.NewWorkloadIdentityCredential(nil)
+		}},
 		{"managed identity", func() (azcore.TokenCredential, error) { return azidentity.NewManagedIdentityCredential(nil) }},
 		{"Azure CLI", func() (azcore.TokenCredential, error) { return azidentity.NewAzureCLICredential(nil) }},
 	}
@@ -80,7 +86,13 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	})
 
-	cfg, err := config.LoadContext(ctx, config.Sources{Flags: flags, Env: os.LookupEnv, DotEnvPath: ".env"})
+	src := config.Sources{Flags: flags, Env: os.LookupEnv, DotEnvPath: ".env"}
+	// Settings may be Key Vault references, read with the same identity;
+	// building the credential makes no request.
+	if cred, err := provider.DefaultCredential(nil); err == nil {
+		src.Resolver = keyvault.NewResolver(cred, keyvault.Options{})
+	}
+	cfg, err := config.LoadContext(ctx, src)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}

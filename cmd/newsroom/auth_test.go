@@ -119,7 +119,7 @@ func TestRunAuth_EntraIDManagedIdentity(t *testing.T) {
 		"OK   managed identity",
 		"ManagedIdentityCredential",
 		"FAIL environment (service principal)",
-		"FAIL workload identity",
+		"FAIL workload identity                not configured: AZURE_FEDERATED_TOKEN_FILE is not set",
 		"FAIL Azure CLI",
 		"newsroom will use: managed identity",
 	} {
