@@ -22,9 +22,17 @@
 //
 // # Place in the chain
 //
-// The lead composes cache → retry → ratelimit → provider: every attempt the
-// retry middleware makes passes the limiter, and a 429 that still comes back
-// pauses the deployment for every run until the service's Retry-After.
+// The chain is composed as cache → retry → ratelimit → provider: every
+// attempt the retry middleware makes passes the limiter, and a 429 that
+// still comes back pauses the deployment for every run until the service's
+// Retry-After. The provider reports the service's x-ratelimit-remaining-*
+// headers to Limiter.Observe, under the same deployment name the
+// middleware uses (Config.Deployment for requests that name no model):
+//
+//	lim := ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: 180, TokensPerMinute: 30000})
+//	p, err := provider.New(provider.Config{Deployment: "gpt-4o", OnRateLimitHeaders: lim.Observe, ...})
+//	c := model.Chain(p, cacheMiddleware, retry.New(retry.Config{}),
+//		ratelimit.New(ratelimit.Config{Limiter: lim, Deployment: "gpt-4o"}))
 package ratelimit
 
 import (
