@@ -66,7 +66,9 @@
 
   // ---------- Markdown (safe subset) ----------
 
-  const INLINE = /(\*\*[^*\n]+?\*\*|__[^_\n]+?__|\*[^*\s][^*\n]*?\*|_[^_\s][^_\n]*?_)/;
+  // Underscore emphasis must not touch a word character (snake_case and
+  // __names__ inside words stay text), as in CommonMark.
+  const INLINE = /(\*\*[^*\n]+?\*\*|(?<!\w)__[^_\n]+?__(?!\w)|\*[^*\s][^*\n]*?\*|(?<!\w)_[^_\s][^_\n]*?_(?!\w))/;
 
   function inline(parent, text) {
     const parts = text.split(INLINE);
@@ -268,7 +270,7 @@
     const done = ['succeeded', 'failed', 'cancelled'].includes(run.status);
     $('m-stop').textContent = done ? (run.stop_reason || run.status) : 'running until ' + stopRule(run);
     const pct = run.max_messages ? Math.min(100, (100 * state.messages) / run.max_messages) : 0;
-    $('progress-bar').style.width = (done ? 100 : pct) + '%';
+    $('progress-bar').style.width = pct + '%';
     $('progress-bar').classList.toggle('done', done);
   }
 
@@ -346,6 +348,15 @@
     const art = $('article');
     clear(art);
     art.appendChild(renderMarkdown(run.article, 0));
+    // A reporter's article starts with its title line: show it as the headline
+    // when no Markdown heading was given.
+    const first = art.firstElementChild;
+    if (first && first.tagName === 'P' && !first.querySelector('br') &&
+        first.textContent.length <= 140 && !/[.!?:]$/.test(first.textContent.trim())) {
+      const h = document.createElement('h1');
+      while (first.firstChild) h.appendChild(first.firstChild);
+      art.replaceChild(h, first);
+    }
     wrap.hidden = false;
   }
 
