@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"iter"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -74,7 +75,14 @@ type Config struct {
 	// Emulator is true when the model is the built-in emulator; /readyz and
 	// the page say so.
 	Emulator bool
+	// Instrument, when set, is called as a run starts executing (telemetry):
+	// it returns the context to run in, extra run options, and a wrapper of
+	// the run's event stream. Nil means none.
+	Instrument func(ctx context.Context, runID, teamKind string) (context.Context, []team.RunOption, func(Events) Events)
 }
+
+// Events is a run's event stream, as team.Team.Stream returns it.
+type Events = iter.Seq2[team.Event, error]
 
 // Server is the newsroom web service. Build it with New, call Start, serve
 // Handler, and call Shutdown to stop.

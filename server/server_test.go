@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -518,5 +519,38 @@ func TestNewKey(t *testing.T) {
 	}
 	if HashKey(a) == HashKey(b) || len(HashKey(a)) != 64 || strings.Contains(HashKey(a), a) {
 		t.Errorf("HashKey(%q) = %q", a, HashKey(a))
+	}
+}
+
+func TestServer_InstrumentSeesEveryEvent(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[team.EventType]int{}
+	var runIDs []string
+	e := newEnv(t, envOpts{cfg: Config{Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(Events) Events) {
+		mu.Lock()
+		runIDs = append(runIDs, runID+"/"+kind)
+		mu.Unlock()
+		return ctx, nil, func(ev Events) Events {
+			return func(yield func(team.Event, error) bool) {
+				for e, err := range ev {
+					mu.Lock()
+					seen[e.Type]++
+					mu.Unlock()
+					if !yield(e, err) {
+						return
+					}
+				}
+			}
+		}
+	}}})
+	v := e.create(e.user, task)
+	got := e.waitFinished(e.user, v.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{v.ID + "/roundrobin"}, runIDs); diff != "" {
+		t.Errorf("Instrument calls (-want +got):\n%s", diff)
+	}
+	if seen[team.EventMessage] != len(got.Messages) || seen[team.EventRunFinished] != 1 || seen[team.EventDelta] == 0 {
+		t.Errorf("instrumented events = %v for %d messages", seen, len(got.Messages))
 	}
 }

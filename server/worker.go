@@ -100,7 +100,18 @@ func (s *Server) execute(id string) {
 	if resume {
 		opts = append(opts, team.WithCheckpoint(cp))
 	}
-	for e, err := range tm.Stream(ctx, run.Task, opts...) {
+	runCtx := context.Context(ctx)
+	wrap := func(ev Events) Events { return ev }
+	if s.cfg.Instrument != nil {
+		var more []team.RunOption
+		var w func(Events) Events
+		runCtx, more, w = s.cfg.Instrument(ctx, id, run.Team)
+		opts = append(opts, more...)
+		if w != nil {
+			wrap = w
+		}
+	}
+	for e, err := range wrap(tm.Stream(runCtx, run.Task, opts...)) {
 		if err != nil {
 			break // the run_finished event carrying it came first
 		}
