@@ -260,15 +260,18 @@ func TestClient_Complete_CredentialFailureIsAModelErrorWithoutRequest(t *testing
 // identity protocol against a loopback identity endpoint.
 func TestClient_Complete_ManagedIdentityAppService(t *testing.T) {
 	type tokenReq struct {
-		Method, Header, Resource, APIVersion string
+		Method, Header, Resource, APIVersion, ClientID string
 	}
+	// MSAL caches managed identity tokens process-wide by identity: a fresh
+	// user-assigned client id per run keeps -count=N honest.
+	clientID := fmt.Sprintf("client-%d", time.Now().UnixNano())
 	var (
 		mu     sync.Mutex
 		tokens []tokenReq
 	)
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		tokens = append(tokens, tokenReq{r.Method, r.Header.Get("X-IDENTITY-HEADER"), r.URL.Query().Get("resource"), r.URL.Query().Get("api-version")})
+		tokens = append(tokens, tokenReq{r.Method, r.Header.Get("X-IDENTITY-HEADER"), r.URL.Query().Get("resource"), r.URL.Query().Get("api-version"), r.URL.Query().Get("client_id")})
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token":"mi-token-xyz","expires_on":"%d","resource":"https://cognitiveservices.azure.com","token_type":"Bearer"}`,
@@ -281,7 +284,7 @@ func TestClient_Complete_ManagedIdentityAppService(t *testing.T) {
 		t.Setenv(k, "")
 	}
 
-	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(clientID)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +298,7 @@ func TestClient_Complete_ManagedIdentityAppService(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []tokenReq{{http.MethodGet, "identity-secret-header", "https://cognitiveservices.azure.com", "2019-08-01"}}
+	want := []tokenReq{{http.MethodGet, "identity-secret-header", "https://cognitiveservices.azure.com", "2019-08-01", clientID}}
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff(want, tokens); diff != "" {
