@@ -285,7 +285,11 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		},
 		Daily: daily,
 		Telemetry: telemetry.Middleware(s.Tel, telemetry.MiddlewareOptions{ProviderName: providerName(cfg.Model.Kind),
-			DefaultModel: modelName, ServerAddress: host, ServerPort: port, OnCall: s.Alerts.ObserveModelCall}),
+			DefaultModel: modelName, ServerAddress: host, ServerPort: port,
+			OnCall: func(latency time.Duration, err error) {
+				s.Alerts.ObserveModelCall(latency, err)
+				s.Alerts.ObserveQuota(limiter.Stats(deployment).UsedFraction)
+			}}),
 	})
 	if stop, err := s.Tel.ObserveQuota(func() float64 { return limiter.Stats(deployment).UsedFraction }); err == nil {
 		s.closers = append(s.closers, func() { _ = stop() })
