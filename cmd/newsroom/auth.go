@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/newsroom-dev/newsroom/config"
-	"github.com/newsroom-dev/newsroom/keyvault"
 	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
@@ -59,17 +58,12 @@ type authResult struct {
 // Keys and tokens are never printed.
 func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "check" {
-		return fmt.Errorf("%w: usage: newsroom auth check [--timeout 15s] [model flags]", errUsage)
+		return fmt.Errorf("%w: usage: newsroom auth check [--timeout 15s] [--env-file .env] [model flags]", errUsage)
 	}
 	fs := flag.NewFlagSet("auth check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 15*time.Second, "how long each credential may take to get a token")
-	for _, s := range config.Settings() {
-		switch s.Name {
-		case config.Provider, config.Endpoint, config.Deployment, config.APIVersion, config.APIKey, config.BaseURL, config.ModelName:
-			fs.String(s.Name, "", s.Description)
-		}
-	}
+	mf := addModelFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -79,25 +73,9 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *timeout <= 0 {
 		return fmt.Errorf("%w: --timeout must be positive", errUsage)
 	}
-	flags := map[string]string{}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "timeout" {
-			flags[f.Name] = f.Value.String()
-		}
-	})
-
-	src := config.Sources{Flags: flags, Env: os.LookupEnv, DotEnvPath: ".env"}
-	// Settings may be Key Vault references, read with the same identity;
-	// building the credential makes no request.
-	if cred, err := provider.DefaultCredential(nil); err == nil {
-		src.Resolver = keyvault.NewResolver(cred, keyvault.Options{})
-	}
-	cfg, err := config.LoadContext(ctx, src)
+	cfg, err := loadConfig(ctx, mf)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return err
 	}
 
 	m := cfg.Model

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/config"
 )
 
 // isolateAuthEnv clears every variable that could configure a model or an
@@ -26,6 +28,11 @@ func isolateAuthEnv(t *testing.T) {
 		"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT",
 	} {
 		t.Setenv(k, "")
+	}
+	for _, s := range config.Settings() {
+		for _, k := range s.Vars {
+			t.Setenv(k, "")
+		}
 	}
 	t.Setenv("PATH", t.TempDir())
 	t.Chdir(t.TempDir())
