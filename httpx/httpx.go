@@ -27,7 +27,7 @@ const (
 	DefaultDialTimeout           = 10 * time.Second
 	DefaultKeepAlive             = 30 * time.Second
 	DefaultTLSHandshakeTimeout   = 10 * time.Second
-	DefaultResponseHeaderTimeout = 2 * time.Minute
+	DefaultResponseHeaderTimeout = 5 * time.Minute
 	DefaultExpectContinueTimeout = time.Second
 )
 
@@ -49,9 +49,11 @@ type Options struct {
 	// TLSHandshakeTimeout bounds the TLS handshake (default 10s).
 	TLSHandshakeTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for response headers after the
-	// request is written (default 2m: a loaded deployment can take a while to
-	// start answering, but a server that never answers must not hang a run).
-	// It does not limit reading the body, so long streams are unaffected.
+	// request is written (default 5m). A non-streaming answer sends its
+	// headers only when the whole completion is generated, which for a few
+	// thousand tokens on a loaded deployment takes minutes; a server that
+	// never answers must still not hang a run forever. It does not limit
+	// reading the body, so long streams are unaffected.
 	ResponseHeaderTimeout time.Duration
 	// ExpectContinueTimeout is the wait for a 100 Continue (default 1s).
 	ExpectContinueTimeout time.Duration
