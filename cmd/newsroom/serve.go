@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/server"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/telemetry"
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+// runServe runs the web service until ctx ends (SIGTERM or Ctrl-C), then
+// stops taking work, lets the turns in progress finish within --grace, and
+// returns nil: unfinished runs stay in the store and resume at the next start.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	workers := fs.Int("workers", 2, "runs executed at once")
+	queue := fs.Int("queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
+	grace := fs.Duration("grace", 20*time.Second, "on SIGTERM, how long turns in progress may take to finish")
+	rate := fs.Int("rate-limit", 120, "requests per minute per API key (negative: no limit)")
+	var cors stringList
+	fs.Var(&cors, "cors-origin", "an origin allowed to call the API from another site (repeatable; default none)")
+	metrics := fs.Bool("metrics", true, "serve Prometheus metrics at /metrics")
+	sf := addStoreFlags(fs)
+	mf := addModelFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: serve takes no arguments, got %v", errUsage, fs.Args())
+	case *workers < 1 || *queue < 1:
+		return fmt.Errorf("%w: --workers and --queue must be at least 1", errUsage)
+	case *grace < 0:
+		return fmt.Errorf("%w: --grace must not be negative", errUsage)
+	}
+
+	stack, err := buildModel(ctx, mf, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: *metrics})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	log := stack.Logger
+	st, storeDesc, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	srv, err := server.New(server.Config{
+		Store:        st,
+		Team:         serveTeam(stack),
+		Workers:      *workers,
+		QueueSize:    *queue,
+		CORSOrigins:  cors,
+		KeyRateLimit: *rate,
+		Logger:       log,
+		Emulator:     stack.Info.Emulated,
+		Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(server.Events) server.Events) {
+			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log})
+			rctx := obs.Start(ctx)
+			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)},
+				func(ev server.Events) server.Events { return obs.Wrap(rctx, ev) }
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if stop, err := stack.Tel.ObserveQueueDepth(func() int64 { return int64(srv.QueueDepth()) }); err == nil {
+		defer stop()
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("%w: listen on %s: %w", errConfig, *addr, err)
+	}
+	hs := srv.HTTPServer(*addr)
+	if *metrics {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", stack.Tel.MetricsHandler())
+		mux.Handle("/", hs.Handler)
+		hs.Handler = mux
+	}
+	if err := srv.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String()
+	if stack.Info.Emulated {
+		fmt.Fprint(stderr, emulatorNotice)
+	}
+	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers)\n", url, storeDesc, stack.Info.Model, *workers)
+	fmt.Fprintln(stdout, "newsroom: create an API key with: newsroom keys create --name YOUR_NAME")
+	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", *workers, "queue", *queue)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		if !errors.Is(err, http.ErrServerClosed) {
+			sctx, cancel := context.WithTimeout(context.Background(), *grace)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down", "grace", grace.String(), "running", srv.Running(), "queued", srv.QueueDepth())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	// Stop the runs first: it ends the event streams, so the HTTP server's
+	// own shutdown is not held open by them.
+	runsDone := make(chan struct{})
+	go func() { _ = srv.Shutdown(sctx); close(runsDone) }()
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+	}
+	<-runsDone
+	fmt.Fprintln(stdout, "newsroom: stopped; unfinished runs resume at the next start")
+	return nil
+}
+
+// serveTeam builds each run's team on the shared model stack, with the run's
+// budget (or the configured per-run budget) enforced by the budget middleware.
+func serveTeam(stack *modelStack) server.TeamFunc {
+	return func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error) {
+		return desk.New(desk.Config{Team: kind, Client: stack.RunClient(budgetUSD, 0), MaxMessages: maxMessages, Extra: extra})
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return fmt.Sprint(*s) }
+
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
