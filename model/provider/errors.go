@@ -172,3 +172,25 @@ func (c *Client) redact(s string) string {
 	}
 	return s
 }
+
+// filteredAnswer is the error for an answer Azure's content filter stopped
+// (HTTP 200 with finish_reason "content_filter"): the text is cut or empty,
+// so it is not returned as an answer. StatusCode stays 0 because the request
+// itself succeeded; Code is "content_filter" as for a refused prompt, and the
+// message names the categories from the choice's content_filter_results.
+func filteredAnswer(choiceJSON, requestID string) *model.Error {
+	e := &model.Error{Code: "content_filter", Message: "the answer was filtered by the content filter", RequestID: requestID}
+	var choice struct {
+		Results map[string]json.RawMessage `json:"content_filter_results"`
+	}
+	if json.Unmarshal([]byte(choiceJSON), &choice) == nil {
+		se := serviceError{InnerError: &struct {
+			Code                string                     `json:"code"`
+			ContentFilterResult map[string]json.RawMessage `json:"content_filter_result"`
+		}{ContentFilterResult: choice.Results}}
+		if cats := filteredCategories(&se); len(cats) > 0 {
+			e.Message += " [content filter: " + strings.Join(cats, ", ") + "]"
+		}
+	}
+	return e
+}

@@ -339,6 +339,9 @@ func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model
 		return nil, &model.Error{Message: "provider: the service returned no choices", RequestID: requestID(raw)}
 	}
 	ch := cc.Choices[0]
+	if ch.FinishReason == "content_filter" {
+		return nil, filteredAnswer(ch.RawJSON(), requestID(raw))
+	}
 	return &model.Response{
 		ID:           cc.ID,
 		Model:        cc.Model,
@@ -364,6 +367,7 @@ func (c *Client) stream(ctx context.Context, req *model.Request, params openai.C
 
 	resp := &model.Response{Usage: model.Usage{Requests: 1}}
 	var text strings.Builder
+	var filterJSON string
 	chunks := 0
 	observed := false
 	for s.Next() {
@@ -392,6 +396,9 @@ func (c *Client) stream(ctx context.Context, req *model.Request, params openai.C
 			}
 			if choice.FinishReason != "" {
 				resp.FinishReason = choice.FinishReason
+				if choice.FinishReason == "content_filter" {
+					filterJSON = choice.RawJSON()
+				}
 			}
 		}
 	}
@@ -415,6 +422,9 @@ func (c *Client) stream(ctx context.Context, req *model.Request, params openai.C
 			RequestID: requestID(raw),
 			Err:       model.ErrStreamCut,
 		}
+	}
+	if resp.FinishReason == "content_filter" {
+		return nil, filteredAnswer(filterJSON, requestID(raw))
 	}
 	resp.Content = text.String()
 	return resp, nil

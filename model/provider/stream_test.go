@@ -179,3 +179,42 @@ func TestClient_Complete_StreamCancelledContext(t *testing.T) {
 		t.Error("a cancelled call is not a stream cut (it must not be retried)")
 	}
 }
+
+func TestClient_Complete_FilteredAnswerIsAContentFilterError(t *testing.T) {
+	const results = `"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"high"}}`
+	tests := []struct {
+		name   string
+		stream bool
+		handle http.HandlerFunc
+	}{
+		{"non-streaming", false, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o",
+				"choices":[{"index":0,"finish_reason":"content_filter","message":{"role":"assistant","content":""},`+results+`}],
+				"usage":{"prompt_tokens":5,"completion_tokens":0,"total_tokens":5}}`)
+		}},
+		{"streaming", true, func(w http.ResponseWriter, _ *http.Request) {
+			sse(w, chunkRole, chunkHello,
+				`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"content_filter",`+results+`}]}`,
+				chunkUsage, "[DONE]")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newRecorder(t, false, tc.handle)
+			c, _ := New(Config{Endpoint: srv.URL, Deployment: "dep", APIKey: "k"})
+			req := &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "hi"}}}
+			if tc.stream {
+				req.OnDelta = func(model.Delta) {}
+			}
+			_, err := c.Complete(context.Background(), req)
+			var me *model.Error
+			if !errors.As(err, &me) || me.Code != "content_filter" || errors.Is(err, model.ErrStreamCut) {
+				t.Fatalf("err = %v", err)
+			}
+			if !strings.Contains(me.Message, "[content filter: violence]") {
+				t.Errorf("message %q does not name exactly the filtered category", me.Message)
+			}
+		})
+	}
+}
