@@ -325,3 +325,24 @@ func TestIsKeyVaultRef(t *testing.T) {
 		}
 	}
 }
+
+func TestReadDotEnv_Variants(t *testing.T) {
+	tests := []struct {
+		name, content string
+	}{
+		{"windows line endings", "model-name=gpt-4o\r\nazure_endpoint=https://a.openai.azure.com\r\n"},
+		{"export and spaces", "export model-name = gpt-4o\n  azure_endpoint: https://a.openai.azure.com # comment\n"},
+		{"quoted with blank lines", "\n\nmodel-name='gpt-4o'\n\nazure_endpoint=\"https://a.openai.azure.com\"\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(Sources{DotEnvPath: writeDotEnv(t, tc.content)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Model.Deployment != "gpt-4o" || cfg.Model.Endpoint != "https://a.openai.azure.com" {
+				t.Errorf("model = %+v", cfg.Model)
+			}
+		})
+	}
+}
