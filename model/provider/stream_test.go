@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -214,6 +215,45 @@ func TestClient_Complete_FilteredAnswerIsAContentFilterError(t *testing.T) {
 			}
 			if !strings.Contains(me.Message, "[content filter: violence]") {
 				t.Errorf("message %q does not name exactly the filtered category", me.Message)
+			}
+		})
+	}
+}
+
+func TestClient_Complete_RequestTimeout(t *testing.T) {
+	tests := []struct {
+		name   string
+		stream bool
+		check  func(error) bool
+	}{
+		{"stalled before the answer", false, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
+		{"stalled mid-stream", true, func(err error) bool { return errors.Is(err, model.ErrStreamCut) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := newRecorder(t, false, func(w http.ResponseWriter, r *http.Request) {
+				if tc.stream {
+					sse(w, chunkRole, chunkHello)
+				}
+				select { // a server that stalls; released when the test ends
+				case <-release:
+				case <-r.Context().Done():
+				}
+				if !tc.stream {
+					okJSON(w, r)
+				}
+			})
+			defer close(release)
+			c, _ := New(Config{Endpoint: srv.URL, Deployment: "dep", APIKey: "k", RequestTimeout: 50 * time.Millisecond})
+			req := &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "hi"}}}
+			if tc.stream {
+				req.OnDelta = func(model.Delta) {}
+			}
+			_, err := c.Complete(context.Background(), req)
+			var me *model.Error
+			if !errors.As(err, &me) || !tc.check(err) {
+				t.Fatalf("err = %v", err)
 			}
 		})
 	}
