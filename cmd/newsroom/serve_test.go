@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// isolate runs the test in an empty directory with no model configured, so
+// the commands use the offline emulator and a fresh store.
+func isolate(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, v := range []string{"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_KEY",
+		"OPENAI_BASE_URL", "NEWSROOM_PROVIDER", "NEWSROOM_DB", "NEWSROOM_DATABASE_URL", "NEWSROOM_CACHE"} {
+		t.Setenv(v, "")
+	}
+	return dir
+}
+
+func TestRunKeys(t *testing.T) {
+	dir := isolate(t)
+	db := filepath.Join(dir, "keys.db")
+	ctx := context.Background()
+	var out, errOut syncBuffer
+	if err := runKeys(ctx, []string{"create", "--name", "alice", "--db", db}, &out, &errOut); err != nil {
+		t.Fatalf("keys create: %v", err)
+	}
+	secret := strings.TrimSpace(out.String())
+	if !regexp.MustCompile(`^nr_[a-z2-7]{32}$`).MatchString(secret) {
+		t.Fatalf("keys create printed %q, want only the key", secret)
+	}
+	if !strings.Contains(errOut.String(), "shown once") {
+		t.Errorf("no warning that the key is shown once: %q", errOut.String())
+	}
+	var list syncBuffer
+	if err := runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard); err != nil {
+		t.Fatalf("keys list: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^(key_\w+)\s+alice\s+false`).FindStringSubmatch(list.String())
+	if m == nil || strings.Contains(list.String(), secret) {
+		t.Fatalf("keys list = %q", list.String())
+	}
+	if err := runKeys(ctx, []string{"revoke", "--db", db, m[1]}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("keys revoke: %v", err)
+	}
+	list = syncBuffer{}
+	_ = runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard)
+	for _, line := range strings.Split(list.String(), "\n") {
+		if strings.Contains(line, m[1]) && strings.HasSuffix(strings.TrimSpace(line), "-") {
+			t.Errorf("revoked key not marked revoked: %q", line)
+		}
+	}
+
+	for _, args := range [][]string{
+		{}, {"rotate"}, {"create", "--db", db}, {"revoke", "--db", db}, {"revoke", "--db", db, "key_nope"},
+		{"list", "--db", db, "extra"}, {"create", "--name", "x", "--db", db, "--database-url", "postgres://x"},
+	} {
+		if err := runKeys(ctx, args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("keys %v: error = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestRunServe_usageErrors(t *testing.T) {
+	isolate(t)
+	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "0"}, {"--queue", "0"}, {"--grace", "-1s"}} {
+		if err := runServe(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("serve %v: error = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestRunServe_servesAndStopsGracefully(t *testing.T) {
+	dir := isolate(t)
+	db := filepath.Join(dir, "serve.db")
+	var keyOut syncBuffer
+	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(keyOut.String())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env")}, &stdout, &stderr)
+	}()
+	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for base == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if !strings.Contains(stderr.String(), "emulator") {
+		t.Errorf("serve does not say it uses the emulator: %q", stderr.String())
+	}
+
+	call := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	code, run := call("POST", "/v1/runs", `{"task":"Bridge closes for repairs in May. Detour via Elm Road."}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST /v1/runs = %d %v", code, run)
+	}
+	id, _ := run["id"].(string)
+	// Follow the event stream to the end: it closes after run_finished.
+	req, _ := http.NewRequest("GET", base+"/v1/runs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(stream), "event: run_finished") {
+		t.Fatalf("stream ended without run_finished:\n%s", stream)
+	}
+	if code, got := call("GET", "/v1/runs/"+id, ""); code != 200 || got["status"] != "succeeded" || got["article"] == "" {
+		t.Errorf("GET run = %d %v", code, got)
+	}
+	if code, _ := call("GET", "/metrics", ""); code != 200 {
+		t.Errorf("/metrics = %d", code)
+	}
+
+	cancel() // what SIGTERM does through main's signal context
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after shutdown = %v, want nil (exit 0)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(stdout.String(), "stopped") {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), key) {
+		t.Error("the API key appears in the output")
+	}
+}
