@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -210,7 +211,7 @@ func Quota(ctx context.Context, cfg QuotaConfig) (*QuotaReport, error) {
 					inFlight++ // cut off by the end of the benchmark
 				case err != nil:
 					failed++
-					failures[err.Error()]++
+					failures[failureKind(err)]++
 				default:
 					completed++
 				}
@@ -242,6 +243,14 @@ func Quota(ctx context.Context, cfg QuotaConfig) (*QuotaReport, error) {
 	}
 	return r, nil
 }
+
+// volatile matches the parts of an error message that differ between
+// otherwise equal failures: request ids and numbers.
+var volatile = regexp.MustCompile(`\(request id [^)]*\)|[0-9]+`)
+
+// failureKind is an error's message without its volatile parts, to count
+// failures by kind.
+func failureKind(err error) string { return volatile.ReplaceAllString(err.Error(), "N") }
 
 // topFailures keeps the n most frequent failure messages.
 func topFailures(f map[string]int, n int) map[string]int {
