@@ -295,12 +295,11 @@ type Resolver interface {
 	Resolve(ctx context.Context, ref string) (string, error)
 }
 
-// IsKeyVaultRef reports whether v is a Key Vault reference:
-// keyvault://VAULT/SECRET[/VERSION] or @Microsoft.KeyVault(...).
+// IsKeyVaultRef reports whether v is written as a Key Vault reference:
+// keyvault://VAULT/SECRET[/VERSION] or App Service's @Microsoft.KeyVault(...)
+// (case-insensitive; a malformed reference is still one, and the Resolver
+// says what is wrong with it).
 func IsKeyVaultRef(v string) bool {
-	v = strings.TrimSpace(v)
-	if strings.HasPrefix(strings.ToLower(v), "keyvault://") {
-		return true
-	}
-	return strings.HasPrefix(v, "@Microsoft.KeyVault(") && strings.HasSuffix(v, ")")
+	v = strings.ToLower(strings.TrimSpace(v))
+	return strings.HasPrefix(v, "keyvault://") || strings.HasPrefix(v, "@microsoft.keyvault(")
 }
