@@ -20,9 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/newsroom-dev/newsroom/model"
-	"github.com/newsroom-dev/newsroom/tokenizer"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -258,20 +259,81 @@ func (c *Client) hit(req *model.Request, e Entry) *model.Response {
 	}
 }
 
-// replay streams a cached answer through OnDelta in the token-sized pieces
-// the service would have sent.
+// replay streams a cached answer through OnDelta in token-sized pieces.
 func replay(req *model.Request, e Entry) {
-	name := e.Model
-	if name == "" {
-		name = req.Model
+	pieces(e.Content, func(p string) { req.OnDelta(model.Delta{Text: p, Cached: true}) })
+}
+
+// pieces cuts text the way the GPT byte-pair encoders' pre-tokenizer does
+// before merging — a word with its leading space, up to three digits, a run
+// of punctuation, a run of whitespace — and calls yield with each, in order.
+// Common words are one token each, so the pieces are token-sized; cutting
+// with the real tokenizer would cost a millisecond per answer, too slow for
+// a cache hit.
+func pieces(text string, yield func(string)) {
+	for len(text) > 0 {
+		n := pieceLen(text)
+		yield(text[:n])
+		text = text[n:]
 	}
-	var pieces []string
-	if tk, err := tokenizer.ForModel(name); err == nil {
-		pieces = tk.Split(e.Content)
-	} else if e.Content != "" {
-		pieces = []string{e.Content}
+}
+
+// pieceLen returns the length in bytes of the first piece of a non-empty s.
+func pieceLen(s string) int {
+	r, n := utf8.DecodeRuneInString(s)
+	if unicode.IsSpace(r) {
+		// A whitespace run, leaving a last space to lead the next word.
+		end := n
+		for end < len(s) {
+			r, w := utf8.DecodeRuneInString(s[end:])
+			if !unicode.IsSpace(r) {
+				break
+			}
+			end += w
+		}
+		if end < len(s) && s[end-1] == ' ' { // a word follows
+			if end == n { // a lone space leads it
+				return n + runLen(s[n:])
+			}
+			end-- // leave the last space to lead it
+		}
+		return end
 	}
-	for _, p := range pieces {
-		req.OnDelta(model.Delta{Text: p, Cached: true})
+	return runLen(s)
+}
+
+// runLen returns the length of the word, number (up to three digits) or
+// punctuation run at the start of s, which starts with a non-space.
+func runLen(s string) int {
+	r, n := utf8.DecodeRuneInString(s)
+	class := classOf(r)
+	digits := 1
+	for n < len(s) {
+		r, w := utf8.DecodeRuneInString(s[n:])
+		if unicode.IsSpace(r) || classOf(r) != class || (class == classDigit && digits == 3) {
+			break
+		}
+		if class == classDigit {
+			digits++
+		}
+		n += w
+	}
+	return n
+}
+
+const (
+	classLetter = iota
+	classDigit
+	classOther
+)
+
+func classOf(r rune) int {
+	switch {
+	case unicode.IsLetter(r) || unicode.IsMark(r):
+		return classLetter
+	case unicode.IsNumber(r):
+		return classDigit
+	default:
+		return classOther
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache"
+	"github.com/newsroom-dev/newsroom/model/cache/cachetest"
 	"github.com/newsroom-dev/newsroom/model/cache/memory"
 )
 
@@ -117,20 +118,10 @@ func TestStore_Concurrent(t *testing.T) {
 	}
 }
 
+func TestStore_Conformance(t *testing.T) {
+	cachetest.Conformance(t, memory.New(memory.Config{}))
+}
+
 func BenchmarkCache_Hit(b *testing.B) {
-	s := memory.New(memory.Config{})
-	c := cache.Wrap(model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
-		b.Fatal("the model was called on a hit")
-		return nil, nil
-	}), cache.Config{Store: s})
-	req := &model.Request{Model: "gpt-4o", Messages: []model.Message{{Role: model.RoleUser, Content: strings.Repeat("context ", 500)}}}
-	if err := s.Set(context.Background(), cache.Key("", req), cache.Entry{Content: strings.Repeat("answer ", 300), FinishReason: "stop"}, time.Hour); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if resp, err := c.Complete(context.Background(), req); err != nil || !resp.Cached {
-			b.Fatal(resp, err)
-		}
-	}
+	cachetest.BenchmarkHit(b, memory.New(memory.Config{}))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache"
+	"github.com/newsroom-dev/newsroom/model/cache/cachetest"
 	"github.com/newsroom-dev/newsroom/model/cache/sqlite"
 )
 
@@ -168,20 +168,10 @@ func TestStore_ConcurrentAndShared(t *testing.T) {
 	}
 }
 
+func TestStore_Conformance(t *testing.T) {
+	cachetest.Conformance(t, mustOpen(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db")}))
+}
+
 func BenchmarkCache_Hit(b *testing.B) {
-	s := mustOpen(b, sqlite.Config{Path: filepath.Join(b.TempDir(), "c.db")})
-	c := cache.Wrap(model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
-		b.Fatal("the model was called on a hit")
-		return nil, nil
-	}), cache.Config{Store: s})
-	req := &model.Request{Model: "gpt-4o", Messages: []model.Message{{Role: model.RoleUser, Content: strings.Repeat("context ", 500)}}}
-	if err := s.Set(context.Background(), cache.Key("", req), cache.Entry{Content: strings.Repeat("answer ", 300), FinishReason: "stop"}, time.Hour); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if resp, err := c.Complete(context.Background(), req); err != nil || !resp.Cached {
-			b.Fatal(resp, err)
-		}
-	}
+	cachetest.BenchmarkHit(b, mustOpen(b, sqlite.Config{Path: filepath.Join(b.TempDir(), "c.db")}))
 }
