@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,7 +25,9 @@ const DefaultMaxEntries = 100_000
 
 // Config configures a Store.
 type Config struct {
-	// Path is the database file; it is created if missing. Required.
+	// Path is the database file; it and its directory are created if
+	// missing. Required; it must be a file (":memory:" would give every
+	// pooled connection a database of its own). DefaultPath is the usual one.
 	Path string
 	// MaxEntries bounds the number of entries; when a Set goes over it the
 	// oldest entries (by the time they were stored) are deleted. 0 means
@@ -57,6 +61,17 @@ CREATE TABLE IF NOT EXISTS cache_entries (
 CREATE INDEX IF NOT EXISTS cache_entries_created_at ON cache_entries (created_at);
 `
 
+// DefaultPath returns the cache file newsroom uses when none is configured:
+// newsroom/responses.db in the user's cache directory (XDG_CACHE_HOME or
+// ~/.cache on Linux).
+func DefaultPath() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("sqlite: cache: %w", err)
+	}
+	return filepath.Join(dir, "newsroom", "responses.db"), nil
+}
+
 // Open opens (creating if needed) the cache file at cfg.Path.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Path == "" {
@@ -67,6 +82,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: cache: %w", err)
+		}
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,24 @@ func TestStore_ReopenedFileHits(t *testing.T) {
 	}
 	if n := next.calls.Load(); n != 1 {
 		t.Errorf("next called %d times, want 1", n)
+	}
+}
+
+func TestOpen_CreatesTheDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "cache.db")
+	s := mustOpen(t, sqlite.Config{Path: path})
+	if err := s.Set(context.Background(), "k", cache.Entry{Content: "x"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("no cache file: %v", err)
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", "/tmp/xdg")
+	if got, err := sqlite.DefaultPath(); err != nil || got != "/tmp/xdg/newsroom/responses.db" {
+		t.Errorf("DefaultPath = %q, %v", got, err)
 	}
 }
 
