@@ -161,6 +161,14 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	if tokens := text(t, ctx, "#m-tokens"); tokens == "0" {
 		t.Error("token counter did not move")
 	}
+	if !eval[bool](t, ctx, `!document.getElementById('live').hidden && document.getElementById('live-name').textContent === 'Editor'`) {
+		t.Error("no live bubble for the editor's turn in progress")
+	}
+	dir := filepath.Join("testdata", "artifacts")
+	must(t, "mkdir", os.MkdirAll(dir, 0o755))
+	live, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	must(t, "live screenshot", err)
+	must(t, "save live screenshot", os.WriteFile(filepath.Join(dir, "live-run.png"), live, 0o644))
 	e.client.release()
 
 	// The finished article.
@@ -191,8 +199,6 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	must(t, "screenshot", err)
-	dir := filepath.Join("testdata", "artifacts")
-	must(t, "mkdir", os.MkdirAll(dir, 0o755))
 	must(t, "save screenshot", os.WriteFile(filepath.Join(dir, "finished-run.png"), shot, 0o644))
 
 	// Copy button.

@@ -68,6 +68,7 @@ func TestServer_StatusCodes(t *testing.T) {
 		{"an unknown key is refused", "GET", "/v1/runs", "nr_notakey", "", nil, 401, "unauthorized"},
 		{"a revoked key is refused", "GET", "/v1/runs", revoked, "", nil, 401, "unauthorized"},
 		{"a non-admin cannot list keys", "GET", "/v1/keys", e.user, "", nil, 403, "forbidden"},
+		{"an unknown endpoint is not found", "GET", "/v1/nothing", e.user, "", nil, 404, "not_found"},
 		{"an unknown run is not found", "GET", "/v1/runs/run_nope", e.user, "", nil, 404, "not_found"},
 		{"another key's run is not found", "GET", "/v1/runs/" + mine.ID, e.other, "", nil, 404, "not_found"},
 		{"another key's events are not found", "GET", "/v1/runs/" + mine.ID + "/events", e.other, "", nil, 404, "not_found"},

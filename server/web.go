@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed web
@@ -22,6 +23,10 @@ var webFS = func() fs.FS {
 
 // handleWeb serves the embedded page and its assets.
 func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint"})
+		return
+	}
 	w.Header().Set("Cache-Control", "no-cache")
 	http.FileServerFS(webFS).ServeHTTP(w, r)
 }
