@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -154,20 +155,32 @@ func Key(namespace string, req *model.Request) string {
 
 // Complete answers req from the store when it can, otherwise calls the next
 // Client and stores a complete answer. Concurrent identical misses share one
-// call to the next Client.
+// call to the next Client: the first caller streams it live, the others get
+// it as a cached answer once it is complete. OnDelta is called in order and
+// never after Complete returns, though not always on the caller's goroutine.
 func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
 	key := Key(c.cfg.Namespace, req)
 	if e, ok := c.get(ctx, key); ok {
 		return c.hit(req, e), nil
 	}
 
+	// The leader's call runs in singleflight's goroutine; its deltas pass
+	// through a gate this caller closes when it stops waiting, so OnDelta is
+	// never called after Complete returned.
+	g := &gate{}
+	call := req
+	if req.OnDelta != nil {
+		cp := *req
+		cp.OnDelta = func(d model.Delta) { g.pass(req.OnDelta, d) }
+		call = &cp
+	}
 	// led is set only by the closure that runs, which is this caller's own
 	// closure only if it leads; the channel receive orders the write before
 	// the read below.
 	led := false
 	ch := c.group.DoChan(key, func() (any, error) {
 		led = true
-		resp, err := c.next.Complete(ctx, req)
+		resp, err := c.next.Complete(ctx, call)
 		if err != nil {
 			return nil, err
 		}
@@ -176,13 +189,14 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		}
 		return resp, nil
 	})
-	// The first caller of a key runs the call with its own OnDelta, so its
-	// stream is live; a caller that joined an in-flight call waits for it
-	// and gets the answer replayed as a cached one (it paid nothing).
+	// The first caller of a key streams live; a caller that joined an
+	// in-flight call waits for it and gets the answer replayed as a cached
+	// one (it paid nothing).
 	var res singleflight.Result
 	select {
 	case res = <-ch:
 	case <-ctx.Done():
+		g.close()
 		return nil, ctx.Err()
 	}
 	if res.Err != nil {
@@ -202,6 +216,27 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		return &r, nil
 	}
 	return c.hit(req, Entry{Content: resp.Content, Model: resp.Model, FinishReason: resp.FinishReason}), nil
+}
+
+// gate forwards deltas until it is closed.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *gate) pass(f func(model.Delta), d model.Delta) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		f(d)
+	}
+}
+
+// close stops the deltas, waiting for one being delivered.
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
 }
 
 func isContextErr(err error) bool {

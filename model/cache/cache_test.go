@@ -346,3 +346,66 @@ func (s *countingStore) Get(ctx context.Context, key string) (cache.Entry, bool,
 	defer s.gets.Add(1)
 	return s.Store.Get(ctx, key)
 }
+
+func TestClient_Complete_NoDeltaAfterTheCallerGaveUp(t *testing.T) {
+	started, returned, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	next := model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		defer close(finished)
+		req.OnDelta(model.Delta{Text: "a"})
+		close(started)
+		<-returned // the caller has given up and Complete has returned
+		req.OnDelta(model.Delta{Text: "b"})
+		return nil, ctx.Err()
+	})
+	c := cache.Wrap(next, cache.Config{Store: memory.New(memory.Config{})})
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var got []string
+	req := request("x")
+	req.OnDelta = func(d model.Delta) { mu.Lock(); defer mu.Unlock(); got = append(got, d.Text) }
+	done := make(chan error)
+	go func() { _, err := c.Complete(ctx, req); done <- err }()
+	<-started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	close(returned)
+	<-finished
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"a"}, got); diff != "" {
+		t.Errorf("deltas (-want +got):\n%s", diff)
+	}
+}
+
+func TestClient_Complete_FollowerOutlivesCancelledLeader(t *testing.T) {
+	next := &scripted{block: make(chan struct{})}
+	gets := &countingStore{Store: memory.New(memory.Config{})}
+	c := cache.Wrap(next, cache.Config{Store: gets})
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	leaderDone := make(chan error)
+	go func() { _, err := c.Complete(leaderCtx, request("same")); leaderDone <- err }()
+	for next.calls.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	followerDone := make(chan *model.Response)
+	go func() {
+		resp, err := c.Complete(context.Background(), request("same"))
+		if err != nil {
+			t.Errorf("follower: %v", err)
+		}
+		followerDone <- resp
+	}()
+	for gets.gets.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("leader: err = %v, want context.Canceled", err)
+	}
+	close(next.block) // let the follower's own call (if it needs one) answer
+	if resp := <-followerDone; resp == nil || resp.Content != "answer to same" {
+		t.Errorf("follower got %+v, want the answer", resp)
+	}
+}
