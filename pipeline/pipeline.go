@@ -1,12 +1,14 @@
 // Package pipeline composes the model middleware in one place, in the order
 // that makes each of them right:
 //
-//	telemetry → budget → cost → cache → retry → quota limiter → provider
+//	telemetry → cache → budget → cost → retry → quota limiter → provider
 //
-// Telemetry sees every call as the agent made it, with its final cost. The
-// budget checks a call's worst case before anything is spent and counts the
-// priced result. The cost middleware prices what the service (or the cache)
-// answered. A cache hit never reaches the retry, the limiter or the network.
+// Telemetry sees every call as the agent made it, cache hits included, with
+// its final cost. A cache hit costs nothing, so it never reaches the budget
+// (a run close to its budget is not stopped by a call the cache answers), the
+// retry, the limiter or the network. The budget checks a call's worst case
+// before anything is spent and counts the priced result; the cost middleware
+// prices what the service answered.
 // Every retry attempt passes the limiter, so retries spend quota like any
 // call, and the provider makes no retries of its own: one retry policy for
 // the process.
@@ -88,9 +90,9 @@ func New(cfg Config) *Pipeline {
 		mws = append(mws, cfg.Telemetry)
 	}
 	mws = append(mws,
+		cache.New(withNamespace(cfg.Cache, cfg.Namespace)),
 		budget.New(budget.Config{Daily: cfg.Daily, Prices: p.Prices, Model: cfg.ModelName}),
 		cost.New(cost.Config{Prices: p.Prices, Model: cfg.ModelName, OnUnknown: cfg.OnUnknownModel}),
-		cache.New(withNamespace(cfg.Cache, cfg.Namespace)),
 	)
 	if !cfg.RetryOff {
 		mws = append(mws, retry.New(cfg.Retry))
