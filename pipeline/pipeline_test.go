@@ -149,3 +149,15 @@ func TestPipeline_BudgetStopsBeforeTheCrossingCall(t *testing.T) {
 		t.Fatalf("service saw %d calls, run counted %d: a refused call must not be sent", em.Count(), res.Usage.Requests)
 	}
 }
+
+func TestPipeline_ACachedAnswerIsNeverRefusedByTheBudget(t *testing.T) {
+	em := start(t, emulator.Config{})
+	p := stack(t, em, func(c *pipeline.Config) { c.Cache = cache.Config{Store: memory.New(memory.Config{})} })
+	full := run(t, p.Client, desk.RoundRobin, context.Background())
+	// A budget far below any real call: only the cache can answer.
+	ctx := budget.WithTracker(context.Background(), budget.NewTracker(budget.Run{MaxUSD: 0.000001}))
+	again := run(t, p.Client, desk.RoundRobin, ctx)
+	if again.StopReason != full.StopReason || len(again.Messages) != len(full.Messages) {
+		t.Fatalf("cached rerun stopped early: %q after %d messages", again.StopReason, len(again.Messages))
+	}
+}
