@@ -161,9 +161,7 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	if tokens := text(t, ctx, "#m-tokens"); tokens == "0" {
 		t.Error("token counter did not move")
 	}
-	if !eval[bool](t, ctx, `!document.getElementById('live').hidden && document.getElementById('live-name').textContent === 'Editor'`) {
-		t.Error("no live bubble for the editor's turn in progress")
-	}
+	waitFor(t, ctx, "the live bubble of the editor's turn", `!document.getElementById('live').hidden && document.getElementById('live-name').textContent === 'Editor'`)
 	dir := filepath.Join("testdata", "artifacts")
 	must(t, "mkdir", os.MkdirAll(dir, 0o755))
 	live, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
