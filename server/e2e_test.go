@@ -203,8 +203,19 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	must(t, "copy", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#copy"))))
 	waitFor(t, ctx, "the copy status", `document.getElementById('copy-status').textContent !== ''`)
 
-	// Reopen from history after a reload (no hash: from the list).
+	// Download: the file is the article's Markdown.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const o = URL.createObjectURL; URL.createObjectURL = b => { window.__dl = b; return o.call(URL, b); }; })()`))
+	must(t, "hook downloads", err)
+	must(t, "download", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#download"))))
+	waitFor(t, ctx, "the download", `!!window.__dl`)
+	md, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__dl.text()`, chromedp.EvalAwaitPromise))
+	must(t, "download text", err)
 	runID := eval[string](t, ctx, `document.getElementById('run-id').textContent`)
+	if want := e.get(e.user, runID).Article; md != want {
+		t.Errorf("downloaded Markdown differs from the run's article:\n%s\nwant\n%s", md, want)
+	}
+
+	// Reopen from history after a reload (no hash: from the list).
 	must(t, "reload", chromedp.Do(ctx,
 		chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`.history-item[data-id="`+runID+`"]`)),

@@ -58,7 +58,10 @@
       let msg = err.message || 'Request failed (' + res.status + ')';
       const retry = res.headers.get('Retry-After');
       if (res.status === 429 && retry) msg += ' — try again in ' + retry + ' s.';
-      if (res.status === 401) msg = 'Your API key is missing or no longer valid. Set it at the top right.';
+      if (res.status === 401) {
+        msg = 'Your API key is missing or no longer valid. Set it at the top right.';
+        toggleKeyPanel(true);
+      }
       throw new APIError(res.status, err.code || 'http_' + res.status, msg);
     }
     return data;
