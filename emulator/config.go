@@ -59,7 +59,12 @@ const (
 // tokens plus max_tokens (or max_completion_tokens) when the request sets one.
 // When it sets none, only the prompt is charged at admission. Once the answer
 // is known the charge is reconciled to the real prompt + completion tokens, so
-// the window holds what was actually served.
+// the window holds what was actually served. A request refused with 429 is
+// not charged.
+//
+// Successful answers and 429s carry x-ratelimit-remaining-requests and
+// x-ratelimit-remaining-tokens for each limited dimension; an unlimited
+// dimension sends no header rather than a made-up number.
 type Quota struct {
 	// RequestsPerMinute per deployment (Azure's RPM).
 	RequestsPerMinute int
