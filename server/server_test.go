@@ -310,6 +310,39 @@ func TestServer_Cancel(t *testing.T) {
 			t.Errorf("second cancel = %d, want 409", resp.StatusCode)
 		}
 	})
+	t.Run("a run cancelled through another instance stops after its turn", func(t *testing.T) {
+		e := newEnv(t, envOpts{})
+		e.client.holdFrom(2)
+		v := e.create(e.user, task)
+		<-e.client.waiting
+		// Another instance on the same database cancels it: it is not running there.
+		other, err := New(Config{Store: e.st, Team: e.srv.cfg.Team, Logger: e.srv.log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.cancel(context.Background(), v.ID); err != nil {
+			t.Fatalf("cancel through the other instance: %v", err)
+		}
+		e.client.release()
+		got := e.waitFinished(e.user, v.ID)
+		for e.srv.Running() > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		final := e.get(e.user, v.ID)
+		evs, _ := e.st.Events(context.Background(), v.ID, 0)
+		var finished int
+		for i, ev := range evs {
+			if ev.Type == team.EventRunFinished {
+				finished++
+				if i != len(evs)-1 {
+					t.Errorf("events after run_finished: %+v", evs[i+1:])
+				}
+			}
+		}
+		if got.Status != store.StatusCancelled || final.Status != store.StatusCancelled || finished != 1 {
+			t.Errorf("status %s then %s, %d run_finished events; want cancelled and one", got.Status, final.Status, finished)
+		}
+	})
 	t.Run("a queued run never starts", func(t *testing.T) {
 		e := newEnv(t, envOpts{noStart: true})
 		v := e.create(e.user, task)

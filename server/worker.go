@@ -127,6 +127,9 @@ func (s *Server) execute(id string) {
 				return
 			}
 		}
+		if e.Type != team.EventRunStarted && s.finishedElsewhere(id) {
+			return
+		}
 		if e.Type == team.EventRunFinished {
 			// The final state is saved before run_finished is stored and
 			// published, so whoever sees run_finished reads a finished run.
@@ -155,6 +158,19 @@ func (s *Server) execute(id string) {
 			return
 		}
 	}
+}
+
+// finishedElsewhere reports whether the run was finished by someone else,
+// such as a cancel through another instance sharing the store.
+func (s *Server) finishedElsewhere(id string) bool {
+	sctx, scancel := s.storeCtx()
+	defer scancel()
+	cur, err := s.store.GetRun(sctx, id)
+	if err != nil || !cur.Status.Finished() {
+		return false
+	}
+	s.log.Info("run finished elsewhere (cancelled through another instance); stopping", "run", id, "status", cur.Status)
+	return true
 }
 
 // finish saves a run's final state from its run_finished event; false when
