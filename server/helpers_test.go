@@ -47,6 +47,8 @@ type envOpts struct {
 	dbPath   string
 	wrap     func(model.Client) model.Client
 	emulator *emulator.Running
+	// openStore opens the store; nil means SQLite at dbPath.
+	openStore func(t testing.TB) store.Store
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -56,8 +58,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if e.dbPath == "" {
 		e.dbPath = filepath.Join(t.TempDir(), "newsroom.db")
 	}
-	st, err := sqlite.Open(ctx, e.dbPath)
-	if err != nil {
+	var st store.Store
+	var err error
+	if o.openStore != nil {
+		st = o.openStore(t)
+	} else if st, err = sqlite.Open(ctx, e.dbPath); err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
 	e.st = st

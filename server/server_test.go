@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,7 +13,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/postgres"
+	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -364,6 +368,29 @@ func TestServer_Cancel(t *testing.T) {
 // that the run finishes with the same result as an uninterrupted run and
 // that no completed model call was made twice.
 func TestServer_ResumeAfterInterruption(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "newsroom.db")
+		testResume(t, func(t testing.TB) store.Store {
+			st, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testsvc.Postgres(t)
+		testResume(t, func(t testing.TB) store.Store {
+			st, err := postgres.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+}
+
+func testResume(t *testing.T, open func(t testing.TB) store.Store) {
 	const body = `{"task":"Library extends opening hours to 10pm from June. Funded by a local grant.","team":"selector"}`
 	ref := newEnv(t, envOpts{})
 	rv := ref.create(ref.user, body)
@@ -373,7 +400,7 @@ func TestServer_ResumeAfterInterruption(t *testing.T) {
 	}
 	refCalls := ref.emu.Count()
 
-	first := newEnv(t, envOpts{})
+	first := newEnv(t, envOpts{openStore: open})
 	first.client.holdFrom(4) // three calls complete; the fourth hangs when the server stops
 	v := first.create(first.user, body)
 	<-first.client.waiting
@@ -392,7 +419,7 @@ func TestServer_ResumeAfterInterruption(t *testing.T) {
 		t.Fatalf("model calls before the stop = %d, want 3", callsBefore)
 	}
 
-	second := newEnv(t, envOpts{dbPath: first.dbPath, emulator: first.emu})
+	second := newEnv(t, envOpts{openStore: open, emulator: first.emu})
 	got := second.waitFinished(first.user, v.ID)
 	if got.Status != store.StatusSucceeded {
 		t.Fatalf("resumed run: %s %s", got.Status, got.Error)

@@ -1,0 +1,10 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
+)
+
+// TestMain stops the PostgreSQL server the tests start.
+func TestMain(m *testing.M) { testsvc.Main(m) }
