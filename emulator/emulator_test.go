@@ -607,3 +607,42 @@ func TestServer_countAndReset(t *testing.T) {
 		t.Error("Reset left requests behind")
 	}
 }
+
+func TestServer_concurrentStreams(t *testing.T) {
+	r := mustStart(t, Config{Quota: Quota{RequestsPerMinute: 1000, TokensPerMinute: 10_000_000}}, Options{})
+	msgs := []msg{{Role: "system", Content: "You are News_Reporter, a reporter."}, {Role: "user", Name: "user", Content: testTask}}
+	_, data := do(t, r, reqOpts{path: azurePath, body: chatBody(msgs, nil)})
+	want := decode[wireCompletion](t, data).Choices[0].Message.Content
+	const n = 40
+	body := mustJSON(t, chatBody(msgs, map[string]any{"stream": true}))
+	errs := make(chan string, n)
+	for range n {
+		go func() {
+			resp, err := r.Client().Post(r.URL+azurePath, "application/json", strings.NewReader(body))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			data, err := readAll(resp)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			s := parseSSE(t, data)
+			text, finish, _ := s.content(t)
+			if !s.done || finish != "stop" || text != want {
+				errs <- fmt.Sprintf("done=%v finish=%q text=%q", s.done, finish, text)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range n {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	if r.Count() != n+1 {
+		t.Errorf("Count = %d, want %d", r.Count(), n+1)
+	}
+}

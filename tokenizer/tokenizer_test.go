@@ -147,20 +147,30 @@ func TestTokenizer_Truncate(t *testing.T) {
 }
 
 func TestTokenizer_concurrentUse(t *testing.T) {
+	text := "Café owners in Łódź said the 2.5% levy, approved on Tuesday, would start in 2027. 東京 🎉"
+	want := map[string]int{}
+	for _, name := range []string{"gpt-4o", "gpt-4"} {
+		want[name] = MustForModel(name).Count(text)
+	}
 	var wg sync.WaitGroup
 	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			name := "gpt-4o"
 			if i%2 == 0 {
 				name = "gpt-4"
 			}
 			tk := MustForModel(name)
-			if n := tk.Count("hello world"); n != 2 {
-				t.Errorf("Count = %d", n)
+			for range 50 {
+				if n := tk.Count(text); n != want[name] {
+					t.Errorf("%s: Count = %d, want %d", name, n, want[name])
+					return
+				}
+				if got := strings.Join(tk.Split(text), ""); got != text {
+					t.Errorf("%s: Split joins to %q", name, got)
+					return
+				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
