@@ -87,6 +87,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		return
 	}
 
+	jsonMode := c.req.ResponseFormat != nil && (c.req.ResponseFormat.Type == "json_object" || c.req.ResponseFormat.Type == "json_schema")
+	if jsonMode && c.req.ResponseFormat.Type == "json_object" && !mentionsJSON(c.msgs) {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "messages",
+			"'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."))
+		return
+	}
+
 	if err := c.applyHeaders(r.Header); err != nil {
 		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "emulator: "+err.Error()))
 		return
@@ -125,6 +132,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	setRemaining(w.Header(), adm.remainingRequests, adm.remainingTokens)
 
 	text := personaReply(c.msgs)
+	if jsonMode {
+		// The personas write prose; in JSON mode the prose is wrapped in an
+		// object so the answer is the valid JSON the client asked for.
+		b, _ := json.Marshal(map[string]string{"content": text})
+		text = string(b)
+	}
 	finish := "stop"
 	sp := s.split(text)
 	if c.maxTokens > 0 && sp.tokens > c.maxTokens {
@@ -143,6 +156,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		return
 	}
 	s.respond(r.Context(), w, c, text, sp.tokens, finish)
+}
+
+func mentionsJSON(msgs []model.Message) bool {
+	for _, m := range msgs {
+		if strings.Contains(strings.ToLower(m.Content), "json") {
+			return true
+		}
+	}
+	return false
 }
 
 func jsonProblem(err error) string {

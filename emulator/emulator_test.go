@@ -646,3 +646,20 @@ func TestServer_concurrentStreams(t *testing.T) {
 		t.Errorf("Count = %d, want %d", r.Count(), n+1)
 	}
 }
+
+func TestServer_jsonMode(t *testing.T) {
+	r := mustStart(t, Config{}, Options{})
+	format := map[string]any{"response_format": map[string]any{"type": "json_object"}}
+	resp, data := do(t, r, reqOpts{path: azurePath, body: chatBody([]msg{{Role: "user", Content: "Answer in JSON: hello"}}, format)})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, data)
+	}
+	var obj map[string]string
+	if err := json.Unmarshal([]byte(decode[wireCompletion](t, data).Choices[0].Message.Content), &obj); err != nil || obj["content"] == "" {
+		t.Errorf("content is not a JSON object: %v", err)
+	}
+	resp, _ = do(t, r, reqOpts{path: azurePath, body: chatBody([]msg{{Role: "user", Content: "hello"}}, format)})
+	if resp.StatusCode != 400 {
+		t.Errorf("json_object without the word json: status %d, want 400", resp.StatusCode)
+	}
+}
