@@ -110,7 +110,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		case <-r.Context().Done():
 			return
 		case <-finishedWait:
-			_, _ = catchUp()
+			if done, err := catchUp(); done || err != nil {
+				return
+			}
+			// Finished, but its run_finished was never stored (the process
+			// died between the two writes): end the stream with one made
+			// from the run, without an id since it is not in the log.
+			_ = write(0, team.Event{Type: team.EventRunFinished, Time: cur.UpdatedAt, StopReason: cur.StopReason, Error: cur.Error, Total: cur.Usage})
 			return
 		case <-s.done:
 			return // shutting down; the client reconnects with Last-Event-ID

@@ -68,3 +68,24 @@ func TestServer_EventsOutliveServerTimeouts(t *testing.T) {
 		t.Errorf("the stream ended without run_finished (err %v)", sc.Err())
 	}
 }
+
+// TestServer_EventsOfARunFinishedWithoutItsEvent covers a process that died
+// between saving a run's final state and storing its run_finished event: the
+// stream still ends, with a run_finished made from the run.
+func TestServer_EventsOfARunFinishedWithoutItsEvent(t *testing.T) {
+	e := newEnv(t, envOpts{noStart: true})
+	v := e.create(e.user, task)
+	ctx := context.Background()
+	run, err := e.st.GetRun(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Status, run.StopReason = "succeeded", "verdict APPROVE from News_Editor"
+	if err := e.st.UpdateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.events(ctx, e.user, v.ID, "")
+	if len(evs) != 1 || evs[0].Type != "run_finished" || evs[0].ID != "" || evs[0].Event.StopReason != run.StopReason {
+		t.Errorf("events = %+v, want one id-less run_finished with the stop reason", evs)
+	}
+}

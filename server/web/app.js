@@ -459,6 +459,16 @@
         failures++;
       }
       if (!finished && !ac.signal.aborted) {
+        try {
+          const run = await api('/v1/runs/' + encodeURIComponent(runID), { signal: ac.signal });
+          if (['succeeded', 'failed', 'cancelled'].includes(run.status)) {
+            hideLive();
+            refreshRun();
+            return;
+          }
+        } catch (_) {
+          /* retry below */
+        }
         await new Promise((r) => setTimeout(r, Math.min(10000, 500 * 2 ** Math.min(failures, 5))));
       }
     }
