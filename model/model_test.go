@@ -1,0 +1,59 @@
+package model_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/model"
+)
+
+func TestChain_FirstMiddlewareIsOutermost(t *testing.T) {
+	var order []string
+	mw := func(name string) model.Middleware {
+		return func(next model.Client) model.Client {
+			return model.ClientFunc(func(ctx context.Context, r *model.Request) (*model.Response, error) {
+				order = append(order, name)
+				return next.Complete(ctx, r)
+			})
+		}
+	}
+	base := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
+		order = append(order, "base")
+		return &model.Response{}, nil
+	})
+	if _, err := model.Chain(base, mw("a"), nil, mw("b")).Complete(context.Background(), &model.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ","); got != "a,b,base" {
+		t.Fatalf("order %s", got)
+	}
+}
+
+func TestUsage_AddSumsEveryField(t *testing.T) {
+	a := model.Usage{PromptTokens: 1, CompletionTokens: 2, CachedPromptTokens: 3, Requests: 4, CachedResponses: 5, CostUSD: 0.5}
+	if got := a.Add(a); got != (model.Usage{2, 4, 6, 8, 10, 1}) || got.TotalTokens() != 6 {
+		t.Fatalf("%+v", got)
+	}
+}
+
+type stop struct{}
+
+func (stop) Error() string      { return "stop" }
+func (stop) StopReason() string { return "budget" }
+
+func TestError_MessageAndStop(t *testing.T) {
+	e := &model.Error{StatusCode: 429, Code: "429", Message: "slow down", RequestID: "abc", RetryAfter: time.Second}
+	if got := e.Error(); got != "model: HTTP 429 429: slow down (request id abc)" {
+		t.Fatalf("%q", got)
+	}
+	if r, ok := model.AsStop(fmt.Errorf("wrapped: %w", stop{})); !ok || r != "budget" {
+		t.Fatal("AsStop must see through wrapping")
+	}
+	if _, ok := model.AsStop(errors.New("plain")); ok {
+		t.Fatal("a plain error is not a stop")
+	}
+}
