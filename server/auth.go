@@ -139,6 +139,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		if origin := r.Header.Get("Origin"); origin != "" && s.corsAllowed(origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
