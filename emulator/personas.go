@@ -126,21 +126,28 @@ var instruction = regexp.MustCompile(`(?i)^\s*(please\s+)?(write|draft|create|co
 // facts splits the task into sentences, without the instruction around
 // them ("Write a short news article about: ...").
 func facts(task string) []string {
+	f, _ := parseTask(task)
+	return f
+}
+
+// parseTask returns the task's facts, and whether the task only names a
+// topic ("Write an article about the new bridge") rather than giving facts.
+func parseTask(task string) (facts []string, topic bool) {
 	t := strings.TrimSpace(task)
 	if head, rest, ok := strings.Cut(t, ":"); ok && len(head) < 120 && instructionVerb(head) && strings.TrimSpace(rest) != "" {
 		t = strings.TrimSpace(rest)
 	} else if loc := instruction.FindStringIndex(t); loc != nil {
 		t = strings.TrimSpace(t[loc[1]:])
+		topic = true
 	}
-	var out []string
 	for _, s := range sentences(t) {
 		s = strings.Trim(strings.TrimSpace(s), "-*• ")
 		if s == "" {
 			continue
 		}
-		out = append(out, capitalize(ensureStop(s)))
+		facts = append(facts, capitalize(ensureStop(s)))
 	}
-	return out
+	return facts, topic && len(facts) == 1
 }
 
 func instructionVerb(s string) bool {
@@ -291,15 +298,24 @@ const (
 )
 
 func reporterReply(msgs []model.Message) string {
-	f := facts(task(msgs))
+	f, topic := parseTask(task(msgs))
 	if len(f) == 0 {
 		f = []string{noFacts}
 	}
 	if hasMessageFrom(msgs, Editor) {
-		return revisedArticle(f)
+		return revisedArticle(f, topic)
 	}
-	return draftArticle(f)
+	return draftArticle(f, topic)
 }
+
+// Lines for a task that names only a topic: the reporter says what the
+// story covers and, having no facts, invents none.
+const (
+	topicBody        = "The assignment came without further details, so this report sticks to what is established and adds no names, figures or quotes of its own."
+	topicRevisedBody = "No further details were provided with the assignment; names, figures and comments will be added once they are confirmed."
+)
+
+func topicLead(f string) string { return "This report covers " + lowerFirst(trimStop(f)) }
 
 // bodyParagraphs groups the facts after the lead into one to three short
 // paragraphs.
@@ -319,7 +335,10 @@ func bodyParagraphs(rest []string) []string {
 	return out
 }
 
-func draftArticle(f []string) string {
+func draftArticle(f []string, topic bool) string {
+	if topic {
+		return strings.Join([]string{title(f[0]), topicLead(f[0]) + ".", topicBody, draftClosing}, "\n\n")
+	}
 	paras := []string{title(f[0]), f[0]}
 	body := bodyParagraphs(f[1:])
 	if len(body) == 0 {
@@ -338,7 +357,11 @@ func tightenLead(s string) string {
 	return capitalize(strings.Join(strings.Fields(s), " "))
 }
 
-func revisedArticle(f []string) string {
+func revisedArticle(f []string, topic bool) string {
+	if topic {
+		return strings.Join([]string{title(f[0]), tightenLead(topicLead(f[0])) + ", based on the information available to the newsroom.",
+			topicRevisedBody, revisedClosing}, "\n\n")
+	}
 	lead := tightenLead(trimStop(f[0]))
 	paras := []string{title(f[0]), lead + ", according to information provided to the newsroom."}
 	body := bodyParagraphs(f[1:])

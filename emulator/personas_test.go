@@ -255,6 +255,21 @@ func TestPersonas_generic(t *testing.T) {
 	}
 }
 
+func TestPersonas_topicOnlyTask(t *testing.T) {
+	task := "Write a short news article about the launch of a community solar farm in Riverside."
+	hist := roundRobin(task, 3)
+	draft, revised := hist[1].content, hist[3].content
+	if paras := paragraphs(draft); len(paras) != 4 || !strings.HasPrefix(paras[1], "This report covers the launch of a community solar farm in Riverside") {
+		t.Errorf("draft:\n%s", draft)
+	}
+	if inv := inventedNumbers(draft+revised, task); len(inv) > 0 {
+		t.Errorf("invented numbers %v", inv)
+	}
+	if revised == draft || !strings.Contains(lastParagraph(revised), "encouraging") {
+		t.Errorf("revision:\n%s", revised)
+	}
+}
+
 func TestFacts(t *testing.T) {
 	tests := []struct {
 		task string
