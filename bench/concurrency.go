@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,16 +37,23 @@ type ConcurrencyConfig struct {
 	// InProcess adds (or, without ChildEmulator, is) a phase with the
 	// emulator in this process.
 	InProcess bool
+	// MemoryLimit, when positive, is this process's soft memory limit
+	// (runtime/debug.SetMemoryLimit, like GOMEMLIMIT) during the phases;
+	// the child emulator keeps the runtime's default.
+	MemoryLimit int64
 }
 
 // ConcurrencyReport is the concurrency benchmark's result, one phase per
 // emulator placement.
 type ConcurrencyReport struct {
-	Benchmark string             `json:"benchmark"`
-	Team      string             `json:"team"`
-	Runs      int                `json:"runs"`
-	LatencyMs float64            `json:"latency_ms"`
-	Phases    []ConcurrencyPhase `json:"phases"`
+	Benchmark string  `json:"benchmark"`
+	Team      string  `json:"team"`
+	Runs      int     `json:"runs"`
+	LatencyMs float64 `json:"latency_ms"`
+	// MemoryLimitMB is the soft memory limit the client ran with; 0 means
+	// the Go runtime's default (none, GOGC=100).
+	MemoryLimitMB float64            `json:"memory_limit_mb"`
+	Phases        []ConcurrencyPhase `json:"phases"`
 }
 
 // ConcurrencyPhase is one measurement.
@@ -95,6 +104,11 @@ func Concurrency(ctx context.Context, cfg ConcurrencyConfig) (*ConcurrencyReport
 	}
 	r := &ConcurrencyReport{Benchmark: "concurrency", Team: teamName, Runs: cfg.Runs,
 		LatencyMs: float64(cfg.Latency.Milliseconds())}
+	if cfg.MemoryLimit > 0 {
+		old := debug.SetMemoryLimit(cfg.MemoryLimit)
+		defer debug.SetMemoryLimit(old)
+		r.MemoryLimitMB = mb(cfg.MemoryLimit / 1024)
+	}
 	// The child phase first: the in-process phase's memory would otherwise
 	// stay in the measured process's peak.
 	if len(cfg.ChildEmulator) > 0 {
@@ -125,6 +139,13 @@ func childPhase(ctx context.Context, cfg ConcurrencyConfig, teamName string) (*C
 		"--addr", "127.0.0.1:0", "--api-key", apiKey, "--ttft", cfg.Latency.String())
 	cmd := exec.Command(cfg.ChildEmulator[0], args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The emulator runs with the runtime's defaults whatever this
+	// process was tuned with.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOGC=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -124,10 +124,15 @@ func benchConcurrency(ctx context.Context, args []string, stderr io.Writer) (any
 	fs.IntVar(&c.Runs, "runs", 1000, "runs started at once")
 	fs.DurationVar(&c.Latency, "latency", 2*time.Second, "emulator time to first token")
 	fs.StringVar(&c.Team, "team", "roundrobin", "team: roundrobin or selector")
+	memLimit := fs.Int("memory-limit-mb", 0, "soft memory limit of this process in MiB during the runs (like GOMEMLIMIT; 0: the runtime's default)")
 	mode := fs.String("emulator", "both", "where the emulator runs: child (a `newsroom emulator` process, the client measured alone), inprocess, or both")
 	if err := parseBenchFlags(fs, args); err != nil {
 		return nil, "", err
 	}
+	if *memLimit < 0 {
+		return nil, "", fmt.Errorf("%w: --memory-limit-mb must not be negative", errUsage)
+	}
+	c.MemoryLimit = int64(*memLimit) << 20
 	switch *mode {
 	case "child", "both":
 		exe, err := os.Executable()
