@@ -99,8 +99,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		if done, err := catchUp(); done || err != nil {
 			return
 		}
-		// The final state is saved just before run_finished is stored: give
-		// the event a moment to arrive, then close.
+		// Nothing left after Last-Event-ID: the client may have had
+		// run_finished already, or it is being stored right now (the final
+		// state is saved just before it), or a crash lost it.
+		all, err := s.store.Events(r.Context(), run.ID, 0)
+		if err != nil || (len(all) > 0 && all[len(all)-1].Type == team.EventRunFinished) {
+			return
+		}
 		finishedWait = time.After(2 * time.Second)
 	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
