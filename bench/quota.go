@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -246,11 +247,18 @@ func Quota(ctx context.Context, cfg QuotaConfig) (*QuotaReport, error) {
 
 // volatile matches the parts of an error message that differ between
 // otherwise equal failures: request ids and numbers.
-var volatile = regexp.MustCompile(`\(request id [^)]*\)|[0-9]+`)
+var volatile = regexp.MustCompile(`\(request id [^)]*\)|\b[0-9]+\b`)
 
 // failureKind is an error's message without its volatile parts, to count
 // failures by kind.
-func failureKind(err error) string { return volatile.ReplaceAllString(err.Error(), "N") }
+func failureKind(err error) string {
+	return volatile.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		if strings.HasPrefix(m, "(") {
+			return "(request id …)"
+		}
+		return "N"
+	})
+}
 
 // topFailures keeps the n most frequent failure messages.
 func topFailures(f map[string]int, n int) map[string]int {
