@@ -126,8 +126,8 @@ func newRunID() string {
 	return "run_" + hex.EncodeToString(b[:])
 }
 
-const emulatorNotice = `newsroom: no model is configured, so this run uses the built-in offline emulator.
-  The text below is NOT written by a language model: it is a deterministic stand-in.
+const emulatorNotice = `newsroom: no model is configured, so newsroom uses its built-in offline emulator.
+  Its articles are NOT written by a language model: they are a deterministic stand-in.
   To use Azure OpenAI, set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT (in the
   environment or a .env file) and either AZURE_OPENAI_API_KEY or an Entra ID identity
   (az login, a managed identity or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET);
