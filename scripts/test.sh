@@ -22,6 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 go mod download
+if ! go mod tidy -diff >/dev/null; then
+  echo "test.sh: go.mod/go.sum are not tidy: run go mod tidy"; exit 1
+fi
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change:"; echo "$unformatted"; exit 1
