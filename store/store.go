@@ -103,9 +103,27 @@ type Store interface {
 	UpdateRun(ctx context.Context, run *Run) error
 	// ListRuns returns a page of runs, newest first, and the cursor of the next page ("" at the end).
 	ListRuns(ctx context.Context, opts ListOptions) (runs []*Run, next string, err error)
-	// UnfinishedRuns returns the runs queued or running, oldest first: after a
-	// restart they resume from their events.
+	// UnfinishedRuns returns the runs queued or running, oldest first, claimed
+	// or not: after a restart they resume from their events. Instances sharing
+	// a store use ClaimableRuns and ClaimRun instead.
 	UnfinishedRuns(ctx context.Context) ([]*Run, error)
+	// ClaimRun makes owner (a service instance's id) the one executing the
+	// run until the lease ends. It succeeds (true) when the run is unfinished
+	// and unclaimed, its claim expired, or owner holds it already (a renewal:
+	// the lease restarts). It returns false, nil when another owner holds a
+	// live claim or the run is finished; ErrNotFound for an unknown run. It is
+	// atomic: of concurrent claims exactly one succeeds. Expiry is decided by
+	// the store's clock (PostgreSQL's now(), the SQLite process's clock), never
+	// the caller's, so instances with skewed clocks agree. lease must be > 0.
+	ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (bool, error)
+	// ReleaseRun drops owner's claim on the run so another owner may take it
+	// at once. Releasing a run owner does not hold (or an unknown run) is a
+	// no-op.
+	ReleaseRun(ctx context.Context, runID, owner string) error
+	// ClaimableRuns returns up to limit unfinished runs that no one holds (no
+	// claim, or an expired one), oldest first; limit <= 0 means 100. A run it
+	// returns may be claimed by someone else before the caller's ClaimRun.
+	ClaimableRuns(ctx context.Context, limit int) ([]*Run, error)
 	// AppendEvent adds an event to a run's log and returns its sequence number.
 	// It is durable when it returns: this is the checkpoint.
 	AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error)

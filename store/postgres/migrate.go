@@ -57,6 +57,12 @@ CREATE TABLE api_keys (
 	revoked_at timestamptz
 );
 `,
+	// 2: claims, so that instances sharing the database never execute a run
+	// twice; see Store.ClaimRun.
+	2: `
+ALTER TABLE runs ADD COLUMN claimed_by text, ADD COLUMN claim_expires_at timestamptz;
+CREATE INDEX runs_unfinished ON runs (created_at, id) INCLUDE (claim_expires_at) WHERE status IN ('queued', 'running');
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

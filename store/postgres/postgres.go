@@ -255,6 +255,58 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
 	return runs, nil
 }
 
+// ClaimRun makes owner the run's executor until the lease ends; see
+// store.Store. The lease is measured from the database's now(), so instances
+// with skewed clocks agree. Concurrent claims serialise on the run's row
+// lock; the loser re-checks the claim the winner committed and fails.
+func (s *Store) ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (bool, error) {
+	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
+	if lease <= 0 || owner == "" {
+		return false, fmt.Errorf("postgres: claim run %s: want an owner and a positive lease", runID)
+	}
+	var claimed bool
+	err := s.pool.QueryRow(ctx, `WITH claimed AS (
+			UPDATE runs SET claimed_by = $2, claim_expires_at = now() + $3 * interval '1 microsecond'
+			WHERE id = $1 AND status IN ($4, $5)
+			AND (claim_expires_at IS NULL OR claim_expires_at <= now() OR claimed_by = $2)
+			RETURNING id
+		)
+		SELECT EXISTS (SELECT 1 FROM claimed) FROM runs WHERE id = $1`,
+		runID, owner, lease.Microseconds(), string(store.StatusQueued), string(store.StatusRunning)).Scan(&claimed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: claim run %s: %w", runID, err)
+	}
+	return claimed, nil
+}
+
+// ReleaseRun drops owner's claim on the run; see store.Store.
+func (s *Store) ReleaseRun(ctx context.Context, runID, owner string) error {
+	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
+	if _, err := s.pool.Exec(ctx, `UPDATE runs SET claimed_by = NULL, claim_expires_at = NULL
+		WHERE id = $1 AND claimed_by = $2`, runID, owner); err != nil {
+		return fmt.Errorf("postgres: release run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// ClaimableRuns returns unfinished runs without a live claim (by the
+// database's clock), oldest first; see store.Store.
+func (s *Store) ClaimableRuns(ctx context.Context, limit int) ([]*store.Run, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN ($1, $2)
+		AND (claim_expires_at IS NULL OR claim_expires_at <= now()) ORDER BY created_at, id LIMIT $3`,
+		string(store.StatusQueued), string(store.StatusRunning), limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claimable runs: %w", err)
+	}
+	return runs, nil
+}
+
 func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.Run, error) {
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {

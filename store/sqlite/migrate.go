@@ -53,6 +53,13 @@ CREATE TABLE api_keys (
 	revoked_at INTEGER
 ) STRICT;
 `,
+	// 2: claims, so that several processes on one file (or, in PostgreSQL,
+	// several instances) never execute a run twice; see Store.ClaimRun.
+	2: `
+ALTER TABLE runs ADD COLUMN claimed_by TEXT;
+ALTER TABLE runs ADD COLUMN claim_expires_at INTEGER;
+CREATE INDEX runs_unfinished ON runs (created_at, id, claim_expires_at) WHERE status IN ('queued', 'running');
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two

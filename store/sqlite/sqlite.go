@@ -299,6 +299,66 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
 	return runs, nil
 }
 
+// ClaimRun makes owner the run's executor until the lease ends; see
+// store.Store. Expiry is judged by this process's clock, the one clock of
+// every process sharing a local SQLite file.
+func (s *Store) ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (bool, error) {
+	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
+	if lease <= 0 || owner == "" {
+		return false, fmt.Errorf("sqlite: claim run %s: want an owner and a positive lease", runID)
+	}
+	now := storeutil.Now()
+	res, err := s.w.ExecContext(ctx, `UPDATE runs SET claimed_by = ?, claim_expires_at = ?
+		WHERE id = ? AND status IN (?, ?)
+		AND (claim_expires_at IS NULL OR claim_expires_at <= ? OR claimed_by = ?)`,
+		owner, now.Add(lease).UnixMicro(), runID, string(store.StatusQueued), string(store.StatusRunning),
+		now.UnixMicro(), owner)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	var one int
+	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+	}
+	return false, nil
+}
+
+// ReleaseRun drops owner's claim on the run; see store.Store.
+func (s *Store) ReleaseRun(ctx context.Context, runID, owner string) error {
+	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
+	if _, err := s.w.ExecContext(ctx, `UPDATE runs SET claimed_by = NULL, claim_expires_at = NULL
+		WHERE id = ? AND claimed_by = ?`, runID, owner); err != nil {
+		return fmt.Errorf("sqlite: release run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// ClaimableRuns returns unfinished runs without a live claim, oldest first;
+// see store.Store.
+func (s *Store) ClaimableRuns(ctx context.Context, limit int) ([]*store.Run, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE status IN (?, ?)
+		AND (claim_expires_at IS NULL OR claim_expires_at <= ?) ORDER BY created_at, id LIMIT ?`,
+		string(store.StatusQueued), string(store.StatusRunning), storeutil.Now().UnixMicro(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claimable runs: %w", err)
+	}
+	return runs, nil
+}
+
 func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.Run, error) {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {

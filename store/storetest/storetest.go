@@ -45,6 +45,9 @@ func Run(t *testing.T, open Opener) {
 		{"AppendEvent numbers events and Events reads after a seq", testEvents},
 		{"AppendEvent from many goroutines gives gap-free unique seqs", testEventsConcurrent},
 		{"UnfinishedRuns returns queued and running runs oldest first", testUnfinished},
+		{"ClaimRun takes, refuses, renews, expires and releases claims", testClaim},
+		{"ClaimRun from many goroutines and owners: exactly one wins", testClaimConcurrent},
+		{"ClaimableRuns returns unfinished runs without a live claim oldest first", testClaimable},
 		{"keys are created, found by hash, listed and revoked", testKeys},
 		{"unknown ids give ErrNotFound", testNotFound},
 		{"NUL characters and invalid UTF-8 are stored as U+FFFD", testUnsafeText},
@@ -738,4 +741,204 @@ func BenchmarkAppendEventParallel(b *testing.B, s store.Store) {
 			}
 		}
 	})
+}
+
+// claim calls ClaimRun and fails the test on an error.
+func claim(t *testing.T, s store.Store, id, owner string, lease time.Duration) bool {
+	t.Helper()
+	ok, err := s.ClaimRun(context.Background(), id, owner, lease)
+	if err != nil {
+		t.Fatalf("ClaimRun(%s, %s): %v", id, owner, err)
+	}
+	return ok
+}
+
+// waitClaim retries a claim until the store's clock has passed the holder's
+// lease; the bound is generous and never reached when the store works.
+func waitClaim(t *testing.T, s store.Store, id, owner string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !claim(t, s, id, owner, time.Minute) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s could not claim %s after the other lease expired", owner, id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testClaim(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	if !claim(t, s, run.ID, "a", time.Minute) {
+		t.Fatal("claiming an unclaimed queued run failed")
+	}
+	if claim(t, s, run.ID, "b", time.Minute) {
+		t.Fatal("b took a run a holds")
+	}
+	if !claim(t, s, run.ID, "a", time.Minute) {
+		t.Fatal("a could not renew its own claim")
+	}
+	if err := s.ReleaseRun(ctx, run.ID, "b"); err != nil {
+		t.Fatalf("ReleaseRun by a non-holder: %v", err)
+	}
+	if claim(t, s, run.ID, "b", time.Minute) {
+		t.Fatal("a release by a non-holder dropped a's claim")
+	}
+	if err := s.ReleaseRun(ctx, run.ID, "a"); err != nil {
+		t.Fatalf("ReleaseRun: %v", err)
+	}
+	if !claim(t, s, run.ID, "b", time.Minute) {
+		t.Fatal("b could not claim a released run")
+	}
+	if claim(t, s, run.ID, "a", time.Minute) {
+		t.Fatal("a took back a run b holds")
+	}
+
+	t.Run("an expired lease lets another owner take the run", func(t *testing.T) {
+		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Status: store.StatusRunning})
+		if !claim(t, s, r.ID, "a", time.Millisecond) {
+			t.Fatal("claim failed")
+		}
+		waitClaim(t, s, r.ID, "b")
+		if claim(t, s, r.ID, "a", time.Minute) {
+			t.Error("a renewed a claim b took over")
+		}
+	})
+	t.Run("a renewal extends the lease", func(t *testing.T) {
+		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+		if !claim(t, s, r.ID, "a", time.Millisecond) || !claim(t, s, r.ID, "a", time.Hour) {
+			t.Fatal("claim or renewal failed")
+		}
+		// The first lease is long over once b's expiry test above could
+		// pass; the renewed one still holds.
+		time.Sleep(20 * time.Millisecond)
+		if claim(t, s, r.ID, "b", time.Minute) {
+			t.Error("b took a run whose lease a renewed for an hour")
+		}
+	})
+	t.Run("finished runs cannot be claimed", func(t *testing.T) {
+		for _, st := range []store.Status{store.StatusSucceeded, store.StatusFailed, store.StatusCancelled} {
+			r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Status: st})
+			if claim(t, s, r.ID, "a", time.Minute) {
+				t.Errorf("claimed a %s run", st)
+			}
+		}
+		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+		if !claim(t, s, r.ID, "a", time.Minute) {
+			t.Fatal("claim failed")
+		}
+		r.Status = store.StatusSucceeded
+		if err := s.UpdateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if claim(t, s, r.ID, "a", time.Minute) {
+			t.Error("the holder renewed a claim on a finished run")
+		}
+	})
+	t.Run("unknown runs and bad arguments", func(t *testing.T) {
+		if _, err := s.ClaimRun(ctx, "missing", "a", time.Minute); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ClaimRun of an unknown run: %v, want ErrNotFound", err)
+		}
+		if err := s.ReleaseRun(ctx, "missing", "a"); err != nil {
+			t.Errorf("ReleaseRun of an unknown run: %v", err)
+		}
+		if _, err := s.ClaimRun(ctx, run.ID, "a", 0); err == nil {
+			t.Error("ClaimRun with a zero lease succeeded")
+		}
+		if _, err := s.ClaimRun(ctx, run.ID, "", time.Minute); err == nil {
+			t.Error("ClaimRun without an owner succeeded")
+		}
+	})
+}
+
+func testClaimConcurrent(t *testing.T, s store.Store) {
+	const runs, owners = 5, 8
+	var created []*store.Run
+	for range runs {
+		created = append(created, mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"}))
+	}
+	type result struct {
+		run, owner string
+		ok         bool
+		err        error
+	}
+	results := make(chan result, runs*owners)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range created {
+		for o := range owners {
+			owner := fmt.Sprintf("owner-%d", o)
+			wg.Go(func() {
+				<-start
+				ok, err := s.ClaimRun(context.Background(), r.ID, owner, time.Minute)
+				results <- result{r.ID, owner, ok, err}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	winners := map[string][]string{}
+	for res := range results {
+		if res.err != nil {
+			t.Errorf("ClaimRun(%s, %s): %v", res.run, res.owner, res.err)
+		}
+		if res.ok {
+			winners[res.run] = append(winners[res.run], res.owner)
+		}
+	}
+	for _, r := range created {
+		if len(winners[r.ID]) != 1 {
+			t.Errorf("run %s: winners %v, want exactly one", r.ID, winners[r.ID])
+		}
+	}
+}
+
+func testClaimable(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if runs, err := s.ClaimableRuns(ctx, 0); err != nil || len(runs) != 0 {
+		t.Fatalf("ClaimableRuns of an empty store = %d runs, %v", len(runs), err)
+	}
+	statuses := []store.Status{store.StatusRunning, store.StatusSucceeded, store.StatusQueued, store.StatusFailed,
+		store.StatusCancelled, store.StatusQueued, store.StatusRunning}
+	var unfinished []string
+	for i, st := range statuses {
+		r := mustCreate(t, s, &store.Run{ID: fmt.Sprintf("c%d", i), Task: "t", Team: "newsroom", Status: st,
+			CreatedAt: base.Add(-time.Duration(i) * time.Minute)})
+		if !st.Finished() {
+			unfinished = append([]string{r.ID}, unfinished...)
+		}
+	}
+	list := func(limit int) []string {
+		t.Helper()
+		runs, err := s.ClaimableRuns(ctx, limit)
+		if err != nil {
+			t.Fatalf("ClaimableRuns: %v", err)
+		}
+		return ids(runs)
+	}
+	if diff := cmp.Diff(unfinished, list(0)); diff != "" {
+		t.Errorf("ClaimableRuns (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(unfinished[:2], list(2)); diff != "" {
+		t.Errorf("ClaimableRuns limit 2 (-want +got):\n%s", diff)
+	}
+	// A live claim hides a run; an expired or released one shows it again.
+	held, expiring := unfinished[0], unfinished[1]
+	if !claim(t, s, held, "a", time.Minute) || !claim(t, s, expiring, "a", time.Millisecond) {
+		t.Fatal("claims failed")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for slices.Contains(list(0), held) || !slices.Contains(list(0), expiring) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ClaimableRuns = %v: want %s hidden and %s back after its lease", list(0), held, expiring)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.ReleaseRun(ctx, held, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(unfinished, list(0)); diff != "" {
+		t.Errorf("ClaimableRuns after the release (-want +got):\n%s", diff)
+	}
 }
