@@ -141,9 +141,12 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		CreatedAt: now, UpdatedAt: now,
 	}
 	stored, existed, err := s.store.CreateRun(r.Context(), run)
-	if err != nil || existed {
+	switch {
+	case err != nil || existed:
 		s.queue.release()
-	} else {
+	case !s.claimAccepted(r.Context(), stored.ID):
+		s.queue.release() // another instance's scan took it first
+	default:
 		s.queue.commit(stored.ID)
 	}
 	if err != nil {
@@ -299,4 +302,17 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, out)
+}
+
+// claimAccepted claims a run this instance just accepted, so that no other
+// instance takes it while it waits in the local queue (for up to a lease);
+// false only when another instance holds it already. When the store fails,
+// the run is queued all the same: the worker claims it before executing it.
+func (s *Server) claimAccepted(ctx context.Context, id string) bool {
+	ok, err := s.claim(ctx, id)
+	if err != nil {
+		s.log.Warn("claiming accepted run", "run", id, "err", err)
+		return true
+	}
+	return ok
 }

@@ -52,15 +52,20 @@ func (q *queue) commit(id string) {
 	q.mu.Unlock()
 }
 
-// pushResumed queues a run found unfinished at start, whatever the bound,
-// unless it is queued already.
-func (q *queue) pushResumed(id string) {
+// pushResumed queues a claimed run (found unfinished at start or by a
+// scan), whatever the bound, unless it is queued already; false when the
+// queue is closed.
+func (q *queue) pushResumed(id string) bool {
 	q.mu.Lock()
-	if !q.closed && !slices.Contains(q.items, id) {
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	if !slices.Contains(q.items, id) {
 		q.items = append(q.items, id)
 		q.cond.Signal()
 	}
-	q.mu.Unlock()
+	return true
 }
 
 // remove drops a queued id (a run cancelled before it started).
@@ -86,6 +91,22 @@ func (q *queue) pop() (string, bool) {
 	id := q.items[0]
 	q.items = q.items[1:]
 	return id, true
+}
+
+// drain empties the queue and returns the ids it held.
+func (q *queue) drain() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
+}
+
+// contains reports whether id is queued.
+func (q *queue) contains(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Contains(q.items, id)
 }
 
 func (q *queue) close() {

@@ -75,6 +75,21 @@ type Config struct {
 	// Emulator is true when the model is the built-in emulator; /readyz and
 	// the page say so.
 	Emulator bool
+	// InstanceID names this instance in the run claims of a store shared
+	// with other instances; nil means a random "inst_" id. Two live
+	// instances must not share an id.
+	InstanceID string
+	// ClaimLease is how long a claim on a run lasts without renewal: when an
+	// instance dies, the runs it held become claimable by others after at
+	// most this long. 0 means 30s.
+	ClaimLease time.Duration
+	// ClaimRenew is how often the claims of executing runs are renewed;
+	// 0 means a third of ClaimLease.
+	ClaimRenew time.Duration
+	// ScanInterval is how often the store is scanned for claimable runs
+	// (queued runs whose claim expired, runs whose instance died) while
+	// workers are idle; 0 means 5s, negative means only at Start.
+	ScanInterval time.Duration
 	// Instrument, when set, is called as a run starts executing (telemetry):
 	// it returns the context to run in, extra run options, and a wrapper of
 	// the run's event stream. Nil means none.
@@ -103,11 +118,13 @@ type Server struct {
 	draining atomic.Bool
 	done     chan struct{} // closed by Shutdown: SSE streams end
 	// runCtx bounds runs; cancelled when the shutdown grace period is over.
-	runCtx    context.Context
-	hardStop  context.CancelFunc
-	workers   sync.WaitGroup
-	startOnce sync.Once
-	stopOnce  sync.Once
+	runCtx   context.Context
+	hardStop context.CancelFunc
+	workers  sync.WaitGroup
+	// background is the lease keeper and the scanner; they end with done.
+	background sync.WaitGroup
+	startOnce  sync.Once
+	stopOnce   sync.Once
 
 	finished struct{ succeeded, failed, cancelled atomic.Int64 }
 }
@@ -118,6 +135,11 @@ type activeRun struct {
 	user      *termination.External // the cancel button
 	drain     *termination.External // shutdown: stop after the turn in progress
 	cancelled atomic.Bool
+	// claimed is set once the worker holds the run's claim; lost when a
+	// renewal found it gone (another instance took it over, or it was
+	// finished elsewhere): the run then stops without writing anything.
+	claimed atomic.Bool
+	lost    atomic.Bool
 }
 
 // drainReason is the stop reason of a run interrupted by shutdown; such a run
@@ -127,7 +149,10 @@ const drainReason = "server shutting down"
 // cancelReason is the stop reason of a run cancelled by its owner.
 const cancelReason = "cancelled by user"
 
-var errCancelled = errors.New("server: run cancelled by user")
+var (
+	errCancelled = errors.New("server: run cancelled by user")
+	errLeaseLost = errors.New("server: run claim lost to another instance")
+)
 
 // New returns a Server, or an error when Store or Team is missing.
 func New(cfg Config) (*Server, error) {
@@ -166,6 +191,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = "inst_" + randomHex(8)
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = 30 * time.Second
+	}
+	if cfg.ClaimRenew <= 0 {
+		cfg.ClaimRenew = cfg.ClaimLease / 3
+	}
+	if cfg.ScanInterval == 0 {
+		cfg.ScanInterval = 5 * time.Second
 	}
 	if cfg.NewID == nil {
 		cfg.NewID = func() string { return "run_" + randomHex(10) }
@@ -233,26 +270,40 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-// Start starts the workers and queues the runs the store holds unfinished
-// (queued, or running when the previous process stopped), oldest first; they
-// resume from their stored events. Call it once, before serving.
+// Start starts the workers, the lease keeper and the scanner, and queues the
+// unfinished runs no live instance holds (queued, or running when their
+// instance stopped or died), oldest first; they resume from their stored
+// events. Call it once, before serving.
+//
+// Several instances may share one store: a worker executes a run only while
+// it holds the run's claim (store.Store.ClaimRun) under Config.InstanceID,
+// renews it every ClaimRenew while the run executes, and releases it when the
+// run ends or the instance shuts down, so another instance can resume it at
+// once. A run submitted here is claimed at once and waits in this
+// instance's queue; its claim is not renewed while it waits, so when it
+// waits longer than ClaimLease an idle instance may take it over (whichever
+// worker claims it first executes it, the other skips it). The scanner takes
+// claimable runs every ScanInterval, as many as idle workers can start.
 func (s *Server) Start(ctx context.Context) error {
 	var err error
 	s.startOnce.Do(func() {
-		var runs []*store.Run
-		runs, err = s.store.UnfinishedRuns(ctx)
+		var n int
+		n, err = s.takeClaimable(ctx, max(100, s.cfg.QueueSize+s.cfg.Workers))
 		if err != nil {
 			return
 		}
-		for _, r := range runs {
-			s.queue.pushResumed(r.ID)
-		}
-		if len(runs) > 0 {
-			s.log.Info("resuming unfinished runs", "count", len(runs))
+		if n > 0 {
+			s.log.Info("resuming unfinished runs", "count", n, "instance", s.cfg.InstanceID)
 		}
 		for range s.cfg.Workers {
 			s.workers.Add(1)
 			go s.worker()
+		}
+		s.background.Add(1)
+		go s.keepLeases()
+		if s.cfg.ScanInterval > 0 {
+			s.background.Add(1)
+			go s.scan()
 		}
 	})
 	if err != nil {
@@ -285,6 +336,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			<-idle
 		}
 		s.hardStop()
+		s.background.Wait()
+		// Runs still queued here are left to the other instances at once.
+		rctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		for _, id := range s.queue.drain() {
+			if err := s.store.ReleaseRun(rctx, id, s.cfg.InstanceID); err != nil {
+				s.log.Warn("releasing queued run", "run", id, "err", err)
+			}
+		}
 	})
 	return nil
 }

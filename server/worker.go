@@ -57,6 +57,21 @@ func (s *Server) execute(id string) {
 	}()
 
 	sctx, scancel := s.storeCtx()
+	claimed, err := s.claim(sctx, id)
+	scancel()
+	if err != nil {
+		// It stays claimable; a scan (here or elsewhere) takes it again.
+		s.log.Error("claiming run", "run", id, "err", err)
+		return
+	}
+	if !claimed {
+		s.log.Info("run held by another instance or finished; skipping", "run", id)
+		return
+	}
+	a.claimed.Store(true)
+	defer s.releaseClaim(id, a)
+
+	sctx, scancel = s.storeCtx()
 	run, err := s.store.GetRun(sctx, id)
 	var events []store.Event
 	if err == nil {
@@ -118,6 +133,12 @@ func (s *Server) execute(id string) {
 		if e.Type == team.EventDelta {
 			s.hub.publish(id, item{Event: e})
 			continue
+		}
+		if a.lost.Load() {
+			// Another instance owns the run now (or finished it): nothing
+			// more is written here.
+			s.log.Warn("run claim lost; stopped without writing", "run", id, "messages", len(cp.Messages))
+			return
 		}
 		if e.Type == team.EventRunFinished {
 			if a.cancelled.Load() {
