@@ -1,0 +1,348 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/postgres"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// errKilled is what a killed instance's store answers: its process is gone.
+var errKilled = errors.New("test: instance killed")
+
+// killableStore is one instance's connection to the shared store. kill makes
+// every later call fail, as if the process had died (kill -9): no release,
+// no renewal, no checkpoint reaches the database any more.
+type killableStore struct {
+	next store.Store
+	dead atomic.Bool
+}
+
+var _ store.Store = (*killableStore)(nil)
+
+func (k *killableStore) kill() { k.dead.Store(true) }
+
+func (k *killableStore) err() error {
+	if k.dead.Load() {
+		return errKilled
+	}
+	return nil
+}
+
+func (k *killableStore) CreateRun(ctx context.Context, r *store.Run) (*store.Run, bool, error) {
+	if err := k.err(); err != nil {
+		return nil, false, err
+	}
+	return k.next.CreateRun(ctx, r)
+}
+
+func (k *killableStore) GetRun(ctx context.Context, id string) (*store.Run, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.GetRun(ctx, id)
+}
+
+func (k *killableStore) UpdateRun(ctx context.Context, r *store.Run) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.UpdateRun(ctx, r)
+}
+
+func (k *killableStore) ListRuns(ctx context.Context, o store.ListOptions) ([]*store.Run, string, error) {
+	if err := k.err(); err != nil {
+		return nil, "", err
+	}
+	return k.next.ListRuns(ctx, o)
+}
+
+func (k *killableStore) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.UnfinishedRuns(ctx)
+}
+
+func (k *killableStore) ClaimRun(ctx context.Context, id, owner string, lease time.Duration) (bool, error) {
+	if err := k.err(); err != nil {
+		return false, err
+	}
+	return k.next.ClaimRun(ctx, id, owner, lease)
+}
+
+func (k *killableStore) ReleaseRun(ctx context.Context, id, owner string) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.ReleaseRun(ctx, id, owner)
+}
+
+func (k *killableStore) ClaimableRuns(ctx context.Context, limit int) ([]*store.Run, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.ClaimableRuns(ctx, limit)
+}
+
+func (k *killableStore) AppendEvent(ctx context.Context, id string, e team.Event) (int64, error) {
+	if err := k.err(); err != nil {
+		return 0, err
+	}
+	return k.next.AppendEvent(ctx, id, e)
+}
+
+func (k *killableStore) Events(ctx context.Context, id string, after int64) ([]store.Event, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.Events(ctx, id, after)
+}
+
+func (k *killableStore) CreateKey(ctx context.Context, key *store.Key) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.CreateKey(ctx, key)
+}
+
+func (k *killableStore) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.KeyByHash(ctx, hash)
+}
+
+func (k *killableStore) ListKeys(ctx context.Context) ([]*store.Key, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.ListKeys(ctx)
+}
+
+func (k *killableStore) RevokeKey(ctx context.Context, id string) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.RevokeKey(ctx, id)
+}
+
+func (k *killableStore) Ping(ctx context.Context) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.Ping(ctx)
+}
+
+// Close closes the connection pool even after kill (the test's clean-up).
+func (k *killableStore) Close() error { return k.next.Close() }
+
+// openPostgres opens a killable connection to the test database at dsn.
+func openPostgres(dsn string) func(t testing.TB) store.Store {
+	return func(t testing.TB) store.Store {
+		st, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &killableStore{next: st}
+	}
+}
+
+// taskText is the task of the task request body.
+func taskText(t testing.TB) string {
+	var req CreateRunRequest
+	if err := json.Unmarshal([]byte(task), &req); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(req.Task)
+}
+
+// reference runs the task once on its own server and emulator and returns the
+// finished run and how many model requests it took.
+func reference(t *testing.T) (RunView, int) {
+	ref := newEnv(t, envOpts{})
+	want := ref.waitFinished(ref.user, ref.create(ref.user, task).ID)
+	if want.Status != store.StatusSucceeded || want.Article == "" {
+		t.Fatalf("reference run: %s %q", want.Status, want.Error)
+	}
+	return want, int(ref.emu.Count())
+}
+
+// waitDone polls the store until every run is finished (bounded).
+func waitDone(t *testing.T, st store.Store, ids []string) map[string]*store.Run {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	out := map[string]*store.Run{}
+	for _, id := range ids {
+		for {
+			r, err := st.GetRun(context.Background(), id)
+			if err != nil {
+				t.Fatalf("GetRun(%s): %v", id, err)
+			}
+			if r.Status.Finished() {
+				out[id] = r
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s still %s after the test's bound", id, r.Status)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+// checkAllLikeReference fails unless every run succeeded with the reference
+// run's article.
+func checkAllLikeReference(t *testing.T, runs map[string]*store.Run, want RunView) {
+	t.Helper()
+	for id, r := range runs {
+		if r.Status != store.StatusSucceeded || r.Article != want.Article {
+			t.Errorf("run %s: %s %q, article equal to the uninterrupted run's: %v", id, r.Status, r.Error, r.Article == want.Article)
+		}
+	}
+}
+
+// clusterConfig is an instance's configuration in these tests: short leases
+// and scans so that take-overs happen within the tests' bounds.
+func clusterConfig(id string, workers int, lease time.Duration) Config {
+	return Config{InstanceID: id, Workers: workers, ClaimLease: lease, ClaimRenew: lease / 10, ScanInterval: 20 * time.Millisecond}
+}
+
+// TestCluster_EveryRunExecutesOnce starts two instances on one PostgreSQL
+// database at the same time, with runs left queued by an instance that died
+// before starting them, then submits more runs to one instance: every run
+// succeeds, each team is built once per run, and the emulator sees exactly
+// the model requests of that many uninterrupted runs.
+func TestCluster_EveryRunExecutesOnce(t *testing.T) {
+	dsn := testsvc.Postgres(t)
+	want, perRun := reference(t)
+	ctx := context.Background()
+
+	// The lease is long enough that no executing run's claim lapses on a
+	// loaded machine, which would (correctly) repeat its model call in flight.
+	a := newEnv(t, envOpts{openStore: openPostgres(dsn), noStart: true, cfg: clusterConfig("A", 1, 5*time.Second)})
+	b := newEnv(t, envOpts{openStore: openPostgres(dsn), noStart: true, emulator: a.emu, cfg: clusterConfig("B", 2, 5*time.Second)})
+	var ids []string
+	for range 4 {
+		r, _, err := a.st.CreateRun(ctx, &store.Run{Task: taskText(t), Team: desk.Teams[0], Status: store.StatusQueued})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	var wg sync.WaitGroup
+	for _, e := range []*env{a, b} {
+		wg.Go(func() {
+			if err := e.srv.Start(ctx); err != nil {
+				t.Errorf("Start: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for range 3 {
+		ids = append(ids, a.create(a.user, task).ID)
+	}
+	runs := waitDone(t, a.st, ids)
+	checkAllLikeReference(t, runs, want)
+	built := a.building.Load() + b.building.Load()
+	if built != int64(len(ids)) {
+		t.Errorf("teams built: A %d + B %d, want one per run (%d)", a.building.Load(), b.building.Load(), len(ids))
+	}
+	if got, wantCalls := a.emu.Count(), len(ids)*perRun; int(got) != wantCalls {
+		t.Errorf("model requests = %d, want %d (%d runs × %d)", got, wantCalls, len(ids), perRun)
+	}
+	t.Logf("runs executed: A %d, B %d", a.building.Load(), b.building.Load())
+}
+
+// TestCluster_QueuedRunOfABusyInstanceIsTakenOver submits a run to an
+// instance whose workers never start (busy or dead): once the claim it took
+// at submission expires, the other instance executes it.
+func TestCluster_QueuedRunOfABusyInstanceIsTakenOver(t *testing.T) {
+	dsn := testsvc.Postgres(t)
+	a := newEnv(t, envOpts{openStore: openPostgres(dsn), noStart: true, cfg: clusterConfig("A", 1, 200*time.Millisecond)})
+	b := newEnv(t, envOpts{openStore: openPostgres(dsn), emulator: a.emu, cfg: clusterConfig("B", 1, 200*time.Millisecond)})
+	v := a.create(a.user, task)
+	got := b.waitFinished(a.user, v.ID)
+	if got.Status != store.StatusSucceeded || b.building.Load() != 1 || a.building.Load() != 0 {
+		t.Errorf("run %s %q; teams built by A %d, by B %d; want succeeded by B", got.Status, got.Error, a.building.Load(), b.building.Load())
+	}
+}
+
+// TestCluster_DeadInstanceRunsResumeElsewhere kills an instance (its store
+// connection dies and its runs are interrupted, with no graceful shutdown)
+// while two of its runs wait in model calls; the other instance, alive all
+// along, leaves them alone while the dead instance's leases last, then
+// resumes both from their checkpoints: no completed model call is repeated.
+func TestCluster_DeadInstanceRunsResumeElsewhere(t *testing.T) {
+	dsn := testsvc.Postgres(t)
+	want, perRun := reference(t)
+	const hold = 3 // two model calls complete; every later one of A's hangs
+	if perRun < hold {
+		t.Fatalf("a run makes %d model calls; the test needs at least %d", perRun, hold)
+	}
+	const lease = time.Second
+	a := newEnv(t, envOpts{openStore: openPostgres(dsn), cfg: clusterConfig("A", 2, lease)})
+	b := newEnv(t, envOpts{openStore: openPostgres(dsn), emulator: a.emu, cfg: clusterConfig("B", 2, lease)})
+	a.client.holdFrom(hold)
+	ids := []string{a.create(a.user, task).ID, a.create(a.user, task).ID}
+	// Each run stops at its first held call, after checkpointing the ones
+	// before it: both runs are mid-run when A dies.
+	for range ids {
+		select {
+		case <-a.client.waiting:
+		case <-time.After(30 * time.Second):
+			t.Fatal("A's runs did not reach the held model call")
+		}
+	}
+	// While A lives and renews its leases, B takes nothing, over several
+	// lease periods (this is a bound on the check, not a timing assertion).
+	for end := time.Now().Add(2 * lease); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if n := b.building.Load(); n != 0 {
+			t.Fatalf("B started %d of live A's runs", n)
+		}
+	}
+	if got := a.emu.Count(); got != hold-1 {
+		t.Fatalf("model requests before the kill = %d, want %d", got, hold-1)
+	}
+
+	a.st.(*killableStore).kill()
+	a.srv.hardStop() // the process is gone: its model calls are abandoned
+
+	runs := waitDone(t, b.st, ids)
+	checkAllLikeReference(t, runs, want)
+	if n := b.building.Load(); n != int64(len(ids)) {
+		t.Errorf("B built %d teams, want %d (each of A's runs resumed once)", n, len(ids))
+	}
+	if got, wantCalls := a.emu.Count(), len(ids)*perRun; int(got) != wantCalls {
+		t.Errorf("model requests = %d, want %d like %d uninterrupted runs: a completed call was repeated or lost", got, wantCalls, len(ids))
+	}
+	for _, id := range ids {
+		evs, err := b.st.Events(context.Background(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var finished, msgs int
+		for _, e := range evs {
+			switch e.Type {
+			case team.EventRunFinished:
+				finished++
+			case team.EventMessage:
+				msgs++
+			}
+		}
+		if finished != 1 || msgs != len(want.Messages) {
+			t.Errorf("run %s: %d run_finished and %d messages stored, want 1 and %d", id, finished, msgs, len(want.Messages))
+		}
+	}
+}
