@@ -289,6 +289,9 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 			OnCall: func(latency time.Duration, err error) {
 				s.Alerts.ObserveModelCall(latency, err)
 				s.Alerts.ObserveQuota(limiter.Stats(deployment).UsedFraction)
+				if daily != nil {
+					s.Alerts.ObserveCost(daily.Spent(), daily.Budget())
+				}
 			}}),
 	})
 	if stop, err := s.Tel.ObserveQuota(func() float64 { return limiter.Stats(deployment).UsedFraction }); err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/newsroom-dev/newsroom/alerts"
 	"io"
 	"log/slog"
 	"net"
@@ -86,12 +87,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: listen on %s: %w", errConfig, *addr, err)
 	}
 	hs := srv.HTTPServer(*addr)
+	handler := countAuthFailures(hs.Handler, stack.Alerts)
 	if *metrics {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", stack.Tel.MetricsHandler())
-		mux.Handle("/", hs.Handler)
-		hs.Handler = mux
+		mux.Handle("/", handler)
+		handler = mux
 	}
+	hs.Handler = telemetry.HTTPHandler(stack.Tel, handler)
 	if err := srv.Start(ctx); err != nil {
 		ln.Close()
 		return err
@@ -149,3 +152,45 @@ func (s *stringList) Set(v string) error {
 	*s = append(*s, v)
 	return nil
 }
+
+// countAuthFailures tells the alert monitor about every request refused for
+// a missing or bad API key, so a burst of them raises the auth_failures alert.
+func countAuthFailures(next http.Handler, mon *alerts.Monitor) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == http.StatusUnauthorized {
+			mon.ObserveAuthFailure(alerts.AuthAPIKey)
+		}
+	})
+}
+
+// statusWriter records the status of a response. It forwards Flush and
+// deadlines through Unwrap, so SSE streams keep working.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
