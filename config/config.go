@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/newsroom-dev/newsroom/model/provider"
 )
@@ -72,6 +73,12 @@ const (
 	PricesFile     = "prices-file"
 	DatabaseURL    = "database-url"
 	DB             = "db"
+
+	AlertMaxLatency      = "alert-max-latency"
+	AlertMinSuccessRate  = "alert-min-success-rate"
+	AlertMaxQuotaUsed    = "alert-max-quota-used"
+	AlertMaxOverBudget   = "alert-max-over-budget"
+	AlertMaxAuthFailures = "alert-max-auth-failures"
 )
 
 // Setting describes one setting: its flag, the variable names looked up in
@@ -111,6 +118,11 @@ func Settings() []Setting {
 		{PricesFile, []string{"NEWSROOM_PRICES_FILE"}, false, "", "price table overriding the built-in prices"},
 		{DatabaseURL, []string{"NEWSROOM_DATABASE_URL"}, true, "", "PostgreSQL URL for the run store"},
 		{DB, []string{"NEWSROOM_DB"}, false, "", "run store (SQLite file or store kind)"},
+		{AlertMaxLatency, []string{"NEWSROOM_ALERT_MAX_LATENCY"}, false, "5s", "alert when a model call takes longer"},
+		{AlertMinSuccessRate, []string{"NEWSROOM_ALERT_MIN_SUCCESS_RATE"}, false, "0.995", "alert when the share of successful model calls falls below"},
+		{AlertMaxQuotaUsed, []string{"NEWSROOM_ALERT_MAX_QUOTA_USED"}, false, "0.8", "alert when this fraction of the token quota is in use"},
+		{AlertMaxOverBudget, []string{"NEWSROOM_ALERT_MAX_OVER_BUDGET"}, false, "0.2", "alert when the day's cost exceeds the daily budget by more than this fraction"},
+		{AlertMaxAuthFailures, []string{"NEWSROOM_ALERT_MAX_AUTH_FAILURES"}, false, "5", "alert on more authentication failures than this in a minute"},
 	}
 }
 
@@ -151,7 +163,19 @@ type Config struct {
 	DatabaseURL    Secret  `json:"database_url,omitempty"`
 	DB             string  `json:"db,omitempty"`
 
+	// Alerts are the alert thresholds; zero values mean the alerts package's defaults.
+	Alerts Alerts `json:"alerts"`
+
 	sources map[string]Source
+}
+
+// Alerts are the thresholds of the operational alerts.
+type Alerts struct {
+	MaxLatency      time.Duration `json:"max_latency"`
+	MinSuccessRate  float64       `json:"min_success_rate"`
+	MaxQuotaUsed    float64       `json:"max_quota_used"`
+	MaxOverBudget   float64       `json:"max_over_budget"`
+	MaxAuthFailures int           `json:"max_auth_failures"`
 }
 
 // Source tells where the value of the named setting (a flag name such as

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -344,5 +345,23 @@ func TestReadDotEnv_Variants(t *testing.T) {
 				t.Errorf("model = %+v", cfg.Model)
 			}
 		})
+	}
+}
+
+func TestLoad_AlertThresholds(t *testing.T) {
+	env := map[string]string{"NEWSROOM_ALERT_MAX_LATENCY": "2s", "NEWSROOM_ALERT_MIN_SUCCESS_RATE": "0.99",
+		"NEWSROOM_ALERT_MAX_AUTH_FAILURES": "9"}
+	cfg, err := Load(Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Alerts
+	if a.MaxLatency != 2*time.Second || a.MinSuccessRate != 0.99 || a.MaxAuthFailures != 9 || a.MaxQuotaUsed != 0.8 {
+		t.Fatalf("alerts %+v", a)
+	}
+	env["NEWSROOM_ALERT_MAX_LATENCY"] = "soon"
+	if _, err := Load(Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}); err == nil ||
+		!strings.Contains(err.Error(), "alert-max-latency") {
+		t.Fatalf("a bad duration must be refused by name: %v", err)
 	}
 }

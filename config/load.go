@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -214,6 +215,13 @@ func (l *loader) load() error {
 	db, _ := l.get(DatabaseURL, l.vars(DatabaseURL))
 	c.DatabaseURL = Secret(db)
 	c.DB, _ = l.get(DB, l.vars(DB))
+	c.Alerts = Alerts{
+		MaxLatency:      l.getDuration(AlertMaxLatency),
+		MinSuccessRate:  l.getFloat(AlertMinSuccessRate),
+		MaxQuotaUsed:    l.getFloat(AlertMaxQuotaUsed),
+		MaxOverBudget:   l.getFloat(AlertMaxOverBudget),
+		MaxAuthFailures: l.getInt(AlertMaxAuthFailures),
+	}
 	return errors.Join(l.errs...)
 }
 
@@ -227,6 +235,18 @@ func (l *loader) getInt(name string) int {
 		l.errs = append(l.errs, fmt.Errorf("config: %s (from %s) is %q, not a whole number", name, l.cfg.Source(name), v))
 	}
 	return n
+}
+
+func (l *loader) getDuration(name string) time.Duration {
+	v, ok := l.get(name, l.vars(name))
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		l.errs = append(l.errs, fmt.Errorf("config: %s (from %s) is %q, not a duration such as 5s", name, l.cfg.Source(name), v))
+	}
+	return d
 }
 
 func (l *loader) getFloat(name string) float64 {

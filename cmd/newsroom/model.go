@@ -209,9 +209,12 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		defer cancel()
 		_ = s.Tel.Shutdown(sctx)
 	})
-	s.Alerts, err = alerts.New(alerts.Config{Logger: s.Logger, Meter: s.Tel.Meter()})
+	a := cfg.Alerts
+	s.Alerts, err = alerts.New(alerts.Config{Logger: s.Logger, Meter: s.Tel.Meter(),
+		MaxLatency: a.MaxLatency, MinSuccessRate: a.MinSuccessRate, MaxQuotaUsed: a.MaxQuotaUsed,
+		MaxOverBudget: a.MaxOverBudget, MaxAuthFailures: a.MaxAuthFailures})
 	if err != nil {
-		return nil, fmt.Errorf("alerts: %w", err)
+		return nil, fmt.Errorf("%w: alerts: %w", errConfig, err)
 	}
 
 	limiter := ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: cfg.RPM, TokensPerMinute: cfg.TPM})
