@@ -110,12 +110,21 @@ func (s *Server) keepLeases() {
 		}
 		s.mu.Unlock()
 		for id, a := range held {
-			ctx, cancel := s.storeCtx()
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ClaimRenew)
+			before := time.Since(s.epoch)
 			ok, err := s.claim(ctx, id)
 			cancel()
 			switch {
+			case err != nil && before-time.Duration(a.renewed.Load()) >= s.cfg.ClaimLease:
+				// The store has been unreachable for a whole lease: another
+				// instance may hold the run now, so it stops here.
+				s.log.Error("run claim expired while the store was unreachable; stopping the run here", "run", id, "err", err)
+				a.lost.Store(true)
+				a.cancel(errLeaseLost)
 			case err != nil:
 				s.log.Warn("renewing run claim", "run", id, "err", err)
+			case ok:
+				a.renewed.Store(int64(before))
 			case !ok:
 				s.log.Warn("run claim lost (taken over or finished elsewhere); stopping the run here", "run", id)
 				a.lost.Store(true)

@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
+	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -345,4 +346,85 @@ func TestCluster_DeadInstanceRunsResumeElsewhere(t *testing.T) {
 			t.Errorf("run %s: %d run_finished and %d messages stored, want 1 and %d", id, finished, msgs, len(want.Messages))
 		}
 	}
+}
+
+// waitIdle waits (bounded) until no run executes on the server.
+func waitIdle(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Running() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d runs still executing after the test's bound", s.Running())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCluster_ShutdownReleasesQueuedRuns: a run waiting in a stopped
+// instance's queue is released at shutdown, so an instance with an hour-long
+// lease (SQLite, one file) starts it at once instead of after the lease.
+func TestCluster_ShutdownReleasesQueuedRuns(t *testing.T) {
+	cfg := func(id string) Config { return Config{InstanceID: id, ClaimLease: time.Hour} }
+	a := newEnv(t, envOpts{noStart: true, cfg: cfg("A")})
+	v := a.create(a.user, task)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := newEnv(t, envOpts{dbPath: a.dbPath, emulator: a.emu, cfg: cfg("B")})
+	if got := b.waitFinished(a.user, v.ID); got.Status != store.StatusSucceeded {
+		t.Errorf("run %s %q, want succeeded by B", got.Status, got.Error)
+	}
+}
+
+// TestCluster_RunStopsWhenItsClaimGoes: the lease keeper stops a run in the
+// middle of a model call when its claim is gone (a cancel through another
+// instance finished it) or cannot be renewed for a whole lease (the store is
+// unreachable); nothing is written by the instance that stopped it.
+func TestCluster_RunStopsWhenItsClaimGoes(t *testing.T) {
+	cfg := Config{InstanceID: "A", ClaimLease: 300 * time.Millisecond, ClaimRenew: 20 * time.Millisecond}
+	t.Run("cancelled through another instance", func(t *testing.T) {
+		e := newEnv(t, envOpts{cfg: cfg})
+		e.client.holdFrom(2)
+		t.Cleanup(e.client.release)
+		v := e.create(e.user, task)
+		<-e.client.waiting
+		other, err := New(Config{Store: e.st, Team: e.srv.cfg.Team, Logger: e.srv.log, InstanceID: "B"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.cancel(context.Background(), v.ID); err != nil {
+			t.Fatalf("cancel through the other instance: %v", err)
+		}
+		waitIdle(t, e.srv) // the held model call never returns by itself
+		evs, err := e.st.Events(context.Background(), v.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 || evs[len(evs)-1].Type != team.EventRunFinished || evs[len(evs)-1].StopReason != cancelReason {
+			t.Errorf("the last event is not the other instance's run_finished: %+v", evs)
+		}
+		if run, _ := e.st.GetRun(context.Background(), v.ID); run == nil || run.Status != store.StatusCancelled {
+			t.Errorf("run = %+v, want cancelled", run)
+		}
+	})
+	t.Run("store unreachable for a lease", func(t *testing.T) {
+		path := t.TempDir() + "/newsroom.db"
+		var ks *killableStore
+		e := newEnv(t, envOpts{cfg: cfg, openStore: func(t testing.TB) store.Store {
+			st, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks = &killableStore{next: st}
+			return ks
+		}})
+		e.client.holdFrom(2)
+		t.Cleanup(e.client.release)
+		e.create(e.user, task)
+		<-e.client.waiting
+		ks.kill()
+		waitIdle(t, e.srv)
+	})
 }

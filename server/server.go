@@ -121,6 +121,8 @@ type Server struct {
 	runCtx   context.Context
 	hardStop context.CancelFunc
 	workers  sync.WaitGroup
+	// epoch is the origin of activeRun.renewed.
+	epoch time.Time
 	// background is the lease keeper and the scanner; they end with done.
 	background sync.WaitGroup
 	startOnce  sync.Once
@@ -140,6 +142,9 @@ type activeRun struct {
 	// finished elsewhere): the run then stops without writing anything.
 	claimed atomic.Bool
 	lost    atomic.Bool
+	// renewed is when the claim was last taken or renewed: the time since
+	// Server.epoch (monotonic), read before the store call.
+	renewed atomic.Int64
 }
 
 // drainReason is the stop reason of a run interrupted by shutdown; such a run
@@ -218,6 +223,7 @@ func New(cfg Config) (*Server, error) {
 		limits: newLimiter(cfg.KeyRateLimit, cfg.Now),
 		active: map[string]*activeRun{},
 		done:   make(chan struct{}),
+		epoch:  time.Now(),
 	}
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()

@@ -57,6 +57,7 @@ func (s *Server) execute(id string) {
 	}()
 
 	sctx, scancel := s.storeCtx()
+	a.renewed.Store(int64(time.Since(s.epoch)))
 	claimed, err := s.claim(sctx, id)
 	scancel()
 	if err != nil {
