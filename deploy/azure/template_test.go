@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/config"
 )
 
 func TestTemplate_Structure(t *testing.T) {
@@ -598,6 +601,51 @@ func TestTemplate_Security(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the app-side alert thresholds are app settings with the app's defaults", func(t *testing.T) {
+		list, _ := path(site.res, "properties", "siteConfig", "appSettings").([]any)
+		settings := map[string]string{}
+		for _, s := range list {
+			name, _ := path(s, "name").(string)
+			value, _ := path(s, "value").(string)
+			settings[name] = value
+		}
+		appDefaults := map[string]string{}
+		for _, s := range config.Settings() {
+			for _, v := range s.Vars {
+				appDefaults[v] = s.Default
+			}
+		}
+		for _, c := range []struct{ setting, param, def string }{
+			{"NEWSROOM_ALERT_MAX_LATENCY", "appAlertMaxLatency", "5s"},
+			{"NEWSROOM_ALERT_MIN_SUCCESS_RATE", "appAlertMinSuccessRate", "0.995"},
+			{"NEWSROOM_ALERT_MAX_QUOTA_USED", "appAlertMaxQuotaUsed", "0.8"},
+			{"NEWSROOM_ALERT_MAX_OVER_BUDGET", "appAlertMaxOverBudget", "0.2"},
+			{"NEWSROOM_ALERT_MAX_AUTH_FAILURES", "appAlertMaxAuthFailures", "5"},
+		} {
+			if got, want := settings[c.setting], "[parameters('"+c.param+"')]"; got != want {
+				t.Errorf("app setting %s = %q, want %q", c.setting, got, want)
+			}
+			p, ok := ct.t.Parameters[c.param]
+			if !ok {
+				t.Errorf("parameter %s missing", c.param)
+				continue
+			}
+			if p.Type != "string" || p.DefaultValue != c.def {
+				t.Errorf("parameter %s: type %s, default %v; want string %q", c.param, p.Type, p.DefaultValue, c.def)
+			}
+			if d, ok := appDefaults[c.setting]; !ok || d != c.def {
+				t.Errorf("config.Settings() default of %s = %q (known %v), want %q like the template", c.setting, d, ok, c.def)
+			}
+		}
+		if _, err := time.ParseDuration(fmt.Sprint(ct.t.Parameters["appAlertMaxLatency"].DefaultValue)); err != nil {
+			t.Errorf("appAlertMaxLatency default is not a Go duration: %v", err)
+		}
+		// The counters must reach Azure Monitor as increases, not running totals, or the
+		// "counter increased in the window" rules would fire forever after the first alert.
+		if got := settings["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"]; got != "delta" {
+			t.Errorf("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE = %q, want delta", got)
+		}
+	})
 	t.Run("the web app waits for its roles, secret, model and DNS before starting", func(t *testing.T) {
 		deps, _ := site.res["dependsOn"].([]any)
 		var targets []string
@@ -672,64 +720,83 @@ func TestTemplate_Monitoring(t *testing.T) {
 		}
 	})
 
-	// Each alert of the design's metric table: the app's custom metric, the parameter holding the
-	// threshold, and the comparison.
-	alerts := []struct {
-		key, param, operator string
-	}{
-		{"model_latency", "alertModelLatencySeconds", "GreaterThan"},
-		{"success_rate", "alertSuccessRatePercent", "LessThan"},
-		{"quota_used", "alertQuotaPercent", "GreaterThan"},
-		{"cost_over_budget", "alertCostOverBudgetPercent", "GreaterThan"},
-		{"auth_failures", "alertAuthFailuresPerMinute", "GreaterThan"},
-	}
+	// Each alert of the design's metric table: the app evaluates the threshold itself and counts
+	// each firing on newsroom.alert.<name>; the log alert fires when that counter increased.
 	rules := ct.ofType("Microsoft.Insights/scheduledQueryRules")
-	for _, a := range alerts {
-		t.Run("a log alert watches newsroom.alert."+a.key, func(t *testing.T) {
+	for _, r := range rules {
+		checkAlertWiring(t, ct, r, group)
+	}
+	for _, name := range []string{"model_latency", "success_rate", "quota_used", "cost_over_budget", "auth_failures"} {
+		t.Run("a log alert fires when the counter newsroom.alert."+name+" increased", func(t *testing.T) {
 			var found int
 			for _, r := range rules {
 				crit, _ := path(r.res, "properties", "criteria", "allOf").([]any)
 				for _, c := range crit {
 					q, _ := path(c, "query").(string)
-					if !strings.Contains(q, "'newsroom.alert."+a.key+"'") {
+					if !strings.Contains(q, "'newsroom.alert."+name+"'") {
 						continue
 					}
 					found++
-					if op := path(c, "operator"); op != a.operator {
-						t.Errorf("operator %v, want %s", op, a.operator)
+					want := "customMetrics | where name == 'newsroom.alert." + name + "' | summarize AggregatedValue = sum(valueSum)"
+					if q != want {
+						t.Errorf("query %q, want %q", q, want)
 					}
-					th, _ := path(c, "threshold").(string)
-					if !strings.Contains(th, "parameters('"+a.param+"')") {
-						t.Errorf("threshold %q does not use %s", th, a.param)
+					if path(c, "metricMeasureColumn") != "AggregatedValue" || path(c, "timeAggregation") != "Total" {
+						t.Errorf("measure %v aggregated by %v, want AggregatedValue by Total", path(c, "metricMeasureColumn"), path(c, "timeAggregation"))
 					}
-					if !strings.HasPrefix(q, "customMetrics ") || path(c, "metricMeasureColumn") != "AggregatedValue" || !strings.Contains(q, "AggregatedValue =") {
-						t.Errorf("query %q does not measure AggregatedValue from customMetrics", q)
+					if op, th := path(c, "operator"), path(c, "threshold"); op != "GreaterThan" || th != float64(0) {
+						t.Errorf("fires when %v %v, want GreaterThan 0 (any increase)", op, th)
 					}
-				}
-				checkAlertWiring(t, ct, r, group)
-				scopes, _ := path(r.res, "properties", "scopes").([]any)
-				if len(scopes) != 1 || !ct.refersTo(scopes[0].(string), insights) {
-					t.Errorf("%v scopes = %v, want Application Insights", r.segs, scopes)
+					scopes, _ := path(r.res, "properties", "scopes").([]any)
+					if len(scopes) != 1 || !ct.refersTo(scopes[0].(string), insights) {
+						t.Errorf("%v scopes = %v, want Application Insights", r.segs, scopes)
+					}
+					if w, f := path(r.res, "properties", "windowSize"), path(r.res, "properties", "evaluationFrequency"); w == nil || f == nil {
+						t.Errorf("%v: window %v, frequency %v", r.segs, w, f)
+					}
 				}
 			}
 			if found != 1 {
-				t.Errorf("%d log alerts on newsroom.alert.%s, want 1", found, a.key)
+				t.Errorf("%d log alerts on newsroom.alert.%s, want 1", found, name)
 			}
 		})
 	}
-	t.Run("a log alert fires on any app log event with an alert field", func(t *testing.T) {
+	t.Run("no log alert compares an app threshold again", func(t *testing.T) {
+		for _, r := range rules {
+			crit, _ := path(r.res, "properties", "criteria", "allOf").([]any)
+			for _, c := range crit {
+				if th, ok := path(c, "threshold").(string); ok {
+					t.Errorf("%v: threshold %q, want a literal (the app owns its thresholds)", r.segs, th)
+				}
+			}
+		}
+	})
+	t.Run("a log alert fires on the app's WARN lines with an alert field in the console log", func(t *testing.T) {
 		found := false
 		for _, r := range rules {
 			crit, _ := path(r.res, "properties", "criteria", "allOf").([]any)
 			for _, c := range crit {
 				q, _ := path(c, "query").(string)
-				if strings.HasPrefix(q, "traces ") && strings.Contains(q, "customDimensions.alert") {
-					found = true
+				if !strings.HasPrefix(q, "AppServiceConsoleLogs ") {
+					continue
+				}
+				found = true
+				for _, part := range []string{"parse_json(ResultDescription)", "tostring(e.level) == 'WARN'", "isnotempty(tostring(e.alert))", "by alert = tostring(e.alert)"} {
+					if !strings.Contains(q, part) {
+						t.Errorf("query %q lacks %q", q, part)
+					}
+				}
+				scopes, _ := path(r.res, "properties", "scopes").([]any)
+				if len(scopes) != 1 || !ct.refersTo(scopes[0].(string), workspace) {
+					t.Errorf("%v scopes = %v, want the Log Analytics workspace", r.segs, scopes)
+				}
+				if path(r.res, "properties", "skipQueryValidation") != true {
+					t.Errorf("%v: the table exists only after the first log line, so skipQueryValidation must be true", r.segs)
 				}
 			}
 		}
 		if !found {
-			t.Error("no rule on traces with an alert field")
+			t.Error("no rule on AppServiceConsoleLogs")
 		}
 	})
 	t.Run("platform metric alerts use Azure OpenAI's own metrics", func(t *testing.T) {
