@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/newsroom-dev/newsroom/model"
 )
@@ -135,14 +134,14 @@ func (c *Client) streamError(ctx context.Context, err error, raw *http.Response,
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return &model.Error{Err: ctxErr, RequestID: requestID(raw)}
 	}
-	var se *ssestream.StreamError
+	var se *streamErrorEvent
 	if errors.As(err, &se) {
 		// The service sent an error event in the stream.
 		var body struct {
 			Error serviceError `json:"error"`
 		}
 		e := &model.Error{RequestID: requestID(raw), Message: "the service ended the stream with an error"}
-		if json.Unmarshal(se.Event.Data, &body) == nil {
+		if json.Unmarshal(se.data, &body) == nil {
 			e.Code = codeString(body.Error.Code)
 			if body.Error.Message != "" {
 				e.Message = c.redact(body.Error.Message)

@@ -15,7 +15,9 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -361,32 +363,65 @@ func usage(u openai.CompletionUsage) model.Usage {
 }
 
 func (c *Client) stream(ctx context.Context, req *model.Request, params openai.ChatCompletionNewParams, deployment string) (*model.Response, error) {
+	// The SDK sends the request (authentication, headers, error statuses)
+	// and hands over the response body unread; the stream is decoded by
+	// sseDecoder, which allocates far less than the SDK's ssestream.
 	var raw *http.Response
-	s := c.svc.NewStreaming(ctx, params, option.WithResponseInto(&raw))
-	defer func() { _ = s.Close() }()
+	_, err := c.svc.New(ctx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&raw))
+	c.observe(deployment, raw)
+	if err == nil && raw != nil && raw.StatusCode >= 300 {
+		err = fmt.Errorf("provider: unexpected status %s", raw.Status)
+	}
+	if err != nil || raw == nil || raw.Body == nil {
+		if err == nil {
+			err = errors.New("provider: no response")
+		}
+		if raw != nil && raw.Body != nil {
+			defer func() { _ = raw.Body.Close() }()
+		}
+		// The request itself failed (an HTTP error status or a transport
+		// error) before any stream began.
+		return nil, c.mapError(ctx, err, raw)
+	}
+	defer func() { _ = raw.Body.Close() }()
+	dec := newSSEDecoder(raw.Body)
+	defer dec.release()
 
 	resp := &model.Response{Usage: model.Usage{Requests: 1}}
 	var text strings.Builder
-	var filterJSON string
+	var filterJSON []byte
+	var ch streamChunk
 	chunks := 0
-	observed := false
-	for s.Next() {
-		if !observed {
-			c.observe(deployment, raw)
-			observed = true
+	for {
+		data, ok := dec.next()
+		if !ok {
+			err = dec.Err()
+			break
+		}
+		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			break
+		}
+		ch.reset()
+		if err = json.Unmarshal(data, &ch); err != nil {
+			break
+		}
+		if len(ch.Error) > 0 && string(ch.Error) != "null" {
+			err = &streamErrorEvent{data: bytes.Clone(data)}
+			break
 		}
 		chunks++
-		ch := s.Current()
 		if ch.ID != "" {
 			resp.ID = ch.ID
 		}
 		if ch.Model != "" {
 			resp.Model = ch.Model
 		}
-		if ch.JSON.Usage.Valid() {
-			resp.Usage = usage(ch.Usage)
+		if u := ch.Usage; u != nil {
+			resp.Usage = model.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens,
+				CachedPromptTokens: u.PromptTokensDetails.CachedTokens, Requests: 1}
 		}
-		for _, choice := range ch.Choices {
+		for i := range ch.Choices {
+			choice := &ch.Choices[i]
 			if choice.Index != 0 {
 				continue
 			}
@@ -397,20 +432,12 @@ func (c *Client) stream(ctx context.Context, req *model.Request, params openai.C
 			if choice.FinishReason != "" {
 				resp.FinishReason = choice.FinishReason
 				if choice.FinishReason == "content_filter" {
-					filterJSON = choice.RawJSON()
+					filterJSON = choiceJSON(data, i)
 				}
 			}
 		}
 	}
-	if !observed {
-		c.observe(deployment, raw)
-	}
-	if err := s.Err(); err != nil {
-		if ctx.Err() == nil && (raw == nil || raw.StatusCode >= 300) {
-			// The request itself failed (an HTTP error status or a transport
-			// error) before any stream began.
-			return nil, c.mapError(ctx, err, raw)
-		}
+	if err != nil {
 		return nil, c.streamError(ctx, err, raw, chunks)
 	}
 	if ctx.Err() != nil {
@@ -424,10 +451,22 @@ func (c *Client) stream(ctx context.Context, req *model.Request, params openai.C
 		}
 	}
 	if resp.FinishReason == "content_filter" {
-		return nil, filteredAnswer(filterJSON, requestID(raw))
+		return nil, filteredAnswer(string(filterJSON), requestID(raw))
 	}
 	resp.Content = text.String()
 	return resp, nil
+}
+
+// choiceJSON returns the JSON of choices[i] of a chunk (nil if it cannot be
+// decoded): the content filter results of a filtered answer are read from it.
+func choiceJSON(chunk []byte, i int) []byte {
+	var c struct {
+		Choices []json.RawMessage `json:"choices"`
+	}
+	if json.Unmarshal(chunk, &c) != nil || i >= len(c.Choices) {
+		return nil
+	}
+	return c.Choices[i]
 }
 
 // RetryAfter returns the wait a response asks for: retry-after-ms, then
