@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +43,12 @@ type ConcurrencyConfig struct {
 	// (runtime/debug.SetMemoryLimit, like GOMEMLIMIT) during the phases;
 	// the child emulator keeps the runtime's default.
 	MemoryLimit int64
+	// MemProfile, when set, receives a heap profile (runtime/pprof) of
+	// this process taken at its peak RSS in the first phase: in-use
+	// figures are those of the last GC before the peak, allocation figures
+	// cumulative from the process's start. Taking it perturbs the peak
+	// slightly; use it to find causes, not for the reported numbers.
+	MemProfile io.Writer
 }
 
 // ConcurrencyReport is the concurrency benchmark's result, one phase per
@@ -117,6 +125,7 @@ func Concurrency(ctx context.Context, cfg ConcurrencyConfig) (*ConcurrencyReport
 			return nil, err
 		}
 		r.Phases = append(r.Phases, *ph)
+		cfg.MemProfile = nil // the first phase only
 	}
 	if cfg.InProcess {
 		em, err := emulator.Start(emulator.Config{APIKey: apiKey, MaxRecorded: -1,
@@ -216,11 +225,18 @@ func concurrencyPhase(ctx context.Context, cfg ConcurrencyConfig, teamName, url,
 	if childPid > 0 {
 		resetPeakRSS(childPid)
 	}
-	var peakRSS int64
+	var peakRSS, profiledRSS int64
+	var profile bytes.Buffer
 	var inFlight atomic.Int64
 	s := sample(20*time.Millisecond, func() {
 		rss, _ := procStatus(0)
 		peakRSS = max(peakRSS, rss)
+		if cfg.MemProfile != nil && rss > profiledRSS+2048 {
+			// A new peak (by 2 MB or more): keep this profile.
+			profiledRSS = rss
+			profile.Reset()
+			_ = pprof.Lookup("heap").WriteTo(&profile, 0)
+		}
 		ph.PeakGoroutines = max(ph.PeakGoroutines, runtime.NumGoroutine())
 		ph.PeakInFlight = max(ph.PeakInFlight, int(inFlight.Load()))
 	})
@@ -265,6 +281,11 @@ func concurrencyPhase(ctx context.Context, cfg ConcurrencyConfig, teamName, url,
 		ph.ChildPeakMB = mb(childHWM)
 	}
 	ph.Requests = int(requests.Load())
+	if cfg.MemProfile != nil && profile.Len() > 0 {
+		if _, err := cfg.MemProfile.Write(profile.Bytes()); err != nil {
+			return nil, fmt.Errorf("bench: writing the heap profile: %w", err)
+		}
+	}
 	ph.GoalMet = max(ph.PeakRSSMB, ph.PeakHWMMB) <= rssGoalMB
 	if firstErr != nil {
 		ph.FirstError = firstErr.Error()

@@ -125,6 +125,7 @@ func benchConcurrency(ctx context.Context, args []string, stderr io.Writer) (any
 	fs.DurationVar(&c.Latency, "latency", 2*time.Second, "emulator time to first token")
 	fs.StringVar(&c.Team, "team", "roundrobin", "team: roundrobin or selector")
 	memLimit := fs.Int("memory-limit-mb", 0, "soft memory limit of this process in MiB during the runs (like GOMEMLIMIT; 0: the runtime's default)")
+	memProfile := fs.String("memprofile", "", "write a heap profile of this process at its peak RSS (first phase) to this file")
 	mode := fs.String("emulator", "both", "where the emulator runs: child (a `newsroom emulator` process, the client measured alone), inprocess, or both")
 	if err := parseBenchFlags(fs, args); err != nil {
 		return nil, "", err
@@ -145,6 +146,14 @@ func benchConcurrency(ctx context.Context, args []string, stderr io.Writer) (any
 		c.InProcess = true
 	default:
 		return nil, "", fmt.Errorf("%w: --emulator %q: want child, inprocess or both", errUsage, *mode)
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		defer func() { _ = f.Close() }()
+		c.MemProfile = f
 	}
 	r, err := bench.Concurrency(ctx, c)
 	if err != nil {
