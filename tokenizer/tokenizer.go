@@ -2,8 +2,10 @@
 // using the real cl100k_base and o200k_base byte-pair encodings embedded in
 // the binary (no download at run time).
 //
-// It wraps github.com/pkoukk/tiktoken-go with the offline loader from
-// github.com/pkoukk/tiktoken-go-loader.
+// The rank files are those embedded by github.com/pkoukk/tiktoken-go-loader;
+// the encoder is this package's own compact byte-pair encoder (see bpe.go),
+// which gives the same tokens as github.com/pkoukk/tiktoken-go (the tests
+// compare them) in a fifth of its memory.
 package tokenizer
 
 import (
@@ -14,8 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/newsroom-dev/newsroom/model"
-	"github.com/pkoukk/tiktoken-go"
-	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
 )
 
 // Encoding names.
@@ -40,18 +40,12 @@ var ErrEncoding = errors.New("tokenizer: cannot load encoding")
 // concurrent use.
 type Tokenizer struct {
 	encoding string
-	tk       *tiktoken.Tiktoken
+	bpe      *bpe
 }
 
 var (
-	// tiktoken.SetBpeLoader replaces a package-level variable of the library,
-	// and the library reads it without synchronisation whenever it loads an
-	// encoding. Setting it exactly once, before the first load, is the only
-	// race-free way to use it; every load goes through loaderOnce first.
-	loaderOnce sync.Once
-
-	// encoders caches one *tiktoken.Tiktoken per encoding: building one
-	// parses a multi-megabyte rank file, so it must happen once per process.
+	// encoders caches one *Tokenizer per encoding: building one parses a
+	// multi-megabyte rank file, so it must happen once per process.
 	// This is a process-wide cache of immutable values, not mutable state.
 	encodersMu sync.Mutex
 	encoders   = map[string]*Tokenizer{}
@@ -84,18 +78,20 @@ func ForEncoding(encoding string) (*Tokenizer, error) {
 	if encoding != O200kBase && encoding != CL100kBase {
 		return nil, fmt.Errorf("%w: unknown encoding %q", ErrEncoding, encoding)
 	}
-	loaderOnce.Do(func() { tiktoken.SetBpeLoader(tiktokenloader.NewOfflineLoader()) })
-
 	encodersMu.Lock()
 	defer encodersMu.Unlock()
 	if t, ok := encoders[encoding]; ok {
 		return t, nil
 	}
-	tk, err := tiktoken.GetEncoding(encoding)
+	file, pattern := "o200k_base.tiktoken", o200kPattern
+	if encoding == CL100kBase {
+		file, pattern = "cl100k_base.tiktoken", cl100kPattern
+	}
+	b, err := loadBPE(file, pattern)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrEncoding, encoding, err)
 	}
-	t := &Tokenizer{encoding: encoding, tk: tk}
+	t := &Tokenizer{encoding: encoding, bpe: b}
 	encoders[encoding] = t
 	return t, nil
 }
@@ -120,15 +116,14 @@ func (t *Tokenizer) Tokens(text string) []int {
 	if text == "" {
 		return nil
 	}
-	return t.tk.EncodeOrdinary(text)
+	var toks []int
+	t.bpe.encode(text, func(r int) { toks = append(toks, r) })
+	return toks
 }
 
 // Count returns the number of tokens in text.
 func (t *Tokenizer) Count(text string) int {
-	if text == "" {
-		return 0
-	}
-	return len(t.tk.EncodeOrdinary(text))
+	return t.bpe.encode(text, nil)
 }
 
 // CountMessages returns the prompt tokens the service bills for a chat
@@ -165,18 +160,16 @@ func (t *Tokenizer) Truncate(text string, max int) (string, bool) {
 	if len(toks) <= max {
 		return text, false
 	}
-	return strings.ToValidUTF8(t.tk.Decode(toks[:max]), ""), true
+	return strings.ToValidUTF8(string(t.bpe.decode(toks[:max])), ""), true
 }
 
 func (t *Tokenizer) pieces(toks []int) []string {
 	out := make([]string, 0, len(toks))
 	var pending []byte
-	one := make([]int, 1)
 	for _, tok := range toks {
-		one[0] = tok
-		b := t.tk.Decode(one)
-		if len(pending) == 0 && utf8.ValidString(b) {
-			out = append(out, b)
+		b := t.bpe.token(tok)
+		if len(pending) == 0 && utf8.Valid(b) {
+			out = append(out, string(b))
 			continue
 		}
 		pending = append(pending, b...)
