@@ -294,17 +294,22 @@ func TestCluster_DeadInstanceRunsResumeElsewhere(t *testing.T) {
 	}
 	const lease = time.Second
 	a := newEnv(t, envOpts{openStore: openPostgres(dsn), cfg: clusterConfig("A", 2, lease)})
-	b := newEnv(t, envOpts{openStore: openPostgres(dsn), emulator: a.emu, cfg: clusterConfig("B", 2, lease)})
+	b := newEnv(t, envOpts{openStore: openPostgres(dsn), emulator: a.emu, noStart: true, cfg: clusterConfig("B", 2, lease)})
 	a.client.holdFrom(hold)
 	ids := []string{a.create(a.user, task).ID, a.create(a.user, task).ID}
 	// Each run stops at its first held call, after checkpointing the ones
-	// before it: both runs are mid-run when A dies.
+	// before it: both runs are mid-run when A dies. (B starts after they
+	// are claimed: a scan between a submission's insert and its claim would
+	// rightly take the run, but this test wants both runs on A.)
 	for range ids {
 		select {
 		case <-a.client.waiting:
 		case <-time.After(30 * time.Second):
-			t.Fatal("A's runs did not reach the held model call")
+			t.Fatalf("A's runs did not reach the held model call (teams built by A %d)", a.building.Load())
 		}
+	}
+	if err := b.srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	// While A lives and renews its leases, B takes nothing, over several
 	// lease periods (this is a bound on the check, not a timing assertion).

@@ -54,6 +54,9 @@ func (s *Server) execute(id string) {
 		s.mu.Lock()
 		delete(s.active, id)
 		s.mu.Unlock()
+		if a.claimed.Load() {
+			s.releaseClaim(id, a)
+		}
 	}()
 
 	sctx, scancel := s.storeCtx()
@@ -69,8 +72,7 @@ func (s *Server) execute(id string) {
 		s.log.Info("run held by another instance or finished; skipping", "run", id)
 		return
 	}
-	a.claimed.Store(true)
-	defer s.releaseClaim(id, a)
+	a.claimed.Store(true) // released when the run leaves s.active
 
 	sctx, scancel = s.storeCtx()
 	run, err := s.store.GetRun(sctx, id)
@@ -262,6 +264,12 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 	s.mu.Lock()
 	a := s.active[id]
 	if a != nil {
+		// Its worker may be storing the end of a run that just finished (the
+		// final state is saved before run_finished is stored).
+		if cur, err := s.store.GetRun(ctx, id); err == nil && cur.Status.Finished() {
+			s.mu.Unlock()
+			return nil, errFinished
+		}
 		a.cancelled.Store(true)
 		a.user.Stop(cancelReason)
 		a.cancel(errCancelled)
