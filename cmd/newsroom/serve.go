@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/desk"
@@ -68,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		KeyRateLimit: *rate,
 		Logger:       log,
 		Emulator:     stack.Info.Emulated,
+		InstanceID:   instanceID(),
 		Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(server.Events) server.Events) {
 			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log})
 			rctx := obs.Start(ctx)
@@ -194,3 +198,19 @@ func (w *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instanceID names this process in run claims and logs: App Service's
+// instance id when there is one, else the host name, with a random suffix
+// so a restarted process is a new owner.
+func instanceID() string {
+	base := os.Getenv("WEBSITE_INSTANCE_ID")
+	if base == "" {
+		base, _ = os.Hostname()
+	}
+	if len(base) > 24 {
+		base = base[:24]
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return base + "-" + hex.EncodeToString(b[:])
+}
