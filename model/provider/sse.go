@@ -18,7 +18,7 @@ import (
 
 // sseReaderSize is the size of a pooled line reader; longer lines are
 // assembled in a growing buffer.
-const sseReaderSize = 4 << 10
+const sseReaderSize = 1 << 10
 
 // maxSSEEvent bounds one event's data, like the SDK's scanner limit.
 const maxSSEEvent = 2 << 20
