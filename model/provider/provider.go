@@ -242,98 +242,103 @@ func DefaultCredential(opts *azidentity.DefaultAzureCredentialOptions) (azcore.T
 
 // Complete sends one chat completion request; it streams when req.OnDelta is set.
 func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
-	params, err := c.params(req)
+	body, deployment, err := c.requestBody(req)
 	if err != nil {
 		return nil, err
 	}
-	deployment := string(params.Model)
+	// The SDK sends the request (URL, Azure deployment route, api-version,
+	// authentication, headers, error statuses) with body as it is; the
+	// empty params only satisfy the method's signature.
+	opt := option.WithRequestBody("application/json", body)
 	var raw *http.Response
 	if !req.Streaming() {
-		cc, err := c.svc.New(ctx, params, option.WithResponseInto(&raw))
+		cc, err := c.svc.New(ctx, openai.ChatCompletionNewParams{}, opt, option.WithResponseInto(&raw))
 		c.observe(deployment, raw)
 		if err != nil {
 			return nil, c.mapError(ctx, err, raw)
 		}
 		return c.response(cc, raw)
 	}
-	return c.stream(ctx, req, params, deployment)
+	return c.stream(ctx, req, opt, deployment)
 }
 
-func (c *Client) params(req *model.Request) (openai.ChatCompletionNewParams, error) {
+// wireRequest is the chat completions request body newsroom sends. It is
+// encoded with encoding/json rather than built as the SDK's
+// ChatCompletionNewParams: that 1.2 KB struct of unions, copied by value
+// and marshalled by reflection through several layers, made every call's
+// goroutine stack grow to 32 KB, which a thousand concurrent runs pay for
+// in memory.
+type wireRequest struct {
+	Messages       []wireMessage  `json:"messages"`
+	Model          string         `json:"model"`
+	MaxTokens      int            `json:"max_tokens,omitempty"`
+	Seed           *int64         `json:"seed,omitempty"`
+	Stop           any            `json:"stop,omitempty"` // a string or a list of strings
+	Temperature    *float64       `json:"temperature,omitempty"`
+	TopP           *float64       `json:"top_p,omitempty"`
+	ResponseFormat *wireFormat    `json:"response_format,omitempty"`
+	Stream         bool           `json:"stream,omitempty"`
+	StreamOptions  *streamOptions `json:"stream_options,omitempty"`
+}
+
+type wireMessage struct {
+	Role    model.Role `json:"role"`
+	Content string     `json:"content"`
+	Name    string     `json:"name,omitempty"`
+}
+
+type wireFormat struct {
+	Type string `json:"type"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// requestBody encodes req as a request body and returns the deployment (or
+// model) it goes to.
+func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 	name := req.Model
 	if name == "" {
 		name = c.defaultModel
 	}
 	if name == "" {
 		if c.kind == KindAzure {
-			return openai.ChatCompletionNewParams{}, fmt.Errorf("%w: no deployment: set one in the configuration or the request", ErrConfig)
+			return nil, "", fmt.Errorf("%w: no deployment: set one in the configuration or the request", ErrConfig)
 		}
-		return openai.ChatCompletionNewParams{}, fmt.Errorf("%w: no model: set one in the configuration or the request", ErrConfig)
+		return nil, "", fmt.Errorf("%w: no model: set one in the configuration or the request", ErrConfig)
 	}
-	p := openai.ChatCompletionNewParams{Model: name}
+	w := wireRequest{Model: name, Messages: make([]wireMessage, 0, len(req.Messages)),
+		MaxTokens: max(req.MaxTokens, 0), Temperature: req.Temperature, TopP: req.TopP, Seed: req.Seed}
 	for _, m := range req.Messages {
-		msg, err := message(m)
-		if err != nil {
-			return p, err
+		switch m.Role {
+		case model.RoleSystem, model.RoleUser, model.RoleAssistant:
+		default:
+			return nil, "", fmt.Errorf("provider: unsupported message role %q", m.Role)
 		}
-		p.Messages = append(p.Messages, msg)
-	}
-	if req.MaxTokens > 0 {
-		p.MaxTokens = openai.Int(int64(req.MaxTokens))
-	}
-	if req.Temperature != nil {
-		p.Temperature = openai.Float(*req.Temperature)
-	}
-	if req.TopP != nil {
-		p.TopP = openai.Float(*req.TopP)
-	}
-	if req.Seed != nil {
-		p.Seed = openai.Int(*req.Seed)
+		w.Messages = append(w.Messages, wireMessage{Role: m.Role, Content: m.Content, Name: m.Name})
 	}
 	switch len(req.Stop) {
 	case 0:
 	case 1:
-		p.Stop.OfString = openai.String(req.Stop[0])
+		w.Stop = req.Stop[0]
 	default:
-		p.Stop.OfStringArray = append([]string(nil), req.Stop...)
+		w.Stop = req.Stop
 	}
 	if req.JSONMode {
-		p.ResponseFormat.OfJSONObject = &openai.ResponseFormatJSONObjectParam{}
+		w.ResponseFormat = &wireFormat{Type: "json_object"}
 	}
 	if req.Streaming() {
-		p.StreamOptions.IncludeUsage = openai.Bool(true)
+		w.Stream = true
+		w.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
-	return p, nil
-}
-
-func message(m model.Message) (openai.ChatCompletionMessageParamUnion, error) {
-	var u openai.ChatCompletionMessageParamUnion
-	switch m.Role {
-	case model.RoleSystem:
-		s := &openai.ChatCompletionSystemMessageParam{}
-		s.Content.OfString = openai.String(m.Content)
-		if m.Name != "" {
-			s.Name = openai.String(m.Name)
-		}
-		u.OfSystem = s
-	case model.RoleUser:
-		s := &openai.ChatCompletionUserMessageParam{}
-		s.Content.OfString = openai.String(m.Content)
-		if m.Name != "" {
-			s.Name = openai.String(m.Name)
-		}
-		u.OfUser = s
-	case model.RoleAssistant:
-		s := &openai.ChatCompletionAssistantMessageParam{}
-		s.Content.OfString = openai.String(m.Content)
-		if m.Name != "" {
-			s.Name = openai.String(m.Name)
-		}
-		u.OfAssistant = s
-	default:
-		return u, fmt.Errorf("provider: unsupported message role %q", m.Role)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&w); err != nil {
+		return nil, "", fmt.Errorf("provider: encoding the request: %w", err)
 	}
-	return u, nil
+	return buf.Bytes(), name, nil
 }
 
 func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model.Response, error) {
@@ -362,12 +367,11 @@ func usage(u openai.CompletionUsage) model.Usage {
 	}
 }
 
-func (c *Client) stream(ctx context.Context, req *model.Request, params openai.ChatCompletionNewParams, deployment string) (*model.Response, error) {
-	// The SDK sends the request (authentication, headers, error statuses)
-	// and hands over the response body unread; the stream is decoded by
-	// sseDecoder, which allocates far less than the SDK's ssestream.
+func (c *Client) stream(ctx context.Context, req *model.Request, body option.RequestOption, deployment string) (*model.Response, error) {
+	// The SDK hands over the response body unread; the stream is decoded
+	// by sseDecoder, which allocates far less than the SDK's ssestream.
 	var raw *http.Response
-	_, err := c.svc.New(ctx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&raw))
+	_, err := c.svc.New(ctx, openai.ChatCompletionNewParams{}, body, option.WithResponseBodyInto(&raw))
 	c.observe(deployment, raw)
 	if err == nil && raw != nil && raw.StatusCode >= 300 {
 		err = fmt.Errorf("provider: unexpected status %s", raw.Status)

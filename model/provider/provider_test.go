@@ -391,3 +391,28 @@ func TestClient_Complete_NoDeployment(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestClient_Complete_ZeroValuedParametersAreSent(t *testing.T) {
+	srv := newRecorder(t, false, okJSON)
+	c, _ := New(Config{Endpoint: srv.URL, Deployment: "d", APIKey: "k"})
+	req := &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "a <b> & c"}},
+		Temperature: ptr(0.0), Seed: ptr(int64(0))}
+	if _, err := c.Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.only(t)
+	if got.Body["temperature"] != 0.0 || got.Body["seed"] != 0.0 {
+		t.Errorf("temperature %v seed %v, want both sent as 0", got.Body["temperature"], got.Body["seed"])
+	}
+	if m := got.Body["messages"].([]any)[0].(map[string]any); m["content"] != "a <b> & c" {
+		t.Errorf("content = %q", m["content"])
+	}
+}
+
+func TestClient_Complete_UnsupportedRole(t *testing.T) {
+	c, _ := New(Config{Endpoint: "https://x.openai.azure.com", Deployment: "d", APIKey: "k"})
+	_, err := c.Complete(context.Background(), &model.Request{Messages: []model.Message{{Role: "tool", Content: "x"}}})
+	if err == nil || !strings.Contains(err.Error(), "unsupported message role") {
+		t.Fatalf("err = %v", err)
+	}
+}
