@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -114,7 +115,7 @@ type Config struct {
 type Client struct {
 	kind         string
 	defaultModel string
-	svc          openai.ChatCompletionService
+	api          *openai.Client
 	apiKey       string
 	onRateLimit  func(string, int, int)
 	now          func() time.Time
@@ -193,10 +194,11 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q (want %q or %q)", ErrConfig, cfg.Kind, KindAzure, KindOpenAI)
 	}
-	// A ChatCompletionService built directly, not through openai.NewClient,
-	// reads nothing from the process environment: configuration comes only
-	// from package config.
-	c.svc = openai.NewChatCompletionService(opts...)
+	// A Client built directly, not through openai.NewClient, reads nothing
+	// from the process environment: configuration comes only from package
+	// config. Requests go through its generic Post with a body encoded here
+	// (see wireRequest).
+	c.api = &openai.Client{Options: opts}
 	return c, nil
 }
 
@@ -247,27 +249,30 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		return nil, err
 	}
 	// The SDK sends the request (URL, Azure deployment route, api-version,
-	// authentication, headers, error statuses) with body as it is; the
-	// empty params only satisfy the method's signature.
-	opt := option.WithRequestBody("application/json", body)
+	// authentication, headers, error statuses) with body as it is.
 	var raw *http.Response
 	if !req.Streaming() {
-		cc, err := c.svc.New(ctx, openai.ChatCompletionNewParams{}, opt, option.WithResponseInto(&raw))
+		var cc *openai.ChatCompletion
+		err := c.api.Post(ctx, chatPath, body, &cc, option.WithResponseInto(&raw))
 		c.observe(deployment, raw)
 		if err != nil {
 			return nil, c.mapError(ctx, err, raw)
 		}
 		return c.response(cc, raw)
 	}
-	return c.stream(ctx, req, opt, deployment)
+	return c.stream(ctx, req, body, deployment)
 }
+
+// chatPath is the chat completions route, relative to the base URL (the
+// Azure endpoint option rewrites it to the deployment's route).
+const chatPath = "chat/completions"
 
 // wireRequest is the chat completions request body newsroom sends. It is
 // encoded with encoding/json rather than built as the SDK's
 // ChatCompletionNewParams: that 1.2 KB struct of unions, copied by value
 // and marshalled by reflection through several layers, made every call's
-// goroutine stack grow to 32 KB, which a thousand concurrent runs pay for
-// in memory.
+// goroutine stack grow past 16 KB, which a thousand concurrent runs pay
+// for in memory.
 type wireRequest struct {
 	Messages       []wireMessage  `json:"messages"`
 	Model          string         `json:"model"`
@@ -332,14 +337,26 @@ func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 		w.Stream = true
 		w.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(&w); err != nil {
 		return nil, "", fmt.Errorf("provider: encoding the request: %w", err)
 	}
-	return buf.Bytes(), name, nil
+	// An exact-size copy: the body stays in memory until the answer ends.
+	return bytes.Clone(buf.Bytes()), name, nil
 }
+
+// bodyBuffers holds encoding buffers for request bodies up to maxPooledBody.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 256 << 10
 
 func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model.Response, error) {
 	if cc == nil || len(cc.Choices) == 0 {
@@ -367,11 +384,11 @@ func usage(u openai.CompletionUsage) model.Usage {
 	}
 }
 
-func (c *Client) stream(ctx context.Context, req *model.Request, body option.RequestOption, deployment string) (*model.Response, error) {
+func (c *Client) stream(ctx context.Context, req *model.Request, body []byte, deployment string) (*model.Response, error) {
 	// The SDK hands over the response body unread; the stream is decoded
 	// by sseDecoder, which allocates far less than the SDK's ssestream.
 	var raw *http.Response
-	_, err := c.svc.New(ctx, openai.ChatCompletionNewParams{}, body, option.WithResponseBodyInto(&raw))
+	err := c.api.Post(ctx, chatPath, body, &raw)
 	c.observe(deployment, raw)
 	if err == nil && raw != nil && raw.StatusCode >= 300 {
 		err = fmt.Errorf("provider: unexpected status %s", raw.Status)
