@@ -420,6 +420,10 @@ func (c *Client) stream(ctx context.Context, req *model.Request, body []byte, de
 			break
 		}
 		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			// The service ends the body right after [DONE]; reading to
+			// its end (bounded) lets the connection be reused, where
+			// closing it unread would drop it.
+			dec.drain(drainLimit)
 			break
 		}
 		ch.reset()

@@ -121,6 +121,15 @@ func (d *sseDecoder) line() ([]byte, error) {
 	return line, nil
 }
 
+// drain reads and discards what is left of the stream, at most limit
+// bytes, so that the body ends at EOF.
+func (d *sseDecoder) drain(limit int64) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(d.r, limit))
+}
+
+// drainLimit bounds what is read after the stream's [DONE].
+const drainLimit = 4 << 10
+
 // Err is the read error that ended the stream, nil at a clean end.
 func (d *sseDecoder) Err() error { return d.err }
 

@@ -1,12 +1,20 @@
 package provider
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/newsroom-dev/newsroom/model"
 )
 
 func TestSSEDecoder(t *testing.T) {
@@ -64,3 +72,32 @@ func TestStreamChunk_ResetClearsReusedChoices(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func TestClient_Complete_StreamReusesTheConnection(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		sse(w, chunkRole, chunkHello, chunkFinish, chunkUsage, "[DONE]")
+		// The body's end comes a little after [DONE], in its own packet.
+		time.Sleep(20 * time.Millisecond)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, Deployment: "dep", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var deltas []model.Delta
+		if _, err := c.Complete(context.Background(), streamingRequest(&deltas)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("3 streamed calls opened %d connections, want 1", n)
+	}
+}
