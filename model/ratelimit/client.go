@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"net/http"
 	"sync"
 
@@ -148,7 +149,8 @@ func (c *Client) counter(name string) (*counter, error) {
 	ct, _ := c.counters.LoadOrStore(name, &counter{
 		tok:  tok,
 		base: tok.CountMessages(nil),
-		seen: make(map[model.Message]int),
+		seen: make(map[uint64]int),
+		seed: maphash.MakeSeed(),
 	})
 	return ct.(*counter), nil
 }
@@ -161,19 +163,37 @@ const maxCountedMessages = 8192
 // tokens: a conversation resends its whole history on every turn, and
 // tokenizing is by far the middleware's largest cost. The chat accounting
 // is a sum over messages (tokenizer.CountMessages), so the parts add up.
+// Messages are remembered by a 64-bit hash, not as keys, so the cache holds
+// no message text: its memory is bounded by maxCountedMessages alone, not
+// by the size of the articles it has seen. A collision (about one in 2^64
+// per pair) would only skew an estimate the limiter reconciles anyway.
 type counter struct {
 	tok  *tokenizer.Tokenizer
 	base int // the tokens of an empty prompt (the reply priming)
+	seed maphash.Seed
 
 	mu   sync.Mutex
-	seen map[model.Message]int
+	seen map[uint64]int
+}
+
+// key hashes a message's role, name and content.
+func (ct *counter) key(m model.Message) uint64 {
+	var h maphash.Hash
+	h.SetSeed(ct.seed)
+	_, _ = h.WriteString(string(m.Role))
+	_ = h.WriteByte(0)
+	_, _ = h.WriteString(m.Name)
+	_ = h.WriteByte(0)
+	_, _ = h.WriteString(m.Content)
+	return h.Sum64()
 }
 
 func (ct *counter) count(msgs []model.Message) int {
 	n := ct.base
 	for _, m := range msgs {
+		k := ct.key(m)
 		ct.mu.Lock()
-		v, ok := ct.seen[m]
+		v, ok := ct.seen[k]
 		ct.mu.Unlock()
 		if !ok {
 			one := [1]model.Message{m}
@@ -182,7 +202,7 @@ func (ct *counter) count(msgs []model.Message) int {
 			if len(ct.seen) >= maxCountedMessages {
 				clear(ct.seen)
 			}
-			ct.seen[m] = v
+			ct.seen[k] = v
 			ct.mu.Unlock()
 		}
 		n += v
