@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/newsroom-dev/newsroom/internal/proc"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -253,65 +252,11 @@ func redisOptions(s string) (*goredis.Options, error) {
 	return &goredis.Options{Addr: s}, nil
 }
 
-// startRedis starts redis-server from PATH on a free loopback port, with no
-// persistence, and returns its address and a stop function.
+// startRedis starts redis-server from PATH on a free loopback port.
 func startRedis(ctx context.Context, dir string) (string, func(), error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	addr, stop, err := proc.StartRedis(ctx, dir)
+	if errors.Is(err, proc.ErrNoRedis) {
 		return "", nil, ErrNoRedis
 	}
-	var lastErr error
-	for range 3 { // a free port can be taken between finding it and binding it
-		port, err := freePort()
-		if err != nil {
-			return "", nil, err
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", fmt.Sprint(port), "--dir", dir,
-			"--save", "", "--appendonly", "no", "--daemonize", "no")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return "", nil, fmt.Errorf("bench: starting redis-server: %w", err)
-		}
-		stop := func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-done
-			}
-		}
-		if lastErr = waitTCP(ctx, addr, 10*time.Second); lastErr == nil {
-			return addr, stop, nil
-		}
-		stop()
-	}
-	return "", nil, fmt.Errorf("bench: redis-server did not start: %w", lastErr)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s not reachable: %w", addr, err)
-		}
-		sleepCtx(ctx, 20*time.Millisecond)
-	}
+	return addr, stop, err
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/newsroom-dev/newsroom/internal/proc"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/desk"
@@ -147,7 +147,6 @@ func childPhase(ctx context.Context, cfg ConcurrencyConfig, teamName string) (*C
 	args := append(append([]string(nil), cfg.ChildEmulator[1:]...),
 		"--addr", "127.0.0.1:0", "--api-key", apiKey, "--ttft", cfg.Latency.String())
 	cmd := exec.Command(cfg.ChildEmulator[0], args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// The emulator runs with the runtime's defaults whatever this
 	// process was tuned with.
 	for _, kv := range os.Environ() {
@@ -159,20 +158,10 @@ func childPhase(ctx context.Context, cfg ConcurrencyConfig, teamName string) (*C
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := proc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("bench: starting the child emulator: %w", err)
 	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
+	defer proc.Stop(cmd, 5*time.Second)
 	url, err := readEmulatorURL(out, 10*time.Second)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/newsroom-dev/newsroom/internal/proc"
 	"os"
 	"os/exec"
 	"os/user"
@@ -158,7 +159,7 @@ func startPostgres() (dsn string, version int, err error) {
 		}
 		log, _ := os.ReadFile(logPath)
 		lastErr = fmt.Errorf("%w\n%s", lastErr, tail(log))
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		proc.Stop(cmd, 0)
 	}
 	return "", 0, lastErr
 }

@@ -8,15 +8,15 @@
 package testsvc
 
 import (
-	"bufio"
+	"context"
+
 	"fmt"
-	"net"
+	"github.com/newsroom-dev/newsroom/internal/proc"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -26,6 +26,7 @@ import (
 var (
 	mu    sync.Mutex
 	procs []*exec.Cmd
+	stops []func()
 	dirs  []string
 )
 
@@ -41,18 +42,13 @@ func StopAll() {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, c := range procs {
-		if c.Process != nil {
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			}
-		}
+		proc.Stop(c, 5*time.Second)
 	}
 	procs = nil
+	for _, stop := range stops {
+		stop()
+	}
+	stops = nil
 	for _, d := range dirs {
 		_ = os.RemoveAll(d)
 	}
@@ -84,14 +80,7 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 }
 
 // FreePort returns a free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func FreePort() (int, error) { return proc.FreePort() }
 
 // LookBinary finds a server binary on PATH or in the extra directories (glob patterns allowed).
 func LookBinary(name string, extra ...string) (string, bool) {
@@ -111,18 +100,7 @@ func LookBinary(name string, extra ...string) (string, bool) {
 
 // WaitTCP waits until addr accepts connections or the timeout passes.
 func WaitTCP(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("testsvc: %s not accepting connections after %s: %w", addr, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return proc.WaitTCP(context.Background(), addr, timeout)
 }
 
 var (
@@ -142,41 +120,17 @@ func Redis(t testing.TB) string {
 }
 
 func startRedis() (string, error) {
-	bin, ok := LookBinary("redis-server", "/usr/bin", "/usr/sbin")
-	if !ok {
-		return "", fmt.Errorf("redis-server not found (apt-get install redis-server)")
-	}
 	dir, err := os.MkdirTemp("", "testsvc-redis-")
 	if err != nil {
 		return "", err
 	}
 	track(nil, dir)
-	var lastErr error
-	for range 3 { // a free port can be taken between FreePort and bind
-		port, err := FreePort()
-		if err != nil {
-			return "", err
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", fmt.Sprint(port), "--dir", dir,
-			"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			return "", fmt.Errorf("start redis-server: %w", err)
-		}
-		go drain(out)
-		track(cmd, "")
-		if lastErr = WaitTCP(addr, 10*time.Second); lastErr == nil {
-			return addr, nil
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	addr, stop, err := proc.StartRedis(context.Background(), dir)
+	if err != nil {
+		return "", err
 	}
-	return "", lastErr
-}
-
-func drain(r interface{ Read([]byte) (int, error) }) {
-	s := bufio.NewScanner(r)
-	for s.Scan() {
-	}
+	mu.Lock()
+	stops = append(stops, stop)
+	mu.Unlock()
+	return addr, nil
 }
