@@ -36,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cors stringList
 	fs.Var(&cors, "cors-origin", "an origin allowed to call the API from another site (repeatable; default none)")
 	metrics := fs.Bool("metrics", true, "serve Prometheus metrics at /metrics")
+	runTimeout := fs.Duration("run-timeout", 15*time.Minute, "deadline of each run (counted again from a resume)")
 	sf := addStoreFlags(fs)
 	mf := addModelFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +47,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: serve takes no arguments, got %v", errUsage, fs.Args())
 	case *workers < 1 || *queue < 1:
 		return fmt.Errorf("%w: --workers and --queue must be at least 1", errUsage)
+	case *runTimeout <= 0:
+		return fmt.Errorf("%w: --run-timeout must be positive", errUsage)
 	case *grace < 0:
 		return fmt.Errorf("%w: --grace must not be negative", errUsage)
 	}
@@ -64,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	srv, err := server.New(server.Config{
 		Store:        st,
-		Team:         serveTeam(stack),
+		Team:         serveTeam(stack, *runTimeout),
 		Workers:      *workers,
 		QueueSize:    *queue,
 		CORSOrigins:  cors,
@@ -141,9 +144,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serveTeam builds each run's team on the shared model stack, with the run's
 // budget (or the configured per-run budget) enforced by the budget middleware.
-func serveTeam(stack *modelStack) server.TeamFunc {
+// Every run has a deadline, which also interrupts a hung model call.
+func serveTeam(stack *modelStack, timeout time.Duration) server.TeamFunc {
 	return func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error) {
-		return desk.New(desk.Config{Team: kind, Client: stack.RunClient(budgetUSD, 0), MaxMessages: maxMessages, Extra: extra})
+		return desk.New(desk.Config{Team: kind, Client: stack.RunClient(budgetUSD, 0), MaxMessages: maxMessages,
+			Extra: termination.Or(extra, termination.Timeout(timeout))})
 	}
 }
 
