@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
@@ -84,22 +85,34 @@ func WithTermination(c termination.Condition) RunOption {
 // Run runs the task to the end and returns its result. The result is not nil
 // even when err is: it holds what was done before the failure.
 func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, error) {
-	res := &Result{Task: task, PerAgent: map[string]model.Usage{}}
 	var o runOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var cp Checkpoint
+	var from Checkpoint
 	if o.resume != nil { // the result covers the whole conversation, not just the resumed part
-		cp.Messages = append(cp.Messages, o.resume.Messages...)
-		cp.Usage = o.resume.Usage
-		cp.PerAgent = maps.Clone(o.resume.PerAgent)
+		from = *o.resume
 	}
+	return Collect(task, from, t.Stream(ctx, task, opts...), nil)
+}
+
+// Collect drains a run's event stream into its Result, starting from the
+// checkpoint the run resumed from (zero for a new run), and calls onEvent, if
+// set, with each event as it comes (a console printer, a telemetry observer).
+// The result is not nil even when err is: it holds what was done before the
+// failure.
+func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEvent func(Event)) (*Result, error) {
+	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent)}
+	res := &Result{Task: task}
 	var started time.Time
-	for e, err := range t.Stream(ctx, task, opts...) {
+	var runErr error
+	for e, err := range events {
 		if err != nil {
-			res.Messages, res.Usage, res.PerAgent = cp.Messages, cp.Usage, nonNil(cp.PerAgent)
-			return res, err
+			runErr = err
+			break
+		}
+		if onEvent != nil {
+			onEvent(e)
 		}
 		switch e.Type {
 		case EventRunStarted:
@@ -111,7 +124,7 @@ func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, 
 		cp.Apply(e)
 	}
 	res.Messages, res.Usage, res.PerAgent = cp.Messages, cp.Usage, nonNil(cp.PerAgent)
-	return res, nil
+	return res, runErr
 }
 
 func nonNil(m map[string]model.Usage) map[string]model.Usage {

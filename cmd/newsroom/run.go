@@ -15,7 +15,6 @@ import (
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/console"
 	"github.com/newsroom-dev/newsroom/desk"
-	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
 	"github.com/newsroom-dev/newsroom/termination"
@@ -67,35 +66,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *format == "text" {
 		printer = console.New(stdout)
 	}
-	res := &team.Result{Task: task, PerAgent: map[string]model.Usage{}}
-	var cp team.Checkpoint
-	var runErr error
-	var started time.Time
 	runID := newRunID()
 	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: *teamKind, Logger: stack.Logger})
 	rctx := obs.Start(ctx)
 	events := obs.Wrap(rctx, tm.Stream(rctx, task, team.WithStreaming(*format == "text"), team.WithRunID(runID),
 		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)))
-	for e, err := range events {
-		if err != nil {
-			runErr = err
-			continue
-		}
-		if printer != nil {
-			printer.Handle(e)
-		}
-		cp.Apply(e)
-		switch e.Type {
-		case team.EventRunStarted:
-			started = e.Time
-		case team.EventRunFinished:
-			res.StopReason, res.Duration = e.StopReason, e.Time.Sub(started)
-		}
+	var onEvent func(team.Event)
+	if printer != nil {
+		onEvent = printer.Handle
 	}
-	res.Messages, res.Usage = cp.Messages, cp.Usage
-	if cp.PerAgent != nil {
-		res.PerAgent = cp.PerAgent
-	}
+	res, runErr := team.Collect(task, team.Checkpoint{}, events, onEvent)
 
 	switch *format {
 	case "text":
