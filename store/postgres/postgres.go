@@ -76,31 +76,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
-const runColumns = `id, owner, COALESCE(idempotency_key, ''), task, team, max_messages, budget_usd, status,
-	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at`
-
-func scanRun(row pgx.Row) (*store.Run, error) {
-	var (
-		r               store.Run
-		usage, perAgent []byte
-		finished        *time.Time
-		status          string
-	)
-	if err := row.Scan(&r.ID, &r.Owner, &r.IdempotencyKey, &r.Task, &r.Team, &r.MaxMessages, &r.BudgetUSD,
-		&status, &r.StopReason, &r.Error, &usage, &perAgent, &r.Article, &r.CreatedAt, &r.UpdatedAt,
-		&finished); err != nil {
-		return nil, err
-	}
-	r.Status = store.Status(status)
-	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	if finished != nil {
-		r.FinishedAt = finished.UTC()
-	}
-	if err := storeutil.DecodeUsage(&r, usage, perAgent); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	return &r, nil
-}
+// runColumns and keyColumns are read by storeutil.ScanRun and ScanKey.
+const (
+	runColumns = storeutil.RunColumns
+	keyColumns = storeutil.KeyColumns
+)
 
 func nullString(s string) *string {
 	if s == "" {
@@ -141,7 +121,7 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 		return r, false, nil
 	}
 	if r.IdempotencyKey != "" {
-		existing, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs
+		existing, err := storeutil.ScanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs
 			WHERE owner = $1 AND idempotency_key = $2`, r.Owner, r.IdempotencyKey))
 		if err == nil {
 			return existing, true, nil
@@ -156,7 +136,7 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 // GetRun returns a run or store.ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 	id = storeutil.Text(id)
-	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
+	r, err := storeutil.ScanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: run %s: %w", id, store.ErrNotFound)
 	}
@@ -172,13 +152,7 @@ func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 // Task, team and limits never change. Unknown ids give store.ErrNotFound.
 func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 	now := storeutil.Now()
-	finished := run.FinishedAt
-	if finished.IsZero() && run.Status.Finished() {
-		finished = now
-	}
-	if !finished.IsZero() {
-		finished = storeutil.Time(finished)
-	}
+	finished := storeutil.Finished(run, now)
 	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
 	if err != nil {
 		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
@@ -236,12 +210,7 @@ func (s *Store) ListRuns(ctx context.Context, opts store.ListOptions) ([]*store.
 	if err != nil {
 		return nil, "", fmt.Errorf("postgres: list runs: %w", err)
 	}
-	next := ""
-	if len(runs) > limit {
-		runs = runs[:limit]
-		last := runs[limit-1]
-		next = storeutil.EncodeCursor(last.CreatedAt, last.ID)
-	}
+	runs, next := storeutil.Page(runs, limit)
 	return runs, next, nil
 }
 
@@ -313,15 +282,7 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.
 		return nil, err
 	}
 	defer rows.Close()
-	var runs []*store.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	return runs, rows.Err()
+	return storeutil.Collect(rows, storeutil.ScanRun)
 }
 
 // AppendEvent adds an event to the run's log and returns its seq; see the
@@ -358,22 +319,8 @@ func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.
 		return nil, fmt.Errorf("postgres: events of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var (
-			seq     int64
-			payload []byte
-		)
-		if err := rows.Scan(&seq, &payload); err != nil {
-			return nil, fmt.Errorf("postgres: events of run %s: %w", runID, err)
-		}
-		ev, err := storeutil.DecodeEvent(seq, payload)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: run %s: %w", runID, err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storeutil.ScanEvents(rows)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: events of run %s: %w", runID, err)
 	}
 	return out, nil
@@ -382,18 +329,7 @@ func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.
 // CreateKey stores a key, filling in a zero ID (random) and CreatedAt (now)
 // in k. A taken id or hash gives store.ErrConflict.
 func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
-	c := *k
-	if c.ID == "" {
-		c.ID = storeutil.NewID()
-	}
-	c.ID, c.Name, c.Hash = storeutil.Text(c.ID), storeutil.Text(c.Name), storeutil.Text(c.Hash)
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = storeutil.Now()
-	}
-	c.CreatedAt = storeutil.Time(c.CreatedAt)
-	if !c.RevokedAt.IsZero() {
-		c.RevokedAt = storeutil.Time(c.RevokedAt)
-	}
+	c := storeutil.PrepareKey(k)
 	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
 		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt, nullTime(c.RevokedAt))
@@ -407,27 +343,10 @@ func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
 	return nil
 }
 
-const keyColumns = `id, name, hash, admin, created_at, revoked_at`
-
-func scanKey(row pgx.Row) (*store.Key, error) {
-	var (
-		k       store.Key
-		revoked *time.Time
-	)
-	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, &k.CreatedAt, &revoked); err != nil {
-		return nil, err
-	}
-	k.CreatedAt = k.CreatedAt.UTC()
-	if revoked != nil {
-		k.RevokedAt = revoked.UTC()
-	}
-	return &k, nil
-}
-
 // KeyByHash returns the unrevoked key with that hash, or store.ErrNotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
 	hash = storeutil.Text(hash)
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+	k, err := storeutil.ScanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE hash = $1 AND revoked_at IS NULL`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: key: %w", store.ErrNotFound)
@@ -445,15 +364,8 @@ func (s *Store) ListKeys(ctx context.Context) ([]*store.Key, error) {
 		return nil, fmt.Errorf("postgres: list keys: %w", err)
 	}
 	defer rows.Close()
-	var keys []*store.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
+	keys, err := storeutil.Collect(rows, storeutil.ScanKey)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list keys: %w", err)
 	}
 	return keys, nil

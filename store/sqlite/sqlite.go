@@ -108,37 +108,11 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-const runColumns = `id, owner, COALESCE(idempotency_key, ''), task, team, max_messages, budget_usd, status,
-	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanRun(sc scanner) (*store.Run, error) {
-	var (
-		r                  store.Run
-		usage, perAgent    []byte
-		created, updated   int64
-		finished           sql.NullInt64
-		status             string
-		maxMessages        int64
-		budget             float64
-		idempotency, owner string
-	)
-	if err := sc.Scan(&r.ID, &owner, &idempotency, &r.Task, &r.Team, &maxMessages, &budget, &status,
-		&r.StopReason, &r.Error, &usage, &perAgent, &r.Article, &created, &updated, &finished); err != nil {
-		return nil, err
-	}
-	r.Owner, r.IdempotencyKey = owner, idempotency
-	r.MaxMessages, r.BudgetUSD, r.Status = int(maxMessages), budget, store.Status(status)
-	r.CreatedAt, r.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
-	if finished.Valid {
-		r.FinishedAt = time.UnixMicro(finished.Int64).UTC()
-	}
-	if err := storeutil.DecodeUsage(&r, usage, perAgent); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return &r, nil
-}
+// runColumns and keyColumns are read by storeutil.ScanRun and ScanKey.
+const (
+	runColumns = storeutil.RunColumns
+	keyColumns = storeutil.KeyColumns
+)
 
 func nullString(s string) any {
 	if s == "" {
@@ -192,7 +166,7 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 		// writer connection sees it without waiting for a WAL snapshot.
 		row := s.w.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE owner = ? AND idempotency_key = ?`,
 			r.Owner, r.IdempotencyKey)
-		existing, err := scanRun(row)
+		existing, err := storeutil.ScanRun(row)
 		if err == nil {
 			return existing, true, nil
 		}
@@ -206,7 +180,7 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 // GetRun returns a run or store.ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 	id = storeutil.Text(id)
-	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	r, err := storeutil.ScanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: run %s: %w", id, store.ErrNotFound)
 	}
@@ -222,10 +196,7 @@ func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 // Task, team and limits never change. Unknown ids give store.ErrNotFound.
 func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 	now := storeutil.Now()
-	finished := run.FinishedAt
-	if finished.IsZero() && run.Status.Finished() {
-		finished = now
-	}
+	finished := storeutil.Finished(run, now)
 	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
 	if err != nil {
 		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
@@ -233,7 +204,7 @@ func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
 		per_agent = ?, article = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
 		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(usage), jsonText(perAgent), storeutil.Text(run.Article), now.UnixMicro(),
-		nullTime(storeutil.Time(finished)), storeutil.Text(run.ID))
+		nullTime(finished), storeutil.Text(run.ID))
 	if err != nil {
 		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
 	}
@@ -244,7 +215,7 @@ func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
 	}
 	run.UpdatedAt = now
 	if !finished.IsZero() {
-		run.FinishedAt = storeutil.Time(finished)
+		run.FinishedAt = finished
 	}
 	return nil
 }
@@ -280,12 +251,7 @@ func (s *Store) ListRuns(ctx context.Context, opts store.ListOptions) ([]*store.
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list runs: %w", err)
 	}
-	next := ""
-	if len(runs) > limit {
-		runs = runs[:limit]
-		last := runs[limit-1]
-		next = storeutil.EncodeCursor(last.CreatedAt, last.ID)
-	}
+	runs, next := storeutil.Page(runs, limit)
 	return runs, next, nil
 }
 
@@ -365,15 +331,7 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.
 		return nil, err
 	}
 	defer rows.Close()
-	var runs []*store.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	return runs, rows.Err()
+	return storeutil.Collect(rows, storeutil.ScanRun)
 }
 
 // AppendEvent adds an event to the run's log in one transaction: the run's
@@ -420,22 +378,8 @@ func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.
 		return nil, fmt.Errorf("sqlite: events of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var (
-			seq     int64
-			payload []byte
-		)
-		if err := rows.Scan(&seq, &payload); err != nil {
-			return nil, fmt.Errorf("sqlite: events of run %s: %w", runID, err)
-		}
-		ev, err := storeutil.DecodeEvent(seq, payload)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: run %s: %w", runID, err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storeutil.ScanEvents(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: events of run %s: %w", runID, err)
 	}
 	return out, nil
@@ -444,18 +388,7 @@ func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.
 // CreateKey stores a key, filling in a zero ID (random) and CreatedAt (now)
 // in k. A taken id or hash gives store.ErrConflict.
 func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
-	c := *k
-	if c.ID == "" {
-		c.ID = storeutil.NewID()
-	}
-	c.ID, c.Name, c.Hash = storeutil.Text(c.ID), storeutil.Text(c.Name), storeutil.Text(c.Hash)
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = storeutil.Now()
-	}
-	c.CreatedAt = storeutil.Time(c.CreatedAt)
-	if !c.RevokedAt.IsZero() {
-		c.RevokedAt = storeutil.Time(c.RevokedAt)
-	}
+	c := storeutil.PrepareKey(k)
 	res, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt.UnixMicro(), nullTime(c.RevokedAt))
@@ -471,28 +404,10 @@ func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
 	return nil
 }
 
-const keyColumns = `id, name, hash, admin, created_at, revoked_at`
-
-func scanKey(sc scanner) (*store.Key, error) {
-	var (
-		k       store.Key
-		created int64
-		revoked sql.NullInt64
-	)
-	if err := sc.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, &created, &revoked); err != nil {
-		return nil, err
-	}
-	k.CreatedAt = time.UnixMicro(created).UTC()
-	if revoked.Valid {
-		k.RevokedAt = time.UnixMicro(revoked.Int64).UTC()
-	}
-	return &k, nil
-}
-
 // KeyByHash returns the unrevoked key with that hash, or store.ErrNotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
 	hash = storeutil.Text(hash)
-	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
+	k, err := storeutil.ScanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE hash = ? AND revoked_at IS NULL`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: key: %w", store.ErrNotFound)
@@ -510,15 +425,8 @@ func (s *Store) ListKeys(ctx context.Context) ([]*store.Key, error) {
 		return nil, fmt.Errorf("sqlite: list keys: %w", err)
 	}
 	defer rows.Close()
-	var keys []*store.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
+	keys, err := storeutil.Collect(rows, storeutil.ScanKey)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list keys: %w", err)
 	}
 	return keys, nil
@@ -548,13 +456,9 @@ func (s *Store) MigrationVersions(ctx context.Context) ([]int, error) {
 		return nil, fmt.Errorf("sqlite: migration versions: %w", err)
 	}
 	defer rows.Close()
-	var vs []int
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("sqlite: migration versions: %w", err)
-		}
-		vs = append(vs, v)
+	vs, err := storeutil.Collect(rows, func(sc storeutil.Scanner) (v int, err error) { return v, sc.Scan(&v) })
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migration versions: %w", err)
 	}
-	return vs, rows.Err()
+	return vs, nil
 }

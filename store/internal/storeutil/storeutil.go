@@ -1,6 +1,8 @@
 // Package storeutil holds what the SQL backends of package store share:
-// ids, the clock's precision, page limits, the opaque list cursor and the JSON
-// encoding of a run's usage and events.
+// ids, the clock's precision, page limits, the opaque list cursor, the JSON
+// encoding of a run's usage and events, the rows written for new runs and
+// keys, and the reading of result rows (any driver's, see Scanner and Rows).
+// The SQL statements and each backend's error prefix stay in the backends.
 package storeutil
 
 import (
@@ -96,6 +98,49 @@ func PrepareRun(r *store.Run) *store.Run {
 		c.FinishedAt = Time(c.FinishedAt)
 	}
 	return &c
+}
+
+// Finished returns the finished time UpdateRun stores for r, at the
+// backends' precision: r.FinishedAt, or now for a finished run without one,
+// or zero.
+func Finished(r *store.Run, now time.Time) time.Time {
+	if r.FinishedAt.IsZero() {
+		if !r.Status.Finished() {
+			return time.Time{}
+		}
+		return Time(now)
+	}
+	return Time(r.FinishedAt)
+}
+
+// Page cuts runs, read with a limit of limit+1, to the page of at most limit
+// runs and returns the cursor of the next page ("" when this is the last).
+func Page(runs []*store.Run, limit int) ([]*store.Run, string) {
+	if len(runs) <= limit {
+		return runs, ""
+	}
+	runs = runs[:limit]
+	last := runs[limit-1]
+	return runs, EncodeCursor(last.CreatedAt, last.ID)
+}
+
+// PrepareKey returns the row to insert for a new key: a copy of k with the
+// id (random) and CreatedAt (now) filled in when they are zero, its text made
+// storable (see Text) and its times at the backends' precision.
+func PrepareKey(k *store.Key) store.Key {
+	c := *k
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	c.ID, c.Name, c.Hash = Text(c.ID), Text(c.Name), Text(c.Hash)
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = Now()
+	}
+	c.CreatedAt = Time(c.CreatedAt)
+	if !c.RevokedAt.IsZero() {
+		c.RevokedAt = Time(c.RevokedAt)
+	}
+	return c
 }
 
 // Usage encodes a run's usage and per-agent usage as JSON (per-agent is nil
