@@ -12,7 +12,6 @@ import (
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/store/storetest"
-	"github.com/newsroom-dev/newsroom/team"
 )
 
 // TestMain stops the PostgreSQL server testsvc starts.
@@ -66,41 +65,7 @@ func TestOpen_InstancesStartingTogetherMigrateOnce(t *testing.T) {
 // mutex, keeps the seqs unique and gap-free.
 func TestStore_AppendEventAcrossInstances(t *testing.T) {
 	dsn := testsvc.Postgres(t)
-	a, b := open(t, dsn), open(t, dsn)
-	ctx := context.Background()
-	run, _, err := a.CreateRun(ctx, &store.Run{Task: "t", Team: "newsroom"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const each = 40
-	seen := make(chan int64, 2*each)
-	var wg sync.WaitGroup
-	for _, s := range []*postgres.Store{a, b} {
-		wg.Go(func() {
-			for range each {
-				seq, err := s.AppendEvent(ctx, run.ID, team.Event{Type: team.EventDelta, Delta: "x"})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				seen <- seq
-			}
-		})
-	}
-	wg.Wait()
-	close(seen)
-	got := map[int64]bool{}
-	for seq := range seen {
-		if got[seq] {
-			t.Errorf("seq %d given twice", seq)
-		}
-		got[seq] = true
-	}
-	for seq := int64(1); seq <= 2*each; seq++ {
-		if !got[seq] {
-			t.Errorf("seq %d missing", seq)
-		}
-	}
+	storetest.AppendFromTwoStores(t, func(t *testing.T) store.Store { return open(t, dsn) }, 40)
 }
 
 func TestOpen_ErrorsHideThePassword(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/store/storetest"
-	"github.com/newsroom-dev/newsroom/team"
 )
 
 func open(t testing.TB, path string) *sqlite.Store {
@@ -78,43 +77,7 @@ func BenchmarkStore_AppendEvent(b *testing.B) {
 // with busy_timeout make them wait, not fail.
 func TestStore_TwoStoresOnOneFileShareSeqs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
-	a, b := open(t, path), open(t, path)
-	ctx := context.Background()
-	run, _, err := a.CreateRun(ctx, &store.Run{Task: "t", Team: "newsroom"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const each = 30
-	seen := make(chan int64, 2*each)
-	var wg sync.WaitGroup
-	for _, s := range []*sqlite.Store{a, b} {
-		wg.Go(func() {
-			for range each {
-				seq, err := s.AppendEvent(ctx, run.ID, team.Event{Type: team.EventDelta, Delta: "x"})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				seen <- seq
-			}
-		})
-	}
-	wg.Wait()
-	close(seen)
-	got := map[int64]bool{}
-	for seq := range seen {
-		if got[seq] {
-			t.Errorf("seq %d given twice", seq)
-		}
-		got[seq] = true
-	}
-	if len(got) != 2*each {
-		t.Errorf("%d distinct seqs, want %d", len(got), 2*each)
-	}
-	evs, err := b.Events(ctx, run.ID, 0)
-	if err != nil || len(evs) != 2*each || evs[len(evs)-1].Seq != 2*each {
-		t.Errorf("Events = %d events, %v; want %d ending at seq %d", len(evs), err, 2*each, 2*each)
-	}
+	storetest.AppendFromTwoStores(t, func(t *testing.T) store.Store { return open(t, path) }, 30)
 }
 
 func BenchmarkStore_AppendEventParallel(b *testing.B) {

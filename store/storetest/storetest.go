@@ -112,6 +112,48 @@ func Reopen(t *testing.T, open Opener) {
 	}
 }
 
+// AppendFromTwoStores checks that two Stores open on the same storage at
+// once (two processes, two instances) append to one run with unique,
+// gap-free seqs: the storage, not a process-local lock, serialises them.
+// open must open the same storage each time; each is the events per store.
+func AppendFromTwoStores(t *testing.T, open Opener, each int) {
+	ctx := context.Background()
+	a, b := open(t), open(t)
+	run := mustCreate(t, a, &store.Run{Task: "t", Team: "newsroom"})
+	seen := make(chan int64, 2*each)
+	var wg sync.WaitGroup
+	for _, s := range []store.Store{a, b} {
+		wg.Go(func() {
+			for range each {
+				seq, err := s.AppendEvent(ctx, run.ID, team.Event{Type: team.EventDelta, Delta: "x"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen <- seq
+			}
+		})
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int64]bool{}
+	for seq := range seen {
+		if got[seq] {
+			t.Errorf("seq %d given twice", seq)
+		}
+		got[seq] = true
+	}
+	for seq := int64(1); seq <= int64(2*each); seq++ {
+		if !got[seq] {
+			t.Errorf("seq %d missing", seq)
+		}
+	}
+	evs, err := b.Events(ctx, run.ID, 0)
+	if err != nil || len(evs) != 2*each || evs[len(evs)-1].Seq != int64(2*each) {
+		t.Errorf("Events = %d events, %v; want %d ending at seq %d", len(evs), err, 2*each, 2*each)
+	}
+}
+
 func idOf(r *store.Run) string {
 	if r == nil {
 		return "<nil>"
