@@ -103,7 +103,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		// run_finished already, or it is being stored right now (the final
 		// state is saved just before it), or a crash lost it.
 		all, err := s.store.Events(r.Context(), run.ID, 0)
-		if err != nil || (len(all) > 0 && all[len(all)-1].Type == team.EventRunFinished) {
+		if err != nil {
+			return
+		}
+		if n := len(all); n > 0 && all[n-1].Type == team.EventRunFinished {
+			if all[n-1].Seq > last {
+				// Stored between the replay above and this read: send it.
+				_, _ = catchUp()
+			}
 			return
 		}
 		finishedWait = time.After(2 * time.Second)

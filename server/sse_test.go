@@ -5,9 +5,14 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/sqlite"
+	"github.com/newsroom-dev/newsroom/team"
 )
 
 // TestServer_EventsOutliveServerTimeouts serves through HTTPServer with short
@@ -87,5 +92,58 @@ func TestServer_EventsOfARunFinishedWithoutItsEvent(t *testing.T) {
 	evs := e.events(ctx, e.user, v.ID, "")
 	if len(evs) != 1 || evs[0].Type != "run_finished" || evs[0].ID != "" || evs[0].Event.StopReason != run.StopReason {
 		t.Errorf("events = %+v, want one id-less run_finished with the stop reason", evs)
+	}
+}
+
+// storeFinishingOnRead stores the run's run_finished event right after the
+// SSE handler's n-th read of the event log, as a worker finishing the run at
+// that moment would: the final state is saved before run_finished is stored.
+type storeFinishingOnRead struct {
+	store.Store
+	n     int
+	reads int
+	runID string
+}
+
+func (s *storeFinishingOnRead) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
+	evs, err := s.Store.Events(ctx, runID, after)
+	if runID == s.runID {
+		if s.reads++; s.reads == s.n {
+			_, _ = s.Store.AppendEvent(ctx, runID, team.Event{Type: team.EventRunFinished, StopReason: "cancelled by user"})
+		}
+	}
+	return evs, err
+}
+
+// TestServer_EventsRunFinishedStoredDuringTheReplay covers a run whose
+// run_finished is stored between the handler's replay and its check of the
+// log: the stream must still deliver it, with its id.
+func TestServer_EventsRunFinishedStoredDuringTheReplay(t *testing.T) {
+	var wrapped *storeFinishingOnRead
+	e := newEnv(t, envOpts{noStart: true, openStore: func(t testing.TB) store.Store {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "n.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapped = &storeFinishingOnRead{Store: st, n: 2}
+		return wrapped
+	}})
+	v := e.create(e.user, task)
+	ctx := context.Background()
+	if _, err := e.st.AppendEvent(ctx, v.ID, team.Event{Type: team.EventRunStarted, Task: task}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := e.st.GetRun(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Status, run.StopReason = store.StatusCancelled, "cancelled by user"
+	if err := e.st.UpdateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	wrapped.runID = v.ID // reads 1 (replay) and 2 (replay after seeing it finished) see no run_finished
+	evs := e.events(ctx, e.user, v.ID, "")
+	if len(evs) != 2 || evs[1].Type != "run_finished" || evs[1].ID != "2" {
+		t.Fatalf("events = %+v, want run_started then run_finished with id 2", evs)
 	}
 }
