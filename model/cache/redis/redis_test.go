@@ -20,19 +20,26 @@ func TestMain(m *testing.M) { testsvc.Main(m) }
 
 // newStore returns a Store on the test binary's redis-server, under a key
 // prefix of the test's own.
-func newStore(tb testing.TB) (*redis.Store, *goredis.Client) {
+func newStore(tb testing.TB) (*redis.Store, *goredis.Client, string) {
 	tb.Helper()
 	addr := testsvc.Redis(tb)
 	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
 	tb.Cleanup(func() { rdb.Close() })
-	s, err := redis.New(redis.Config{Client: rdb, Prefix: "test:" + tb.Name() + ":"})
+	prefix := testPrefix(tb)
+	s, err := redis.New(redis.Config{Client: rdb, Prefix: prefix})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if err := s.Ping(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	return s, rdb
+	return s, rdb, prefix
+}
+
+// testPrefix is a key prefix of the test's own, new on every run of it
+// (-count), since all tests share the test binary's redis-server.
+func testPrefix(tb testing.TB) string {
+	return "test:" + tb.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 }
 
 type counter struct{ calls atomic.Int32 }
@@ -47,7 +54,7 @@ func (c *counter) Complete(_ context.Context, req *model.Request) (*model.Respon
 
 func TestStore_SharedByInstances(t *testing.T) {
 	addr := testsvc.Redis(t)
-	prefix := "test:" + t.Name() + ":"
+	prefix := testPrefix(t)
 	req := func() *model.Request {
 		return &model.Request{Model: "gpt-4o", Messages: []model.Message{{Role: model.RoleUser, Content: "the storm"}}}
 	}
@@ -75,13 +82,13 @@ func TestStore_SharedByInstances(t *testing.T) {
 }
 
 func TestStore_KeyPrefixAndTTL(t *testing.T) {
-	s, rdb := newStore(t)
+	s, rdb, prefix := newStore(t)
 	ctx := context.Background()
 	want := cache.Entry{Content: "x", Model: "gpt-4o", FinishReason: "stop", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if err := s.Set(ctx, "k", want, 90*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	ttl, err := rdb.TTL(ctx, "test:"+t.Name()+":k").Result()
+	ttl, err := rdb.TTL(ctx, prefix+"k").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,7 @@ func TestStore_KeyPrefixAndTTL(t *testing.T) {
 }
 
 func TestStore_Expires(t *testing.T) {
-	s, _ := newStore(t)
+	s, _, _ := newStore(t)
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", cache.Entry{Content: "x"}, time.Second); err != nil {
 		t.Fatal(err)
@@ -148,11 +155,11 @@ func TestStore_ServerDownIsAStoreError(t *testing.T) {
 }
 
 func TestStore_Conformance(t *testing.T) {
-	s, _ := newStore(t)
+	s, _, _ := newStore(t)
 	cachetest.Conformance(t, s)
 }
 
 func BenchmarkCache_Hit(b *testing.B) {
-	s, _ := newStore(b)
+	s, _, _ := newStore(b)
 	cachetest.BenchmarkHit(b, s)
 }
