@@ -13,16 +13,19 @@ import (
 const (
 	MetricTokenUsage        = "gen_ai.client.token.usage"
 	MetricOperationDuration = "gen_ai.client.operation.duration"
-	MetricModelErrors       = "newsroom.model.errors"
-	MetricModelThrottled    = "newsroom.model.throttled"
-	MetricModelRetries      = "newsroom.model.retries"
-	MetricCacheLookups      = "newsroom.model.cache.lookups"
-	MetricCost              = "newsroom.model.cost"
-	MetricRunsStarted       = "newsroom.runs.started"
-	MetricRunsFinished      = "newsroom.runs.finished"
-	MetricRunDuration       = "newsroom.run.duration"
-	MetricQuotaUsed         = "newsroom.quota.used"
-	MetricQueueDepth        = "newsroom.queue.depth"
+	// MetricTimeToFirstChunk is recorded for streamed calls only, as the
+	// GenAI conventions ask.
+	MetricTimeToFirstChunk = "gen_ai.client.operation.time_to_first_chunk"
+	MetricModelErrors      = "newsroom.model.errors"
+	MetricModelThrottled   = "newsroom.model.throttled"
+	MetricModelRetries     = "newsroom.model.retries"
+	MetricCacheLookups     = "newsroom.model.cache.lookups"
+	MetricCost             = "newsroom.model.cost"
+	MetricRunsStarted      = "newsroom.runs.started"
+	MetricRunsFinished     = "newsroom.runs.finished"
+	MetricRunDuration      = "newsroom.run.duration"
+	MetricQuotaUsed        = "newsroom.quota.used"
+	MetricQueueDepth       = "newsroom.queue.depth"
 )
 
 // Bucket boundaries the GenAI conventions recommend.
@@ -43,6 +46,7 @@ type instruments struct {
 	runsStarted metric.Int64Counter
 	runsDone    metric.Int64Counter
 	runDuration metric.Float64Histogram
+	firstChunk  metric.Float64Histogram
 }
 
 var noopInstruments = func() *instruments {
@@ -64,6 +68,10 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	add(err)
 	in.duration, err = m.Float64Histogram(MetricOperationDuration, metric.WithUnit("s"),
 		metric.WithDescription("GenAI operation duration."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	add(err)
+	in.firstChunk, err = m.Float64Histogram(MetricTimeToFirstChunk, metric.WithUnit("s"),
+		metric.WithDescription("Time from the request to the first chunk of a streamed answer."),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	add(err)
 	in.errors, err = m.Int64Counter(MetricModelErrors, metric.WithUnit("{error}"),

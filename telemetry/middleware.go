@@ -154,10 +154,24 @@ func (c *tracedClient) Complete(ctx context.Context, req *model.Request) (*model
 	}
 
 	start := c.opts.Now()
+	var firstChunk time.Duration // 0 until the first streamed text arrives
+	if req.OnDelta != nil {
+		cp, onDelta := *req, req.OnDelta
+		cp.OnDelta = func(d model.Delta) {
+			if firstChunk == 0 && d.Text != "" && !d.Restart {
+				firstChunk = max(c.opts.Now().Sub(start), time.Nanosecond)
+			}
+			onDelta(d)
+		}
+		req = &cp
+	}
 	resp, err := c.next.Complete(ctx, req)
 	elapsed := c.opts.Now().Sub(start)
 
 	in := c.p.instruments()
+	if firstChunk > 0 {
+		in.firstChunk.Record(ctx, firstChunk.Seconds(), metric.WithAttributes(common...))
+	}
 	metricAttrs := common
 	if resp != nil && resp.Model != "" {
 		metricAttrs = append(metricAttrs[:len(metricAttrs):len(metricAttrs)], semconv.GenAIResponseModel(resp.Model))

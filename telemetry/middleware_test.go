@@ -216,3 +216,40 @@ func TestNilProvider_RecordsNothing(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestMiddleware_TimeToFirstChunkOnlyForStreams(t *testing.T) {
+	tp := mustProvider(t, telemetry.Config{})
+	now := time.Unix(0, 0)
+	clock := func() time.Time { return now }
+	streamer := model.ClientFunc(func(_ context.Context, r *model.Request) (*model.Response, error) {
+		now = now.Add(300 * time.Millisecond) // time to the first chunk
+		if r.OnDelta != nil {
+			r.OnDelta(model.Delta{Text: "Hello"})
+			now = now.Add(time.Second)
+			r.OnDelta(model.Delta{Text: " world"})
+		}
+		return &model.Response{Content: "Hello world", Model: "gpt-4o"}, nil
+	})
+	c := telemetry.Middleware(tp.Provider, telemetry.MiddlewareOptions{Now: clock})(streamer)
+	var got string
+	req := &model.Request{Model: "gpt-4o", Messages: []model.Message{{Role: model.RoleUser, Content: "hi"}},
+		OnDelta: func(d model.Delta) { got += d.Text }}
+	if _, err := c.Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got != "Hello world" {
+		t.Fatalf("deltas reaching the caller = %q", got)
+	}
+	req.OnDelta = nil // a non-streamed call records no first chunk
+	if _, err := c.Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := findMetric(tp.collect(t), telemetry.MetricTimeToFirstChunk)
+	if !ok {
+		t.Fatal("no time-to-first-chunk metric")
+	}
+	dp := m.Data.(metricdata.Histogram[float64]).DataPoints
+	if len(dp) != 1 || dp[0].Count != 1 || dp[0].Sum != 0.3 {
+		t.Fatalf("time to first chunk = %+v, want one 0.3 s sample", dp)
+	}
+}
