@@ -158,6 +158,9 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	if eval[bool](t, ctx, `document.getElementById('cancel').hidden`) {
 		t.Error("no cancel button on a running run")
 	}
+	if cost := text(t, ctx, "#m-cost"); !strings.HasPrefix(cost, "$0.00") || strings.Trim(cost, "$0.") == "" {
+		t.Errorf("cost counter = %q, want the run's few thousandths of a dollar", cost)
+	}
 	if tokens := text(t, ctx, "#m-tokens"); tokens == "0" {
 		t.Error("token counter did not move")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/cost"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
@@ -79,7 +80,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatalf("provider.New: %v", err)
 	}
-	var c model.Client = pc
+	var c model.Client = cost.Wrap(pc, cost.Config{}) // priced like production, so the page shows a cost
 	if o.wrap != nil {
 		c = o.wrap(c)
 	}

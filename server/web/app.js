@@ -158,8 +158,10 @@
   function tokensOf(u) {
     return u ? (u.prompt_tokens || 0) + (u.completion_tokens || 0) : 0;
   }
+  // Newsroom runs often cost fractions of a cent: show enough digits to see them.
   function costOf(u) {
-    return '$' + (u && u.cost_usd ? u.cost_usd : 0).toFixed(4);
+    var usd = u && u.cost_usd ? u.cost_usd : 0;
+    return '$' + usd.toFixed(usd > 0 && usd < 0.01 ? 6 : 4);
   }
   function agentInfo(name) {
     return AGENTS[name] || { label: name || 'Agent', cls: 'a-other' };
