@@ -5,25 +5,16 @@ import (
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/cost"
-	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
 // TestIntegration_WorstCaseBoundsRealUsage checks the worst case against what
 // the emulator bills, and that a run against it stops within its budget.
 func TestIntegration_WorstCaseBoundsRealUsage(t *testing.T) {
-	const key = "emulator-test-key"
-	run, err := emulator.Start(emulator.Config{APIKey: key, ModelName: "gpt-4o-mini-2024-07-18", Seed: 3}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = run.Close() })
-	p, err := provider.New(provider.Config{Endpoint: run.URL, Deployment: "newsroom-chat", APIKey: key, HTTPClient: run.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := emutest.Start(t, emulator.Config{ModelName: "gpt-4o-mini-2024-07-18", Seed: 3}, "newsroom-chat", nil)
 	tr := budget.NewTracker(budget.Run{MaxUSD: 0.0005})
 	b := budget.Wrap(nil, budget.Config{Model: "gpt-4o-mini"})
 	c := model.Chain(p,

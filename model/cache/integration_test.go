@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/sqlite"
 	"github.com/newsroom-dev/newsroom/model/cost"
-	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
 // TestIntegration_RerunCostsNothing runs a call through the provider against
@@ -19,16 +19,7 @@ import (
 // process would (a new Store on the same SQLite file), streaming: the rerun
 // must not reach the emulator, cost $0 and replay the same text.
 func TestIntegration_RerunCostsNothing(t *testing.T) {
-	const key = "emulator-test-key"
-	run, err := emulator.Start(emulator.Config{APIKey: key, ModelName: "gpt-4o-2024-11-20", Seed: 7}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = run.Close() })
-	p, err := provider.New(provider.Config{Endpoint: run.URL, Deployment: "newsroom-chat", APIKey: key, HTTPClient: run.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, p := emutest.Start(t, emulator.Config{ModelName: "gpt-4o-2024-11-20", Seed: 7}, "newsroom-chat", nil)
 	path := filepath.Join(t.TempDir(), "cache.db")
 	process := func() model.Client {
 		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})

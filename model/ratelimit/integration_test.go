@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
@@ -17,10 +18,9 @@ import (
 )
 
 const (
-	testKey = "emulator-test-key"
-	rpm     = 1000
-	tpm     = 500
-	calls   = 40
+	rpm   = 1000
+	tpm   = 500
+	calls = 40
 	// maxTokens keeps every answer at exactly this length (the emulator's
 	// replies are longer and get cut), so each call uses prompt + maxTokens.
 	maxTokens = 30
@@ -36,10 +36,9 @@ func story(i int) *model.Request {
 func startQuotaEmulator(t *testing.T, clock *fakeClock, observe func(string, int, int), faults ...emulator.Fault) (*emulator.Running, *provider.Client) {
 	t.Helper()
 	cfg := emulator.Config{
-		APIKey: testKey,
-		Quota:  emulator.Quota{RequestsPerMinute: rpm, TokensPerMinute: tpm},
-		Now:    clock.Now,
-		Seed:   7,
+		Quota: emulator.Quota{RequestsPerMinute: rpm, TokensPerMinute: tpm},
+		Now:   clock.Now,
+		Seed:  7,
 	}
 	if len(faults) > 0 {
 		cfg.Faults.Rates = map[emulator.Fault]float64{}
@@ -47,19 +46,7 @@ func startQuotaEmulator(t *testing.T, clock *fakeClock, observe func(string, int
 			cfg.Faults.Rates[f] = 0.15
 		}
 	}
-	run, err := emulator.Start(cfg, emulator.Options{})
-	if err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
-	t.Cleanup(func() { _ = run.Close() })
-	p, err := provider.New(provider.Config{
-		Endpoint: run.URL, Deployment: dep, APIKey: testKey, HTTPClient: run.Client(),
-		OnRateLimitHeaders: observe,
-	})
-	if err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	return run, p
+	return emutest.Start(t, cfg, dep, func(pc *provider.Config) { pc.OnRateLimitHeaders = observe })
 }
 
 // TestIntegration_emulatorQuota runs concurrent calls through the limiter

@@ -10,28 +10,17 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/retry"
 )
 
-const testKey = "emulator-test-key"
-
 // startEmulator serves an emulator on loopback and returns a provider client
 // for it.
 func startEmulator(t *testing.T, cfg emulator.Config) (*emulator.Running, *provider.Client) {
 	t.Helper()
-	cfg.APIKey = testKey
-	run, err := emulator.Start(cfg, emulator.Options{})
-	if err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
-	t.Cleanup(func() { _ = run.Close() })
-	p, err := provider.New(provider.Config{Endpoint: run.URL, Deployment: "gpt-4o", APIKey: testKey, HTTPClient: run.Client()})
-	if err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	return run, p
+	return emutest.Start(t, cfg, "gpt-4o", nil)
 }
 
 func TestIntegration_emulatorFaults(t *testing.T) {
