@@ -30,6 +30,35 @@ func TestTokens_MatchTiktokenGo(t *testing.T) {
 		"\xff\xfe invalid \xc3 utf-8",
 		strings.Repeat("ab", 300) + strings.Repeat("🙂", 50),
 	}
+	// Pieces longer than smallPiece go through mergeHeap: long runs of one
+	// letter, of random letters, of mixed case, of punctuation, of spaces, of
+	// CJK and emoji, a base64 blob and text with rare spaces.
+	texts = append(texts,
+		strings.Repeat("a", 1000),
+		noSpaces(1500),
+		strings.Repeat("abc", 400)+strings.Repeat("ABC", 100),
+		strings.Repeat("!", 700)+strings.Repeat("=-", 300),
+		"x"+strings.Repeat(" ", 600)+"y"+strings.Repeat("\n", 200),
+		strings.Repeat("東京日本語", 80),
+		strings.Repeat("🎉🙂", 150),
+	)
+	prng := rand.New(rand.NewPCG(3, 4))
+	for _, alpha := range []string{
+		"aAbBcCzZ",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+		"!@#$%^&*()_+-=[]{};:,.<>/?|~`",
+		"etaoinshrdlu etaoinshrdlu",
+		"ßøŁł東京한국πΩЖжअआ\u0301",
+	} {
+		r := []rune(alpha)
+		for range 3 {
+			var b strings.Builder
+			for range 200 + prng.IntN(600) {
+				b.WriteRune(r[prng.IntN(len(r))])
+			}
+			texts = append(texts, b.String())
+		}
+	}
 	alphabet := []rune("aAbBzZéÉßøŁł東京日本語한국ßπΩЖжअआ0123456789 \t\n\r.,;:!?'\"-—()[]{}<>/\\@#$%^&*_+=|~`’“”…🎉🙂\u0301\u200d")
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 400 {
@@ -68,5 +97,33 @@ func TestTokens_MatchTiktokenGo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMergeHeap_MatchesScan checks the two merge algorithms against each
+// other on pieces of every length up to 400 bytes (mergeHeap normally takes
+// only the long ones), over small alphabets so that equal ranks compete.
+func TestMergeHeap_MatchesScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, enc := range []string{O200kBase, CL100kBase} {
+		tk, err := ForEncoding(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, alpha := range []string{"a", "ab", "abc ", "aAbB12", "the quick brown fox", "\xe6\x9d\xb1\xff"} {
+			for n := 1; n <= 400; n += 1 + n/8 {
+				piece := make([]byte, n)
+				for i := range piece {
+					piece[i] = alpha[rng.IntN(len(alpha))]
+				}
+				var scan, heap []int
+				s := &encodeScratch{piece: piece}
+				ns := tk.bpe.mergeScan(s, func(r int) { scan = append(scan, r) })
+				nh := tk.bpe.mergeHeap(s, func(r int) { heap = append(heap, r) })
+				if diff := cmp.Diff(scan, heap); diff != "" || ns != nh || ns != len(scan) {
+					t.Fatalf("%s: piece %q: counts %d (scan), %d (heap); tokens (-scan +heap):\n%s", enc, piece, ns, nh, diff)
+				}
+			}
+		}
 	}
 }
