@@ -136,7 +136,7 @@ func (b *bpe) encode(text string, emit func(rank int)) int {
 	if s == nil {
 		s = &encodeScratch{}
 	}
-	defer b.scratch.Put(s)
+	defer b.putScratch(s)
 	runes := []rune(text)
 	n := 0
 	m, _ := b.re.FindRunesMatch(runes)
@@ -162,6 +162,17 @@ func (b *bpe) encode(text string, emit func(rank int)) int {
 // rank at every step (quadratic, but with no set-up, the fastest for words);
 // longer pieces go through mergeHeap, which is O(n log n).
 const smallPiece = 128
+
+// maxPooled is the largest piece whose buffers go back to the pool: one
+// megabyte-long piece must not pin tens of megabytes for the process's life.
+const maxPooled = 64 << 10
+
+func (b *bpe) putScratch(s *encodeScratch) {
+	if cap(s.piece) > maxPooled {
+		return
+	}
+	b.scratch.Put(s)
+}
 
 // merge byte-pair encodes s.piece: adjacent parts are merged, lowest rank
 // first (the leftmost on ties), while their concatenation is a token. It
