@@ -15,6 +15,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
 )
 
 // CreateRunRequest is the body of POST /v1/runs.
@@ -35,12 +36,14 @@ type RunView struct {
 	Task   string       `json:"task"`
 	Team   string       `json:"team"`
 	// MaxMessages is the run's effective message cap (the team default when none was asked).
-	MaxMessages int                    `json:"max_messages"`
-	BudgetUSD   float64                `json:"budget_usd,omitempty"`
-	StopReason  string                 `json:"stop_reason,omitempty"`
-	Error       string                 `json:"error,omitempty"`
-	Usage       model.Usage            `json:"usage"`
-	PerAgent    map[string]model.Usage `json:"per_agent,omitempty"`
+	MaxMessages int     `json:"max_messages"`
+	BudgetUSD   float64 `json:"budget_usd,omitempty"`
+	StopReason  string  `json:"stop_reason,omitempty"`
+	// StopReasonKind is the class of StopReason (a closed set), for programs.
+	StopReasonKind termination.Kind       `json:"stop_reason_kind,omitempty"`
+	Error          string                 `json:"error,omitempty"`
+	Usage          model.Usage            `json:"usage"`
+	PerAgent       map[string]model.Usage `json:"per_agent,omitempty"`
 	// Messages so far; only on GET /v1/runs/{id}.
 	Messages   []agent.Message   `json:"messages,omitempty"`
 	Article    string            `json:"article,omitempty"`
@@ -58,7 +61,11 @@ type RunList struct {
 
 func viewOf(r *store.Run) RunView {
 	self := "/v1/runs/" + r.ID
-	return RunView{
+	var kind termination.Kind
+	if r.StopReason != "" || r.Error != "" {
+		kind = termination.KindOfRun(r.StopReason, r.Error)
+	}
+	return RunView{StopReasonKind: kind,
 		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage, PerAgent: r.PerAgent,
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,

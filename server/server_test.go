@@ -18,6 +18,7 @@ import (
 	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
 )
 
 const task = `{"task":"City council approves new cycle lanes on Main Street. Work starts in March. The project costs 2.4 million euros."}`
@@ -159,6 +160,9 @@ func TestServer_RunToArticle(t *testing.T) {
 	}
 	if !strings.Contains(got.StopReason, "APPROVE") {
 		t.Errorf("stop reason = %q, want the editor's APPROVE", got.StopReason)
+	}
+	if got.StopReasonKind != termination.KindVerdict {
+		t.Errorf("stop_reason_kind = %q, want verdict", got.StopReasonKind)
 	}
 	if len(got.Messages) < 2 || got.Messages[0].Source != "News_Reporter" {
 		t.Errorf("messages = %+v", got.Messages)
@@ -306,6 +310,9 @@ func TestServer_Cancel(t *testing.T) {
 		got := e.waitFinished(e.user, v.ID)
 		if got.Status != store.StatusCancelled || got.StopReason != cancelReason || got.Error != "" {
 			t.Errorf("after cancel: status %s, stop %q, error %q", got.Status, got.StopReason, got.Error)
+		}
+		if got.StopReasonKind != termination.KindCancelled {
+			t.Errorf("stop_reason_kind = %q, want cancelled", got.StopReasonKind)
 		}
 		if len(got.Messages) != 1 || got.Article == "" {
 			t.Errorf("messages = %d, article %q: want the reporter's draft kept", len(got.Messages), got.Article)

@@ -93,7 +93,7 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 		metric.WithDescription("Runs started."))
 	add(err)
 	in.runsDone, err = m.Int64Counter(MetricRunsFinished, metric.WithUnit("{run}"),
-		metric.WithDescription("Runs finished, by newsroom.stop_reason."))
+		metric.WithDescription("Runs finished, by newsroom.stop_kind (the class of the stop reason)."))
 	add(err)
 	in.runDuration, err = m.Float64Histogram(MetricRunDuration, metric.WithUnit("s"),
 		metric.WithDescription("Run duration."), metric.WithExplicitBucketBoundaries(runBuckets...))

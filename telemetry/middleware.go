@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/termination"
 )
 
 // Provider names for gen_ai.provider.name.
@@ -30,6 +31,10 @@ const (
 	AttrCacheResult = attribute.Key("newsroom.cache.result")
 	AttrCostUSD     = attribute.Key("newsroom.cost_usd")
 	AttrStopReason  = attribute.Key("newsroom.stop_reason")
+	// AttrStopKind is the class of the stop reason (termination.Kind), from a
+	// closed set: metrics carry it, never the reason itself, whose text may
+	// hold what a request said (a budget, a mentioned word).
+	AttrStopKind = attribute.Key("newsroom.stop_kind")
 	AttrTeam        = attribute.Key("newsroom.team")
 	AttrAttempt     = attribute.Key("newsroom.retry.attempt")
 )
@@ -258,8 +263,8 @@ func ErrorType(err error) string {
 			return me.Code
 		}
 	}
-	if reason, ok := model.AsStop(err); ok && reason != "" {
-		return reason
+	if reason, ok := model.AsStop(err); ok {
+		return string(termination.KindOf(reason)) // a closed set: the reason may hold a request's budget
 	}
 	switch {
 	case errors.Is(err, model.ErrStreamCut):

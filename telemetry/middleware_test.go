@@ -122,7 +122,7 @@ func TestMiddleware_Errors(t *testing.T) {
 		{"a 429 counts as throttled and as an error", &model.Error{StatusCode: 429, Code: "429", Message: "quota"}, "429", 1, 1},
 		{"a 401 is an error with its status", &model.Error{StatusCode: 401, Message: "no"}, "401", 0, 1},
 		{"a cut stream", model.ErrStreamCut, "stream_cut", 0, 1},
-		{"a budget stop is no error", stopErr("budget"), "budget", 0, 0},
+		{"a budget stop is no error, typed by its kind", stopErr("budget: the next call could cost up to $0.04, which would cross the run budget of $0.001234"), "budget", 0, 0},
 		{"anything else", errors.New("boom"), "_OTHER", 0, 1},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
 )
 
 // Span names of a run.
@@ -197,16 +198,20 @@ func (o *RunObserver) Observe(ctx context.Context, e team.Event) {
 		}
 		o.endStepLocked(&o.sel, at, err)
 		o.endStepLocked(&o.turn, at, err)
-		attrs := append(o.teamAttrs(), AttrStopReason.String(e.StopReason))
+		kind := string(termination.KindOfRun(e.StopReason, e.Error))
+		// Metrics are labelled by the kind only: the reason's text may carry
+		// a request's input (its budget), which would make a series per run.
+		attrs := append(o.teamAttrs(), AttrStopKind.String(kind))
 		o.run.SetAttributes(
 			AttrStopReason.String(e.StopReason),
+			AttrStopKind.String(kind),
 			semconv.GenAIUsageInputTokens(e.Total.PromptTokens),
 			semconv.GenAIUsageOutputTokens(e.Total.CompletionTokens),
 			AttrCostUSD.Float64(e.Total.CostUSD),
 			attribute.Int("newsroom.messages", e.Index),
 		)
 		if err != nil {
-			o.run.SetAttributes(semconv.ErrorTypeKey.String(e.StopReason))
+			o.run.SetAttributes(semconv.ErrorTypeKey.String(kind))
 			o.run.SetStatus(codes.Error, e.Error)
 		}
 		o.run.End(trace.WithTimestamp(at))
@@ -219,7 +224,7 @@ func (o *RunObserver) Observe(ctx context.Context, e team.Event) {
 				level = slog.LevelError
 			}
 			la := append(o.logAttrs("", at.Sub(o.started)), UsageAttrs(e.Total)...)
-			la = append(la, slog.String("stop_reason", e.StopReason))
+			la = append(la, slog.String("stop_reason", e.StopReason), slog.String("stop_kind", kind))
 			if err != nil {
 				la = append(la, slog.String("error", e.Error))
 			}
@@ -256,7 +261,7 @@ func (o *RunObserver) End() {
 	now := time.Now()
 	o.endStepLocked(&o.sel, now, nil)
 	o.endStepLocked(&o.turn, now, nil)
-	o.run.SetAttributes(AttrStopReason.String("cancelled"))
+	o.run.SetAttributes(AttrStopReason.String("cancelled"), AttrStopKind.String(string(termination.KindCancelled)))
 	o.run.End(trace.WithTimestamp(now))
 	o.ended = true
 }

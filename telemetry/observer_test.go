@@ -104,7 +104,7 @@ func TestRunObserver_TeamStream(t *testing.T) {
 	if n := sumInt(t, rm, telemetry.MetricRunsStarted); n != 1 {
 		t.Errorf("runs started = %d", n)
 	}
-	if n := sumInt(t, rm, telemetry.MetricRunsFinished, attribute.String("newsroom.stop_reason", stop)); n != 1 {
+	if n := sumInt(t, rm, telemetry.MetricRunsFinished, attribute.String("newsroom.stop_kind", string(termination.KindOf(stop)))); n != 1 {
 		t.Errorf("runs finished with %q = %d", stop, n)
 	}
 
