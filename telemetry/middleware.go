@@ -35,8 +35,8 @@ const (
 	// closed set: metrics carry it, never the reason itself, whose text may
 	// hold what a request said (a budget, a mentioned word).
 	AttrStopKind = attribute.Key("newsroom.stop_kind")
-	AttrTeam        = attribute.Key("newsroom.team")
-	AttrAttempt     = attribute.Key("newsroom.retry.attempt")
+	AttrTeam     = attribute.Key("newsroom.team")
+	AttrAttempt  = attribute.Key("newsroom.retry.attempt")
 )
 
 // MiddlewareOptions configures Middleware. The zero value describes Azure
