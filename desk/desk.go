@@ -128,7 +128,7 @@ func New(cfg Config) (team.Team, error) {
 				mk(Reporter, ReporterDescription, ReporterPrompt),
 				mk(Editor, EditorDescription, EditorPrompt),
 			},
-			Termination: termination.Or(termination.Verdict("APPROVE", Editor), termination.MaxMessages(max), cfg.Extra),
+			Termination: termination.Or(termination.Done(termination.Verdict("APPROVE", Editor)), termination.MaxMessages(max), cfg.Extra),
 		})
 	case Selector:
 		max := cfg.MaxMessages
@@ -144,7 +144,7 @@ func New(cfg Config) (team.Team, error) {
 			},
 			Client:      cfg.Client,
 			Model:       cfg.Model,
-			Termination: termination.Or(termination.TextMention("TERMINATE", Planner), termination.MaxMessages(max), cfg.Extra),
+			Termination: termination.Or(termination.Done(termination.TextMention("TERMINATE", Planner)), termination.MaxMessages(max), cfg.Extra),
 		})
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnknownTeam, cfg.Team)

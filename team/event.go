@@ -8,6 +8,8 @@
 package team
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
@@ -28,9 +30,65 @@ const (
 	EventDelta EventType = "delta"
 	// EventMessage carries a completed message (Message, Index).
 	EventMessage EventType = "message"
+	// EventApprovalRequested says the team's work is done and the run now
+	// waits for a person's decision (Reason: why the team would have stopped);
+	// the run_finished that follows has StopReason StopAwaitingApproval.
+	EventApprovalRequested EventType = "approval_requested"
+	// EventApprovalDecided carries a person's decision on a waiting run
+	// (Decision); for a revision, the note follows as a message from
+	// EditorInChief.
+	EventApprovalDecided EventType = "approval_decided"
 	// EventRunFinished closes every run (StopReason, Total; Error when it failed).
 	EventRunFinished EventType = "run_finished"
 )
+
+// Stop reasons of a run that requires approval.
+const (
+	// StopAwaitingApproval ends a run's stream while it waits for a decision;
+	// the run is not over: resume it WithDecision.
+	StopAwaitingApproval = "awaiting approval"
+	// StopApproved ends a run a person approved.
+	StopApproved = "approved"
+	// StopRejected ends a run a person rejected.
+	StopRejected = "rejected"
+)
+
+// EditorInChief is the source of the message that carries a person's
+// revision note, as the agents see it.
+const EditorInChief = "Editor_in_Chief"
+
+// Decision kinds.
+const (
+	DecisionApprove = "approve"
+	DecisionRevise  = "revise"
+	DecisionReject  = "reject"
+)
+
+// Decision is a person's decision on a run that awaits approval.
+type Decision struct {
+	// Decision is DecisionApprove, DecisionRevise or DecisionReject.
+	Decision string `json:"decision"`
+	// Note is the revision note (required for DecisionRevise) or a comment.
+	Note string `json:"note,omitempty"`
+	// By says who decided: an API key id or a signed-in person.
+	By string `json:"by"`
+	// At is when the decision was made.
+	At time.Time `json:"at"`
+}
+
+// Validate checks the decision's kind and that a revision has a note.
+func (d Decision) Validate() error {
+	switch d.Decision {
+	case DecisionApprove, DecisionReject:
+		return nil
+	case DecisionRevise:
+		if strings.TrimSpace(d.Note) == "" {
+			return ErrNoteRequired
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: %q (want approve, revise or reject)", ErrBadDecision, d.Decision)
+}
 
 // SelectorSource is the name under which the selector's own model calls are
 // accounted in Result.PerAgent.
@@ -60,6 +118,10 @@ type Event struct {
 	Usage model.Usage `json:"usage"`
 	// Total is the run's usage after this event.
 	Total model.Usage `json:"total"`
+	// Reason says why the team would have stopped (approval_requested).
+	Reason string `json:"reason,omitempty"`
+	// Decision is a person's decision (approval_decided).
+	Decision *Decision `json:"decision,omitempty"`
 	// StopReason says why the run ended (run_finished).
 	StopReason string `json:"stop_reason,omitempty"`
 	// Error is set when the run failed (run_finished).
@@ -76,6 +138,8 @@ type Result struct {
 	// PerAgent is the usage per agent; the selector's calls are under SelectorSource.
 	PerAgent map[string]model.Usage `json:"per_agent"`
 	Duration time.Duration          `json:"duration"`
+	// Decisions are the decisions people made on the run, oldest first.
+	Decisions []Decision `json:"decisions,omitempty"`
 }
 
 // Checkpoint is the state a run resumes from: the messages written so far
@@ -86,6 +150,10 @@ type Checkpoint struct {
 	NextSpeaker string
 	Usage       model.Usage
 	PerAgent    map[string]model.Usage
+	// Awaiting is true while the run waits for a person's decision.
+	Awaiting bool
+	// Decisions are the decisions made on the run so far, oldest first.
+	Decisions []Decision
 }
 
 // Apply folds an event into the checkpoint. A store that keeps a run's events
@@ -101,6 +169,13 @@ func (c *Checkpoint) Apply(e Event) {
 			c.addUsage(e.Message.Source, e.Message.Usage)
 		}
 		c.NextSpeaker = ""
+	case EventApprovalRequested:
+		c.Awaiting = true
+	case EventApprovalDecided:
+		c.Awaiting = false
+		if e.Decision != nil {
+			c.Decisions = append(c.Decisions, *e.Decision)
+		}
 	}
 }
 

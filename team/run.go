@@ -22,6 +22,12 @@ var (
 	ErrNoSelectorClient = errors.New("team: selector needs a model client or a selector function")
 	ErrEmptyTask        = errors.New("team: task is empty")
 	errTimeout          = errors.New("team: run deadline reached")
+	// ErrNotAwaitingApproval is returned for a decision on a run that does not wait for one.
+	ErrNotAwaitingApproval = errors.New("team: run is not awaiting approval")
+	// ErrBadDecision is returned for a decision that is not approve, revise or reject.
+	ErrBadDecision = errors.New("team: bad decision")
+	// ErrNoteRequired is returned for a revision without a note.
+	ErrNoteRequired = errors.New("team: a revision needs a note")
 )
 
 // DefaultMaxMessages caps a run whose team has no termination condition, so a
@@ -50,7 +56,22 @@ type runOptions struct {
 	extra     termination.Condition
 	turnCtx   func(context.Context, string) (context.Context, func())
 	selectCtx func(context.Context) (context.Context, func())
+	approval  bool
+	decision  *Decision
 }
+
+// WithApproval makes the run wait for a person's decision when the team's
+// work is done (a stop from a condition marked termination.Done) instead of
+// ending: the stream yields EventApprovalRequested and ends with StopReason
+// StopAwaitingApproval. Nothing runs while the run waits; resume it from its
+// checkpoint WithDecision. Caps and outside stops still end the run.
+func WithApproval(required bool) RunOption { return func(o *runOptions) { o.approval = required } }
+
+// WithDecision resumes a run that awaits approval (WithCheckpoint) with a
+// person's decision: approve ends it StopApproved, reject StopRejected, and
+// revise adds the note as a message from EditorInChief and lets the team go
+// on from where it stopped.
+func WithDecision(d Decision) RunOption { return func(o *runOptions) { o.decision = &d } }
 
 // WithTurnContext lets an observer derive the context each agent's Reply
 // runs with (to open a span, add log fields); done is called when Reply returns.
@@ -102,7 +123,8 @@ func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, 
 // The result is not nil even when err is: it holds what was done before the
 // failure.
 func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEvent func(Event)) (*Result, error) {
-	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent)}
+	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent),
+		Awaiting: from.Awaiting, Decisions: slices.Clone(from.Decisions)}
 	res := &Result{Task: task}
 	var started time.Time
 	var runErr error
@@ -124,6 +146,7 @@ func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEve
 		cp.Apply(e)
 	}
 	res.Messages, res.Usage, res.PerAgent = cp.Messages, cp.Usage, nonNil(cp.PerAgent)
+	res.Decisions = cp.Decisions
 	return res, runErr
 }
 
@@ -210,7 +233,9 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 		}
 		st := &state{task: task, started: now()}
 		var next string
+		awaiting := false
 		if o.resume != nil {
+			awaiting = o.resume.Awaiting
 			st.messages = append(st.messages, o.resume.Messages...)
 			st.usage = o.resume.Usage
 			next = o.resume.NextSpeaker
@@ -241,8 +266,29 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				defer cancel()
 			}
 		}
+		evaluate := func() termination.Outcome {
+			return termination.Evaluate(cond, &termination.State{Messages: st.messages, Usage: st.usage, Started: st.started, Now: now()})
+		}
 		check := func() (string, bool) {
-			return cond.Check(&termination.State{Messages: st.messages, Usage: st.usage, Started: st.started, Now: now()})
+			out := evaluate()
+			return out.Reason, out.Stop
+		}
+		// stopOrPause ends the run when a condition stops it, or pauses it
+		// for a person's decision when approval is required and the work is
+		// done. It reports whether the stream is over.
+		stopOrPause := func() bool {
+			out := evaluate()
+			if !out.Stop {
+				return false
+			}
+			if o.approval && out.Done {
+				if yield(Event{Type: EventApprovalRequested, Time: now(), Reason: out.Reason, Index: len(st.messages), Total: st.usage}, nil) {
+					finish(StopAwaitingApproval, nil)
+				}
+				return true
+			}
+			finish(out.Reason, nil)
+			return true
 		}
 		// stopFor turns a failed step into the run's end: a graceful stop for
 		// budget and content-filter stops and for the run's own deadline, an
@@ -266,9 +312,23 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			}
 			finish("error", err)
 		}
-		if len(st.messages) > 0 {
-			if reason, ok := check(); ok {
-				finish(reason, nil)
+		switch {
+		case o.decision != nil:
+			if !awaiting {
+				finish("error", ErrNotAwaitingApproval)
+				return
+			}
+			if !b.decide(*o.decision, st, now, yield, finish) {
+				return
+			}
+			if stopOrPause() {
+				return
+			}
+		case awaiting: // resumed without a decision: still waiting
+			finish(StopAwaitingApproval, nil)
+			return
+		case len(st.messages) > 0:
+			if stopOrPause() {
 				return
 			}
 		}
@@ -339,8 +399,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				Index: len(st.messages) - 1, Total: st.usage}, nil) {
 				return
 			}
-			if reason, ok := check(); ok {
-				finish(reason, nil)
+			if stopOrPause() {
 				return
 			}
 			if err := ctx.Err(); err != nil {
@@ -349,4 +408,31 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			}
 		}
 	}
+}
+
+// decide applies a person's decision to a waiting run. It reports whether the
+// team goes on (a revision); otherwise the stream is over.
+func (b *base) decide(d Decision, st *state, now func() time.Time, yield func(Event, error) bool, finish func(string, error)) bool {
+	if err := d.Validate(); err != nil {
+		finish("error", err)
+		return false
+	}
+	if d.At.IsZero() {
+		d.At = now()
+	}
+	dc := d
+	if !yield(Event{Type: EventApprovalDecided, Time: d.At, Decision: &dc, Index: len(st.messages), Total: st.usage}, nil) {
+		return false
+	}
+	switch d.Decision {
+	case DecisionApprove:
+		finish(StopApproved, nil)
+		return false
+	case DecisionReject:
+		finish(StopRejected, nil)
+		return false
+	}
+	msg := agent.Message{Source: EditorInChief, Content: d.Note, Time: d.At}
+	st.messages = append(st.messages, msg)
+	return yield(Event{Type: EventMessage, Time: msg.Time, Speaker: EditorInChief, Message: &msg, Index: len(st.messages) - 1, Total: st.usage}, nil)
 }

@@ -283,3 +283,78 @@ func compact(cs []Condition) []Condition {
 	}
 	return out
 }
+
+// done marks the stops of a condition as "the work is done".
+type done struct{ c Condition }
+
+// Done marks c's stops as meaning the work is done (an editor's approval, a
+// planner's TERMINATE), as opposed to a cap (messages, tokens, cost, time) or
+// an outside stop. A run that requires a person's approval pauses on such a
+// stop instead of ending; see Evaluate. Done does not change c's Check.
+func Done(c Condition) Condition { return done{c} }
+
+func (d done) Check(s *State) (string, bool) { return d.c.Check(s) }
+
+// Deadline is c's deadline, if it has one.
+func (d done) Deadline(started time.Time) (time.Time, bool) {
+	if dl, ok := d.c.(Deadliner); ok {
+		return dl.Deadline(started)
+	}
+	return time.Time{}, false
+}
+
+// Outcome is the result of Evaluate.
+type Outcome struct {
+	// Reason and Stop are what Check returns.
+	Reason string
+	Stop   bool
+	// Done is true when the stop came from a condition marked with Done.
+	Done bool
+}
+
+// evaluator is implemented by the conditions that know whether a stop is Done.
+type evaluator interface {
+	evaluate(s *State) Outcome
+}
+
+// Evaluate checks c like c.Check and also says whether the stop means the work
+// is done. Or reports the first stopping condition in order, like its Check;
+// And is done when any of its conditions is.
+func Evaluate(c Condition, s *State) Outcome {
+	if e, ok := c.(evaluator); ok {
+		return e.evaluate(s)
+	}
+	r, ok := c.Check(s)
+	return Outcome{Reason: r, Stop: ok}
+}
+
+func (d done) evaluate(s *State) Outcome {
+	r, ok := d.c.Check(s)
+	return Outcome{Reason: r, Stop: ok, Done: ok}
+}
+
+func (o or) evaluate(s *State) Outcome {
+	for _, c := range o {
+		if out := Evaluate(c, s); out.Stop {
+			return out
+		}
+	}
+	return Outcome{}
+}
+
+func (a and) evaluate(s *State) Outcome {
+	if len(a) == 0 {
+		return Outcome{}
+	}
+	reasons := make([]string, 0, len(a))
+	isDone := false
+	for _, c := range a {
+		out := Evaluate(c, s)
+		if !out.Stop {
+			return Outcome{}
+		}
+		reasons = append(reasons, out.Reason)
+		isDone = isDone || out.Done
+	}
+	return Outcome{Reason: strings.Join(reasons, " and "), Stop: true, Done: isDone}
+}

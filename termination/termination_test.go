@@ -104,3 +104,45 @@ func TestDeadline_OrTakesEarliestAndAndLatest(t *testing.T) {
 		t.Fatal("and with a condition without deadline must have none")
 	}
 }
+
+func TestEvaluate_TellsDoneFromCaps(t *testing.T) {
+	approve := termination.Done(termination.Verdict("APPROVE", "News_Editor"))
+	cases := []struct {
+		name     string
+		cond     termination.Condition
+		st       termination.State
+		stop     bool
+		done     bool
+		reasonOK string
+	}{
+		{"an approval marked done is done", termination.Or(approve, termination.MaxMessages(10)),
+			termination.State{Messages: msgs("News_Editor", "ok\nAPPROVE")}, true, true, "verdict APPROVE from News_Editor"},
+		{"a cap is not done", termination.Or(approve, termination.MaxMessages(1)),
+			termination.State{Messages: msgs("News_Editor", "fix it\nREVISE")}, true, false, "max messages reached (1)"},
+		{"the first stopping condition decides, as in Check", termination.Or(termination.MaxMessages(1), approve),
+			termination.State{Messages: msgs("News_Editor", "ok\nAPPROVE")}, true, false, "max messages reached (1)"},
+		{"an unmarked condition is never done", termination.Verdict("APPROVE"),
+			termination.State{Messages: msgs("News_Editor", "ok\nAPPROVE")}, true, false, "verdict APPROVE from News_Editor"},
+		{"no stop is not done", termination.Or(approve),
+			termination.State{Messages: msgs("News_Editor", "fix\nREVISE")}, false, false, ""},
+		{"and is done when one part is", termination.And(approve, termination.MaxMessages(1)),
+			termination.State{Messages: msgs("News_Editor", "ok\nAPPROVE")}, true, true, "verdict APPROVE from News_Editor and max messages reached (1)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := termination.Evaluate(c.cond, &c.st)
+			if out.Stop != c.stop || out.Done != c.done || out.Reason != c.reasonOK {
+				t.Fatalf("Evaluate = %+v, want stop=%v done=%v reason=%q", out, c.stop, c.done, c.reasonOK)
+			}
+			if r, ok := c.cond.Check(&c.st); ok != out.Stop || r != out.Reason {
+				t.Fatalf("Check = %q %v, differs from Evaluate %+v", r, ok, out)
+			}
+		})
+	}
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	if d, ok := termination.Done(termination.Timeout(time.Minute)).(termination.Deadliner); !ok {
+		t.Fatal("Done hides the deadline of the condition it marks")
+	} else if at, ok := d.Deadline(t0); !ok || !at.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Deadline = %v %v, want %v", at, ok, t0.Add(time.Minute))
+	}
+}

@@ -1,0 +1,191 @@
+package team_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+// runToCheckpoint runs a stream to its end and folds its events into the
+// checkpoint it continues from, as a store does.
+func runToCheckpoint(t *testing.T, tm team.Team, from team.Checkpoint, opts ...team.RunOption) (team.Checkpoint, *team.Result, []team.Event, error) {
+	t.Helper()
+	cp := from
+	var events []team.Event
+	res, err := team.Collect("the task", from, tm.Stream(context.Background(), "the task", opts...), func(e team.Event) {
+		events = append(events, e)
+		cp.Apply(e)
+	})
+	return cp, res, events, err
+}
+
+func approvalTeam(t *testing.T, s *script, max int) team.Team {
+	t.Helper()
+	tm, err := team.NewRoundRobin(team.RoundRobinConfig{
+		Participants: assistants(t, s, "Reporter", "Editor"),
+		Termination:  termination.Or(termination.Done(termination.Verdict("APPROVE", "Editor")), termination.MaxMessages(max)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func types(es []team.Event) []team.EventType {
+	var out []team.EventType
+	for _, e := range es {
+		if e.Type != team.EventDelta {
+			out = append(out, e.Type)
+		}
+	}
+	return out
+}
+
+func TestApproval_PausesReviseContinuesApproveEnds(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft one", "Draft two").queue("Editor", "Good.\nAPPROVE", "Better.\nAPPROVE")
+	tm := approvalTeam(t, s, 10)
+	at := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
+
+	cp, res, events, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != team.StopAwaitingApproval || !cp.Awaiting {
+		t.Fatalf("stop %q awaiting %v, want a pause", res.StopReason, cp.Awaiting)
+	}
+	want := []team.EventType{team.EventRunStarted, team.EventSpeakerSelected, team.EventMessage, team.EventSpeakerSelected,
+		team.EventMessage, team.EventApprovalRequested, team.EventRunFinished}
+	if diff := cmp.Diff(want, types(events)); diff != "" {
+		t.Fatalf("events (-want +got):\n%s", diff)
+	}
+	if r := events[len(events)-2].Reason; r != "verdict APPROVE from Editor" {
+		t.Fatalf("approval requested with reason %q", r)
+	}
+
+	// Resuming without a decision costs nothing and still waits.
+	calls := len(s.calls)
+	cp2, res, _, err := runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp))
+	if err != nil || res.StopReason != team.StopAwaitingApproval || !cp2.Awaiting || len(s.calls) != calls {
+		t.Fatalf("resume without a decision: stop %q err %v awaiting %v, %d new calls", res.StopReason, err, cp2.Awaiting, len(s.calls)-calls)
+	}
+
+	// Send it back: the note is a message from the editor-in-chief, the
+	// reporter sees it in its next prompt, and the team pauses again.
+	revise := team.Decision{Decision: team.DecisionRevise, Note: "Name the council member.", By: "key:k1", At: at}
+	cp, res, _, err = runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp), team.WithDecision(revise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != team.StopAwaitingApproval || !cp.Awaiting {
+		t.Fatalf("after revise: stop %q awaiting %v", res.StopReason, cp.Awaiting)
+	}
+	if diff := cmp.Diff([]string{"Reporter", "Editor", team.EditorInChief, "Reporter", "Editor"}, sources(cp.Messages)); diff != "" {
+		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+	reporter := s.calls[2]
+	if reporter.Meta.Agent != "Reporter" {
+		t.Fatalf("third call by %s", reporter.Meta.Agent)
+	}
+	last := reporter.Messages[len(reporter.Messages)-1]
+	if last != (model.Message{Role: model.RoleUser, Name: team.EditorInChief, Content: "Name the council member."}) {
+		t.Fatalf("reporter's prompt ends with %+v, want the editor-in-chief's note", last)
+	}
+
+	approve := team.Decision{Decision: team.DecisionApprove, By: "alice@example.com", At: at.Add(time.Hour)}
+	cp, res, _, err = runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp), team.WithDecision(approve))
+	if err != nil || res.StopReason != team.StopApproved || cp.Awaiting {
+		t.Fatalf("approve: stop %q err %v awaiting %v", res.StopReason, err, cp.Awaiting)
+	}
+	if diff := cmp.Diff([]team.Decision{revise, approve}, res.Decisions); diff != "" {
+		t.Fatalf("decisions (-want +got):\n%s", diff)
+	}
+	if len(s.calls) != 4 {
+		t.Fatalf("%d model calls, want 4", len(s.calls))
+	}
+
+	// A replayed decision on the finished run is refused.
+	_, _, _, err = runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp), team.WithDecision(approve))
+	if !errors.Is(err, team.ErrNotAwaitingApproval) {
+		t.Fatalf("replayed decision: err %v", err)
+	}
+}
+
+func TestApproval_Reject(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft").queue("Editor", "APPROVE")
+	tm := approvalTeam(t, s, 10)
+	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, res, _, err := runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp),
+		team.WithDecision(team.Decision{Decision: team.DecisionReject, Note: "Not news.", By: "eic"}))
+	if err != nil || res.StopReason != team.StopRejected || len(cp.Decisions) != 1 || cp.Decisions[0].At.IsZero() {
+		t.Fatalf("reject: stop %q err %v decisions %+v", res.StopReason, err, cp.Decisions)
+	}
+}
+
+func TestApproval_BadDecisionsLeaveTheRunWaiting(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft").queue("Editor", "APPROVE")
+	tm := approvalTeam(t, s, 10)
+	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		d    team.Decision
+		want error
+	}{
+		{"a revision without a note", team.Decision{Decision: team.DecisionRevise, Note: "  "}, team.ErrNoteRequired},
+		{"an unknown decision", team.Decision{Decision: "publish"}, team.ErrBadDecision},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			after, _, _, err := runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp), team.WithDecision(c.d))
+			if !errors.Is(err, c.want) || !after.Awaiting || len(after.Messages) != len(cp.Messages) {
+				t.Fatalf("err %v awaiting %v, want %v and the run intact", err, after.Awaiting, c.want)
+			}
+		})
+	}
+}
+
+func TestApproval_CapsStillEndTheRun(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft", "Draft 2").queue("Editor", "fix\nREVISE")
+	tm := approvalTeam(t, s, 3)
+	_, res, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+	if err != nil || res.StopReason != "max messages reached (3)" {
+		t.Fatalf("stop %q err %v, want the cap", res.StopReason, err)
+	}
+}
+
+func TestApproval_NotRequiredEndsOnTheVerdict(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft").queue("Editor", "APPROVE")
+	_, res, _, err := runToCheckpoint(t, approvalTeam(t, s, 10), team.Checkpoint{})
+	if err != nil || res.StopReason != "verdict APPROVE from Editor" {
+		t.Fatalf("stop %q err %v", res.StopReason, err)
+	}
+}
+
+func TestApproval_SelectorPausesOnTerminate(t *testing.T) {
+	s := newScript().
+		queue("selector", "Reporter", "Planner").
+		queue("Reporter", "Draft").
+		queue("Planner", "Done.\nTERMINATE")
+	tm, err := team.NewSelector(team.SelectorConfig{
+		Participants: assistants(t, s, "Planner", "Reporter"),
+		Client:       s,
+		Termination:  termination.Or(termination.Done(termination.TextMention("TERMINATE", "Planner")), termination.MaxMessages(20)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, res, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+	if err != nil || res.StopReason != team.StopAwaitingApproval || !cp.Awaiting {
+		t.Fatalf("stop %q err %v", res.StopReason, err)
+	}
+}
