@@ -1,0 +1,218 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// ID says who it is, as decisions record it: "key:<key id>" for an API
+	// key, "oidc:<subject>" for a signed-in person.
+	ID string `json:"id"`
+	// Name is a display name (the key's name, or the person's name or email).
+	Name string `json:"name,omitempty"`
+	// Role is what the caller may do.
+	Role Role `json:"role"`
+}
+
+// Errors returned by the Verifier. Their messages never contain the token.
+var (
+	// ErrInvalidToken is returned for a token that does not verify.
+	ErrInvalidToken = errors.New("identity: invalid token")
+	// ErrNoConfig is returned by New without an issuer or a client id.
+	ErrNoConfig = errors.New("identity: OpenID Connect needs an issuer URL and a client id")
+)
+
+// signingAlgs are the algorithms accepted: asymmetric only, so neither a
+// symmetric key (HS256 made with the public key) nor "none" can pass.
+var signingAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.PS384, oidc.PS512,
+	oidc.ES256, oidc.ES384, oidc.ES512}
+
+// Config configures a Verifier.
+type Config struct {
+	// Issuer is the issuer URL; its discovery document is read at New. For
+	// Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0. Required.
+	Issuer string
+	// ClientID is the application (client) id the tokens must be issued to
+	// (the aud claim). Required.
+	ClientID string
+	// RoleMap maps the groups claim to roles, for tenants that use groups
+	// rather than app roles. Nil means only the roles claim counts.
+	RoleMap RoleMap
+	// HTTPClient fetches the discovery document and the keys; nil means
+	// http.DefaultClient.
+	HTTPClient *http.Client
+	// Now is the clock for expiry, not-before and the key cache; nil means time.Now.
+	Now func() time.Time
+	// KeysMaxAge is how long fetched keys are trusted before the key set is
+	// fetched again, so a key the issuer retired stops verifying; 0 means
+	// DefaultKeysMaxAge. A token naming a key not yet seen fetches at once.
+	KeysMaxAge time.Duration
+}
+
+// DefaultKeysMaxAge is the default Config.KeysMaxAge.
+const DefaultKeysMaxAge = time.Hour
+
+// Verifier validates OpenID Connect tokens: signature against the issuer's
+// JWKS (fetched again when a token names a key it has not seen, so key
+// rotation needs no restart), issuer, audience, expiry and not-before.
+type Verifier struct {
+	cfg      Config
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+}
+
+// New reads the issuer's discovery document and returns a Verifier.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" || cfg.ClientID == "" {
+		return nil, ErrNoConfig
+	}
+	if cfg.HTTPClient != nil {
+		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
+	}
+	p, err := oidc.NewProvider(ctx, strings.TrimSuffix(cfg.Issuer, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("identity: discovery for %s: %w", cfg.Issuer, err)
+	}
+	var meta struct {
+		JWKSURL string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKSURL == "" {
+		return nil, fmt.Errorf("identity: discovery for %s: no jwks_uri", cfg.Issuer)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.KeysMaxAge <= 0 {
+		cfg.KeysMaxAge = DefaultKeysMaxAge
+	}
+	keys := &keySet{url: meta.JWKSURL, maxAge: cfg.KeysMaxAge, now: cfg.Now, ctx: ctx}
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	if c, ok := issuerOf(p); ok {
+		issuer = c
+	}
+	v := oidc.NewVerifier(issuer, keys, &oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: signingAlgs, Now: cfg.Now})
+	return &Verifier{cfg: cfg, provider: p, verifier: v}, nil
+}
+
+// issuerOf is the issuer the discovery document names (go-oidc has checked
+// it matches the configured one).
+func issuerOf(p *oidc.Provider) (string, bool) {
+	var meta struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.Issuer == "" {
+		return "", false
+	}
+	return meta.Issuer, true
+}
+
+// keySet is go-oidc's remote key set, started afresh once its keys are older
+// than maxAge: go-oidc alone keeps a retired key forever once it has seen it.
+type keySet struct {
+	url    string
+	maxAge time.Duration
+	now    func() time.Time
+	ctx    context.Context // carries the HTTP client only
+
+	mu      sync.Mutex
+	set     *oidc.RemoteKeySet
+	created time.Time
+}
+
+func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	k.mu.Lock()
+	if now := k.now(); k.set == nil || now.Sub(k.created) >= k.maxAge {
+		k.set, k.created = oidc.NewRemoteKeySet(k.ctx, k.url), now
+	}
+	set := k.set
+	k.mu.Unlock()
+	return set.VerifySignature(ctx, jwt)
+}
+
+// Endpoint is the issuer's OAuth 2 endpoints, for the sign-in flow.
+func (v *Verifier) Endpoint() oauth2.Endpoint { return v.provider.Endpoint() }
+
+// ClientID is the configured client id.
+func (v *Verifier) ClientID() string { return v.cfg.ClientID }
+
+// HTTPClient is the client that talks to the issuer (nil for the default).
+func (v *Verifier) HTTPClient() *http.Client { return v.cfg.HTTPClient }
+
+// claims are the token claims identity reads.
+type claims struct {
+	Name              string   `json:"name"`
+	Email             string   `json:"email"`
+	PreferredUsername string   `json:"preferred_username"`
+	OID               string   `json:"oid"`
+	Roles             []string `json:"roles"`
+	Groups            []string `json:"groups"`
+}
+
+// Verify validates raw and returns who it names and their role. A valid
+// token without a known role or group has RoleNone.
+func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	return v.verify(ctx, raw, "")
+}
+
+// VerifyNonce is Verify for an ID token from the sign-in flow, which must
+// carry nonce.
+func (v *Verifier) VerifyNonce(ctx context.Context, raw, nonce string) (Principal, error) {
+	if nonce == "" {
+		return Principal{}, fmt.Errorf("%w: no nonce to check", ErrInvalidToken)
+	}
+	return v.verify(ctx, raw, nonce)
+}
+
+func (v *Verifier) verify(ctx context.Context, raw, nonce string) (Principal, error) {
+	if v.cfg.HTTPClient != nil {
+		ctx = oidc.ClientContext(ctx, v.cfg.HTTPClient)
+	}
+	tok, err := v.verifier.Verify(ctx, raw)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %s", ErrInvalidToken, scrub(err.Error(), raw))
+	}
+	if nonce != "" && tok.Nonce != nonce {
+		return Principal{}, fmt.Errorf("%w: nonce does not match", ErrInvalidToken)
+	}
+	var c claims
+	if err := tok.Claims(&c); err != nil {
+		return Principal{}, fmt.Errorf("%w: claims: %s", ErrInvalidToken, scrub(err.Error(), raw))
+	}
+	// Entra ID's subject is per application; oid is the person's object id
+	// across applications, so decisions name the same person everywhere.
+	id := tok.Subject
+	if c.OID != "" {
+		id = c.OID
+	}
+	name := c.Name
+	for _, alt := range []string{c.PreferredUsername, c.Email} {
+		if name == "" {
+			name = alt
+		}
+	}
+	return Principal{ID: "oidc:" + id, Name: name, Role: roleFrom(c.Roles, c.Groups, v.cfg.RoleMap)}, nil
+}
+
+// scrub removes the token, and each of its parts, from an error message.
+func scrub(msg, raw string) string {
+	if raw == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, raw, "[token]")
+	for part := range strings.SplitSeq(raw, ".") {
+		if len(part) >= 8 {
+			msg = strings.ReplaceAll(msg, part, "[token]")
+		}
+	}
+	return msg
+}
