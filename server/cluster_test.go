@@ -110,6 +110,13 @@ func (k *killableStore) Events(ctx context.Context, id string, after int64) ([]s
 	return k.next.Events(ctx, id, after)
 }
 
+func (k *killableStore) ResolveWaiting(ctx context.Context, id string, evs []team.Event, st store.Status, reason string) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.ResolveWaiting(ctx, id, evs, st, reason)
+}
+
 func (k *killableStore) CreateKey(ctx context.Context, key *store.Key) error {
 	if err := k.err(); err != nil {
 		return err

@@ -31,11 +31,30 @@ const (
 	StatusSucceeded Status = "succeeded"
 	StatusFailed    Status = "failed"
 	StatusCancelled Status = "cancelled"
+	// StatusAwaitingApproval is a run whose team is done and that waits for a
+	// person's decision; nothing executes it until ResolveWaiting.
+	StatusAwaitingApproval Status = "awaiting_approval"
+	// StatusRejected is a run a person rejected.
+	StatusRejected Status = "rejected"
+	// StatusExpired is a run nobody decided on within the approval timeout.
+	StatusExpired Status = "expired"
 )
 
 // Finished reports whether the status is terminal.
 func (s Status) Finished() bool {
-	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusCancelled, StatusRejected, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// Approval is a run's approval gate: whether a person must approve it, and
+// the decisions made so far (kept in the run's event log as
+// approval_decided events; the store fills in only Required).
+type Approval struct {
+	Required  bool            `json:"required"`
+	Decisions []team.Decision `json:"decisions"`
 }
 
 // Run is one submitted task and what became of it.
@@ -56,6 +75,8 @@ type Run struct {
 	// Usage and PerAgent are the totals so far, the selector's calls included.
 	Usage    model.Usage            `json:"usage"`
 	PerAgent map[string]model.Usage `json:"per_agent,omitempty"`
+	// Approval is set when the run requires a person's approval.
+	Approval *Approval `json:"approval,omitempty"`
 	// Article is the finished article as Markdown, when done.
 	Article    string    `json:"article,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -83,10 +104,14 @@ type ListOptions struct {
 
 // Key is a service API key. Only the hash of the secret is stored.
 type Key struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Hash      string    `json:"-"`
-	Admin     bool      `json:"admin"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Hash  string `json:"-"`
+	Admin bool   `json:"admin"`
+	// Role is what the key may do (reader, reporter, editor-in-chief,
+	// admin); empty for keys made before roles: admin keys are admin, others
+	// reporter.
+	Role      string    `json:"role,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
@@ -129,6 +154,13 @@ type Store interface {
 	AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error)
 	// Events returns the run's events with Seq > after, in order.
 	Events(ctx context.Context, runID string, after int64) ([]Event, error)
+	// ResolveWaiting ends a run's wait for approval, atomically: when the
+	// run's status is StatusAwaitingApproval it appends events to its log and
+	// sets its status and stop reason (a finished status sets FinishedAt).
+	// Otherwise it changes nothing and returns ErrConflict (a replayed
+	// decision, or one that lost a race with a cancel); ErrNotFound for an
+	// unknown run.
+	ResolveWaiting(ctx context.Context, runID string, events []team.Event, status Status, stopReason string) error
 
 	// CreateKey stores a key; KeyByHash finds an unrevoked key by its hash or
 	// returns ErrNotFound; RevokeKey marks it revoked (ErrNotFound if unknown).

@@ -63,6 +63,12 @@ CREATE TABLE api_keys (
 ALTER TABLE runs ADD COLUMN claimed_by text, ADD COLUMN claim_expires_at timestamptz;
 CREATE INDEX runs_unfinished ON runs (created_at, id) INCLUDE (claim_expires_at) WHERE status IN ('queued', 'running');
 `,
+	// 3: the approval gate (a run may wait for a person's decision) and roles
+	// of API keys ('' for older keys: admin keys are admin, others reporter).
+	3: `
+ALTER TABLE runs ADD COLUMN approval boolean NOT NULL DEFAULT false;
+ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT '';
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

@@ -110,10 +110,11 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 	// concurrent insert with the same key is waited for, so the loser sees
 	// the winner's row below.
 	tag, err := s.pool.Exec(ctx, `INSERT INTO runs (id, owner, idempotency_key, task, team, max_messages,
-		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING`,
+		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
 		r.ID, r.Owner, nullString(r.IdempotencyKey), r.Task, r.Team, r.MaxMessages, r.BudgetUSD, string(r.Status),
-		r.StopReason, r.Error, usage, perAgent, r.Article, r.CreatedAt, r.UpdatedAt, nullTime(r.FinishedAt))
+		r.StopReason, r.Error, usage, perAgent, r.Article, r.CreatedAt, r.UpdatedAt, nullTime(r.FinishedAt),
+		r.Approval != nil && r.Approval.Required)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: create run: %w", err)
 	}
@@ -309,6 +310,57 @@ func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (in
 	return seq, nil
 }
 
+// ResolveWaiting ends a run's wait for approval in one transaction; the
+// conditional update takes the run's row lock, so of concurrent calls (and a
+// concurrent cancel) exactly one finds the run waiting. See store.Store.
+func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string) error {
+	runID = storeutil.Text(runID)
+	payloads := make([][]byte, len(events))
+	for i, e := range events {
+		p, err := storeutil.EncodeEvent(e)
+		if err != nil {
+			return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+		}
+		payloads[i] = p
+	}
+	now := storeutil.Now()
+	var finished any
+	if status.Finished() {
+		finished = now
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+	}
+	defer tx.Rollback(ctx)
+	var seq int64
+	err = tx.QueryRow(ctx, `UPDATE runs SET status = $1, stop_reason = $2, updated_at = $3, finished_at = $4,
+		last_seq = last_seq + $5 WHERE id = $6 AND status = $7 RETURNING last_seq`,
+		string(status), storeutil.Text(stopReason), now, finished, len(events), runID,
+		string(store.StatusAwaitingApproval)).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = $1`, runID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+		}
+		return fmt.Errorf("postgres: run %s is not awaiting approval: %w", runID, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+	}
+	first := seq - int64(len(events)) + 1
+	for i, e := range events {
+		if _, err := tx.Exec(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			runID, first+int64(i), string(e.Type), payloads[i], now); err != nil {
+			return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+	}
+	return nil
+}
+
 // Events returns the run's events with Seq > after, in order. A run without
 // events (or an unknown run) gives an empty slice.
 func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
@@ -330,9 +382,9 @@ func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.
 // in k. A taken id or hash gives store.ErrConflict.
 func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
 	c := storeutil.PrepareKey(k)
-	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt, nullTime(c.RevokedAt))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at, role)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt, nullTime(c.RevokedAt), c.Role)
 	if err != nil {
 		return fmt.Errorf("postgres: create key: %w", err)
 	}

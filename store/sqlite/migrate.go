@@ -60,6 +60,12 @@ ALTER TABLE runs ADD COLUMN claimed_by TEXT;
 ALTER TABLE runs ADD COLUMN claim_expires_at INTEGER;
 CREATE INDEX runs_unfinished ON runs (created_at, id, claim_expires_at) WHERE status IN ('queued', 'running');
 `,
+	// 3: the approval gate (a run may wait for a person's decision) and roles
+	// of API keys ('' for older keys: admin keys are admin, others reporter).
+	3: `
+ALTER TABLE runs ADD COLUMN approval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two

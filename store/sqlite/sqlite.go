@@ -148,11 +148,11 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 	// DO NOTHING on any unique violation: either the id is taken (a conflict)
 	// or the owner already used the idempotency key (return that run).
 	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (id, owner, idempotency_key, task, team, max_messages,
-		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		r.ID, r.Owner, nullString(r.IdempotencyKey), r.Task, r.Team, r.MaxMessages, r.BudgetUSD, string(r.Status),
 		r.StopReason, r.Error, string(usage), jsonText(perAgent), r.Article, r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(),
-		nullTime(r.FinishedAt))
+		nullTime(r.FinishedAt), r.Approval != nil && r.Approval.Required)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
 	}
@@ -368,6 +368,56 @@ func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (in
 	return seq, nil
 }
 
+// ResolveWaiting ends a run's wait for approval in one transaction; see
+// store.Store.
+func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string) error {
+	runID = storeutil.Text(runID)
+	payloads := make([]string, len(events))
+	for i, e := range events {
+		p, err := storeutil.EncodeEvent(e)
+		if err != nil {
+			return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
+		}
+		payloads[i] = string(p)
+	}
+	now := storeutil.Now()
+	var finished any
+	if status.Finished() {
+		finished = now.UnixMicro()
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	err = tx.QueryRowContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, updated_at = ?, finished_at = ?,
+		last_seq = last_seq + ? WHERE id = ? AND status = ? RETURNING last_seq`,
+		string(status), storeutil.Text(stopReason), now.UnixMicro(), finished, len(events), runID,
+		string(store.StatusAwaitingApproval)).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+		}
+		return fmt.Errorf("sqlite: run %s is not awaiting approval: %w", runID, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
+	}
+	first := seq - int64(len(events)) + 1
+	for i, e := range events {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at)
+			VALUES (?, ?, ?, ?, ?)`, runID, first+int64(i), string(e.Type), payloads[i], now.UnixMicro()); err != nil {
+			return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
+	}
+	return nil
+}
+
 // Events returns the run's events with Seq > after, in order. A run without
 // events (or an unknown run) gives an empty slice.
 func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
@@ -389,9 +439,9 @@ func (s *Store) Events(ctx context.Context, runID string, after int64) ([]store.
 // in k. A taken id or hash gives store.ErrConflict.
 func (s *Store) CreateKey(ctx context.Context, k *store.Key) error {
 	c := storeutil.PrepareKey(k)
-	res, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt.UnixMicro(), nullTime(c.RevokedAt))
+	res, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (id, name, hash, admin, created_at, revoked_at, role)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.Hash, c.Admin, c.CreatedAt.UnixMicro(), nullTime(c.RevokedAt), c.Role)
 	if err != nil {
 		return fmt.Errorf("sqlite: create key: %w", err)
 	}

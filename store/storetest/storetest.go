@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimRun from many goroutines and owners: exactly one wins", testClaimConcurrent},
 		{"ClaimableRuns returns unfinished runs without a live claim oldest first", testClaimable},
 		{"keys are created, found by hash, listed and revoked", testKeys},
+		{"ResolveWaiting ends a wait for approval once, atomically", testResolveWaiting},
+		{"ResolveWaiting from many goroutines: exactly one wins", testResolveWaitingConcurrent},
 		{"unknown ids give ErrNotFound", testNotFound},
 		{"NUL characters and invalid UTF-8 are stored as U+FFFD", testUnsafeText},
 		{"Ping succeeds on an open store", testPing},
@@ -634,7 +637,7 @@ func testUnfinished(t *testing.T, s store.Store) {
 func testKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	admin := &store.Key{Name: "ops", Hash: "h-admin", Admin: true, CreatedAt: base}
-	user := &store.Key{Name: "desk", Hash: "h-user"}
+	user := &store.Key{Name: "desk", Hash: "h-user", Role: "editor-in-chief"}
 	for _, k := range []*store.Key{admin, user} {
 		if err := s.CreateKey(ctx, k); err != nil {
 			t.Fatalf("CreateKey(%s): %v", k.Name, err)
@@ -982,5 +985,113 @@ func testClaimable(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff(unfinished, list(0)); diff != "" {
 		t.Errorf("ClaimableRuns after the release (-want +got):\n%s", diff)
+	}
+}
+
+// waiting makes a run that awaits approval, with one message in its log.
+func waiting(t *testing.T, s store.Store) *store.Run {
+	t.Helper()
+	ctx := context.Background()
+	r := mustCreate(t, s, &store.Run{Task: "t", Team: "roundrobin", Approval: &store.Approval{Required: true}})
+	if _, err := s.AppendEvent(ctx, r.ID, team.Event{Type: team.EventApprovalRequested, Reason: "verdict APPROVE"}); err != nil {
+		t.Fatal(err)
+	}
+	r.Status, r.StopReason = store.StatusAwaitingApproval, team.StopAwaitingApproval
+	if err := s.UpdateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testResolveWaiting(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := waiting(t, s)
+	got, err := s.GetRun(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Approval == nil || !got.Approval.Required || got.Status != store.StatusAwaitingApproval || !got.FinishedAt.IsZero() {
+		t.Fatalf("waiting run read back as %+v (approval %+v)", got, got.Approval)
+	}
+	if plain := mustCreate(t, s, &store.Run{Task: "t", Team: "roundrobin"}); plain.Approval != nil {
+		t.Fatalf("a run without approval has %+v", plain.Approval)
+	}
+	if un, err := s.UnfinishedRuns(ctx); err != nil || slices.ContainsFunc(un, func(u *store.Run) bool { return u.ID == r.ID }) {
+		t.Fatalf("UnfinishedRuns lists a waiting run (err %v): nothing may execute it", err)
+	}
+	if ok := claim(t, s, r.ID, "inst-a", time.Minute); ok {
+		t.Fatal("a waiting run was claimed")
+	}
+
+	d := &team.Decision{Decision: team.DecisionReject, Note: "no", By: "key:k", At: base}
+	evs := []team.Event{{Type: team.EventApprovalDecided, Decision: d}, {Type: team.EventRunFinished, StopReason: team.StopRejected}}
+	if err := s.ResolveWaiting(ctx, r.ID, evs, store.StatusRejected, team.StopRejected); err != nil {
+		t.Fatalf("ResolveWaiting: %v", err)
+	}
+	got, err = s.GetRun(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusRejected || got.StopReason != team.StopRejected || got.FinishedAt.IsZero() {
+		t.Fatalf("resolved run: status %s stop %q finished %v", got.Status, got.StopReason, got.FinishedAt)
+	}
+	log, err := s.Events(ctx, r.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 3 || log[1].Seq != 2 || log[1].Decision == nil || *log[1].Decision != *d || log[2].Seq != 3 {
+		t.Fatalf("log after the decision: %+v", log)
+	}
+
+	// A replayed decision changes nothing.
+	if err := s.ResolveWaiting(ctx, r.ID, evs, store.StatusSucceeded, "approved"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("replayed: err %v, want ErrConflict", err)
+	}
+	if again, _ := s.Events(ctx, r.ID, 0); len(again) != 3 {
+		t.Fatalf("a refused decision wrote events: %d", len(again))
+	}
+	if err := s.ResolveWaiting(ctx, "run_unknown", evs, store.StatusRejected, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown run: err %v, want ErrNotFound", err)
+	}
+
+	// A revision sends the run back to the queue, unfinished and claimable.
+	r2 := waiting(t, s)
+	if err := s.ResolveWaiting(ctx, r2.ID, []team.Event{{Type: team.EventApprovalDecided, Decision: d}}, store.StatusQueued, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetRun(ctx, r2.ID); got.Status != store.StatusQueued || !got.FinishedAt.IsZero() {
+		t.Fatalf("revised run: %+v", got)
+	}
+	if !claim(t, s, r2.ID, "inst-a", time.Minute) {
+		t.Fatal("a revised run cannot be claimed")
+	}
+}
+
+func testResolveWaitingConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := waiting(t, s)
+	const n = 8
+	var wg sync.WaitGroup
+	var wins, conflicts atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			d := &team.Decision{Decision: team.DecisionApprove, By: fmt.Sprintf("key:%d", i)}
+			err := s.ResolveWaiting(ctx, r.ID, []team.Event{{Type: team.EventApprovalDecided, Decision: d}}, store.StatusSucceeded, team.StopApproved)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, store.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Errorf("ResolveWaiting: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != n-1 {
+		t.Fatalf("%d wins, %d conflicts; want 1 and %d", wins.Load(), conflicts.Load(), n-1)
+	}
+	if log, _ := s.Events(ctx, r.ID, 0); len(log) != 2 {
+		t.Fatalf("%d events, want the request and one decision", len(log))
 	}
 }

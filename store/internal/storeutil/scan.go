@@ -39,7 +39,7 @@ func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 
 // RunColumns are the columns of a run, in the order ScanRun reads them.
 const RunColumns = `id, owner, COALESCE(idempotency_key, ''), task, team, max_messages, budget_usd, status,
-	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at`
+	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval`
 
 // ScanRun reads a row of RunColumns. A missing row gives the driver's
 // no-rows error unwrapped.
@@ -48,13 +48,17 @@ func ScanRun(sc Scanner) (*store.Run, error) {
 		r               store.Run
 		usage, perAgent []byte
 		status          string
+		approval        bool
 	)
 	if err := sc.Scan(&r.ID, &r.Owner, &r.IdempotencyKey, &r.Task, &r.Team, &r.MaxMessages, &r.BudgetUSD,
 		&status, &r.StopReason, &r.Error, &usage, &perAgent, &r.Article,
-		timeDest{&r.CreatedAt}, timeDest{&r.UpdatedAt}, timeDest{&r.FinishedAt}); err != nil {
+		timeDest{&r.CreatedAt}, timeDest{&r.UpdatedAt}, timeDest{&r.FinishedAt}, &approval); err != nil {
 		return nil, err
 	}
 	r.Status = store.Status(status)
+	if approval {
+		r.Approval = &store.Approval{Required: true}
+	}
 	if err := DecodeUsage(&r, usage, perAgent); err != nil {
 		return nil, err
 	}
@@ -62,13 +66,13 @@ func ScanRun(sc Scanner) (*store.Run, error) {
 }
 
 // KeyColumns are the columns of an API key, in the order ScanKey reads them.
-const KeyColumns = `id, name, hash, admin, created_at, revoked_at`
+const KeyColumns = `id, name, hash, admin, created_at, revoked_at, role`
 
 // ScanKey reads a row of KeyColumns. A missing row gives the driver's
 // no-rows error unwrapped.
 func ScanKey(sc Scanner) (*store.Key, error) {
 	var k store.Key
-	if err := sc.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, timeDest{&k.CreatedAt}, timeDest{&k.RevokedAt}); err != nil {
+	if err := sc.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, timeDest{&k.CreatedAt}, timeDest{&k.RevokedAt}, &k.Role); err != nil {
 		return nil, err
 	}
 	return &k, nil

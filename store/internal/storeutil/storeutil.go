@@ -132,7 +132,7 @@ func PrepareKey(k *store.Key) store.Key {
 	if c.ID == "" {
 		c.ID = NewID()
 	}
-	c.ID, c.Name, c.Hash = Text(c.ID), Text(c.Name), Text(c.Hash)
+	c.ID, c.Name, c.Hash, c.Role = Text(c.ID), Text(c.Name), Text(c.Hash), Text(c.Role)
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = Now()
 	}

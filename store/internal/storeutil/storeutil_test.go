@@ -98,14 +98,14 @@ func TestScanKey_ReadsBothBackendsTimes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := storeutil.ScanKey(row{"id", "name", "hash", true, tt.created, tt.revoked})
+			k, err := storeutil.ScanKey(row{"id", "name", "hash", true, tt.created, tt.revoked, "reader"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if k.CreatedAt != at || k.RevokedAt != tt.wantRevoked {
 				t.Errorf("CreatedAt, RevokedAt = %v, %v; want %v, %v (UTC)", k.CreatedAt, k.RevokedAt, at, tt.wantRevoked)
 			}
-			if k.ID != "id" || k.Name != "name" || k.Hash != "hash" || !k.Admin {
+			if k.ID != "id" || k.Name != "name" || k.Hash != "hash" || !k.Admin || k.Role != "reader" {
 				t.Errorf("key = %+v", k)
 			}
 		})
