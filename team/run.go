@@ -410,29 +410,56 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 	}
 }
 
-// decide applies a person's decision to a waiting run. It reports whether the
-// team goes on (a revision); otherwise the stream is over.
+// decide applies a person's decision to a waiting run (see Decide). It
+// reports whether the team goes on (a revision); otherwise the stream is over.
 func (b *base) decide(d Decision, st *state, now func() time.Time, yield func(Event, error) bool, finish func(string, error)) bool {
-	if err := d.Validate(); err != nil {
+	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true}, d, now())
+	if err != nil {
 		finish("error", err)
 		return false
 	}
-	if d.At.IsZero() {
-		d.At = now()
+	for _, e := range events {
+		if e.Message != nil {
+			st.messages = append(st.messages, *e.Message)
+		}
+		if !yield(e, nil) {
+			return false
+		}
 	}
-	dc := d
-	if !yield(Event{Type: EventApprovalDecided, Time: d.At, Decision: &dc, Index: len(st.messages), Total: st.usage}, nil) {
+	if stop != "" {
+		finish(stop, nil)
 		return false
 	}
+	return true
+}
+
+// Decide applies a person's decision to the checkpoint of a run that awaits
+// approval, without running anything: it returns the events that record it
+// (approval_decided, and for a revision the note as a message from
+// EditorInChief) and the stop reason the run ends with (StopApproved,
+// StopRejected), or "" when the team goes on (a revision). A service that
+// keeps runs in a store appends these events itself and resumes a revised run
+// from its checkpoint; Stream does the same for WithDecision. A zero d.At is
+// now.
+func Decide(cp Checkpoint, d Decision, now time.Time) (events []Event, stopReason string, err error) {
+	if !cp.Awaiting {
+		return nil, "", ErrNotAwaitingApproval
+	}
+	if err := d.Validate(); err != nil {
+		return nil, "", err
+	}
+	if d.At.IsZero() {
+		d.At = now
+	}
+	n := len(cp.Messages)
+	events = append(events, Event{Type: EventApprovalDecided, Time: d.At, Decision: &d, Index: n, Total: cp.Usage})
 	switch d.Decision {
 	case DecisionApprove:
-		finish(StopApproved, nil)
-		return false
+		return events, StopApproved, nil
 	case DecisionReject:
-		finish(StopRejected, nil)
-		return false
+		return events, StopRejected, nil
 	}
 	msg := agent.Message{Source: EditorInChief, Content: d.Note, Time: d.At}
-	st.messages = append(st.messages, msg)
-	return yield(Event{Type: EventMessage, Time: msg.Time, Speaker: EditorInChief, Message: &msg, Index: len(st.messages) - 1, Total: st.usage}, nil)
+	events = append(events, Event{Type: EventMessage, Time: d.At, Speaker: EditorInChief, Message: &msg, Index: n, Total: cp.Usage})
+	return events, "", nil
 }
