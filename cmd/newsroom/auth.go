@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/spf13/cobra"
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/model/provider"
@@ -52,26 +53,40 @@ type authResult struct {
 	err     error
 }
 
-// runAuth implements `newsroom auth check`: it says how newsroom will
+func newAuthCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth COMMAND [flags]",
+		Short: "Check how newsroom authenticates to the model",
+		RunE:  groupRunE,
+	}
+	var timeout time.Duration
+	check := &cobra.Command{
+		Use:   "check [flags]",
+		Short: "Say which credential newsroom will use, or why none works",
+		Long: `Say how newsroom will authenticate to the model: an API key (and where it
+comes from), or for Entra ID which credential of DefaultAzureCredential's
+chain gets a token for Azure OpenAI, or why each one fails. Keys and tokens
+are never printed.`,
+		Example: `  newsroom auth check
+  newsroom auth check --env-file prod.env --timeout 30s`,
+		Args: noArgs,
+	}
+	check.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long each credential may take to get a token")
+	mf := addModelFlags(check.Flags())
+	check.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runAuthCheck(cmd.Context(), mf, timeout, cmd.OutOrStdout())
+	}
+	cmd.AddCommand(check)
+	return cmd
+}
+
+// runAuthCheck implements `newsroom auth check`: it says how newsroom will
 // authenticate to the model, and for Entra ID which credential of the chain
 // gets a token for the Cognitive Services scope, or why each one fails.
 // Keys and tokens are never printed.
-func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		return fmt.Errorf("%w: usage: newsroom auth check [--timeout 15s] [--env-file .env] [model flags]", errUsage)
-	}
-	fs := flag.NewFlagSet("auth check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	timeout := fs.Duration("timeout", 15*time.Second, "how long each credential may take to get a token")
-	mf := addModelFlags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: auth check takes no arguments, got %q", errUsage, strings.Join(fs.Args(), " "))
-	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+func runAuthCheck(ctx context.Context, mf *modelFlags, timeout time.Duration, stdout io.Writer) error {
+	if timeout <= 0 {
+		return usageErrorf("--timeout must be positive")
 	}
 	cfg, err := loadConfig(ctx, mf)
 	if err != nil {
@@ -104,7 +119,7 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "auth: Entra ID (no API key configured), scope %s\n", provider.Scope)
 	}
 
-	results := checkCredentials(ctx, authChain(), *timeout)
+	results := checkCredentials(ctx, authChain(), timeout)
 	var chosen string
 	for _, r := range results {
 		if r.err != nil {

@@ -66,8 +66,8 @@ func TestRunAuth_UsageAndConfigErrors(t *testing.T) {
 		want error
 		text string
 	}{
-		{"no subcommand", nil, nil, errUsage, "auth check"},
-		{"unknown subcommand", []string{"login"}, nil, errUsage, "auth check"},
+		{"no subcommand", nil, nil, errUsage, "newsroom auth needs a command: check"},
+		{"unknown subcommand", []string{"login"}, nil, errUsage, `unknown command "login" for newsroom auth`},
 		{"unknown flag", []string{"check", "--bogus"}, nil, errUsage, "bogus"},
 		{"stray argument", []string{"check", "extra"}, nil, errUsage, "extra"},
 		{"endpoint without deployment", []string{"check"}, map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com"}, errConfig, "AZURE_OPENAI_DEPLOYMENT"},

@@ -3,83 +3,110 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/newsroom-dev/newsroom/emulator"
 )
 
-// runEmulator serves the Azure OpenAI emulator until ctx is done.
-func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: newsroom emulator [flags]\n\n"+
-			"Serves Azure OpenAI's chat completions protocol with the newsroom's offline personas.\n\n")
-		fs.PrintDefaults()
+// emulatorOptions are the flags of `newsroom emulator`.
+type emulatorOptions struct {
+	addr          string
+	allowRemote   bool
+	apiKey        string
+	useTLS        bool
+	certOut       string
+	rpm, tpm      int
+	ttft          time.Duration
+	tps           float64
+	faultRate     string
+	stall         time.Duration
+	seed          uint64
+	modelName     string
+	contextWindow int
+}
+
+func newEmulatorCmd() *cobra.Command {
+	o := &emulatorOptions{}
+	cmd := &cobra.Command{
+		Use:   "emulator [flags]",
+		Short: "Serve the Azure OpenAI emulator on loopback",
+		Long: `Serve Azure OpenAI's chat completions protocol with the newsroom's offline
+personas, for tests, demos and benchmarks. Its answers are not written by a
+language model.`,
+		Example: `  newsroom emulator --addr 127.0.0.1:8090
+  newsroom emulator --rpm 60 --tpm 10000 --ttft 200ms --tps 80
+  newsroom emulator --fault-rate 429=0.05,500=0.01 --seed 7`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serveEmulator(cmd, o)
+		},
 	}
-	addr := fs.String("addr", "127.0.0.1:8090", "listen address (loopback only unless --allow-remote)")
-	allowRemote := fs.Bool("allow-remote", false, "allow listening on a non-loopback address")
-	apiKey := fs.String("api-key", "", "key clients must send as api-key or bearer token (default $NEWSROOM_EMULATOR_API_KEY; empty accepts any request)")
-	useTLS := fs.Bool("tls", false, "serve HTTPS with a fresh self-signed certificate for 127.0.0.1 and localhost")
-	certOut := fs.String("cert-out", "", "with --tls, write the certificate (PEM) to this file, for SSL_CERT_FILE")
-	rpm := fs.Int("rpm", 0, "requests per minute per deployment (0: unlimited)")
-	tpm := fs.Int("tpm", 0, "tokens per minute per deployment (0: unlimited)")
-	ttft := fs.Duration("ttft", 0, "time to first token")
-	tps := fs.Float64("tps", 0, "tokens per second while streaming (0: no pacing)")
-	faultRate := fs.String("fault-rate", "", "random faults, e.g. 429=0.05,500=0.01,503=0.01,cut=0.01,stall=0.01,malformed=0.01,content_filter=0.01")
-	stall := fs.Duration("stall", 2*time.Second, "how long a stall fault pauses")
-	seed := fs.Uint64("seed", 1, "seed for the random faults")
-	modelName := fs.String("model-name", emulator.DefaultModelName, "model name the responses report (also picks the tokenizer)")
-	contextWindow := fs.Int("context-window", emulator.DefaultContextWindow, "context length; longer prompts get context_length_exceeded")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: emulator takes no arguments, got %q", errUsage, strings.Join(fs.Args(), " "))
-	}
-	if !*allowRemote && !isLoopback(*addr) {
-		return fmt.Errorf("%w: --addr %s is not a loopback address; pass --allow-remote to expose the emulator", errUsage, *addr)
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "listen address (loopback only unless --allow-remote)")
+	fs.StringVar(&o.apiKey, "api-key", "", "key clients must send as api-key or bearer token (default $NEWSROOM_EMULATOR_API_KEY; empty accepts any request)")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow listening on a non-loopback address")
+	fs.BoolVar(&o.useTLS, "tls", false, "serve HTTPS with a fresh self-signed certificate for 127.0.0.1 and localhost")
+	fs.StringVar(&o.certOut, "cert-out", "", "with --tls, write the certificate (PEM) to this file, for SSL_CERT_FILE")
+	fs.StringVar(&o.modelName, "model-name", emulator.DefaultModelName, "model name the responses report (also picks the tokenizer)")
+	fs.IntVar(&o.contextWindow, "context-window", emulator.DefaultContextWindow, "context length in tokens; longer prompts get context_length_exceeded")
+	fs.IntVar(&o.rpm, "rpm", 0, "requests per minute per deployment (0: unlimited)")
+	fs.IntVar(&o.tpm, "tpm", 0, "tokens per minute per deployment (0: unlimited)")
+	fs.DurationVar(&o.ttft, "ttft", 0, "time to first token")
+	fs.Float64Var(&o.tps, "tps", 0, "tokens per second while streaming (0: no pacing)")
+	fs.StringVar(&o.faultRate, "fault-rate", "", "random faults, e.g. 429=0.05,500=0.01,503=0.01,cut=0.01,stall=0.01,malformed=0.01,content_filter=0.01")
+	fs.DurationVar(&o.stall, "stall", 2*time.Second, "how long a stall fault pauses")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed for the random faults")
+	setGroup(fs, groupQuota, "rpm", "tpm", "ttft", "tps")
+	setGroup(fs, groupOther, "fault-rate", "stall", "seed")
+	return cmd
+}
+
+// serveEmulator serves the Azure OpenAI emulator until ctx is done.
+func serveEmulator(cmd *cobra.Command, o *emulatorOptions) error {
+	ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+	if !o.allowRemote && !isLoopback(o.addr) {
+		return usageErrorf("--addr %s is not a loopback address; pass --allow-remote to expose the emulator", o.addr)
 	}
 	switch {
-	case *rpm < 0 || *tpm < 0:
-		return fmt.Errorf("%w: --rpm and --tpm must not be negative", errUsage)
-	case *ttft < 0 || *tps < 0 || *stall < 0:
-		return fmt.Errorf("%w: --ttft, --tps and --stall must not be negative", errUsage)
-	case *contextWindow <= 0:
-		return fmt.Errorf("%w: --context-window must be positive", errUsage)
-	case *certOut != "" && !*useTLS:
-		return fmt.Errorf("%w: --cert-out needs --tls", errUsage)
+	case o.rpm < 0 || o.tpm < 0:
+		return usageErrorf("--rpm and --tpm must not be negative")
+	case o.ttft < 0 || o.tps < 0 || o.stall < 0:
+		return usageErrorf("--ttft, --tps and --stall must not be negative")
+	case o.contextWindow <= 0:
+		return usageErrorf("--context-window must be positive")
+	case o.certOut != "" && !o.useTLS:
+		return usageErrorf("--cert-out needs --tls")
 	}
-	rates, err := emulator.ParseFaultRates(*faultRate)
+	rates, err := emulator.ParseFaultRates(o.faultRate)
 	if err != nil {
-		return fmt.Errorf("%w: --fault-rate: %w", errUsage, err)
+		return usageErrorf("--fault-rate: %v", err)
 	}
-	key := *apiKey
+	key := o.apiKey
 	if key == "" {
 		key = os.Getenv("NEWSROOM_EMULATOR_API_KEY")
 	}
 
 	srv, err := emulator.Start(emulator.Config{
 		APIKey:        key,
-		ModelName:     *modelName,
-		ContextWindow: *contextWindow,
-		Quota:         emulator.Quota{RequestsPerMinute: *rpm, TokensPerMinute: *tpm},
-		Latency:       emulator.Latency{TimeToFirstToken: *ttft, TokensPerSecond: *tps},
-		Faults:        emulator.Faults{Rates: rates, Stall: *stall},
-		Seed:          *seed,
+		ModelName:     o.modelName,
+		ContextWindow: o.contextWindow,
+		Quota:         emulator.Quota{RequestsPerMinute: o.rpm, TokensPerMinute: o.tpm},
+		Latency:       emulator.Latency{TimeToFirstToken: o.ttft, TokensPerSecond: o.tps},
+		Faults:        emulator.Faults{Rates: rates, Stall: o.stall},
+		Seed:          o.seed,
 		MaxRecorded:   -1, // a long-running server keeps no request log
-	}, emulator.Options{Addr: *addr, TLS: *useTLS})
+	}, emulator.Options{Addr: o.addr, TLS: o.useTLS})
 	if err != nil {
 		return err
 	}
-	if *certOut != "" {
-		if err := os.WriteFile(*certOut, srv.CertPEM(), 0o644); err != nil {
+	if o.certOut != "" {
+		if err := os.WriteFile(o.certOut, srv.CertPEM(), 0o644); err != nil {
 			_ = srv.Close()
 			return fmt.Errorf("emulator: writing certificate: %w", err)
 		}
@@ -93,8 +120,8 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		fmt.Fprintln(stdout, "  An API key is required (api-key header or bearer token).")
 	}
-	if *certOut != "" {
-		fmt.Fprintf(stdout, "  Certificate written to %s (set SSL_CERT_FILE to it).\n", *certOut)
+	if o.certOut != "" {
+		fmt.Fprintf(stdout, "  Certificate written to %s (set SSL_CERT_FILE to it).\n", o.certOut)
 	}
 	fmt.Fprintln(stdout, "  The answers come from fixed newsroom personas, not from a language model. Ctrl-C stops.")
 

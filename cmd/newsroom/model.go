@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,60 +32,6 @@ import (
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
-
-// modelFlags are the model and pipeline settings every model-using command
-// accepts. Flags override the environment, which overrides .env.
-type modelFlags struct {
-	fs      *flag.FlagSet
-	noCache *bool
-	envFile *string
-}
-
-// addModelFlags defines the flags on fs. API keys have no flag: a key on a
-// command line is visible to every user of the machine (ps).
-func addModelFlags(fs *flag.FlagSet) *modelFlags {
-	for _, s := range config.Settings() {
-		switch s.Name {
-		case config.APIKey, config.RedisURL, config.DatabaseURL, config.DB, config.BudgetUSD:
-			continue // secrets have no flag; the store and run budget flags belong to their commands
-		}
-		fs.String(s.Name, "", s.Description+envHint(s))
-	}
-	return &modelFlags{
-		fs:      fs,
-		noCache: fs.Bool("no-cache", false, "do not use the response cache"),
-		envFile: fs.String("env-file", ".env", "the .env file to read (missing is fine)"),
-	}
-}
-
-func envHint(s config.Setting) string {
-	if len(s.Vars) == 0 {
-		return ""
-	}
-	return " (env " + s.Vars[0] + ")"
-}
-
-// set returns the flags the user set, for config.Sources.Flags.
-func (m *modelFlags) set() map[string]string {
-	out := map[string]string{}
-	m.fs.Visit(func(f *flag.Flag) {
-		if _, ok := settingNames[f.Name]; ok {
-			out[f.Name] = f.Value.String()
-		}
-	})
-	return out
-}
-
-var settingNames = func() map[string]bool {
-	m := map[string]bool{}
-	for _, s := range config.Settings() {
-		m[s.Name] = true
-	}
-	return m
-}()
-
 // loadConfig loads and validates the configuration; errors are
 // configuration errors (exit code 2). Key Vault references are resolved with
 // the same Azure credential the model uses.
@@ -94,7 +39,7 @@ func loadConfig(ctx context.Context, mf *modelFlags) (*config.Config, error) {
 	flags := map[string]string{}
 	envFile := ".env"
 	if mf != nil {
-		flags, envFile = mf.set(), *mf.envFile
+		flags, envFile = mf.set(), mf.envFile
 	}
 	cfg, err := config.LoadContext(ctx, config.Sources{Flags: flags, Env: os.LookupEnv, DotEnvPath: envFile,
 		Resolver: &lazyResolver{}})
@@ -200,7 +145,7 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		}
 	}()
 
-	s.Tel, err = telemetry.Setup(ctx, telemetry.Config{ServiceVersion: version, Prometheus: opts.Prometheus})
+	s.Tel, err = telemetry.Setup(ctx, telemetry.Config{ServiceVersion: buildVersion(), Prometheus: opts.Prometheus})
 	if err != nil {
 		return nil, fmt.Errorf("%w: telemetry: %w", errConfig, err)
 	}
@@ -260,7 +205,7 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 			return nil, fmt.Errorf("%w: %w", errConfig, err)
 		}
 	}
-	store, err := s.openCache(ctx, cfg, *mf.noCache)
+	store, err := s.openCache(ctx, cfg, mf.noCache)
 	if err != nil {
 		return nil, err
 	}

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/console"
@@ -20,33 +19,73 @@ import (
 	"github.com/newsroom-dev/newsroom/termination"
 )
 
-// runRun writes an article for a task and prints it as text, JSON or Markdown.
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	teamKind := fs.String("team", desk.RoundRobin, "team: roundrobin or selector")
-	format := fs.String("format", "text", "output: text (live), json or markdown")
-	maxMessages := fs.Int("max-messages", 0, "stop after N agent messages (0: 10 for roundrobin, 20 for selector)")
-	timeout := fs.Duration("timeout", 10*time.Minute, "deadline for the whole run")
-	budgetUSD := fs.Float64("budget-usd", 0, "stop before the run would cost more than this (0: no budget)")
-	maxTokens := fs.Int("max-tokens-total", 0, "stop before the run would use more tokens than this (0: no limit)")
-	mf := addModelFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	task := strings.TrimSpace(strings.Join(fs.Args(), " "))
-	switch {
-	case task == "":
-		return fmt.Errorf("%w: run needs a TASK, e.g. newsroom run \"Write a short article about ...\"", errUsage)
-	case *format != "text" && *format != "json" && *format != "markdown":
-		return fmt.Errorf("%w: --format must be text, json or markdown, not %q", errUsage, *format)
-	case *teamKind != desk.RoundRobin && *teamKind != desk.Selector:
-		return fmt.Errorf("%w: --team must be roundrobin or selector, not %q", errUsage, *teamKind)
-	case *maxMessages < 0 || *budgetUSD < 0 || *maxTokens < 0:
-		return fmt.Errorf("%w: --max-messages, --budget-usd and --max-tokens-total must not be negative", errUsage)
-	}
+// defaultMaxTaskBytes caps a task, like the service's default (server.Config.MaxTaskBytes).
+const defaultMaxTaskBytes = 16 << 10
 
-	stack, err := buildModel(ctx, mf, stderr, stackOptions{})
+// runOptions are the flags of `newsroom run`.
+type runOptions struct {
+	team         string
+	format       string
+	maxMessages  int
+	timeout      time.Duration
+	budgetUSD    float64
+	maxTokens    int
+	taskFile     string
+	maxTaskBytes int
+	model        *modelFlags
+}
+
+func newRunCmd() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] TASK",
+		Short: "Write an article about TASK in the terminal",
+		Long: `Write an article: the team's agents take turns on TASK (a topic or a set of
+facts) until the editor approves, a limit is reached or the deadline passes.
+
+TASK is the rest of the command line; "-" or no TASK with piped standard
+input reads it from standard input, and --task-file reads it from a file.
+Flags may come before or after TASK; "--" ends the flags.`,
+		Example: `  newsroom run "Facts: the council approved a bike lane on Main Street on Tuesday."
+  newsroom run "Facts: ..." --team selector --format markdown
+  newsroom run --task-file brief.txt --format json > run.json
+  cat brief.txt | newsroom run -`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd, o, args)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.team, "team", desk.RoundRobin, "team: roundrobin or selector")
+	fs.StringVar(&o.format, "format", "text", "output: text (live), json or markdown")
+	fs.StringVar(&o.taskFile, "task-file", "", "read the task from this file")
+	fs.IntVar(&o.maxMessages, "max-messages", 0, "stop after N agent messages (0: 10 for roundrobin, 20 for selector)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "deadline for the whole run")
+	fs.Float64Var(&o.budgetUSD, "budget-usd", 0, "stop before the run would cost more than this many USD (0: the configured per-run budget, else none)")
+	fs.IntVar(&o.maxTokens, "max-tokens-total", 0, "stop before the run would use more tokens than this (0: no limit)")
+	fs.IntVar(&o.maxTaskBytes, "max-task-bytes", defaultMaxTaskBytes, "refuse a task longer than this many bytes, like the service")
+	setGroup(fs, groupQuota, "budget-usd", "max-tokens-total", "max-task-bytes")
+	o.model = addModelFlags(fs)
+	return cmd
+}
+
+// runRun writes an article for a task and prints it as text, JSON or Markdown.
+func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	switch {
+	case o.format != "text" && o.format != "json" && o.format != "markdown":
+		return usageErrorf("--format must be text, json or markdown, not %q", o.format)
+	case o.team != desk.RoundRobin && o.team != desk.Selector:
+		return usageErrorf("--team must be roundrobin or selector, not %q", o.team)
+	case o.maxMessages < 0 || o.budgetUSD < 0 || o.maxTokens < 0:
+		return usageErrorf("--max-messages, --budget-usd and --max-tokens-total must not be negative")
+	case o.maxTaskBytes <= 0:
+		return usageErrorf("--max-task-bytes must be positive")
+	}
+	task, err := readTask(cmd.InOrStdin(), args, o.taskFile, o.maxTaskBytes)
+	if err != nil {
+		return err
+	}
+	stack, err := buildModel(ctx, o.model, stderr, stackOptions{})
 	if err != nil {
 		return err
 	}
@@ -55,21 +94,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprint(stderr, emulatorNotice)
 	}
 
-	client := stack.RunClient(*budgetUSD, *maxTokens)
-	tm, err := desk.New(desk.Config{Team: *teamKind, Client: client, MaxMessages: *maxMessages,
-		Extra: termination.Timeout(*timeout)})
+	client := stack.RunClient(o.budgetUSD, o.maxTokens)
+	tm, err := desk.New(desk.Config{Team: o.team, Client: client, MaxMessages: o.maxMessages,
+		Extra: termination.Timeout(o.timeout)})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 
 	var printer *console.Printer
-	if *format == "text" {
+	if o.format == "text" {
 		printer = console.New(stdout)
 	}
 	runID := newRunID()
-	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: *teamKind, Logger: stack.Logger})
+	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: o.team, Logger: stack.Logger})
 	rctx := obs.Start(ctx)
-	events := obs.Wrap(rctx, tm.Stream(rctx, task, team.WithStreaming(*format == "text"), team.WithRunID(runID),
+	events := obs.Wrap(rctx, tm.Stream(rctx, task, team.WithStreaming(o.format == "text"), team.WithRunID(runID),
 		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)))
 	var onEvent func(team.Event)
 	if printer != nil {
@@ -77,7 +116,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	res, runErr := team.Collect(task, team.Checkpoint{}, events, onEvent)
 
-	switch *format {
+	switch o.format {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
@@ -90,10 +129,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if runErr != nil {
+		if interrupted(ctx) {
+			return runErr // exitCode says "interrupted"
+		}
 		fmt.Fprintf(stderr, "newsroom: the run failed after %d messages: %v\n", len(res.Messages), runErr)
 		return fmt.Errorf("%w: %w", errRunFailed, runErr)
 	}
-	if stack.Info.Emulated && *format == "text" {
+	if stack.Info.Emulated && o.format == "text" {
 		fmt.Fprintln(stderr, "(emulator output: not written by a language model)")
 	}
 	return nil

@@ -158,7 +158,7 @@ func TestRun_UsageAndConfigErrorsExit2WithoutSecrets(t *testing.T) {
 		{"no task", nil, "", []string{"run"}, "run needs a TASK"},
 		{"bad team", nil, "", []string{"run", "--team", "chaos", "x"}, "--team must be roundrobin or selector"},
 		{"bad format", nil, "", []string{"run", "--format", "xml", "x"}, "--format must be"},
-		{"unknown flag", nil, "", []string{"run", "--bogus", "x"}, "flag provided but not defined"},
+		{"unknown flag", nil, "", []string{"run", "--bogus", "x"}, "unknown flag: --bogus"},
 		{"unknown command", nil, "", []string{"frobnicate"}, "unknown command"},
 		{"endpoint without deployment", []string{"AZURE_OPENAI_ENDPOINT=https://x.openai.azure.com", "AZURE_OPENAI_API_KEY=" + secret}, "",
 			[]string{"run", "x"}, "deployment is missing"},

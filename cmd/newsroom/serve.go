@@ -5,16 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
-	"github.com/newsroom-dev/newsroom/alerts"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/team"
@@ -22,44 +22,73 @@ import (
 	"github.com/newsroom-dev/newsroom/termination"
 )
 
-// runServe runs the web service until ctx ends (SIGTERM or Ctrl-C), then
+// serveOptions are the flags of `newsroom serve`.
+type serveOptions struct {
+	addr       string
+	workers    int
+	queue      int
+	grace      time.Duration
+	rate       int
+	cors       []string
+	metrics    bool
+	runTimeout time.Duration
+	store      *storeFlags
+	model      *modelFlags
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Serve the web page and the HTTP API",
+		Long: `Serve the web page and the HTTP API (POST /v1/runs, its event stream, /metrics).
+
+Runs are kept in the run store and resume after a restart. On SIGTERM or
+Ctrl-C the service stops taking work, lets the turns in progress finish
+within --grace and exits 0.`,
+		Example: `  newsroom keys create --name alice
+  newsroom serve --addr 127.0.0.1:8080 --workers 4
+  NEWSROOM_DATABASE_URL=postgres://... newsroom serve`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serveAPI(cmd, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.IntVar(&o.workers, "workers", 2, "runs executed at once")
+	fs.IntVar(&o.queue, "queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
+	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "deadline of each run (counted again from a resume)")
+	fs.DurationVar(&o.grace, "grace", 20*time.Second, "on SIGTERM, how long turns in progress may take to finish")
+	fs.IntVar(&o.rate, "rate-limit", 120, "requests per minute per API key (negative: no limit)")
+	fs.StringArrayVar(&o.cors, "cors-origin", nil, "an origin allowed to call the API from another site (repeatable; default none)")
+	fs.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	o.store = addStoreFlags(fs)
+	o.model = addModelFlags(fs)
+	return cmd
+}
+
+// serveAPI runs the web service until ctx ends (SIGTERM or Ctrl-C), then
 // stops taking work, lets the turns in progress finish within --grace, and
 // returns nil: unfinished runs stay in the store and resume at the next start.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	workers := fs.Int("workers", 2, "runs executed at once")
-	queue := fs.Int("queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
-	grace := fs.Duration("grace", 20*time.Second, "on SIGTERM, how long turns in progress may take to finish")
-	rate := fs.Int("rate-limit", 120, "requests per minute per API key (negative: no limit)")
-	var cors stringList
-	fs.Var(&cors, "cors-origin", "an origin allowed to call the API from another site (repeatable; default none)")
-	metrics := fs.Bool("metrics", true, "serve Prometheus metrics at /metrics")
-	runTimeout := fs.Duration("run-timeout", 15*time.Minute, "deadline of each run (counted again from a resume)")
-	sf := addStoreFlags(fs)
-	mf := addModelFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
+func serveAPI(cmd *cobra.Command, o *serveOptions) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("%w: serve takes no arguments, got %v", errUsage, fs.Args())
-	case *workers < 1 || *queue < 1:
-		return fmt.Errorf("%w: --workers and --queue must be at least 1", errUsage)
-	case *runTimeout <= 0:
-		return fmt.Errorf("%w: --run-timeout must be positive", errUsage)
-	case *grace < 0:
-		return fmt.Errorf("%w: --grace must not be negative", errUsage)
+	case o.workers < 1 || o.queue < 1:
+		return usageErrorf("--workers and --queue must be at least 1")
+	case o.runTimeout <= 0:
+		return usageErrorf("--run-timeout must be positive")
+	case o.grace < 0:
+		return usageErrorf("--grace must not be negative")
 	}
 
-	stack, err := buildModel(ctx, mf, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: *metrics})
+	stack, err := buildModel(ctx, o.model, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics})
 	if err != nil {
 		return err
 	}
 	defer stack.Close()
 	log := stack.Logger
-	st, storeDesc, err := sf.open(ctx)
+	st, storeDesc, err := o.store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,11 +96,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	srv, err := server.New(server.Config{
 		Store:        st,
-		Team:         serveTeam(stack, *runTimeout),
-		Workers:      *workers,
-		QueueSize:    *queue,
-		CORSOrigins:  cors,
-		KeyRateLimit: *rate,
+		Team:         serveTeam(stack, o.runTimeout),
+		Workers:      o.workers,
+		QueueSize:    o.queue,
+		CORSOrigins:  o.cors,
+		KeyRateLimit: o.rate,
 		Logger:       log,
 		Emulator:     stack.Info.Emulated,
 		InstanceID:   instanceID(),
@@ -89,13 +118,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("%w: listen on %s: %w", errConfig, *addr, err)
+		return fmt.Errorf("%w: listen on %s: %w", errConfig, o.addr, err)
 	}
-	hs := srv.HTTPServer(*addr)
+	hs := srv.HTTPServer(o.addr)
 	handler := countAuthFailures(hs.Handler, stack.Alerts)
-	if *metrics {
+	if o.metrics {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", stack.Tel.MetricsHandler())
 		mux.Handle("/", handler)
@@ -113,22 +142,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
-	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers)\n", url, storeDesc, stack.Info.Model, *workers)
+	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers)\n", url, storeDesc, stack.Info.Model, o.workers)
 	fmt.Fprintln(stdout, "newsroom: create an API key with: newsroom keys create --name YOUR_NAME")
-	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", *workers, "queue", *queue)
+	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", o.workers, "queue", o.queue)
 
 	select {
 	case <-ctx.Done():
 	case err := <-served:
 		if !errors.Is(err, http.ErrServerClosed) {
-			sctx, cancel := context.WithTimeout(context.Background(), *grace)
+			sctx, cancel := context.WithTimeout(context.Background(), o.grace)
 			defer cancel()
 			_ = srv.Shutdown(sctx)
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	log.Info("shutting down", "grace", grace.String(), "running", srv.Running(), "queued", srv.QueueDepth())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	log.Info("shutting down", "grace", o.grace.String(), "running", srv.Running(), "queued", srv.QueueDepth())
+	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
 	defer cancel()
 	// Stop the runs first: it ends the event streams, so the HTTP server's
 	// own shutdown is not held open by them.
@@ -150,16 +179,6 @@ func serveTeam(stack *modelStack, timeout time.Duration) server.TeamFunc {
 		return desk.New(desk.Config{Team: kind, Client: stack.RunClient(budgetUSD, 0), MaxMessages: maxMessages,
 			Extra: termination.Or(extra, termination.Timeout(timeout))})
 	}
-}
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string { return fmt.Sprint(*s) }
-
-func (s *stringList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
 }
 
 // countAuthFailures tells the alert monitor about every request refused for
