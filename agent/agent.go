@@ -27,6 +27,11 @@ type Message struct {
 	Time time.Time `json:"time,omitzero"`
 	// Cached is true when the message was answered from the response cache.
 	Cached bool `json:"cached,omitempty"`
+	// Deployment is the deployment (or model) the agent asked for; empty
+	// means the client's default.
+	Deployment string `json:"deployment,omitempty"`
+	// Model is the model the service says answered.
+	Model string `json:"model,omitempty"`
 }
 
 // Agent is a participant of a team.
@@ -63,6 +68,9 @@ type Config struct {
 	MaxTokens int
 	// Temperature; nil means the service default.
 	Temperature *float64
+	// Context chooses the part of the conversation sent on each call; the
+	// zero value sends all of it.
+	Context ContextPolicy
 }
 
 // Assistant is an Agent backed by a model.
@@ -82,6 +90,9 @@ func NewAssistant(cfg Config) (*Assistant, error) {
 	}
 	if cfg.Client == nil {
 		return nil, fmt.Errorf("%w (agent %s)", ErrNoClient, cfg.Name)
+	}
+	if err := cfg.Context.Validate(); err != nil {
+		return nil, fmt.Errorf("%w (agent %s)", err, cfg.Name)
 	}
 	return &Assistant{cfg: cfg}, nil
 }
@@ -109,6 +120,10 @@ func (a *Assistant) Description() string { return a.cfg.Description }
 // SystemPrompt returns the agent's system prompt.
 func (a *Assistant) SystemPrompt() string { return a.cfg.SystemPrompt }
 
+// Model returns the deployment or model the agent asks for; empty means the
+// client's default.
+func (a *Assistant) Model() string { return a.cfg.Model }
+
 // Reply asks the model for the agent's next message.
 func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(model.Delta)) (Message, error) {
 	req := &model.Request{
@@ -127,18 +142,23 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 		return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
 	}
 	return Message{
-		Source:  a.cfg.Name,
-		Content: strings.TrimSpace(resp.Content),
-		Usage:   resp.Usage,
-		Time:    time.Now(),
-		Cached:  resp.Cached,
+		Source:     a.cfg.Name,
+		Content:    strings.TrimSpace(resp.Content),
+		Usage:      resp.Usage,
+		Time:       time.Now(),
+		Cached:     resp.Cached,
+		Deployment: a.cfg.Model,
+		Model:      resp.Model,
 	}, nil
 }
 
 // Prompt builds the chat messages the agent sends for a history: its system
 // prompt, the task as a user message, other agents' messages as user messages
-// carrying their name, and its own earlier messages as assistant messages.
+// carrying their name, and its own earlier messages as assistant messages,
+// in conversation order (so every call's prompt extends the previous one and
+// the service's prompt cache applies), after the context policy chose them.
 func (a *Assistant) Prompt(history []Message) []model.Message {
+	history = a.cfg.Context.Apply(history)
 	msgs := make([]model.Message, 0, len(history)+1)
 	if a.cfg.SystemPrompt != "" {
 		msgs = append(msgs, model.Message{Role: model.RoleSystem, Content: a.cfg.SystemPrompt})

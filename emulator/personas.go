@@ -19,13 +19,16 @@ import (
 
 // Agent names the personas play.
 const (
-	Planner   = "PlanningAgent"
-	Reporter  = "News_Reporter"
-	Editor    = "News_Editor"
-	Headliner = "Headline_Generator"
+	Planner     = "PlanningAgent"
+	Reporter    = "News_Reporter"
+	Editor      = "News_Editor"
+	Headliner   = "Headline_Generator"
+	Researcher  = "Researcher"
+	FactChecker = "Fact_Checker"
+	Summarizer  = "Summary_Writer"
 )
 
-var personaNames = []string{Planner, Reporter, Editor, Headliner}
+var personaNames = []string{Planner, Reporter, Editor, Headliner, Researcher, FactChecker, Summarizer}
 
 // personaReply answers a conversation as the persona it addresses.
 func personaReply(msgs []model.Message) string {
@@ -43,6 +46,12 @@ func personaReply(msgs []model.Message) string {
 		return plannerReply(msgs)
 	case Headliner:
 		return headlinerReply(msgs)
+	case Researcher:
+		return researcherReply(msgs)
+	case FactChecker:
+		return factCheckerReply(msgs)
+	case Summarizer:
+		return summaryReply(msgs)
 	}
 	return genericReply(msgs)
 }
@@ -302,7 +311,7 @@ func reporterReply(msgs []model.Message) string {
 	if len(f) == 0 {
 		f = []string{noFacts}
 	}
-	if hasMessageFrom(msgs, Editor) {
+	if hasMessageFrom(msgs, Editor) || hasMessageFrom(msgs, FactChecker) {
 		return revisedArticle(f, topic)
 	}
 	return draftArticle(f, topic)
@@ -378,7 +387,9 @@ func revisedArticle(f []string, topic bool) string {
 // ---- News_Editor ----
 
 func editorReply(msgs []model.Message) string {
-	if ownMessages(msgs) == 0 {
+	// The first review asks for changes, unless the draft it sees was
+	// already revised (after a fact check, on the investigations desk).
+	if ownMessages(msgs) == 0 && !strings.Contains(latestFrom(msgs, Reporter), revisedClosing) {
 		return editorFeedback(msgs)
 	}
 	return "Thank you, this revision addresses every point. The lead is tighter and the key fact comes first, " +
@@ -510,6 +521,46 @@ func headlinerReply(msgs []model.Message) string {
 		b.WriteString(strconv.Itoa(i+1) + ". " + h)
 	}
 	return b.String()
+}
+
+// ---- Researcher, Fact_Checker, Summary_Writer (the investigations desk) ----
+
+func researcherReply(msgs []model.Message) string {
+	f, _ := parseTask(task(msgs))
+	if len(f) == 0 {
+		return "Research brief: the assignment came without facts, and no source could be consulted, so nothing is confirmed yet."
+	}
+	var b strings.Builder
+	b.WriteString("Research brief. Every fact below comes from the assignment; no other source confirmed or contradicted it:\n")
+	for _, x := range f {
+		b.WriteString("- " + x + " (source: the assignment)\n")
+	}
+	b.WriteString("Nothing beyond these facts could be confirmed.")
+	return b.String()
+}
+
+// factCheckerReply sends a draft back while its claims are not attributed
+// (the reporter's first draft never attributes them; the revision does).
+func factCheckerReply(msgs []model.Message) string {
+	draft := latestFrom(msgs, Reporter)
+	if strings.Contains(draft, "according to") || strings.Contains(draft, "According to") {
+		return "Every claim in the draft matches the research brief and is attributed to its source. Names, numbers and dates check out.\nCLEARED"
+	}
+	return "The figures and dates match the research brief, but:\n\n" +
+		"1. Attribution: the claims are stated without a source. Attribute them to the information provided to the newsroom.\n" +
+		"2. Keep every number exactly as given in the brief.\n\nPROBLEMS"
+}
+
+func summaryReply(msgs []model.Message) string {
+	f := facts(task(msgs))
+	if len(f) == 0 {
+		return "The newsroom has no confirmed facts to summarise yet."
+	}
+	out := f[0]
+	if len(f) > 1 {
+		out += " " + f[1]
+	}
+	return out
 }
 
 // ---- generic ----

@@ -114,6 +114,9 @@ type Event struct {
 	// when none gave a valid name and the selector fell back.
 	Attempts int  `json:"attempts,omitempty"`
 	Fallback bool `json:"fallback,omitempty"`
+	// Planned is true when the selector followed the planner's plan
+	// without asking a model.
+	Planned bool `json:"planned,omitempty"`
 	// Usage is the usage of this step (the selector's calls, or the message's).
 	Usage model.Usage `json:"usage"`
 	// Total is the run's usage after this event.

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
@@ -167,7 +168,20 @@ type selection struct {
 	usage    model.Usage
 	attempts int
 	fallback bool
+	// planned is true when the speaker was taken from the planner's plan
+	// without a model call.
+	planned bool
+	// batch, when it has more than one agent, are speakers with no
+	// dependency on each other: they answer the same history at once.
+	batch []agent.Agent
+	// stop, when set, ends the run with this reason instead of a turn.
+	stop string
 }
+
+// replayer is implemented by teams whose next speakers follow from the
+// messages alone; a resumed run asks them again instead of trusting the
+// checkpoint's next speaker.
+type replayer interface{ replays() }
 
 // state is the run's state as the loop sees it.
 type state struct {
@@ -238,7 +252,9 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			awaiting = o.resume.Awaiting
 			st.messages = append(st.messages, o.resume.Messages...)
 			st.usage = o.resume.Usage
-			next = o.resume.NextSpeaker
+			if _, ok := p.(replayer); !ok {
+				next = o.resume.NextSpeaker
+			}
 		}
 		finish := func(reason string, err error) {
 			e := Event{Type: EventRunFinished, Time: now(), StopReason: reason, Total: st.usage, Index: len(st.messages)}
@@ -353,9 +369,51 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 					stopFor(err)
 					return
 				}
+				if sel.stop != "" { // a graph with no step left: its work is done
+					if o.approval {
+						if yield(Event{Type: EventApprovalRequested, Time: now(), Reason: sel.stop, Index: len(st.messages), Total: st.usage}, nil) {
+							finish(StopAwaitingApproval, nil)
+						}
+						return
+					}
+					finish(sel.stop, nil)
+					return
+				}
+				if len(sel.batch) > 1 {
+					for i, a := range sel.batch {
+						e := Event{Type: EventSpeakerSelected, Time: now(), Speaker: a.Name(), Index: len(st.messages) + i, Total: st.usage}
+						if !yield(e, nil) {
+							return
+						}
+					}
+					msgs, err := b.fanOut(ctx, sel.batch, st.history(), o)
+					for _, msg := range msgs {
+						if msg.Time.IsZero() {
+							msg.Time = now()
+						}
+						st.messages = append(st.messages, msg)
+						st.usage = st.usage.Add(msg.Usage)
+						m := msg
+						if !yield(Event{Type: EventMessage, Time: msg.Time, Speaker: msg.Source, Message: &m, Usage: msg.Usage,
+							Index: len(st.messages) - 1, Total: st.usage}, nil) {
+							return
+						}
+						if stopOrPause() {
+							return
+						}
+					}
+					if err == nil {
+						err = ctx.Err()
+					}
+					if err != nil {
+						stopFor(err)
+						return
+					}
+					continue
+				}
 				speaker = sel.speaker
 				if !yield(Event{Type: EventSpeakerSelected, Time: now(), Speaker: speaker.Name(), Usage: sel.usage,
-					Attempts: sel.attempts, Fallback: sel.fallback, Index: len(st.messages), Total: st.usage}, nil) {
+					Attempts: sel.attempts, Fallback: sel.fallback, Planned: sel.planned, Index: len(st.messages), Total: st.usage}, nil) {
 					return
 				}
 			}
@@ -462,4 +520,32 @@ func Decide(cp Checkpoint, d Decision, now time.Time) (events []Event, stopReaso
 	msg := agent.Message{Source: EditorInChief, Content: d.Note, Time: d.At}
 	events = append(events, Event{Type: EventMessage, Time: d.At, Speaker: EditorInChief, Message: &msg, Index: n, Total: cp.Usage})
 	return events, "", nil
+}
+
+// fanOut lets agents with no dependency on each other answer the same
+// history at once (without streaming: their texts would interleave). It
+// returns their messages in the agents' order, up to the first that failed,
+// and that failure.
+func (b *base) fanOut(ctx context.Context, agents []agent.Agent, history []agent.Message, o runOptions) ([]agent.Message, error) {
+	msgs := make([]agent.Message, len(agents))
+	errs := make([]error, len(agents))
+	var wg sync.WaitGroup
+	for i, a := range agents {
+		wg.Go(func() {
+			replyCtx, done := ctx, func() {}
+			if o.turnCtx != nil {
+				replyCtx, done = o.turnCtx(ctx, a.Name())
+			}
+			defer done()
+			msgs[i], errs[i] = a.Reply(replyCtx, history, nil)
+			msgs[i].Source = a.Name()
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return msgs[:i], err
+		}
+	}
+	return msgs, nil
 }

@@ -54,6 +54,17 @@ type SelectorConfig struct {
 	// CandidateFunc, when set, narrows the candidates for a turn; returning
 	// none means every participant.
 	CandidateFunc func(history []agent.Message) []string
+	// Planner names the participant whose plan FollowPlan follows.
+	Planner string
+	// FollowPlan, with a Planner, picks the speaker from the planner's latest
+	// plan without a model call: its numbered lines "N. <agent> : <task>"
+	// are steps, and the k-th message after the plan is step k+1. The model
+	// is asked only when the plan is missing or finished, or its step names
+	// no participant who may speak now.
+	FollowPlan bool
+	// Context chooses the part of the conversation shown to the selector
+	// model; the zero value shows all of it.
+	Context agent.ContextPolicy
 }
 
 // Selector is a team whose next speaker is chosen by a model before each turn.
@@ -79,6 +90,12 @@ func NewSelector(cfg SelectorConfig) (*Selector, error) {
 	}
 	if cfg.MaxSelectorAttempts <= 0 {
 		cfg.MaxSelectorAttempts = DefaultMaxSelectorAttempts
+	}
+	if cfg.FollowPlan && b.byName[cfg.Planner] == nil {
+		return nil, fmt.Errorf("%w %q as planner", ErrUnknownSpeaker, cfg.Planner)
+	}
+	if err := cfg.Context.Validate(); err != nil {
+		return nil, fmt.Errorf("team: selector: %w", err)
 	}
 	t := &Selector{base: b, cfg: cfg, patterns: make(map[string]*regexp.Regexp, len(cfg.Participants))}
 	for _, p := range cfg.Participants {
@@ -112,10 +129,15 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	if len(candidates) == 1 {
 		return selection{speaker: t.byName[candidates[0]]}, nil
 	}
+	if t.cfg.FollowPlan {
+		if name, ok := t.planned(st.messages); ok && slices.Contains(candidates, name) {
+			return selection{speaker: t.byName[name], planned: true}, nil
+		}
+	}
 	if t.cfg.Client == nil {
 		return selection{}, ErrNoSelectorClient
 	}
-	prompt := t.prompt(history, candidates)
+	prompt := t.prompt(t.cfg.Context.Apply(history), candidates)
 	msgs := []model.Message{{Role: model.RoleSystem, Content: prompt}}
 	var sel selection
 	meta := model.Meta{Agent: SelectorSource, Purpose: model.PurposeSelect}
@@ -141,6 +163,29 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	sel.fallback = true
 	sel.speaker = t.byName[t.fallback(candidates, last)]
 	return sel, nil
+}
+
+// planLine is one step of a plan: "1. News_Reporter : Draft the article",
+// with optional Markdown emphasis around the name.
+var planLine = regexp.MustCompile(`(?m)^\s*\d+[.)]\s*[*_]*([A-Za-z0-9_-]+)[*_]*\s*:\s*\S`)
+
+// planned returns the participant the planner's latest plan assigns the
+// next step to: the plan's k-th line, k being the messages since the plan.
+func (t *Selector) planned(msgs []agent.Message) (string, bool) {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Source != t.cfg.Planner {
+			continue
+		}
+		steps := planLine.FindAllStringSubmatch(msgs[i].Content, -1)
+		k := len(msgs) - 1 - i
+		if len(steps) == 0 || k >= len(steps) {
+			return "", false // the latest plan is silent or finished
+		}
+		name := steps[k][1]
+		_, ok := t.byName[name]
+		return name, ok
+	}
+	return "", false
 }
 
 // candidates are the names the selector may choose from this turn: the

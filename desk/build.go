@@ -1,0 +1,272 @@
+package desk
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
+	"github.com/newsroom-dev/newsroom/tokenizer"
+)
+
+// Team kinds (a team file's kind).
+const (
+	RoundRobin = "roundrobin"
+	Selector   = "selector"
+	Graph      = "graph"
+)
+
+// Investigations is the shipped graph desk.
+const Investigations = "investigations"
+
+// Teams lists the shipped desks.
+var Teams = []string{RoundRobin, Selector, Investigations}
+
+// Default caps on messages of the shipped desks (their files say so too).
+const (
+	DefaultRoundRobinMaxMessages = 10
+	DefaultSelectorMaxMessages   = 20
+)
+
+// DefaultMaxTokens caps each reply of an agent whose file sets no cap: a
+// short article fits well within it. A cap keeps the quota limiter's
+// reservations and the budget's worst cases tight.
+const DefaultMaxTokens = 1000
+
+// ErrUnknownTeam is returned for a desk name that is not known.
+var ErrUnknownTeam = errors.New("desk: unknown team")
+
+// Config configures a team built from a desk.
+type Config struct {
+	// Team names a shipped desk; empty means RoundRobin. Ignored when Spec is set.
+	Team string
+	// Spec is a desk from a team file; it takes precedence over Team.
+	Spec *Spec
+	// Client answers every agent's and the selector's calls. Required.
+	Client model.Client
+	// Model is the deployment or model of agents (and the selector) whose
+	// file names none; empty means the client's default.
+	Model string
+	// SelectorModel, when set, is the selector's deployment or model,
+	// whatever the file says.
+	SelectorModel string
+	// MaxMessages, when positive, replaces the file's max_messages (or caps
+	// a desk whose file has none).
+	MaxMessages int
+	// Extra is or-ed with the desk's stop conditions (timeouts, token limits, external stop).
+	Extra termination.Condition
+	// MaxTokens caps the replies of agents whose file sets no cap; 0 means DefaultMaxTokens.
+	MaxTokens int
+	// Count counts tokens for budget context policies; nil means the
+	// tokenizer of Model (o200k_base when unknown).
+	Count func(string) int
+}
+
+// New builds the team a desk describes.
+func New(cfg Config) (team.Team, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("desk: model client is required")
+	}
+	s := cfg.Spec
+	if s == nil {
+		name := cfg.Team
+		if name == "" {
+			name = RoundRobin
+		}
+		d, ok := builtins().Get(name)
+		if !ok {
+			return nil, fmt.Errorf("%w %q (shipped desks: %v)", ErrUnknownTeam, cfg.Team, Teams)
+		}
+		s = d.Spec
+	}
+	return build(s, cfg)
+}
+
+func build(s *Spec, cfg Config) (team.Team, error) {
+	if cfg.MaxTokens <= 0 {
+		cfg.MaxTokens = DefaultMaxTokens
+	}
+	count := cfg.Count
+	if count == nil {
+		count = lazyCounter(cfg.Model)
+	}
+	d := AgentDefaults{}
+	if s.Defaults != nil {
+		d = *s.Defaults
+	}
+	agents := make([]agent.Agent, 0, len(s.Agents))
+	for _, as := range s.Agents {
+		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
+			Model: first(as.Deployment, d.Deployment, cfg.Model), MaxTokens: as.MaxTokens, Temperature: as.Temperature}
+		if c.MaxTokens == 0 {
+			c.MaxTokens = d.MaxTokens
+		}
+		if c.MaxTokens == 0 {
+			c.MaxTokens = cfg.MaxTokens
+		}
+		ctx := as.Context
+		if ctx == nil {
+			ctx = d.Context
+		}
+		c.Context = policy(ctx, count)
+		a, err := agent.NewAssistant(c)
+		if err != nil {
+			return nil, fmt.Errorf("desk %s: %w", s.Name, err)
+		}
+		agents = append(agents, a)
+	}
+	cond := stopCondition(s.Termination, cfg.MaxMessages)
+	if cond == nil { // a graph may have no stop condition; no run goes on forever
+		cond = termination.MaxMessages(team.DefaultMaxMessages)
+	}
+	cond = termination.Or(cond, cfg.Extra)
+	var (
+		t   team.Team
+		err error
+	)
+	switch s.Kind {
+	case RoundRobin:
+		t, err = team.NewRoundRobin(team.RoundRobinConfig{Participants: agents, Termination: cond})
+	case Selector:
+		sc := team.SelectorConfig{Participants: agents, Client: cfg.Client, Model: cfg.Model, Termination: cond}
+		if sel := s.Selector; sel != nil {
+			sc.Model = first(cfg.SelectorModel, sel.Deployment, cfg.Model)
+			sc.Prompt = sel.Prompt
+			sc.AllowRepeatedSpeaker = sel.AllowRepeatedSpeaker
+			sc.MaxSelectorAttempts = sel.MaxAttempts
+			sc.Planner = sel.Planner
+			sc.FollowPlan = sel.Planner != "" && (sel.FollowPlan == nil || *sel.FollowPlan)
+			sc.Context = policy(sel.Context, count)
+		}
+		sc.Model = first(cfg.SelectorModel, sc.Model)
+		t, err = team.NewSelector(sc)
+	case Graph:
+		gc := team.GraphConfig{Participants: agents, Termination: cond}
+		if g := s.Graph; g != nil {
+			gc.Start = g.Start
+			for _, e := range g.Edges {
+				gc.Edges = append(gc.Edges, edge(e))
+			}
+		}
+		t, err = team.NewGraph(gc)
+	default:
+		return nil, fmt.Errorf("%w: desk %s has kind %q (want roundrobin, selector or graph)", ErrInvalid, s.Name, s.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("desk %s: %w", s.Name, err)
+	}
+	return &named{Team: t, name: s.Name}, nil
+}
+
+// named reports the desk's name instead of its kind: runs, the store and
+// the web page know a team by its desk.
+type named struct {
+	team.Team
+	name string
+}
+
+func (n *named) Name() string { return n.name }
+
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func policy(c *ContextSpec, count func(string) int) agent.ContextPolicy {
+	if c == nil {
+		return agent.ContextPolicy{}
+	}
+	return agent.ContextPolicy{Kind: c.Keep, Last: c.Last, Head: c.Head, Tokens: c.Tokens, Count: count}
+}
+
+func lazyCounter(model string) func(string) int {
+	var once sync.Once
+	var tok *tokenizer.Tokenizer
+	return func(s string) int {
+		once.Do(func() { tok, _ = tokenizer.ForModel(model) })
+		if tok == nil {
+			return (len(s) + 3) / 4
+		}
+		return tok.Count(s)
+	}
+}
+
+func edge(e EdgeSpec) team.Edge {
+	te := team.Edge{From: e.From, To: e.To, Otherwise: e.Otherwise, Max: e.Max}
+	switch {
+	case e.Verdict != "":
+		word := e.Verdict
+		te.When = func(m agent.Message) bool { return termination.HasVerdict(m.Content, word) }
+	case e.Mention != "":
+		text := e.Mention
+		te.When = func(m agent.Message) bool { return strings.Contains(m.Content, text) }
+	}
+	return te
+}
+
+// stopCondition builds a file's termination; max, when positive, replaces
+// its max_messages or is added when it has none.
+func stopCondition(c *ConditionSpec, max int) termination.Condition {
+	if c == nil {
+		if max > 0 {
+			return termination.MaxMessages(max)
+		}
+		return nil
+	}
+	cond := condition(*c, max)
+	if max > 0 && !hasMaxMessages(*c) {
+		cond = termination.Or(cond, termination.MaxMessages(max))
+	}
+	return cond
+}
+
+func hasMaxMessages(c ConditionSpec) bool {
+	return c.MaxMessages > 0 || slices.ContainsFunc(c.Any, hasMaxMessages) || slices.ContainsFunc(c.All, hasMaxMessages)
+}
+
+func condition(c ConditionSpec, max int) termination.Condition {
+	list := func(cs []ConditionSpec) []termination.Condition {
+		out := make([]termination.Condition, len(cs))
+		for i, c := range cs {
+			out[i] = condition(c, max)
+		}
+		return out
+	}
+	switch {
+	case c.Any != nil:
+		return termination.Or(list(c.Any)...)
+	case c.All != nil:
+		return termination.And(list(c.All)...)
+	case c.Verdict != nil:
+		// A verdict, a text mention or a source match means the work is
+		// done (an approval gate pauses there); the others are caps.
+		return termination.Done(termination.Verdict(c.Verdict.Word, c.Verdict.Agent))
+	case c.TextMention != nil:
+		return termination.Done(termination.TextMention(c.TextMention.Text, c.TextMention.Sources...))
+	case c.MaxMessages > 0:
+		if max > 0 {
+			return termination.MaxMessages(max)
+		}
+		return termination.MaxMessages(c.MaxMessages)
+	case c.TokenUsage != nil:
+		return termination.TokenUsage(termination.TokenLimits{Total: c.TokenUsage.Total, Prompt: c.TokenUsage.Prompt, Completion: c.TokenUsage.Completion})
+	case c.MaxCostUSD > 0:
+		return termination.MaxCost(c.MaxCostUSD)
+	case c.Timeout != "":
+		d, _ := time.ParseDuration(c.Timeout)
+		return termination.Timeout(d)
+	case c.SourceMatch != nil:
+		return termination.Done(termination.SourceMatch(c.SourceMatch...))
+	}
+	return nil
+}
