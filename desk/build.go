@@ -270,3 +270,38 @@ func condition(c ConditionSpec, max int) termination.Condition {
 	}
 	return nil
 }
+
+// Baseline returns a copy of s run the way AutoGen runs a team: every agent
+// and the selector see the full conversation, and a selector asks its model
+// before every turn (no plan-following). `newsroom bench tokens` compares a
+// desk with its baseline.
+func (s *Spec) Baseline() *Spec {
+	b := *s
+	b.Agents = slices.Clone(s.Agents)
+	for i := range b.Agents {
+		b.Agents[i].Context = nil
+	}
+	if s.Defaults != nil {
+		d := *s.Defaults
+		d.Context = nil
+		b.Defaults = &d
+	}
+	if s.Selector != nil {
+		sel := *s.Selector
+		off := false
+		sel.FollowPlan, sel.Context = &off, nil
+		b.Selector = &sel
+	}
+	return &b
+}
+
+// ArticleOf extracts the finished article from a run of this desk: the body
+// and headlines from the agents its file names (by default News_Reporter and
+// Headline_Generator).
+func (s *Spec) ArticleOf(msgs []agent.Message) Article {
+	body, heads := Reporter, Headliner
+	if a := s.Article; a != nil {
+		body, heads = first(a.Body, body), first(a.Headlines, heads)
+	}
+	return articleOf(msgs, body, heads)
+}

@@ -35,13 +35,17 @@ var listItem = regexp.MustCompile(`^\s*(?:\d+[.)]|[-*•])\s+(.*\S)\s*$`)
 
 // ArticleOf extracts the finished article from a run's messages.
 func ArticleOf(msgs []agent.Message) Article {
+	return articleOf(msgs, Reporter, Headliner)
+}
+
+func articleOf(msgs []agent.Message, body, heads string) Article {
 	var a Article
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
-		if a.Body == "" && m.Source == Reporter {
+		if a.Body == "" && m.Source == body {
 			a.Body = m.Content
 		}
-		if a.Headlines == nil && m.Source == Headliner {
+		if a.Headlines == nil && m.Source == heads {
 			a.Headlines = headlines(m.Content)
 		}
 	}

@@ -34,6 +34,7 @@ type call struct {
 	stall      time.Duration
 	latency    Latency
 	prompt     int
+	cached     int
 	id         string
 	created    int64
 	apiVersion string
@@ -130,6 +131,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		return
 	}
 	setRemaining(w.Header(), adm.remainingRequests, adm.remainingTokens)
+	c.cached = s.cachedTokens(rec.Deployment, c.msgs)
 
 	text := personaReply(c.msgs)
 	if jsonMode {
@@ -312,7 +314,7 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 			Message:      completionMessage{Role: "assistant", Content: text},
 			FinishReason: finish,
 		}},
-		Usage: newUsage(c.prompt, completionTokens),
+		Usage: newUsage(c.prompt, c.cached, completionTokens),
 	}
 	if c.azure {
 		resp.Choices[0].ContentFilterResults = safeFilter
@@ -454,7 +456,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 	if c.rec.IncludeUsage {
 		u := base
 		u.Choices = []chunkChoice{}
-		u.Usage = newUsage(c.prompt, sp.tokens)
+		u.Usage = newUsage(c.prompt, c.cached, sp.tokens)
 		if !sendJSON(u) {
 			return
 		}

@@ -76,6 +76,7 @@ type Server struct {
 
 	counts textCache[int]
 	splits textCache[splitResult]
+	cache  *promptCache
 }
 
 // New returns an emulator with cfg; see Config for the zero values.
@@ -102,6 +103,7 @@ func New(cfg Config) *Server {
 		rand:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		counts: newTextCache[int](8192),
 		splits: newTextCache[splitResult](1024),
+		cache:  newPromptCache(),
 	}
 }
 
@@ -338,12 +340,27 @@ func (s *Server) countText(text string) int {
 func (s *Server) promptTokens(msgs []model.Message) int {
 	n := 3
 	for _, m := range msgs {
-		n += 3 + s.countText(string(m.Role)) + s.countText(m.Content)
-		if m.Name != "" {
-			n += 1 + s.countText(m.Name)
-		}
+		n += s.messageTokens(m)
 	}
 	return n
+}
+
+func (s *Server) messageTokens(m model.Message) int {
+	n := 3 + s.countText(string(m.Role)) + s.countText(m.Content)
+	if m.Name != "" {
+		n += 1 + s.countText(m.Name)
+	}
+	return n
+}
+
+// cachedTokens is how many of a prompt's tokens the deployment's prompt
+// cache serves (see promptCache).
+func (s *Server) cachedTokens(deployment string, msgs []model.Message) int {
+	tokens := make([]int, len(msgs))
+	for i, m := range msgs {
+		tokens[i] = s.messageTokens(m)
+	}
+	return s.cache.lookup(deployment, msgs, tokens)
 }
 
 type splitResult struct {

@@ -72,8 +72,10 @@ type usageBody struct {
 	} `json:"completion_tokens_details"`
 }
 
-func newUsage(prompt, completion int) *usageBody {
-	return &usageBody{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+func newUsage(prompt, cached, completion int) *usageBody {
+	u := &usageBody{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+	u.PromptTokensDetails.CachedTokens = cached
+	return u
 }
 
 // safeFilter is Azure's content filter verdict for harmless text.
