@@ -220,7 +220,8 @@ func (o *RunObserver) Observe(ctx context.Context, e team.Event) {
 		in.runDuration.Record(ctx, at.Sub(o.started).Seconds(), metric.WithAttributes(attrs...))
 		if l := o.info.Logger; l != nil {
 			level := slog.LevelInfo
-			if err != nil {
+			if err != nil && kind != string(termination.KindCancelled) && kind != string(termination.KindShutdown) {
+				// A run cancelled on purpose (Ctrl-C, a user, a shutdown) is no error of the service.
 				level = slog.LevelError
 			}
 			la := append(o.logAttrs("", at.Sub(o.started)), UsageAttrs(e.Total)...)

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -198,5 +201,87 @@ func TestRun_FlagsBeforeOrAfterTheTask(t *testing.T) {
 	}
 	if _, ok := ended.PerAgent["selector"]; ok {
 		t.Error("after --, --team was parsed as a flag")
+	}
+}
+
+func TestReadTask(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "brief.txt")
+	if err := os.WriteFile(file, []byte("  From a file.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, stdin string
+		args        []string
+		file        string
+		max         int
+		want, err   string
+	}{
+		{"arguments joined", "ignored", []string{"Bridge", "closes."}, "", 100, "Bridge closes.", ""},
+		{"dash reads stdin", "From stdin.\n", []string{"-"}, "", 100, "From stdin.", ""},
+		{"piped stdin without arguments", "Piped.", nil, "", 100, "Piped.", ""},
+		{"task file", "", nil, file, 100, "From a file.", ""},
+		{"file and arguments", "", []string{"x"}, file, 100, "", "not both"},
+		{"missing file", "", nil, filepath.Join(dir, "none.txt"), 100, "", "--task-file"},
+		{"empty", "  \n", nil, "", 100, "", "run needs a TASK"},
+		{"arguments too long", "", []string{strings.Repeat("a", 101)}, "", 100, "", "the task is 101 bytes, longer than the limit of 100 bytes"},
+		{"stdin too long", strings.Repeat("b", 20000), []string{"-"}, "", 100, "", "the task from standard input is at least 4196 bytes, longer than the limit of 100 bytes"},
+		{"file too long", "", nil, file, 5, "", "longer than the limit of 5 bytes"},
+	}
+	for _, c := range cases {
+		got, err := readTask(strings.NewReader(c.stdin), c.args, c.file, c.max)
+		switch {
+		case c.err == "" && (err != nil || got != c.want):
+			t.Errorf("%s: %q, %v; want %q", c.name, got, err, c.want)
+		case c.err != "" && (!errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: error %v, want a usage error with %q", c.name, err, c.err)
+		}
+	}
+}
+
+// TestRun_TaskFromStdinAndFile runs the built command with the task piped
+// in, from a file, and too long for the limit.
+func TestRun_TaskFromStdinAndFile(t *testing.T) {
+	t.Parallel()
+	env, dir := cleanEnv(t)
+	firstMessage := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(buildBinary(t), args...)
+		cmd.Env, cmd.Dir, cmd.Stdin = env, dir, strings.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var d struct{ Messages []struct{ Content string } }
+		if err := json.Unmarshal(out, &d); err != nil || len(d.Messages) == 0 {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return d.Messages[0].Content
+	}
+	if got := firstMessage(facts+"\n", "run", "--format", "json"); got != facts {
+		t.Errorf("piped task %q", got)
+	}
+	if got := firstMessage(facts, "run", "--format", "json", "-"); got != facts {
+		t.Errorf("task from - %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "brief.txt"), []byte(facts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := firstMessage("", "run", "--task-file", "brief.txt", "--format", "json"); got != facts {
+		t.Errorf("task from a file %q", got)
+	}
+	long := strings.Repeat("A long brief. ", 2000) // 28,000 bytes
+	cmd := exec.Command(buildBinary(t), "run", "-")
+	cmd.Env, cmd.Dir, cmd.Stdin = env, dir, strings.NewReader(long)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("too long a task: %v, want exit 2\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "longer than the limit of 16384 bytes (raise it with --max-task-bytes)") {
+		t.Errorf("stderr: %s", errb.String())
 	}
 }
