@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
@@ -27,6 +28,9 @@ type CreateRunRequest struct {
 	MaxMessages int `json:"max_messages,omitempty"`
 	// BudgetUSD stops the run gracefully when its cost would exceed it; 0 means none.
 	BudgetUSD float64 `json:"budget_usd,omitempty"`
+	// Approval is "required" (a person decides before the run ends), "none",
+	// or empty for the service's default.
+	Approval string `json:"approval,omitempty"`
 }
 
 // RunView is a run as the API shows it.
@@ -45,12 +49,15 @@ type RunView struct {
 	Usage          model.Usage            `json:"usage"`
 	PerAgent       map[string]model.Usage `json:"per_agent,omitempty"`
 	// Messages so far; only on GET /v1/runs/{id}.
-	Messages   []agent.Message   `json:"messages,omitempty"`
-	Article    string            `json:"article,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
-	FinishedAt time.Time         `json:"finished_at,omitzero"`
-	Links      map[string]string `json:"links"`
+	Messages   []agent.Message `json:"messages,omitempty"`
+	Article    string          `json:"article,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	FinishedAt time.Time       `json:"finished_at,omitzero"`
+	// Approval is set for a run that requires a person's approval; the
+	// decisions are listed only on GET /v1/runs/{id}.
+	Approval *store.Approval   `json:"approval,omitempty"`
+	Links    map[string]string `json:"links"`
 }
 
 // RunList is a page of GET /v1/runs.
@@ -69,7 +76,8 @@ func viewOf(r *store.Run) RunView {
 		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage, PerAgent: r.PerAgent,
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
-		Links: map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
+		Approval: r.Approval,
+		Links:    map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
 	}
 }
 
@@ -100,6 +108,10 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 }
 
 func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *store.Key) {
+	if err := need(k, identity.RoleReporter); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if s.draining.Load() {
 		s.writeError(w, r, errDraining)
 		return
@@ -137,6 +149,11 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is longer than 200 characters"))
 		return
 	}
+	approval, err := s.approvalRequired(req.Approval)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if !s.queue.reserve() {
 		s.writeError(w, r, errQueueFull(s.retryHint()))
 		return
@@ -146,6 +163,9 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		ID: s.newID(), Owner: k.ID, IdempotencyKey: idem, Task: req.Task, Team: req.Team,
 		MaxMessages: req.MaxMessages, BudgetUSD: req.BudgetUSD, Status: store.StatusQueued,
 		CreatedAt: now, UpdatedAt: now,
+	}
+	if approval {
+		run.Approval = &store.Approval{Required: true}
 	}
 	stored, existed, err := s.store.CreateRun(r.Context(), run)
 	switch {
@@ -204,6 +224,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 		cp.Apply(e.Event)
 	}
 	v := viewOf(run)
+	v.Approval = approvalView(run, cp)
 	v.Messages = cp.Messages
 	if v.Messages == nil {
 		v.Messages = []agent.Message{}
@@ -215,7 +236,8 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store
 	q := r.URL.Query()
 	opts := store.ListOptions{Status: store.Status(q.Get("status")), Cursor: q.Get("cursor"), Limit: 20}
 	switch opts.Status {
-	case "", store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled:
+	case "", store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled,
+		store.StatusAwaitingApproval, store.StatusRejected, store.StatusExpired:
 	default:
 		s.writeError(w, r, badRequest("bad_status", "unknown status "+strconv.Quote(string(opts.Status))))
 		return
@@ -228,7 +250,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store
 		}
 		opts.Limit = n
 	}
-	if !k.Admin {
+	if !seesAll(k) {
 		opts.Owner = k.ID
 	}
 	runs, next, err := s.store.ListRuns(r.Context(), opts)
@@ -249,6 +271,15 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request, k *store.K
 		s.writeError(w, r, err)
 		return
 	}
+	// Reporters cancel their own runs; only admins cancel others'.
+	role := identity.RoleReporter
+	if run.Owner != k.ID {
+		role = identity.RoleAdmin
+	}
+	if err := need(k, role); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	run, err = s.cancel(r.Context(), run.ID)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -258,8 +289,8 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request, k *store.K
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, k *store.Key) {
-	if !k.Admin {
-		s.writeError(w, r, errForbidden)
+	if err := need(k, identity.RoleAdmin); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	keys, err := s.store.ListKeys(r.Context())

@@ -7,12 +7,14 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/store"
 )
 
@@ -35,13 +37,28 @@ func HashKey(secret string) string {
 }
 
 // IssueKey creates a key named name in st and returns its secret, which is
-// shown once and never stored.
+// shown once and never stored. An admin key has the admin role, any other
+// the reporter role (see IssueRoleKey).
 func IssueKey(ctx context.Context, st store.Store, name string, admin bool, now time.Time) (string, *store.Key, error) {
+	role := identity.RoleReporter
+	if admin {
+		role = identity.RoleAdmin
+	}
+	return IssueRoleKey(ctx, st, name, role, now)
+}
+
+// IssueRoleKey creates a key named name with role in st and returns its
+// secret, which is shown once and never stored.
+func IssueRoleKey(ctx context.Context, st store.Store, name string, role identity.Role, now time.Time) (string, *store.Key, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", nil, errors.New("server: key name is required")
 	}
+	if role <= identity.RoleNone || role > identity.RoleAdmin {
+		return "", nil, fmt.Errorf("server: key role: %w", identity.ErrUnknownRole)
+	}
 	secret := NewKey()
-	k := &store.Key{ID: "key_" + randomHex(6), Name: name, Hash: HashKey(secret), Admin: admin, CreatedAt: now.UTC()}
+	k := &store.Key{ID: "key_" + randomHex(6), Name: name, Hash: HashKey(secret), Admin: role == identity.RoleAdmin,
+		Role: role.String(), CreatedAt: now.UTC()}
 	if err := st.CreateKey(ctx, k); err != nil {
 		return "", nil, err
 	}
@@ -79,8 +96,9 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.Key)) 
 	}
 }
 
-// canSee reports whether key k may see run r: its creator and admins.
-func canSee(k *store.Key, r *store.Run) bool { return k.Admin || r.Owner == k.ID }
+// canSee reports whether key k may see run r: its creator, and
+// editors-in-chief and admins (any run).
+func canSee(k *store.Key, r *store.Run) bool { return seesAll(k) || r.Owner == k.ID }
 
 // limiter is a token bucket per key.
 type limiter struct {

@@ -94,6 +94,15 @@ type Config struct {
 	// it returns the context to run in, extra run options, and a wrapper of
 	// the run's event stream. Nil means none.
 	Instrument func(ctx context.Context, runID, teamKind string) (context.Context, []team.RunOption, func(Events) Events)
+	// RequireApproval makes runs wait for a person's decision when their
+	// team is done, unless a run asks for "approval": "none".
+	RequireApproval bool
+	// ApprovalTimeout ends a run that waited this long for a decision as
+	// expired; 0 means DefaultApprovalTimeout.
+	ApprovalTimeout time.Duration
+	// ApprovalSweep is how often waiting runs are checked against
+	// ApprovalTimeout; 0 means a minute, negative means never.
+	ApprovalSweep time.Duration
 }
 
 // Events is a run's event stream, as team.Team.Stream returns it.
@@ -209,6 +218,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ScanInterval == 0 {
 		cfg.ScanInterval = 5 * time.Second
 	}
+	if cfg.ApprovalTimeout <= 0 {
+		cfg.ApprovalTimeout = DefaultApprovalTimeout
+	}
+	if cfg.ApprovalSweep == 0 {
+		cfg.ApprovalSweep = time.Minute
+	}
 	if cfg.NewID == nil {
 		cfg.NewID = func() string { return "run_" + randomHex(10) }
 	}
@@ -246,6 +261,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/runs/{id}", s.authed(s.handleGetRun)},
 		{"GET /v1/runs/{id}/events", s.authed(s.handleEvents)},
 		{"POST /v1/runs/{id}/cancel", s.authed(s.handleCancel)},
+		{"POST /v1/runs/{id}/decision", s.authed(s.handleDecision)},
 		{"GET /v1/keys", s.authed(s.handleListKeys)},
 		{"GET /healthz", s.handleHealthz},
 		{"GET /readyz", s.handleReadyz},
@@ -310,6 +326,10 @@ func (s *Server) Start(ctx context.Context) error {
 		if s.cfg.ScanInterval > 0 {
 			s.background.Add(1)
 			go s.scan()
+		}
+		if s.cfg.ApprovalSweep > 0 {
+			s.background.Add(1)
+			go s.expireLoop()
 		}
 	})
 	if err != nil {

@@ -85,8 +85,8 @@ func (s *Server) execute(id string) {
 		s.log.Error("loading run", "run", id, "err", err)
 		return
 	}
-	if run.Status.Finished() {
-		return // cancelled while queued
+	if run.Status.Finished() || run.Status == store.StatusAwaitingApproval {
+		return // cancelled while queued, or a stale queue entry of a waiting run
 	}
 	var cp team.Checkpoint
 	resume := false
@@ -114,7 +114,8 @@ func (s *Server) execute(id string) {
 	}
 	s.log.Info("run started", "run", id, "team", run.Team, "resumed", resume, "messages", len(cp.Messages))
 
-	opts := []team.RunOption{team.WithStreaming(true), team.WithRunID(id), team.WithClock(s.now), team.WithTermination(stop)}
+	opts := []team.RunOption{team.WithStreaming(true), team.WithRunID(id), team.WithClock(s.now), team.WithTermination(stop),
+		team.WithApproval(run.Approval != nil && run.Approval.Required)}
 	if resume {
 		opts = append(opts, team.WithCheckpoint(cp))
 	}
@@ -152,6 +153,12 @@ func (s *Server) execute(id string) {
 			}
 		}
 		if e.Type != team.EventRunStarted && s.finishedElsewhere(id) {
+			return
+		}
+		if e.Type == team.EventRunFinished && e.StopReason == team.StopAwaitingApproval && !a.cancelled.Load() {
+			// A pause, not an end: the run waits in the store, and nothing
+			// here holds it (its approval_requested event is stored).
+			s.pause(run, cp)
 			return
 		}
 		if e.Type == team.EventRunFinished {
@@ -230,6 +237,23 @@ func (s *Server) finish(run *store.Run, cp team.Checkpoint, e team.Event, a *act
 	return true
 }
 
+// pause saves a run that waits for a person's decision: status
+// awaiting_approval, the article so far, and its usage.
+func (s *Server) pause(run *store.Run, cp team.Checkpoint) {
+	run.Status, run.StopReason, run.Error = store.StatusAwaitingApproval, team.StopAwaitingApproval, ""
+	run.Usage, run.PerAgent, run.UpdatedAt = cp.Usage, cp.PerAgent, s.now().UTC()
+	if art := desk.ArticleOf(cp.Messages); art.Body != "" {
+		run.Article = art.Markdown()
+	}
+	if err := s.update(run); err != nil {
+		// It stays running in the store and resumes from its events, which
+		// end with approval_requested: the resumed stream pauses again.
+		s.log.Error("saving run awaiting approval", "run", run.ID, "err", err)
+		return
+	}
+	s.log.Info("run awaiting approval", "run", run.ID, "messages", len(cp.Messages))
+}
+
 // failRun ends a run that could not start.
 func (s *Server) failRun(run *store.Run, cp team.Checkpoint, err error) {
 	e := team.Event{Type: team.EventRunFinished, Time: s.now(), StopReason: "error", Error: err.Error(), Index: len(cp.Messages), Total: cp.Usage}
@@ -285,6 +309,9 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 	}
 	if run.Status.Finished() {
 		return nil, errFinished
+	}
+	if run.Status == store.StatusAwaitingApproval {
+		return s.cancelWaiting(ctx, run)
 	}
 	s.queue.remove(id)
 	events, err := s.store.Events(ctx, id, 0)

@@ -1,0 +1,354 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/identity"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/postgres"
+	"github.com/newsroom-dev/newsroom/store/sqlite"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+const approvalTask = `{"task":"Facts: The city council approved a bike lane on Main Street on Tuesday.","approval":"required"}`
+
+// roleKey issues a key with role in e's store.
+func (e *env) roleKey(role identity.Role) string {
+	e.t.Helper()
+	secret, _, err := IssueRoleKey(context.Background(), e.st, role.String()+"-"+randomHex(3), role, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// waitStatus polls the run until it has status (bounded; no fixed sleeps).
+func (e *env) waitStatus(key, id string, want store.Status) RunView {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v := e.get(key, id)
+		if v.Status == want {
+			return v
+		}
+		if v.Status.Finished() || time.Now().After(deadline) {
+			e.t.Fatalf("run %s is %s (%s %s), want %s", id, v.Status, v.StopReason, v.Error, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *env) decide(key, id, body string) (*http.Response, []byte) {
+	e.t.Helper()
+	return e.do("POST", "/v1/runs/"+id+"/decision", key, body)
+}
+
+// reporterNoteRequests counts the emulator's reporter requests whose prompt
+// ends with the editor-in-chief's note.
+func reporterNoteRequests(emu *emulator.Running, note string) int {
+	n := 0
+	for _, r := range emu.Requests() {
+		if len(r.Messages) < 2 || !strings.HasPrefix(r.Messages[0].Content, "You are "+desk.Reporter) {
+			continue
+		}
+		if r.Messages[len(r.Messages)-1] == (model.Message{Role: model.RoleUser, Name: team.EditorInChief, Content: note}) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestApproval_PauseAndDecisionsAcrossARestart(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "newsroom.db")
+		testApprovalRestart(t, func(t testing.TB) store.Store {
+			st, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testsvc.Postgres(t)
+		testApprovalRestart(t, func(t testing.TB) store.Store {
+			st, err := postgres.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+}
+
+func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {
+	first := newEnv(t, envOpts{openStore: open, cfg: Config{KeyRateLimit: -1}})
+	eic := first.roleKey(identity.RoleEditorInChief)
+	v := first.create(first.user, approvalTask)
+	if v.Approval == nil || !v.Approval.Required {
+		t.Fatalf("created run shows approval %+v", v.Approval)
+	}
+	waiting := first.waitStatus(first.user, v.ID, store.StatusAwaitingApproval)
+	if waiting.Article == "" || waiting.Approval == nil || len(waiting.Approval.Decisions) != 0 {
+		t.Fatalf("waiting run: article %q approval %+v", waiting.Article, waiting.Approval)
+	}
+	calls := first.emu.Count()
+
+	// The reporter who submitted it may not decide.
+	resp, b := first.decide(first.user, v.ID, `{"decision":"approve"}`)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "editor-in-chief") {
+		t.Fatalf("reporter's decision = %d %s, want 403 naming the role", resp.StatusCode, b)
+	}
+
+	// The process stops while the run waits; nothing is lost.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	first.srv.Shutdown(ctx)
+	cancel()
+	second := newEnv(t, envOpts{openStore: open, emulator: first.emu, cfg: Config{KeyRateLimit: -1}})
+	if got := second.get(eic, v.ID); got.Status != store.StatusAwaitingApproval {
+		t.Fatalf("after restart the run is %s", got.Status)
+	}
+	if second.emu.Count() != calls {
+		t.Fatalf("a waiting run made %d model calls after the restart", second.emu.Count()-calls)
+	}
+	// Editors-in-chief see every waiting run.
+	resp, b = second.do("GET", "/v1/runs?status=awaiting_approval", eic, "")
+	var list RunList
+	mustJSON(t, b, &list)
+	if resp.StatusCode != http.StatusOK || len(list.Runs) != 1 || list.Runs[0].ID != v.ID {
+		t.Fatalf("waiting list = %d %s", resp.StatusCode, b)
+	}
+
+	for _, c := range []struct{ body, code string }{
+		{`{"decision":"publish"}`, "bad_decision"},
+		{`{"decision":"revise"}`, "note_required"},
+		{`{"decision":"revise","note":"   "}`, "note_required"},
+	} {
+		resp, b := second.decide(eic, v.ID, c.body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), c.code) {
+			t.Fatalf("decision %s = %d %s, want 400 %s", c.body, resp.StatusCode, b, c.code)
+		}
+	}
+
+	const note = "Say when construction starts."
+	resp, b = second.decide(eic, v.ID, fmt.Sprintf(`{"decision":"revise","note":%q}`, note))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("revise = %d %s", resp.StatusCode, b)
+	}
+	again := second.waitStatus(eic, v.ID, store.StatusAwaitingApproval)
+	if reporterNoteRequests(second.emu, note) != 1 {
+		t.Fatal("the reporter's next prompt does not end with the editor-in-chief's note")
+	}
+	if n := len(again.Messages); n < 2 || again.Messages[n-2].Source != desk.Reporter {
+		t.Fatalf("after the revision the team did not go on from the note: %d messages", n)
+	}
+
+	resp, b = second.decide(eic, v.ID, `{"decision":"approve","note":"Run it."}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("approve = %d %s", resp.StatusCode, b)
+	}
+	done := second.get(eic, v.ID)
+	if done.Status != store.StatusSucceeded || done.StopReason != team.StopApproved || done.FinishedAt.IsZero() {
+		t.Fatalf("approved run: %s %q", done.Status, done.StopReason)
+	}
+	ds := done.Approval.Decisions
+	if len(ds) != 2 || ds[0].Decision != "revise" || ds[0].Note != note || ds[1].Decision != "approve" ||
+		!strings.HasPrefix(ds[0].By, "key_") || ds[1].At.IsZero() {
+		t.Fatalf("decisions %+v", ds)
+	}
+
+	// A replayed decision is refused and changes nothing.
+	resp, b = second.decide(eic, v.ID, `{"decision":"reject"}`)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "not_awaiting_approval") {
+		t.Fatalf("replayed decision = %d %s", resp.StatusCode, b)
+	}
+	if after := second.get(eic, v.ID); after.Status != store.StatusSucceeded || len(after.Approval.Decisions) != 2 {
+		t.Fatalf("after the replay: %s, %d decisions", after.Status, len(after.Approval.Decisions))
+	}
+}
+
+func TestApproval_RejectExpireAndSSE(t *testing.T) {
+	t.Parallel()
+	var skew atomic.Int64
+	e := newEnv(t, envOpts{cfg: Config{RequireApproval: true, ApprovalSweep: -1, KeyRateLimit: -1,
+		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+
+	// --require-approval is the default; "none" opts out.
+	plain := e.create(e.user, `{"task":"Facts: A library opened.","approval":"none"}`)
+	if got := e.waitFinished(e.user, plain.ID); got.Status != store.StatusSucceeded || got.Approval != nil {
+		t.Fatalf("run without approval: %s %+v", got.Status, got.Approval)
+	}
+
+	rj := e.create(e.user, `{"task":"Facts: A library opened."}`)
+	e.waitStatus(e.user, rj.ID, store.StatusAwaitingApproval)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	streamed := make(chan []sseEvent, 1)
+	go func() { streamed <- e.events(ctx, e.user, rj.ID, "") }()
+	if resp, b := e.decide(eic, rj.ID, `{"decision":"reject","note":"Not news."}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("reject = %d %s", resp.StatusCode, b)
+	}
+	evs := <-streamed
+	var types []string
+	for _, ev := range evs {
+		types = append(types, ev.Type)
+	}
+	joined := strings.Join(types, ",")
+	if !strings.Contains(joined, "approval_requested") || !strings.HasSuffix(joined, "approval_decided,run_finished") {
+		t.Fatalf("SSE events %s", joined)
+	}
+	if got := e.get(e.user, rj.ID); got.Status != store.StatusRejected {
+		t.Fatalf("rejected run is %s", got.Status)
+	}
+
+	ex := e.create(e.user, `{"task":"Facts: A bridge reopened."}`)
+	e.waitStatus(e.user, ex.ID, store.StatusAwaitingApproval)
+	if n, err := e.srv.expireWaiting(context.Background()); err != nil || n != 0 {
+		t.Fatalf("expired %d (err %v) before the timeout", n, err)
+	}
+	skew.Store(int64(DefaultApprovalTimeout + time.Minute))
+	if n, err := e.srv.expireWaiting(context.Background()); err != nil || n != 1 {
+		t.Fatalf("expired %d (err %v), want 1", n, err)
+	}
+	if got := e.get(e.user, ex.ID); got.Status != store.StatusExpired || !strings.Contains(got.StopReason, "72h") {
+		t.Fatalf("forgotten run: %s %q", got.Status, got.StopReason)
+	}
+	if resp, _ := e.decide(eic, ex.ID, `{"decision":"approve"}`); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("decision on an expired run = %d", resp.StatusCode)
+	}
+}
+
+func TestApproval_DecisionRacingACancel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cfg: Config{RequireApproval: true, KeyRateLimit: -1}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+	for i := range 4 {
+		v := e.create(e.user, fmt.Sprintf(`{"task":"Facts: Race number %d."}`, i))
+		e.waitStatus(e.user, v.ID, store.StatusAwaitingApproval)
+		var wg sync.WaitGroup
+		var cancelCode, decideCode int
+		wg.Go(func() {
+			resp, _ := e.do("POST", "/v1/runs/"+v.ID+"/cancel", e.user, "")
+			cancelCode = resp.StatusCode
+		})
+		wg.Go(func() {
+			resp, _ := e.decide(eic, v.ID, `{"decision":"approve"}`)
+			decideCode = resp.StatusCode
+		})
+		wg.Wait()
+		got := e.get(eic, v.ID)
+		switch {
+		case cancelCode == http.StatusAccepted && decideCode == http.StatusConflict:
+			if got.Status != store.StatusCancelled || len(got.Approval.Decisions) != 0 {
+				t.Fatalf("cancel won but the run is %s with %d decisions", got.Status, len(got.Approval.Decisions))
+			}
+		case decideCode == http.StatusAccepted && cancelCode == http.StatusConflict:
+			if got.Status != store.StatusSucceeded || len(got.Approval.Decisions) != 1 {
+				t.Fatalf("approval won but the run is %s with %d decisions", got.Status, len(got.Approval.Decisions))
+			}
+		default:
+			t.Fatalf("cancel %d, decision %d: want exactly one to win", cancelCode, decideCode)
+		}
+	}
+}
+
+func TestRoles_MatrixOnEveryEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cfg: Config{RequireApproval: true, KeyRateLimit: -1}})
+	keys := map[identity.Role]string{}
+	for _, r := range []identity.Role{identity.RoleReader, identity.RoleReporter, identity.RoleEditorInChief, identity.RoleAdmin} {
+		keys[r] = e.roleKey(r)
+	}
+	owner := e.roleKey(identity.RoleReporter) // owns the runs the others act on
+	waitingRun := func() string {
+		v := e.create(owner, `{"task":"Facts: A ferry resumed service."}`)
+		e.waitStatus(owner, v.ID, store.StatusAwaitingApproval)
+		return v.ID
+	}
+	someone := waitingRun()
+	type want map[identity.Role]int
+	cases := []struct {
+		name   string
+		method string
+		path   func() string
+		body   string
+		want   want
+	}{
+		{"submit a run", "POST", func() string { return "/v1/runs" }, `{"task":"Facts: x.","approval":"none"}`,
+			want{identity.RoleReader: 403, identity.RoleReporter: 202, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
+		{"list runs", "GET", func() string { return "/v1/runs" }, "",
+			want{identity.RoleReader: 200, identity.RoleReporter: 200, identity.RoleEditorInChief: 200, identity.RoleAdmin: 200}},
+		{"see someone else's run", "GET", func() string { return "/v1/runs/" + someone }, "",
+			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 200, identity.RoleAdmin: 200}},
+		{"cancel someone else's run", "POST", func() string { return "/v1/runs/" + waitingRun() + "/cancel" }, "",
+			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 403, identity.RoleAdmin: 202}},
+		{"decide on someone else's run", "POST", func() string { return "/v1/runs/" + waitingRun() + "/decision" }, `{"decision":"reject"}`,
+			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
+		{"list keys", "GET", func() string { return "/v1/keys" }, "",
+			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 403, identity.RoleAdmin: 200}},
+	}
+	for _, c := range cases {
+		for role, code := range c.want {
+			resp, b := e.do(c.method, c.path(), keys[role], c.body)
+			if resp.StatusCode != code {
+				t.Errorf("%s as %s = %d %s, want %d", c.name, role, resp.StatusCode, b, code)
+				continue
+			}
+			if code == http.StatusForbidden && !strings.Contains(string(b), "needs the ") {
+				t.Errorf("%s as %s: 403 without the role needed: %s", c.name, role, b)
+			}
+		}
+		if resp, _ := e.do(c.method, c.path(), "", c.body); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without a key = %d, want 401", c.name, resp.StatusCode)
+		}
+	}
+	// The events of someone else's run follow the same rule as the run.
+	for role, code := range (want{identity.RoleReporter: 404, identity.RoleEditorInChief: 200}) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/v1/runs/"+someone+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+keys[role])
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != code {
+			t.Errorf("events as %s = %d, want %d", role, resp.StatusCode, code)
+		}
+	}
+	// A reader sees only their own runs in the list; an editor-in-chief all.
+	_, b := e.do("GET", "/v1/runs", keys[identity.RoleReader], "")
+	var list RunList
+	mustJSON(t, b, &list)
+	if len(list.Runs) != 0 {
+		t.Errorf("a reader's list shows %d runs of others", len(list.Runs))
+	}
+	_, b = e.do("GET", "/v1/runs?status=awaiting_approval", keys[identity.RoleEditorInChief], "")
+	mustJSON(t, b, &list)
+	if len(list.Runs) == 0 || list.Runs[0].Status != store.StatusAwaitingApproval {
+		t.Errorf("the editor-in-chief's waiting list: %s", b)
+	}
+	// Keys made before roles keep what they could do: admin keys are admin,
+	// the others reporters.
+	if resp, _ := e.do("GET", "/v1/keys", e.admin, ""); resp.StatusCode != 200 {
+		t.Errorf("an old admin key lists keys: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do("POST", "/v1/runs/"+someone+"/decision", e.admin, `{"decision":"approve"}`); resp.StatusCode != 202 {
+		t.Errorf("an old admin key decides: %d", resp.StatusCode)
+	}
+}
