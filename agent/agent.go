@@ -4,6 +4,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,8 +28,9 @@ type Message struct {
 	Time time.Time `json:"time,omitzero"`
 	// Cached is true when the message was answered from the response cache.
 	Cached bool `json:"cached,omitempty"`
-	// Deployment is the deployment (or model) the agent asked for; empty
-	// means the client's default.
+	// Deployment is the deployment that answered: the pool deployment when
+	// a deployment pool chose it, else the deployment (or model) the agent
+	// asked for; empty means the client's default.
 	Deployment string `json:"deployment,omitempty"`
 	// Model is the model the service says answered.
 	Model string `json:"model,omitempty"`
@@ -147,7 +149,7 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 		Usage:      resp.Usage,
 		Time:       time.Now(),
 		Cached:     resp.Cached,
-		Deployment: a.cfg.Model,
+		Deployment: cmp.Or(resp.Deployment, a.cfg.Model),
 		Model:      resp.Model,
 	}, nil
 }

@@ -32,6 +32,7 @@ type call struct {
 	maxTokens  int
 	fault      Fault
 	stall      time.Duration
+	retryAfter time.Duration
 	latency    Latency
 	prompt     int
 	cached     int
@@ -99,7 +100,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "emulator: "+err.Error()))
 		return
 	}
-	if c.fault == FaultNone {
+	if c.fault == FaultNone && !s.applyForced(c) {
 		c.fault = s.drawFault()
 	}
 	rec.Fault = c.fault
@@ -113,7 +114,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		rec.Status = s.fail(w, http.StatusBadRequest, contextLengthError(s.cfg.ContextWindow, c.prompt))
 		return
 	case c.fault == Fault429:
-		rec.Status = s.throttle(w, c, "token", time.Second, -1, -1)
+		rec.Status = s.throttle(w, c, "token", max(c.retryAfter, time.Second), -1, -1)
 		return
 	case c.fault == Fault500:
 		rec.Status = s.fail(w, http.StatusInternalServerError, azureError("InternalServerError", msgServerError))

@@ -77,6 +77,8 @@ type Server struct {
 	counts textCache[int]
 	splits textCache[splitResult]
 	cache  *promptCache
+
+	forced atomic.Pointer[ForcedFault]
 }
 
 // New returns an emulator with cfg; see Config for the zero values.
@@ -137,6 +139,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.chat(w, r, &rec, false)
+	case path == ControlPath:
+		if !s.authorize(w, r, &rec, true) {
+			return
+		}
+		s.control(w, r, &rec)
 	case path == "/v1/models" || path == "/openai/models" || path == "/openai/v1/models":
 		if r.Method != http.MethodGet {
 			rec.Status = s.notFound(w)

@@ -127,6 +127,13 @@ type Response struct {
 	Usage Usage `json:"usage"`
 	// Cached is true when the answer came from the response cache.
 	Cached bool `json:"cached,omitempty"`
+	// Deployment names the deployment that answered, when a deployment pool
+	// chose it (package model/pool); empty for a single deployment.
+	Deployment string `json:"deployment,omitempty"`
+	// ServerAddress is the host (and port) of the endpoint that answered,
+	// when a deployment pool chose it; telemetry reports it as
+	// server.address instead of the configured endpoint.
+	ServerAddress string `json:"-"`
 }
 
 // Client completes chat requests. Implementations must be safe for concurrent use.

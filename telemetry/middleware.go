@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"time"
 
@@ -37,6 +38,8 @@ const (
 	AttrStopKind = attribute.Key("newsroom.stop_kind")
 	AttrTeam     = attribute.Key("newsroom.team")
 	AttrAttempt  = attribute.Key("newsroom.retry.attempt")
+	// AttrDeployment names the pool deployment that answered a call.
+	AttrDeployment = attribute.Key("newsroom.deployment")
 )
 
 // MiddlewareOptions configures Middleware. The zero value describes Azure
@@ -181,6 +184,18 @@ func (c *tracedClient) Complete(ctx context.Context, req *model.Request) (*model
 	if resp != nil && resp.Model != "" {
 		metricAttrs = append(metricAttrs[:len(metricAttrs):len(metricAttrs)], semconv.GenAIResponseModel(resp.Model))
 	}
+	if resp != nil && resp.Deployment != "" {
+		// A pool chose the deployment: the answering endpoint is the
+		// server, and the deployment a label (a closed set: the pool's).
+		metricAttrs = append(metricAttrs[:len(metricAttrs):len(metricAttrs)], AttrDeployment.String(resp.Deployment))
+		span.SetAttributes(AttrDeployment.String(resp.Deployment))
+		if host, port := splitHostPort(resp.ServerAddress); host != "" {
+			span.SetAttributes(semconv.ServerAddress(host))
+			if port != 0 {
+				span.SetAttributes(semconv.ServerPort(port))
+			}
+		}
+	}
 	if err != nil {
 		et := ErrorType(err)
 		span.SetAttributes(semconv.ErrorTypeKey.String(et))
@@ -320,4 +335,17 @@ func outputMessages(r *model.Response) string {
 	b, _ := json.Marshal([]capturedMessage{{Role: string(model.RoleAssistant),
 		Parts: []capturedPart{{Type: "text", Content: r.Content}}, FinishReason: r.FinishReason}})
 	return string(b)
+}
+
+// splitHostPort splits "host[:port]"; the port is 0 when absent.
+func splitHostPort(addr string) (string, int) {
+	if addr == "" {
+		return "", 0
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	port, _ := strconv.Atoi(p)
+	return host, port
 }

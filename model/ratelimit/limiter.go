@@ -225,6 +225,10 @@ func (l *Limiter) Acquire(ctx context.Context, deployment string, tokens int) (R
 			return Reservation{b: b, seq: seq}, nil
 		}
 	}
+	if !mayWait(ctx) {
+		b.mu.Unlock()
+		return Reservation{}, &FullError{Deployment: deployment}
+	}
 	return b.wait(ctx, deployment, tokens)
 }
 

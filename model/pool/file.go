@@ -1,0 +1,238 @@
+package pool
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/newsroom-dev/newsroom/model/provider"
+)
+
+// Deployment is one entry of a deployments file.
+type Deployment struct {
+	// Name identifies the deployment in answers, logs and metrics.
+	Name string
+	// Endpoint is the Azure OpenAI resource URL (https, or http to a
+	// loopback host).
+	Endpoint string
+	// Deployment is the Azure deployment name on that resource.
+	Deployment string
+	// APIVersion is the api-version; empty means provider.DefaultAPIVersion.
+	APIVersion string
+	// APIKeyEnv names the environment variable holding the API key; empty
+	// means Entra ID. APIKey is its value, read when the file is loaded.
+	APIKeyEnv string
+	APIKey    string
+	// Priority orders deployments, 1 first (the default).
+	Priority int
+	// Weight shares calls among equal priorities (default 1).
+	Weight int
+	// RPM and TPM are the deployment's quota; 0 means the process default.
+	RPM, TPM int
+	// Model is the model behind the deployment, for pricing; empty means
+	// the deployment name.
+	Model string
+	// Line is where the entry starts in the file.
+	Line int
+}
+
+// File is a parsed deployments file.
+type File struct {
+	Path        string
+	Deployments []Deployment
+}
+
+// ErrFile is matched (errors.Is) by every error about a deployments file's
+// content.
+var ErrFile = errors.New("pool: invalid deployments file")
+
+// FileError is a problem in a deployments file, at a line and field.
+type FileError struct {
+	Path  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.Path, e.Line, e.Field, e.Msg)
+}
+
+// Is makes errors.Is(err, ErrFile) true.
+func (e *FileError) Is(target error) bool { return target == ErrFile }
+
+// LoadFile reads and validates a deployments file. lookupEnv reads the
+// variables api_key_env names (nil means os.LookupEnv). Nothing is called.
+func LoadFile(path string, lookupEnv func(string) (string, bool)) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pool: deployments file: %w", err)
+	}
+	return Parse(path, data, lookupEnv)
+}
+
+// Parse validates the content of a deployments file; path names it in errors.
+//
+// The shape:
+//
+//	deployments:
+//	  - name: primary
+//	    endpoint: https://contoso-eastus.openai.azure.com
+//	    deployment: gpt-4o
+//	    api_version: 2024-10-21
+//	    api_key_env: PRIMARY_OPENAI_KEY   # omit for Entra ID
+//	    priority: 1
+//	    weight: 1
+//	    rpm: 180
+//	    tpm: 30000
+//	    model: gpt-4o
+func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*File, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	fail := func(line int, field, format string, args ...any) error {
+		return &FileError{Path: path, Line: max(line, 1), Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		line := 1
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			// The parser's message carries "line N:"; keep it whole.
+			if _, after, ok := strings.Cut(err.Error(), "line "); ok {
+				if n, err := strconv.Atoi(strings.SplitN(after, ":", 2)[0]); err == nil {
+					line = n
+				}
+			}
+		}
+		if err.Error() == "EOF" {
+			return nil, fail(1, "deployments", "the file is empty: it must list at least one deployment")
+		}
+		return nil, fail(line, "yaml", "%v", err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, fail(root.Line, "deployments", "the file must be a mapping with a deployments list")
+	}
+	var list *yaml.Node
+	listLine := root.Line
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "deployments" {
+			return nil, fail(k.Line, k.Value, "unknown field (the file has one field, deployments)")
+		}
+		list, listLine = v, k.Line
+	}
+	if list == nil || (list.Kind == yaml.ScalarNode && list.Tag == "!!null") {
+		return nil, fail(listLine, "deployments", "no deployment listed: at least one is needed")
+	}
+	if list.Kind != yaml.SequenceNode {
+		return nil, fail(list.Line, "deployments", "must be a list of deployments")
+	}
+	if len(list.Content) == 0 {
+		return nil, fail(list.Line, "deployments", "no deployment listed: at least one is needed")
+	}
+	f := &File{Path: path}
+	names := map[string]int{}
+	for i, item := range list.Content {
+		at := fmt.Sprintf("deployments[%d]", i)
+		if item.Kind != yaml.MappingNode {
+			return nil, fail(item.Line, at, "must be a mapping (name, endpoint, deployment, ...)")
+		}
+		d := Deployment{Line: item.Line, Priority: 1, Weight: 1}
+		lines := map[string]int{}
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			k, v := item.Content[j], item.Content[j+1]
+			field := at + "." + k.Value
+			if _, dup := lines[k.Value]; dup {
+				return nil, fail(k.Line, field, "given twice")
+			}
+			lines[k.Value] = v.Line
+			if v.Kind != yaml.ScalarNode {
+				return nil, fail(v.Line, field, "must be a single value")
+			}
+			str := func(dst *string) { *dst = strings.TrimSpace(v.Value) }
+			num := func(dst *int, min int) error {
+				n, err := strconv.Atoi(strings.TrimSpace(v.Value))
+				if err != nil || n < min {
+					return fail(v.Line, field, "must be a whole number of at least %d, not %q", min, v.Value)
+				}
+				*dst = n
+				return nil
+			}
+			var err error
+			switch k.Value {
+			case "name":
+				str(&d.Name)
+			case "endpoint":
+				str(&d.Endpoint)
+			case "deployment":
+				str(&d.Deployment)
+			case "api_version":
+				str(&d.APIVersion)
+			case "api_key_env":
+				str(&d.APIKeyEnv)
+			case "model":
+				str(&d.Model)
+			case "priority":
+				err = num(&d.Priority, 1)
+			case "weight":
+				err = num(&d.Weight, 1)
+			case "rpm":
+				err = num(&d.RPM, 0)
+			case "tpm":
+				err = num(&d.TPM, 0)
+			default:
+				return nil, fail(k.Line, field, "unknown field (want name, endpoint, deployment, api_version, api_key_env, priority, weight, rpm, tpm or model)")
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		lineOf := func(k string) int {
+			if l, ok := lines[k]; ok {
+				return l
+			}
+			return item.Line
+		}
+		switch {
+		case d.Name == "":
+			return nil, fail(lineOf("name"), at+".name", "missing: every deployment needs a name")
+		case names[d.Name] != 0:
+			return nil, fail(lineOf("name"), at+".name", "%q is already the name of the deployment at line %d", d.Name, names[d.Name])
+		case d.Endpoint == "":
+			return nil, fail(lineOf("endpoint"), at+".endpoint", "missing: the Azure OpenAI endpoint, e.g. https://NAME.openai.azure.com")
+		case d.Deployment == "":
+			return nil, fail(lineOf("deployment"), at+".deployment", "missing: the deployment name on that endpoint")
+		}
+		names[d.Name] = item.Line
+		if _, err := provider.CheckEndpoint(d.Endpoint); err != nil {
+			msg := err.Error()
+			if errors.Is(err, provider.ErrInsecureEndpoint) {
+				msg = "plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https"
+			}
+			return nil, fail(lineOf("endpoint"), at+".endpoint", "%s", msg)
+		}
+		if d.APIKeyEnv != "" {
+			key, ok := lookupEnv(d.APIKeyEnv)
+			if !ok || strings.TrimSpace(key) == "" {
+				return nil, fail(lineOf("api_key_env"), at+".api_key_env", "the environment variable %s is not set (omit api_key_env to use Entra ID)", d.APIKeyEnv)
+			}
+			d.APIKey = strings.TrimSpace(key)
+		}
+		if d.APIVersion == "" {
+			d.APIVersion = provider.DefaultAPIVersion
+		}
+		f.Deployments = append(f.Deployments, d)
+	}
+	return f, nil
+}

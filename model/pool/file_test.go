@@ -1,0 +1,89 @@
+package pool_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/newsroom-dev/newsroom/model/pool"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	good := `deployments:
+  - name: primary
+    endpoint: https://contoso-eastus.openai.azure.com
+    deployment: gpt-4o
+    api_version: 2024-10-21
+    api_key_env: PRIMARY_OPENAI_KEY   # omit for Entra ID
+    priority: 1
+    rpm: 180
+    tpm: 30000
+  - name: secondary
+    endpoint: https://contoso-swedencentral.openai.azure.com
+    deployment: gpt-4o
+    priority: 2
+`
+	f, err := pool.Parse("pool.yaml", []byte(good), env(map[string]string{"PRIMARY_OPENAI_KEY": "k-123"}))
+	if err != nil {
+		t.Fatalf("the issue's example: %v", err)
+	}
+	if len(f.Deployments) != 2 {
+		t.Fatalf("%d deployments, want 2", len(f.Deployments))
+	}
+	p, s := f.Deployments[0], f.Deployments[1]
+	if p.Name != "primary" || p.APIKey != "k-123" || p.RPM != 180 || p.TPM != 30000 || p.Priority != 1 || p.APIVersion != "2024-10-21" {
+		t.Errorf("primary = %+v", p)
+	}
+	if s.APIKey != "" || s.Priority != 2 || s.Weight != 1 || s.APIVersion == "" || s.Line != 10 {
+		t.Errorf("secondary = %+v (want Entra ID, priority 2, weight 1, a default api version, line 10)", s)
+	}
+
+	bad := []struct {
+		name, yaml, want string
+	}{
+		{"an empty file", "", "bad.yaml:1: deployments: the file is empty"},
+		{"no deployment", "deployments: []\n", "bad.yaml:1: deployments: no deployment listed"},
+		{"a null list", "deployments:\n", "bad.yaml:1: deployments: no deployment listed"},
+		{"duplicate names", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n  - name: a\n    endpoint: https://b.openai.azure.com\n    deployment: d\n",
+			`bad.yaml:5: deployments[1].name: "a" is already the name of the deployment at line 2`},
+		{"a missing endpoint", "deployments:\n  - name: a\n    deployment: d\n", "bad.yaml:2: deployments[0].endpoint: missing"},
+		{"an unset key variable", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    api_key_env: NOPE_KEY\n",
+			"bad.yaml:5: deployments[0].api_key_env: the environment variable NOPE_KEY is not set"},
+		{"plain http to a remote host", "deployments:\n  - name: a\n    endpoint: http://a.openai.azure.com\n    deployment: d\n",
+			"bad.yaml:3: deployments[0].endpoint: plain http is allowed only for loopback hosts"},
+		{"an unknown field", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    region: x\n",
+			"bad.yaml:5: deployments[0].region: unknown field"},
+		{"a bad priority", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    priority: first\n",
+			`bad.yaml:5: deployments[0].priority: must be a whole number of at least 1, not "first"`},
+		{"broken YAML", "deployments:\n  - name: [a\n", "bad.yaml:"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name+" is refused with file, line and field", func(t *testing.T) {
+			_, err := pool.Parse("bad.yaml", []byte(tc.yaml), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, pool.ErrFile) || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %q, want it to start with %q (and match ErrFile)", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("loopback http is allowed", func(t *testing.T) {
+		if _, err := pool.Parse("p.yaml", []byte("deployments:\n  - name: a\n    endpoint: http://127.0.0.1:8090\n    deployment: d\n"), env(nil)); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("the key never appears in an error", func(t *testing.T) {
+		_, err := pool.Parse("p.yaml", []byte("deployments:\n  - name: a\n    endpoint: http://x.example\n    deployment: d\n    api_key_env: K\n"),
+			env(map[string]string{"K": "secret-value-9"}))
+		if err == nil || strings.Contains(err.Error(), "secret-value-9") {
+			t.Errorf("error %v", err)
+		}
+	})
+}

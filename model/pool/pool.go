@@ -1,0 +1,421 @@
+// Package pool is a model.Client over several deployments of the same model
+// (a primary region, a secondary region, a higher tier): it routes each call
+// to the best deployment that can take it and moves it to another when that
+// one is full, throttled for long, failing or gone.
+//
+// Routing, for every call:
+//   - Deployments are tried by priority (1 first); equal priorities share the
+//     calls by weight.
+//   - A deployment whose quota window is full (its limiter would make the call
+//     wait, or a 429 paused it) is passed over for the next one with room:
+//     spill-over. Only when every deployment is full does the call wait, in
+//     the line of the first one.
+//   - A call fails over to the next deployment on a 5xx, a timeout, a
+//     connection error, a stream cut mid-way (the consumer is told to drop
+//     the partial text), a stall longer than Config.StallTimeout, and a 429
+//     whose Retry-After is longer than Config.LongRetryAfter (10 s) or than
+//     the call's remaining deadline. A short 429 is returned to the retry
+//     middleware above, which waits as asked.
+//   - Each deployment has a circuit breaker (github.com/sony/gobreaker/v2):
+//     after Config.FailureThreshold failures in a row it opens and the
+//     deployment gets no calls; after Config.CoolDown it lets one probe call
+//     through, and when that call is answered the breaker closes and traffic
+//     returns to the deployment by priority.
+//
+// Every answer says which deployment gave it (model.Response.Deployment and
+// ServerAddress), so runs, telemetry and the JSON output can tell.
+//
+// # Place in the chain
+//
+// The pool replaces the limiter and the provider at the bottom of the
+// pipeline: telemetry → cache → budget → cost → retry → pool, and each member
+// is its own limiter → provider (Build composes them from a deployments
+// file), sharing one ratelimit.Limiter whose buckets are the members' names.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/ratelimit"
+	"github.com/newsroom-dev/newsroom/model/retry"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultFailureThreshold = 3
+	DefaultCoolDown         = 30 * time.Second
+	DefaultLongRetryAfter   = 10 * time.Second
+)
+
+// Errors of this package.
+var (
+	// ErrNoMembers is returned by New for a pool without deployments.
+	ErrNoMembers = errors.New("pool: no deployments")
+	// ErrStalled is the cause of an attempt cut because its stream stalled
+	// (or a whole answer took) longer than the configured timeout.
+	ErrStalled = errors.New("pool: the deployment stalled")
+)
+
+// Member is one deployment of a pool.
+type Member struct {
+	// Name identifies the deployment in answers, logs and metrics; unique
+	// within a pool. Required.
+	Name string
+	// Client calls the deployment (its limiter and provider). The pool
+	// passes it requests whose Model is empty, so the client's own
+	// deployment is used; a full window must fail with ratelimit.ErrFull
+	// when the context says so (ratelimit.WithoutWaiting). Required.
+	Client model.Client
+	// Priority orders deployments, lower first; 0 means 1.
+	Priority int
+	// Weight shares calls among deployments of equal priority; 0 means 1.
+	Weight int
+	// Address is the endpoint's host[:port], reported as server.address.
+	Address string
+}
+
+// Config configures a Pool. Only Members is required.
+type Config struct {
+	Members []Member
+	// FailureThreshold is the failures in a row that open a deployment's
+	// breaker; 0 means DefaultFailureThreshold.
+	FailureThreshold int
+	// CoolDown is how long an open breaker refuses calls before it lets one
+	// probe through; 0 means DefaultCoolDown.
+	CoolDown time.Duration
+	// LongRetryAfter: a 429 asking to wait longer than this fails over;
+	// 0 means DefaultLongRetryAfter.
+	LongRetryAfter time.Duration
+	// StallTimeout bounds the wait for each piece of a streamed answer (the
+	// first included); a deployment that stays silent longer is failed
+	// over. 0 means no bound but the caller's deadline.
+	StallTimeout time.Duration
+	// AttemptTimeout bounds one attempt of a call that does not stream; 0
+	// means no bound but the caller's deadline.
+	AttemptTimeout time.Duration
+	// OnFailover, when set, is told each time a call leaves a deployment for
+	// the next one, with the error that made it leave. It must not block.
+	OnFailover func(from string, err error)
+	// OnStateChange, when set, is told when a deployment's breaker changes
+	// state ("closed", "half-open", "open"). It must not block.
+	OnStateChange func(name, from, to string)
+	// Rand returns a number in [0, 1) for the weighted order; nil means
+	// math/rand/v2. It must be safe for concurrent use.
+	Rand func() float64
+	// Now is the clock for deadlines and cool-downs; nil means time.Now.
+	Now func() time.Time
+}
+
+// Pool is a model.Client that routes calls over deployments. It is safe for
+// concurrent use.
+type Pool struct {
+	cfg     Config
+	members []*member // by priority, then as configured
+	groups  [][]*member
+}
+
+var _ model.Client = (*Pool)(nil)
+
+type member struct {
+	Member
+	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}]
+	answered atomic.Int64
+	failed   atomic.Int64
+	openedAt atomic.Int64 // unix nanoseconds the breaker last opened; 0 when closed
+}
+
+// New validates cfg and returns a pool.
+func New(cfg Config) (*Pool, error) {
+	if len(cfg.Members) == 0 {
+		return nil, ErrNoMembers
+	}
+	if cfg.FailureThreshold <= 0 {
+		cfg.FailureThreshold = DefaultFailureThreshold
+	}
+	if cfg.CoolDown <= 0 {
+		cfg.CoolDown = DefaultCoolDown
+	}
+	if cfg.LongRetryAfter <= 0 {
+		cfg.LongRetryAfter = DefaultLongRetryAfter
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pool{cfg: cfg}
+	seen := map[string]bool{}
+	for _, m := range cfg.Members {
+		switch {
+		case m.Name == "":
+			return nil, errors.New("pool: a deployment has no name")
+		case seen[m.Name]:
+			return nil, fmt.Errorf("pool: two deployments are named %q", m.Name)
+		case m.Client == nil:
+			return nil, fmt.Errorf("pool: deployment %q has no client", m.Name)
+		}
+		seen[m.Name] = true
+		m.Priority = max(m.Priority, 1)
+		m.Weight = max(m.Weight, 1)
+		mb := &member{Member: m}
+		threshold := uint32(cfg.FailureThreshold)
+		mb.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        m.Name,
+			MaxRequests: 1, // one probe after the cool-down
+			Timeout:     cfg.CoolDown,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
+			IsExcluded:  func(err error) bool { return errors.Is(err, errNotCounted) },
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				if to == gobreaker.StateOpen {
+					mb.openedAt.Store(cfg.Now().UnixNano())
+				} else if to == gobreaker.StateClosed {
+					mb.openedAt.Store(0)
+				}
+				if cfg.OnStateChange != nil {
+					cfg.OnStateChange(name, from.String(), to.String())
+				}
+			},
+		})
+		p.members = append(p.members, mb)
+	}
+	sort.SliceStable(p.members, func(i, j int) bool { return p.members[i].Priority < p.members[j].Priority })
+	for i, m := range p.members {
+		if i == 0 || m.Priority != p.members[i-1].Priority {
+			p.groups = append(p.groups, nil)
+		}
+		p.groups[len(p.groups)-1] = append(p.groups[len(p.groups)-1], m)
+	}
+	return p, nil
+}
+
+// errNotCounted marks an outcome that says nothing about a deployment's
+// health (its window was full, the request itself was refused, the caller
+// gave up): the breaker counts it neither way.
+var errNotCounted = errors.New("pool: not counted")
+
+// outcome is what a pool does after one attempt.
+type outcome int
+
+const (
+	answered outcome = iota // return the answer
+	full                    // the window is full: try the next deployment
+	failover                // the deployment failed: try the next one
+	final                   // return the error: another deployment would not do better
+)
+
+// Complete routes the call; see the package documentation.
+func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	r := *req
+	r.Model = "" // each member calls its own deployment
+	var delivered atomic.Bool
+	if req.Streaming() {
+		onDelta := req.OnDelta
+		r.OnDelta = func(d model.Delta) {
+			if d.Text != "" {
+				delivered.Store(true)
+			}
+			onDelta(d)
+		}
+	}
+	var (
+		lastErr error
+		waitOn  *member // the first member passed over for a full window
+	)
+	order := p.order()
+	for pass := 0; pass < 2; pass++ {
+		for _, m := range order {
+			if pass == 1 && m != waitOn {
+				continue
+			}
+			done, err := m.breaker.Allow()
+			if err != nil {
+				continue // open, or its one probe is already out
+			}
+			if delivered.Swap(false) {
+				req.OnDelta(model.Delta{Restart: true})
+			}
+			actx := ctx
+			if pass == 0 {
+				actx = ratelimit.WithoutWaiting(ctx)
+			}
+			resp, err := p.attempt(actx, m, &r)
+			switch p.classify(ctx, err) {
+			case answered:
+				done(nil)
+				m.answered.Add(1)
+				resp.Deployment, resp.ServerAddress = m.Name, m.Address
+				return resp, nil
+			case full:
+				done(errNotCounted)
+				if waitOn == nil {
+					waitOn = m
+				}
+			case failover:
+				done(err)
+				m.failed.Add(1)
+				lastErr = fmt.Errorf("pool: deployment %s: %w", m.Name, err)
+				if p.cfg.OnFailover != nil {
+					p.cfg.OnFailover(m.Name, err)
+				}
+			case final:
+				done(errNotCounted)
+				return nil, err
+			}
+		}
+		if waitOn == nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		return nil, lastErr
+	}
+	// No breaker let a call through (or the one a full window made the
+	// call wait on closed in between).
+	return nil, p.unavailable()
+}
+
+// attempt calls one member, bounded by the stall and attempt timeouts.
+func (p *Pool) attempt(ctx context.Context, m *member, req *model.Request) (*model.Response, error) {
+	if req.Streaming() && p.cfg.StallTimeout > 0 {
+		actx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer := time.AfterFunc(p.cfg.StallTimeout, func() { cancel(ErrStalled) })
+		defer timer.Stop()
+		r := *req
+		onDelta := req.OnDelta
+		r.OnDelta = func(d model.Delta) {
+			timer.Reset(p.cfg.StallTimeout)
+			onDelta(d)
+		}
+		return m.Client.Complete(actx, &r)
+	}
+	if !req.Streaming() && p.cfg.AttemptTimeout > 0 {
+		actx, cancel := context.WithTimeoutCause(ctx, p.cfg.AttemptTimeout, ErrStalled)
+		defer cancel()
+		resp, err := m.Client.Complete(actx, req)
+		if err != nil && errors.Is(context.Cause(actx), ErrStalled) && ctx.Err() == nil {
+			return nil, &model.Error{Message: fmt.Sprintf("no answer within %s", p.cfg.AttemptTimeout), Err: ErrStalled}
+		}
+		return resp, err
+	}
+	return m.Client.Complete(ctx, req)
+}
+
+// classify decides what an attempt's result means for the call.
+func (p *Pool) classify(ctx context.Context, err error) outcome {
+	switch {
+	case err == nil:
+		return answered
+	case ctx.Err() != nil:
+		return final // the caller gave up or its deadline passed
+	case errors.Is(err, ratelimit.ErrFull):
+		return full
+	case errors.Is(err, ErrStalled), errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		// The caller's context is alive, so the attempt's own bound cut it.
+		return failover
+	}
+	var me *model.Error
+	if errors.As(err, &me) && me.StatusCode == http.StatusTooManyRequests {
+		if me.Code == "insufficient_quota" || me.RetryAfter > p.cfg.LongRetryAfter {
+			return failover
+		}
+		if dl, ok := ctx.Deadline(); ok && me.RetryAfter > dl.Sub(p.cfg.Now()) {
+			return failover
+		}
+		return final // a short wait: the retry middleware waits and comes back
+	}
+	if retry.Retryable(ctx, err) {
+		return failover // 5xx, 408, connection errors, cut streams
+	}
+	return final
+}
+
+// order returns the members to try for one call: by priority, and within a
+// priority in a random order drawn by weight.
+func (p *Pool) order() []*member {
+	if len(p.groups) == len(p.members) {
+		return p.members
+	}
+	out := make([]*member, 0, len(p.members))
+	for _, g := range p.groups {
+		if len(g) == 1 {
+			out = append(out, g[0])
+			continue
+		}
+		rest := append([]*member(nil), g...)
+		for len(rest) > 0 {
+			total := 0
+			for _, m := range rest {
+				total += m.Weight
+			}
+			x := p.cfg.Rand() * float64(total)
+			i := 0
+			for ; i < len(rest)-1; i++ {
+				x -= float64(rest[i].Weight)
+				if x < 0 {
+					break
+				}
+			}
+			out = append(out, rest[i])
+			rest = append(rest[:i], rest[i+1:]...)
+		}
+	}
+	return out
+}
+
+// unavailable is the error of a call no deployment would take: a 503 whose
+// Retry-After is when the first open breaker lets a probe through, so the
+// retry middleware above comes back then.
+func (p *Pool) unavailable() error {
+	wait := p.cfg.CoolDown
+	now := p.cfg.Now().UnixNano()
+	for _, m := range p.members {
+		if at := m.openedAt.Load(); at != 0 {
+			wait = min(wait, time.Duration(at+int64(p.cfg.CoolDown)-now))
+		} else {
+			wait = min(wait, 100*time.Millisecond) // a probe is out: look again soon
+		}
+	}
+	return &model.Error{StatusCode: http.StatusServiceUnavailable, Code: "pool_unavailable",
+		Message: "pool: no deployment can take the call now (circuit breakers open)", RetryAfter: max(wait, 10*time.Millisecond)}
+}
+
+// MemberStats is one deployment's state.
+type MemberStats struct {
+	Name     string `json:"name"`
+	Priority int    `json:"priority"`
+	// State is the breaker's: "closed", "half-open" or "open".
+	State    string `json:"state"`
+	Answered int64  `json:"answered"`
+	Failed   int64  `json:"failed"`
+}
+
+// Stats returns the members' state, by priority.
+func (p *Pool) Stats() []MemberStats {
+	out := make([]MemberStats, len(p.members))
+	for i, m := range p.members {
+		out[i] = MemberStats{Name: m.Name, Priority: m.Priority, State: m.breaker.State().String(),
+			Answered: m.answered.Load(), Failed: m.failed.Load()}
+	}
+	return out
+}
+
+// Names returns the members' names, by priority.
+func (p *Pool) Names() []string {
+	out := make([]string, len(p.members))
+	for i, m := range p.members {
+		out[i] = m.Name
+	}
+	return out
+}
