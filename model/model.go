@@ -99,6 +99,10 @@ type Usage struct {
 	CachedResponses int `json:"cached_responses,omitempty"`
 	// CostUSD is the price of the tokens, filled by the cost middleware.
 	CostUSD float64 `json:"cost_usd"`
+	// SavedTokens and SavedUSD are what the calls answered from the response
+	// cache used and cost when they were first made: what the cache saved.
+	SavedTokens int     `json:"saved_tokens,omitempty"`
+	SavedUSD    float64 `json:"saved_usd,omitempty"`
 }
 
 // TotalTokens is the sum of prompt and completion tokens.
@@ -113,6 +117,8 @@ func (u Usage) Add(v Usage) Usage {
 		Requests:           u.Requests + v.Requests,
 		CachedResponses:    u.CachedResponses + v.CachedResponses,
 		CostUSD:            u.CostUSD + v.CostUSD,
+		SavedTokens:        u.SavedTokens + v.SavedTokens,
+		SavedUSD:           u.SavedUSD + v.SavedUSD,
 	}
 }
 
@@ -123,7 +129,8 @@ type Response struct {
 	Model        string `json:"model,omitempty"`
 	Content      string `json:"content"`
 	FinishReason string `json:"finish_reason,omitempty"`
-	// Usage of this call; a cached answer has zero tokens, Requests 1 and CachedResponses 1.
+	// Usage of this call; a cached answer has zero tokens and cost, Requests 1,
+	// CachedResponses 1, and the original call's tokens and cost as SavedTokens and SavedUSD.
 	Usage Usage `json:"usage"`
 	// Cached is true when the answer came from the response cache.
 	Cached bool `json:"cached,omitempty"`

@@ -289,8 +289,9 @@ func (c *Client) hit(req *model.Request, e Entry) *model.Response {
 		Model:        e.Model,
 		Content:      e.Content,
 		FinishReason: e.FinishReason,
-		Usage:        model.Usage{Requests: 1, CachedResponses: 1},
-		Cached:       true,
+		Usage: model.Usage{Requests: 1, CachedResponses: 1,
+			SavedTokens: e.Usage.TotalTokens(), SavedUSD: e.Usage.CostUSD},
+		Cached: true,
 	}
 }
 

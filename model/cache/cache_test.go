@@ -77,7 +77,11 @@ func TestClient_Complete_MissThenHit(t *testing.T) {
 	}
 	want := &model.Response{
 		Model: "gpt-4o-2024-11-20", Content: "answer to the storm", FinishReason: "stop",
-		Usage: model.Usage{Requests: 1, CachedResponses: 1}, Cached: true,
+		Usage:  model.Usage{Requests: 1, CachedResponses: 1, SavedTokens: first.Usage.TotalTokens(), SavedUSD: first.Usage.CostUSD},
+		Cached: true,
+	}
+	if want.Usage.SavedTokens == 0 {
+		t.Fatalf("the original call used no tokens: %+v", first.Usage)
 	}
 	if diff := cmp.Diff(want, second); diff != "" {
 		t.Errorf("hit (-want +got):\n%s", diff)

@@ -27,9 +27,11 @@ func TestIntegration_RerunCostsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
+		// The production order (package pipeline): the cache above the cost
+		// middleware, so an entry keeps the price of its original call.
 		return model.Chain(p,
-			cost.New(cost.Config{Model: "gpt-4o"}),
-			cache.New(cache.Config{Store: s, Namespace: run.URL + "|newsroom-chat"}))
+			cache.New(cache.Config{Store: s, Namespace: run.URL + "|newsroom-chat"}),
+			cost.New(cost.Config{Model: "gpt-4o"}))
 	}
 	req := func() *model.Request {
 		return &model.Request{Messages: []model.Message{
@@ -70,7 +72,8 @@ func TestIntegration_RerunCostsNothing(t *testing.T) {
 	if run.Count() != sent {
 		t.Errorf("the rerun reached the emulator (%d requests, want %d)", run.Count(), sent)
 	}
-	want := model.Usage{Requests: 1, CachedResponses: 1}
+	// A hit costs nothing and reports what the original call used as saved.
+	want := model.Usage{Requests: 1, CachedResponses: 1, SavedTokens: cold.Usage.TotalTokens(), SavedUSD: cold.Usage.CostUSD}
 	if !warm.Cached || warm.Usage != want {
 		t.Errorf("rerun usage %+v, Cached %v; want %+v, true", warm.Usage, warm.Cached, want)
 	}
