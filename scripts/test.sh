@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean checkout: installs what the tests need
 # when it is missing (Debian packages redis-server, postgresql, chromium; Go
-# modules), then vets and runs every test with the race detector. The tests
+# modules; axe-core from npm), then vets and runs every test with the race detector. The tests
 # start their own Redis, PostgreSQL and Chromium on loopback with free ports.
 # With CI=true a test whose server cannot be started fails instead of skipping.
 set -euo pipefail
@@ -20,6 +20,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The Debian packages start their own services; the tests use private ones.
   $sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
 fi
+
+# axe-core (npm), injected by the browser tests to check the page against
+# WCAG 2.1 AA; installed once into the user cache.
+axe_version=4.14.1
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/axe-core-$axe_version"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test.sh: installing npm"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  echo "test.sh: installing axe-core $axe_version with npm"
+  mkdir -p "$axe_dir"
+  npm install --prefix "$axe_dir" --no-save --no-audit --no-fund --loglevel=error "axe-core@$axe_version" >/dev/null
+fi
+export NEWSROOM_AXE_JS="$axe_dir/node_modules/axe-core/axe.min.js"
 
 go mod download
 if ! go mod tidy -diff >/dev/null; then

@@ -181,8 +181,8 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	if !strings.Contains(article, "<script>") || !strings.Contains(article, "onerror") {
 		t.Errorf("the hostile HTML is not shown as text: %q", article)
 	}
-	if h := text(t, ctx, "#article h1"); !strings.Contains(h, "Cycle Lanes") {
-		t.Errorf("article headline = %q", h)
+	if h := text(t, ctx, "#run-title"); !strings.Contains(h, "Cycle Lanes") {
+		t.Errorf("run title = %q, want the article's headline", h)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('#article p').length`); n < 2 {
 		t.Errorf("article not formatted: %d paragraphs", n)

@@ -18,8 +18,14 @@
   };
   const TEAMS = { roundrobin: 'Reporter & Editor', selector: 'Planner-led desk' };
 
+  const DONE = ['succeeded', 'failed', 'cancelled'];
+  // A phone-sized screen: one column, the new-story form folds while a run is open.
+  const phone = window.matchMedia('(max-width: 820px)');
+
   const state = {
     key: '',
+    emulator: false, // the service runs on the emulator (from /readyz)
+    conversationByUser: false, // the reader opened or closed the conversation
     run: null, // the run shown (API view)
     follow: null, // AbortController of the event stream
     messages: 0,
@@ -170,6 +176,34 @@
     const first = String(task || '').trim().split('\n')[0];
     return first.length > 90 ? first.slice(0, 87) + '…' : first;
   }
+  // splitHeadline returns an article's headline and the rest of its text: a
+  // first-line Markdown heading, or a reporter's plain title line (short, no
+  // final punctuation, followed by a blank line). headline is '' when there
+  // is none.
+  function splitHeadline(article) {
+    const text = String(article || '').replace(/\r\n?/g, '\n').replace(/^\s*\n/, '');
+    const nl = text.indexOf('\n');
+    const first = (nl < 0 ? text : text.slice(0, nl)).trim();
+    const rest = nl < 0 ? '' : text.slice(nl + 1);
+    let m = /^#{1,6}\s+(.*?)\s*#*$/.exec(first);
+    if (m && m[1]) return { headline: m[1].replace(/\*\*|__/g, ''), body: rest };
+    m = /^\*\*(.+)\*\*$/.exec(first);
+    const line = m ? m[1] : first;
+    if (line && line.length <= 140 && !/[.!?:;,]$/.test(line) && (rest === '' || /^\s*\n/.test(rest))) {
+      return { headline: line, body: rest };
+    }
+    return { headline: '', body: text };
+  }
+  // runTitle is what a run is called: its headline once there is one, else
+  // the first line of its task.
+  function runTitle(run) {
+    if (run.headline) return run.headline;
+    const h = run.article ? splitHeadline(run.article).headline : '';
+    return h || titleOf(run.task);
+  }
+  function isEmulated(run) {
+    return typeof run.emulated === 'boolean' ? run.emulated : state.emulator;
+  }
   function clear(el) {
     while (el.firstChild) el.removeChild(el.firstChild);
   }
@@ -231,7 +265,7 @@
     b.dataset.id = run.id;
     const title = document.createElement('span');
     title.className = 'h-title';
-    title.textContent = titleOf(run.task);
+    title.textContent = runTitle(run);
     const meta = document.createElement('span');
     meta.className = 'h-meta';
     const badge = document.createElement('span');
@@ -271,17 +305,48 @@
     if (total) {
       $('m-tokens').textContent = fmtInt.format(tokensOf(total));
       $('m-cost').textContent = costOf(total);
+      showSaved(total);
     }
-    const done = ['succeeded', 'failed', 'cancelled'].includes(run.status);
+    const note = $('m-cost-note');
+    note.hidden = !isEmulated(run);
+    note.textContent = 'emulated';
+    note.title = 'Emulator run: an estimate at list prices, nothing was billed';
+    const done = DONE.includes(run.status);
     $('m-stop').textContent = done ? (run.stop_reason || run.status) : 'running until ' + stopRule(run);
-    const pct = run.max_messages ? Math.min(100, (100 * state.messages) / run.max_messages) : 0;
-    $('progress-bar').style.width = pct + '%';
-    $('progress-bar').classList.toggle('done', done);
+    let pct = run.max_messages ? Math.min(100, (100 * state.messages) / run.max_messages) : 0;
+    if (run.status === 'succeeded') pct = 100; // the stop rule was met: the work is complete
+    const bar = $('progress-bar');
+    bar.style.width = pct + '%';
+    bar.className = 'progress-bar' + (done ? ' s-' + run.status : '');
+  }
+
+  // showSaved says what answers from the response cache saved, where the
+  // service reports it (saved_tokens, saved_usd), else how many calls it answered.
+  function showSaved(u) {
+    const el = $('m-saved');
+    const n = u.cached_responses || 0;
+    if (!n) {
+      el.hidden = true;
+      return;
+    }
+    let text = 'Cached: ';
+    if (u.saved_tokens || u.saved_usd) {
+      text += fmtInt.format(u.saved_tokens || 0) + ' tokens, ' + costOf({ cost_usd: u.saved_usd || 0 }) + ' not spent';
+    } else {
+      text += n + ' of ' + (u.requests || n) + (u.requests === 1 ? ' model call' : ' model calls') + ' answered from the cache';
+    }
+    if (isEmulated(state.run) && u.saved_usd) text += ' (emulated prices)';
+    el.textContent = text;
+    el.hidden = false;
   }
 
   function showRunHead() {
     const run = state.run;
-    $('run-title').textContent = titleOf(run.task);
+    const title = runTitle(run);
+    const brief = titleOf(run.task);
+    $('run-title').textContent = title;
+    $('run-brief').textContent = 'Brief: ' + brief;
+    $('run-brief').hidden = title === brief;
     $('run-team').textContent = TEAMS[run.team] || run.team;
     $('run-id').textContent = run.id;
     setBadge($('run-status'), run.status);
@@ -314,7 +379,29 @@
     body.appendChild(renderMarkdown(msg.content, 3));
     li.append(head, body);
     $('stream').appendChild(li);
-    li.scrollIntoView({ block: 'nearest' });
+    showCount();
+  }
+
+  function showCount() {
+    const n = $('stream').querySelectorAll('li.msg').length;
+    $('stream-count').textContent = n ? '(' + n + (n === 1 ? ' message)' : ' messages)') : '';
+  }
+
+  // setConversation opens or folds the desk conversation. byUser marks a
+  // choice of the reader, which later automatic changes respect.
+  function setConversation(open, byUser) {
+    if (!byUser && state.conversationByUser) return;
+    if (byUser) state.conversationByUser = true;
+    $('conversation').hidden = !open;
+    $('conversation-toggle').setAttribute('aria-expanded', String(open));
+    $('conversation-toggle').textContent = open ? 'Hide conversation' : 'Show conversation';
+  }
+
+  // setNewStory opens or folds the new-story form.
+  function setNewStory(open) {
+    $('run-form').hidden = !open;
+    $('new-story').classList.toggle('folded', !open);
+    $('new-toggle').setAttribute('aria-expanded', String(open));
   }
 
   function addNote(text, cls) {
@@ -344,6 +431,8 @@
     $('live-text').textContent = '';
   }
 
+  // showArticle shows a run's article above the conversation; its headline
+  // is the run's title (in the run head), so the body here starts below it.
   function showArticle(run) {
     const wrap = $('article-wrap');
     if (!run.article) {
@@ -352,17 +441,10 @@
     }
     const art = $('article');
     clear(art);
-    art.appendChild(renderMarkdown(run.article, 0));
-    // A reporter's article starts with its title line: show it as the headline
-    // when no Markdown heading was given.
-    const first = art.firstElementChild;
-    if (first && first.tagName === 'P' && !first.querySelector('br') &&
-        first.textContent.length <= 140 && !/[.!?:]$/.test(first.textContent.trim())) {
-      const h = document.createElement('h1');
-      while (first.firstChild) h.appendChild(first.firstChild);
-      art.replaceChild(h, first);
-    }
+    const { headline, body } = splitHeadline(run.article);
+    art.appendChild(renderMarkdown(headline ? body : run.article, 3));
     wrap.hidden = false;
+    if (DONE.includes(run.status)) setConversation(false, false);
   }
 
   function handleEvent(type, ev) {
@@ -463,7 +545,7 @@
       if (!finished && !ac.signal.aborted) {
         try {
           const run = await api('/v1/runs/' + encodeURIComponent(runID), { signal: ac.signal });
-          if (['succeeded', 'failed', 'cancelled'].includes(run.status)) {
+          if (DONE.includes(run.status)) {
             hideLive();
             refreshRun();
             return;
@@ -502,16 +584,25 @@
     if (state.follow) state.follow.abort();
     state.run = run;
     state.messages = 0;
+    state.conversationByUser = false;
     clear($('stream'));
+    showCount();
     hideLive();
-    $('article-wrap').hidden = true;
+    setConversation(true, false);
     $('copy-status').textContent = '';
     $('empty').hidden = true;
     $('run').hidden = false;
+    if (phone.matches) setNewStory(false);
     showRunHead();
+    showArticle(run);
     markCurrent();
     if (location.hash !== '#run=' + id) history.replaceState(null, '', '#run=' + id);
-    if (focus) $('main').focus();
+    // Opened from the list: bring the run's head into view once, and only
+    // then; the messages replayed below it never move the page.
+    if (focus) {
+      $('main').focus({ preventScroll: true });
+      $('run').scrollIntoView({ block: 'start' });
+    }
     follow(id);
   }
 
@@ -590,7 +681,7 @@
   function downloadArticle() {
     const run = state.run;
     if (!run || !run.article) return;
-    const slug = titleOf(run.task).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'article';
+    const slug = runTitle(run).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'article';
     const blob = new Blob([run.article], { type: 'text/markdown;charset=utf-8' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
@@ -605,7 +696,9 @@
     try {
       const res = await fetch('/readyz', { cache: 'no-store' });
       const data = await res.json();
+      state.emulator = !!data.emulator;
       $('emulator-banner').hidden = !data.emulator;
+      if (state.run) showMeters(state.run.usage);
     } catch (_) {
       /* the banner stays hidden */
     }
@@ -645,6 +738,21 @@
       clear($('history'));
     });
     $('run-form').addEventListener('submit', submitRun);
+    $('new-toggle').addEventListener('click', () => {
+      const open = $('run-form').hidden;
+      setNewStory(open);
+      if (open) $('task').focus();
+    });
+    $('conversation-toggle').addEventListener('click', () => setConversation($('conversation').hidden, true));
+    // A link to another run on this page (#run=ID) opens it.
+    window.addEventListener('hashchange', () => {
+      const h = /^#run=([\w-]+)$/.exec(location.hash);
+      if (h && state.key && (!state.run || state.run.id !== h[1])) openRun(h[1], false);
+    });
+    // Back on a wide screen, the form is always open beside the run.
+    phone.addEventListener('change', () => {
+      if (!phone.matches) setNewStory(true);
+    });
     $('task').addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('run-form').requestSubmit();
     });
