@@ -68,6 +68,7 @@ const (
 	RedisURL       = "redis-url"
 	RPM            = "rpm"
 	TPM            = "tpm"
+	ContextWindow  = "context-window"
 	BudgetUSD      = "budget-usd"
 	DailyBudgetUSD = "daily-budget-usd"
 	PricesFile     = "prices-file"
@@ -113,6 +114,7 @@ func Settings() []Setting {
 		{RedisURL, []string{"NEWSROOM_REDIS_URL"}, true, "", "Redis URL for the shared cache"},
 		{RPM, []string{"NEWSROOM_RPM"}, false, strconv.Itoa(DefaultRPM), "deployment quota, requests per minute"},
 		{TPM, []string{"NEWSROOM_TPM"}, false, strconv.Itoa(DefaultTPM), "deployment quota, tokens per minute"},
+		{ContextWindow, []string{"NEWSROOM_CONTEXT_WINDOW"}, false, "", "the model's context window in tokens, for refusing a task that can never fit (default: the model family's known window)"},
 		{BudgetUSD, []string{"NEWSROOM_BUDGET_USD"}, false, "", "budget per run in USD (0: none)"},
 		{DailyBudgetUSD, []string{"NEWSROOM_DAILY_BUDGET_USD"}, false, "", "process-wide daily budget in USD (0: none)"},
 		{PricesFile, []string{"NEWSROOM_PRICES_FILE"}, false, "", "price table overriding the built-in prices"},
@@ -152,11 +154,13 @@ type Model struct {
 type Config struct {
 	Model Model `json:"model"`
 
-	Cache          string  `json:"cache"`
-	CachePath      string  `json:"cache_path,omitempty"`
-	RedisURL       Secret  `json:"redis_url,omitempty"`
-	RPM            int     `json:"rpm"`
-	TPM            int     `json:"tpm"`
+	Cache     string `json:"cache"`
+	CachePath string `json:"cache_path,omitempty"`
+	RedisURL  Secret `json:"redis_url,omitempty"`
+	RPM       int    `json:"rpm"`
+	TPM       int    `json:"tpm"`
+	// ContextWindow overrides the model family's known context window (0: the known one).
+	ContextWindow  int     `json:"context_window,omitempty"`
 	BudgetUSD      float64 `json:"budget_usd,omitempty"`
 	DailyBudgetUSD float64 `json:"daily_budget_usd,omitempty"`
 	PricesFile     string  `json:"prices_file,omitempty"`
@@ -265,6 +269,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TPM <= 0 {
 		add("%s (from %s) must be positive", TPM, c.Source(TPM))
+	}
+	if c.ContextWindow < 0 {
+		add("%s (from %s) must not be negative", ContextWindow, c.Source(ContextWindow))
 	}
 	if c.BudgetUSD < 0 {
 		add("%s (from %s) must not be negative", BudgetUSD, c.Source(BudgetUSD))

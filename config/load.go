@@ -209,6 +209,7 @@ func (l *loader) load() error {
 	c.RedisURL = Secret(redis)
 	c.RPM = l.getInt(RPM)
 	c.TPM = l.getInt(TPM)
+	c.ContextWindow = l.getInt(ContextWindow)
 	c.BudgetUSD = l.getFloat(BudgetUSD)
 	c.DailyBudgetUSD = l.getFloat(DailyBudgetUSD)
 	c.PricesFile, _ = l.get(PricesFile, l.vars(PricesFile))

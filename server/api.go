@@ -149,6 +149,12 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is longer than 200 characters"))
 		return
 	}
+	if s.cfg.Preflight != nil {
+		if err := s.cfg.Preflight(req.Task); err != nil {
+			s.writeError(w, r, badRequest("task_too_large", err.Error()))
+			return
+		}
+	}
 	approval, err := s.approvalRequired(req.Approval)
 	if err != nil {
 		s.writeError(w, r, err)

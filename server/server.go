@@ -51,6 +51,10 @@ type Config struct {
 	QueueSize int
 	// MaxTaskBytes caps a run's task; 0 means 16 KiB.
 	MaxTaskBytes int
+	// Preflight, when set, refuses a task that can never fit the model
+	// (preflight.CheckTask): POST /v1/runs answers 400 task_too_large with
+	// its message (token count and limit) before anything is queued.
+	Preflight func(task string) error
 	// MaxBodyBytes caps a request body; 0 means 64 KiB.
 	MaxBodyBytes int64
 	// MaxRunMessages caps a run's max_messages; 0 means 100.

@@ -84,7 +84,7 @@ func addModelFlags(fs *pflag.FlagSet) *modelFlags {
 		}
 		usage := s.Description + envHint(s)
 		switch s.Name {
-		case config.RPM, config.TPM, config.AlertMaxAuthFailures:
+		case config.RPM, config.TPM, config.ContextWindow, config.AlertMaxAuthFailures:
 			n, _ := strconv.Atoi(s.Default)
 			fs.Int(s.Name, n, usage)
 		case config.DailyBudgetUSD, config.AlertMinSuccessRate, config.AlertMaxQuotaUsed, config.AlertMaxOverBudget:

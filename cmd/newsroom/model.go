@@ -25,6 +25,7 @@ import (
 	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
 	cachesqlite "github.com/newsroom-dev/newsroom/model/cache/sqlite"
 	"github.com/newsroom-dev/newsroom/model/cost"
+	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/retry"
@@ -89,7 +90,9 @@ type modelStack struct {
 	Alerts   *alerts.Monitor
 	Logger   *slog.Logger
 	Emulator *emulator.Running
-	closers  []func()
+	// Limits are what every call must fit in, for preflight.CheckTask.
+	Limits  preflight.Limits
+	closers []func()
 }
 
 // Close releases what the stack opened (cache files, the emulator, telemetry).
@@ -169,7 +172,7 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
 	switch cfg.Model.Kind {
 	case config.KindEmulator:
-		s.Emulator, err = emulator.Start(emulator.Config{}, emulator.Options{})
+		s.Emulator, err = emulator.Start(emulator.Config{ContextWindow: cfg.ContextWindow}, emulator.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("starting the offline emulator: %w", err)
 		}
@@ -194,6 +197,7 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		deployment = modelName
 		s.Info = modelInfo{Model: modelName, Kind: config.KindOpenAI}
 	}
+	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
 	prov, err := provider.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)

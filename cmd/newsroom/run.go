@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/console"
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
 	"github.com/newsroom-dev/newsroom/termination"
@@ -90,6 +91,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		return err
 	}
 	defer stack.Close()
+	if err := preflight.CheckTask(task, stack.Limits); err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
@@ -98,6 +99,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		Store:        st,
 		Team:         serveTeam(stack, o.runTimeout),
 		Workers:      o.workers,
+		Preflight:    func(task string) error { return preflight.CheckTask(task, stack.Limits) },
 		QueueSize:    o.queue,
 		CORSOrigins:  o.cors,
 		KeyRateLimit: o.rate,
