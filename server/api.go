@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,30 +84,116 @@ func viewOf(r *store.Run) RunView {
 	}
 }
 
-// decodeJSON reads one JSON object into v: bounded size, no unknown fields,
-// nothing after it.
-func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+// decodeJSON reads one JSON object into v: bounded size, field names exactly
+// as v's json tags spell them (encoding/json alone would accept "Task" for
+// "task"), no unknown fields, nothing after it. It returns the object's raw
+// fields, for checks the decoded values can no longer show (invalid UTF-8 is
+// replaced while decoding). Its messages name JSON fields and JSON types,
+// never Go's.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) (map[string]json.RawMessage, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return err
+			return nil, err
 		}
-		if errors.Is(err, io.EOF) {
-			return badRequest("bad_json", "request body is empty")
-		}
-		return badRequest("bad_json", "request body is not valid: "+err.Error())
+		return nil, badRequest("bad_json", "request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, badRequest("bad_json", "request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw map[string]json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, badJSON(err)
+	}
+	if raw == nil {
+		return nil, badRequest("bad_json", "request body must be a JSON object")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("bad_json", "request body has data after the JSON object")
+		return nil, badRequest("bad_json", "request body has data after the JSON object")
 	}
-	return nil
+	known := jsonFields(v)
+	for name := range raw {
+		if !slices.Contains(known, name) {
+			return nil, badRequest("bad_json", "unknown field "+strconv.Quote(name)+"; the fields are "+strings.Join(known, ", "))
+		}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, badJSON(err)
+	}
+	return raw, nil
+}
+
+// badJSON describes a decoding error in the client's terms.
+func badJSON(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return badRequest("bad_json", "request body is not valid JSON (at byte "+strconv.FormatInt(se.Offset, 10)+")")
+	case errors.As(err, &te) && te.Field != "":
+		return badRequest("bad_json", "field "+strconv.Quote(te.Field)+" must be "+jsonKind(te.Type.Kind())+", not a JSON "+te.Value)
+	case errors.As(err, &te):
+		return badRequest("bad_json", "request body must be a JSON object, not a JSON "+te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("bad_json", "request body ends before the JSON object does")
+	}
+	return badRequest("bad_json", "request body is not valid JSON")
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+// jsonFields are the JSON names of a struct's fields (v points to the struct).
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case name == "":
+			names = append(names, f.Name)
+		default:
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// taskProblem says what is wrong with a task's text that JSON decoding hid:
+// invalid UTF-8 and lone surrogate escapes both decode to U+FFFD, and NUL
+// characters break storage and display. "" when nothing is.
+func taskProblem(raw json.RawMessage, task string) string {
+	switch {
+	case !utf8.Valid(raw):
+		return "task is not valid UTF-8"
+	case strings.ContainsRune(task, 0):
+		return "task contains a NUL character"
+	case strings.ContainsRune(task, utf8.RuneError) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) &&
+		!bytes.ContainsRune(raw, utf8.RuneError):
+		return "task has an escape that is not a character (a lone UTF-16 surrogate)"
+	}
+	return ""
 }
 
 func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *store.Key) {
@@ -117,8 +206,13 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		return
 	}
 	var req CreateRunRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	raw, err := s.decodeJSON(w, r, &req)
+	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if p := taskProblem(raw["task"], req.Task); p != "" {
+		s.writeError(w, r, badRequest("bad_task", p))
 		return
 	}
 	req.Task = strings.TrimSpace(req.Task)
@@ -132,9 +226,6 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		return
 	case len(req.Task) > s.cfg.MaxTaskBytes:
 		s.writeError(w, r, badRequest("task_too_long", "task is longer than "+strconv.Itoa(s.cfg.MaxTaskBytes)+" bytes"))
-		return
-	case !utf8.ValidString(req.Task):
-		s.writeError(w, r, badRequest("bad_task", "task is not valid UTF-8"))
 		return
 	case !s.knownTeam(req.Team):
 		s.writeError(w, r, badRequest("unknown_team", "unknown team "+strconv.Quote(req.Team)+"; want one of "+strings.Join(s.cfg.Teams, ", ")))
@@ -187,13 +278,24 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		return
 	}
 	if existed {
+		if !sameRequest(stored, run) {
+			s.writeError(w, r, errIdempotencyReused)
+			return
+		}
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
-		s.log.Info("run queued", "run", stored.ID, "team", stored.Team, "key", k.ID)
+		s.log.Info("run queued", "run", stored.ID, "team", stored.Team, "key_id", k.ID)
 	}
 	v := viewOf(stored)
 	w.Header().Set("Location", v.Links["self"])
 	writeJSON(w, http.StatusAccepted, v)
+}
+
+// sameRequest reports whether a run stored under an Idempotency-Key was
+// asked for with the same body as run.
+func sameRequest(stored, run *store.Run) bool {
+	return stored.Task == run.Task && stored.Team == run.Team && stored.MaxMessages == run.MaxMessages &&
+		stored.BudgetUSD == run.BudgetUSD
 }
 
 // retryHint guesses when a queue slot frees: a few seconds per waiting run per worker.

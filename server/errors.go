@@ -27,11 +27,13 @@ func badRequest(code, msg string) error {
 // Errors the handlers return; statusOf maps them (and store and body-size
 // errors) to responses.
 var (
-	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key"}
-	errForbidden    = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may not do that"}
-	errNotFound     = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such run"}
-	errFinished     = &apiError{Status: http.StatusConflict, Code: "run_finished", Message: "the run has already finished"}
-	errDraining     = &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Message: "the service is shutting down; try again shortly", RetryAfter: 5 * time.Second}
+	errUnauthorized      = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key"}
+	errForbidden         = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may not do that"}
+	errNotFound          = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such run"}
+	errFinished          = &apiError{Status: http.StatusConflict, Code: "run_finished", Message: "the run has already finished"}
+	errIdempotencyReused = &apiError{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
+		Message: "this Idempotency-Key was used for a different request; use a new key for a new run"}
+	errDraining = &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Message: "the service is shutting down; try again shortly", RetryAfter: 5 * time.Second}
 )
 
 func errQueueFull(retry time.Duration) error {
@@ -91,3 +93,43 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(true)
 	_ = enc.Encode(v)
 }
+
+// jsonErrorWriter turns an error response written in plain text (by the mux
+// or the file server) into the API's JSON error with the same status.
+// Anything below 400 (a redirect) passes through.
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	s       *Server
+	r       *http.Request
+	written bool // a JSON error was written: drop the plain text
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	if code < 400 || w.written {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.written = true
+	ae := &apiError{Status: code, Code: "error", Message: http.StatusText(code)}
+	switch code {
+	case http.StatusNotFound:
+		ae.Code, ae.Message = "not_found", "no such endpoint"
+	case http.StatusMethodNotAllowed:
+		ae.Code, ae.Message = "method_not_allowed", w.r.Method+" is not allowed here"
+		if allow := w.Header().Get("Allow"); allow != "" {
+			ae.Message += "; allowed: " + allow
+		}
+	}
+	w.Header().Del("Content-Length")
+	w.s.writeError(w.ResponseWriter, w.r, ae)
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if w.written {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *jsonErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

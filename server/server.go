@@ -277,7 +277,17 @@ func (s *Server) routes() []route {
 // Handler returns the service's HTTP handler: security headers and CORS
 // around the routes.
 func (s *Server) Handler() http.Handler {
-	return s.secure(s.mux)
+	return s.secure(http.HandlerFunc(s.serveMux))
+}
+
+// serveMux routes a request. What no route matches (unknown path, wrong
+// method) the mux answers itself in plain text; that answer is turned into
+// the API's JSON error.
+func (s *Server) serveMux(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		w = &jsonErrorWriter{ResponseWriter: w, s: s, r: r}
+	}
+	s.mux.ServeHTTP(w, r) // it sets the path values Handler does not
 }
 
 // HTTPServer returns an http.Server for addr with the service's handler and

@@ -28,7 +28,8 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	http.FileServerFS(webFS).ServeHTTP(w, r)
+	// The file server answers a missing file in plain text: make it JSON.
+	http.FileServerFS(webFS).ServeHTTP(&jsonErrorWriter{ResponseWriter: w, s: s, r: r}, r)
 }
 
 // handleOpenAPI serves the OpenAPI 3.1 document of the API.
