@@ -98,3 +98,14 @@ func BenchmarkStore_AppendEventParallel(b *testing.B) {
 	b.SetParallelism(4)
 	storetest.BenchmarkAppendEventParallel(b, s)
 }
+
+func TestStore_CheckWritable(t *testing.T) {
+	s := open(t, testsvc.Postgres(t))
+	if err := s.CheckWritable(context.Background()); err != nil {
+		t.Fatalf("a primary: %v", err)
+	}
+	s.Close()
+	if err := s.CheckWritable(context.Background()); err == nil {
+		t.Error("a closed store passed the write check")
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ const BusyTimeout = 10 * time.Second
 type Store struct {
 	w *sql.DB // one connection: every write
 	r *sql.DB // query-only connections: every read
+	// path and file are the database file as opened, for CheckWritable.
+	path string
+	file os.FileInfo
 }
 
 // Open opens (creating it if needed) the SQLite database at path and applies
@@ -47,6 +51,10 @@ type Store struct {
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
+	}
+	file, err := createPrivate(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
@@ -68,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, path: path, file: file}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -81,8 +81,14 @@ func TestOpen_CreatesTheDirectory(t *testing.T) {
 	if err := s.Set(context.Background(), "k", cache.Entry{Content: "x"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(path); err != nil {
-		t.Errorf("no cache file: %v", err)
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("no cache file: %v", err)
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			t.Errorf("%s has mode %o, want 0600", filepath.Base(p), m)
+		}
 	}
 }
 
