@@ -246,6 +246,13 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 			return
 		}
 	}
+	if err := s.checkStore(r.Context()); err != nil {
+		// A run accepted now could be lost (an SQLite file deleted under
+		// the service takes writes into an unlinked file).
+		s.log.Error("store not writable; refusing new runs", "err", err)
+		s.writeError(w, r, errStoreUnavailable)
+		return
+	}
 	approval, err := s.approvalRequired(req.Approval)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -423,12 +430,28 @@ type Readiness struct {
 	Checks   map[string]string `json:"checks"`
 }
 
+// writeChecker is implemented by stores that can tell whether a write would
+// land (store/sqlite: the file is still at its path; store/postgres: not a
+// standby).
+type writeChecker interface {
+	CheckWritable(ctx context.Context) error
+}
+
+// checkStore reports whether the store takes writes: CheckWritable when the
+// store has it, else Ping.
+func (s *Server) checkStore(ctx context.Context) error {
+	if wc, ok := s.store.(writeChecker); ok {
+		return wc.CheckWritable(ctx)
+	}
+	return s.store.Ping(ctx)
+}
+
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	out := Readiness{Ready: true, Emulator: s.cfg.Emulator, Checks: map[string]string{"store": "ok", "model": "ok"}}
-	if err := s.store.Ping(ctx); err != nil {
-		out.Ready, out.Checks["store"] = false, "unreachable"
+	if err := s.checkStore(ctx); err != nil {
+		out.Ready, out.Checks["store"] = false, "not writable"
 		s.log.Warn("readiness: store", "err", err)
 	}
 	if s.cfg.ModelReady != nil {
@@ -446,6 +469,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if !out.Ready {
 		status = http.StatusServiceUnavailable
+		var failing []string
+		for name, v := range out.Checks {
+			if v != "ok" && !strings.HasPrefix(v, "ok ") {
+				failing = append(failing, name)
+			}
+		}
+		slices.Sort(failing)
+		w.Header().Set("X-Failing-Checks", strings.Join(failing, ","))
 	}
 	writeJSON(w, status, out)
 }

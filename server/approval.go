@@ -118,7 +118,7 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store
 		return
 	}
 	var req DecisionRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	if _, err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

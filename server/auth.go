@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,25 +67,13 @@ func IssueRoleKey(ctx context.Context, st store.Store, name string, role identit
 	return secret, k, nil
 }
 
-type keyCtx struct{}
-
 // authed wraps a /v1 handler: it needs a valid bearer key and charges the
-// key's rate limit.
+// key's rate limit. Requests without a valid key are counted against their
+// client address, and an address over its limit is refused before the
+// store is asked.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.Key)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		scheme, secret, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(secret, KeyPrefix) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="newsroom"`)
-			s.writeError(w, r, errUnauthorized)
-			return
-		}
-		k, err := s.store.KeyByHash(r.Context(), HashKey(strings.TrimSpace(secret)))
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !k.RevokedAt.IsZero()) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="newsroom", error="invalid_token"`)
-			s.writeError(w, r, errUnauthorized)
-			return
-		}
+		k, hash, err := s.authenticate(w, r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -92,20 +82,107 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.Key)) 
 			s.writeError(w, r, errRateLimited(wait))
 			return
 		}
-		h(w, r, k)
+		h(w, r.WithContext(context.WithValue(r.Context(), keyHashCtx{}, hash)), k)
 	}
+}
+
+// keyHashCtx carries the hash of the request's key, for handlers that watch
+// it (event streams end when it is revoked).
+type keyHashCtx struct{}
+
+// authenticate finds the request's unrevoked key and returns it with its
+// hash. A request that does not get that far costs its client address a
+// token of the failure limit.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*store.Key, string, error) {
+	addr := s.clientAddr(r)
+	if s.authFails != nil {
+		if wait, ok := s.authFails.peek(addr); !ok {
+			return nil, "", errAuthRateLimited(wait)
+		}
+	}
+	fail := func(challenge string) (*store.Key, string, error) {
+		if s.authFails != nil {
+			s.authFails.allow(addr)
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		return nil, "", errUnauthorized
+	}
+	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(secret, KeyPrefix) {
+		return fail(`Bearer realm="newsroom"`)
+	}
+	hash := HashKey(secret)
+	k, err := s.store.KeyByHash(r.Context(), hash)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !k.RevokedAt.IsZero()) {
+		return fail(`Bearer realm="newsroom", error="invalid_token"`)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return k, hash, nil
+}
+
+// clientAddr is the address a request comes from: the last entry of
+// ClientIPHeader when configured (the one the load balancer added), else the
+// connection's remote host.
+func (s *Server) clientAddr(r *http.Request) string {
+	if h := s.cfg.ClientIPHeader; h != "" {
+		if v := r.Header.Values(h); len(v) > 0 {
+			last := v[len(v)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if a := strings.TrimSpace(last); a != "" {
+				return hostOnly(a)
+			}
+		}
+	}
+	return hostOnly(r.RemoteAddr)
+}
+
+// hostOnly drops a port: "1.2.3.4:5678" and "[::1]:80" become hosts.
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// handleMetrics serves the Prometheus exposition to admin keys, to
+// MetricsKey, or to anyone with MetricsPublic.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.MetricsPublic {
+		_, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		secret = strings.TrimSpace(secret)
+		if s.cfg.MetricsKey == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.MetricsKey)) != 1 {
+			k, _, err := s.authenticate(w, r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if !k.Admin {
+				s.writeError(w, r, errForbidden)
+				return
+			}
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.cfg.Metrics.ServeHTTP(w, r)
 }
 
 // canSee reports whether key k may see run r: its creator, and
 // editors-in-chief and admins (any run).
 func canSee(k *store.Key, r *store.Run) bool { return seesAll(k) || r.Owner == k.ID }
 
-// limiter is a token bucket per key.
+// limiter is a token bucket per name (an API key's id, a client address).
 type limiter struct {
-	perMinute int
-	now       func() time.Time
-	mu        sync.Mutex
-	buckets   map[string]*bucket
+	rate  float64 // tokens per second; <= 0: no limit
+	burst float64
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
 }
 
 type bucket struct {
@@ -113,34 +190,66 @@ type bucket struct {
 	last   time.Time
 }
 
-func newLimiter(perMinute int, now func() time.Time) *limiter {
-	return &limiter{perMinute: perMinute, now: now, buckets: map[string]*bucket{}}
+// maxBuckets bounds a limiter's memory: beyond it, buckets that have refilled
+// (and so hold no state worth keeping) are dropped.
+const maxBuckets = 10_000
+
+func newLimiter(perSecond, burst float64, now func() time.Time) *limiter {
+	return &limiter{rate: perSecond, burst: max(burst, 1), now: now, buckets: map[string]*bucket{}}
 }
 
-// allow takes a token for key; when none is left it returns the wait until one is.
-func (l *limiter) allow(key string) (time.Duration, bool) {
-	if l.perMinute < 0 {
-		return 0, true
-	}
-	rate := float64(l.perMinute) / 60 // tokens per second
-	burst := float64(l.perMinute)
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[key]
+// refill returns name's bucket brought up to now; l.mu is held.
+func (l *limiter) refill(name string, now time.Time) *bucket {
+	b := l.buckets[name]
 	if b == nil {
-		b = &bucket{tokens: burst, last: now}
-		l.buckets[key] = b
+		if len(l.buckets) >= maxBuckets {
+			for n, o := range l.buckets {
+				if o.tokens+now.Sub(o.last).Seconds()*l.rate >= l.burst {
+					delete(l.buckets, n)
+				}
+			}
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[name] = b
 	}
 	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = math.Min(burst, b.tokens+el*rate)
+		b.tokens = math.Min(l.burst, b.tokens+el*l.rate)
 	}
 	b.last = now
+	return b
+}
+
+// allow takes a token for name; when none is left it returns the wait until one is.
+func (l *limiter) allow(name string) (time.Duration, bool) {
+	if l.rate <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refill(name, l.now())
 	if b.tokens >= 1 {
 		b.tokens--
 		return 0, true
 	}
-	return time.Duration(math.Ceil((1-b.tokens)/rate*1000)) * time.Millisecond, false
+	return l.wait(b), false
+}
+
+// peek reports whether name has a token left, without taking it.
+func (l *limiter) peek(name string) (time.Duration, bool) {
+	if l.rate <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refill(name, l.now())
+	if b.tokens >= 1 {
+		return 0, true
+	}
+	return l.wait(b), false
+}
+
+func (l *limiter) wait(b *bucket) time.Duration {
+	return time.Duration(math.Ceil((1-b.tokens)/l.rate*1000)) * time.Millisecond
 }
 
 // contentSecurityPolicy forbids inline script and style and every foreign origin.

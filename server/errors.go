@@ -33,11 +33,18 @@ var (
 	errFinished          = &apiError{Status: http.StatusConflict, Code: "run_finished", Message: "the run has already finished"}
 	errIdempotencyReused = &apiError{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
 		Message: "this Idempotency-Key was used for a different request; use a new key for a new run"}
+	errStoreUnavailable = &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
+		Message: "the service cannot store runs right now; try again shortly", RetryAfter: 5 * time.Second}
 	errDraining = &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Message: "the service is shutting down; try again shortly", RetryAfter: 5 * time.Second}
 )
 
 func errQueueFull(retry time.Duration) error {
 	return &apiError{Status: http.StatusTooManyRequests, Code: "queue_full", Message: "too many runs waiting; try again later", RetryAfter: retry}
+}
+
+func errAuthRateLimited(retry time.Duration) error {
+	return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+		Message: "too many requests without a valid API key from this address", RetryAfter: retry}
 }
 
 func errRateLimited(retry time.Duration) error {

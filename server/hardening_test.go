@@ -2,12 +2,23 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/sqlite"
+	"github.com/newsroom-dev/newsroom/team"
 )
 
 // TestServer_ErrorsAreJSON checks the answers no handler of ours writes
@@ -151,4 +162,223 @@ func TestServer_IdempotencyKeyReusedWithAnotherBody(t *testing.T) {
 			t.Errorf("same key, body %s = %d %s, want 422 idempotency_key_reused", body, resp.StatusCode, b)
 		}
 	}
+}
+
+// TestServer_DeletedDatabaseIsNoticed deletes the SQLite file under a
+// serving instance: /readyz answers 503 naming the store, and new runs are
+// refused instead of being written into an unlinked file.
+func TestServer_DeletedDatabaseIsNoticed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{noStart: true})
+	if resp, b := e.do("GET", "/readyz", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("/readyz before = %d %s", resp.StatusCode, b)
+	}
+	e.create(e.user, task)
+	if err := os.Remove(e.dbPath); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.do("GET", "/readyz", "", "")
+	var r Readiness
+	mustJSON(t, b, &r)
+	if resp.StatusCode != 503 || r.Ready || r.Checks["store"] == "ok" || r.Checks["model"] == "" {
+		t.Errorf("/readyz with the file deleted = %d %s, want 503 naming the store", resp.StatusCode, b)
+	}
+	if got := resp.Header.Get("X-Failing-Checks"); got != "store" {
+		t.Errorf("X-Failing-Checks = %q, want store", got)
+	}
+	resp, b = e.do("POST", "/v1/runs", e.user, task)
+	if resp.StatusCode != 503 || errCode(t, b) != "store_unavailable" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("POST with the file deleted = %d %s, want 503 store_unavailable with Retry-After", resp.StatusCode, b)
+	}
+}
+
+func TestServer_Metrics(t *testing.T) {
+	t.Parallel()
+	exposition := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = w.Write([]byte("newsroom_runs_started_total 3\n"))
+	})
+	private := newEnv(t, envOpts{noStart: true, cfg: Config{Metrics: exposition, MetricsKey: "scrape-secret"}})
+	public := newEnv(t, envOpts{noStart: true, cfg: Config{Metrics: exposition, MetricsPublic: true}})
+	tests := []struct {
+		name   string
+		e      *env
+		key    string
+		status int
+	}{
+		{"no key is refused", private, "", 401},
+		{"a wrong key is refused", private, "nr_wrong", 401},
+		{"a user key is forbidden", private, private.user, 403},
+		{"an admin key reads", private, private.admin, 200},
+		{"the metrics key reads", private, "scrape-secret", 200},
+		{"public metrics need no key", public, "", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, b := tc.e.do("GET", "/metrics", tc.key, "")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("GET /metrics = %d %s, want %d", resp.StatusCode, b, tc.status)
+			}
+			if tc.status == 200 && !strings.Contains(string(b), "newsroom_runs_started_total 3") {
+				t.Errorf("body = %s", b)
+			}
+			if tc.status != 200 {
+				errCode(t, b)
+			}
+			if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("security headers missing: %v", resp.Header)
+			}
+		})
+	}
+	if resp, b := newEnv(t, envOpts{noStart: true}).do("GET", "/metrics", "", ""); resp.StatusCode != 404 {
+		t.Errorf("/metrics without a Metrics handler = %d %s, want 404", resp.StatusCode, b)
+	}
+}
+
+// countingStore counts key lookups of a real store.
+type countingStore struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (c *countingStore) KeyByHash(ctx context.Context, hash string) (*store.Key, error) {
+	c.lookups.Add(1)
+	return c.Store.KeyByHash(ctx, hash)
+}
+
+func TestServer_FailedAuthIsRateLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	var cs *countingStore
+	now := time.Unix(1_800_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, envOpts{noStart: true, cfg: Config{AuthFailureRate: 1, AuthFailureBurst: 3, ClientIPHeader: "X-Forwarded-For", Now: clock},
+		openStore: func(t testing.TB) store.Store {
+			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "n.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = &countingStore{Store: st}
+			return cs
+		}})
+	from := func(addr string) []string { return []string{"X-Forwarded-For", "203.0.113.9, " + addr} }
+	for i := range 3 {
+		if resp, b := e.do("GET", "/v1/runs", "nr_bad"+strconv.Itoa(i), "", from("198.51.100.1")...); resp.StatusCode != 401 {
+			t.Fatalf("bad key %d = %d %s, want 401", i, resp.StatusCode, b)
+		}
+	}
+	if resp, _ := e.do("GET", "/v1/runs", "", "", from("198.51.100.1")...); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("no key after the burst = %d, want 429 with Retry-After", resp.StatusCode)
+	}
+	before := cs.lookups.Load()
+	for range 20 {
+		resp, b := e.do("GET", "/v1/runs", "nr_flood", "", from("198.51.100.1")...)
+		if resp.StatusCode != 429 || errCode(t, b) != "rate_limited" {
+			t.Fatalf("flood = %d %s, want 429 rate_limited", resp.StatusCode, b)
+		}
+	}
+	if n := cs.lookups.Load() - before; n != 0 {
+		t.Errorf("a flood of bad keys over the limit made %d key lookups, want 0", n)
+	}
+	if resp, b := e.do("GET", "/v1/runs", e.user, "", from("198.51.100.2")...); resp.StatusCode != 200 {
+		t.Errorf("another address = %d %s, want 200", resp.StatusCode, b)
+	}
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	if resp, b := e.do("GET", "/v1/runs", e.user, "", from("198.51.100.1")...); resp.StatusCode != 200 {
+		t.Errorf("a good key after the bucket refilled = %d %s, want 200", resp.StatusCode, b)
+	}
+}
+
+// TestServer_RevokedKeyEndsItsStreams follows a running run, revokes the
+// key, and expects the stream to end without run_finished while the run goes on.
+func TestServer_RevokedKeyEndsItsStreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.client.holdFrom(1)
+	secret, k, err := IssueKey(context.Background(), e.st, "leaving", false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := e.create(secret, task)
+	<-e.client.waiting
+	ended := make(chan []sseEvent, 1)
+	opened := make(chan struct{})
+	go func() {
+		req, _ := http.NewRequest("GET", e.ts.URL+"/v1/runs/"+v.ID+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			ended <- nil
+			return
+		}
+		defer resp.Body.Close()
+		close(opened)
+		ended <- readSSE(t, resp.Body)
+	}()
+	<-opened
+	if err := e.st.RevokeKey(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case evs := <-ended:
+		for _, ev := range evs {
+			if ev.Type == string(team.EventRunFinished) {
+				t.Errorf("the stream ended with run_finished; want it cut by the revocation")
+			}
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream of a revoked key is still open")
+	}
+	e.client.release()
+}
+
+// TestServer_DrainingAnswersButTakesNoWork: during the grace period the
+// listener still answers; new work is 503 shutting_down, /readyz is 503,
+// and open streams end with a reconnect hint.
+func TestServer_DrainingAnswersButTakesNoWork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.client.holdFrom(1)
+	v := e.create(e.user, task)
+	<-e.client.waiting
+	streamDone := make(chan string, 1)
+	opened := make(chan struct{})
+	go func() {
+		req, _ := http.NewRequest("GET", e.ts.URL+"/v1/runs/"+v.ID+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+e.user)
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			streamDone <- ""
+			return
+		}
+		defer resp.Body.Close()
+		close(opened)
+		b, _ := io.ReadAll(resp.Body)
+		streamDone <- string(b)
+	}()
+	<-opened
+	shut := make(chan struct{})
+	go func() { e.srv.Shutdown(context.Background()); close(shut) }()
+	if body := <-streamDone; !strings.Contains(body, "retry: ") {
+		t.Errorf("the open stream ended without a reconnect hint: %q", body)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/runs", task},
+		{"GET", "/v1/runs/" + v.ID + "/events", ""},
+	} {
+		resp, b := e.do(c.method, c.path, e.user, c.body)
+		if resp.StatusCode != 503 || errCode(t, b) != "shutting_down" || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s while draining = %d %s, want 503 shutting_down with Retry-After", c.method, c.path, resp.StatusCode, b)
+		}
+	}
+	if resp, b := e.do("GET", "/readyz", "", ""); resp.StatusCode != 503 || !strings.Contains(string(b), "shutting down") {
+		t.Errorf("/readyz while draining = %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := e.do("GET", "/v1/runs/"+v.ID, e.user, ""); resp.StatusCode != 200 {
+		t.Errorf("reading a run while draining = %d, want 200", resp.StatusCode)
+	}
+	e.client.release()
+	<-shut
 }

@@ -76,6 +76,29 @@ type Config struct {
 	// ModelReady reports whether the model is configured and reachable, for
 	// /readyz; nil means ready.
 	ModelReady func(ctx context.Context) error
+	// Metrics serves GET /metrics (the Prometheus exposition); nil means no
+	// such route. It is behind an admin API key or MetricsKey unless
+	// MetricsPublic.
+	Metrics http.Handler
+	// MetricsKey is a bearer secret that may read /metrics besides admin
+	// keys (for a scraper that should hold no API key); empty means none.
+	MetricsKey string
+	// MetricsPublic serves /metrics to anyone.
+	MetricsPublic bool
+	// AuthFailureRate is how many requests a second one client address may
+	// make without credentials or with bad ones (a token bucket); beyond it
+	// they are refused with 429 before the store is asked. 0 means 20,
+	// negative means no limit. AuthFailureBurst is the bucket's size; 0
+	// means twice the rate.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// ClientIPHeader names the header the load balancer puts the client's
+	// address in (App Service: "X-Forwarded-For"; its last entry is used);
+	// empty means the connection's address.
+	ClientIPHeader string
+	// KeyCheckInterval is how often the keys of open event streams are
+	// checked, so a revoked key's streams end; 0 means 500ms.
+	KeyCheckInterval time.Duration
 	// Emulator is true when the model is the built-in emulator; /readyz and
 	// the page say so.
 	Emulator bool
@@ -123,7 +146,10 @@ type Server struct {
 	queue  *queue
 	hub    *hub
 	limits *limiter
-	mux    *http.ServeMux
+	// authFails limits unauthenticated and failed requests per client address.
+	authFails *limiter
+	keys      *keyWatch
+	mux       *http.ServeMux
 
 	mu     sync.Mutex
 	active map[string]*activeRun
@@ -201,6 +227,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyRateLimit == 0 {
 		cfg.KeyRateLimit = 120
 	}
+	if cfg.AuthFailureRate == 0 {
+		cfg.AuthFailureRate = 20
+	}
+	if cfg.AuthFailureBurst <= 0 {
+		cfg.AuthFailureBurst = int(max(1, 2*cfg.AuthFailureRate))
+	}
+	if cfg.KeyCheckInterval <= 0 {
+		cfg.KeyCheckInterval = 500 * time.Millisecond
+	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
@@ -239,11 +274,15 @@ func New(cfg Config) (*Server, error) {
 		store:  cfg.Store,
 		queue:  newQueue(cfg.QueueSize),
 		hub:    newHub(),
-		limits: newLimiter(cfg.KeyRateLimit, cfg.Now),
+		limits: newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
 		active: map[string]*activeRun{},
 		done:   make(chan struct{}),
 		epoch:  time.Now(),
 	}
+	if cfg.AuthFailureRate > 0 {
+		s.authFails = newLimiter(cfg.AuthFailureRate, float64(cfg.AuthFailureBurst), cfg.Now)
+	}
+	s.keys = newKeyWatch(s)
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -259,7 +298,11 @@ type route struct {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	var metrics []route
+	if s.cfg.Metrics != nil {
+		metrics = append(metrics, route{"GET /metrics", s.handleMetrics})
+	}
+	return append(metrics, []route{
 		{"POST /v1/runs", s.authed(s.handleCreateRun)},
 		{"GET /v1/runs", s.authed(s.handleListRuns)},
 		{"GET /v1/runs/{id}", s.authed(s.handleGetRun)},
@@ -271,7 +314,7 @@ func (s *Server) routes() []route {
 		{"GET /readyz", s.handleReadyz},
 		{"GET /openapi.json", s.handleOpenAPI},
 		{"GET /", s.handleWeb},
-	}
+	}...)
 }
 
 // Handler returns the service's HTTP handler: security headers and CORS
@@ -377,6 +420,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.hardStop()
 		s.background.Wait()
+		s.keys.wait()
 		// Runs still queued here are left to the other instances at once.
 		rctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()

@@ -35,9 +35,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		s.writeError(w, r, badRequest("bad_last_event_id", "Last-Event-ID must be an event sequence number"))
 		return
 	}
+	if s.draining.Load() {
+		s.writeError(w, r, errDraining) // the client reconnects to another instance
+		return
+	}
 	// Subscribe before reading the store, so nothing published in between is missed.
 	sub, unsubscribe := s.hub.subscribe(run.ID)
 	defer unsubscribe()
+	hash, _ := r.Context().Value(keyHashCtx{}).(string)
+	revoked, unwatch := s.keys.watch(hash)
+	defer unwatch()
 
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{}) // the request has no body; the stream outlives ReadTimeout
@@ -131,7 +138,17 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 			_ = write(0, team.Event{Type: team.EventRunFinished, Time: cur.UpdatedAt, StopReason: cur.StopReason, Error: cur.Error, Total: cur.Usage})
 			return
 		case <-s.done:
-			return // shutting down; the client reconnects with Last-Event-ID
+			// Shutting down: the client reconnects (to another instance)
+			// with Last-Event-ID, soon.
+			_ = rc.SetWriteDeadline(time.Now().Add(sseWriteWindow))
+			_, _ = fmt.Fprint(w, ": shutting down\nretry: 1000\n\n")
+			_ = rc.Flush()
+			return
+		case <-revoked:
+			_ = rc.SetWriteDeadline(time.Now().Add(sseWriteWindow))
+			_, _ = fmt.Fprint(w, ": key revoked\n\n")
+			_ = rc.Flush()
+			return
 		case <-beat.C:
 			if err := rc.SetWriteDeadline(time.Now().Add(sseWriteWindow)); err != nil {
 				return
