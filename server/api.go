@@ -302,7 +302,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 // asked for with the same body as run.
 func sameRequest(stored, run *store.Run) bool {
 	return stored.Task == run.Task && stored.Team == run.Team && stored.MaxMessages == run.MaxMessages &&
-		stored.BudgetUSD == run.BudgetUSD
+		stored.BudgetUSD == run.BudgetUSD && (stored.Approval != nil && stored.Approval.Required) == (run.Approval != nil && run.Approval.Required)
 }
 
 // retryHint guesses when a queue slot frees: a few seconds per waiting run per worker.
