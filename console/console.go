@@ -8,23 +8,125 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
-// Printer writes a run's events as they happen. It is not safe for
-// concurrent use: feed it one run's events in order.
+// Printer writes a run's events as they happen. Feed it one run's events
+// in order; Live's ticker may run beside Handle.
 type Printer struct {
-	w io.Writer
+	mu sync.Mutex
+	w  io.Writer
 	// open is true while a streamed message is being printed.
 	open    bool
 	speaker string
+
+	// The live status line (see Live): who is working since when, and
+	// whether a status line is on the screen now.
+	live    bool
+	working []string
+	waiting bool // a call is in flight and nothing of it is printed yet
+	since   time.Time
+	frame   int
+	drawn   bool
 }
 
 // New returns a Printer writing to w.
 func New(w io.Writer) *Printer { return &Printer{w: w} }
+
+// spinner is the status line's animation.
+var spinner = [...]string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// Live shows, while a model call is in flight and nothing of its answer is
+// printed yet, a status line saying who is working, with a spinner and the
+// seconds waited; the line is erased before the answer is printed. It is
+// for terminals only (it draws with a carriage return and an erase-line
+// escape). The returned function stops it.
+func (p *Printer) Live(interval time.Duration) (stop func()) {
+	p.mu.Lock()
+	p.live = true
+	p.mu.Unlock()
+	t := time.NewTicker(interval)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case now := <-t.C:
+				p.tick(now)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		t.Stop()
+		close(done)
+		<-finished
+		p.mu.Lock()
+		p.clearLocked()
+		p.live = false
+		p.mu.Unlock()
+	}
+}
+
+// tick redraws the status line.
+func (p *Printer) tick(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.live || !p.waiting || p.open {
+		return
+	}
+	who := "choosing the next speaker"
+	switch len(p.working) {
+	case 0:
+	case 1:
+		who = p.working[0] + " is writing"
+	default:
+		who = strings.Join(p.working, ", ") + " are writing"
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s %s… %ds", spinner[p.frame%len(spinner)], who, int(now.Sub(p.since).Seconds()))
+	p.frame++
+	p.drawn = true
+}
+
+// clearLocked erases the status line if one is drawn.
+func (p *Printer) clearLocked() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.drawn = false
+	}
+}
+
+// track follows who is working, for the status line.
+func (p *Printer) track(e team.Event) {
+	switch e.Type {
+	case team.EventRunStarted:
+		p.working, p.waiting, p.since = nil, true, time.Now()
+	case team.EventSpeakerSelected:
+		p.working = append(p.working, e.Speaker)
+		p.waiting, p.since = true, time.Now()
+	case team.EventDelta:
+		p.waiting = false
+	case team.EventMessage:
+		for i, w := range p.working {
+			if w == e.Speaker {
+				p.working = append(p.working[:i], p.working[i+1:]...)
+				break
+			}
+		}
+		p.waiting = true
+		if len(p.working) == 0 {
+			p.since = time.Now() // the next call: the selector's, or the next speaker's
+		}
+	default: // finished, or waiting for a person
+		p.working, p.waiting = nil, false
+	}
+}
 
 func (p *Printer) header(title string) {
 	fmt.Fprintf(p.w, "---------- %s ----------\n", title)
@@ -32,6 +134,10 @@ func (p *Printer) header(title string) {
 
 // Handle prints one event.
 func (p *Printer) Handle(e team.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	p.track(e)
 	switch e.Type {
 	case team.EventRunStarted:
 		if e.Resumed {
@@ -79,6 +185,9 @@ func usageLine(u model.Usage, cached bool) string {
 
 // Summary prints the summary of a finished run.
 func (p *Printer) Summary(res *team.Result, modelName string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
 	p.header("Summary")
 	fmt.Fprintf(p.w, "Number of messages: %d\n", len(res.Messages)+1)
 	fmt.Fprintf(p.w, "Finish reason: %s\n", res.StopReason)

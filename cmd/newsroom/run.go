@@ -106,8 +106,12 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 
 	var printer *console.Printer
+	stopLive := func() {}
 	if o.format == "text" {
 		printer = console.New(stdout)
+		if isTerminal(stdout) {
+			stopLive = printer.Live(100 * time.Millisecond)
+		}
 	}
 	runID := newRunID()
 	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: o.team, Logger: stack.Logger})
@@ -119,6 +123,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		onEvent = printer.Handle
 	}
 	res, runErr := team.Collect(task, team.Checkpoint{}, events, onEvent)
+	stopLive()
 
 	switch o.format {
 	case "text":

@@ -96,6 +96,9 @@ func TestRun_OfflineByDefaultAndSaysSo(t *testing.T) {
 	if strings.Contains(r.stdout, "goroutine ") || strings.Contains(r.stderr, "goroutine ") {
 		t.Fatal("a stack trace was printed")
 	}
+	if strings.ContainsAny(r.stdout, "\r\x1b") {
+		t.Fatal("the live status line was drawn although stdout is not a terminal")
+	}
 }
 
 func TestRun_JSONDocumentAndCachedRerunCostsNothing(t *testing.T) {

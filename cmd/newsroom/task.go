@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/mattn/go-isatty"
 )
 
 // readTask returns the task of `newsroom run`: the arguments joined by
@@ -78,4 +80,11 @@ func isPiped(r io.Reader) bool {
 	}
 	m := st.Mode()
 	return m&fs.ModeNamedPipe != 0 || m.IsRegular()
+}
+
+// isTerminal reports whether w is a terminal that can take the console's
+// live status line (not TERM=dumb).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("TERM") != "dumb" && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
