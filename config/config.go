@@ -72,8 +72,13 @@ const (
 	BudgetUSD      = "budget-usd"
 	DailyBudgetUSD = "daily-budget-usd"
 	PricesFile     = "prices-file"
-	DatabaseURL    = "database-url"
-	DB             = "db"
+	// DeploymentsFile lists a pool of deployments (package model/pool).
+	DeploymentsFile = "deployments-file"
+	// CacheSimilarity and EmbeddingsDeployment turn on the similarity cache.
+	CacheSimilarity      = "cache-similarity"
+	EmbeddingsDeployment = "embeddings-deployment"
+	DatabaseURL          = "database-url"
+	DB                   = "db"
 
 	AlertMaxLatency      = "alert-max-latency"
 	AlertMinSuccessRate  = "alert-min-success-rate"
@@ -118,6 +123,9 @@ func Settings() []Setting {
 		{BudgetUSD, []string{"NEWSROOM_BUDGET_USD"}, false, "", "budget per run in USD (0: none)"},
 		{DailyBudgetUSD, []string{"NEWSROOM_DAILY_BUDGET_USD"}, false, "", "process-wide daily budget in USD (0: none)"},
 		{PricesFile, []string{"NEWSROOM_PRICES_FILE"}, false, "", "price table overriding the built-in prices"},
+		{DeploymentsFile, []string{"NEWSROOM_DEPLOYMENTS_FILE"}, false, "", "YAML file listing a pool of deployments (priorities, quotas) to fail over between"},
+		{CacheSimilarity, []string{"NEWSROOM_CACHE_SIMILARITY"}, false, "", "answer from the cache when a request is this similar (0-1, e.g. 0.97) and its facts are identical (0: off)"},
+		{EmbeddingsDeployment, []string{"NEWSROOM_EMBEDDINGS_DEPLOYMENT"}, false, "", "embeddings deployment for the similarity cache (e.g. text-embedding-3-small)"},
 		{DatabaseURL, []string{"NEWSROOM_DATABASE_URL"}, true, "", "PostgreSQL URL for the run store"},
 		{DB, []string{"NEWSROOM_DB"}, false, "", "run store (SQLite file or store kind)"},
 		{AlertMaxLatency, []string{"NEWSROOM_ALERT_MAX_LATENCY"}, false, "5s", "alert when a model call takes longer"},
@@ -164,8 +172,13 @@ type Config struct {
 	BudgetUSD      float64 `json:"budget_usd,omitempty"`
 	DailyBudgetUSD float64 `json:"daily_budget_usd,omitempty"`
 	PricesFile     string  `json:"prices_file,omitempty"`
-	DatabaseURL    Secret  `json:"database_url,omitempty"`
-	DB             string  `json:"db,omitempty"`
+	// DeploymentsFile is the pool's deployments file; empty means one deployment.
+	DeploymentsFile string `json:"deployments_file,omitempty"`
+	// CacheSimilarity is the similarity cache's threshold; 0 means off.
+	CacheSimilarity      float64 `json:"cache_similarity,omitempty"`
+	EmbeddingsDeployment string  `json:"embeddings_deployment,omitempty"`
+	DatabaseURL          Secret  `json:"database_url,omitempty"`
+	DB                   string  `json:"db,omitempty"`
 
 	// Alerts are the alert thresholds; zero values mean the alerts package's defaults.
 	Alerts Alerts `json:"alerts"`
@@ -275,6 +288,11 @@ func (c *Config) Validate() error {
 	}
 	if c.BudgetUSD < 0 {
 		add("%s (from %s) must not be negative", BudgetUSD, c.Source(BudgetUSD))
+	}
+	if c.CacheSimilarity < 0 || c.CacheSimilarity > 1 {
+		add("%s (from %s) must be between 0 and 1, e.g. 0.97", CacheSimilarity, c.Source(CacheSimilarity))
+	} else if c.CacheSimilarity > 0 && c.EmbeddingsDeployment == "" {
+		add("%s needs an embeddings deployment: set NEWSROOM_EMBEDDINGS_DEPLOYMENT or --%s (e.g. text-embedding-3-small)", CacheSimilarity, EmbeddingsDeployment)
 	}
 	if c.DailyBudgetUSD < 0 {
 		add("%s (from %s) must not be negative", DailyBudgetUSD, c.Source(DailyBudgetUSD))

@@ -61,7 +61,8 @@ type modelFlags struct {
 // settingGroup is the help group of each config setting with a flag.
 func settingGroup(name string) string {
 	switch name {
-	case config.Cache, config.CachePath, config.RPM, config.TPM, config.DailyBudgetUSD, config.PricesFile:
+	case config.Cache, config.CachePath, config.RPM, config.TPM, config.DailyBudgetUSD, config.PricesFile,
+		config.CacheSimilarity, config.EmbeddingsDeployment:
 		return groupQuota
 	case config.AlertMaxLatency, config.AlertMinSuccessRate, config.AlertMaxQuotaUsed, config.AlertMaxOverBudget,
 		config.AlertMaxAuthFailures:
@@ -87,7 +88,7 @@ func addModelFlags(fs *pflag.FlagSet) *modelFlags {
 		case config.RPM, config.TPM, config.ContextWindow, config.AlertMaxAuthFailures:
 			n, _ := strconv.Atoi(s.Default)
 			fs.Int(s.Name, n, usage)
-		case config.DailyBudgetUSD, config.AlertMinSuccessRate, config.AlertMaxQuotaUsed, config.AlertMaxOverBudget:
+		case config.DailyBudgetUSD, config.CacheSimilarity, config.AlertMinSuccessRate, config.AlertMaxQuotaUsed, config.AlertMaxOverBudget:
 			f, _ := strconv.ParseFloat(s.Default, 64)
 			fs.Float64(s.Name, f, usage)
 		case config.AlertMaxLatency:

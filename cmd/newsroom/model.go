@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
 	cachesqlite "github.com/newsroom-dev/newsroom/model/cache/sqlite"
 	"github.com/newsroom-dev/newsroom/model/cost"
+	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
@@ -170,8 +172,17 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 	pc.HTTPClient = httpx.NewClient(httpx.Options{})
 	pc.OnRateLimitHeaders = limiter.Observe
 	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
-	switch cfg.Model.Kind {
-	case config.KindEmulator:
+	var bottom model.Client
+	var built *pool.Built
+	switch kind := cfg.Model.Kind; {
+	case cfg.DeploymentsFile != "":
+		if built, err = s.buildPool(cfg, pc.HTTPClient); err != nil {
+			return nil, err
+		}
+		bottom, limiter = built, built.Limiter
+		deployment, modelName = built.Names()[0], built.ModelName
+		pc = provider.Config{}
+	case kind == config.KindEmulator:
 		s.Emulator, err = emulator.Start(emulator.Config{ContextWindow: cfg.ContextWindow}, emulator.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("starting the offline emulator: %w", err)
@@ -181,7 +192,7 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment,
 			APIKey: "offline-emulator", HTTPClient: pc.HTTPClient, OnRateLimitHeaders: limiter.Observe}
 		s.Info = modelInfo{Model: "offline emulator (" + modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
-	case config.KindAzure:
+	case kind == config.KindAzure:
 		if !cfg.Model.APIKey.IsSet() {
 			cred, err := provider.DefaultCredential(nil)
 			if err != nil {
@@ -198,9 +209,12 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		s.Info = modelInfo{Model: modelName, Kind: config.KindOpenAI}
 	}
 	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
-	prov, err := provider.New(pc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	if bottom == nil {
+		prov, err := provider.New(pc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errConfig, err)
+		}
+		bottom = prov
 	}
 
 	prices := cost.Default()
@@ -225,10 +239,15 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 	if s.Info.Emulated {
 		namespace = "emulator|" + deployment // its port changes with every process
 	}
+	if built != nil {
+		namespace = "pool|" + strings.Join(built.Names(), ",")
+	}
 	s.Pipeline = pipeline.New(pipeline.Config{
-		Provider: prov, Deployment: deployment, ModelName: modelName,
+		Provider: bottom, Deployment: deployment, ModelName: modelName,
 		Namespace: namespace,
 		Limiter:   limiter,
+		// A pool's members limit themselves, each in its own bucket.
+		LimiterOff: built != nil,
 		Retry:     retry.Config{OnRetry: s.Tel.OnRetry},
 		Cache:     cache.Config{Store: store, OnError: func(op string, err error) { s.Logger.Warn("cache "+op+" failed", "error", err) }},
 		Prices:    prices,

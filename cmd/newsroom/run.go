@@ -183,6 +183,8 @@ type jsonMessage struct {
 	Usage   jsonUsage `json:"usage"`
 	CostUSD float64   `json:"cost_usd"`
 	Cached  bool      `json:"cached,omitempty"`
+	// Deployment is the deployment that answered (a pool's member name).
+	Deployment string `json:"deployment,omitempty"`
 }
 
 type jsonUsage struct {
@@ -194,6 +196,8 @@ type jsonAgent struct {
 	jsonUsage
 	Requests int     `json:"requests"`
 	CostUSD  float64 `json:"cost_usd"`
+	// Deployments counts the agent's messages by the deployment that answered.
+	Deployments map[string]int `json:"deployments,omitempty"`
 }
 
 func writeJSON(w io.Writer, res *team.Result, modelName string) error {
@@ -208,10 +212,20 @@ func writeJSON(w io.Writer, res *team.Result, modelName string) error {
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,
-			Usage: jsonUsage{m.Usage.PromptTokens, m.Usage.CompletionTokens}, CostUSD: m.Usage.CostUSD, Cached: m.Cached})
+			Usage: jsonUsage{m.Usage.PromptTokens, m.Usage.CompletionTokens}, CostUSD: m.Usage.CostUSD, Cached: m.Cached,
+			Deployment: m.Deployment})
 	}
 	for name, u := range res.PerAgent {
-		out.PerAgent[name] = jsonAgent{jsonUsage{u.PromptTokens, u.CompletionTokens}, u.Requests, u.CostUSD}
+		out.PerAgent[name] = jsonAgent{jsonUsage: jsonUsage{u.PromptTokens, u.CompletionTokens}, Requests: u.Requests, CostUSD: u.CostUSD}
+	}
+	for _, m := range res.Messages {
+		if a, ok := out.PerAgent[m.Source]; ok && m.Deployment != "" {
+			if a.Deployments == nil {
+				a.Deployments = map[string]int{}
+			}
+			a.Deployments[m.Deployment]++
+			out.PerAgent[m.Source] = a
+		}
 	}
 	if len(res.Messages) > 0 {
 		a := desk.ArticleOf(res.Messages)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/newsroom-dev/newsroom/emulator"
+)
+
+func writePoolFile(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "deployments.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRun_DeploymentsFile(t *testing.T) {
+	t.Parallel()
+	const key = "pool-test-key"
+	primary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Close()
+	secondary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secondary.Close()
+	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
+
+	env, dir := cleanEnv(t, "POOL_KEY="+key)
+	file := writePoolFile(t, dir, "deployments:\n  - name: eastus\n    endpoint: "+primary.URL+
+		"\n    deployment: gpt-4o\n    api_key_env: POOL_KEY\n  - name: swedencentral\n    endpoint: "+secondary.URL+
+		"\n    deployment: gpt-4o\n    api_key_env: POOL_KEY\n    priority: 2\n")
+	r := runBinary(t, env, dir, "run", "--no-cache", "--format", "json", "--deployments-file", file, facts)
+	if r.code != 0 {
+		t.Fatalf("exit %d with the primary down\n%s", r.code, r.stderr)
+	}
+	var doc struct {
+		Messages []struct {
+			Source, Deployment string
+		}
+		PerAgent map[string]struct {
+			Deployments map[string]int `json:"deployments"`
+		} `json:"per_agent"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(doc.Messages) < 3 {
+		t.Fatalf("%d messages", len(doc.Messages))
+	}
+	for _, m := range doc.Messages[1:] {
+		if m.Deployment != "swedencentral" {
+			t.Errorf("message of %s answered by %q, want swedencentral while eastus fails", m.Source, m.Deployment)
+		}
+	}
+	if n := doc.PerAgent["News_Reporter"].Deployments["swedencentral"]; n == 0 {
+		t.Errorf("per_agent News_Reporter deployments = %v", doc.PerAgent["News_Reporter"].Deployments)
+	}
+	if !strings.Contains(r.stderr, "eastus") {
+		t.Errorf("stderr does not log the failover from eastus:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr+r.stdout, key) {
+		t.Error("the API key was printed")
+	}
+}
+
+func TestRun_DeploymentsFileErrorsExit2(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, body, want string }{
+		{"no deployment", "deployments: []\n", "deployments.yaml:1: deployments: no deployment listed"},
+		{"a missing endpoint", "deployments:\n  - name: a\n    deployment: d\n", "deployments.yaml:2: deployments[0].endpoint: missing"},
+		{"an unset key variable", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    api_key_env: UNSET_POOL_KEY\n",
+			"deployments.yaml:5: deployments[0].api_key_env"},
+		{"plain http to a remote host", "deployments:\n  - name: a\n    endpoint: http://a.openai.azure.com\n    deployment: d\n",
+			"deployments.yaml:3: deployments[0].endpoint"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, dir := cleanEnv(t)
+			file := writePoolFile(t, dir, tc.body)
+			r := runBinary(t, env, dir, "run", "--no-cache", "--deployments-file", file, facts)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", r.code, r.stderr, tc.want)
+			}
+			if strings.Contains(r.stdout, "News_Reporter") {
+				t.Error("a run started despite the bad file")
+			}
+		})
+	}
+}
