@@ -248,9 +248,9 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		Limiter:   limiter,
 		// A pool's members limit themselves, each in its own bucket.
 		LimiterOff: built != nil,
-		Retry:     retry.Config{OnRetry: s.Tel.OnRetry},
-		Cache:     cache.Config{Store: store, OnError: func(op string, err error) { s.Logger.Warn("cache "+op+" failed", "error", err) }},
-		Prices:    prices,
+		Retry:      retry.Config{OnRetry: s.Tel.OnRetry},
+		Cache:      cache.Config{Store: store, OnError: func(op string, err error) { s.Logger.Warn("cache "+op+" failed", "error", err) }},
+		Prices:     prices,
 		OnUnknownModel: func(name string) {
 			s.Logger.Warn("no price for this model: its calls are counted as $0; add it with --prices-file", "model", name)
 		},
