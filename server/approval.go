@@ -40,9 +40,9 @@ func errNeedRole(need, have identity.Role) error {
 		Message: "this needs the " + need.String() + " role; the caller has " + have.String()}
 }
 
-// roleOf is what a caller may do: the key's role, or for keys made before
+// RoleOf is what a caller may do: the key's role, or for keys made before
 // roles, admin for admin keys and reporter for the others.
-func roleOf(k *store.Key) identity.Role {
+func RoleOf(k *store.Key) identity.Role {
 	if k.Role != "" {
 		if r, err := identity.ParseRole(k.Role); err == nil {
 			return r
@@ -57,14 +57,14 @@ func roleOf(k *store.Key) identity.Role {
 
 // need returns errNeedRole unless the caller has role.
 func need(k *store.Key, role identity.Role) error {
-	if have := roleOf(k); !have.Allows(role) {
+	if have := RoleOf(k); !have.Allows(role) {
 		return errNeedRole(role, have)
 	}
 	return nil
 }
 
 // seesAll reports whether the caller sees every run (editor-in-chief and up).
-func seesAll(k *store.Key) bool { return roleOf(k).Allows(identity.RoleEditorInChief) }
+func seesAll(k *store.Key) bool { return RoleOf(k).Allows(identity.RoleEditorInChief) }
 
 // approvalRequired resolves a create request's approval field against the
 // service default.

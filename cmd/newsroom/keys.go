@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/store"
 )
@@ -49,33 +50,45 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 func newKeysCreateCmd() *cobra.Command {
 	var name string
 	var admin bool
+	var roleName string
 	cmd := &cobra.Command{
-		Use:     "create --name NAME [flags]",
-		Short:   "Create a key and print it once",
-		Example: "  newsroom keys create --name alice\n  newsroom keys create --name ops --admin",
+		Use:   "create --name NAME [flags]",
+		Short: "Create a key and print it once",
+		Long: `Create an API key and print it once. The key has a role, each including the
+ones before it: reader (sees its runs), reporter (also submits and cancels its
+own runs), editor-in-chief (also sees every run and decides on runs awaiting
+approval), admin (also lists keys and cancels any run).`,
+		Example: "  newsroom keys create --name alice\n  newsroom keys create --name chief --role editor-in-chief\n  newsroom keys create --name ops --role admin",
 		Args:    noArgs,
 	}
 	sf := addStoreFlags(cmd.Flags())
 	cmd.Flags().StringVar(&name, "name", "", "who the key is for (required)")
-	cmd.Flags().BoolVar(&admin, "admin", false, "the key sees every run and may list keys")
+	cmd.Flags().StringVar(&roleName, "role", "reporter", "what the key may do: reader, reporter, editor-in-chief or admin")
+	cmd.Flags().BoolVar(&admin, "admin", false, "same as --role admin")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if name == "" {
 			return usageErrorf("keys create needs --name NAME")
+		}
+		role, err := identity.ParseRole(roleName)
+		if err != nil {
+			return usageErrorf("--role must be reader, reporter, editor-in-chief or admin, not %q", roleName)
+		}
+		if admin {
+			if cmd.Flags().Changed("role") && role != identity.RoleAdmin {
+				return usageErrorf("--admin and --role %s contradict each other", role)
+			}
+			role = identity.RoleAdmin
 		}
 		st, _, err := sf.open(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		secret, k, err := server.IssueKey(cmd.Context(), st, name, admin, time.Now())
+		secret, k, err := server.IssueRoleKey(cmd.Context(), st, name, role, time.Now())
 		if err != nil {
 			return fmt.Errorf("keys create: %w", err)
 		}
-		kind := "key"
-		if k.Admin {
-			kind = "admin key"
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "Created %s %s for %q. It is shown once and cannot be recovered; store it now.\n", kind, k.ID, k.Name)
+		fmt.Fprintf(cmd.ErrOrStderr(), "Created %s key %s for %q. It is shown once and cannot be recovered; store it now.\n", role, k.ID, k.Name)
 		fmt.Fprintln(cmd.OutOrStdout(), secret)
 		return nil
 	}
@@ -101,13 +114,13 @@ func newKeysListCmd() *cobra.Command {
 			return fmt.Errorf("keys list: %w", err)
 		}
 		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tADMIN\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
 		for _, k := range keys {
 			revoked := "-"
 			if !k.RevokedAt.IsZero() {
 				revoked = k.RevokedAt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\n", k.ID, k.Name, k.Admin, k.CreatedAt.Local().Format(time.DateTime), revoked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, server.RoleOf(k), k.CreatedAt.Local().Format(time.DateTime), revoked)
 		}
 		return tw.Flush()
 	}

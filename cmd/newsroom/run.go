@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ type runOptions struct {
 	maxTokens    int
 	taskFile     string
 	maxTaskBytes int
+	approve      bool
 	model        *modelFlags
 }
 
@@ -64,6 +66,7 @@ Flags may come before or after TASK; "--" ends the flags.`,
 	fs.Float64Var(&o.budgetUSD, "budget-usd", 0, "stop before the run would cost more than this many USD (0: the configured per-run budget, else none)")
 	fs.IntVar(&o.maxTokens, "max-tokens-total", 0, "stop before the run would use more tokens than this (0: no limit)")
 	fs.IntVar(&o.maxTaskBytes, "max-task-bytes", defaultMaxTaskBytes, "refuse a task longer than this many bytes, like the service")
+	fs.BoolVar(&o.approve, "approve", false, "a person approves: when the team is done, show the article and ask on the terminal to approve, revise (with a note) or reject; exit 1 when rejected")
 	setGroup(fs, groupQuota, "budget-usd", "max-tokens-total", "max-task-bytes")
 	o.model = addModelFlags(fs)
 	return cmd
@@ -81,6 +84,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		return usageErrorf("--max-messages, --budget-usd and --max-tokens-total must not be negative")
 	case o.maxTaskBytes <= 0:
 		return usageErrorf("--max-task-bytes must be positive")
+	}
+	if o.approve && !stdinIsTerminal(cmd.InOrStdin()) {
+		return errNoTerminal
 	}
 	task, err := readTask(cmd.InOrStdin(), args, o.taskFile, o.maxTaskBytes)
 	if err != nil {
@@ -116,13 +122,48 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	runID := newRunID()
 	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: o.team, Logger: stack.Logger})
 	rctx := obs.Start(ctx)
-	events := obs.Wrap(rctx, tm.Stream(rctx, task, team.WithStreaming(o.format == "text"), team.WithRunID(runID),
-		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)))
+	opts := []team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
+		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)}
 	var onEvent func(team.Event)
 	if printer != nil {
 		onEvent = printer.Handle
 	}
-	res, runErr := team.Collect(task, team.Checkpoint{}, events, onEvent)
+	var res *team.Result
+	var runErr error
+	if o.approve {
+		// The prompts go where the live text goes, or to standard error so
+		// that JSON and Markdown output stay clean.
+		prompt := stderr
+		if o.format == "text" {
+			prompt = stdout
+		}
+		show := onEvent
+		onEvent = func(e team.Event) {
+			if show != nil {
+				show(e)
+			}
+			if e.Type == team.EventApprovalDecided && e.Decision != nil {
+				fmt.Fprintln(prompt, decisionLine(*e.Decision))
+			}
+		}
+		stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
+			return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+		}
+		ask := terminalDecider(cmd.InOrStdin(), prompt, localPerson(), time.Now)
+		decide := func(r *team.Result) (team.Decision, error) {
+			stopLive() // the status line would draw over the question
+			stopLive = func() {}
+			d, err := ask(r)
+			if printer != nil && isTerminal(stdout) {
+				stopLive = printer.Live(100 * time.Millisecond)
+			}
+			return d, err
+		}
+		res, runErr = runWithApproval(stream, task, opts, onEvent, decide)
+	} else {
+		events := obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+		res, runErr = team.Collect(task, team.Checkpoint{}, events, onEvent)
+	}
 	stopLive()
 
 	switch o.format {
@@ -146,6 +187,10 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	if stack.Info.Emulated && o.format == "text" {
 		fmt.Fprintln(stderr, "(emulator output: not written by a language model)")
+	}
+	if o.approve && res.StopReason == team.StopRejected {
+		fmt.Fprintln(stderr, "newsroom: "+errRejected.Error())
+		return fmt.Errorf("%w: %w", errRunFailed, errRejected)
 	}
 	return nil
 }

@@ -35,6 +35,10 @@ type serveOptions struct {
 	runTimeout time.Duration
 	store      *storeFlags
 	model      *modelFlags
+
+	// the approval gate
+	requireApproval bool
+	approvalTimeout time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -64,6 +68,9 @@ within --grace and exits 0.`,
 	fs.IntVar(&o.rate, "rate-limit", 120, "requests per minute per API key (negative: no limit)")
 	fs.StringArrayVar(&o.cors, "cors-origin", nil, "an origin allowed to call the API from another site (repeatable; default none)")
 	fs.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	fs.BoolVar(&o.requireApproval, "require-approval", os.Getenv("NEWSROOM_REQUIRE_APPROVAL") == "true",
+		`runs wait for an editor-in-chief's decision when the team is done, unless a run asks for "approval": "none" (env NEWSROOM_REQUIRE_APPROVAL=true)`)
+	fs.DurationVar(&o.approvalTimeout, "approval-timeout", server.DefaultApprovalTimeout, "a run nobody decides on within this long ends as expired")
 	o.store = addStoreFlags(fs)
 	o.model = addModelFlags(fs)
 	return cmd
@@ -81,6 +88,8 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return usageErrorf("--run-timeout must be positive")
 	case o.grace < 0:
 		return usageErrorf("--grace must not be negative")
+	case o.approvalTimeout <= 0:
+		return usageErrorf("--approval-timeout must be positive")
 	}
 
 	stack, err := buildModel(ctx, o.model, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics})
@@ -112,6 +121,8 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)},
 				func(ev server.Events) server.Events { return obs.Wrap(rctx, ev) }
 		},
+		RequireApproval: o.requireApproval,
+		ApprovalTimeout: o.approvalTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)

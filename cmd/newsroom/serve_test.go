@@ -45,9 +45,21 @@ func TestRunKeys(t *testing.T) {
 	if err := runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard); err != nil {
 		t.Fatalf("keys list: %v", err)
 	}
-	m := regexp.MustCompile(`(?m)^(key_\w+)\s+alice\s+false`).FindStringSubmatch(list.String())
+	m := regexp.MustCompile(`(?m)^(key_\w+)\s+alice\s+reporter\s`).FindStringSubmatch(list.String())
 	if m == nil || strings.Contains(list.String(), secret) {
 		t.Fatalf("keys list = %q", list.String())
+	}
+	for _, role := range []string{"editor-in-chief", "admin"} {
+		if err := runKeys(ctx, []string{"create", "--name", "r-" + role, "--role", role, "--db", db}, io.Discard, io.Discard); err != nil {
+			t.Fatalf("keys create --role %s: %v", role, err)
+		}
+	}
+	list = syncBuffer{}
+	_ = runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard)
+	for _, role := range []string{"editor-in-chief", "admin"} {
+		if !regexp.MustCompile(`(?m)^key_\w+\s+r-` + role + `\s+` + role + `\s`).MatchString(list.String()) {
+			t.Errorf("keys list lacks the %s key: %q", role, list.String())
+		}
 	}
 	if err := runKeys(ctx, []string{"revoke", "--db", db, m[1]}, io.Discard, io.Discard); err != nil {
 		t.Fatalf("keys revoke: %v", err)
@@ -63,6 +75,7 @@ func TestRunKeys(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"rotate"}, {"create", "--db", db}, {"revoke", "--db", db}, {"revoke", "--db", db, "key_nope"},
 		{"list", "--db", db, "extra"}, {"create", "--name", "x", "--db", db, "--database-url", "postgres://x"},
+		{"create", "--name", "x", "--db", db, "--role", "chief"}, {"create", "--name", "x", "--db", db, "--admin", "--role", "reader"},
 	} {
 		if err := runKeys(ctx, args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("keys %v: error = %v, want a usage error", args, err)
@@ -72,7 +85,7 @@ func TestRunKeys(t *testing.T) {
 
 func TestRunServe_usageErrors(t *testing.T) {
 	isolate(t)
-	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "0"}, {"--queue", "0"}, {"--grace", "-1s"}} {
+	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "0"}, {"--queue", "0"}, {"--grace", "-1s"}, {"--approval-timeout", "0s"}} {
 		if err := runServe(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("serve %v: error = %v, want a usage error", args, err)
 		}
