@@ -1,0 +1,379 @@
+// Package modelstack builds a process's model stack from its configuration,
+// in one place, for every entry point (newsroom run, newsroom serve,
+// newsroom bench): the provider client (or the offline emulator), the quota
+// limiter fed by the provider's rate-limit headers, retry, cost, budget,
+// the response cache and the telemetry middleware, composed by package
+// pipeline in its fixed order.
+//
+// Callers ask the Stack for clients rather than wiring middleware: Client
+// returns the client of a deployment, RunClient the client of one run with
+// its budget. Today a stack has one deployment (the configured one); a
+// deployment pool (package model/pool) is meant to come in through
+// Options.Pool, after which Client(name) answers for each member, so code
+// that asks for a client per deployment (desk files naming a deployment)
+// keeps working unchanged.
+package modelstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/newsroom-dev/newsroom/alerts"
+	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/httpx"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
+	"github.com/newsroom-dev/newsroom/model/cache"
+	"github.com/newsroom-dev/newsroom/model/cache/memory"
+	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
+	cachesqlite "github.com/newsroom-dev/newsroom/model/cache/sqlite"
+	"github.com/newsroom-dev/newsroom/model/cost"
+	"github.com/newsroom-dev/newsroom/model/preflight"
+	"github.com/newsroom-dev/newsroom/model/provider"
+	"github.com/newsroom-dev/newsroom/model/ratelimit"
+	"github.com/newsroom-dev/newsroom/model/retry"
+	"github.com/newsroom-dev/newsroom/pipeline"
+	"github.com/newsroom-dev/newsroom/telemetry"
+)
+
+// Errors of Build.
+var (
+	// ErrConfig is wrapped by errors in the configuration (exit code 2).
+	ErrConfig = errors.New("modelstack: invalid configuration")
+	// ErrUnknownDeployment is returned by Client for a deployment the stack
+	// does not have.
+	ErrUnknownDeployment = errors.New("modelstack: unknown deployment")
+)
+
+// Options configure Build. Config is required; every other zero value is
+// the production default.
+type Options struct {
+	// Config is the loaded and validated configuration. Required.
+	Config *config.Config
+	// Logger receives the stack's warnings (cache errors, unpriced models,
+	// daily budget alerts); nil discards them.
+	Logger *slog.Logger
+	// Telemetry records spans and metrics of every call; nil means none.
+	Telemetry *telemetry.Provider
+	// Alerts is told about every call, the quota used and the daily spend;
+	// nil means no alerts.
+	Alerts *alerts.Monitor
+	// HTTPClient is the process's shared client; nil means httpx.NewClient.
+	HTTPClient *http.Client
+	// NoCache turns the configured response cache off. Cache, when set,
+	// replaces the configured cache (benchmarks).
+	NoCache bool
+	Cache   *cache.Config
+	// Limiter is a quota limiter to use instead of a new one sized by the
+	// configuration's RPM and TPM; LimiterOff removes the limiter.
+	Limiter    *ratelimit.Limiter
+	LimiterOff bool
+	// Retry is the retry policy (its OnRetry defaults to the telemetry's);
+	// RetryOff removes retries.
+	Retry    retry.Config
+	RetryOff bool
+	// Bottom wraps the provider client, below the limiter: a benchmark's
+	// meter. Nil means none.
+	Bottom model.Middleware
+	// Emulator configures the offline emulator started when the model kind
+	// is config.KindEmulator; its ContextWindow defaults to the
+	// configuration's.
+	Emulator emulator.Config
+}
+
+// Info describes the model a stack talks to.
+type Info struct {
+	// Model is what summaries show, e.g. "gpt-4o (Azure OpenAI deployment)".
+	Model string
+	// Emulated is true when the model is the offline emulator.
+	Emulated bool
+	// Kind is the configuration's model kind.
+	Kind string
+	// Deployment is where requests without a Model go; ModelName is the
+	// model behind it, for pricing.
+	Deployment, ModelName string
+}
+
+// Stack is a process's model stack. It is safe for concurrent use.
+type Stack struct {
+	Info Info
+	// Pipeline is the composed client and its parts.
+	Pipeline *pipeline.Pipeline
+	// Limiter is the quota limiter (nil when off).
+	Limiter *ratelimit.Limiter
+	// Daily is the process's daily budget (nil when none is configured).
+	Daily *budget.Daily
+	// Emulator is the offline emulator this stack started, if any.
+	Emulator *emulator.Running
+	// Limits are what every call must fit in, for preflight.CheckTask.
+	Limits preflight.Limits
+
+	cfg        *config.Config
+	credential azcore.TokenCredential
+	last       *outcome
+	closeOnce  sync.Once
+	closers    []func()
+}
+
+// Build builds the stack. It makes no model call; it starts the emulator
+// when the configuration names no model. Close releases what it opened.
+func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: no configuration", ErrConfig)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Stack{cfg: cfg, last: &outcome{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	if !opts.LimiterOff {
+		s.Limiter = opts.Limiter
+		if s.Limiter == nil {
+			s.Limiter = ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: cfg.RPM, TokensPerMinute: cfg.TPM})
+		}
+	}
+	observe := func(deployment string, requests, tokens int) {
+		if s.Limiter != nil {
+			s.Limiter.Observe(deployment, requests, tokens)
+		}
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = httpx.NewClient(httpx.Options{})
+	}
+	pc := cfg.ProviderConfig()
+	pc.HTTPClient, pc.OnRateLimitHeaders = hc, observe
+	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
+	switch cfg.Model.Kind {
+	case config.KindEmulator:
+		ec := opts.Emulator
+		if ec.ContextWindow == 0 {
+			ec.ContextWindow = cfg.ContextWindow
+		}
+		s.Emulator, err = emulator.Start(ec, emulator.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("modelstack: starting the offline emulator: %w", err)
+		}
+		s.closers = append(s.closers, func() { s.Emulator.Close() })
+		deployment, modelName = "gpt-4o", emulator.DefaultModelName
+		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment,
+			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe}
+		s.Info = Info{Model: "offline emulator (" + modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
+	case config.KindAzure:
+		if !cfg.Model.APIKey.IsSet() {
+			cred, err := provider.DefaultCredential(nil)
+			if err != nil {
+				return nil, fmt.Errorf("%w: no API key and no Entra ID credential: %w", ErrConfig, err)
+			}
+			pc.Credential, s.credential = cred, cred
+		}
+		s.Info = Info{Model: deployment + " (Azure OpenAI deployment)", Kind: config.KindAzure}
+		if modelName == "" {
+			modelName = deployment // the price table matches the deployment name when it names a model
+		}
+	default:
+		deployment = modelName
+		s.Info = Info{Model: modelName, Kind: config.KindOpenAI}
+	}
+	s.Info.Deployment, s.Info.ModelName = deployment, modelName
+	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
+	prov, err := provider.New(pc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// The outcome of the latest call tells /readyz whether an API key works.
+	bottom := model.Client(&recordOutcome{next: prov, last: s.last})
+	if opts.Bottom != nil {
+		bottom = opts.Bottom(bottom)
+	}
+
+	prices := cost.Default()
+	if cfg.PricesFile != "" {
+		if prices, err = cost.LoadPrices(cfg.PricesFile); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	cc := cache.Config{}
+	if opts.Cache != nil {
+		cc = *opts.Cache
+	} else if !opts.NoCache {
+		st, err := s.openCache(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cc = cache.Config{Store: st, OnError: func(op string, err error) { log.Warn("cache "+op+" failed", "error", err) }}
+	}
+	if cfg.DailyBudgetUSD > 0 {
+		s.Daily = budget.NewDaily(budget.DailyConfig{BudgetUSD: cfg.DailyBudgetUSD, OnAlert: func(a budget.Alert) {
+			log.Warn("daily budget", "alert", a.Kind, "spent_usd", a.SpentUSD, "budget_usd", a.BudgetUSD, "day", a.Day)
+			if opts.Alerts != nil {
+				opts.Alerts.ObserveCost(a.SpentUSD, a.BudgetUSD)
+			}
+		}})
+	}
+	endpoint := firstNonEmpty(pc.Endpoint, pc.BaseURL)
+	namespace := endpoint + "|" + deployment
+	if s.Info.Emulated {
+		namespace = "emulator|" + deployment // its port changes with every process
+	}
+	rc := opts.Retry
+	if rc.OnRetry == nil && opts.Telemetry != nil {
+		rc.OnRetry = opts.Telemetry.OnRetry
+	}
+	pcfg := pipeline.Config{
+		Provider: bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
+		Limiter: s.Limiter, LimiterOff: opts.LimiterOff,
+		Retry: rc, RetryOff: opts.RetryOff,
+		Cache:  cc,
+		Prices: prices,
+		OnUnknownModel: func(name string) {
+			log.Warn("no price for this model: its calls are counted as $0; add it with --prices-file", "model", name)
+		},
+		Daily: s.Daily,
+	}
+	if opts.Telemetry != nil {
+		host, port := hostPort(endpoint)
+		pcfg.Telemetry = telemetry.Middleware(opts.Telemetry, telemetry.MiddlewareOptions{ProviderName: providerName(cfg.Model.Kind),
+			DefaultModel: modelName, ServerAddress: host, ServerPort: port,
+			OnCall: func(latency time.Duration, err error) {
+				if opts.Alerts == nil {
+					return
+				}
+				opts.Alerts.ObserveModelCall(latency, err)
+				if s.Limiter != nil {
+					opts.Alerts.ObserveQuota(s.Limiter.Stats(deployment).UsedFraction)
+				}
+				if s.Daily != nil {
+					opts.Alerts.ObserveCost(s.Daily.Spent(), s.Daily.Budget())
+				}
+			}})
+		if s.Limiter != nil {
+			if stop, err := opts.Telemetry.ObserveQuota(func() float64 { return s.Limiter.Stats(deployment).UsedFraction }); err == nil {
+				s.closers = append(s.closers, func() { _ = stop() })
+			}
+		}
+	}
+	s.Pipeline = pipeline.New(pcfg)
+	return s, nil
+}
+
+// Close releases what Build opened (cache files, the emulator, gauges).
+func (s *Stack) Close() {
+	s.closeOnce.Do(func() {
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			s.closers[i]()
+		}
+	})
+}
+
+// Client returns the client of a deployment: "" (or the configured
+// deployment's name) is the stack's default. Other names are
+// ErrUnknownDeployment until the stack holds a pool.
+func (s *Stack) Client(deployment string) (model.Client, error) {
+	if deployment == "" || deployment == s.Info.Deployment {
+		return s.Pipeline.Client, nil
+	}
+	return nil, fmt.Errorf("%w %q (this stack has %q)", ErrUnknownDeployment, deployment, s.Info.Deployment)
+}
+
+// RunClient returns the client for one run: the shared pipeline, with the
+// run's budget (budgetUSD, else the configured per-run budget; maxTokens 0
+// means no token budget) travelling in the context of each call.
+func (s *Stack) RunClient(budgetUSD float64, maxTokens int) model.Client {
+	if budgetUSD <= 0 {
+		budgetUSD = s.cfg.BudgetUSD
+	}
+	if budgetUSD <= 0 && maxTokens <= 0 {
+		return s.Pipeline.Client
+	}
+	tr := budget.NewTracker(budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens})
+	next := s.Pipeline.Client
+	return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		return next.Complete(budget.WithTracker(ctx, tr), req)
+	})
+}
+
+// openCache opens the configured response cache store; nil means no cache.
+func (s *Stack) openCache(ctx context.Context, cfg *config.Config) (cache.Store, error) {
+	switch cfg.Cache {
+	case config.CacheOff, "":
+		return nil, nil
+	case config.CacheMemory:
+		return memory.New(memory.Config{}), nil
+	case config.CacheRedis:
+		u, err := url.Parse(cfg.RedisURL.Value())
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL must be redis://HOST:PORT for --cache redis", ErrConfig)
+		}
+		st, err := cacheredis.New(cacheredis.Config{Addr: u.Host})
+		if err != nil {
+			return nil, fmt.Errorf("%w: redis cache: %w", ErrConfig, err)
+		}
+		s.closers = append(s.closers, func() { _ = st.Close() })
+		return st, nil
+	case config.CacheSQLite:
+		path := cfg.CachePath
+		if path == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				dir = os.TempDir()
+			}
+			path = filepath.Join(dir, "newsroom", "responses.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("%w: cache directory: %w", ErrConfig, err)
+		}
+		st, err := cachesqlite.Open(ctx, cachesqlite.Config{Path: path})
+		if err != nil {
+			return nil, fmt.Errorf("%w: sqlite cache %s: %w", ErrConfig, path, err)
+		}
+		s.closers = append(s.closers, func() { _ = st.Close() })
+		return st, nil
+	}
+	return nil, fmt.Errorf("%w: unknown cache %q (want off, memory, sqlite or redis)", ErrConfig, cfg.Cache)
+}
+
+func providerName(kind string) string {
+	if kind == config.KindOpenAI {
+		return telemetry.ProviderOpenAI
+	}
+	return telemetry.ProviderAzureOpenAI
+}
+
+func hostPort(raw string) (string, int) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", 0
+	}
+	p, _ := strconv.Atoi(u.Port())
+	return u.Hostname(), p
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
