@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"iter"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/newsroom-dev/newsroom/agent"
@@ -125,50 +123,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// grpcReceiver is a minimal OTLP/gRPC receiver.
-type grpcReceiver struct {
-	coltracepb.UnimplementedTraceServiceServer
-	r *receiver
-}
-
-func (g grpcReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	g.r.mu.Lock()
-	defer g.r.mu.Unlock()
-	g.r.traces = append(g.r.traces, req)
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
-
-type grpcMetrics struct {
-	colmetricpb.UnimplementedMetricsServiceServer
-	r *receiver
-}
-
-func (g grpcMetrics) Export(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
-	g.r.mu.Lock()
-	defer g.r.mu.Unlock()
-	g.r.metrics = append(g.r.metrics, req)
-	return &colmetricpb.ExportMetricsServiceResponse{}, nil
-}
-
 func startHTTPReceiver(t *testing.T) (*receiver, string) {
 	r := &receiver{}
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return r, srv.URL
-}
-
-func startGRPCReceiver(t *testing.T) (*receiver, string) {
-	r := &receiver{}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(s, grpcReceiver{r: r})
-	colmetricpb.RegisterMetricsServiceServer(s, grpcMetrics{r: r})
-	go func() { _ = s.Serve(lis) }()
-	t.Cleanup(s.Stop)
-	return r, "http://" + lis.Addr().String()
 }
 
 // TestOTLPExport runs a team with the model middleware against real OTLP
@@ -179,7 +138,6 @@ func TestOTLPExport(t *testing.T) {
 		start    func(*testing.T) (*receiver, string)
 	}{
 		{"http/protobuf", startHTTPReceiver},
-		{"grpc", startGRPCReceiver},
 	}
 	for _, tt := range tests {
 		t.Run(tt.protocol, func(t *testing.T) {

@@ -19,9 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
@@ -94,7 +92,9 @@ type Provider struct {
 //     signals they cover; OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER set to
 //     "otlp" switch it on with the default endpoint, "none" switches it off.
 //   - OTEL_EXPORTER_OTLP_PROTOCOL (and the per-signal _PROTOCOL variables)
-//     choose "grpc" or "http/protobuf" (the default).
+//     may only be "http/protobuf" (the default): the OTLP gRPC exporters are
+//     not built in, as they would add most of gRPC to the binary and a third
+//     to its build time; "grpc" is refused with an error saying so.
 //   - OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES fill the resource.
 //
 // It sets the global text-map propagator (W3C trace context and baggage) and
@@ -217,12 +217,12 @@ func otlpChoice(getenv func(string) string, signal string) (string, error) {
 		proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
 	}
 	switch proto = strings.TrimSpace(strings.ToLower(proto)); proto {
-	case "":
+	case "", "http/protobuf":
 		return "http/protobuf", nil
-	case "grpc", "http/protobuf":
-		return proto, nil
+	case "grpc":
+		return "", fmt.Errorf("%w %q: newsroom exports OTLP over http/protobuf only (an OpenTelemetry Collector listens for it on port 4318); set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", ErrProtocol, proto)
 	default:
-		return "", fmt.Errorf("%w %q (want grpc or http/protobuf)", ErrProtocol, proto)
+		return "", fmt.Errorf("%w %q (want http/protobuf)", ErrProtocol, proto)
 	}
 }
 
@@ -235,7 +235,7 @@ func endpointURL(getenv func(string) string, signal, proto string) string {
 		return u
 	}
 	u := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
-	if u == "" || proto == "grpc" {
+	if u == "" {
 		return u
 	}
 	return strings.TrimSuffix(u, "/") + "/v1/" + strings.ToLower(signal)
@@ -246,14 +246,9 @@ func newTraceExporter(ctx context.Context, proto, endpoint string) (sdktrace.Spa
 		exp sdktrace.SpanExporter
 		err error
 	)
-	switch {
-	case proto == "grpc" && endpoint != "":
-		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(endpoint))
-	case proto == "grpc":
-		exp, err = otlptracegrpc.New(ctx)
-	case endpoint != "":
+	if endpoint != "" {
 		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
-	default:
+	} else {
 		exp, err = otlptracehttp.New(ctx)
 	}
 	if err != nil {
@@ -267,14 +262,9 @@ func newMetricExporter(ctx context.Context, proto, endpoint string) (sdkmetric.E
 		exp sdkmetric.Exporter
 		err error
 	)
-	switch {
-	case proto == "grpc" && endpoint != "":
-		exp, err = otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(endpoint))
-	case proto == "grpc":
-		exp, err = otlpmetricgrpc.New(ctx)
-	case endpoint != "":
+	if endpoint != "" {
 		exp, err = otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(endpoint))
-	default:
+	} else {
 		exp, err = otlpmetrichttp.New(ctx)
 	}
 	if err != nil {

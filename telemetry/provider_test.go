@@ -31,7 +31,9 @@ func TestSetup_Environment(t *testing.T) {
 		{name: "nothing configured exports nothing", env: nil},
 		{name: "a general endpoint enables both signals", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, wantTraces: true, wantMets: true},
 		{name: "a traces endpoint enables traces only", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1/v1/traces"}, wantTraces: true},
-		{name: "a metrics endpoint over grpc enables metrics only", env: map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, wantMets: true},
+		{name: "a metrics endpoint over http/protobuf enables metrics only", env: map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:1/v1/metrics", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, wantMets: true},
+		{name: "grpc is refused: its exporters are not built in", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, wantErr: telemetry.ErrProtocol},
+		{name: "grpc for one signal is refused too", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, wantErr: telemetry.ErrProtocol},
 		{name: "exporter none wins over an endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_TRACES_EXPORTER": "none"}, wantMets: true},
 		{name: "an unknown protocol is refused", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, wantErr: telemetry.ErrProtocol},
 		{name: "an unknown exporter is refused", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, wantErr: telemetry.ErrExporter},
@@ -182,5 +184,20 @@ func TestHTTPHandler(t *testing.T) {
 	}
 	if v, _ := spanAttr(s.Attributes, "http.response.status_code"); v.AsInt64() != http.StatusTeapot {
 		t.Errorf("status attribute = %v", v.Emit())
+	}
+}
+
+// TestSetup_GRPCErrorSaysWhatToDo checks that the error for the protocol this
+// build leaves out names the one it has and the variable to set.
+func TestSetup_GRPCErrorSaysWhatToDo(t *testing.T) {
+	_, err := telemetry.Setup(context.Background(), telemetry.Config{Getenv: env(map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})})
+	if err == nil {
+		t.Fatal("Setup accepted grpc")
+	}
+	for _, want := range []string{`"grpc"`, "http/protobuf only", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
 	}
 }
