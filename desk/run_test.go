@@ -149,6 +149,14 @@ func TestNew_CustomDeskUsesItsPromptsAndDeploymentsOnTheWire(t *testing.T) {
 		if diff := cmp.Diff(want, seen); diff != "" {
 			t.Errorf("system prompt -> deployment (-want +got):\n%s", diff)
 		}
+		for _, dep := range []string{"gpt-4o", "gpt-4o-mini", wantSelector} {
+			if res.PerDeployment[dep].Requests == 0 {
+				t.Errorf("no usage under deployment %s: %v", dep, res.PerDeployment)
+			}
+		}
+		if len(res.PerDeployment) != 3 {
+			t.Errorf("usage per deployment %v, want three deployments", res.PerDeployment)
+		}
 		for _, m := range res.Messages {
 			if wantDep := map[string]string{"Sports_Writer": "gpt-4o", "Copy_Chief": "gpt-4o-mini"}[m.Source]; m.Deployment != wantDep {
 				t.Errorf("%s answered on %q, want %q", m.Source, m.Deployment, wantDep)

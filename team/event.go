@@ -117,6 +117,9 @@ type Event struct {
 	// Planned is true when the selector followed the planner's plan
 	// without asking a model.
 	Planned bool `json:"planned,omitempty"`
+	// Deployment is the deployment the selector's model calls went to
+	// (speaker_selected; empty for the client's default).
+	Deployment string `json:"deployment,omitempty"`
 	// Usage is the usage of this step (the selector's calls, or the message's).
 	Usage model.Usage `json:"usage"`
 	// Total is the run's usage after this event.
@@ -140,7 +143,10 @@ type Result struct {
 	Usage model.Usage `json:"usage"`
 	// PerAgent is the usage per agent; the selector's calls are under SelectorSource.
 	PerAgent map[string]model.Usage `json:"per_agent"`
-	Duration time.Duration          `json:"duration"`
+	// PerDeployment is the usage per deployment (or model) that answered;
+	// calls on the client's default deployment are under DefaultDeployment.
+	PerDeployment map[string]model.Usage `json:"per_deployment,omitempty"`
+	Duration      time.Duration          `json:"duration"`
 	// Decisions are the decisions people made on the run, oldest first.
 	Decisions []Decision `json:"decisions,omitempty"`
 }
@@ -153,6 +159,8 @@ type Checkpoint struct {
 	NextSpeaker string
 	Usage       model.Usage
 	PerAgent    map[string]model.Usage
+	// PerDeployment is the usage per deployment; see Result.PerDeployment.
+	PerDeployment map[string]model.Usage
 	// Awaiting is true while the run waits for a person's decision.
 	Awaiting bool
 	// Decisions are the decisions made on the run so far, oldest first.
@@ -165,11 +173,11 @@ func (c *Checkpoint) Apply(e Event) {
 	switch e.Type {
 	case EventSpeakerSelected:
 		c.NextSpeaker = e.Speaker
-		c.addUsage(SelectorSource, e.Usage)
+		c.addUsage(SelectorSource, e.Deployment, e.Usage)
 	case EventMessage:
 		if e.Message != nil {
 			c.Messages = append(c.Messages, *e.Message)
-			c.addUsage(e.Message.Source, e.Message.Usage)
+			c.addUsage(e.Message.Source, e.Message.Deployment, e.Message.Usage)
 		}
 		c.NextSpeaker = ""
 	case EventApprovalRequested:
@@ -182,7 +190,11 @@ func (c *Checkpoint) Apply(e Event) {
 	}
 }
 
-func (c *Checkpoint) addUsage(who string, u model.Usage) {
+// DefaultDeployment is the key of Result.PerDeployment for calls that named
+// no deployment (the client's default answered).
+const DefaultDeployment = "default"
+
+func (c *Checkpoint) addUsage(who, deployment string, u model.Usage) {
 	if u == (model.Usage{}) {
 		return
 	}
@@ -190,5 +202,12 @@ func (c *Checkpoint) addUsage(who string, u model.Usage) {
 		c.PerAgent = map[string]model.Usage{}
 	}
 	c.PerAgent[who] = c.PerAgent[who].Add(u)
+	if deployment == "" {
+		deployment = DefaultDeployment
+	}
+	if c.PerDeployment == nil {
+		c.PerDeployment = map[string]model.Usage{}
+	}
+	c.PerDeployment[deployment] = c.PerDeployment[deployment].Add(u)
 	c.Usage = c.Usage.Add(u)
 }

@@ -125,7 +125,8 @@ func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, 
 // failure.
 func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEvent func(Event)) (*Result, error) {
 	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent),
-		Awaiting: from.Awaiting, Decisions: slices.Clone(from.Decisions)}
+		PerDeployment: maps.Clone(from.PerDeployment),
+		Awaiting:      from.Awaiting, Decisions: slices.Clone(from.Decisions)}
 	res := &Result{Task: task}
 	var started time.Time
 	var runErr error
@@ -146,7 +147,7 @@ func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEve
 		}
 		cp.Apply(e)
 	}
-	res.Messages, res.Usage, res.PerAgent = cp.Messages, cp.Usage, nonNil(cp.PerAgent)
+	res.Messages, res.Usage, res.PerAgent, res.PerDeployment = cp.Messages, cp.Usage, nonNil(cp.PerAgent), cp.PerDeployment
 	res.Decisions = cp.Decisions
 	return res, runErr
 }
@@ -171,6 +172,8 @@ type selection struct {
 	// planned is true when the speaker was taken from the planner's plan
 	// without a model call.
 	planned bool
+	// deployment is where the selector's model calls went.
+	deployment string
 	// batch, when it has more than one agent, are speakers with no
 	// dependency on each other: they answer the same history at once.
 	batch []agent.Agent
@@ -413,7 +416,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				}
 				speaker = sel.speaker
 				if !yield(Event{Type: EventSpeakerSelected, Time: now(), Speaker: speaker.Name(), Usage: sel.usage,
-					Attempts: sel.attempts, Fallback: sel.fallback, Planned: sel.planned, Index: len(st.messages), Total: st.usage}, nil) {
+					Attempts: sel.attempts, Fallback: sel.fallback, Planned: sel.planned, Deployment: sel.deployment, Index: len(st.messages), Total: st.usage}, nil) {
 					return
 				}
 			}

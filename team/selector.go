@@ -139,7 +139,7 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	}
 	prompt := t.prompt(t.cfg.Context.Apply(history), candidates)
 	msgs := []model.Message{{Role: model.RoleSystem, Content: prompt}}
-	var sel selection
+	sel := selection{deployment: t.cfg.Model}
 	meta := model.Meta{Agent: SelectorSource, Purpose: model.PurposeSelect}
 	if m, ok := agent.MetaFrom(ctx); ok {
 		meta.RunID = m.RunID
