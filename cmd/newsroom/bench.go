@@ -29,6 +29,7 @@ stdout and a summary line on stderr.`,
 		benchCmd("overhead", "The framework's cost per agent turn against the raw SDK", benchOverhead),
 		benchCmd("concurrency", "Memory and goroutines with many runs at once", benchConcurrency),
 		benchCmd("cache", "What a cached rerun costs, per cache store", benchCache),
+		benchCmd("tokens", "Calls, tokens and cost per article of each desk against its baseline", benchTokens),
 	)
 	return cmd
 }
@@ -171,5 +172,32 @@ func benchCache(cmd *cobra.Command) func(ctx context.Context) (any, string, erro
 			parts = append(parts, fmt.Sprintf("%s: rerun %d tokens $%g, %.3f ms/cached turn", s.Store, s.RerunTokens, s.RerunCostUSD, s.MsPerCachedTurn))
 		}
 		return r, "bench cache: " + strings.Join(parts, "; "), nil
+	}
+}
+
+func benchTokens(cmd *cobra.Command) func(ctx context.Context) (any, string, error) {
+	fs := cmd.Flags()
+	var teams []string
+	var dir string
+	fs.StringSliceVar(&teams, "team", nil, "desks to measure (repeat or comma-separate; default every shipped desk)")
+	fs.StringVar(&dir, "teams-dir", "", "also load the team files of this directory")
+	return func(ctx context.Context) (any, string, error) {
+		r, err := loadRegistry(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		rep, err := bench.Tokens(ctx, bench.TokensConfig{Teams: teams, Registry: r})
+		if err != nil {
+			return nil, "", err
+		}
+		var parts []string
+		for _, t := range rep.Teams {
+			same := "same articles"
+			if !t.SameArticle || !t.SameStopReason {
+				same = "DIFFERENT articles or stops"
+			}
+			parts = append(parts, fmt.Sprintf("%s: %.3fx prompt tokens, %.3fx calls, %s", t.Team, t.PromptTokensRatio, t.CallsRatio, same))
+		}
+		return rep, "bench tokens: " + strings.Join(parts, "; "), nil
 	}
 }

@@ -81,6 +81,11 @@ type modelInfo struct {
 	Model    string
 	Emulated bool
 	Kind     string
+	// Deployment is the default deployment (Azure) or model every call
+	// that names none goes to; Deployments every one the stack calls (a
+	// pool's members).
+	Deployment  string
+	Deployments []string
 }
 
 // modelStack is a process's model client: provider, pipeline, telemetry.
@@ -209,6 +214,10 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		s.Info = modelInfo{Model: modelName, Kind: config.KindOpenAI}
 	}
 	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
+	s.Info.Deployment, s.Info.Deployments = deployment, []string{deployment}
+	if built != nil {
+		s.Info.Deployments = built.Names()
+	}
 	if bottom == nil {
 		prov, err := provider.New(pc)
 		if err != nil {

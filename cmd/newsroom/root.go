@@ -76,6 +76,7 @@ emulator.`,
 		newKeysCmd(),
 		newBenchCmd(),
 		newHealthcheckCmd(),
+		newTeamsCmd(),
 	)
 	return root
 }

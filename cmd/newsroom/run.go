@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/console"
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
@@ -27,6 +30,8 @@ const defaultMaxTaskBytes = 16 << 10
 // runOptions are the flags of `newsroom run`.
 type runOptions struct {
 	team         string
+	teamFile     string
+	selectorDep  string
 	format       string
 	maxMessages  int
 	timeout      time.Duration
@@ -58,7 +63,9 @@ Flags may come before or after TASK; "--" ends the flags.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.team, "team", desk.RoundRobin, "team: roundrobin or selector")
+	fs.StringVar(&o.team, "team", desk.RoundRobin, "desk: "+strings.Join(desk.Teams, ", ")+" (see newsroom teams list)")
+	fs.StringVar(&o.teamFile, "team-file", "", "run the desk of this team file (YAML; see newsroom teams)")
+	fs.StringVar(&o.selectorDep, "selector-deployment", "", "deployment or model for the selector's calls (selector desks)")
 	fs.StringVar(&o.format, "format", "text", "output: text (live), json or markdown")
 	fs.StringVar(&o.taskFile, "task-file", "", "read the task from this file")
 	fs.IntVar(&o.maxMessages, "max-messages", 0, "stop after N agent messages (0: 10 for roundrobin, 20 for selector)")
@@ -78,8 +85,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	switch {
 	case o.format != "text" && o.format != "json" && o.format != "markdown":
 		return usageErrorf("--format must be text, json or markdown, not %q", o.format)
-	case o.team != desk.RoundRobin && o.team != desk.Selector:
-		return usageErrorf("--team must be roundrobin or selector, not %q", o.team)
+	case o.teamFile != "" && cmd.Flags().Changed("team"):
+		return usageErrorf("give --team or --team-file, not both")
 	case o.maxMessages < 0 || o.budgetUSD < 0 || o.maxTokens < 0:
 		return usageErrorf("--max-messages, --budget-usd and --max-tokens-total must not be negative")
 	case o.maxTaskBytes <= 0:
@@ -87,6 +94,12 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	if o.approve && !stdinIsTerminal(cmd.InOrStdin()) {
 		return errNoTerminal
+	}
+	// The desk is checked before anything else starts, so a mistake in a
+	// team file costs no model call.
+	spec, err := runDesk(o)
+	if err != nil {
+		return err
 	}
 	task, err := readTask(cmd.InOrStdin(), args, o.taskFile, o.maxTaskBytes)
 	if err != nil {
@@ -100,13 +113,16 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err := preflight.CheckTask(task, stack.Limits); err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
+	if err := checkDeployments(o, spec, stack); err != nil {
+		return err
+	}
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
 
 	client := stack.RunClient(o.budgetUSD, o.maxTokens)
-	tm, err := desk.New(desk.Config{Team: o.team, Client: client, MaxMessages: o.maxMessages,
-		Extra: termination.Timeout(o.timeout)})
+	tm, err := desk.New(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, SelectorModel: o.selectorDep,
+		MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -120,7 +136,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 	}
 	runID := newRunID()
-	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: o.team, Logger: stack.Logger})
+	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: spec.Kind, Logger: stack.Logger})
 	rctx := obs.Start(ctx)
 	opts := []team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
 		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)}
@@ -170,12 +186,12 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info.Model); err != nil {
+		if err := writeJSON(stdout, res, stack.Info.Model, spec); err != nil {
 			return err
 		}
 	case "markdown":
 		if len(res.Messages) > 0 {
-			fmt.Fprint(stdout, desk.ArticleOf(res.Messages).Markdown())
+			fmt.Fprint(stdout, spec.ArticleOf(res.Messages).Markdown())
 		}
 	}
 	if runErr != nil {
@@ -191,6 +207,44 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if o.approve && res.StopReason == team.StopRejected {
 		fmt.Fprintln(stderr, "newsroom: "+errRejected.Error())
 		return fmt.Errorf("%w: %w", errRunFailed, errRejected)
+	}
+	return nil
+}
+
+// runDesk returns the desk of --team-file, or the shipped desk --team names.
+func runDesk(o *runOptions) (*desk.Spec, error) {
+	if o.teamFile != "" {
+		d, err := desk.LoadFile(o.teamFile, desk.LoadOptions{})
+		if err != nil {
+			return nil, teamFileError(err)
+		}
+		return d.Spec, nil
+	}
+	d, ok := desk.NewRegistry().Get(o.team)
+	if !ok {
+		return nil, usageErrorf("--team must be one of %s, not %q (or use --team-file)", strings.Join(desk.Teams, ", "), o.team)
+	}
+	return d.Spec, nil
+}
+
+// checkDeployments refuses a desk that names a deployment this stack does
+// not know, and a --selector-deployment on a desk without a selector.
+func checkDeployments(o *runOptions, spec *desk.Spec, stack *modelStack) error {
+	known := knownDeployments(stack)
+	if o.selectorDep != "" {
+		if spec.Kind != desk.Selector {
+			return usageErrorf("--selector-deployment: the %s desk has no selector (it is %s)", spec.Name, spec.Kind)
+		}
+		if known != nil && !slices.Contains(known, o.selectorDep) {
+			return fmt.Errorf("%w: --selector-deployment: unknown deployment %q; known: %s (list more in %s)", errConfig,
+				o.selectorDep, strings.Join(known, ", "), deploymentsEnv)
+		}
+	}
+	if known == nil || o.teamFile == "" {
+		return nil
+	}
+	if _, err := desk.LoadFile(o.teamFile, desk.LoadOptions{Deployments: known}); err != nil {
+		return teamFileError(err)
 	}
 	return nil
 }
@@ -219,7 +273,10 @@ type jsonResult struct {
 	PerAgent   map[string]jsonAgent `json:"per_agent"`
 	DurationMS int64                `json:"duration_ms"`
 	Model      string               `json:"model"`
-	Article    *desk.Article        `json:"article,omitempty"`
+	Team       string               `json:"team"`
+	// PerDeployment is the usage per deployment that answered.
+	PerDeployment map[string]jsonAgent `json:"per_deployment,omitempty"`
+	Article       *desk.Article        `json:"article,omitempty"`
 }
 
 type jsonMessage struct {
@@ -228,13 +285,16 @@ type jsonMessage struct {
 	Usage   jsonUsage `json:"usage"`
 	CostUSD float64   `json:"cost_usd"`
 	Cached  bool      `json:"cached,omitempty"`
-	// Deployment is the deployment that answered (a pool's member name).
+	// Deployment is the deployment that answered (a pool's member name, or
+	// the one the agent asked for); Model the model the service named.
 	Deployment string `json:"deployment,omitempty"`
+	Model      string `json:"model,omitempty"`
 }
 
 type jsonUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
+	PromptTokens       int `json:"prompt_tokens"`
+	CompletionTokens   int `json:"completion_tokens"`
+	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
 }
 
 type jsonAgent struct {
@@ -245,23 +305,29 @@ type jsonAgent struct {
 	Deployments map[string]int `json:"deployments,omitempty"`
 }
 
-func writeJSON(w io.Writer, res *team.Result, modelName string) error {
+func writeJSON(w io.Writer, res *team.Result, modelName string, spec *desk.Spec) error {
 	out := jsonResult{
 		StopReason: res.StopReason,
 		Messages:   []jsonMessage{{Source: agent.SourceUser, Content: res.Task}},
-		Usage:      jsonUsage{res.Usage.PromptTokens, res.Usage.CompletionTokens},
+		Usage:      usageOf(res.Usage),
 		CostUSD:    res.Usage.CostUSD,
 		PerAgent:   map[string]jsonAgent{},
 		DurationMS: res.Duration.Milliseconds(),
 		Model:      modelName,
+		Team:       spec.Name,
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,
-			Usage: jsonUsage{m.Usage.PromptTokens, m.Usage.CompletionTokens}, CostUSD: m.Usage.CostUSD, Cached: m.Cached,
-			Deployment: m.Deployment})
+			Usage: usageOf(m.Usage), CostUSD: m.Usage.CostUSD, Cached: m.Cached, Deployment: m.Deployment, Model: m.Model})
 	}
 	for name, u := range res.PerAgent {
-		out.PerAgent[name] = jsonAgent{jsonUsage: jsonUsage{u.PromptTokens, u.CompletionTokens}, Requests: u.Requests, CostUSD: u.CostUSD}
+		out.PerAgent[name] = jsonAgent{jsonUsage: usageOf(u), Requests: u.Requests, CostUSD: u.CostUSD}
+	}
+	if len(res.PerDeployment) > 0 {
+		out.PerDeployment = map[string]jsonAgent{}
+		for name, u := range res.PerDeployment {
+			out.PerDeployment[name] = jsonAgent{jsonUsage: usageOf(u), Requests: u.Requests, CostUSD: u.CostUSD}
+		}
 	}
 	for _, m := range res.Messages {
 		if a, ok := out.PerAgent[m.Source]; ok && m.Deployment != "" {
@@ -273,7 +339,7 @@ func writeJSON(w io.Writer, res *team.Result, modelName string) error {
 		}
 	}
 	if len(res.Messages) > 0 {
-		a := desk.ArticleOf(res.Messages)
+		a := spec.ArticleOf(res.Messages)
 		out.Article = &a
 	}
 	enc := json.NewEncoder(w)
@@ -282,4 +348,8 @@ func writeJSON(w io.Writer, res *team.Result, modelName string) error {
 		return errors.Join(errRunFailed, err)
 	}
 	return nil
+}
+
+func usageOf(u model.Usage) jsonUsage {
+	return jsonUsage{u.PromptTokens, u.CompletionTokens, u.CachedPromptTokens}
 }

@@ -159,7 +159,7 @@ func TestRun_UsageAndConfigErrorsExit2WithoutSecrets(t *testing.T) {
 		want   string
 	}{
 		{"no task", nil, "", []string{"run"}, "run needs a TASK"},
-		{"bad team", nil, "", []string{"run", "--team", "chaos", "x"}, "--team must be roundrobin or selector"},
+		{"bad team", nil, "", []string{"run", "--team", "chaos", "x"}, "--team must be one of roundrobin, selector, investigations"},
 		{"bad format", nil, "", []string{"run", "--format", "xml", "x"}, "--format must be"},
 		{"unknown flag", nil, "", []string{"run", "--bogus", "x"}, "unknown flag: --bogus"},
 		{"unknown command", nil, "", []string{"frobnicate"}, "unknown command"},
