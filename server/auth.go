@@ -109,6 +109,15 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*store.Ke
 	}
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
+	if p, handled, err := s.person(r, ok && strings.EqualFold(scheme, "Bearer"), secret); handled {
+		if errors.Is(err, errCSRF) {
+			return nil, "", err
+		}
+		if err != nil {
+			return fail(`Bearer realm="newsroom", error="invalid_token"`)
+		}
+		return p, "", nil
+	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(secret, KeyPrefix) {
 		return fail(`Bearer realm="newsroom"`)
 	}

@@ -121,6 +121,9 @@ type Config struct {
 	// it returns the context to run in, extra run options, and a wrapper of
 	// the run's event stream. Nil means none.
 	Instrument func(ctx context.Context, runID, teamKind string) (context.Context, []team.RunOption, func(Events) Events)
+	// OIDC, when set, lets people sign in with OpenID Connect (Microsoft
+	// Entra ID): bearer tokens on the API and a session cookie for the page.
+	OIDC *OIDCConfig
 	// RequireApproval makes runs wait for a person's decision when their
 	// team is done, unless a run asks for "approval": "none".
 	RequireApproval bool
@@ -309,6 +312,11 @@ func (s *Server) routes() []route {
 		{"GET /v1/runs/{id}/events", s.authed(s.handleEvents)},
 		{"POST /v1/runs/{id}/cancel", s.authed(s.handleCancel)},
 		{"POST /v1/runs/{id}/decision", s.authed(s.handleDecision)},
+		{"GET /v1/me", s.authed(s.handleMe)},
+		{"GET /auth/login", s.handleLogin},
+		{"GET /auth/callback", s.handleCallback},
+		{"GET /auth/info", s.handleSignInInfo},
+		{"POST /auth/logout", s.authed(s.handleLogout)},
 		{"GET /v1/keys", s.authed(s.handleListKeys)},
 		{"GET /healthz", s.handleHealthz},
 		{"GET /readyz", s.handleReadyz},

@@ -43,7 +43,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 	sub, unsubscribe := s.hub.subscribe(run.ID)
 	defer unsubscribe()
 	hash, _ := r.Context().Value(keyHashCtx{}).(string)
-	revoked, unwatch := s.keys.watch(hash)
+	var revoked <-chan struct{} // a signed-in person has no key to revoke
+	unwatch := func() {}
+	if hash != "" {
+		revoked, unwatch = s.keys.watch(hash)
+	}
 	defer unwatch()
 
 	rc := http.NewResponseController(w)

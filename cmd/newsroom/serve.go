@@ -16,6 +16,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/team"
@@ -39,6 +40,9 @@ type serveOptions struct {
 	// the approval gate
 	requireApproval bool
 	approvalTimeout time.Duration
+
+	// sign-in with OpenID Connect (Microsoft Entra ID)
+	oidcIssuer, oidcClientID, oidcRedirect, roleMap string
 }
 
 func newServeCmd() *cobra.Command {
@@ -71,6 +75,14 @@ within --grace and exits 0.`,
 	fs.BoolVar(&o.requireApproval, "require-approval", os.Getenv("NEWSROOM_REQUIRE_APPROVAL") == "true",
 		`runs wait for an editor-in-chief's decision when the team is done, unless a run asks for "approval": "none" (env NEWSROOM_REQUIRE_APPROVAL=true)`)
 	fs.DurationVar(&o.approvalTimeout, "approval-timeout", server.DefaultApprovalTimeout, "a run nobody decides on within this long ends as expired")
+	fs.StringVar(&o.oidcIssuer, "oidc-issuer", os.Getenv("NEWSROOM_OIDC_ISSUER"),
+		"OpenID Connect issuer for sign-in, e.g. https://login.microsoftonline.com/TENANT/v2.0 (env NEWSROOM_OIDC_ISSUER)")
+	fs.StringVar(&o.oidcClientID, "oidc-client-id", os.Getenv("NEWSROOM_OIDC_CLIENT_ID"),
+		"application (client) id the tokens are for (env NEWSROOM_OIDC_CLIENT_ID); the client secret, when needed, comes from NEWSROOM_OIDC_CLIENT_SECRET")
+	fs.StringVar(&o.oidcRedirect, "oidc-redirect-url", os.Getenv("NEWSROOM_OIDC_REDIRECT_URL"),
+		"https://HOST/auth/callback as registered with the identity provider (default: from each request's host)")
+	fs.StringVar(&o.roleMap, "role-map", os.Getenv("NEWSROOM_ROLE_MAP"),
+		"roles from groups: editor-in-chief=GROUP_ID,reporter=GROUP_ID,... (env NEWSROOM_ROLE_MAP); app roles in the roles claim always count")
 	o.store = addStoreFlags(fs)
 	o.model = addModelFlags(fs)
 	return cmd
@@ -90,6 +102,12 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return usageErrorf("--grace must not be negative")
 	case o.approvalTimeout <= 0:
 		return usageErrorf("--approval-timeout must be positive")
+	case (o.oidcIssuer == "") != (o.oidcClientID == ""):
+		return usageErrorf("--oidc-issuer and --oidc-client-id go together")
+	}
+	roleMap, err := identity.ParseRoleMap(o.roleMap)
+	if err != nil {
+		return usageErrorf("--role-map: %v", err)
 	}
 
 	stack, err := buildModel(ctx, o.model, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics})
@@ -104,6 +122,15 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	defer st.Close()
 
+	var oidcCfg *server.OIDCConfig
+	if o.oidcIssuer != "" {
+		v, err := identity.New(ctx, identity.Config{Issuer: o.oidcIssuer, ClientID: o.oidcClientID, RoleMap: roleMap})
+		if err != nil {
+			return fmt.Errorf("%w: sign-in: %w", errConfig, err)
+		}
+		oidcCfg = &server.OIDCConfig{Verifier: v, ClientSecret: os.Getenv("NEWSROOM_OIDC_CLIENT_SECRET"), RedirectURL: o.oidcRedirect}
+		log.Info("sign-in with OpenID Connect", "issuer", o.oidcIssuer, "client_id", o.oidcClientID)
+	}
 	srv, err := server.New(server.Config{
 		Store:        st,
 		Team:         serveTeam(stack, o.runTimeout),
@@ -123,6 +150,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		},
 		RequireApproval: o.requireApproval,
 		ApprovalTimeout: o.approvalTimeout,
+		OIDC:            oidcCfg,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)

@@ -85,7 +85,7 @@ func TestRunKeys(t *testing.T) {
 
 func TestRunServe_usageErrors(t *testing.T) {
 	isolate(t)
-	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "0"}, {"--queue", "0"}, {"--grace", "-1s"}, {"--approval-timeout", "0s"}} {
+	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "0"}, {"--queue", "0"}, {"--grace", "-1s"}, {"--approval-timeout", "0s"}, {"--oidc-issuer", "https://127.0.0.1:1"}, {"--role-map", "boss=g1"}} {
 		if err := runServe(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("serve %v: error = %v, want a usage error", args, err)
 		}
