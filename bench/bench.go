@@ -19,14 +19,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
-	"github.com/newsroom-dev/newsroom/httpx"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache"
-	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/retry"
+	"github.com/newsroom-dev/newsroom/modelstack"
 	"github.com/newsroom-dev/newsroom/pipeline"
 )
 
@@ -70,29 +70,23 @@ type stackConfig struct {
 	bottom model.Middleware
 }
 
-// newStack builds the production pipeline over a provider to the emulator.
+// newStack builds the production stack over a provider to the emulator,
+// through modelstack like run and serve: only the benchmark's knobs differ.
 func newStack(sc stackConfig) (*pipeline.Pipeline, error) {
 	var lim *ratelimit.Limiter
-	var observe func(string, int, int)
 	if !sc.limiterOff {
 		lim = ratelimit.NewLimiter(sc.quota)
-		observe = lim.Observe
 	}
-	hc := sc.httpClient
-	if hc == nil {
-		hc = httpx.NewClient(httpx.Options{})
-	}
-	prov, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: sc.url, Deployment: Deployment,
-		APIKey: apiKey, HTTPClient: hc, OnRateLimitHeaders: observe})
+	cfg := &config.Config{RPM: sc.quota.RequestsPerMinute, TPM: sc.quota.TokensPerMinute,
+		Model: config.Model{Kind: config.KindAzure, Endpoint: sc.url, Deployment: Deployment,
+			Model: emulator.DefaultModelName, APIKey: config.Secret(apiKey)}}
+	cc := sc.cache
+	st, err := modelstack.Build(context.Background(), modelstack.Options{Config: cfg, HTTPClient: sc.httpClient,
+		Limiter: lim, LimiterOff: sc.limiterOff, Retry: sc.retry, Cache: &cc, Bottom: sc.bottom})
 	if err != nil {
 		return nil, err
 	}
-	var bottom model.Client = prov
-	if sc.bottom != nil {
-		bottom = sc.bottom(prov)
-	}
-	return pipeline.New(pipeline.Config{Provider: bottom, Deployment: Deployment, ModelName: emulator.DefaultModelName,
-		Limiter: lim, LimiterOff: sc.limiterOff, Retry: sc.retry, Cache: sc.cache}), nil
+	return st.Pipeline, nil
 }
 
 // procStatus reads fields in kB (VmRSS, VmHWM) from /proc/PID/status; pid 0

@@ -7,11 +7,12 @@
 //
 // Callers ask the Stack for clients rather than wiring middleware: Client
 // returns the client of a deployment, RunClient the client of one run with
-// its budget. Today a stack has one deployment (the configured one); a
-// deployment pool (package model/pool) is meant to come in through
-// Options.Pool, after which Client(name) answers for each member, so code
-// that asks for a client per deployment (desk files naming a deployment)
-// keeps working unchanged.
+// its budget. A stack talks to one deployment, or, when the configuration
+// names a deployments file, to a pool of them (package model/pool: failover,
+// a circuit breaker and a quota bucket per member) under the same pipeline.
+// Code that asks for a client per deployment (desk files naming one) goes
+// through Client, so pinning a client to a pool member changes this package
+// only.
 package modelstack
 
 import (
@@ -25,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +43,7 @@ import (
 	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
 	cachesqlite "github.com/newsroom-dev/newsroom/model/cache/sqlite"
 	"github.com/newsroom-dev/newsroom/model/cost"
+	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
@@ -105,6 +108,9 @@ type Info struct {
 	// Deployment is where requests without a Model go; ModelName is the
 	// model behind it, for pricing.
 	Deployment, ModelName string
+	// Deployments are every deployment the stack calls: the configured one,
+	// or a pool's members.
+	Deployments []string
 }
 
 // Stack is a process's model stack. It is safe for concurrent use.
@@ -112,8 +118,12 @@ type Stack struct {
 	Info Info
 	// Pipeline is the composed client and its parts.
 	Pipeline *pipeline.Pipeline
-	// Limiter is the quota limiter (nil when off).
+	// Limiter is the quota limiter (nil when off); with a pool, the pool's
+	// (one bucket per member).
 	Limiter *ratelimit.Limiter
+	// Pool is the deployment pool when the configuration names a
+	// deployments file; nil otherwise.
+	Pool *pool.Built
 	// Daily is the process's daily budget (nil when none is configured).
 	Daily *budget.Daily
 	// Emulator is the offline emulator this stack started, if any.
@@ -164,8 +174,20 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	pc := cfg.ProviderConfig()
 	pc.HTTPClient, pc.OnRateLimitHeaders = hc, observe
 	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
-	switch cfg.Model.Kind {
-	case config.KindEmulator:
+	var bottom model.Client
+	switch kind := cfg.Model.Kind; {
+	case cfg.DeploymentsFile != "":
+		// A pool's members limit themselves, each in its own bucket.
+		s.Pool, err = buildPool(cfg, hc, log)
+		if err != nil {
+			return nil, err
+		}
+		s.Limiter, opts.LimiterOff = s.Pool.Limiter, true
+		bottom = s.Pool
+		deployment, modelName = s.Pool.Names()[0], s.Pool.ModelName
+		pc = provider.Config{}
+		s.Info = poolInfo(s.Pool)
+	case kind == config.KindEmulator:
 		ec := opts.Emulator
 		if ec.ContextWindow == 0 {
 			ec.ContextWindow = cfg.ContextWindow
@@ -179,7 +201,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment,
 			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe}
 		s.Info = Info{Model: "offline emulator (" + modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
-	case config.KindAzure:
+	case kind == config.KindAzure:
 		if !cfg.Model.APIKey.IsSet() {
 			cred, err := provider.DefaultCredential(nil)
 			if err != nil {
@@ -195,14 +217,20 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		deployment = modelName
 		s.Info = Info{Model: modelName, Kind: config.KindOpenAI}
 	}
-	s.Info.Deployment, s.Info.ModelName = deployment, modelName
+	s.Info.Deployment, s.Info.ModelName, s.Info.Deployments = deployment, modelName, []string{deployment}
+	if s.Pool != nil {
+		s.Info.Deployments = s.Pool.Names()
+	}
 	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
-	prov, err := provider.New(pc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	if bottom == nil {
+		prov, err := provider.New(pc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		bottom = prov
 	}
 	// The outcome of the latest call tells /readyz whether an API key works.
-	bottom := model.Client(&recordOutcome{next: prov, last: s.last})
+	bottom = &recordOutcome{next: bottom, last: s.last}
 	if opts.Bottom != nil {
 		bottom = opts.Bottom(bottom)
 	}
@@ -236,13 +264,16 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Info.Emulated {
 		namespace = "emulator|" + deployment // its port changes with every process
 	}
+	if s.Pool != nil {
+		namespace = "pool|" + strings.Join(s.Pool.Names(), ",")
+	}
 	rc := opts.Retry
 	if rc.OnRetry == nil && opts.Telemetry != nil {
 		rc.OnRetry = opts.Telemetry.OnRetry
 	}
 	pcfg := pipeline.Config{
 		Provider: bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
-		Limiter: s.Limiter, LimiterOff: opts.LimiterOff,
+		Limiter: s.Limiter, LimiterOff: opts.LimiterOff || s.Pool != nil,
 		Retry: rc, RetryOff: opts.RetryOff,
 		Cache:  cc,
 		Prices: prices,
@@ -287,8 +318,10 @@ func (s *Stack) Close() {
 }
 
 // Client returns the client of a deployment: "" (or the configured
-// deployment's name) is the stack's default. Other names are
-// ErrUnknownDeployment until the stack holds a pool.
+// deployment's name) is the stack's default, the whole pipeline (over the
+// pool when there is one). Another name is ErrUnknownDeployment. A pool's
+// member names are known to the stack (Pool.Names); a client pinned to one
+// member is the next step for desks that name a deployment.
 func (s *Stack) Client(deployment string) (model.Client, error) {
 	if deployment == "" || deployment == s.Info.Deployment {
 		return s.Pipeline.Client, nil

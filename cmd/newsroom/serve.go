@@ -26,16 +26,26 @@ import (
 
 // serveOptions are the flags of `newsroom serve`.
 type serveOptions struct {
-	addr       string
-	workers    int
-	queue      int
-	grace      time.Duration
-	rate       int
-	cors       []string
-	metrics    bool
-	runTimeout time.Duration
-	store      *storeFlags
-	model      *modelFlags
+	addr    string
+	workers int
+	queue   int
+	grace   time.Duration
+	rate    int
+	cors    []string
+	metrics bool
+	// metricsKey may read /metrics besides admin keys; metricsPublic
+	// serves it to anyone.
+	metricsKey    string
+	metricsPublic bool
+	// authRate and authBurst limit requests without a valid key per client
+	// address; clientIPHeader names the load balancer's client-address header.
+	authRate       float64
+	authBurst      int
+	clientIPHeader string
+	drainDelay     time.Duration
+	runTimeout     time.Duration
+	store          *storeFlags
+	model          *modelFlags
 
 	// the approval gate
 	requireApproval bool
@@ -71,7 +81,15 @@ within --grace and exits 0.`,
 	fs.DurationVar(&o.grace, "grace", 20*time.Second, "on SIGTERM, how long turns in progress may take to finish")
 	fs.IntVar(&o.rate, "rate-limit", 120, "requests per minute per API key (negative: no limit)")
 	fs.StringArrayVar(&o.cors, "cors-origin", nil, "an origin allowed to call the API from another site (repeatable; default none)")
-	fs.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	fs.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics (to admin keys and --metrics-key)")
+	fs.StringVar(&o.metricsKey, "metrics-key", "", "a bearer secret a scraper may read /metrics with (prefer env NEWSROOM_METRICS_KEY: a flag shows in ps)")
+	fs.BoolVar(&o.metricsPublic, "metrics-public", false, "serve /metrics without authentication")
+	fs.Float64Var(&o.authRate, "auth-failure-rate", 20, "requests a second one client address may make without a valid API key (negative: no limit)")
+	fs.IntVar(&o.authBurst, "auth-failure-burst", 40, "burst of --auth-failure-rate")
+	fs.StringVar(&o.clientIPHeader, "client-ip-header", os.Getenv("NEWSROOM_CLIENT_IP_HEADER"),
+		"header the load balancer puts the client address in, last entry used (App Service: X-Forwarded-For; env NEWSROOM_CLIENT_IP_HEADER)")
+	fs.DurationVar(&o.drainDelay, "drain-delay", 5*time.Second,
+		"on SIGTERM, how long the listener keeps answering (503 shutting_down for new work, /readyz 503) so the load balancer moves clients away; at most --grace")
 	fs.BoolVar(&o.requireApproval, "require-approval", os.Getenv("NEWSROOM_REQUIRE_APPROVAL") == "true",
 		`runs wait for an editor-in-chief's decision when the team is done, unless a run asks for "approval": "none" (env NEWSROOM_REQUIRE_APPROVAL=true)`)
 	fs.DurationVar(&o.approvalTimeout, "approval-timeout", server.DefaultApprovalTimeout, "a run nobody decides on within this long ends as expired")
@@ -102,12 +120,19 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return usageErrorf("--grace must not be negative")
 	case o.approvalTimeout <= 0:
 		return usageErrorf("--approval-timeout must be positive")
+	case o.drainDelay < 0:
+		return usageErrorf("--drain-delay must not be negative")
+	case o.authBurst < 1:
+		return usageErrorf("--auth-failure-burst must be at least 1")
 	case (o.oidcIssuer == "") != (o.oidcClientID == ""):
 		return usageErrorf("--oidc-issuer and --oidc-client-id go together")
 	}
 	roleMap, err := identity.ParseRoleMap(o.roleMap)
 	if err != nil {
 		return usageErrorf("--role-map: %v", err)
+	}
+	if o.metricsKey == "" {
+		o.metricsKey = os.Getenv("NEWSROOM_METRICS_KEY")
 	}
 
 	stack, err := buildModel(ctx, o.model, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics})
@@ -148,9 +173,16 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)},
 				func(ev server.Events) server.Events { return obs.Wrap(rctx, ev) }
 		},
-		RequireApproval: o.requireApproval,
-		ApprovalTimeout: o.approvalTimeout,
-		OIDC:            oidcCfg,
+		RequireApproval:  o.requireApproval,
+		ApprovalTimeout:  o.approvalTimeout,
+		ModelReady:       stack.Ready,
+		Metrics:          metricsHandler(o.metrics, stack.Tel),
+		MetricsKey:       o.metricsKey,
+		MetricsPublic:    o.metricsPublic,
+		AuthFailureRate:  o.authRate,
+		AuthFailureBurst: o.authBurst,
+		ClientIPHeader:   o.clientIPHeader,
+		OIDC:             oidcCfg,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
@@ -164,20 +196,14 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return fmt.Errorf("%w: listen on %s: %w", errConfig, o.addr, err)
 	}
 	hs := srv.HTTPServer(o.addr)
-	handler := countAuthFailures(hs.Handler, stack.Alerts)
-	if o.metrics {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", stack.Tel.MetricsHandler())
-		mux.Handle("/", handler)
-		handler = mux
-	}
-	hs.Handler = telemetry.HTTPHandler(stack.Tel, handler)
+	hs.Handler = telemetry.HTTPHandler(stack.Tel, countAuthFailures(hs.Handler, stack.Alerts))
 	if err := srv.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	// srv.Listener: even net/http's own answers to malformed requests are JSON.
+	go func() { served <- hs.Serve(srv.Listener(ln)) }()
 
 	url := "http://" + ln.Addr().String()
 	if stack.Info.Emulated {
@@ -201,15 +227,40 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
 	defer cancel()
 	// Stop the runs first: it ends the event streams, so the HTTP server's
-	// own shutdown is not held open by them.
+	// own shutdown is not held open by them. The listener stays open while
+	// runs are handed over and for at least the drain delay: new work is
+	// answered 503 shutting_down with Retry-After and /readyz 503, so the
+	// load balancer moves clients to other instances instead of them
+	// meeting refused connections.
 	runsDone := make(chan struct{})
 	go func() { _ = srv.Shutdown(sctx); close(runsDone) }()
+	drain := time.NewTimer(min(o.drainDelay, o.grace))
+	defer drain.Stop()
+	for waiting := 2; waiting > 0; waiting-- {
+		select {
+		case <-runsDone:
+			runsDone = nil
+		case <-drain.C:
+		case <-sctx.Done():
+			waiting = 0
+		}
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		_ = hs.Close()
 	}
-	<-runsDone
+	if runsDone != nil {
+		<-runsDone
+	}
 	fmt.Fprintln(stdout, "newsroom: stopped; unfinished runs resume at the next start")
 	return nil
+}
+
+// metricsHandler is the Prometheus exposition, or nil when --metrics=false.
+func metricsHandler(on bool, tel *telemetry.Provider) http.Handler {
+	if !on {
+		return nil
+	}
+	return tel.MetricsHandler()
 }
 
 // serveTeam builds each run's team on the shared model stack, with the run's

@@ -106,7 +106,8 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env")}, &stdout, &stderr)
+		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env"),
+			"--metrics-key", "scrape-secret", "--drain-delay", "0s"}, &stdout, &stderr)
 	}()
 	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
 	var base string
@@ -157,8 +158,16 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 	if code, got := call("GET", "/v1/runs/"+id, ""); code != 200 || got["status"] != "succeeded" || got["article"] == "" {
 		t.Errorf("GET run = %d %v", code, got)
 	}
-	if code, _ := call("GET", "/metrics", ""); code != 200 {
-		t.Errorf("/metrics = %d", code)
+	if code, _ := call("GET", "/metrics", ""); code != http.StatusForbidden {
+		t.Errorf("/metrics with a reporter's key = %d, want 403", code)
+	}
+	mreq, _ := http.NewRequest("GET", base+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer scrape-secret")
+	if mresp, err := http.DefaultClient.Do(mreq); err != nil || mresp.StatusCode != 200 ||
+		mresp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("/metrics with the metrics key = %v %v, want 200 with the security headers", mresp, err)
+	} else {
+		mresp.Body.Close()
 	}
 
 	cancel() // what SIGTERM does through main's signal context

@@ -1,0 +1,60 @@
+package modelstack
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/model/pool"
+	"github.com/newsroom-dev/newsroom/model/provider"
+	"github.com/newsroom-dev/newsroom/model/ratelimit"
+)
+
+// Pool timeouts: a streamed answer silent for longer than PoolStallTimeout,
+// or a whole answer slower than PoolAttemptTimeout, moves to the next
+// deployment.
+const (
+	PoolStallTimeout   = 20 * time.Second
+	PoolAttemptTimeout = 2 * time.Minute
+)
+
+// buildPool loads the deployments file and builds the pool. A bad file is
+// ErrConfig naming the file, line and field; nothing is called.
+func buildPool(cfg *config.Config, hc *http.Client, log *slog.Logger) (*pool.Built, error) {
+	f, err := pool.LoadFile(cfg.DeploymentsFile, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var cred azcore.TokenCredential
+	for _, d := range f.Deployments {
+		if d.APIKey == "" {
+			if cred, err = provider.DefaultCredential(nil); err != nil {
+				return nil, fmt.Errorf("%w: deployment %s has no api_key_env and there is no Entra ID credential: %w", ErrConfig, d.Name, err)
+			}
+			break
+		}
+	}
+	b, err := pool.Build(f, pool.BuildOptions{HTTPClient: hc, Credential: cred,
+		Quota: ratelimit.LimiterConfig{RequestsPerMinute: cfg.RPM, TokensPerMinute: cfg.TPM},
+		Pool: pool.Config{StallTimeout: PoolStallTimeout, AttemptTimeout: PoolAttemptTimeout,
+			OnFailover: func(from string, err error) {
+				log.Warn("deployment failed; the call moves to the next one", "deployment", from, "error", err)
+			},
+			OnStateChange: func(name, from, to string) {
+				log.Warn("deployment circuit breaker", "deployment", name, "from", from, "to", to)
+			}}})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return b, nil
+}
+
+func poolInfo(b *pool.Built) Info {
+	return Info{Model: "pool " + strings.Join(b.Names(), ", ") + " (Azure OpenAI deployments)", Kind: config.KindAzure}
+}
