@@ -37,8 +37,8 @@ func hostileReporter(next model.Client) model.Client {
 	})
 }
 
-// browser starts a fresh headless Chromium for the test.
-func browser(t *testing.T) context.Context {
+// browser starts a fresh headless Chromium for the test, with extra options.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -63,6 +63,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1440, 1000),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	tctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)

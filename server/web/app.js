@@ -15,15 +15,18 @@
     News_Editor: { label: 'Editor', cls: 'a-editor' },
     PlanningAgent: { label: 'Planner', cls: 'a-planner' },
     Headline_Generator: { label: 'Headlines', cls: 'a-headline' },
+    Editor_in_Chief: { label: 'Editor-in-chief', cls: 'a-chief' },
   };
   const TEAMS = { roundrobin: 'Reporter & Editor', selector: 'Planner-led desk' };
 
-  const DONE = ['succeeded', 'failed', 'cancelled'];
+  const DONE = ['succeeded', 'failed', 'cancelled', 'rejected', 'expired'];
   // A phone-sized screen: one column, the new-story form folds while a run is open.
   const phone = window.matchMedia('(max-width: 820px)');
 
   const state = {
     key: '',
+    session: false, // signed in with the identity provider (a cookie, no key)
+    me: null, // GET /v1/me: who the caller is, whether they may decide
     emulator: false, // the service runs on the emulator (from /readyz)
     conversationByUser: false, // the reader opened or closed the conversation
     run: null, // the run shown (API view)
@@ -45,6 +48,7 @@
   async function api(path, opts = {}) {
     const headers = Object.assign({ Accept: 'application/json' }, opts.headers || {});
     if (state.key) headers.Authorization = 'Bearer ' + state.key;
+    else if (opts.method && opts.method !== 'GET') headers['X-CSRF-Token'] = csrfToken();
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     const res = await fetch(path, {
       method: opts.method || 'GET',
@@ -65,8 +69,10 @@
       const retry = res.headers.get('Retry-After');
       if (res.status === 429 && retry) msg += ' — try again in ' + retry + ' s.';
       if (res.status === 401) {
-        msg = 'Your API key is missing or no longer valid. Set it at the top right.';
-        toggleKeyPanel(true);
+        msg = state.session
+          ? 'Your sign-in has expired. Sign in again at the top right.'
+          : 'Your API key is missing or no longer valid. Set it at the top right.';
+        if (!state.session) toggleKeyPanel(true);
       }
       throw new APIError(res.status, err.code || 'http_' + res.status, msg);
     }
@@ -212,6 +218,65 @@
     el.className = 'badge s-' + (status || 'unknown');
   }
 
+  // ---------- sign-in ----------
+
+  // csrfToken is the CSRF cookie's value, echoed on every signed-in write.
+  function csrfToken() {
+    const m = /(?:^|;\s*)newsroom_csrf=([^;]+)/.exec(document.cookie);
+    return m ? m[1] : '';
+  }
+  function authed() {
+    return !!(state.key || state.session);
+  }
+
+  // loadMe asks who the caller is (an API key, or the session cookie) and
+  // shows it; it offers sign-in when the service has it.
+  async function loadMe() {
+    try {
+      const info = await (await fetch('/auth/info', { cache: 'no-store' })).json();
+      $('sign-in').hidden = !info.sign_in || !!state.key;
+    } catch (_) {
+      $('sign-in').hidden = true;
+    }
+    state.me = null;
+    state.session = false;
+    try {
+      const res = await fetch('/v1/me', {
+        headers: state.key ? { Authorization: 'Bearer ' + state.key } : {},
+        cache: 'no-store',
+      });
+      if (res.ok) {
+        state.me = await res.json();
+        state.session = !state.key;
+      }
+    } catch (_) {
+      /* not signed in */
+    }
+    const who = $('who');
+    if (state.session) {
+      who.textContent = (state.me.name || state.me.id) + ' · ' + state.me.role;
+      who.hidden = false;
+      $('sign-out').hidden = false;
+      $('sign-in').hidden = true;
+      $('key-status').hidden = true;
+      $('key-change').hidden = true;
+    } else {
+      who.hidden = true;
+      $('sign-out').hidden = true;
+      $('key-status').hidden = false;
+      $('key-change').hidden = false;
+    }
+  }
+
+  async function signOut() {
+    try {
+      await api('/auth/logout', { method: 'POST' });
+    } catch (_) {
+      /* the cookie may be gone already */
+    }
+    location.assign('/');
+  }
+
   // ---------- key ----------
 
   function loadKey() {
@@ -236,20 +301,25 @@
   // ---------- history ----------
 
   async function loadHistory(append) {
-    if (!state.key) return;
+    if (!authed()) return;
     const list = $('history');
     let page;
+    let waiting = { runs: [] };
     try {
       const q = new URLSearchParams({ limit: '15' });
       if (append && state.cursor) q.set('cursor', state.cursor);
       page = await api('/v1/runs?' + q.toString());
+      // Runs waiting for a decision come first.
+      if (!append) waiting = await api('/v1/runs?status=awaiting_approval&limit=50');
     } catch (e) {
       $('history-empty').textContent = e.message;
       $('history-empty').hidden = false;
       return;
     }
     if (!append) clear(list);
-    for (const run of page.runs) list.appendChild(historyItem(run));
+    const first = new Set(waiting.runs.map((r) => r.id));
+    for (const run of waiting.runs) list.appendChild(historyItem(run));
+    for (const run of page.runs) if (!first.has(run.id)) list.appendChild(historyItem(run));
     state.cursor = page.next_cursor || '';
     $('more').hidden = !state.cursor;
     $('history-empty').textContent = 'No runs yet.';
@@ -352,6 +422,60 @@
     setBadge($('run-status'), run.status);
     $('cancel').hidden = !(run.status === 'queued' || run.status === 'running');
     showMeters(run.usage);
+    showDecision(run);
+  }
+
+  // ---------- the editor-in-chief's decision ----------
+
+  // showDecision shows the decision panel on a waiting run to people who
+  // may decide; others see that the run waits.
+  function showDecision(run) {
+    const waiting = run.status === 'awaiting_approval';
+    const mayDecide = !!(state.me && state.me.can_decide);
+    const panel = $('decision');
+    const wasHidden = panel.hidden;
+    panel.hidden = !(waiting && mayDecide);
+    $('waiting-note').hidden = !(waiting && !mayDecide);
+    if (panel.hidden) return;
+    const srcs = Array.isArray(run.sources) ? run.sources : [];
+    const list = $('sources');
+    clear(list);
+    for (const s of srcs) {
+      const li = document.createElement('li');
+      li.textContent = typeof s === 'string' ? s : (s.title || s.url || '') + (s.url && s.title ? ' — ' + s.url : '');
+      list.appendChild(li);
+    }
+    $('decision-sources').hidden = srcs.length === 0;
+    if (wasHidden) {
+      $('decision-note').value = '';
+      $('decision-status').textContent = '';
+    }
+  }
+
+  async function decide(decision) {
+    if (!state.run) return;
+    const note = $('decision-note').value.trim();
+    const status = $('decision-status');
+    if (decision === 'revise' && !note) {
+      status.textContent = 'Write a note for the reporter to send the article back.';
+      $('decision-note').focus();
+      return;
+    }
+    const buttons = ['approve', 'revise', 'reject'].map($);
+    for (const b of buttons) b.disabled = true;
+    try {
+      const body = { decision };
+      if (note) body.note = note;
+      const run = await api('/v1/runs/' + encodeURIComponent(state.run.id) + '/decision', { method: 'POST', body });
+      status.textContent = { approve: 'Approved.', revise: 'Sent back to the reporter.', reject: 'Rejected.' }[decision];
+      state.run = Object.assign(state.run, { status: run.status, stop_reason: run.stop_reason });
+      showRunHead();
+      loadHistory(false);
+    } catch (e) {
+      status.textContent = e.message;
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
   }
 
   function addMessage(msg) {
@@ -471,6 +595,19 @@
         }
         showMeters(ev.total);
         break;
+      case 'approval_requested':
+        hideLive();
+        addNote('The team is done; the article waits for the editor-in-chief.', 'n-info');
+        refreshRun();
+        break;
+      case 'approval_decided':
+        if (ev.decision) {
+          const d = ev.decision;
+          const what = { approve: 'approved', revise: 'sent back', reject: 'rejected' }[d.decision] || d.decision;
+          addNote('Editor-in-chief ' + what + (d.by ? ' (' + d.by + ')' : '') + (d.note ? ': ' + d.note : '') + '.', 'n-info');
+        }
+        refreshRun();
+        break;
       case 'run_finished':
         hideLive();
         state.run.stop_reason = ev.stop_reason;
@@ -492,7 +629,8 @@
     let failures = 0;
     while (!ac.signal.aborted && !finished) {
       try {
-        const headers = { Authorization: 'Bearer ' + state.key, Accept: 'text/event-stream' };
+        const headers = { Accept: 'text/event-stream' };
+        if (state.key) headers.Authorization = 'Bearer ' + state.key;
         if (last > 0) headers['Last-Event-ID'] = String(last);
         const res = await fetch('/v1/runs/' + encodeURIComponent(runID) + '/events', { headers, signal: ac.signal, cache: 'no-store' });
         if (!res.ok) {
@@ -612,9 +750,9 @@
     e.preventDefault();
     const err = $('form-error');
     err.textContent = '';
-    if (!state.key) {
-      err.textContent = 'Set your API key first (top right).';
-      toggleKeyPanel(true);
+    if (!authed()) {
+      err.textContent = 'Sign in or set your API key first (top right).';
+      if ($('sign-in').hidden) toggleKeyPanel(true);
       return;
     }
     const task = $('task').value.trim();
@@ -724,7 +862,7 @@
       $('key-input').value = '';
       showKeyStatus();
       toggleKeyPanel(false);
-      loadHistory(false);
+      loadMe().then(() => loadHistory(false));
       $('task').focus();
     });
     $('key-forget').addEventListener('click', () => {
@@ -747,7 +885,7 @@
     // A link to another run on this page (#run=ID) opens it.
     window.addEventListener('hashchange', () => {
       const h = /^#run=([\w-]+)$/.exec(location.hash);
-      if (h && state.key && (!state.run || state.run.id !== h[1])) openRun(h[1], false);
+      if (h && authed() && (!state.run || state.run.id !== h[1])) openRun(h[1], false);
     });
     // Back on a wide screen, the form is always open beside the run.
     phone.addEventListener('change', () => {
@@ -761,13 +899,19 @@
     $('cancel').addEventListener('click', cancelRun);
     $('copy').addEventListener('click', copyArticle);
     $('download').addEventListener('click', downloadArticle);
-    if (!state.key) {
-      toggleKeyPanel(true);
-      return;
-    }
-    loadHistory(false);
-    const m = /^#run=([\w-]+)$/.exec(location.hash);
-    if (m) openRun(m[1], false);
+    $('approve').addEventListener('click', () => decide('approve'));
+    $('revise').addEventListener('click', () => decide('revise'));
+    $('reject').addEventListener('click', () => decide('reject'));
+    $('sign-out').addEventListener('click', signOut);
+    loadMe().then(() => {
+      if (!authed()) {
+        if ($('sign-in').hidden) toggleKeyPanel(true);
+        return;
+      }
+      loadHistory(false);
+      const m = /^#run=([\w-]+)$/.exec(location.hash);
+      if (m) openRun(m[1], false);
+    });
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
