@@ -57,6 +57,9 @@ type RunView struct {
 	CreatedAt  time.Time       `json:"created_at"`
 	UpdatedAt  time.Time       `json:"updated_at"`
 	FinishedAt time.Time       `json:"finished_at,omitzero"`
+	// Emulated is true when the service answers with its built-in emulator:
+	// the tokens and costs are an estimate at list prices, nothing is billed.
+	Emulated bool `json:"emulated,omitempty"`
 	// Approval is set for a run that requires a person's approval; the
 	// decisions are listed only on GET /v1/runs/{id}.
 	Approval *store.Approval   `json:"approval,omitempty"`
@@ -69,7 +72,8 @@ type RunList struct {
 	NextCursor string    `json:"next_cursor,omitempty"`
 }
 
-func viewOf(r *store.Run) RunView {
+// viewOf is a run as this service shows it.
+func (s *Server) viewOf(r *store.Run) RunView {
 	self := "/v1/runs/" + r.ID
 	var kind termination.Kind
 	if r.StopReason != "" || r.Error != "" {
@@ -79,8 +83,8 @@ func viewOf(r *store.Run) RunView {
 		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage, PerAgent: r.PerAgent,
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
-		Approval: r.Approval,
-		Links:    map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
+		Approval: r.Approval, Emulated: s.cfg.Emulator,
+		Links: map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
 	}
 }
 
@@ -293,7 +297,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 	} else {
 		s.log.Info("run queued", "run", stored.ID, "team", stored.Team, "key_id", k.ID)
 	}
-	v := viewOf(stored)
+	v := s.viewOf(stored)
 	w.Header().Set("Location", v.Links["self"])
 	writeJSON(w, http.StatusAccepted, v)
 }
@@ -338,7 +342,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	for _, e := range events {
 		cp.Apply(e.Event)
 	}
-	v := viewOf(run)
+	v := s.viewOf(run)
 	v.Approval = approvalView(run, cp)
 	v.Messages = cp.Messages
 	if v.Messages == nil {
@@ -375,7 +379,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store
 	}
 	out := RunList{Runs: make([]RunView, 0, len(runs)), NextCursor: next}
 	for _, run := range runs {
-		out.Runs = append(out.Runs, viewOf(run))
+		out.Runs = append(out.Runs, s.viewOf(run))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -400,7 +404,7 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request, k *store.K
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, viewOf(run))
+	writeJSON(w, http.StatusAccepted, s.viewOf(run))
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, k *store.Key) {

@@ -137,7 +137,7 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store
 		return
 	}
 	s.log.Info("approval decided", "run", run.ID, "decision", d.Decision, "by", d.By)
-	writeJSON(w, http.StatusAccepted, viewOf(run))
+	writeJSON(w, http.StatusAccepted, s.viewOf(run))
 }
 
 // errorText is an error's message without its package prefix.

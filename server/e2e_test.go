@@ -225,7 +225,8 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.history-item[data-id="`+runID+`"]`)),
 		chromedp.Click(chromedp.CSS(`.history-item[data-id="`+runID+`"]`)),
 	))
-	waitFor(t, ctx, "the reopened run", `!document.getElementById('article-wrap').hidden && document.getElementById('run-id').textContent === '`+runID+`'`)
+	// The article shows at once; the messages are replayed below it.
+	waitFor(t, ctx, "the reopened run", `!document.getElementById('article-wrap').hidden && document.getElementById('run-id').textContent === '`+runID+`' && !!document.querySelector('#stream .n-end')`)
 	if again := text(t, ctx, "#article"); again != article {
 		t.Errorf("reopened article differs:\n%s\nwant\n%s", again, article)
 	}

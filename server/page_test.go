@@ -213,6 +213,9 @@ func TestE2E_PageOnPhoneAndDesk(t *testing.T) {
 	waitFor(t, ctx, "the finished run", `document.getElementById('run-status').textContent === 'succeeded' && !document.getElementById('article-wrap').hidden`)
 	runID := eval[string](t, ctx, `document.getElementById('run-id').textContent`)
 	first := e.get(e.user, runID)
+	if !first.Emulated {
+		t.Error("the run's JSON does not say emulated on an emulator")
+	}
 	headline := strings.TrimSpace(strings.TrimLeft(strings.SplitN(first.Article, "\n", 2)[0], "# "))
 	if got := text(t, ctx, "#run-title"); got != headline || got == task {
 		t.Errorf("run title = %q, want the article's headline %q", got, headline)
