@@ -88,3 +88,29 @@ func TestMetrics_DistinctBudgetsDoNotGrowSeries(t *testing.T) {
 		t.Errorf("/metrics has no run counted by its stop kind:\n%s", after)
 	}
 }
+
+// TestRunObserver_NoFinishLine: the service logs a run's end itself, so its
+// observer writes message lines only and a run has one "run finished" line.
+func TestRunObserver_NoFinishLine(t *testing.T) {
+	tp := mustProvider(t, telemetry.Config{})
+	var logs strings.Builder
+	logger := telemetry.NewLogger(&logs, "json", slog.LevelInfo)
+	tm, err := team.NewRoundRobin(team.RoundRobinConfig{
+		Participants: []agent.Agent{assistant(t, "Reporter", fixedReply("draft"))},
+		Termination:  termination.MaxMessages(1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := telemetry.NewRunObserver(tp.Provider, telemetry.RunInfo{RunID: "r", Team: tm.Name(), Logger: logger, NoFinishLine: true})
+	ctx := obs.Start(context.Background())
+	if _, err := team.Collect("t", team.Checkpoint{}, obs.Wrap(ctx, tm.Stream(ctx, "t")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), `"msg":"run finished"`); n != 0 {
+		t.Errorf("%d run finished lines, want 0:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"message"`) {
+		t.Errorf("no message line:\n%s", logs.String())
+	}
+}

@@ -32,6 +32,11 @@ type RunInfo struct {
 	// Logger, when set, gets one line per message and one at the end of the
 	// run, each with run_id, agent, duration_ms and tokens.
 	Logger *slog.Logger
+	// NoFinishLine leaves the "run finished" line to the caller: the
+	// service logs one per run itself, with the run's final status (a run
+	// the service cancels or hands over looks different from the team's
+	// own end), so a run never has two.
+	NoFinishLine bool
 }
 
 // RunObserver turns a team's event stream into spans, metrics and log lines:
@@ -218,7 +223,7 @@ func (o *RunObserver) Observe(ctx context.Context, e team.Event) {
 		o.ended = true
 		in.runsDone.Add(ctx, 1, metric.WithAttributes(attrs...))
 		in.runDuration.Record(ctx, at.Sub(o.started).Seconds(), metric.WithAttributes(attrs...))
-		if l := o.info.Logger; l != nil {
+		if l := o.info.Logger; l != nil && !o.info.NoFinishLine {
 			level := slog.LevelInfo
 			if err != nil && kind != string(termination.KindCancelled) && kind != string(termination.KindShutdown) {
 				// A run cancelled on purpose (Ctrl-C, a user, a shutdown) is no error of the service.

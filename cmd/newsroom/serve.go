@@ -168,7 +168,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		Emulator:     stack.Info.Emulated,
 		InstanceID:   instanceID(),
 		Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(server.Events) server.Events) {
-			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log})
+			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log, NoFinishLine: true})
 			rctx := obs.Start(ctx)
 			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)},
 				func(ev server.Events) server.Events { return obs.Wrap(rctx, ev) }
