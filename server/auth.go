@@ -78,12 +78,25 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *store.Key)) 
 			s.writeError(w, r, err)
 			return
 		}
-		if wait, ok := s.limits.allow(k.ID); !ok {
+		if wait, ok := s.allowKey(r.Context(), k.ID); !ok {
 			s.writeError(w, r, errRateLimited(wait))
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), keyHashCtx{}, hash)), k)
 	}
+}
+
+// allowKey charges a request to key id: the service-wide KeyLimiter when
+// configured (this process's bucket when it fails), else this process's.
+func (s *Server) allowKey(ctx context.Context, id string) (time.Duration, bool) {
+	if s.cfg.KeyLimiter != nil && s.cfg.KeyRateLimit > 0 {
+		wait, ok, err := s.cfg.KeyLimiter.Allow(ctx, id)
+		if err == nil {
+			return wait, ok
+		}
+		s.log.Warn("shared rate limiter failed; limiting this key per instance", "key_id", id, "err", err)
+	}
+	return s.limits.allow(id)
 }
 
 // keyHashCtx carries the hash of the request's key, for handlers that watch

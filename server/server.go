@@ -65,6 +65,12 @@ type Config struct {
 	// KeyRateLimit is the requests per minute allowed per API key (a token
 	// bucket with a burst of the same size); 0 means 120, negative means no limit.
 	KeyRateLimit int
+	// KeyLimiter, when set, limits each key for the whole service (every
+	// instance sharing it, e.g. server/redislimit over a shared Redis)
+	// instead of this process's buckets. When it fails, this process's
+	// bucket decides, so an outage of the shared limiter does not stop the
+	// service.
+	KeyLimiter KeyLimiter
 	// Heartbeat is the interval of SSE heartbeat comments; 0 means 15s.
 	Heartbeat time.Duration
 	// Logger receives the service's logs; nil means slog.Default().
@@ -133,6 +139,11 @@ type Config struct {
 	// ApprovalSweep is how often waiting runs are checked against
 	// ApprovalTimeout; 0 means a minute, negative means never.
 	ApprovalSweep time.Duration
+}
+
+// KeyLimiter limits the requests of each API key (name is the key's id).
+type KeyLimiter interface {
+	Allow(ctx context.Context, name string) (wait time.Duration, ok bool, err error)
 }
 
 // Events is a run's event stream, as team.Team.Stream returns it.

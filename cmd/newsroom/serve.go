@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/newsroom-dev/newsroom/alerts"
@@ -19,6 +20,7 @@ import (
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/server"
+	"github.com/newsroom-dev/newsroom/server/redislimit"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
 	"github.com/newsroom-dev/newsroom/termination"
@@ -156,6 +158,12 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		oidcCfg = &server.OIDCConfig{Verifier: v, ClientSecret: os.Getenv("NEWSROOM_OIDC_CLIENT_SECRET"), RedirectURL: o.oidcRedirect}
 		log.Info("sign-in with OpenID Connect", "issuer", o.oidcIssuer, "client_id", o.oidcClientID)
 	}
+	keyLimiter, closeLimiter, err := sharedKeyLimiter(stack.Config.RedisURL.Value(), o.rate)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+
 	srv, err := server.New(server.Config{
 		Store:        st,
 		Team:         serveTeam(stack, o.runTimeout),
@@ -164,6 +172,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		QueueSize:    o.queue,
 		CORSOrigins:  o.cors,
 		KeyRateLimit: o.rate,
+		KeyLimiter:   keyLimiter,
 		Logger:       log,
 		Emulator:     stack.Info.Emulated,
 		InstanceID:   instanceID(),
@@ -253,6 +262,25 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	fmt.Fprintln(stdout, "newsroom: stopped; unfinished runs resume at the next start")
 	return nil
+}
+
+// sharedKeyLimiter is the per-key rate limit every instance shares through
+// Redis when NEWSROOM_REDIS_URL is set (nil otherwise: per instance).
+func sharedKeyLimiter(redisURL string, perMinute int) (server.KeyLimiter, func(), error) {
+	if redisURL == "" || perMinute <= 0 {
+		return nil, func() {}, nil
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL is not a redis:// URL", errConfig)
+	}
+	rdb := redis.NewClient(opt)
+	kl, err := redislimit.New(redislimit.Config{Client: rdb, PerMinute: perMinute})
+	if err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	return kl, func() { _ = rdb.Close() }, nil
 }
 
 // metricsHandler is the Prometheus exposition, or nil when --metrics=false.

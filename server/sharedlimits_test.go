@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
+	"github.com/newsroom-dev/newsroom/server/redislimit"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/postgres"
+)
+
+// TestServer_KeyRateLimitIsServiceWide runs two instances on one PostgreSQL
+// store and one Redis: a key's requests per minute hold for the two
+// together, not for each.
+func TestServer_KeyRateLimitIsServiceWide(t *testing.T) {
+	t.Parallel()
+	dsn := testsvc.Postgres(t)
+	rdb := redis.NewClient(&redis.Options{Addr: testsvc.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	prefix := "test:" + randomHex(6) + ":"
+	open := func(t testing.TB) store.Store {
+		st, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	const perMinute = 6
+	instance := func() *env {
+		kl, err := redislimit.New(redislimit.Config{Client: rdb, PerMinute: perMinute, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newEnv(t, envOpts{noStart: true, openStore: open, cfg: Config{KeyRateLimit: perMinute, KeyLimiter: kl}})
+	}
+	a, b := instance(), instance()
+	key := a.user // both instances read the same keys
+	allowed := 0
+	for i := range 2 * perMinute {
+		e := a
+		if i%2 == 1 {
+			e = b
+		}
+		resp, body := e.do("GET", "/v1/runs", key, "")
+		switch resp.StatusCode {
+		case http.StatusOK:
+			allowed++
+		case http.StatusTooManyRequests:
+			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
+				t.Errorf("429 without Retry-After in seconds: %q", resp.Header.Get("Retry-After"))
+			}
+		default:
+			t.Fatalf("request %d = %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if allowed != perMinute {
+		t.Errorf("two instances allowed %d requests of one key, want %d in total", allowed, perMinute)
+	}
+	// Another key has its own allowance.
+	if resp, b := b.do("GET", "/v1/runs", a.other, ""); resp.StatusCode != 200 {
+		t.Errorf("another key = %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestServer_KeyLimiterOutageFallsBackToTheInstance: with the shared
+// limiter unreachable, requests are limited per instance, not refused.
+func TestServer_KeyLimiterOutageFallsBackToTheInstance(t *testing.T) {
+	t.Parallel()
+	port, err := testsvc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	kl, err := redislimit.New(redislimit.Config{Client: rdb, PerMinute: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOpts{noStart: true, cfg: Config{KeyRateLimit: 3, KeyLimiter: kl}})
+	codes := []int{}
+	for range 4 {
+		resp, _ := e.do("GET", "/v1/runs", e.user, "")
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != 200 || codes[2] != 200 || codes[3] != 429 {
+		t.Errorf("statuses with Redis down = %v, want three 200s then 429 (the instance's own bucket)", codes)
+	}
+}
