@@ -305,3 +305,23 @@ func (s *Spec) ArticleOf(msgs []agent.Message) Article {
 	}
 	return articleOf(msgs, body, heads)
 }
+
+// MaxMessages is the desk's message cap (its largest max_messages), 0 when
+// its file sets none.
+func (s *Spec) MaxMessages() int {
+	var walk func(c *ConditionSpec) int
+	walk = func(c *ConditionSpec) int {
+		if c == nil {
+			return 0
+		}
+		n := c.MaxMessages
+		for i := range c.Any {
+			n = max(n, walk(&c.Any[i]))
+		}
+		for i := range c.All {
+			n = max(n, walk(&c.All[i]))
+		}
+		return n
+	}
+	return walk(s.Termination)
+}

@@ -44,6 +44,9 @@ type Config struct {
 	Team TeamFunc
 	// Teams lists the team kinds clients may ask for; nil means desk.Teams.
 	Teams []string
+	// TeamInfo describes the teams for GET /v1/teams and the web page;
+	// a team without an entry is listed by name only.
+	TeamInfo []TeamInfo
 	// Workers is how many runs execute at once; 0 means 2.
 	Workers int
 	// QueueSize is how many submitted runs may wait; 0 means 64. A full queue
@@ -329,6 +332,7 @@ func (s *Server) routes() []route {
 		{"GET /auth/info", s.handleSignInInfo},
 		{"POST /auth/logout", s.authed(s.handleLogout)},
 		{"GET /v1/keys", s.authed(s.handleListKeys)},
+		{"GET /v1/teams", s.authed(s.handleListTeams)},
 		{"GET /healthz", s.handleHealthz},
 		{"GET /readyz", s.handleReadyz},
 		{"GET /openapi.json", s.handleOpenAPI},

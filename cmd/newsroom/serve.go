@@ -46,6 +46,7 @@ type serveOptions struct {
 	clientIPHeader string
 	drainDelay     time.Duration
 	runTimeout     time.Duration
+	teamsDir       string
 	store          *storeFlags
 	model          *modelFlags
 
@@ -77,6 +78,7 @@ within --grace and exits 0.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.teamsDir, "teams-dir", "", "also offer the desks (*.yaml team files) of this directory")
 	fs.IntVar(&o.workers, "workers", 2, "runs executed at once")
 	fs.IntVar(&o.queue, "queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
 	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "deadline of each run (counted again from a resume)")
@@ -137,11 +139,21 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		o.metricsKey = os.Getenv("NEWSROOM_METRICS_KEY")
 	}
 
+	// Team files are checked before anything starts: a mistake is exit 2.
+	desks, err := loadRegistry(o.teamsDir)
+	if err != nil {
+		return err
+	}
 	stack, err := buildModel(ctx, o.model, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics})
 	if err != nil {
 		return err
 	}
 	defer stack.Close()
+	if known := knownDeployments(stack); known != nil && o.teamsDir != "" {
+		if err := desk.NewRegistry().LoadDir(o.teamsDir, desk.LoadOptions{Deployments: known}); err != nil {
+			return teamFileError(err)
+		}
+	}
 	log := stack.Logger
 	st, storeDesc, err := o.store.open(ctx)
 	if err != nil {
@@ -166,7 +178,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 
 	srv, err := server.New(server.Config{
 		Store:        st,
-		Team:         serveTeam(stack, o.runTimeout),
+		Team:         serveTeam(stack, desks, o.runTimeout),
+		Teams:        desks.Names(),
+		TeamInfo:     teamInfos(desks),
 		Workers:      o.workers,
 		Preflight:    func(task string) error { return preflight.CheckTask(task, stack.Limits) },
 		QueueSize:    o.queue,
@@ -294,11 +308,28 @@ func metricsHandler(on bool, tel *telemetry.Provider) http.Handler {
 // serveTeam builds each run's team on the shared model stack, with the run's
 // budget (or the configured per-run budget) enforced by the budget middleware.
 // Every run has a deadline, which also interrupts a hung model call.
-func serveTeam(stack *modelStack, timeout time.Duration) server.TeamFunc {
+func serveTeam(stack *modelStack, desks *desk.Registry, timeout time.Duration) server.TeamFunc {
 	return func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error) {
-		return desk.New(desk.Config{Team: kind, Client: stack.RunClient(budgetUSD, 0), MaxMessages: maxMessages,
-			Extra: termination.Or(extra, termination.Timeout(timeout))})
+		d, ok := desks.Get(kind)
+		if !ok {
+			return nil, fmt.Errorf("%w %q", desk.ErrUnknownTeam, kind)
+		}
+		return desk.New(desk.Config{Spec: d.Spec, Client: stack.RunClient(budgetUSD, 0), Model: stack.Info.Deployment,
+			MaxMessages: maxMessages, Extra: termination.Or(extra, termination.Timeout(timeout))})
 	}
+}
+
+// teamInfos describes the desks for GET /v1/teams and the web page.
+func teamInfos(r *desk.Registry) []server.TeamInfo {
+	var out []server.TeamInfo
+	for _, d := range r.List() {
+		ti := server.TeamInfo{Name: d.Spec.Name, Kind: d.Spec.Kind, Description: d.Spec.Description, MaxMessages: d.Spec.MaxMessages()}
+		for _, a := range d.Spec.Agents {
+			ti.Agents = append(ti.Agents, a.Name)
+		}
+		out = append(out, ti)
+	}
+	return out
 }
 
 // countAuthFailures tells the alert monitor about every request refused for

@@ -135,3 +135,16 @@ func TestRun_TeamFileMistakesFailBeforeAnyModelCall(t *testing.T) {
 		t.Fatalf("system prompt -> deployment on the wire: %v", seen)
 	}
 }
+
+func TestServe_BadTeamsDirExits2BeforeServing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "broken.yaml"), strings.Replace(sportsDesk, "agent: Copy_Chief", "agent: Nobody", 1))
+	code, _, errOut := runCode(t, "serve", "--teams-dir", dir, "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "n.db"))
+	if code != 2 || !strings.Contains(errOut, `broken.yaml:13:24: termination.any[0].verdict.agent: unknown agent "Nobody"`) {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "n.db")); err == nil {
+		t.Fatal("the store was opened: the desks must be checked first")
+	}
+}

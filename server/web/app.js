@@ -842,6 +842,37 @@
     }
   }
 
+  // ---------- desks ----------
+
+  // loadTeams adds the desks the service offers beyond the two in the page
+  // (the investigations desk, those of serve --teams-dir) to the picker.
+  async function loadTeams() {
+    let data;
+    try {
+      data = await api('/v1/teams');
+    } catch (_) {
+      return; // the two built-in choices stay usable
+    }
+    const box = document.querySelector('fieldset.teams');
+    for (const t of (data && data.teams) || []) {
+      if (document.querySelector('input[name=team][value="' + CSS.escape(t.name) + '"]')) continue;
+      const label = document.createElement('label');
+      label.className = 'choice';
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'team';
+      input.value = t.name;
+      const span = document.createElement('span');
+      const strong = document.createElement('strong');
+      strong.textContent = t.name;
+      const small = document.createElement('small');
+      small.textContent = t.description || (t.agents || []).join(', ');
+      span.append(strong, small);
+      label.append(input, span);
+      box.append(label);
+    }
+  }
+
   // ---------- start ----------
 
   function init() {
@@ -862,7 +893,10 @@
       $('key-input').value = '';
       showKeyStatus();
       toggleKeyPanel(false);
-      loadMe().then(() => loadHistory(false));
+      loadMe().then(() => {
+        loadHistory(false);
+        loadTeams();
+      });
       $('task').focus();
     });
     $('key-forget').addEventListener('click', () => {
@@ -909,6 +943,7 @@
         return;
       }
       loadHistory(false);
+      loadTeams();
       const m = /^#run=([\w-]+)$/.exec(location.hash);
       if (m) openRun(m[1], false);
     });
