@@ -189,3 +189,28 @@ func TestApproval_SelectorPausesOnTerminate(t *testing.T) {
 		t.Fatalf("stop %q err %v", res.StopReason, err)
 	}
 }
+
+func TestApproval_WaitingDoesNotCountAgainstTheTimeout(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft", "Draft 2").queue("Editor", "APPROVE", "APPROVE")
+	tm, err := team.NewRoundRobin(team.RoundRobinConfig{
+		Participants: assistants(t, s, "Reporter", "Editor"),
+		Termination: termination.Or(termination.Done(termination.Verdict("APPROVE", "Editor")),
+			termination.Timeout(10*time.Minute)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true), team.WithClock(clock))
+	if err != nil || !cp.Awaiting {
+		t.Fatalf("no pause: %v", err)
+	}
+	now = now.Add(48 * time.Hour) // the editor-in-chief reads it two days later
+	cp, res, _, err := runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithClock(clock), team.WithCheckpoint(cp),
+		team.WithDecision(team.Decision{Decision: team.DecisionRevise, Note: "Shorter.", By: "eic"}))
+	if err != nil || res.StopReason != team.StopAwaitingApproval || len(cp.Messages) != 5 {
+		t.Fatalf("after two days of waiting: stop %q err %v, %d messages; want the team to go on and pause again",
+			res.StopReason, err, len(cp.Messages))
+	}
+}
