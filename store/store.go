@@ -54,7 +54,7 @@ func (s Status) Finished() bool {
 // approval_decided events; the store fills in only Required).
 type Approval struct {
 	Required  bool            `json:"required"`
-	Decisions []team.Decision `json:"decisions"`
+	Decisions []team.Decision `json:"decisions,omitempty"`
 }
 
 // Run is one submitted task and what became of it.
