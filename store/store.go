@@ -116,59 +116,111 @@ type Key struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
-// Store is implemented by every backend. Implementations are safe for
-// concurrent use.
-type Store interface {
+// Claim is an instance's right to execute a run and write its progress. Its
+// Token is the run's fencing token: it grows with every new claim on the run
+// (never reused, never reset by a release), and every write of the run's
+// progress (UpdateRun, AppendEvent) is conditional on it still being the
+// run's current token, checked in the same statement or transaction as the
+// write. An instance whose claim was taken over therefore writes nothing
+// more, even if it has not noticed yet.
+type Claim struct {
+	RunID string `json:"run_id"`
+	Owner string `json:"owner"`
+	Token int64  `json:"token"`
+}
+
+// ErrFenced is returned by a write under a claim that is no longer the run's
+// current one: another instance took the run over (its lease lapsed) or
+// seized it (a cancel). The writer must stop and write nothing more.
+var ErrFenced = errors.New("store: claim superseded by a newer one")
+
+// Runs keeps the runs themselves.
+type Runs interface {
 	// CreateRun stores a new run. When run.IdempotencyKey is set and the owner
 	// already has a run with that key, it returns that run and existed=true.
 	CreateRun(ctx context.Context, run *Run) (stored *Run, existed bool, err error)
 	// GetRun returns a run or ErrNotFound.
 	GetRun(ctx context.Context, id string) (*Run, error)
-	// UpdateRun saves a run's status, stop reason, error, usage and article.
-	UpdateRun(ctx context.Context, run *Run) error
+	// UpdateRun saves a run's status, stop reason, error, usage and article,
+	// on condition that c is the run's current claim: ErrFenced otherwise,
+	// ErrNotFound for an unknown run.
+	UpdateRun(ctx context.Context, c Claim, run *Run) error
 	// ListRuns returns a page of runs, newest first, and the cursor of the next page ("" at the end).
 	ListRuns(ctx context.Context, opts ListOptions) (runs []*Run, next string, err error)
 	// UnfinishedRuns returns the runs queued or running, oldest first, claimed
-	// or not: after a restart they resume from their events. Instances sharing
-	// a store use ClaimableRuns and ClaimRun instead.
+	// or not. Instances sharing a store use ClaimableRuns and ClaimRun.
 	UnfinishedRuns(ctx context.Context) ([]*Run, error)
-	// ClaimRun makes owner (a service instance's id) the one executing the
-	// run until the lease ends. It succeeds (true) when the run is unfinished
-	// and unclaimed, its claim expired, or owner holds it already (a renewal:
-	// the lease restarts). It returns false, nil when another owner holds a
-	// live claim or the run is finished; ErrNotFound for an unknown run. It is
-	// atomic: of concurrent claims exactly one succeeds. Expiry is decided by
-	// the store's clock (PostgreSQL's now(), the SQLite process's clock), never
-	// the caller's, so instances with skewed clocks agree. lease must be > 0.
-	ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (bool, error)
-	// ReleaseRun drops owner's claim on the run so another owner may take it
-	// at once. Releasing a run owner does not hold (or an unknown run) is a
-	// no-op.
-	ReleaseRun(ctx context.Context, runID, owner string) error
-	// ClaimableRuns returns up to limit unfinished runs that no one holds (no
-	// claim, or an expired one), oldest first; limit <= 0 means 100. A run it
-	// returns may be claimed by someone else before the caller's ClaimRun.
-	ClaimableRuns(ctx context.Context, limit int) ([]*Run, error)
-	// AppendEvent adds an event to a run's log and returns its sequence number.
-	// It is durable when it returns: this is the checkpoint.
-	AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error)
-	// Events returns the run's events with Seq > after, in order.
-	Events(ctx context.Context, runID string, after int64) ([]Event, error)
 	// ResolveWaiting ends a run's wait for approval, atomically: when the
 	// run's status is StatusAwaitingApproval it appends events to its log and
 	// sets its status and stop reason (a finished status sets FinishedAt).
 	// Otherwise it changes nothing and returns ErrConflict (a replayed
 	// decision, or one that lost a race with a cancel); ErrNotFound for an
-	// unknown run.
+	// unknown run. A waiting run has no executor, hence no claim: the status
+	// condition is its fence.
 	ResolveWaiting(ctx context.Context, runID string, events []team.Event, status Status, stopReason string) error
+}
 
+// EventLog keeps each run's events: the checkpoints a run resumes from and
+// what clients replay.
+type EventLog interface {
+	// AppendEvent adds an event to the log of run c.RunID and returns its
+	// sequence number, on condition that c is the run's current claim
+	// (ErrFenced otherwise; ErrNotFound for an unknown run). It is durable
+	// when it returns: this is the checkpoint.
+	AppendEvent(ctx context.Context, c Claim, e team.Event) (int64, error)
+	// Events returns the run's events with Seq > after, in order.
+	Events(ctx context.Context, runID string, after int64) ([]Event, error)
+}
+
+// Claims decides which instance executes a run. Expiry is decided by the
+// store's clock (PostgreSQL's now(), the SQLite process's clock), never the
+// caller's, so instances with skewed clocks agree.
+type Claims interface {
+	// ClaimRun makes owner (a service instance's id) the one executing the
+	// run until the lease ends, under a new fencing token. It succeeds (true)
+	// when the run is unfinished and unclaimed, its claim expired, or owner
+	// holds it already (the owner's older claim is then superseded). It
+	// returns false when another owner holds a live claim or the run is
+	// finished; ErrNotFound for an unknown run. Of concurrent claims exactly
+	// one succeeds. lease must be > 0.
+	ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (Claim, bool, error)
+	// SeizeRun takes the claim of an unfinished run whoever holds it, under a
+	// new fencing token, so that the holder's later writes fail with
+	// ErrFenced: a cancel through another instance uses it. It returns false
+	// for a finished run, ErrNotFound for an unknown one.
+	SeizeRun(ctx context.Context, runID, owner string, lease time.Duration) (Claim, bool, error)
+	// RenewClaim restarts the lease of c (the heartbeat of a run in
+	// progress). It returns false when c is no longer the run's current
+	// claim or the run is finished: the holder must stop.
+	RenewClaim(ctx context.Context, c Claim, lease time.Duration) (bool, error)
+	// ReleaseRun drops claim c so another owner may take the run at once.
+	// Releasing a claim that is no longer current (or an unknown run) is a
+	// no-op. The run's token is kept: the next claim gets a greater one.
+	ReleaseRun(ctx context.Context, c Claim) error
+	// ClaimableRuns returns up to limit unfinished runs that no one holds (no
+	// claim, or an expired one), oldest first; limit <= 0 means 100. A run it
+	// returns may be claimed by someone else before the caller's ClaimRun.
+	ClaimableRuns(ctx context.Context, limit int) ([]*Run, error)
+}
+
+// Keys keeps the service's API keys.
+type Keys interface {
 	// CreateKey stores a key; KeyByHash finds an unrevoked key by its hash or
 	// returns ErrNotFound; RevokeKey marks it revoked (ErrNotFound if unknown).
 	CreateKey(ctx context.Context, k *Key) error
 	KeyByHash(ctx context.Context, hash string) (*Key, error)
 	ListKeys(ctx context.Context) ([]*Key, error)
 	RevokeKey(ctx context.Context, id string) error
+}
 
+// Store is every role together, as each backend implements it. Code that
+// needs one role asks for that interface only. Implementations are safe for
+// concurrent use.
+type Store interface {
+	Runs
+	EventLog
+	Claims
+	Keys
 	// Ping checks the store is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

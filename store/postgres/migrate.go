@@ -69,6 +69,11 @@ CREATE INDEX runs_unfinished ON runs (created_at, id) INCLUDE (claim_expires_at)
 ALTER TABLE runs ADD COLUMN approval boolean NOT NULL DEFAULT false;
 ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT '';
 `,
+	// 4: fencing tokens: every claim gets a greater token, and writes of a
+	// run's progress are conditional on it; see store.Claim.
+	4: `
+ALTER TABLE runs ADD COLUMN claim_token bigint NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

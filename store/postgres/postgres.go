@@ -148,30 +148,51 @@ func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 }
 
 // UpdateRun saves the run's status, stop reason, error, usage, per-agent
-// usage, article and finished time, and sets run.UpdatedAt to now. A run
-// whose status is finished and whose FinishedAt is zero gets FinishedAt = now.
-// Task, team and limits never change. Unknown ids give store.ErrNotFound.
-func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
+// usage, article and finished time under claim c, and sets run.UpdatedAt to
+// now. A run whose status is finished and whose FinishedAt is zero gets
+// FinishedAt = now. Task, team and limits never change. A claim that is not
+// the run's current one gives store.ErrFenced, an unknown id
+// store.ErrNotFound.
+func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) error {
 	now := storeutil.Now()
 	finished := storeutil.Finished(run, now)
 	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
 	if err != nil {
 		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
 	}
+	id := storeutil.Text(run.ID)
+	if c.RunID != run.ID {
+		return fmt.Errorf("postgres: update run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4,
-		per_agent = $5, article = $6, updated_at = $7, finished_at = $8 WHERE id = $9`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), usage, perAgent, storeutil.Text(run.Article), now, nullTime(finished), storeutil.Text(run.ID))
+		per_agent = $5, article = $6, updated_at = $7, finished_at = $8 WHERE id = $9 AND claim_token = $10 AND $10 > 0`,
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), usage, perAgent, storeutil.Text(run.Article), now, nullTime(finished), id, c.Token)
 	if err != nil {
-		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
+		return fmt.Errorf("postgres: update run %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: run %s: %w", run.ID, store.ErrNotFound)
+		return s.missOrFenced(ctx, "update run", id)
 	}
 	run.UpdatedAt = now
 	if !finished.IsZero() {
 		run.FinishedAt = finished
 	}
 	return nil
+}
+
+// missOrFenced explains a conditional write that changed nothing: the run
+// is unknown (store.ErrNotFound) or the writer's claim is not the current
+// one (store.ErrFenced).
+func (s *Store) missOrFenced(ctx context.Context, op, runID string) error {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = $1`, runID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: %s %s: %w", op, runID, err)
+	}
+	return fmt.Errorf("postgres: %s %s: %w", op, runID, store.ErrFenced)
 }
 
 // ListRuns returns a page of runs, newest first (created_at, then id).
@@ -225,38 +246,69 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
 	return runs, nil
 }
 
-// ClaimRun makes owner the run's executor until the lease ends; see
-// store.Store. The lease is measured from the database's now(), so instances
-// with skewed clocks agree. Concurrent claims serialise on the run's row
-// lock; the loser re-checks the claim the winner committed and fails.
-func (s *Store) ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (bool, error) {
-	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
-	if lease <= 0 || owner == "" {
-		return false, fmt.Errorf("postgres: claim run %s: want an owner and a positive lease", runID)
-	}
-	var claimed bool
-	err := s.pool.QueryRow(ctx, `WITH claimed AS (
-			UPDATE runs SET claimed_by = $2, claim_expires_at = now() + $3 * interval '1 microsecond'
-			WHERE id = $1 AND status IN ($4, $5)
-			AND (claim_expires_at IS NULL OR claim_expires_at <= now() OR claimed_by = $2)
-			RETURNING id
-		)
-		SELECT EXISTS (SELECT 1 FROM claimed) FROM runs WHERE id = $1`,
-		runID, owner, lease.Microseconds(), string(store.StatusQueued), string(store.StatusRunning)).Scan(&claimed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
-	}
-	if err != nil {
-		return false, fmt.Errorf("postgres: claim run %s: %w", runID, err)
-	}
-	return claimed, nil
+// ClaimRun makes owner the run's executor until the lease ends, under a new
+// fencing token; see store.Claims. The lease is measured from the database's
+// now(), so instances with skewed clocks agree. Concurrent claims serialise
+// on the run's row lock; the loser re-checks the claim the winner committed
+// and fails.
+func (s *Store) ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (store.Claim, bool, error) {
+	return s.claim(ctx, runID, owner, lease, false)
 }
 
-// ReleaseRun drops owner's claim on the run; see store.Store.
-func (s *Store) ReleaseRun(ctx context.Context, runID, owner string) error {
+// SeizeRun takes the run's claim whoever holds it; see store.Claims.
+func (s *Store) SeizeRun(ctx context.Context, runID, owner string, lease time.Duration) (store.Claim, bool, error) {
+	return s.claim(ctx, runID, owner, lease, true)
+}
+
+func (s *Store) claim(ctx context.Context, runID, owner string, lease time.Duration, seize bool) (store.Claim, bool, error) {
 	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
+	if lease <= 0 || owner == "" {
+		return store.Claim{}, false, fmt.Errorf("postgres: claim run %s: want an owner and a positive lease", runID)
+	}
+	var token *int64
+	err := s.pool.QueryRow(ctx, `WITH claimed AS (
+			UPDATE runs SET claimed_by = $2, claim_expires_at = now() + $3 * interval '1 microsecond',
+				claim_token = claim_token + 1
+			WHERE id = $1 AND status IN ($4, $5)
+			AND ($6 OR claim_expires_at IS NULL OR claim_expires_at <= now() OR claimed_by = $2)
+			RETURNING claim_token
+		)
+		SELECT (SELECT claim_token FROM claimed) FROM runs WHERE id = $1`,
+		runID, owner, lease.Microseconds(), string(store.StatusQueued), string(store.StatusRunning), seize).Scan(&token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Claim{}, false, fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Claim{}, false, fmt.Errorf("postgres: claim run %s: %w", runID, err)
+	}
+	if token == nil {
+		return store.Claim{}, false, nil
+	}
+	return store.Claim{RunID: runID, Owner: owner, Token: *token}, true, nil
+}
+
+// RenewClaim restarts the lease of claim c (by the database's clock); see
+// store.Claims.
+func (s *Store) RenewClaim(ctx context.Context, c store.Claim, lease time.Duration) (bool, error) {
+	runID := storeutil.Text(c.RunID)
+	if lease <= 0 {
+		return false, fmt.Errorf("postgres: renew claim on run %s: want a positive lease", runID)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET claim_expires_at = now() + $1 * interval '1 microsecond'
+		WHERE id = $2 AND claim_token = $3 AND claimed_by = $4 AND status IN ($5, $6)`,
+		lease.Microseconds(), runID, c.Token, storeutil.Text(c.Owner),
+		string(store.StatusQueued), string(store.StatusRunning))
+	if err != nil {
+		return false, fmt.Errorf("postgres: renew claim on run %s: %w", runID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReleaseRun drops claim c; see store.Claims.
+func (s *Store) ReleaseRun(ctx context.Context, c store.Claim) error {
+	runID := storeutil.Text(c.RunID)
 	if _, err := s.pool.Exec(ctx, `UPDATE runs SET claimed_by = NULL, claim_expires_at = NULL
-		WHERE id = $1 AND claimed_by = $2`, runID, owner); err != nil {
+		WHERE id = $1 AND claim_token = $2 AND claimed_by = $3`, runID, c.Token, storeutil.Text(c.Owner)); err != nil {
 		return fmt.Errorf("postgres: release run %s: %w", runID, err)
 	}
 	return nil
@@ -286,23 +338,25 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.
 	return storeutil.Collect(rows, storeutil.ScanRun)
 }
 
-// AppendEvent adds an event to the run's log and returns its seq; see the
-// package comment. Unknown runs give store.ErrNotFound.
-func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error) {
-	runID = storeutil.Text(runID)
+// AppendEvent adds an event to the log of run c.RunID and returns its seq;
+// see the package comment. The counter is incremented only while c is the
+// run's current claim, in the same statement: a superseded claim gives
+// store.ErrFenced, an unknown run store.ErrNotFound.
+func (s *Store) AppendEvent(ctx context.Context, c store.Claim, e team.Event) (int64, error) {
+	runID := storeutil.Text(c.RunID)
 	payload, err := storeutil.EncodeEvent(e)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: append event: %w", err)
 	}
 	var seq int64
 	err = s.pool.QueryRow(ctx, `WITH next AS (
-			UPDATE runs SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq
+			UPDATE runs SET last_seq = last_seq + 1 WHERE id = $1 AND claim_token = $5 AND $5 > 0 RETURNING last_seq
 		)
 		INSERT INTO events (run_id, seq, type, payload, created_at)
 		SELECT $1, last_seq, $2, $3, $4 FROM next
-		RETURNING seq`, runID, string(e.Type), payload, storeutil.Now()).Scan(&seq)
+		RETURNING seq`, runID, string(e.Type), payload, storeutil.Now(), c.Token).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+		return 0, s.missOrFenced(ctx, "append event to run", runID)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("postgres: append event to run %s: %w", runID, err)

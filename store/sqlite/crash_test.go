@@ -29,8 +29,13 @@ func TestHelperAppendUntilKilled(t *testing.T) {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
+	c, ok, err := s.ClaimRun(context.Background(), runID, "child", time.Hour)
+	if err != nil || !ok {
+		fmt.Println("error: claim:", ok, err)
+		os.Exit(1)
+	}
 	for i := 0; ; i++ {
-		seq, err := s.AppendEvent(context.Background(), runID, team.Event{Type: team.EventDelta, Delta: strconv.Itoa(i)})
+		seq, err := s.AppendEvent(context.Background(), c, team.Event{Type: team.EventDelta, Delta: strconv.Itoa(i)})
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -93,7 +98,12 @@ func TestStore_EventsSurviveKill9(t *testing.T) {
 			t.Fatalf("event %d = seq %d delta %q, want seq %d delta %q", i, e.Seq, e.Delta, i+1, strconv.Itoa(i))
 		}
 	}
-	seq, err := s2.AppendEvent(context.Background(), run.ID, team.Event{Type: team.EventRunFinished})
+	// The dead child's claim lasts an hour: the one who resumes seizes it.
+	c, ok, err := s2.SeizeRun(context.Background(), run.ID, "resumer", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("SeizeRun after the crash = %v, %v", ok, err)
+	}
+	seq, err := s2.AppendEvent(context.Background(), c, team.Event{Type: team.EventRunFinished})
 	if err != nil || seq != int64(len(evs)+1) {
 		t.Errorf("AppendEvent after the crash = %d, %v; want %d", seq, err, len(evs)+1)
 	}

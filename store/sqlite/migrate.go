@@ -66,6 +66,11 @@ CREATE INDEX runs_unfinished ON runs (created_at, id, claim_expires_at) WHERE st
 ALTER TABLE runs ADD COLUMN approval INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT '';
 `,
+	// 4: fencing tokens: every claim gets a greater token, and writes of a
+	// run's progress are conditional on it; see store.Claim.
+	4: `
+ALTER TABLE runs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two

@@ -199,33 +199,54 @@ func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 }
 
 // UpdateRun saves the run's status, stop reason, error, usage, per-agent
-// usage, article and finished time, and sets run.UpdatedAt to now. A run
-// whose status is finished and whose FinishedAt is zero gets FinishedAt = now.
-// Task, team and limits never change. Unknown ids give store.ErrNotFound.
-func (s *Store) UpdateRun(ctx context.Context, run *store.Run) error {
+// usage, article and finished time under claim c, and sets run.UpdatedAt to
+// now. A run whose status is finished and whose FinishedAt is zero gets
+// FinishedAt = now. Task, team and limits never change. A claim that is not
+// the run's current one gives store.ErrFenced, an unknown id
+// store.ErrNotFound.
+func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) error {
 	now := storeutil.Now()
 	finished := storeutil.Finished(run, now)
 	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
 	if err != nil {
 		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
 	}
+	id := storeutil.Text(run.ID)
+	if c.RunID != run.ID {
+		return fmt.Errorf("sqlite: update run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
+	}
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
-		per_agent = ?, article = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+		per_agent = ?, article = ?, updated_at = ?, finished_at = ? WHERE id = ? AND claim_token = ? AND ? > 0`,
 		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(usage), jsonText(perAgent), storeutil.Text(run.Article), now.UnixMicro(),
-		nullTime(finished), storeutil.Text(run.ID))
+		nullTime(finished), id, c.Token, c.Token)
 	if err != nil {
-		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
+		return fmt.Errorf("sqlite: update run %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
+		return fmt.Errorf("sqlite: update run %s: %w", id, err)
 	} else if n == 0 {
-		return fmt.Errorf("sqlite: run %s: %w", run.ID, store.ErrNotFound)
+		return s.missOrFenced(ctx, "update run", id)
 	}
 	run.UpdatedAt = now
 	if !finished.IsZero() {
 		run.FinishedAt = finished
 	}
 	return nil
+}
+
+// missOrFenced explains a conditional write that changed nothing: the run
+// is unknown (store.ErrNotFound) or the writer's claim is not the current
+// one (store.ErrFenced). It reads through the writer, which saw the miss.
+func (s *Store) missOrFenced(ctx context.Context, op, runID string) error {
+	var one int
+	err := s.w.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s: %w", op, runID, err)
+	}
+	return fmt.Errorf("sqlite: %s %s: %w", op, runID, store.ErrFenced)
 }
 
 // ListRuns returns a page of runs, newest first (created_at, then id).
@@ -273,46 +294,74 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]*store.Run, error) {
 	return runs, nil
 }
 
-// ClaimRun makes owner the run's executor until the lease ends; see
-// store.Store. Expiry is judged by this process's clock, the one clock of
-// every process sharing a local SQLite file.
-func (s *Store) ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (bool, error) {
+// ClaimRun makes owner the run's executor until the lease ends, under a new
+// fencing token; see store.Claims. Expiry is judged by this process's clock,
+// the one clock of every process sharing a local SQLite file.
+func (s *Store) ClaimRun(ctx context.Context, runID, owner string, lease time.Duration) (store.Claim, bool, error) {
+	return s.claim(ctx, runID, owner, lease, false)
+}
+
+// SeizeRun takes the run's claim whoever holds it; see store.Claims.
+func (s *Store) SeizeRun(ctx context.Context, runID, owner string, lease time.Duration) (store.Claim, bool, error) {
+	return s.claim(ctx, runID, owner, lease, true)
+}
+
+func (s *Store) claim(ctx context.Context, runID, owner string, lease time.Duration, seize bool) (store.Claim, bool, error) {
 	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
 	if lease <= 0 || owner == "" {
-		return false, fmt.Errorf("sqlite: claim run %s: want an owner and a positive lease", runID)
+		return store.Claim{}, false, fmt.Errorf("sqlite: claim run %s: want an owner and a positive lease", runID)
 	}
 	now := storeutil.Now()
-	res, err := s.w.ExecContext(ctx, `UPDATE runs SET claimed_by = ?, claim_expires_at = ?
+	var token int64
+	err := s.w.QueryRowContext(ctx, `UPDATE runs SET claimed_by = ?, claim_expires_at = ?, claim_token = claim_token + 1
 		WHERE id = ? AND status IN (?, ?)
-		AND (claim_expires_at IS NULL OR claim_expires_at <= ? OR claimed_by = ?)`,
+		AND (? OR claim_expires_at IS NULL OR claim_expires_at <= ? OR claimed_by = ?)
+		RETURNING claim_token`,
 		owner, now.Add(lease).UnixMicro(), runID, string(store.StatusQueued), string(store.StatusRunning),
-		now.UnixMicro(), owner)
+		seize, now.UnixMicro(), owner).Scan(&token)
+	if err == nil {
+		return store.Claim{RunID: runID, Owner: owner, Token: token}, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.Claim{}, false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+	}
+	var one int
+	err = s.w.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Claim{}, false, fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+	}
 	if err != nil {
-		return false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+		return store.Claim{}, false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+	}
+	return store.Claim{}, false, nil
+}
+
+// RenewClaim restarts the lease of claim c; see store.Claims.
+func (s *Store) RenewClaim(ctx context.Context, c store.Claim, lease time.Duration) (bool, error) {
+	runID := storeutil.Text(c.RunID)
+	if lease <= 0 {
+		return false, fmt.Errorf("sqlite: renew claim on run %s: want a positive lease", runID)
+	}
+	now := storeutil.Now()
+	res, err := s.w.ExecContext(ctx, `UPDATE runs SET claim_expires_at = ?
+		WHERE id = ? AND claim_token = ? AND claimed_by = ? AND status IN (?, ?)`,
+		now.Add(lease).UnixMicro(), runID, c.Token, storeutil.Text(c.Owner),
+		string(store.StatusQueued), string(store.StatusRunning))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: renew claim on run %s: %w", runID, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
+		return false, fmt.Errorf("sqlite: renew claim on run %s: %w", runID, err)
 	}
-	if n == 1 {
-		return true, nil
-	}
-	var one int
-	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
-	}
-	if err != nil {
-		return false, fmt.Errorf("sqlite: claim run %s: %w", runID, err)
-	}
-	return false, nil
+	return n == 1, nil
 }
 
-// ReleaseRun drops owner's claim on the run; see store.Store.
-func (s *Store) ReleaseRun(ctx context.Context, runID, owner string) error {
-	runID, owner = storeutil.Text(runID), storeutil.Text(owner)
+// ReleaseRun drops claim c; see store.Claims.
+func (s *Store) ReleaseRun(ctx context.Context, c store.Claim) error {
+	runID := storeutil.Text(c.RunID)
 	if _, err := s.w.ExecContext(ctx, `UPDATE runs SET claimed_by = NULL, claim_expires_at = NULL
-		WHERE id = ? AND claimed_by = ?`, runID, owner); err != nil {
+		WHERE id = ? AND claim_token = ? AND claimed_by = ?`, runID, c.Token, storeutil.Text(c.Owner)); err != nil {
 		return fmt.Errorf("sqlite: release run %s: %w", runID, err)
 	}
 	return nil
@@ -342,12 +391,13 @@ func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]*store.
 	return storeutil.Collect(rows, storeutil.ScanRun)
 }
 
-// AppendEvent adds an event to the run's log in one transaction: the run's
-// last_seq counter is incremented and the event stored under the new value.
-// It returns after the commit reached the disk. Unknown runs give
-// store.ErrNotFound.
-func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (int64, error) {
-	runID = storeutil.Text(runID)
+// AppendEvent adds an event to the log of run c.RunID in one transaction:
+// the run's last_seq counter is incremented, on condition that c is its
+// current claim, and the event stored under the new value. It returns after
+// the commit reached the disk. A superseded claim gives store.ErrFenced,
+// an unknown run store.ErrNotFound.
+func (s *Store) AppendEvent(ctx context.Context, c store.Claim, e team.Event) (int64, error) {
+	runID := storeutil.Text(c.RunID)
 	payload, err := storeutil.EncodeEvent(e)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: append event: %w", err)
@@ -358,10 +408,11 @@ func (s *Store) AppendEvent(ctx context.Context, runID string, e team.Event) (in
 	}
 	defer tx.Rollback()
 	var seq int64
-	err = tx.QueryRowContext(ctx, `UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`,
-		runID).Scan(&seq)
+	err = tx.QueryRowContext(ctx, `UPDATE runs SET last_seq = last_seq + 1
+		WHERE id = ? AND claim_token = ? AND ? > 0 RETURNING last_seq`, runID, c.Token, c.Token).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+		_ = tx.Rollback() // the writer pool has one connection: free it for the check
+		return 0, s.missOrFenced(ctx, "append event to run", runID)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: append event to run %s: %w", runID, err)

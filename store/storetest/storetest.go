@@ -49,6 +49,8 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimRun takes, refuses, renews, expires and releases claims", testClaim},
 		{"ClaimRun from many goroutines and owners: exactly one wins", testClaimConcurrent},
 		{"ClaimableRuns returns unfinished runs without a live claim oldest first", testClaimable},
+		{"a superseded claim writes nothing: fencing tokens only grow", testFencing},
+		{"SeizeRun takes a live claim and fences its holder", testSeize},
 		{"keys are created, found by hash, listed and revoked", testKeys},
 		{"ResolveWaiting ends a wait for approval once, atomically", testResolveWaiting},
 		{"ResolveWaiting from many goroutines: exactly one wins", testResolveWaitingConcurrent},
@@ -70,8 +72,9 @@ func Reopen(t *testing.T, open Opener) {
 	s1 := open(t)
 	run := mustCreate(t, s1, &store.Run{Owner: "k1", IdempotencyKey: "idem", Task: "persist me", Team: "newsroom"})
 	events := sampleEvents(run.ID, 3)
+	c := mustClaim(t, s1, run.ID)
 	for _, e := range events {
-		if _, err := s1.AppendEvent(ctx, run.ID, e); err != nil {
+		if _, err := s1.AppendEvent(ctx, c, e); err != nil {
 			t.Fatalf("AppendEvent: %v", err)
 		}
 	}
@@ -102,7 +105,7 @@ func Reopen(t *testing.T, open Opener) {
 	if diff := cmp.Diff(withSeqs(events, 1), evs); diff != "" {
 		t.Errorf("events after reopen (-want +got):\n%s", diff)
 	}
-	seq, err := s2.AppendEvent(ctx, run.ID, events[0])
+	seq, err := s2.AppendEvent(ctx, c, events[0])
 	if err != nil || seq != int64(len(events)+1) {
 		t.Errorf("AppendEvent after reopen = %d, %v; want %d", seq, err, len(events)+1)
 	}
@@ -123,12 +126,13 @@ func AppendFromTwoStores(t *testing.T, open Opener, each int) {
 	ctx := context.Background()
 	a, b := open(t), open(t)
 	run := mustCreate(t, a, &store.Run{Task: "t", Team: "newsroom"})
+	c := mustClaim(t, a, run.ID)
 	seen := make(chan int64, 2*each)
 	var wg sync.WaitGroup
 	for _, s := range []store.Store{a, b} {
 		wg.Go(func() {
 			for range each {
-				seq, err := s.AppendEvent(ctx, run.ID, team.Event{Type: team.EventDelta, Delta: "x"})
+				seq, err := s.AppendEvent(ctx, c, team.Event{Type: team.EventDelta, Delta: "x"})
 				if err != nil {
 					t.Error(err)
 					return
@@ -162,6 +166,17 @@ func idOf(r *store.Run) string {
 		return "<nil>"
 	}
 	return r.ID
+}
+
+// mustClaim claims the run for the owner "writer" for an hour: the claim its
+// progress is written under.
+func mustClaim(t testing.TB, s store.Store, runID string) store.Claim {
+	t.Helper()
+	c, ok, err := s.ClaimRun(context.Background(), runID, "writer", time.Hour)
+	if err != nil || !ok {
+		t.Fatalf("ClaimRun(%s) = %v, %v; want a claim", runID, ok, err)
+	}
+	return c
 }
 
 func mustCreate(t *testing.T, s store.Store, r *store.Run) *store.Run {
@@ -226,7 +241,8 @@ func testUpdate(t *testing.T, s store.Store) {
 	run.Status = store.StatusRunning
 	run.Usage = model.Usage{PromptTokens: 10, CompletionTokens: 5, Requests: 1, CostUSD: 0.001}
 	run.PerAgent = map[string]model.Usage{"Reporter": run.Usage}
-	if err := s.UpdateRun(ctx, run); err != nil {
+	c := mustClaim(t, s, run.ID)
+	if err := s.UpdateRun(ctx, c, run); err != nil {
 		t.Fatalf("UpdateRun running: %v", err)
 	}
 	if !run.FinishedAt.IsZero() {
@@ -244,7 +260,7 @@ func testUpdate(t *testing.T, s store.Store) {
 		team.SelectorSource: {PromptTokens: 10, CompletionTokens: 5, Requests: 1}}
 	changed := *run
 	changed.Task = "an update must not change the task"
-	if err := s.UpdateRun(ctx, &changed); err != nil {
+	if err := s.UpdateRun(ctx, c, &changed); err != nil {
 		t.Fatalf("UpdateRun succeeded: %v", err)
 	}
 	if changed.FinishedAt.IsZero() {
@@ -262,7 +278,7 @@ func testUpdate(t *testing.T, s store.Store) {
 
 	failed := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
 	failed.Status, failed.Error, failed.FinishedAt = store.StatusFailed, "model: 500", base.Add(time.Hour)
-	if err := s.UpdateRun(ctx, failed); err != nil {
+	if err := s.UpdateRun(ctx, mustClaim(t, s, failed.ID), failed); err != nil {
 		t.Fatalf("UpdateRun failed: %v", err)
 	}
 	got, err = s.GetRun(ctx, failed.ID)
@@ -503,8 +519,9 @@ func testEvents(t *testing.T, s store.Store) {
 	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
 	other := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
 	evs := sampleEvents(run.ID, 3)
+	c := mustClaim(t, s, run.ID)
 	for i, e := range evs {
-		seq, err := s.AppendEvent(ctx, run.ID, e)
+		seq, err := s.AppendEvent(ctx, c, e)
 		if err != nil {
 			t.Fatalf("AppendEvent %d: %v", i, err)
 		}
@@ -512,7 +529,7 @@ func testEvents(t *testing.T, s store.Store) {
 			t.Errorf("AppendEvent %d: seq = %d, want %d", i, seq, i+1)
 		}
 	}
-	if seq, err := s.AppendEvent(ctx, other.ID, evs[0]); err != nil || seq != 1 {
+	if seq, err := s.AppendEvent(ctx, mustClaim(t, s, other.ID), evs[0]); err != nil || seq != 1 {
 		t.Errorf("first AppendEvent of another run = %d, %v; want 1", seq, err)
 	}
 	tests := []struct {
@@ -539,7 +556,7 @@ func testEvents(t *testing.T, s store.Store) {
 	if got, err := s.Events(ctx, "no-such-run", 0); err != nil || len(got) != 0 {
 		t.Errorf("Events of an unknown run = %d events, %v; want none", len(got), err)
 	}
-	if _, err := s.AppendEvent(ctx, "no-such-run", evs[0]); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.AppendEvent(ctx, store.Claim{RunID: "no-such-run", Owner: "writer", Token: 1}, evs[0]); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("AppendEvent to an unknown run: err = %v, want ErrNotFound", err)
 	}
 }
@@ -548,6 +565,7 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	const writers, each = 6, 15
 	ctx := context.Background()
 	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	c := mustClaim(t, s, run.ID)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -557,7 +575,7 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				seq, err := s.AppendEvent(ctx, run.ID, team.Event{Type: team.EventDelta, Speaker: fmt.Sprint(w), Delta: fmt.Sprint(i)})
+				seq, err := s.AppendEvent(ctx, c, team.Event{Type: team.EventDelta, Speaker: fmt.Sprint(w), Delta: fmt.Sprint(i)})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -622,7 +640,7 @@ func testUnfinished(t *testing.T, s store.Store) {
 	}
 	// Finishing a run removes it.
 	got[0].Status = store.StatusCancelled
-	if err := s.UpdateRun(ctx, got[0]); err != nil {
+	if err := s.UpdateRun(ctx, mustClaim(t, s, got[0].ID), got[0]); err != nil {
 		t.Fatalf("UpdateRun: %v", err)
 	}
 	after, err := s.UnfinishedRuns(ctx)
@@ -694,8 +712,11 @@ func testNotFound(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	checks := map[string]error{}
 	_, checks["GetRun"] = s.GetRun(ctx, "missing")
-	checks["UpdateRun"] = s.UpdateRun(ctx, &store.Run{ID: "missing", Status: store.StatusFailed})
-	_, checks["AppendEvent"] = s.AppendEvent(ctx, "missing", team.Event{Type: team.EventRunStarted})
+	missing := store.Claim{RunID: "missing", Owner: "writer", Token: 1}
+	checks["UpdateRun"] = s.UpdateRun(ctx, missing, &store.Run{ID: "missing", Status: store.StatusFailed})
+	_, checks["AppendEvent"] = s.AppendEvent(ctx, missing, team.Event{Type: team.EventRunStarted})
+	_, _, checks["ClaimRun"] = s.ClaimRun(ctx, "missing", "a", time.Minute)
+	_, _, checks["SeizeRun"] = s.SeizeRun(ctx, "missing", "a", time.Minute)
 	_, checks["KeyByHash"] = s.KeyByHash(ctx, "missing")
 	checks["RevokeKey"] = s.RevokeKey(ctx, "missing")
 	for name, err := range checks {
@@ -712,7 +733,8 @@ func testUnsafeText(t *testing.T, s store.Store) {
 		t.Errorf("CreateRun task = %q, want %q", run.Task, want)
 	}
 	run.Status, run.Article, run.Error = store.StatusFailed, "x\x00y", "bad \xfe byte"
-	if err := s.UpdateRun(ctx, run); err != nil {
+	c := mustClaim(t, s, run.ID)
+	if err := s.UpdateRun(ctx, c, run); err != nil {
 		t.Fatalf("UpdateRun: %v", err)
 	}
 	got, err := s.GetRun(ctx, run.ID)
@@ -724,7 +746,7 @@ func testUnsafeText(t *testing.T, s store.Store) {
 	}
 	e := team.Event{Type: team.EventMessage, Delta: "p\x00q", Speaker: "Re\x00porter",
 		Message: &agent.Message{Source: "Reporter", Content: `a literal \u0000 and \\u0000 stay as typed`}}
-	if _, err := s.AppendEvent(ctx, run.ID, e); err != nil {
+	if _, err := s.AppendEvent(ctx, c, e); err != nil {
 		t.Fatalf("AppendEvent with a NUL: %v", err)
 	}
 	evs, err := s.Events(ctx, run.ID, 0)
@@ -759,9 +781,10 @@ func BenchmarkAppendEvent(b *testing.B, s store.Store) {
 		b.Fatalf("CreateRun: %v", err)
 	}
 	e := sampleEvents(run.ID, 1)[2]
+	c := mustClaim(b, s, run.ID)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.AppendEvent(ctx, run.ID, e); err != nil {
+		if _, err := s.AppendEvent(ctx, c, e); err != nil {
 			b.Fatalf("AppendEvent: %v", err)
 		}
 	}
@@ -779,8 +802,13 @@ func BenchmarkAppendEventParallel(b *testing.B, s store.Store) {
 			b.Errorf("CreateRun: %v", err)
 			return
 		}
+		c, ok, err := s.ClaimRun(ctx, run.ID, "writer", time.Hour)
+		if err != nil || !ok {
+			b.Errorf("ClaimRun: %v, %v", ok, err)
+			return
+		}
 		for pb.Next() {
-			if _, err := s.AppendEvent(ctx, run.ID, e); err != nil {
+			if _, err := s.AppendEvent(ctx, c, e); err != nil {
 				b.Errorf("AppendEvent: %v", err)
 				return
 			}
@@ -791,19 +819,32 @@ func BenchmarkAppendEventParallel(b *testing.B, s store.Store) {
 // claim calls ClaimRun and fails the test on an error.
 func claim(t *testing.T, s store.Store, id, owner string, lease time.Duration) bool {
 	t.Helper()
-	ok, err := s.ClaimRun(context.Background(), id, owner, lease)
+	_, ok := claimOf(t, s, id, owner, lease)
+	return ok
+}
+
+// claimOf calls ClaimRun and returns the claim; it fails the test on an error.
+func claimOf(t *testing.T, s store.Store, id, owner string, lease time.Duration) (store.Claim, bool) {
+	t.Helper()
+	c, ok, err := s.ClaimRun(context.Background(), id, owner, lease)
 	if err != nil {
 		t.Fatalf("ClaimRun(%s, %s): %v", id, owner, err)
 	}
-	return ok
+	if ok && (c.RunID != id || c.Owner != owner || c.Token <= 0) {
+		t.Fatalf("ClaimRun(%s, %s) = %+v, want the run, the owner and a positive token", id, owner, c)
+	}
+	return c, ok
 }
 
 // waitClaim retries a claim until the store's clock has passed the holder's
 // lease; the bound is generous and never reached when the store works.
-func waitClaim(t *testing.T, s store.Store, id, owner string) {
+func waitClaim(t *testing.T, s store.Store, id, owner string) store.Claim {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !claim(t, s, id, owner, time.Minute) {
+	for {
+		if c, ok := claimOf(t, s, id, owner, time.Minute); ok {
+			return c
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s could not claim %s after the other lease expired", owner, id)
 		}
@@ -814,26 +855,35 @@ func waitClaim(t *testing.T, s store.Store, id, owner string) {
 func testClaim(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-	if !claim(t, s, run.ID, "a", time.Minute) {
+	a1, ok := claimOf(t, s, run.ID, "a", time.Minute)
+	if !ok {
 		t.Fatal("claiming an unclaimed queued run failed")
 	}
 	if claim(t, s, run.ID, "b", time.Minute) {
 		t.Fatal("b took a run a holds")
 	}
-	if !claim(t, s, run.ID, "a", time.Minute) {
-		t.Fatal("a could not renew its own claim")
+	if ok, err := s.RenewClaim(ctx, a1, time.Minute); err != nil || !ok {
+		t.Fatalf("a could not renew its own claim: %v, %v", ok, err)
 	}
-	if err := s.ReleaseRun(ctx, run.ID, "b"); err != nil {
+	a2, ok := claimOf(t, s, run.ID, "a", time.Minute)
+	if !ok || a2.Token <= a1.Token {
+		t.Fatalf("a's second claim = %+v, %v; want a greater token than %d", a2, ok, a1.Token)
+	}
+	if err := s.ReleaseRun(ctx, store.Claim{RunID: run.ID, Owner: "b", Token: a2.Token}); err != nil {
 		t.Fatalf("ReleaseRun by a non-holder: %v", err)
 	}
-	if claim(t, s, run.ID, "b", time.Minute) {
-		t.Fatal("a release by a non-holder dropped a's claim")
+	if err := s.ReleaseRun(ctx, a1); err != nil {
+		t.Fatalf("ReleaseRun of a superseded claim: %v", err)
 	}
-	if err := s.ReleaseRun(ctx, run.ID, "a"); err != nil {
+	if claim(t, s, run.ID, "b", time.Minute) {
+		t.Fatal("a release by a non-holder or of an old claim dropped a's claim")
+	}
+	if err := s.ReleaseRun(ctx, a2); err != nil {
 		t.Fatalf("ReleaseRun: %v", err)
 	}
-	if !claim(t, s, run.ID, "b", time.Minute) {
-		t.Fatal("b could not claim a released run")
+	b1, ok := claimOf(t, s, run.ID, "b", time.Minute)
+	if !ok || b1.Token <= a2.Token {
+		t.Fatalf("b's claim of a released run = %+v, %v; want a token greater than %d", b1, ok, a2.Token)
 	}
 	if claim(t, s, run.ID, "a", time.Minute) {
 		t.Fatal("a took back a run b holds")
@@ -841,18 +891,26 @@ func testClaim(t *testing.T, s store.Store) {
 
 	t.Run("an expired lease lets another owner take the run", func(t *testing.T) {
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Status: store.StatusRunning})
-		if !claim(t, s, r.ID, "a", time.Millisecond) {
+		old, ok := claimOf(t, s, r.ID, "a", time.Millisecond)
+		if !ok {
 			t.Fatal("claim failed")
 		}
 		waitClaim(t, s, r.ID, "b")
+		if ok, err := s.RenewClaim(ctx, old, time.Minute); err != nil || ok {
+			t.Errorf("a renewed a claim b took over: %v, %v", ok, err)
+		}
 		if claim(t, s, r.ID, "a", time.Minute) {
-			t.Error("a renewed a claim b took over")
+			t.Error("a claimed a run b holds")
 		}
 	})
 	t.Run("a renewal extends the lease", func(t *testing.T) {
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-		if !claim(t, s, r.ID, "a", time.Millisecond) || !claim(t, s, r.ID, "a", time.Hour) {
-			t.Fatal("claim or renewal failed")
+		c, ok := claimOf(t, s, r.ID, "a", time.Millisecond)
+		if !ok {
+			t.Fatal("claim failed")
+		}
+		if ok, err := s.RenewClaim(ctx, c, time.Hour); err != nil || !ok {
+			t.Fatalf("renewal failed: %v, %v", ok, err)
 		}
 		// The first lease is long over once b's expiry test above could
 		// pass; the renewed one still holds.
@@ -869,31 +927,124 @@ func testClaim(t *testing.T, s store.Store) {
 			}
 		}
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-		if !claim(t, s, r.ID, "a", time.Minute) {
+		c, ok := claimOf(t, s, r.ID, "a", time.Minute)
+		if !ok {
 			t.Fatal("claim failed")
 		}
 		r.Status = store.StatusSucceeded
-		if err := s.UpdateRun(ctx, r); err != nil {
+		if err := s.UpdateRun(ctx, c, r); err != nil {
 			t.Fatal(err)
 		}
+		if ok, err := s.RenewClaim(ctx, c, time.Minute); err != nil || ok {
+			t.Errorf("the holder renewed a claim on a finished run: %v, %v", ok, err)
+		}
 		if claim(t, s, r.ID, "a", time.Minute) {
-			t.Error("the holder renewed a claim on a finished run")
+			t.Error("the holder claimed a finished run again")
 		}
 	})
 	t.Run("unknown runs and bad arguments", func(t *testing.T) {
-		if _, err := s.ClaimRun(ctx, "missing", "a", time.Minute); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.ClaimRun(ctx, "missing", "a", time.Minute); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("ClaimRun of an unknown run: %v, want ErrNotFound", err)
 		}
-		if err := s.ReleaseRun(ctx, "missing", "a"); err != nil {
+		if err := s.ReleaseRun(ctx, store.Claim{RunID: "missing", Owner: "a", Token: 1}); err != nil {
 			t.Errorf("ReleaseRun of an unknown run: %v", err)
 		}
-		if _, err := s.ClaimRun(ctx, run.ID, "a", 0); err == nil {
+		if ok, err := s.RenewClaim(ctx, store.Claim{RunID: "missing", Owner: "a", Token: 1}, time.Minute); err != nil || ok {
+			t.Errorf("RenewClaim of an unknown run = %v, %v; want false", ok, err)
+		}
+		if _, _, err := s.ClaimRun(ctx, run.ID, "a", 0); err == nil {
 			t.Error("ClaimRun with a zero lease succeeded")
 		}
-		if _, err := s.ClaimRun(ctx, run.ID, "", time.Minute); err == nil {
+		if _, _, err := s.ClaimRun(ctx, run.ID, "", time.Minute); err == nil {
 			t.Error("ClaimRun without an owner succeeded")
 		}
 	})
+}
+
+// testFencing: once another owner took the run over, every write under the
+// old claim fails with ErrFenced and changes nothing; the new holder's
+// writes go on without a gap.
+func testFencing(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	old, ok := claimOf(t, s, run.ID, "a", time.Millisecond)
+	if !ok {
+		t.Fatal("claim failed")
+	}
+	if seq, err := s.AppendEvent(ctx, old, team.Event{Type: team.EventRunStarted}); err != nil || seq != 1 {
+		t.Fatalf("AppendEvent under a live claim = %d, %v; want 1", seq, err)
+	}
+	cur := waitClaim(t, s, run.ID, "b") // a's lease lapsed
+	if cur.Token <= old.Token {
+		t.Fatalf("the take-over's token %d is not greater than %d", cur.Token, old.Token)
+	}
+	if _, err := s.AppendEvent(ctx, old, team.Event{Type: team.EventDelta, Delta: "stale"}); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("AppendEvent under a superseded claim: err = %v, want ErrFenced", err)
+	}
+	stale := *run
+	stale.Status, stale.Error = store.StatusFailed, "written by a stale instance"
+	if err := s.UpdateRun(ctx, old, &stale); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("UpdateRun under a superseded claim: err = %v, want ErrFenced", err)
+	}
+	for name, c := range map[string]store.Claim{
+		"the zero claim":             {RunID: run.ID},
+		"a token from the future":    {RunID: run.ID, Owner: "b", Token: cur.Token + 1},
+		"the current token, negated": {RunID: run.ID, Owner: "b", Token: -cur.Token},
+	} {
+		if _, err := s.AppendEvent(ctx, c, team.Event{Type: team.EventDelta}); !errors.Is(err, store.ErrFenced) {
+			t.Errorf("AppendEvent under %s: err = %v, want ErrFenced", name, err)
+		}
+		if err := s.UpdateRun(ctx, c, &stale); !errors.Is(err, store.ErrFenced) {
+			t.Errorf("UpdateRun under %s: err = %v, want ErrFenced", name, err)
+		}
+	}
+	if err := s.UpdateRun(ctx, store.Claim{RunID: "other", Owner: "b", Token: cur.Token}, &stale); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("UpdateRun under a claim on another run: err = %v, want ErrFenced", err)
+	}
+	if seq, err := s.AppendEvent(ctx, cur, team.Event{Type: team.EventDelta, Delta: "b"}); err != nil || seq != 2 {
+		t.Errorf("AppendEvent by the new holder = %d, %v; want 2 (nothing stale in between)", seq, err)
+	}
+	got, err := s.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusQueued || got.Error != "" {
+		t.Errorf("run after fenced writes = %s %q, want untouched", got.Status, got.Error)
+	}
+	evs, err := s.Events(ctx, run.ID, 0)
+	if err != nil || len(evs) != 2 || evs[1].Delta != "b" {
+		t.Errorf("events = %+v, %v; want the first holder's run_started and the new holder's delta", evs, err)
+	}
+	got.Status = store.StatusRunning
+	if err := s.UpdateRun(ctx, cur, got); err != nil {
+		t.Errorf("UpdateRun by the new holder: %v", err)
+	}
+}
+
+func testSeize(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Status: store.StatusRunning})
+	held, ok := claimOf(t, s, run.ID, "a", time.Hour)
+	if !ok {
+		t.Fatal("claim failed")
+	}
+	seized, ok, err := s.SeizeRun(ctx, run.ID, "b", time.Minute)
+	if err != nil || !ok || seized.Owner != "b" || seized.Token <= held.Token {
+		t.Fatalf("SeizeRun of a live claim = %+v, %v, %v; want b's claim with a greater token than %d", seized, ok, err, held.Token)
+	}
+	if _, err := s.AppendEvent(ctx, held, team.Event{Type: team.EventDelta}); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("AppendEvent by the seized holder: err = %v, want ErrFenced", err)
+	}
+	if ok, err := s.RenewClaim(ctx, held, time.Hour); err != nil || ok {
+		t.Errorf("RenewClaim by the seized holder = %v, %v; want false", ok, err)
+	}
+	run.Status, run.StopReason = store.StatusCancelled, "cancelled by user"
+	if err := s.UpdateRun(ctx, seized, run); err != nil {
+		t.Fatalf("UpdateRun by the seizer: %v", err)
+	}
+	if _, ok, err := s.SeizeRun(ctx, run.ID, "c", time.Minute); err != nil || ok {
+		t.Errorf("SeizeRun of a finished run = %v, %v; want false", ok, err)
+	}
 }
 
 func testClaimConcurrent(t *testing.T, s store.Store) {
@@ -915,7 +1066,7 @@ func testClaimConcurrent(t *testing.T, s store.Store) {
 			owner := fmt.Sprintf("owner-%d", o)
 			wg.Go(func() {
 				<-start
-				ok, err := s.ClaimRun(context.Background(), r.ID, owner, time.Minute)
+				_, ok, err := s.ClaimRun(context.Background(), r.ID, owner, time.Minute)
 				results <- result{r.ID, owner, ok, err}
 			})
 		}
@@ -970,7 +1121,8 @@ func testClaimable(t *testing.T, s store.Store) {
 	}
 	// A live claim hides a run; an expired or released one shows it again.
 	held, expiring := unfinished[0], unfinished[1]
-	if !claim(t, s, held, "a", time.Minute) || !claim(t, s, expiring, "a", time.Millisecond) {
+	heldClaim, ok := claimOf(t, s, held, "a", time.Minute)
+	if !ok || !claim(t, s, expiring, "a", time.Millisecond) {
 		t.Fatal("claims failed")
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -980,7 +1132,7 @@ func testClaimable(t *testing.T, s store.Store) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := s.ReleaseRun(ctx, held, "a"); err != nil {
+	if err := s.ReleaseRun(ctx, heldClaim); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(unfinished, list(0)); diff != "" {
@@ -993,11 +1145,15 @@ func waiting(t *testing.T, s store.Store) *store.Run {
 	t.Helper()
 	ctx := context.Background()
 	r := mustCreate(t, s, &store.Run{Task: "t", Team: "roundrobin", Approval: &store.Approval{Required: true}})
-	if _, err := s.AppendEvent(ctx, r.ID, team.Event{Type: team.EventApprovalRequested, Reason: "verdict APPROVE"}); err != nil {
+	c := mustClaim(t, s, r.ID)
+	if _, err := s.AppendEvent(ctx, c, team.Event{Type: team.EventApprovalRequested, Reason: "verdict APPROVE"}); err != nil {
 		t.Fatal(err)
 	}
 	r.Status, r.StopReason = store.StatusAwaitingApproval, team.StopAwaitingApproval
-	if err := s.UpdateRun(ctx, r); err != nil {
+	if err := s.UpdateRun(ctx, c, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseRun(ctx, c); err != nil { // as the executor does when the run pauses
 		t.Fatal(err)
 	}
 	return r
