@@ -80,7 +80,7 @@ func (s *Server) viewOf(r *store.Run) RunView {
 		kind = termination.KindOfRun(r.StopReason, r.Error)
 	}
 	return RunView{StopReasonKind: kind,
-		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: maxMessagesFor(r),
+		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: s.maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage, PerAgent: r.PerAgent,
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
 		Approval: r.Approval, Emulated: s.cfg.Emulator,
@@ -221,7 +221,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 	}
 	req.Task = strings.TrimSpace(req.Task)
 	if req.Team == "" {
-		req.Team = s.cfg.Teams[0]
+		req.Team = s.teamNames()[0]
 	}
 	idem := r.Header.Get("Idempotency-Key")
 	switch {
@@ -232,7 +232,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, badRequest("task_too_long", "task is longer than "+strconv.Itoa(s.cfg.MaxTaskBytes)+" bytes"))
 		return
 	case !s.knownTeam(req.Team):
-		s.writeError(w, r, badRequest("unknown_team", "unknown team "+strconv.Quote(req.Team)+"; want one of "+strings.Join(s.cfg.Teams, ", ")))
+		s.writeError(w, r, badRequest("unknown_team", "unknown team "+strconv.Quote(req.Team)+"; want one of "+strings.Join(s.teamNames(), ", ")))
 		return
 	case req.MaxMessages < 0 || req.MaxMessages > s.cfg.MaxRunMessages:
 		s.writeError(w, r, badRequest("bad_max_messages", "max_messages must be between 0 and "+strconv.Itoa(s.cfg.MaxRunMessages)))

@@ -201,7 +201,7 @@ func (s *Server) publishSince(ctx context.Context, id string, seq int64) {
 		return
 	}
 	for _, e := range events {
-		s.hub.publish(id, item{Seq: e.Seq, Event: e.Event})
+		s.publish(id, item{Seq: e.Seq, Event: e.Event})
 	}
 }
 

@@ -3,29 +3,51 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/store"
 )
 
-// claim takes or renews this instance's claim on a run.
+// claim takes this instance's claim on a run that is to wait in its queue
+// (a submission, or a run found claimable); the claim is remembered so that
+// Shutdown can release it at once. The executor that picks the run up
+// claims it anew (a greater fencing token), so a claim taken here only
+// reserves the run.
 func (s *Server) claim(ctx context.Context, id string) (bool, error) {
-	return s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	c, ok, err := s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	if err != nil || !ok {
+		return ok, err
+	}
+	s.mu.Lock()
+	s.pending[id] = c
+	s.mu.Unlock()
+	return true, nil
 }
 
-// releaseClaim gives up the claim of a run this worker executed, so another
-// instance can resume it at once; a lost claim is not ours to release.
-func (s *Server) releaseClaim(id string, a *activeRun) {
-	if a.lost.Load() {
+// takePending forgets the claim a queued run was reserved with.
+func (s *Server) takePending(id string) (store.Claim, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.pending[id]
+	delete(s.pending, id)
+	return c, ok
+}
+
+// releasePending releases the reservation of a run that leaves the queue
+// without being executed here (shutdown), so another instance starts it at
+// once instead of after the lease.
+func (s *Server) releasePending(ctx context.Context, id string) {
+	c, ok := s.takePending(id)
+	if !ok {
 		return
 	}
-	ctx, cancel := s.storeCtx()
-	defer cancel()
-	if err := s.store.ReleaseRun(ctx, id, s.cfg.InstanceID); err != nil {
-		s.log.Warn("releasing run claim", "run", id, "err", err)
+	if err := s.store.ReleaseRun(ctx, c); err != nil {
+		s.log.Warn("releasing queued run", "run", id, "err", err)
 	}
 }
 
 // takeClaimable claims up to limit claimable runs and queues them; it
 // returns how many it queued. Runs queued or executing here already are left
-// alone (their worker claims them when it picks them up).
+// alone (their executor claims them when it picks them up).
 func (s *Server) takeClaimable(ctx context.Context, limit int) (int, error) {
 	runs, err := s.store.ClaimableRuns(ctx, limit)
 	if err != nil {
@@ -49,9 +71,7 @@ func (s *Server) takeClaimable(ctx context.Context, limit int) (int, error) {
 		}
 		if !s.queue.pushResumed(r.ID) {
 			// Shutting down: leave it to the other instances.
-			if err := s.store.ReleaseRun(ctx, r.ID, s.cfg.InstanceID); err != nil {
-				s.log.Warn("releasing run claim", "run", r.ID, "err", err)
-			}
+			s.releasePending(ctx, r.ID)
 			continue
 		}
 		n++
@@ -83,53 +103,6 @@ func (s *Server) scan() {
 			s.log.Warn("scanning for claimable runs", "err", err)
 		} else if n > 0 {
 			s.log.Info("took over unfinished runs", "count", n, "instance", s.cfg.InstanceID)
-		}
-	}
-}
-
-// keepLeases renews the claims of the runs executing here every ClaimRenew
-// until the runs are stopped for good (s.runCtx ends). A run whose claim is
-// gone (another instance took it after a lapse, or it was finished through
-// another instance) is stopped at once without writing anything more.
-func (s *Server) keepLeases() {
-	defer s.background.Done()
-	t := time.NewTicker(s.cfg.ClaimRenew)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.runCtx.Done():
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		held := make(map[string]*activeRun, len(s.active))
-		for id, a := range s.active {
-			if a.claimed.Load() && !a.lost.Load() {
-				held[id] = a
-			}
-		}
-		s.mu.Unlock()
-		for id, a := range held {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ClaimRenew)
-			before := time.Since(s.epoch)
-			ok, err := s.claim(ctx, id)
-			cancel()
-			switch {
-			case err != nil && before-time.Duration(a.renewed.Load()) >= s.cfg.ClaimLease:
-				// The store has been unreachable for a whole lease: another
-				// instance may hold the run now, so it stops here.
-				s.log.Error("run claim expired while the store was unreachable; stopping the run here", "run", id, "err", err)
-				a.lost.Store(true)
-				a.cancel(errLeaseLost)
-			case err != nil:
-				s.log.Warn("renewing run claim", "run", id, "err", err)
-			case ok:
-				a.renewed.Store(int64(before))
-			case !ok:
-				s.log.Warn("run claim lost (taken over or finished elsewhere); stopping the run here", "run", id)
-				a.lost.Store(true)
-				a.cancel(errLeaseLost)
-			}
 		}
 	}
 }

@@ -54,11 +54,11 @@ func (k *killableStore) GetRun(ctx context.Context, id string) (*store.Run, erro
 	return k.next.GetRun(ctx, id)
 }
 
-func (k *killableStore) UpdateRun(ctx context.Context, r *store.Run) error {
+func (k *killableStore) UpdateRun(ctx context.Context, c store.Claim, r *store.Run) error {
 	if err := k.err(); err != nil {
 		return err
 	}
-	return k.next.UpdateRun(ctx, r)
+	return k.next.UpdateRun(ctx, c, r)
 }
 
 func (k *killableStore) ListRuns(ctx context.Context, o store.ListOptions) ([]*store.Run, string, error) {
@@ -75,18 +75,32 @@ func (k *killableStore) UnfinishedRuns(ctx context.Context) ([]*store.Run, error
 	return k.next.UnfinishedRuns(ctx)
 }
 
-func (k *killableStore) ClaimRun(ctx context.Context, id, owner string, lease time.Duration) (bool, error) {
+func (k *killableStore) ClaimRun(ctx context.Context, id, owner string, lease time.Duration) (store.Claim, bool, error) {
 	if err := k.err(); err != nil {
-		return false, err
+		return store.Claim{}, false, err
 	}
 	return k.next.ClaimRun(ctx, id, owner, lease)
 }
 
-func (k *killableStore) ReleaseRun(ctx context.Context, id, owner string) error {
+func (k *killableStore) SeizeRun(ctx context.Context, id, owner string, lease time.Duration) (store.Claim, bool, error) {
+	if err := k.err(); err != nil {
+		return store.Claim{}, false, err
+	}
+	return k.next.SeizeRun(ctx, id, owner, lease)
+}
+
+func (k *killableStore) RenewClaim(ctx context.Context, c store.Claim, lease time.Duration) (bool, error) {
+	if err := k.err(); err != nil {
+		return false, err
+	}
+	return k.next.RenewClaim(ctx, c, lease)
+}
+
+func (k *killableStore) ReleaseRun(ctx context.Context, c store.Claim) error {
 	if err := k.err(); err != nil {
 		return err
 	}
-	return k.next.ReleaseRun(ctx, id, owner)
+	return k.next.ReleaseRun(ctx, c)
 }
 
 func (k *killableStore) ClaimableRuns(ctx context.Context, limit int) ([]*store.Run, error) {
@@ -96,11 +110,11 @@ func (k *killableStore) ClaimableRuns(ctx context.Context, limit int) ([]*store.
 	return k.next.ClaimableRuns(ctx, limit)
 }
 
-func (k *killableStore) AppendEvent(ctx context.Context, id string, e team.Event) (int64, error) {
+func (k *killableStore) AppendEvent(ctx context.Context, c store.Claim, e team.Event) (int64, error) {
 	if err := k.err(); err != nil {
 		return 0, err
 	}
-	return k.next.AppendEvent(ctx, id, e)
+	return k.next.AppendEvent(ctx, c, e)
 }
 
 func (k *killableStore) Events(ctx context.Context, id string, after int64) ([]store.Event, error) {
@@ -152,7 +166,6 @@ func (k *killableStore) Ping(ctx context.Context) error {
 	return k.next.Ping(ctx)
 }
 
-// Close closes the connection pool even after kill (the test's clean-up).
 func (k *killableStore) Close() error { return k.next.Close() }
 
 // openPostgres opens a killable connection to the test database at dsn.
@@ -402,7 +415,7 @@ func TestCluster_RunStopsWhenItsClaimGoes(t *testing.T) {
 		t.Cleanup(e.client.release)
 		v := e.create(e.user, task)
 		<-e.client.waiting
-		other, err := New(Config{Store: e.st, Team: e.srv.cfg.Team, Logger: e.srv.log, InstanceID: "B"})
+		other, err := New(Config{Store: e.st, Teams: e.srv.cfg.Teams, Logger: e.srv.log, InstanceID: "B"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,4 +452,46 @@ func TestCluster_RunStopsWhenItsClaimGoes(t *testing.T) {
 		ks.kill()
 		waitIdle(t, e.srv)
 	})
+}
+
+// TestCluster_StaleInstanceWritesNothing: an instance whose lease lapsed
+// (its heartbeat stalled) while another took the run over finishes its model
+// call but stores nothing more: the fencing token refuses its checkpoint.
+func TestCluster_StaleInstanceWritesNothing(t *testing.T) {
+	cfg := Config{InstanceID: "A", ClaimLease: 100 * time.Millisecond, ClaimRenew: time.Hour, ScanInterval: -1}
+	e := newEnv(t, envOpts{cfg: cfg})
+	e.client.holdFrom(2)
+	v := e.create(e.user, task)
+	<-e.client.waiting // the first message is stored; the second call waits
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, ok, err := e.st.ClaimRun(ctx, v.ID, "B", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B could not take the run over after A's lease")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before, err := e.st.Events(ctx, v.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client.release()
+	waitIdle(t, e.srv)
+	after, err := e.st.Events(ctx, v.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("the stale instance stored %d more events after the take-over: %+v", len(after)-len(before), after[len(before):])
+	}
+	if run, err := e.st.GetRun(ctx, v.ID); err != nil || run.Status != store.StatusRunning {
+		t.Errorf("run = %+v, %v; want still running (B's to finish)", run, err)
+	}
 }

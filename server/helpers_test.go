@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/model"
@@ -23,7 +24,6 @@ import (
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
-	"github.com/newsroom-dev/newsroom/termination"
 )
 
 // env is a server under test: a real SQLite store, the emulator as the model
@@ -48,6 +48,8 @@ type envOpts struct {
 	dbPath   string
 	wrap     func(model.Client) model.Client
 	emulator *emulator.Running
+	// teamNames are the teams offered; nil means the built-in desks.
+	teamNames []string
 	// openStore opens the store; nil means SQLite at dbPath.
 	openStore func(t testing.TB) store.Store
 }
@@ -87,10 +89,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e.client = &gate{next: c}
 	cfg := o.cfg
 	cfg.Store = st
-	cfg.Team = func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error) {
-		e.building.Add(1)
-		return desk.New(desk.Config{Team: kind, Client: e.client, MaxMessages: maxMessages, Extra: extra})
-	}
+	cfg.Teams = &deskTeams{client: e.client, built: &e.building, names: o.teamNames}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -240,6 +239,53 @@ func (e *env) waitFinished(key, id string) RunView {
 		e.t.Fatalf("stream of %s ended without run_finished (%d events)", id, len(evs))
 	}
 	return e.get(key, id)
+}
+
+// deskTeams are the built-in desks on the test's model client, counting the
+// teams built.
+type deskTeams struct {
+	client model.Client
+	built  *atomic.Int64
+	names  []string // nil: desk.Teams
+}
+
+var _ Teams = (*deskTeams)(nil)
+
+func (d *deskTeams) Names() []string {
+	if d.names != nil {
+		return d.names
+	}
+	return desk.Teams
+}
+
+func (d *deskTeams) Team(name string, o TeamOptions) (team.Team, error) {
+	d.built.Add(1)
+	return desk.New(desk.Config{Team: name, Client: d.client, MaxMessages: o.MaxMessages, Extra: o.Stop})
+}
+
+func (d *deskTeams) MaxMessages(name string) int {
+	if name == desk.Selector {
+		return desk.DefaultSelectorMaxMessages
+	}
+	return desk.DefaultRoundRobinMaxMessages
+}
+
+func (d *deskTeams) Article(_ string, msgs []agent.Message) string {
+	if art := desk.ArticleOf(msgs); art.Body != "" {
+		return art.Markdown()
+	}
+	return ""
+}
+
+// seize takes the run's claim for the test, which then writes as the run's
+// executor would.
+func seize(t testing.TB, st store.Store, id string) store.Claim {
+	t.Helper()
+	c, ok, err := st.SeizeRun(context.Background(), id, "test-writer", time.Hour)
+	if err != nil || !ok {
+		t.Fatalf("SeizeRun(%s) = %v, %v", id, ok, err)
+	}
+	return c
 }
 
 func mustJSON(t testing.TB, b []byte, v any) {

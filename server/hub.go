@@ -61,3 +61,6 @@ func (h *hub) publish(runID string, it item) {
 		}
 	}
 }
+
+// publish fans an item out to the run's followers on this instance.
+func (s *Server) publish(runID string, it item) { s.hub.publish(runID, it) }

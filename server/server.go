@@ -19,31 +19,23 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
-	"github.com/newsroom-dev/newsroom/termination"
 )
 
-// TeamFunc builds the team for one run: kind is the team name ("roundrobin",
-// "selector"), maxMessages 0 means the team's default, budgetUSD 0 means no
-// budget, and extra is or-ed with the team's own stop conditions.
-type TeamFunc func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error)
-
-// Config configures a Server. Store and Team are required; every other zero
+// Config configures a Server. Store and Teams are required; every other zero
 // value means the documented default.
 type Config struct {
-	// Store keeps runs, their events and the API keys. Required.
+	// Store keeps runs, their events, the claims on them and the API keys.
+	// Required.
 	Store store.Store
-	// Team builds a run's team. Required.
-	Team TeamFunc
-	// Teams lists the team kinds clients may ask for; nil means desk.Teams.
-	Teams []string
+	// Teams are the teams clients may ask for, and build each run's team.
+	// Required.
+	Teams Teams
 	// TeamInfo describes the teams for GET /v1/teams and the web page;
 	// a team without an entry is listed by name only.
 	TeamInfo []TeamInfo
@@ -117,14 +109,15 @@ type Config struct {
 	InstanceID string
 	// ClaimLease is how long a claim on a run lasts without renewal: when an
 	// instance dies, the runs it held become claimable by others after at
-	// most this long. 0 means 30s.
+	// most this long. 0 means 6s (with the default ScanInterval, a killed
+	// instance's runs resume elsewhere within about 7s).
 	ClaimLease time.Duration
 	// ClaimRenew is how often the claims of executing runs are renewed;
 	// 0 means a third of ClaimLease.
 	ClaimRenew time.Duration
 	// ScanInterval is how often the store is scanned for claimable runs
 	// (queued runs whose claim expired, runs whose instance died) while
-	// workers are idle; 0 means 5s, negative means only at Start.
+	// workers are idle; 0 means 1s, negative means only at Start.
 	ScanInterval time.Duration
 	// Instrument, when set, is called as a run starts executing (telemetry):
 	// it returns the context to run in, extra run options, and a wrapper of
@@ -169,7 +162,9 @@ type Server struct {
 	mux       *http.ServeMux
 
 	mu     sync.Mutex
-	active map[string]*activeRun
+	active map[string]*executor
+	// pending are the claims that reserve the runs waiting in the queue.
+	pending map[string]store.Claim
 
 	draining atomic.Bool
 	done     chan struct{} // closed by Shutdown: SSE streams end
@@ -177,30 +172,12 @@ type Server struct {
 	runCtx   context.Context
 	hardStop context.CancelFunc
 	workers  sync.WaitGroup
-	// epoch is the origin of activeRun.renewed.
-	epoch time.Time
-	// background is the lease keeper and the scanner; they end with done.
+	// background is the scanner; it ends with done.
 	background sync.WaitGroup
 	startOnce  sync.Once
 	stopOnce   sync.Once
 
 	finished struct{ succeeded, failed, cancelled atomic.Int64 }
-}
-
-// activeRun is a run a worker is executing.
-type activeRun struct {
-	cancel    context.CancelCauseFunc
-	user      *termination.External // the cancel button
-	drain     *termination.External // shutdown: stop after the turn in progress
-	cancelled atomic.Bool
-	// claimed is set once the worker holds the run's claim; lost when a
-	// renewal found it gone (another instance took it over, or it was
-	// finished elsewhere): the run then stops without writing anything.
-	claimed atomic.Bool
-	lost    atomic.Bool
-	// renewed is when the claim was last taken or renewed: the time since
-	// Server.epoch (monotonic), read before the store call.
-	renewed atomic.Int64
 }
 
 // drainReason is the stop reason of a run interrupted by shutdown; such a run
@@ -215,16 +192,13 @@ var (
 	errLeaseLost = errors.New("server: run claim lost to another instance")
 )
 
-// New returns a Server, or an error when Store or Team is missing.
+// New returns a Server, or an error when Store or Teams is missing.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Store is required")
 	}
-	if cfg.Team == nil {
-		return nil, errors.New("server: Team is required")
-	}
-	if cfg.Teams == nil {
-		cfg.Teams = desk.Teams
+	if cfg.Teams == nil || len(cfg.Teams.Names()) == 0 {
+		return nil, errors.New("server: Teams is required")
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
@@ -266,13 +240,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.InstanceID = "inst_" + randomHex(8)
 	}
 	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = 30 * time.Second
+		cfg.ClaimLease = 6 * time.Second
 	}
 	if cfg.ClaimRenew <= 0 {
 		cfg.ClaimRenew = cfg.ClaimLease / 3
 	}
 	if cfg.ScanInterval == 0 {
-		cfg.ScanInterval = 5 * time.Second
+		cfg.ScanInterval = time.Second
 	}
 	if cfg.ApprovalTimeout <= 0 {
 		cfg.ApprovalTimeout = DefaultApprovalTimeout
@@ -284,17 +258,17 @@ func New(cfg Config) (*Server, error) {
 		cfg.NewID = func() string { return "run_" + randomHex(10) }
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		newID:  cfg.NewID,
-		store:  cfg.Store,
-		queue:  newQueue(cfg.QueueSize),
-		hub:    newHub(),
-		limits: newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
-		active: map[string]*activeRun{},
-		done:   make(chan struct{}),
-		epoch:  time.Now(),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		newID:   cfg.NewID,
+		store:   cfg.Store,
+		queue:   newQueue(cfg.QueueSize),
+		hub:     newHub(),
+		limits:  newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
+		active:  map[string]*executor{},
+		pending: map[string]store.Claim{},
+		done:    make(chan struct{}),
 	}
 	if cfg.AuthFailureRate > 0 {
 		s.authFails = newLimiter(cfg.AuthFailureRate, float64(cfg.AuthFailureBurst), cfg.Now)
@@ -372,16 +346,17 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-// Start starts the workers, the lease keeper and the scanner, and queues the
+// Start starts the workers and the scanner, and queues the
 // unfinished runs no live instance holds (queued, or running when their
 // instance stopped or died), oldest first; they resume from their stored
 // events. Call it once, before serving.
 //
 // Several instances may share one store: a worker executes a run only while
-// it holds the run's claim (store.Store.ClaimRun) under Config.InstanceID,
-// renews it every ClaimRenew while the run executes, and releases it when the
-// run ends or the instance shuts down, so another instance can resume it at
-// once. A run submitted here is claimed at once and waits in this
+// it holds the run's claim (store.Claims) under Config.InstanceID, renews
+// it every ClaimRenew while the run executes (the heartbeat), and releases
+// it when the run ends or the instance shuts down, so another instance can
+// resume it at once. Every write of the run's progress is fenced by the
+// claim's token: an instance whose claim was taken over writes nothing more. A run submitted here is claimed at once and waits in this
 // instance's queue; its claim is not renewed while it waits, so when it
 // waits longer than ClaimLease an idle instance may take it over (whichever
 // worker claims it first executes it, the other skips it). The scanner takes
@@ -401,8 +376,6 @@ func (s *Server) Start(ctx context.Context) error {
 			s.workers.Add(1)
 			go s.worker()
 		}
-		s.background.Add(1)
-		go s.keepLeases()
 		if s.cfg.ScanInterval > 0 {
 			s.background.Add(1)
 			go s.scan()
@@ -428,8 +401,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.done)
 		s.queue.close()
 		s.mu.Lock()
-		for _, a := range s.active {
-			a.drain.Stop(drainReason)
+		for _, e := range s.active {
+			e.drain.Stop(drainReason)
 		}
 		s.mu.Unlock()
 		idle := make(chan struct{})
@@ -448,9 +421,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
 		for _, id := range s.queue.drain() {
-			if err := s.store.ReleaseRun(rctx, id, s.cfg.InstanceID); err != nil {
-				s.log.Warn("releasing queued run", "run", id, "err", err)
-			}
+			s.releasePending(rctx, id)
 		}
 	})
 	return nil
@@ -484,18 +455,13 @@ func (s *Server) Counts() RunCounts {
 	}
 }
 
-func (s *Server) knownTeam(kind string) bool { return slices.Contains(s.cfg.Teams, kind) }
-
 // maxMessagesFor is the effective message cap of a run, for the page's
 // stop-condition display.
-func maxMessagesFor(r *store.Run) int {
+func (s *Server) maxMessagesFor(r *store.Run) int {
 	if r.MaxMessages > 0 {
 		return r.MaxMessages
 	}
-	if r.Team == desk.Selector {
-		return desk.DefaultSelectorMaxMessages
-	}
-	return desk.DefaultRoundRobinMaxMessages
+	return s.cfg.Teams.MaxMessages(r.Team)
 }
 
 func randomHex(n int) string {

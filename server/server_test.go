@@ -327,7 +327,7 @@ func TestServer_Cancel(t *testing.T) {
 		v := e.create(e.user, task)
 		<-e.client.waiting
 		// Another instance on the same database cancels it: it is not running there.
-		other, err := New(Config{Store: e.st, Team: e.srv.cfg.Team, Logger: e.srv.log})
+		other, err := New(Config{Store: e.st, Teams: e.srv.cfg.Teams, Logger: e.srv.log})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func TestServer_EventsOfARunFinishedWithoutItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	run.Status, run.StopReason = "succeeded", "verdict APPROVE from News_Editor"
-	if err := e.st.UpdateRun(ctx, run); err != nil {
+	if err := e.st.UpdateRun(ctx, seize(t, e.st, v.ID), run); err != nil {
 		t.Fatal(err)
 	}
 	evs := e.events(ctx, e.user, v.ID, "")
@@ -102,14 +102,14 @@ type storeFinishingOnRead struct {
 	store.Store
 	n     int
 	reads int
-	runID string
+	claim store.Claim
 }
 
 func (s *storeFinishingOnRead) Events(ctx context.Context, runID string, after int64) ([]store.Event, error) {
 	evs, err := s.Store.Events(ctx, runID, after)
-	if runID == s.runID {
+	if runID == s.claim.RunID {
 		if s.reads++; s.reads == s.n {
-			_, _ = s.Store.AppendEvent(ctx, runID, team.Event{Type: team.EventRunFinished, StopReason: "cancelled by user"})
+			_, _ = s.Store.AppendEvent(ctx, s.claim, team.Event{Type: team.EventRunFinished, StopReason: "cancelled by user"})
 		}
 	}
 	return evs, err
@@ -130,7 +130,8 @@ func TestServer_EventsRunFinishedStoredDuringTheReplay(t *testing.T) {
 	}})
 	v := e.create(e.user, task)
 	ctx := context.Background()
-	if _, err := e.st.AppendEvent(ctx, v.ID, team.Event{Type: team.EventRunStarted, Task: task}); err != nil {
+	c := seize(t, e.st, v.ID)
+	if _, err := e.st.AppendEvent(ctx, c, team.Event{Type: team.EventRunStarted, Task: task}); err != nil {
 		t.Fatal(err)
 	}
 	run, err := e.st.GetRun(ctx, v.ID)
@@ -138,10 +139,10 @@ func TestServer_EventsRunFinishedStoredDuringTheReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	run.Status, run.StopReason = store.StatusCancelled, "cancelled by user"
-	if err := e.st.UpdateRun(ctx, run); err != nil {
+	if err := e.st.UpdateRun(ctx, c, run); err != nil {
 		t.Fatal(err)
 	}
-	wrapped.runID = v.ID // reads 1 (replay) and 2 (replay after seeing it finished) see no run_finished
+	wrapped.claim = c // reads 1 (replay) and 2 (replay after seeing it finished) see no run_finished
 	evs := e.events(ctx, e.user, v.ID, "")
 	if len(evs) != 2 || evs[1].Type != "run_finished" || evs[1].ID != "2" {
 		t.Fatalf("events = %+v, want run_started then run_finished with id 2", evs)

@@ -2,9 +2,46 @@ package server
 
 import (
 	"net/http"
+	"slices"
 
+	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
 )
+
+// Teams is the catalogue of teams the service runs. The caller provides it
+// (cmd/newsroom passes the built-in desks, built on its model stack), so the
+// server knows no team by name.
+type Teams interface {
+	// Names lists the teams clients may ask for; the first is the default.
+	Names() []string
+	// Team builds the team of one run.
+	Team(name string, opts TeamOptions) (team.Team, error)
+	// MaxMessages is the team's message cap for a run that asks for none.
+	MaxMessages(name string) int
+	// Article is the finished article in a run's messages, as Markdown; ""
+	// when there is none.
+	Article(name string, msgs []agent.Message) string
+}
+
+// TeamOptions are a run's settings for Teams.Team.
+type TeamOptions struct {
+	// RunID is the run the team is built for.
+	RunID string
+	// MaxMessages caps the run; 0 means the team's default.
+	MaxMessages int
+	// BudgetUSD is the run's budget; 0 means none.
+	BudgetUSD float64
+	// Stop is or-ed with the team's own stop conditions: the executor stops
+	// the run through it (the cancel button, a shutdown).
+	Stop termination.Condition
+}
+
+func (s *Server) knownTeam(name string) bool { return slices.Contains(s.cfg.Teams.Names(), name) }
+
+// teamNames lists the teams clients may ask for; the first is the default.
+func (s *Server) teamNames() []string { return s.cfg.Teams.Names() }
 
 // TeamInfo describes a desk clients may ask for (GET /v1/teams, the web
 // page's team picker). Prompts are not part of it.
@@ -20,8 +57,9 @@ type TeamInfo struct {
 // teamInfos lists the desks in Config.Teams order, described by
 // Config.TeamInfo where it has an entry.
 func (s *Server) teamInfos() []TeamInfo {
-	out := make([]TeamInfo, 0, len(s.cfg.Teams))
-	for _, name := range s.cfg.Teams {
+	names := s.teamNames()
+	out := make([]TeamInfo, 0, len(names))
+	for _, name := range names {
 		info := TeamInfo{Name: name}
 		for _, ti := range s.cfg.TeamInfo {
 			if ti.Name == name {

@@ -10,8 +10,7 @@ import (
 
 func TestListTeams_DescribesTheOfferedDesks(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{cfg: Config{
-		Teams:    []string{"roundrobin", "sports"},
+	e := newEnv(t, envOpts{teamNames: []string{"roundrobin", "sports"}, cfg: Config{
 		TeamInfo: []TeamInfo{{Name: "sports", Kind: "roundrobin", Description: "Match reports.", Agents: []string{"Sports_Writer", "Copy_Chief"}, MaxMessages: 6}},
 	}})
 	res, body := e.do("GET", "/v1/teams", e.user, "")

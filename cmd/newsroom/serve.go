@@ -23,7 +23,6 @@ import (
 	"github.com/newsroom-dev/newsroom/server/redislimit"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
-	"github.com/newsroom-dev/newsroom/termination"
 )
 
 // serveOptions are the flags of `newsroom serve`.
@@ -178,8 +177,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 
 	srv, err := server.New(server.Config{
 		Store:        st,
-		Team:         serveTeam(stack, desks, o.runTimeout),
-		Teams:        desks.Names(),
+		Teams:        deskTeams{stack: stack, desks: desks, timeout: o.runTimeout},
 		TeamInfo:     teamInfos(desks),
 		Workers:      o.workers,
 		Preflight:    func(task string) error { return preflight.CheckTask(task, stack.Limits) },
@@ -303,20 +301,6 @@ func metricsHandler(on bool, tel *telemetry.Provider) http.Handler {
 		return nil
 	}
 	return tel.MetricsHandler()
-}
-
-// serveTeam builds each run's team on the shared model stack, with the run's
-// budget (or the configured per-run budget) enforced by the budget middleware.
-// Every run has a deadline, which also interrupts a hung model call.
-func serveTeam(stack *modelStack, desks *desk.Registry, timeout time.Duration) server.TeamFunc {
-	return func(kind string, maxMessages int, budgetUSD float64, extra termination.Condition) (team.Team, error) {
-		d, ok := desks.Get(kind)
-		if !ok {
-			return nil, fmt.Errorf("%w %q", desk.ErrUnknownTeam, kind)
-		}
-		return desk.New(desk.Config{Spec: d.Spec, Client: stack.RunClient(budgetUSD, 0), Model: stack.Info.Deployment,
-			MaxMessages: maxMessages, Extra: termination.Or(extra, termination.Timeout(timeout))})
-	}
 }
 
 // teamInfos describes the desks for GET /v1/teams and the web page.

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/server"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+// deskTeams are the desks of a registry (the shipped ones and --teams-dir)
+// as the server's team catalogue: each run's team is built on the shared
+// model stack, with the run's budget (or the configured per-run budget)
+// enforced by the budget middleware, and a deadline, which also interrupts a
+// hung model call.
+type deskTeams struct {
+	stack   *modelStack
+	desks   *desk.Registry
+	timeout time.Duration
+}
+
+var _ server.Teams = deskTeams{}
+
+func (d deskTeams) Names() []string { return d.desks.Names() }
+
+func (d deskTeams) Team(name string, o server.TeamOptions) (team.Team, error) {
+	dk, ok := d.desks.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", desk.ErrUnknownTeam, name)
+	}
+	return desk.New(desk.Config{Spec: dk.Spec, Client: d.stack.RunClient(o.BudgetUSD, 0), Model: d.stack.Info.Deployment,
+		MaxMessages: o.MaxMessages, Extra: termination.Or(o.Stop, termination.Timeout(d.timeout))})
+}
+
+func (d deskTeams) MaxMessages(name string) int {
+	if dk, ok := d.desks.Get(name); ok {
+		return dk.Spec.MaxMessages()
+	}
+	return 0
+}
+
+func (d deskTeams) Article(name string, msgs []agent.Message) string {
+	dk, ok := d.desks.Get(name)
+	if !ok {
+		return ""
+	}
+	if art := dk.Spec.ArticleOf(msgs); art.Body != "" {
+		return art.Markdown()
+	}
+	return ""
+}
