@@ -353,6 +353,9 @@ func TestCluster_DeadInstanceRunsResumeElsewhere(t *testing.T) {
 	if got, wantCalls := a.emu.Count(), len(ids)*perRun; int(got) != wantCalls {
 		t.Errorf("model requests = %d, want %d like %d uninterrupted runs: a completed call was repeated or lost", got, wantCalls, len(ids))
 	}
+	// The final state is saved just before run_finished is stored: let B's
+	// executors end before reading the logs.
+	waitIdle(t, b.srv)
 	for _, id := range ids {
 		evs, err := b.st.Events(context.Background(), id, 0)
 		if err != nil {
