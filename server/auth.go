@@ -183,8 +183,8 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 				s.writeError(w, r, err)
 				return
 			}
-			if !k.Admin {
-				s.writeError(w, r, errForbidden)
+			if err := need(k, identity.RoleAdmin); err != nil { // a signed-in admin too
+				s.writeError(w, r, err)
 				return
 			}
 		}
