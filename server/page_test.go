@@ -78,7 +78,7 @@ func shoot(t *testing.T, ctx context.Context, name string, full bool) {
 	var png []byte
 	var err error
 	if full {
-		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(90))
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
 	} else {
 		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	}
