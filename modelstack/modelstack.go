@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/config"
@@ -38,6 +39,7 @@ import (
 	"github.com/newsroom-dev/newsroom/httpx"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
+	"github.com/newsroom-dev/newsroom/model/budget/redisspend"
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/memory"
 	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
@@ -252,7 +254,11 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		cc = cache.Config{Store: st, OnError: func(op string, err error) { log.Warn("cache "+op+" failed", "error", err) }}
 	}
 	if cfg.DailyBudgetUSD > 0 {
-		s.Daily = budget.NewDaily(budget.DailyConfig{BudgetUSD: cfg.DailyBudgetUSD, OnAlert: func(a budget.Alert) {
+		shared, err := s.sharedSpend(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.Daily = budget.NewDaily(budget.DailyConfig{BudgetUSD: cfg.DailyBudgetUSD, Shared: shared, OnAlert: func(a budget.Alert) {
 			log.Warn("daily budget", "alert", a.Kind, "spent_usd", a.SpentUSD, "budget_usd", a.BudgetUSD, "day", a.Day)
 			if opts.Alerts != nil {
 				opts.Alerts.ObserveCost(a.SpentUSD, a.BudgetUSD)
@@ -344,6 +350,22 @@ func (s *Stack) RunClient(budgetUSD float64, maxTokens int) model.Client {
 	return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
 		return next.Complete(budget.WithTracker(ctx, tr), req)
 	})
+}
+
+// sharedSpend is the daily spending every instance shares through Redis
+// when NEWSROOM_REDIS_URL is set; nil otherwise (this process alone).
+func (s *Stack) sharedSpend(cfg *config.Config) (budget.SpendStore, error) {
+	raw := cfg.RedisURL.Value()
+	if raw == "" {
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL is not a redis:// URL", ErrConfig)
+	}
+	rdb := redis.NewClient(opt)
+	s.closers = append(s.closers, func() { _ = rdb.Close() })
+	return redisspend.New(redisspend.Config{Client: rdb})
 }
 
 // openCache opens the configured response cache store; nil means no cache.

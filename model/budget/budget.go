@@ -245,7 +245,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	var day *reservation
 	if c.cfg.Daily != nil {
 		var err error
-		if day, err = c.cfg.Daily.reserve(worstUSD); err != nil {
+		if day, err = c.cfg.Daily.reserve(ctx, worstUSD); err != nil {
 			if run != nil {
 				run.settle(worstUSD, worstTokens, model.Usage{})
 			}
@@ -269,7 +269,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		run.settle(worstUSD, worstTokens, used)
 	}
 	if c.cfg.Daily != nil {
-		c.cfg.Daily.settle(day, used.CostUSD)
+		c.cfg.Daily.settle(ctx, day, used.CostUSD)
 	}
 	return resp, err
 }
