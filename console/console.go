@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,8 @@ type Printer struct {
 	since   time.Time
 	frame   int
 	drawn   bool
+
+	emulated bool
 }
 
 // New returns a Printer writing to w.
@@ -141,7 +144,7 @@ func (p *Printer) Handle(e team.Event) {
 	switch e.Type {
 	case team.EventRunStarted:
 		if e.Resumed {
-			p.header(fmt.Sprintf("resumed after %d messages", e.Index))
+			p.header("resumed after " + Plural(e.Index, "message", "messages"))
 			return
 		}
 		p.header("user")
@@ -183,6 +186,14 @@ func usageLine(u model.Usage, cached bool) string {
 	return s
 }
 
+// SetEmulated says the answers come from the built-in emulator: the summary
+// then says the costs are not a bill.
+func (p *Printer) SetEmulated(emulated bool) {
+	p.mu.Lock()
+	p.emulated = emulated
+	p.mu.Unlock()
+}
+
 // Summary prints the summary of a finished run.
 func (p *Printer) Summary(res *team.Result, modelName string) {
 	p.mu.Lock()
@@ -194,10 +205,13 @@ func (p *Printer) Summary(res *team.Result, modelName string) {
 	fmt.Fprintf(p.w, "Total prompt tokens: %d\n", res.Usage.PromptTokens)
 	fmt.Fprintf(p.w, "Total completion tokens: %d\n", res.Usage.CompletionTokens)
 	if res.Usage.CachedResponses > 0 {
-		fmt.Fprintf(p.w, "Cached responses: %d of %d model calls\n", res.Usage.CachedResponses, res.Usage.Requests)
+		fmt.Fprintf(p.w, "Cached responses: %d of %s\n", res.Usage.CachedResponses, Plural(res.Usage.Requests, "model call", "model calls"))
 	}
 	fmt.Fprintf(p.w, "Cost: $%.6f", res.Usage.CostUSD)
-	if len(res.PerAgent) > 0 {
+	if res.Usage.SavedTokens > 0 || res.Usage.SavedUSD > 0 {
+		// What the cache saved, so a cached run does not read as a bare $0.
+		fmt.Fprintf(p.w, " (cached: %s tokens, %s not spent)", Thousands(res.Usage.SavedTokens), USD(res.Usage.SavedUSD))
+	} else if len(res.PerAgent) > 0 {
 		names := make([]string, 0, len(res.PerAgent))
 		for n := range res.PerAgent {
 			names = append(names, n)
@@ -210,8 +224,45 @@ func (p *Printer) Summary(res *team.Result, modelName string) {
 		fmt.Fprintf(p.w, " (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintln(p.w)
+	if p.emulated {
+		fmt.Fprintln(p.w, "Emulated: the offline emulator answered; the cost is what these tokens would cost, not a bill")
+	}
 	if modelName != "" {
 		fmt.Fprintf(p.w, "Model: %s\n", modelName)
 	}
 	fmt.Fprintf(p.w, "Duration: %.2f seconds\n", res.Duration.Round(10*time.Millisecond).Seconds())
+}
+
+// Plural writes a count with the singular or plural noun: "1 message",
+// "2 messages".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return Thousands(n) + " " + many
+}
+
+// Thousands writes n with comma separators: 1,568.
+func Thousands(n int) string {
+	if n < 0 {
+		return "-" + Thousands(-n)
+	}
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// USD writes an amount for people: $12.34 from a dollar up, else four
+// decimals ($0.0066), or six when that would show nothing ($0.000012).
+func USD(v float64) string {
+	switch {
+	case v >= 1:
+		return fmt.Sprintf("$%.2f", v)
+	case v == 0 || v >= 0.00005:
+		return fmt.Sprintf("$%.4f", v)
+	default:
+		return fmt.Sprintf("$%.6f", v)
+	}
 }

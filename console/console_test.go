@@ -53,3 +53,38 @@ Duration: 1.50 seconds
 		t.Fatal("one header per message")
 	}
 }
+
+func TestSummary_EmulatedAndCachedRunsSaySo(t *testing.T) {
+	var b bytes.Buffer
+	p := console.New(&b)
+	p.SetEmulated(true)
+	p.Summary(&team.Result{Messages: make([]agent.Message, 4), StopReason: "verdict APPROVE from News_Editor",
+		Usage: model.Usage{Requests: 4, CachedResponses: 4, SavedTokens: 1568, SavedUSD: 0.00657}}, "offline emulator")
+	for _, want := range []string{
+		"Cached responses: 4 of 4 model calls\n",
+		"Cost: $0.000000 (cached: 1,568 tokens, $0.0066 not spent)\n",
+		"Emulated: the offline emulator answered; the cost is what these tokens would cost, not a bill\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestPluralThousandsUSD(t *testing.T) {
+	for _, c := range [][2]string{
+		{console.Plural(1, "message", "messages"), "1 message"},
+		{console.Plural(0, "message", "messages"), "0 messages"},
+		{console.Plural(1234, "call", "calls"), "1,234 calls"},
+		{console.Thousands(1568), "1,568"},
+		{console.Thousands(-1000000), "-1,000,000"},
+		{console.USD(0.00657), "$0.0066"},
+		{console.USD(0.000012), "$0.000012"},
+		{console.USD(12.345), "$12.35"},
+		{console.USD(0), "$0.0000"},
+	} {
+		if c[0] != c[1] {
+			t.Errorf("got %q, want %q", c[0], c[1])
+		}
+	}
+}

@@ -8,8 +8,10 @@ package model
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -103,6 +105,23 @@ type Usage struct {
 	// cache used and cost when they were first made: what the cache saved.
 	SavedTokens int     `json:"saved_tokens,omitempty"`
 	SavedUSD    float64 `json:"saved_usd,omitempty"`
+}
+
+// usdDecimals is the precision of amounts in USD in JSON: 1e-9 USD, far
+// below a token's price, so sums of prices print as the exact decimals they
+// are (0.0055725, not 0.005572499999999999).
+const usdDecimals = 1e9
+
+// RoundUSD rounds an amount in USD to 1e-9 USD, the precision newsroom
+// reports costs with.
+func RoundUSD(usd float64) float64 { return math.Round(usd*usdDecimals) / usdDecimals }
+
+// MarshalJSON writes the usage with its amounts rounded by RoundUSD.
+func (u Usage) MarshalJSON() ([]byte, error) {
+	type plain Usage // without this method
+	p := plain(u)
+	p.CostUSD, p.SavedUSD = RoundUSD(u.CostUSD), RoundUSD(u.SavedUSD)
+	return json.Marshal(p)
 }
 
 // TotalTokens is the sum of prompt and completion tokens.

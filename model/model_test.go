@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -55,5 +56,31 @@ func TestError_MessageAndStop(t *testing.T) {
 	}
 	if _, ok := model.AsStop(errors.New("plain")); ok {
 		t.Fatal("a plain error is not a stop")
+	}
+}
+
+func TestUsage_JSONCostsAreExactDecimals(t *testing.T) {
+	t.Parallel()
+	// Two calls' costs summed in float64: 0.0017950000000000002.
+	first, tenth := 0.00101, 0.1 // variables: Go's constant arithmetic is exact
+	u := model.Usage{PromptTokens: 529, CompletionTokens: 425, CostUSD: first + 0.000785, SavedUSD: tenth + 0.2}
+	if u.CostUSD == 0.001795 {
+		t.Fatal("the test's sum happens to be exact; pick another")
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"prompt_tokens":529,"completion_tokens":425,"cost_usd":0.001795,"saved_usd":0.3}`
+	if string(b) != want {
+		t.Fatalf("JSON %s, want %s", b, want)
+	}
+	// Inside other values (a map of usages, a pointer) too.
+	b, _ = json.Marshal(map[string]*model.Usage{"a": &u})
+	if !strings.Contains(string(b), `"cost_usd":0.001795`) {
+		t.Fatalf("JSON %s", b)
+	}
+	if got := model.RoundUSD(1e-10); got != 0 {
+		t.Fatalf("RoundUSD(1e-10) = %v", got)
 	}
 }

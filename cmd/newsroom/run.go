@@ -3,10 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"slices"
 	"strings"
@@ -14,10 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/console"
 	"github.com/newsroom-dev/newsroom/desk"
-	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
@@ -131,6 +126,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	stopLive := func() {}
 	if o.format == "text" {
 		printer = console.New(stdout)
+		printer.SetEmulated(stack.Info.Emulated)
 		if isTerminal(stdout) {
 			stopLive = printer.Live(100 * time.Millisecond)
 		}
@@ -186,19 +182,17 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info.Model, spec); err != nil {
+		if err := writeJSON(stdout, res, stack.Info, spec); err != nil {
 			return err
 		}
 	case "markdown":
-		if len(res.Messages) > 0 {
-			fmt.Fprint(stdout, spec.ArticleOf(res.Messages).Markdown())
-		}
+		writeMarkdown(stdout, res, spec)
 	}
 	if runErr != nil {
 		if interrupted(ctx) {
 			return runErr // exitCode says "interrupted"
 		}
-		fmt.Fprintf(stderr, "newsroom: the run failed after %d messages: %v\n", len(res.Messages), runErr)
+		fmt.Fprintf(stderr, "newsroom: the run failed after %s: %v\n", console.Plural(len(res.Messages), "message", "messages"), runErr)
 		return fmt.Errorf("%w: %w", errRunFailed, runErr)
 	}
 	if stack.Info.Emulated && o.format == "text" {
@@ -263,93 +257,3 @@ const emulatorNotice = `newsroom: no model is configured, so newsroom uses its b
   (az login, a managed identity or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET);
   check it with: newsroom auth check
 `
-
-// jsonResult is the document `run --format json` prints.
-type jsonResult struct {
-	StopReason string               `json:"stop_reason"`
-	Messages   []jsonMessage        `json:"messages"`
-	Usage      jsonUsage            `json:"usage"`
-	CostUSD    float64              `json:"cost_usd"`
-	PerAgent   map[string]jsonAgent `json:"per_agent"`
-	DurationMS int64                `json:"duration_ms"`
-	Model      string               `json:"model"`
-	Team       string               `json:"team"`
-	// PerDeployment is the usage per deployment that answered.
-	PerDeployment map[string]jsonAgent `json:"per_deployment,omitempty"`
-	Article       *desk.Article        `json:"article,omitempty"`
-}
-
-type jsonMessage struct {
-	Source  string    `json:"source"`
-	Content string    `json:"content"`
-	Usage   jsonUsage `json:"usage"`
-	CostUSD float64   `json:"cost_usd"`
-	Cached  bool      `json:"cached,omitempty"`
-	// Deployment is the deployment that answered (a pool's member name, or
-	// the one the agent asked for); Model the model the service named.
-	Deployment string `json:"deployment,omitempty"`
-	Model      string `json:"model,omitempty"`
-}
-
-type jsonUsage struct {
-	PromptTokens       int `json:"prompt_tokens"`
-	CompletionTokens   int `json:"completion_tokens"`
-	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
-}
-
-type jsonAgent struct {
-	jsonUsage
-	Requests int     `json:"requests"`
-	CostUSD  float64 `json:"cost_usd"`
-	// Deployments counts the agent's messages by the deployment that answered.
-	Deployments map[string]int `json:"deployments,omitempty"`
-}
-
-func writeJSON(w io.Writer, res *team.Result, modelName string, spec *desk.Spec) error {
-	out := jsonResult{
-		StopReason: res.StopReason,
-		Messages:   []jsonMessage{{Source: agent.SourceUser, Content: res.Task}},
-		Usage:      usageOf(res.Usage),
-		CostUSD:    res.Usage.CostUSD,
-		PerAgent:   map[string]jsonAgent{},
-		DurationMS: res.Duration.Milliseconds(),
-		Model:      modelName,
-		Team:       spec.Name,
-	}
-	for _, m := range res.Messages {
-		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,
-			Usage: usageOf(m.Usage), CostUSD: m.Usage.CostUSD, Cached: m.Cached, Deployment: m.Deployment, Model: m.Model})
-	}
-	for name, u := range res.PerAgent {
-		out.PerAgent[name] = jsonAgent{jsonUsage: usageOf(u), Requests: u.Requests, CostUSD: u.CostUSD}
-	}
-	if len(res.PerDeployment) > 0 {
-		out.PerDeployment = map[string]jsonAgent{}
-		for name, u := range res.PerDeployment {
-			out.PerDeployment[name] = jsonAgent{jsonUsage: usageOf(u), Requests: u.Requests, CostUSD: u.CostUSD}
-		}
-	}
-	for _, m := range res.Messages {
-		if a, ok := out.PerAgent[m.Source]; ok && m.Deployment != "" {
-			if a.Deployments == nil {
-				a.Deployments = map[string]int{}
-			}
-			a.Deployments[m.Deployment]++
-			out.PerAgent[m.Source] = a
-		}
-	}
-	if len(res.Messages) > 0 {
-		a := spec.ArticleOf(res.Messages)
-		out.Article = &a
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return errors.Join(errRunFailed, err)
-	}
-	return nil
-}
-
-func usageOf(u model.Usage) jsonUsage {
-	return jsonUsage{u.PromptTokens, u.CompletionTokens, u.CachedPromptTokens}
-}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,10 +105,17 @@ func TestRun_OfflineByDefaultAndSaysSo(t *testing.T) {
 func TestRun_JSONDocumentAndCachedRerunCostsNothing(t *testing.T) {
 	env, dir := cleanEnv(t)
 	var docs [2]map[string]any
+	costRE := regexp.MustCompile(`"(cost_usd|saved_usd)": ([0-9.e-]+)`)
 	for i := range docs {
 		r := runBinary(t, env, dir, "run", "--team", "selector", "--format", "json", facts)
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		// Amounts are exact decimals of at most 9 places, never 0.005572499999999999.
+		for _, m := range costRE.FindAllStringSubmatch(r.stdout, -1) {
+			if !regexp.MustCompile(`^(0|[1-9]\d*)(\.\d{1,9})?$`).MatchString(m[2]) {
+				t.Errorf("%s is %s, not a decimal of at most 9 places", m[1], m[2])
+			}
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &docs[i]); err != nil {
 			t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
@@ -132,6 +140,12 @@ func TestRun_JSONDocumentAndCachedRerunCostsNothing(t *testing.T) {
 	if first["cost_usd"].(float64) <= 0 {
 		t.Fatal("first run cost nothing")
 	}
+	if first["emulated"] != true {
+		t.Errorf("emulated = %v, want true for the offline emulator", first["emulated"])
+	}
+	if second["saved_usd"] != first["cost_usd"] || second["saved_tokens"].(float64) <= 0 {
+		t.Errorf("the cached rerun saved %v tokens, $%v; the first run cost $%v", second["saved_tokens"], second["saved_usd"], first["cost_usd"])
+	}
 	u := second["usage"].(map[string]any)
 	if second["cost_usd"].(float64) != 0 || u["prompt_tokens"].(float64) != 0 || u["completion_tokens"].(float64) != 0 {
 		t.Fatalf("rerun in a new process was not free: cost %v usage %v", second["cost_usd"], u)
@@ -146,6 +160,14 @@ func TestRun_MarkdownHasHeadlinesFirst(t *testing.T) {
 	}
 	if !strings.HasPrefix(r.stdout, "# ") || !strings.Contains(r.stdout, "2.1 million dollars") {
 		t.Fatalf("markdown:\n%s", r.stdout)
+	}
+	// The headline once, then the article without its title line or a list of other headlines.
+	head, body, _ := strings.Cut(strings.TrimPrefix(r.stdout, "# "), "\n\n")
+	if strings.Contains(body, head) || strings.HasPrefix(body, "- ") || strings.Contains(body, "City Council Approved") {
+		t.Fatalf("the title is repeated:\n%s", r.stdout)
+	}
+	if !strings.HasPrefix(body, "The city council approved") {
+		t.Fatalf("the body does not start with the lead:\n%s", r.stdout)
 	}
 }
 

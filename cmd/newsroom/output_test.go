@@ -1,0 +1,57 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/newsroom-dev/newsroom/desk"
+)
+
+func TestArticleMarkdown(t *testing.T) {
+	t.Parallel()
+	body := "Council Approves Bike Lane\n\nThe city council approved a bike lane on Tuesday.\n\nWork starts in March."
+	cases := []struct {
+		name    string
+		a       desk.Article
+		sources []mdSource
+		want    string
+	}{
+		{"headline replaces the title", desk.Article{Body: body, Headlines: []string{"Main Street Gets a Bike Lane", "Other"}}, nil,
+			"# Main Street Gets a Bike Lane\n\nThe city council approved a bike lane on Tuesday.\n\nWork starts in March.\n"},
+		{"the title becomes the headline", desk.Article{Body: body}, nil,
+			"# Council Approves Bike Lane\n\nThe city council approved a bike lane on Tuesday.\n\nWork starts in March.\n"},
+		{"a Markdown title", desk.Article{Body: "## **Bridge Closes**\n\nThe bridge closes in May."}, nil,
+			"# Bridge Closes\n\nThe bridge closes in May.\n"},
+		{"no title: a first sentence stays", desk.Article{Body: "The bridge closes in May.\n\nDetour via Elm Road."}, nil,
+			"The bridge closes in May.\n\nDetour via Elm Road.\n"},
+		{"sources", desk.Article{Body: body, Headlines: []string{"H"}},
+			[]mdSource{{ID: 1, Title: "Council minutes [PDF]", URL: "https://example.org/m.pdf"}, {ID: 2, URL: "https://example.org/b"}},
+			"# H\n\nThe city council approved a bike lane on Tuesday.\n\nWork starts in March.\n\n## Sources\n\n" +
+				"1. [Council minutes \\[PDF\\]](https://example.org/m.pdf)\n2. [https://example.org/b](https://example.org/b)\n"},
+	}
+	for _, c := range cases {
+		if got := articleMarkdown(c.a, c.sources); got != c.want {
+			t.Errorf("%s:\n%q\nwant\n%q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestSourcesField reads sources from a result type that has them, as
+// team.Result will once runs read documents.
+func TestSourcesField(t *testing.T) {
+	t.Parallel()
+	type source struct {
+		ID         int
+		URL, Title string
+		Text       string
+	}
+	withSources := struct{ Sources []source }{[]source{{ID: 1, URL: "https://a.example", Title: "A", Text: "x"}, {ID: 2, URL: "https://b.example"}}}
+	got := sourcesField(reflect.ValueOf(withSources))
+	want := []mdSource{{1, "A", "https://a.example"}, {2, "", "https://b.example"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("sources %+v, want %+v", got, want)
+	}
+	if got := sourcesField(reflect.ValueOf(struct{ Task string }{"x"})); got != nil {
+		t.Fatalf("no Sources field: %+v", got)
+	}
+}
