@@ -8,7 +8,6 @@ package model
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -116,12 +115,12 @@ const usdDecimals = 1e9
 // reports costs with.
 func RoundUSD(usd float64) float64 { return math.Round(usd*usdDecimals) / usdDecimals }
 
-// MarshalJSON writes the usage with its amounts rounded by RoundUSD.
-func (u Usage) MarshalJSON() ([]byte, error) {
-	type plain Usage // without this method
-	p := plain(u)
-	p.CostUSD, p.SavedUSD = RoundUSD(u.CostUSD), RoundUSD(u.SavedUSD)
-	return json.Marshal(p)
+// Rounded returns u with its amounts rounded by RoundUSD, for JSON meant for
+// people and programs (sums of prices carry float noise such as
+// 0.0017950000000000002). Stored values keep full precision.
+func (u Usage) Rounded() Usage {
+	u.CostUSD, u.SavedUSD = RoundUSD(u.CostUSD), RoundUSD(u.SavedUSD)
+	return u
 }
 
 // TotalTokens is the sum of prompt and completion tokens.

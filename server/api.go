@@ -81,11 +81,33 @@ func (s *Server) viewOf(r *store.Run) RunView {
 	}
 	return RunView{StopReasonKind: kind,
 		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: s.maxMessagesFor(r),
-		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage, PerAgent: r.PerAgent,
+		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage.Rounded(), PerAgent: roundedUsage(r.PerAgent),
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
 		Approval: r.Approval, Emulated: s.cfg.Emulator,
 		Links: map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
 	}
+}
+
+// roundedUsage returns usages with their amounts rounded (model.Usage.Rounded),
+// so the API's JSON shows exact decimals.
+func roundedUsage(m map[string]model.Usage) map[string]model.Usage {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]model.Usage, len(m))
+	for k, u := range m {
+		out[k] = u.Rounded()
+	}
+	return out
+}
+
+// roundedMessages returns messages with their costs rounded.
+func roundedMessages(msgs []agent.Message) []agent.Message {
+	out := slices.Clone(msgs)
+	for i := range out {
+		out[i].Usage = out[i].Usage.Rounded()
+	}
+	return out
 }
 
 // decodeJSON reads one JSON object into v: bounded size, field names exactly
@@ -344,7 +366,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	v := s.viewOf(run)
 	v.Approval = approvalView(run, cp)
-	v.Messages = cp.Messages
+	v.Messages = roundedMessages(cp.Messages)
 	if v.Messages == nil {
 		v.Messages = []agent.Message{}
 	}

@@ -62,6 +62,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		if err := rc.SetWriteDeadline(time.Now().Add(sseWriteWindow)); err != nil {
 			return err
 		}
+		e.Usage, e.Total = e.Usage.Rounded(), e.Total.Rounded()
+		if e.Message != nil {
+			m := *e.Message
+			m.Usage = m.Usage.Rounded()
+			e.Message = &m
+		}
 		data, err := json.Marshal(store.Event{Seq: id, Event: e})
 		if err != nil {
 			return err

@@ -155,7 +155,7 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 	if !strings.Contains(string(stream), "event: run_finished") {
 		t.Fatalf("stream ended without run_finished:\n%s", stream)
 	}
-	if code, got := call("GET", "/v1/runs/"+id, ""); code != 200 || got["status"] != "succeeded" || got["article"] == "" {
+	if code, got := call("GET", "/v1/runs/"+id, ""); code != 200 || got["status"] != "succeeded" || got["article"] == "" || got["emulated"] != true {
 		t.Errorf("GET run = %d %v", code, got)
 	}
 	if code, _ := call("GET", "/metrics", ""); code != http.StatusForbidden {
