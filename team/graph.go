@@ -107,31 +107,35 @@ func (g *Graph) pick(_ context.Context, st *state) (selection, error) {
 
 func (g *Graph) pending(msgs []agent.Message) ([]string, error) {
 	used := make([]int, len(g.edges))
-	frontier := g.start
-	i := 0
-	for len(frontier) > 0 {
-		var next []string
-		for j, node := range frontier {
-			for i < len(msgs) && g.byName[msgs[i].Source] == nil {
-				i++ // a person's note (EditorInChief) is no step of the graph
-			}
-			if i == len(msgs) {
-				return frontier[j:], nil
-			}
-			m := msgs[i]
-			if m.Source != node {
-				return nil, fmt.Errorf("%w %q: the graph expected %s at message %d", ErrUnknownSpeaker, m.Source, node, i)
-			}
-			i++
-			for _, to := range g.fire(node, m, used) {
-				if !slices.Contains(next, to) {
-					next = append(next, to)
-				}
+	frontier, next, j := g.start, []string(nil), 0
+	advance := func() { // the step is over: the nodes its edges reached run next
+		if j == len(frontier) && len(next) > 0 {
+			frontier, next, j = next, nil, 0
+		}
+	}
+	for i, m := range msgs {
+		if g.byName[m.Source] == nil {
+			// A person's revision note (EditorInChief) sends the work back
+			// to the start of the graph; the edges' caps keep counting.
+			frontier, next, j = g.start, nil, 0
+			continue
+		}
+		advance()
+		if j == len(frontier) {
+			return nil, fmt.Errorf("%w %q: the graph had finished before message %d", ErrUnknownSpeaker, m.Source, i)
+		}
+		if node := frontier[j]; m.Source != node {
+			return nil, fmt.Errorf("%w %q: the graph expected %s at message %d", ErrUnknownSpeaker, m.Source, node, i)
+		}
+		j++
+		for _, to := range g.fire(m.Source, m, used) {
+			if !slices.Contains(next, to) {
+				next = append(next, to)
 			}
 		}
-		frontier = next
 	}
-	return nil, nil
+	advance()
+	return frontier[j:], nil
 }
 
 // fire returns the targets of the edges from node that fire on m, and

@@ -226,3 +226,59 @@ func TestSelector_ContextPolicyTrimsTheSelectorsHistory(t *testing.T) {
 		t.Fatalf("the last selection prompt must keep the task and the newest message only:\n%s", last)
 	}
 }
+
+// TestGraph_PausesForApprovalWhenItRunsOutOfSteps: a graph's natural end
+// means its work is done, so a run that requires approval waits there, and
+// an approval on resume finishes it without another model call.
+func TestGraph_PausesForApprovalWhenItRunsOutOfSteps(t *testing.T) {
+	t.Parallel()
+	s := newScript().queue("Writer", "draft").queue("Editor", "ok")
+	g, err := team.NewGraph(team.GraphConfig{
+		Participants: assistants(t, s, "Writer", "Editor"),
+		Edges:        []team.Edge{{From: "Writer", To: "Editor"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp team.Checkpoint
+	res, err := team.Collect("task", team.Checkpoint{}, g.Stream(context.Background(), "task", team.WithApproval(true)), cp.Apply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != team.StopAwaitingApproval || !cp.Awaiting || len(cp.Messages) != 2 {
+		t.Fatalf("stop %q, awaiting %v, %d messages", res.StopReason, cp.Awaiting, len(cp.Messages))
+	}
+	res, err = team.Run(context.Background(), g, "task", team.WithCheckpoint(cp),
+		team.WithDecision(team.Decision{Decision: team.DecisionApprove, By: "chief"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != team.StopApproved || s.count("Writer")+s.count("Editor") != 2 {
+		t.Fatalf("stop %q after %d calls", res.StopReason, s.count("Writer")+s.count("Editor"))
+	}
+}
+
+func TestGraph_ARevisionNoteRestartsTheGraph(t *testing.T) {
+	t.Parallel()
+	s := newScript().queue("Writer", "draft", "draft 2").queue("Editor", "ok", "ok 2")
+	g, err := team.NewGraph(team.GraphConfig{
+		Participants: assistants(t, s, "Writer", "Editor"),
+		Edges:        []team.Edge{{From: "Writer", To: "Editor"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp team.Checkpoint
+	if _, err := team.Collect("task", team.Checkpoint{}, g.Stream(context.Background(), "task", team.WithApproval(true)), cp.Apply); err != nil {
+		t.Fatal(err)
+	}
+	res, err := team.Collect("task", cp, g.Stream(context.Background(), "task", team.WithApproval(true), team.WithCheckpoint(cp),
+		team.WithDecision(team.Decision{Decision: team.DecisionRevise, Note: "Shorter, please.", By: "chief"})), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Writer", "Editor", team.EditorInChief, "Writer", "Editor"}
+	if diff := cmp.Diff(want, sources(res.Messages)); diff != "" || res.StopReason != team.StopAwaitingApproval {
+		t.Fatalf("stop %q, path (-want +got):\n%s", res.StopReason, diff)
+	}
+}
