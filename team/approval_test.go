@@ -200,7 +200,9 @@ func TestApproval_WaitingDoesNotCountAgainstTheTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
+	// The run's deadline is a real context deadline taken from the clock, so
+	// the clock starts at the real time (a fixed date goes stale).
+	now := time.Now()
 	clock := func() time.Time { return now }
 	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true), team.WithClock(clock))
 	if err != nil || !cp.Awaiting {
