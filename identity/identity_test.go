@@ -212,3 +212,23 @@ func TestParseRoleMap(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifier_Verify measures checking one token with the keys cached
+// (what every signed-in request costs).
+func BenchmarkVerifier_Verify(b *testing.B) {
+	iss := oidctest.Start(b, clientID)
+	v, err := identity.New(context.Background(), identity.Config{Issuer: iss.URL(), ClientID: clientID, HTTPClient: iss.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := iss.Sign(b, with(iss.Claims("bench"), "roles", []string{"reporter"}))
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
