@@ -62,5 +62,29 @@ func (h *hub) publish(runID string, it item) {
 	}
 }
 
-// publish fans an item out to the run's followers on this instance.
-func (s *Server) publish(runID string, it item) { s.hub.publish(runID, it) }
+// wake tells the run's subscribers to read the store: events were stored
+// by another instance.
+func (h *hub) wake(runID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs[runID] {
+		select {
+		case sub.lag <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wakeAll tells every subscriber to read the store.
+func (h *hub) wakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, subs := range h.subs {
+		for sub := range subs {
+			select {
+			case sub.lag <- struct{}{}:
+			default:
+			}
+		}
+	}
+}

@@ -123,6 +123,10 @@ type Config struct {
 	// it returns the context to run in, extra run options, and a wrapper of
 	// the run's event stream. Nil means none.
 	Instrument func(ctx context.Context, runID, teamKind string) (context.Context, []team.RunOption, func(Events) Events)
+	// Notifier tells the other instances sharing the store that a run has
+	// new events, so their followers of it read them at once; nil means
+	// this instance's followers only (one instance).
+	Notifier Notifier
 	// OIDC, when set, lets people sign in with OpenID Connect (Microsoft
 	// Entra ID): bearer tokens on the API and a session cookie for the page.
 	OIDC *OIDCConfig
@@ -383,6 +387,12 @@ func (s *Server) Start(ctx context.Context) error {
 		if s.cfg.ApprovalSweep > 0 {
 			s.background.Add(1)
 			go s.expireLoop()
+		}
+		if s.cfg.Notifier != nil {
+			lctx, stop := context.WithCancel(context.Background())
+			go func() { <-s.done; stop() }()
+			s.background.Add(1)
+			go s.listen(lctx)
 		}
 	})
 	if err != nil {

@@ -174,6 +174,11 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return err
 	}
 	defer closeLimiter()
+	notifier, closeNotifier, err := runNotifier(ctx, o.store, storeDesc, stack.Config.RedisURL.Value())
+	if err != nil {
+		return err
+	}
+	defer closeNotifier()
 
 	srv, err := server.New(server.Config{
 		Store:        st,
@@ -188,6 +193,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		Logger:       log,
 		Emulator:     stack.Info.Emulated,
 		InstanceID:   instanceID(),
+		Notifier:     notifier,
 		Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(server.Events) server.Events) {
 			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log, NoFinishLine: true})
 			rctx := obs.Start(ctx)
