@@ -235,6 +235,9 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	}
 	checkNotExecuted(t, ctx)
 
+	// The picker offers the service's other desks (GET /v1/teams) too.
+	waitFor(t, ctx, "the investigations desk in the team picker", `!!document.querySelector('input[name=team][value=investigations]')`)
+
 	// The planner-led team, on a phone-sized screen.
 	must(t, "phone viewport", chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
 	must(t, "selector run", chromedp.Do(ctx,
