@@ -248,27 +248,42 @@ func lowerFirst(s string) string {
 	return s
 }
 
-// headline turns a sentence into a headline of at most max words, cut at a
-// clause boundary when it is long.
+// headline turns a sentence into a headline of about max words that is
+// still a complete sentence: a long one is cut at a clause boundary, else
+// loses its trailing time and place phrases ("on Tuesday", "on Main
+// Street"), never words in the middle of a clause.
 func headline(s string, max int) string {
 	s = trimStop(s)
 	words := strings.Fields(s)
 	if len(words) <= max {
 		return capitalize(s)
 	}
-	cut := max
 	for i := max - 1; i >= max/2; i-- {
 		if strings.HasSuffix(words[i], ",") || strings.HasSuffix(words[i], ";") {
-			cut = i + 1
-			break
+			return capitalize(strings.TrimRight(strings.Join(words[:i+1], " "), ",;:"))
 		}
 	}
-	words = words[:cut]
-	for len(words) > 3 && smallWords[strings.ToLower(strings.TrimRight(words[len(words)-1], ",;:"))] {
-		words = words[:len(words)-1]
+	// Drop trailing prepositional phrases while the sentence keeps a
+	// subject, a verb and an object (at least four words).
+	for len(words) > max {
+		cut := -1
+		for i := len(words) - 1; i >= 4; i-- {
+			if trailingPrepositions[strings.ToLower(words[i])] {
+				cut = i
+				break
+			}
+		}
+		if cut < 0 {
+			break
+		}
+		words = words[:cut]
 	}
 	return capitalize(strings.TrimRight(strings.Join(words, " "), ",;:"))
 }
+
+// trailingPrepositions start the phrases headline may drop from the end.
+var trailingPrepositions = map[string]bool{"on": true, "in": true, "at": true, "by": true, "from": true, "after": true,
+	"before": true, "during": true, "near": true, "since": true, "until": true, "with": true, "for": true}
 
 var (
 	leadingArticle = regexp.MustCompile(`^(The|A|An)\s+`)
@@ -302,7 +317,7 @@ func wordCount(s string) int { return len(strings.Fields(s)) }
 
 const (
 	draftClosing   = "Further details were not immediately available."
-	revisedClosing = "It is an encouraging step, and the newsroom will follow the story as it develops."
+	revisedClosing = "The newsroom will update this report as more information becomes available."
 	noFacts        = "The newsroom received the assignment without any facts to report, so no details can be given yet."
 )
 
@@ -393,8 +408,8 @@ func editorReply(msgs []model.Message) string {
 		return editorFeedback(msgs)
 	}
 	return "Thank you, this revision addresses every point. The lead is tighter and the key fact comes first, " +
-		"the facts are now attributed, the tone is neutral and fair throughout, and the article ends on a positive, " +
-		"forward-looking note. It is clear, accurate and ready for publication.\nAPPROVE"
+		"the facts are now attributed, the tone is neutral and fair throughout, and the article ends on what happens " +
+		"next without adding opinion. It is clear, accurate and ready for publication.\nAPPROVE"
 }
 
 // latestFrom returns the content of the last message from name.
@@ -432,9 +447,9 @@ func editorFeedback(msgs []model.Message) string {
 	add("Clarity and grammar: keep sentences short and in the active voice, and check every name and figure against the facts as given.")
 	add("Neutrality and fairness: keep the tone neutral, avoid loaded words, and do not add claims the facts do not support.")
 	if strings.Contains(draft, draftClosing) {
-		add("Ending: the closing line (\"" + draftClosing + "\") is flat. End on a positive, forward-looking note.")
+		add("Ending: the closing line (\"" + draftClosing + "\") says nothing. End with what happens next, without adding opinion.")
 	} else {
-		add("Ending: close on a positive, forward-looking note.")
+		add("Ending: end with what happens next, without adding opinion.")
 	}
 	b.WriteString("\nPlease send a revised version with these changes.\nREVISE")
 	return b.String()

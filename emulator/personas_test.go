@@ -136,7 +136,7 @@ func TestPersonas_roundRobin(t *testing.T) {
 		if strings.Contains(strings.ToUpper(feedback), "APPROVE") {
 			t.Error("the REVISE reply mentions APPROVE")
 		}
-		for _, point := range []string{"Lead", "Attribution", "grammar", "Neutrality", "fairness", "positive"} {
+		for _, point := range []string{"Lead", "Attribution", "grammar", "Neutrality", "fairness", "what happens next"} {
 			if !strings.Contains(feedback, point) {
 				t.Errorf("feedback misses %q", point)
 			}
@@ -149,8 +149,8 @@ func TestPersonas_roundRobin(t *testing.T) {
 		if !strings.Contains(revised, "according to") && !strings.Contains(revised, "According to") {
 			t.Error("no attribution added")
 		}
-		if strings.Contains(revised, draftClosing) || !strings.Contains(lastParagraph(revised), "encouraging") {
-			t.Errorf("closing %q is not the positive one", lastParagraph(revised))
+		if strings.Contains(revised, draftClosing) || lastParagraph(revised) != revisedClosing {
+			t.Errorf("closing %q is not the revised one", lastParagraph(revised))
 		}
 		if inv := inventedNumbers(revised, testTask); len(inv) > 0 {
 			t.Errorf("revision invents numbers %v", inv)
@@ -265,7 +265,7 @@ func TestPersonas_topicOnlyTask(t *testing.T) {
 	if inv := inventedNumbers(draft+revised, task); len(inv) > 0 {
 		t.Errorf("invented numbers %v", inv)
 	}
-	if revised == draft || !strings.Contains(lastParagraph(revised), "encouraging") {
+	if revised == draft || lastParagraph(revised) != revisedClosing {
 		t.Errorf("revision:\n%s", revised)
 	}
 }
@@ -287,5 +287,57 @@ func TestFacts(t *testing.T) {
 				t.Errorf("facts = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestClosingsDoNotEditorialise keeps opinion out of the reporter's closing
+// lines and out of what the editor asks for.
+func TestClosingsDoNotEditorialise(t *testing.T) {
+	opinion := regexp.MustCompile(`(?i)\b(encouraging|positive|welcome|exciting|promising|good news|great|unfortunately|sadly|hopefully)\b`)
+	for _, closing := range []string{draftClosing, revisedClosing, topicBody, topicRevisedBody} {
+		if opinion.MatchString(closing) {
+			t.Errorf("closing %q gives an opinion", closing)
+		}
+	}
+	hist := roundRobin(testTask, 4)
+	for _, h := range hist {
+		if m := opinion.FindString(h.content); m != "" {
+			t.Errorf("%s writes %q:\n%s", h.source, m, h.content)
+		}
+	}
+}
+
+// TestHeadline_CompleteSentences checks that a headline is the start of its
+// sentence cut only at a clause boundary or before a trailing phrase, never
+// in the middle of a clause ("The city council approved a new").
+func TestHeadline_CompleteSentences(t *testing.T) {
+	for _, s := range []string{
+		"The city council approved a new bike lane on Main Street on Tuesday.",
+		"Construction starts in March and costs 2.1 million dollars.",
+		"A storm closed the harbour bridge for six hours, stranding hundreds of commuters.",
+		"The regional library will extend its opening hours from next month after a survey of readers.",
+		"Officials confirmed that the water supply is safe to drink.",
+	} {
+		words := strings.Fields(strings.TrimRight(s, "."))
+		for _, max := range []int{6, 12} {
+			h := headline(s, max)
+			hw := strings.Fields(h)
+			if len(hw) < 4 || !strings.EqualFold(strings.Join(hw, " "), strings.TrimRight(strings.Join(words[:len(hw)], " "), ",;")) {
+				t.Errorf("headline(%q, %d) = %q: not the start of the sentence", s, max, h)
+				continue
+			}
+			if len(hw) < len(words) {
+				next := strings.ToLower(words[len(hw)])
+				if !trailingPrepositions[next] && !strings.HasSuffix(words[len(hw)-1], ",") {
+					t.Errorf("headline(%q, %d) = %q: cut inside a clause, before %q", s, max, h, next)
+				}
+			}
+		}
+	}
+	reply := headlinerReply([]model.Message{{Role: model.RoleUser, Content: testTask}})
+	for _, line := range strings.Split(reply, "\n") {
+		if last := strings.Fields(line); smallWords[strings.ToLower(last[len(last)-1])] {
+			t.Errorf("headline %q ends with %q", line, last[len(last)-1])
+		}
 	}
 }
