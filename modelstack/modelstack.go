@@ -49,6 +49,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
+	"github.com/newsroom-dev/newsroom/model/ratelimit/redisquota"
 	"github.com/newsroom-dev/newsroom/model/retry"
 	"github.com/newsroom-dev/newsroom/pipeline"
 	"github.com/newsroom-dev/newsroom/telemetry"
@@ -134,6 +135,7 @@ type Stack struct {
 	Limits preflight.Limits
 
 	cfg        *config.Config
+	rdb        *redis.Client
 	credential azcore.TokenCredential
 	last       *outcome
 	closeOnce  sync.Once
@@ -277,8 +279,13 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if rc.OnRetry == nil && opts.Telemetry != nil {
 		rc.OnRetry = opts.Telemetry.OnRetry
 	}
+	shared, err := s.sharedQuota(cfg)
+	if err != nil {
+		return nil, err
+	}
 	pcfg := pipeline.Config{
-		Provider: bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
+		SharedQuota: shared,
+		Provider:    bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
 		Limiter: s.Limiter, LimiterOff: opts.LimiterOff || s.Pool != nil,
 		Retry: rc, RetryOff: opts.RetryOff,
 		Cache:  cc,
@@ -352,9 +359,12 @@ func (s *Stack) RunClient(budgetUSD float64, maxTokens int) model.Client {
 	})
 }
 
-// sharedSpend is the daily spending every instance shares through Redis
-// when NEWSROOM_REDIS_URL is set; nil otherwise (this process alone).
-func (s *Stack) sharedSpend(cfg *config.Config) (budget.SpendStore, error) {
+// redisClient is the shared Redis of NEWSROOM_REDIS_URL, opened once; nil
+// when none is configured.
+func (s *Stack) redisClient(cfg *config.Config) (*redis.Client, error) {
+	if s.rdb != nil {
+		return s.rdb, nil
+	}
 	raw := cfg.RedisURL.Value()
 	if raw == "" {
 		return nil, nil
@@ -363,9 +373,33 @@ func (s *Stack) sharedSpend(cfg *config.Config) (budget.SpendStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL is not a redis:// URL", ErrConfig)
 	}
-	rdb := redis.NewClient(opt)
-	s.closers = append(s.closers, func() { _ = rdb.Close() })
+	s.rdb = redis.NewClient(opt)
+	s.closers = append(s.closers, func() { _ = s.rdb.Close() })
+	return s.rdb, nil
+}
+
+// sharedSpend is the daily spending every instance shares through Redis
+// when NEWSROOM_REDIS_URL is set; nil otherwise (this process alone).
+func (s *Stack) sharedSpend(cfg *config.Config) (budget.SpendStore, error) {
+	rdb, err := s.redisClient(cfg)
+	if rdb == nil || err != nil {
+		return nil, err
+	}
 	return redisspend.New(redisspend.Config{Client: rdb})
+}
+
+// sharedQuota is the deployment's request and token windows every instance
+// shares through Redis when NEWSROOM_REDIS_URL is set and a quota is
+// configured; nil otherwise. A pool's members keep their own buckets.
+func (s *Stack) sharedQuota(cfg *config.Config) (ratelimit.SharedQuota, error) {
+	if s.Pool != nil || (cfg.RPM <= 0 && cfg.TPM <= 0) {
+		return nil, nil
+	}
+	rdb, err := s.redisClient(cfg)
+	if rdb == nil || err != nil {
+		return nil, err
+	}
+	return redisquota.New(redisquota.Config{Client: rdb, RequestsPerMinute: cfg.RPM, TokensPerMinute: cfg.TPM})
 }
 
 // openCache opens the configured response cache store; nil means no cache.

@@ -47,6 +47,9 @@ type Config struct {
 	// CompletionEstimate is the limiter's reservation for a request without
 	// max_tokens; 0 means ratelimit.DefaultCompletionEstimate.
 	CompletionEstimate int
+	// SharedQuota is the quota shared with the service's other instances
+	// (ratelimit.Config.Shared); nil means this process alone.
+	SharedQuota ratelimit.SharedQuota
 
 	// Retry is the retry policy; RetryOff disables retries.
 	Retry    retry.Config
@@ -103,7 +106,7 @@ func New(cfg Config) *Pipeline {
 			p.Limiter = ratelimit.NewLimiter(cfg.Quota)
 		}
 		mws = append(mws, ratelimit.New(ratelimit.Config{Limiter: p.Limiter, Deployment: cfg.Deployment,
-			DefaultCompletionEstimate: cfg.CompletionEstimate}))
+			DefaultCompletionEstimate: cfg.CompletionEstimate, Shared: cfg.SharedQuota}))
 	}
 	p.Client = model.Chain(cfg.Provider, mws...)
 	return p

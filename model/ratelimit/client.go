@@ -34,6 +34,19 @@ type Config struct {
 	// tokenizer of the request's model (package tokenizer), as the service
 	// bills them.
 	CountPrompt func(req *model.Request) int
+	// Shared, when set, is the quota every instance of the service shares
+	// (e.g. ratelimit/redisquota): after this process's limiter admits a
+	// call, the call also waits for room in the shared windows, so N
+	// instances together stay within the deployment's RPM and TPM before
+	// the service's own headers tell them. Nil means this process alone.
+	Shared SharedQuota
+}
+
+// SharedQuota admits calls against windows shared by several processes.
+type SharedQuota interface {
+	// Acquire waits until deployment has room for one request of tokens,
+	// or ctx ends.
+	Acquire(ctx context.Context, deployment string, tokens int) error
 }
 
 // Client waits for room in the quota before each call of the Client it wraps.
@@ -86,6 +99,12 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	res, err := c.cfg.Limiter.Acquire(ctx, deployment, prompt+completion)
 	if err != nil {
 		return nil, err
+	}
+	if c.cfg.Shared != nil {
+		if err := c.cfg.Shared.Acquire(ctx, deployment, prompt+completion); err != nil {
+			res.Cancel()
+			return nil, err
+		}
 	}
 	resp, err := c.next.Complete(ctx, req)
 	if err != nil {
