@@ -34,6 +34,9 @@ type Message struct {
 	Deployment string `json:"deployment,omitempty"`
 	// Model is the model the service says answered.
 	Model string `json:"model,omitempty"`
+	// Similarity is set when the similarity cache answered: how similar
+	// the request was to the one whose answer was reused.
+	Similarity float64 `json:"similarity,omitempty"`
 }
 
 // Agent is a participant of a team.
@@ -151,6 +154,7 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 		Cached:     resp.Cached,
 		Deployment: cmp.Or(resp.Deployment, a.cfg.Model),
 		Model:      resp.Model,
+		Similarity: resp.Similarity,
 	}, nil
 }
 

@@ -68,6 +68,8 @@ type stackConfig struct {
 	cache      cache.Config
 	// bottom wraps the provider (below the limiter): the benchmarks' meter.
 	bottom model.Middleware
+	// similar is the similarity cache.
+	similar model.Middleware
 }
 
 // newStack builds the production stack over a provider to the emulator,
@@ -82,7 +84,7 @@ func newStack(sc stackConfig) (*pipeline.Pipeline, error) {
 			Model: emulator.DefaultModelName, APIKey: config.Secret(apiKey)}}
 	cc := sc.cache
 	st, err := modelstack.Build(context.Background(), modelstack.Options{Config: cfg, HTTPClient: sc.httpClient,
-		Limiter: lim, LimiterOff: sc.limiterOff, Retry: sc.retry, Cache: &cc, Bottom: sc.bottom})
+		Limiter: lim, LimiterOff: sc.limiterOff, Retry: sc.retry, Cache: &cc, Bottom: sc.bottom, Similar: sc.similar})
 	if err != nil {
 		return nil, err
 	}

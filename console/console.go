@@ -166,7 +166,11 @@ func (p *Printer) Handle(e team.Event) {
 		}
 		p.open = false
 		fmt.Fprintln(p.w)
-		fmt.Fprintf(p.w, "[%s]\n", usageLine(m.Usage, m.Cached))
+		line := usageLine(m.Usage, m.Cached)
+		if m.Similarity > 0 {
+			line += fmt.Sprintf(": similar %.3f", m.Similarity) // "cached: similar 0.981"
+		}
+		fmt.Fprintf(p.w, "[%s]\n", line)
 	case team.EventRunFinished:
 		if p.open {
 			fmt.Fprintln(p.w)

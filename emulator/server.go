@@ -121,6 +121,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/openai/deployments/"):
 		dep, rest, _ := strings.Cut(strings.TrimPrefix(path, "/openai/deployments/"), "/")
 		rec.Deployment = dep
+		if dep != "" && rest == "embeddings" && r.Method == http.MethodPost && rec.APIVersion != "" {
+			if s.authorize(w, r, &rec, true) {
+				s.embeddings(w, r, &rec)
+			}
+			return
+		}
 		if dep == "" || rest != "chat/completions" || r.Method != http.MethodPost || rec.APIVersion == "" {
 			// Azure answers a missing api-version, like any unknown route, with 404.
 			rec.Status = s.notFound(w)

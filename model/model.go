@@ -155,6 +155,10 @@ type Response struct {
 	// Deployment names the deployment that answered, when a deployment pool
 	// chose it (package model/pool); empty for a single deployment.
 	Deployment string `json:"deployment,omitempty"`
+	// Similarity is set on an answer the similarity cache (package
+	// model/cache/similar) gave for a request that means the same as an
+	// earlier one: their cosine similarity. 0 for an exact or no cache hit.
+	Similarity float64 `json:"similarity,omitempty"`
 	// ServerAddress is the host (and port) of the endpoint that answered,
 	// when a deployment pool chose it; telemetry reports it as
 	// server.address instead of the configured endpoint.

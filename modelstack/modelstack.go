@@ -94,6 +94,9 @@ type Options struct {
 	// Bottom wraps the provider client, below the limiter: a benchmark's
 	// meter. Nil means none.
 	Bottom model.Middleware
+	// Similar, when set, replaces the configured similarity cache
+	// (benchmarks); the configured one is built by similarCache.
+	Similar model.Middleware
 	// Emulator configures the offline emulator started when the model kind
 	// is config.KindEmulator; its ContextWindow defaults to the
 	// configuration's.
@@ -275,6 +278,12 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Pool != nil {
 		namespace = "pool|" + strings.Join(s.Pool.Names(), ",")
 	}
+	similarMW := opts.Similar
+	if similarMW == nil && cc.Store != nil {
+		if similarMW, err = s.similarCache(ctx, cfg, cc.Store, embeddingsConfig(pc, s.Pool, hc), namespace, log, opts.Telemetry); err != nil {
+			return nil, err
+		}
+	}
 	rc := opts.Retry
 	if rc.OnRetry == nil && opts.Telemetry != nil {
 		rc.OnRetry = opts.Telemetry.OnRetry
@@ -288,8 +297,9 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Provider:    bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
 		Limiter: s.Limiter, LimiterOff: opts.LimiterOff || s.Pool != nil,
 		Retry: rc, RetryOff: opts.RetryOff,
-		Cache:  cc,
-		Prices: prices,
+		Cache:   cc,
+		Similar: similarMW,
+		Prices:  prices,
 		OnUnknownModel: func(name string) {
 			log.Warn("no price for this model: its calls are counted as $0; add it with --prices-file", "model", name)
 		},

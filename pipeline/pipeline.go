@@ -57,6 +57,9 @@ type Config struct {
 
 	// Cache is the response cache; its Store nil or Disabled means no cache.
 	Cache cache.Config
+	// Similar is the similarity cache (package model/cache/similar), asked
+	// after an exact miss; nil means none.
+	Similar model.Middleware
 
 	// Prices is the price table; nil means cost.Default().
 	Prices *cost.Table
@@ -94,6 +97,7 @@ func New(cfg Config) *Pipeline {
 	}
 	mws = append(mws,
 		cache.New(withNamespace(cfg.Cache, cfg.Namespace)),
+		cfg.Similar,
 		budget.New(budget.Config{Daily: cfg.Daily, Prices: p.Prices, Model: cfg.ModelName}),
 		cost.New(cost.Config{Prices: p.Prices, Model: cfg.ModelName, OnUnknown: cfg.OnUnknownModel}),
 	)

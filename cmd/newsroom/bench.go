@@ -30,6 +30,8 @@ stdout and a summary line on stderr.`,
 		benchCmd("concurrency", "Memory and goroutines with many runs at once", benchConcurrency),
 		benchCmd("cache", "What a cached rerun costs, per cache store", benchCache),
 		benchCmd("tokens", "Calls, tokens and cost per article of each desk against its baseline", benchTokens),
+		benchCmd("failover", "Runs in flight on a pool of two emulators while the primary fails and recovers", benchFailover),
+		benchCmd("similarity", "Similarity cache: hits on paraphrased tasks, none on changed facts, embedding cost", benchSimilarity),
 	)
 	return cmd
 }

@@ -48,6 +48,10 @@ type jsonMessage struct {
 	// the one the agent asked for); Model the model the service named.
 	Deployment string `json:"deployment,omitempty"`
 	Model      string `json:"model,omitempty"`
+	// CacheMatch is "exact" or "similar" for a cached message; Similarity
+	// the similarity of a "similar" one.
+	CacheMatch string  `json:"cache_match,omitempty"`
+	Similarity float64 `json:"similarity,omitempty"`
 }
 
 type jsonUsage struct {
@@ -80,7 +84,8 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,
-			Usage: usageOf(m.Usage), CostUSD: model.RoundUSD(m.Usage.CostUSD), Cached: m.Cached, Deployment: m.Deployment, Model: m.Model})
+			Usage: usageOf(m.Usage), CostUSD: model.RoundUSD(m.Usage.CostUSD), Cached: m.Cached, Deployment: m.Deployment, Model: m.Model,
+			CacheMatch: cacheMatch(m), Similarity: m.Similarity})
 	}
 	for name, u := range res.PerAgent {
 		out.PerAgent[name] = jsonAgent{jsonUsage: usageOf(u), Requests: u.Requests, CostUSD: model.RoundUSD(u.CostUSD)}
@@ -221,4 +226,16 @@ func sourcesField(v reflect.Value) []mdSource {
 		}
 	}
 	return out
+}
+
+// cacheMatch says how a cached message matched: "exact", or "similar" for
+// the similarity cache; "" when it was not cached.
+func cacheMatch(m agent.Message) string {
+	switch {
+	case m.Similarity > 0:
+		return "similar"
+	case m.Cached:
+		return "exact"
+	}
+	return ""
 }

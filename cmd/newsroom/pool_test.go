@@ -97,3 +97,55 @@ func TestRun_DeploymentsFileErrorsExit2(t *testing.T) {
 		})
 	}
 }
+
+func TestRun_CacheSimilarity(t *testing.T) {
+	t.Parallel()
+	env, dir := cleanEnv(t)
+	run := func(task string) (cached, similar int, stderr string) {
+		t.Helper()
+		r := runBinary(t, env, dir, "run", "--format", "json", "--cache-path", filepath.Join(dir, "responses.db"),
+			"--cache-similarity", "0.9", "--embeddings-deployment", "text-embedding-3-small", task)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		var doc struct {
+			Messages []struct {
+				Cached     bool    `json:"cached"`
+				CacheMatch string  `json:"cache_match"`
+				Similarity float64 `json:"similarity"`
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		for _, m := range doc.Messages[1:] {
+			if m.Cached {
+				cached++
+			}
+			if m.CacheMatch == "similar" && m.Similarity >= 0.9 {
+				similar++
+			}
+		}
+		return cached, similar, r.stderr
+	}
+	if c, _, _ := run(facts); c != 0 {
+		t.Fatalf("a first run had %d cached messages", c)
+	}
+	paraphrase := "Facts: On Tuesday the city council approved a new bike lane on Main Street; construction, which starts in March, costs 2.1 million dollars."
+	if _, s, _ := run(paraphrase); s == 0 {
+		t.Error("a paraphrase with the same facts got no similar hit")
+	}
+	changed := strings.Replace(facts, "2.1 million", "2.4 million", 1)
+	if c, _, _ := run(changed); c != 0 {
+		t.Errorf("a task with one changed figure got %d cached messages", c)
+	}
+}
+
+func TestRun_CacheSimilarityNeedsAnEmbeddingsDeployment(t *testing.T) {
+	t.Parallel()
+	env, dir := cleanEnv(t)
+	r := runBinary(t, env, dir, "run", "--cache-similarity", "0.97", facts)
+	if r.code != 2 || !strings.Contains(r.stderr, "embeddings deployment") {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -39,6 +39,8 @@ type Built struct {
 	Limiter *ratelimit.Limiter
 	// ModelName is the model of the first deployment, for pricing.
 	ModelName string
+	// File is the deployments file the pool was built from.
+	File *File
 }
 
 // Build makes a pool from a deployments file: each deployment is a quota
@@ -87,5 +89,5 @@ func Build(f *File, opts BuildOptions) (*Built, error) {
 	if modelName == "" {
 		modelName = f.Deployments[0].Deployment
 	}
-	return &Built{Pool: p, Limiter: lim, ModelName: modelName}, nil
+	return &Built{Pool: p, Limiter: lim, ModelName: modelName, File: f}, nil
 }

@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/httpx"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/pool"
+	"github.com/newsroom-dev/newsroom/model/provider"
+	"github.com/newsroom-dev/newsroom/model/ratelimit"
+	"github.com/newsroom-dev/newsroom/pipeline"
+	"github.com/newsroom-dev/newsroom/team"
+)
+
+// FailoverConfig configures the failover benchmark. Zero fields take the
+// defaults in brackets.
+type FailoverConfig struct {
+	// Runs is the newsroom runs kept in flight [8].
+	Runs int
+	// Duration is the whole benchmark [90s]; FailAt is when the primary
+	// starts failing [30s]: a storm of 503s for StormFor [10s], then
+	// stalled answers for StallFor [10s], then it recovers.
+	Duration, FailAt, StormFor, StallFor time.Duration
+	// StallTimeout is the pool's bound on a silent stream [1s]; CoolDown its
+	// breakers' [5s].
+	StallTimeout, CoolDown time.Duration
+	// TTFT and TokensPerSecond are the emulators' timing [200ms, 80].
+	TTFT            time.Duration
+	TokensPerSecond float64
+	// Team is desk.RoundRobin (default) or desk.Selector.
+	Team string
+}
+
+// FailoverReport is the failover benchmark's result.
+type FailoverReport struct {
+	Benchmark     string `json:"benchmark"`
+	Team          string `json:"team"`
+	Runs          int    `json:"runs_in_flight"`
+	CompletedRuns int    `json:"completed_runs"`
+	// FailedRuns is the runs that failed (goal 0).
+	FailedRuns int `json:"failed_runs"`
+	Calls      int `json:"calls"`
+	// P95AddedLatencyMS is the 95th percentile, over the calls made while
+	// the primary failed, of the time a call spent before the attempt that
+	// answered it (failed attempts, stalls, waits): goal ≤ 2000.
+	P95AddedLatencyMS  float64 `json:"p95_added_latency_ms"`
+	MaxAddedLatencyMS  float64 `json:"max_added_latency_ms"`
+	SwitchCalls        int     `json:"switch_calls"`
+	BaselineP95AddedMS float64 `json:"baseline_p95_added_latency_ms"`
+	// SecondaryShare is the share of all answered calls the secondary gave;
+	// OutageSecondaryShare the share while the primary failed.
+	SecondaryShare       float64 `json:"secondary_share"`
+	OutageSecondaryShare float64 `json:"outage_secondary_share"`
+	// ReturnAfterS is the time from the primary's recovery to the first
+	// call it answered again (-1 if it never did).
+	ReturnAfterS float64 `json:"return_after_s"`
+	Failovers    int64   `json:"failovers"`
+	GoalMet      bool    `json:"goal_met"`
+	Timeline     string  `json:"timeline"`
+}
+
+// callTrace is filled by the members for the recorder above the pool.
+type callTrace struct {
+	mu       sync.Mutex
+	answered time.Duration // how long the answering attempt took
+}
+
+type traceKey struct{}
+
+// Failover runs teams on a pool of two emulators, makes the primary fail,
+// then recover, and measures what the runs noticed.
+func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) {
+	teamName, err := checkTeam(cfg.Team)
+	if err != nil {
+		return nil, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if cfg.Runs <= 0 {
+		cfg.Runs = 8
+	}
+	def(&cfg.Duration, 90*time.Second)
+	def(&cfg.FailAt, 30*time.Second)
+	def(&cfg.StormFor, 10*time.Second)
+	def(&cfg.StallFor, 10*time.Second)
+	def(&cfg.StallTimeout, time.Second)
+	def(&cfg.CoolDown, 5*time.Second)
+	def(&cfg.TTFT, 200*time.Millisecond)
+	if cfg.TokensPerSecond <= 0 {
+		cfg.TokensPerSecond = 80
+	}
+	recoverAt := cfg.FailAt + cfg.StormFor + cfg.StallFor
+	if recoverAt >= cfg.Duration {
+		return nil, fmt.Errorf("%w: the primary must recover (at %v) before the end (%v)", ErrConfig, recoverAt, cfg.Duration)
+	}
+
+	lat := emulator.Latency{TimeToFirstToken: cfg.TTFT, TokensPerSecond: cfg.TokensPerSecond}
+	var ems [2]*emulator.Running
+	for i := range ems {
+		if ems[i], err = emulator.Start(emulator.Config{APIKey: apiKey, Latency: lat, MaxRecorded: -1}, emulator.Options{}); err != nil {
+			return nil, err
+		}
+		defer ems[i].Close()
+	}
+	hc := httpx.NewClient(httpx.Options{})
+	lim := ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: 100000, TokensPerMinute: 100000000})
+	var members []pool.Member
+	for i, name := range []string{"primary", "secondary"} {
+		prov, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: ems[i].URL, Deployment: Deployment,
+			APIKey: apiKey, HTTPClient: hc})
+		if err != nil {
+			return nil, err
+		}
+		inner := ratelimit.Wrap(prov, ratelimit.Config{Limiter: lim, Deployment: name})
+		u, _ := url.Parse(ems[i].URL)
+		members = append(members, pool.Member{Name: name, Priority: i + 1, Address: u.Host,
+			Client: model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+				start := time.Now()
+				resp, err := inner.Complete(ctx, req)
+				if tr, ok := ctx.Value(traceKey{}).(*callTrace); ok && err == nil {
+					tr.mu.Lock()
+					tr.answered = time.Since(start)
+					tr.mu.Unlock()
+				}
+				return resp, err
+			})})
+	}
+	var failovers atomic.Int64
+	p, err := pool.New(pool.Config{Members: members, StallTimeout: cfg.StallTimeout, CoolDown: cfg.CoolDown,
+		OnFailover: func(string, error) { failovers.Add(1) }})
+	if err != nil {
+		return nil, err
+	}
+
+	type call struct {
+		start      time.Duration // since the benchmark began
+		added      time.Duration
+		deployment string
+	}
+	var (
+		mu    sync.Mutex
+		calls []call
+	)
+	begin := time.Now()
+	recorder := func(next model.Client) model.Client {
+		return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+			tr := &callTrace{}
+			start := time.Now()
+			resp, err := next.Complete(context.WithValue(ctx, traceKey{}, tr), req)
+			if err == nil {
+				tr.mu.Lock()
+				c := call{start: start.Sub(begin), added: max(time.Since(start)-tr.answered, 0), deployment: resp.Deployment}
+				tr.mu.Unlock()
+				mu.Lock()
+				calls = append(calls, c)
+				mu.Unlock()
+			}
+			return resp, err
+		})
+	}
+	pl := pipeline.New(pipeline.Config{Provider: p, Deployment: Deployment, ModelName: emulator.DefaultModelName,
+		LimiterOff: true, Telemetry: recorder})
+
+	rctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var completed, failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range cfg.Runs {
+		wg.Go(func() {
+			for n := 0; rctx.Err() == nil; n++ {
+				tm, err := desk.New(desk.Config{Team: teamName, Client: pl.Client})
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				_, err = team.Run(rctx, tm, Tasks[(i+n)%len(Tasks)], team.WithStreaming(true))
+				switch {
+				case err == nil:
+					completed.Add(1)
+				case rctx.Err() == nil:
+					failed.Add(1) // a run cut by the benchmark's end is not a failure
+				}
+			}
+		})
+	}
+
+	// The primary's outage, on the benchmark's clock.
+	force := func(at time.Duration, f emulator.ForcedFault) {
+		sleepCtx(rctx, at-time.Since(begin))
+		if rctx.Err() == nil {
+			ems[0].Force(f)
+		}
+	}
+	force(cfg.FailAt, emulator.ForcedFault{Fault: emulator.Fault503})
+	force(cfg.FailAt+cfg.StormFor, emulator.ForcedFault{Fault: emulator.FaultStall, StallMS: (cfg.StallFor + time.Minute).Milliseconds()})
+	force(recoverAt, emulator.ForcedFault{})
+	wg.Wait()
+
+	r := &FailoverReport{Benchmark: "failover", Team: teamName, Runs: cfg.Runs,
+		CompletedRuns: int(completed.Load()), FailedRuns: int(failed.Load()), Failovers: failovers.Load(), ReturnAfterS: -1,
+		Timeline: fmt.Sprintf("primary: 503 storm at %v for %v, stalls for %v, recovers at %v; end at %v",
+			cfg.FailAt, cfg.StormFor, cfg.StallFor, recoverAt, cfg.Duration)}
+	var switchAdded, baseAdded []float64
+	secondary, outage, outageSecondary := 0, 0, 0
+	for _, c := range calls {
+		ms := float64(c.added) / float64(time.Millisecond)
+		inOutage := c.start >= cfg.FailAt && c.start < recoverAt
+		switch {
+		case inOutage:
+			switchAdded = append(switchAdded, ms)
+			outage++
+			if c.deployment == "secondary" {
+				outageSecondary++
+			}
+		case c.start < cfg.FailAt:
+			baseAdded = append(baseAdded, ms)
+		}
+		if c.deployment == "secondary" {
+			secondary++
+		}
+		if c.deployment == "primary" && c.start >= recoverAt {
+			if after := (c.start + c.added - recoverAt).Seconds(); r.ReturnAfterS < 0 || after < r.ReturnAfterS {
+				r.ReturnAfterS = round2(after)
+			}
+		}
+	}
+	r.Calls, r.SwitchCalls = len(calls), len(switchAdded)
+	r.P95AddedLatencyMS = round1(percentile(switchAdded, 0.95))
+	if len(switchAdded) > 0 {
+		r.MaxAddedLatencyMS = round1(slices.Max(switchAdded))
+	}
+	r.BaselineP95AddedMS = round1(percentile(baseAdded, 0.95))
+	if len(calls) > 0 {
+		r.SecondaryShare = round2(float64(secondary) / float64(len(calls)))
+	}
+	if outage > 0 {
+		r.OutageSecondaryShare = round2(float64(outageSecondary) / float64(outage))
+	}
+	r.GoalMet = r.FailedRuns == 0 && r.P95AddedLatencyMS <= 2000 && r.ReturnAfterS >= 0
+	return r, nil
+}
+
+// percentile returns the q-quantile of xs (nearest rank); 0 when empty.
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}

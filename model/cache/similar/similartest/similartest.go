@@ -1,0 +1,126 @@
+// Package similartest is the similarity guard every backend of the
+// similarity cache must pass, against the real emulator: a paraphrase hits,
+// a changed figure never does, and a failing embeddings deployment never
+// fails a call.
+package similartest
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/cache"
+	"github.com/newsroom-dev/newsroom/model/cache/similar"
+	"github.com/newsroom-dev/newsroom/model/provider"
+)
+
+// Tasks: a task, a paraphrase of it with the same facts, and the same task
+// with one changed figure.
+const (
+	Task       = `Facts: The city council approved a new bike lane on Main Street on Tuesday. Construction starts in March and costs 2.1 million dollars.`
+	Paraphrase = `Facts: On Tuesday the city council approved a new bike lane on Main Street; construction, which starts in March, costs 2.1 million dollars.`
+	Changed    = `Facts: The city council approved a new bike lane on Main Street on Tuesday. Construction starts in March and costs 2.4 million dollars.`
+)
+
+func request(agent, task string) *model.Request {
+	return &model.Request{MaxTokens: 300, Meta: model.Meta{Agent: agent, Purpose: model.PurposeReply},
+		Messages: []model.Message{{Role: model.RoleSystem, Content: "You are a news reporter."}, {Role: model.RoleUser, Content: task}}}
+}
+
+// Guard runs the guard on a store and an index (each test gets fresh ones:
+// namespace is new per call).
+func Guard(t *testing.T, store cache.Store, index similar.Index) {
+	em, chat := emutest.Start(t, emulator.Config{}, "gpt-4o", nil)
+	emb, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: "text-embedding-3-small",
+		APIKey: emutest.Key, HTTPClient: em.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var results []string
+	var asides []error
+	c := similar.Wrap(chat, similar.Config{Store: store, Index: index, Embedder: emb, Threshold: 0.9,
+		Namespace: t.Name(),
+		OnLookup: func(r string, u model.Usage) {
+			mu.Lock()
+			results = append(results, r)
+			mu.Unlock()
+			if u.PromptTokens == 0 {
+				t.Errorf("a lookup reported no embedding tokens")
+			}
+		},
+		OnStepAside: func(err error) { mu.Lock(); asides = append(asides, err); mu.Unlock() },
+		OnError:     func(op string, err error) { t.Errorf("cache %s: %v", op, err) }})
+	chats := func() int {
+		n := 0
+		for _, r := range em.Requests() {
+			if r.Path == "/openai/deployments/gpt-4o/chat/completions" {
+				n++
+			}
+		}
+		return n
+	}
+	ctx := context.Background()
+	last := func() string { mu.Lock(); defer mu.Unlock(); return results[len(results)-1] }
+
+	first, err := c.Complete(ctx, request("News_Reporter", Task))
+	if err != nil || first.Cached || chats() != 1 || last() != similar.ResultMiss {
+		t.Fatalf("first call: cached %v, err %v, %d model calls, lookup %s", first != nil && first.Cached, err, chats(), last())
+	}
+
+	t.Run("a paraphrase with the same facts hits", func(t *testing.T) {
+		var streamed string
+		req := request("News_Reporter", Paraphrase)
+		req.OnDelta = func(d model.Delta) { streamed += d.Text }
+		resp, err := c.Complete(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Cached || resp.Similarity < 0.9 || resp.Content != first.Content || chats() != 1 || last() != similar.ResultHit {
+			t.Errorf("cached %v similarity %.4f, same answer %v, %d model calls, lookup %s: want a similar hit",
+				resp.Cached, resp.Similarity, resp.Content == first.Content, chats(), last())
+		}
+		if streamed != resp.Content || resp.Usage.TotalTokens() != 0 || resp.Usage.SavedTokens == 0 {
+			t.Errorf("streamed %d bytes of %d, usage %+v", len(streamed), len(resp.Content), resp.Usage)
+		}
+	})
+	t.Run("one changed figure never hits", func(t *testing.T) {
+		resp, err := c.Complete(ctx, request("News_Reporter", Changed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Cached || chats() != 2 || last() != similar.ResultRefused {
+			t.Errorf("cached %v, %d model calls, lookup %s: want a refusal by fingerprint and a model call", resp.Cached, chats(), last())
+		}
+	})
+	t.Run("another agent never hits", func(t *testing.T) {
+		resp, err := c.Complete(ctx, request("News_Editor", Task))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Cached || chats() != 3 {
+			t.Errorf("cached %v, %d model calls", resp.Cached, chats())
+		}
+	})
+	t.Run("a failing embeddings deployment steps aside once", func(t *testing.T) {
+		em.Force(emulator.ForcedFault{Fault: emulator.Fault503})
+		for range 2 {
+			// The chat route fails too under a forced fault; the call's
+			// own error is the model's, never the embeddings'.
+			_, _ = c.Complete(ctx, request("News_Reporter", Paraphrase))
+		}
+		em.Force(emulator.ForcedFault{})
+		resp, err := c.Complete(ctx, request("News_Reporter", Paraphrase))
+		if err != nil || resp.Cached {
+			t.Errorf("after stepping aside: cached %v err %v, want a plain model answer", resp != nil && resp.Cached, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(asides) != 1 {
+			t.Errorf("stepped aside %d times, want once", len(asides))
+		}
+	})
+}

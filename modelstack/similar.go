@@ -1,0 +1,107 @@
+package modelstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/cache"
+	"github.com/newsroom-dev/newsroom/model/cache/similar"
+	similarredis "github.com/newsroom-dev/newsroom/model/cache/similar/redis"
+	similarsqlite "github.com/newsroom-dev/newsroom/model/cache/similar/sqlite"
+	"github.com/newsroom-dev/newsroom/model/pool"
+	"github.com/newsroom-dev/newsroom/model/provider"
+	"github.com/newsroom-dev/newsroom/telemetry"
+)
+
+// EmbeddingDimensions is the length of the similarity cache's vectors
+// (text-embedding-3-small answers any length up to 1536; 256 keeps the
+// index small and is plenty to tell paraphrases from other texts).
+const EmbeddingDimensions = 256
+
+// embeddingsConfig is where the embeddings deployment is: on the chat
+// deployment's endpoint with its credential, or a pool's first member's.
+func embeddingsConfig(pc provider.Config, p *pool.Built, hc *http.Client) provider.Config {
+	if p == nil {
+		return pc
+	}
+	d := p.File.Deployments[0]
+	ec := provider.Config{Kind: provider.KindAzure, Endpoint: d.Endpoint, APIVersion: d.APIVersion, APIKey: d.APIKey, HTTPClient: hc}
+	if d.APIKey == "" {
+		ec.Credential, _ = provider.DefaultCredential(nil)
+	}
+	return ec
+}
+
+// similarCache builds the similarity cache beside the exact cache's store,
+// or returns nil when it is off (no cache-similarity).
+func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cache.Store, pc provider.Config, namespace string,
+	log *slog.Logger, tel *telemetry.Provider) (model.Middleware, error) {
+	if cfg.CacheSimilarity <= 0 || store == nil {
+		return nil, nil
+	}
+	var index similar.Index
+	switch cfg.Cache {
+	case config.CacheMemory:
+		index = similar.NewMemoryIndex(0)
+	case config.CacheSQLite:
+		path := cfg.CachePath
+		if path == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				dir = os.TempDir()
+			}
+			path = filepath.Join(dir, "newsroom", "responses.db")
+		}
+		x, err := similarsqlite.Open(ctx, path, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%w: similarity index %s: %w", ErrConfig, path, err)
+		}
+		s.closers = append(s.closers, func() { _ = x.Close() })
+		index = x
+	case config.CacheRedis:
+		u, err := url.Parse(cfg.RedisURL.Value())
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL must be redis://HOST:PORT for the similarity cache", ErrConfig)
+		}
+		rdb := goredis.NewClient(&goredis.Options{Addr: u.Host})
+		s.closers = append(s.closers, func() { _ = rdb.Close() })
+		index = similarredis.New(rdb, "", 0)
+	default:
+		return nil, nil
+	}
+	pc.Deployment, pc.OnRateLimitHeaders = cfg.EmbeddingsDeployment, nil
+	if pc.Kind == provider.KindOpenAI {
+		pc.Model = cfg.EmbeddingsDeployment
+	}
+	emb, err := provider.New(pc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: embeddings deployment: %w", ErrConfig, err)
+	}
+	lookups, _ := tel.Meter().Int64Counter("newsroom.cache.similar.lookups",
+		metric.WithDescription("similarity cache lookups by result: hit, miss, refused_fingerprint"))
+	tokens, _ := tel.Meter().Int64Counter("newsroom.cache.similar.embedding_tokens", metric.WithUnit("{token}"),
+		metric.WithDescription("tokens sent to the embeddings deployment"))
+	return similar.New(similar.Config{Store: store, Index: index, Embedder: emb, Threshold: cfg.CacheSimilarity,
+		Dimensions: EmbeddingDimensions, Namespace: namespace,
+		OnLookup: func(result string, u model.Usage) {
+			lookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("newsroom.cache.result", result)))
+			tokens.Add(context.Background(), int64(u.PromptTokens))
+		},
+		OnStepAside: func(err error) {
+			log.Warn("the embeddings deployment failed: the similarity cache steps aside for this process",
+				"deployment", cfg.EmbeddingsDeployment, "error", err)
+		},
+		OnError: func(op string, err error) { log.Warn("similarity cache "+op+" failed", "error", err) },
+	}), nil
+}
