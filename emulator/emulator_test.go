@@ -29,7 +29,8 @@ func TestServer_routes(t *testing.T) {
 		{"azure with empty api-version is not found", reqOpts{path: "/openai/deployments/gpt-4o/chat/completions?api-version=", body: chatBody(simpleMsgs(), nil)}, 404, "404"},
 		{"GET on chat completions is not found", reqOpts{method: "GET", path: azurePath}, 404, "404"},
 		{"unknown path", reqOpts{method: "GET", path: "/nothing/here"}, 404, "404"},
-		{"azure embeddings are not served", reqOpts{path: "/openai/deployments/gpt-4o/embeddings?api-version=" + testVersion, body: "{}"}, 404, "404"},
+		{"azure legacy completions are not served", reqOpts{path: "/openai/deployments/gpt-4o/completions?api-version=" + testVersion, body: "{}"}, 404, "404"},
+		{"azure embeddings need an api-version", reqOpts{path: "/openai/deployments/gpt-4o/embeddings", body: "{}"}, 404, "404"},
 		{"openai models", reqOpts{method: "GET", path: "/v1/models"}, 200, ""},
 		{"azure models", reqOpts{method: "GET", path: "/openai/models?api-version=" + testVersion}, 200, ""},
 	}
