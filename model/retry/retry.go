@@ -5,8 +5,12 @@
 // It waits between attempts with exponential backoff and full jitter, or for
 // exactly as long as the service asked (model.Error.RetryAfter, which the
 // provider fills from the retry-after-ms, x-ms-retry-after-ms and Retry-After
-// headers). Attempts and total time are bounded. Client errors (400, 401,
-// 403, 404) and the caller's own cancellation are never retried.
+// headers). Failures (5xx, timeouts, broken connections, cut streams) are
+// bounded by MaxAttempts and MaxElapsed. A 429 says when to come back: it is
+// retried for as long as the caller's deadline allows (the run's), not
+// counted against MaxAttempts, and bounded by MaxElapsed only when the
+// context has no deadline. Client errors (400, 401, 403, 404) and the
+// caller's own cancellation are never retried.
 //
 // It also turns two refusals into errors a run can act on: a content filter
 // refusal becomes a *ContentFilterError, a model.StopError whose stop reason
@@ -32,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -49,12 +54,14 @@ const (
 // Config configures the retry middleware. The zero value is the production
 // policy: 6 attempts within 2 minutes, backoff from 500ms up to 30s.
 type Config struct {
-	// MaxAttempts bounds the attempts of one call, the first included.
-	// Zero means DefaultMaxAttempts; 1 disables retries.
+	// MaxAttempts bounds the failed attempts of one call, the first
+	// included; throttled attempts (429) do not count. Zero means
+	// DefaultMaxAttempts; 1 disables retries.
 	MaxAttempts int
 	// MaxElapsed bounds the total time of one call: a retry whose wait would
 	// end later than MaxElapsed after the call started is not made, and the
-	// last error is returned at once. An attempt already running is not cut
+	// last error is returned at once. A throttled call (429) whose context
+	// has a deadline is bounded by that deadline instead. An attempt already running is not cut
 	// short (the caller's context and the HTTP timeouts bound it). Zero means
 	// DefaultMaxElapsed.
 	MaxElapsed time.Duration
@@ -162,15 +169,21 @@ func (c *Client) retry(ctx context.Context, start time.Time, req, attemptReq *mo
 	if !Retryable(ctx, err) {
 		return nil, classify(err)
 	}
+	failures := 0 // attempts that failed other than by throttling
 	for attempt := 1; ; attempt++ {
-		if attempt >= c.cfg.MaxAttempts {
+		throttled := throttledErr(err)
+		if !throttled {
+			failures++
+		}
+		if failures >= c.cfg.MaxAttempts {
 			return nil, giveUp(attempt, err)
 		}
 		wait := c.wait(attempt, err)
-		if c.cfg.Now().Add(wait).Sub(start) > c.cfg.MaxElapsed {
+		dl, hasDeadline := ctx.Deadline()
+		if (!throttled || !hasDeadline) && c.cfg.Now().Add(wait).Sub(start) > c.cfg.MaxElapsed {
 			return nil, giveUp(attempt, err)
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if hasDeadline && time.Until(dl) < wait {
 			// The caller's deadline would pass during the wait: fail now
 			// with the real cause rather than later with a bare deadline.
 			return nil, giveUp(attempt, err)
@@ -208,6 +221,13 @@ func (c *Client) wait(attempt int, err error) time.Duration {
 		}
 	}
 	return time.Duration(c.cfg.Rand() * float64(ceiling))
+}
+
+// throttledErr reports whether err is a 429: the service's quota, which
+// frees up with time.
+func throttledErr(err error) bool {
+	var me *model.Error
+	return errors.As(err, &me) && me.StatusCode == http.StatusTooManyRequests
 }
 
 // giveUp wraps the last error of a call that made attempts attempts.

@@ -509,3 +509,69 @@ func BenchmarkRetry_Passthrough(b *testing.B) {
 		}
 	}
 }
+
+// TestRetry_ThrottlingLastsAsLongAsTheDeadline: 429s are retried, honouring
+// Retry-After, past MaxAttempts and MaxElapsed while the caller's deadline
+// allows; failures of other kinds stay bounded by MaxAttempts.
+func TestRetry_ThrottlingLastsAsLongAsTheDeadline(t *testing.T) {
+	throttled := &model.Error{StatusCode: http.StatusTooManyRequests, RetryAfter: 20 * time.Second}
+	t.Run("twenty 429s then an answer, within an hour's deadline", func(t *testing.T) {
+		var steps []step
+		for range 20 {
+			steps = append(steps, step{err: throttled})
+		}
+		steps = append(steps, step{})
+		s := &script{steps: steps}
+		ft := newFakeTime()
+		c := retry.Wrap(s, retry.Config{MaxAttempts: 3, MaxElapsed: time.Minute, Sleep: ft.Sleep, Now: ft.Now})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		if _, err := c.Complete(ctx, &model.Request{}); err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		if s.calls != 21 {
+			t.Errorf("calls = %d, want 21", s.calls)
+		}
+		for i, d := range ft.Sleeps() {
+			if d != throttled.RetryAfter {
+				t.Errorf("wait %d = %v, want the Retry-After %v", i, d, throttled.RetryAfter)
+			}
+		}
+	})
+	t.Run("429s stop when the next wait would pass the deadline", func(t *testing.T) {
+		s := &script{steps: []step{{err: throttled}, {err: throttled}}}
+		ft := newFakeTime()
+		c := retry.Wrap(s, retry.Config{Sleep: ft.Sleep, Now: ft.Now})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := c.Complete(ctx, &model.Request{})
+		var me *model.Error
+		if !errors.As(err, &me) || me.StatusCode != http.StatusTooManyRequests || s.calls != 1 {
+			t.Errorf("Complete = %v after %d calls, want the 429 at once", err, s.calls)
+		}
+	})
+	t.Run("without a deadline, 429s are bounded by MaxElapsed", func(t *testing.T) {
+		var steps []step
+		for range 10 {
+			steps = append(steps, step{err: throttled})
+		}
+		s := &script{steps: steps}
+		ft := newFakeTime()
+		c := retry.Wrap(s, retry.Config{MaxElapsed: time.Minute, Sleep: ft.Sleep, Now: ft.Now})
+		if _, err := c.Complete(context.Background(), &model.Request{}); err == nil || s.calls != 4 {
+			t.Errorf("Complete = %v after %d calls, want giving up after 4 (three 20s waits fill the minute)", err, s.calls)
+		}
+	})
+	t.Run("500s stay bounded by MaxAttempts, 429s in between do not count", func(t *testing.T) {
+		failed := &model.Error{StatusCode: http.StatusInternalServerError}
+		s := &script{steps: []step{{err: failed}, {err: throttled}, {err: throttled}, {err: failed}, {err: failed}, {}}}
+		ft := newFakeTime()
+		c := retry.Wrap(s, retry.Config{MaxAttempts: 3, Sleep: ft.Sleep, Now: ft.Now, Rand: func() float64 { return 0 }})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		_, err := c.Complete(ctx, &model.Request{})
+		if err == nil || !strings.Contains(err.Error(), "giving up after 5 attempts") || s.calls != 5 {
+			t.Errorf("Complete = %v after %d calls, want giving up at the third 500 (5 attempts)", err, s.calls)
+		}
+	})
+}
