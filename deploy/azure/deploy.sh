@@ -13,6 +13,10 @@
 #   ALERT_EMAIL            address alerts go to (default: alertEmail from the parameters file)
 #   PARAMETERS_FILE        parameters file (default: azuredeploy.parameters.json beside this script)
 #   NEWSROOM_DATABASE_URL  database URL stored in Key Vault (required; secret, never printed)
+#   SECONDARY_LOCATION     region of a second Azure OpenAI account; the app then gets a deployment pool (optional)
+#   DEPLOY_POSTGRES        true: a PostgreSQL flexible server, private and Entra-only (default: false)
+#   DEPLOY_REDIS           true: Azure Cache for Redis behind a private endpoint (default: false)
+#   MONTHLY_BUDGET_USD     monthly cost budget of the resource group (default: monthlyBudgetUsd from the parameters)
 #
 # --what-if shows the planned changes before deploying; --what-if-only shows them and stops.
 # Progress goes to stderr; the only line on stdout is the web app's URL, so callers can capture it.
@@ -78,6 +82,10 @@ overrides=("environmentName=${environment_name}" "location=${location}")
 [[ -n "${ACR_NAME:-}" ]] && overrides+=("containerRegistryName=${ACR_NAME}")
 [[ -n "${ACR_RESOURCE_GROUP:-}" ]] && overrides+=("containerRegistryResourceGroup=${ACR_RESOURCE_GROUP}")
 [[ -n "${ALERT_EMAIL:-}" ]] && overrides+=("alertEmail=${ALERT_EMAIL}")
+[[ -n "${SECONDARY_LOCATION:-}" ]] && overrides+=("secondaryLocation=${SECONDARY_LOCATION}")
+[[ -n "${DEPLOY_POSTGRES:-}" ]] && overrides+=("deployPostgres=${DEPLOY_POSTGRES}")
+[[ -n "${DEPLOY_REDIS:-}" ]] && overrides+=("deployRedis=${DEPLOY_REDIS}")
+[[ -n "${MONTHLY_BUDGET_USD:-}" ]] && overrides+=("monthlyBudgetUsd=${MONTHLY_BUDGET_USD}")
 
 deployment_name="newsroom-${environment_name}-$(date -u +%Y%m%d%H%M%S)"
 deployment_args=(

@@ -237,6 +237,27 @@ func TestDeployScript_Run(t *testing.T) {
 			t.Errorf("stdout = %q, want nothing", r.stdout)
 		}
 	})
+	t.Run("the regions and data services settings reach the template, what-if first", func(t *testing.T) {
+		more := map[string]string{"SECONDARY_LOCATION": "eastus2", "DEPLOY_POSTGRES": "true", "DEPLOY_REDIS": "true", "MONTHLY_BUDGET_USD": "300"}
+		for k, v := range env {
+			more[k] = v
+		}
+		r := runDeploy(t, more, "--what-if")
+		if r.err != nil {
+			t.Fatalf("deploy.sh --what-if: %v\nstderr:\n%s", r.err, r.stderr)
+		}
+		joined := strings.Join(r.calls, "\n")
+		whatIf := strings.Index(joined, "deployment group what-if")
+		create := strings.Index(joined, "deployment group create")
+		if whatIf < 0 || create < whatIf {
+			t.Errorf("az calls = %q, want a what-if before the create", r.calls)
+		}
+		for _, want := range []string{"secondaryLocation=eastus2", "deployPostgres=true", "deployRedis=true", "monthlyBudgetUsd=300"} {
+			if !strings.Contains(r.calls[len(r.calls)-1], want) {
+				t.Errorf("deployment call lacks %q", want)
+			}
+		}
+	})
 	t.Run("missing settings stop the script before any az call", func(t *testing.T) {
 		for _, drop := range []string{"RESOURCE_GROUP", "NEWSROOM_DATABASE_URL"} {
 			partial := map[string]string{}

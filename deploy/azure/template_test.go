@@ -392,8 +392,11 @@ func TestTemplate_Security(t *testing.T) {
 				t.Errorf("web app identity %q is not the template's identity", k)
 			}
 		}
-		if fx, _ := path(site.res, "properties", "siteConfig", "linuxFxVersion").(string); fx != "[format('DOCKER|{0}', parameters('containerImage'))]" {
-			t.Errorf("linuxFxVersion = %q, want the containerImage parameter", fx)
+		// The app runs as site containers (its image and the collector
+		// sidecar): TestTemplate_Operations checks the main container runs
+		// the containerImage parameter.
+		if fx, _ := path(site.res, "properties", "siteConfig", "linuxFxVersion").(string); fx != "sitecontainers" {
+			t.Errorf("linuxFxVersion = %q, want sitecontainers", fx)
 		}
 		policies := map[string]bool{}
 		for _, d := range ct.ofType("Microsoft.Web/sites/basicPublishingCredentialsPolicies") {

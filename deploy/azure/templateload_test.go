@@ -41,36 +41,49 @@ const (
 // apiVersions are the versions this template was written against, each taken from the
 // resource's template reference. A change of version is a deliberate edit here too.
 var apiVersions = map[string]string{
-	"Microsoft.CognitiveServices/accounts":                    "2024-10-01",
-	"Microsoft.CognitiveServices/accounts/deployments":        "2024-10-01",
-	"Microsoft.ManagedIdentity/userAssignedIdentities":        "2023-01-31",
-	"Microsoft.Authorization/roleAssignments":                 "2022-04-01",
-	"Microsoft.Web/serverfarms":                               "2023-12-01",
-	"Microsoft.Web/sites":                                     "2023-12-01",
-	"Microsoft.Web/sites/basicPublishingCredentialsPolicies":  "2023-12-01",
-	"Microsoft.KeyVault/vaults":                               "2023-07-01",
-	"Microsoft.KeyVault/vaults/secrets":                       "2023-07-01",
-	"Microsoft.OperationalInsights/workspaces":                "2023-09-01",
-	"Microsoft.Insights/components":                           "2020-02-02",
-	"Microsoft.Network/virtualNetworks":                       "2023-11-01",
-	"Microsoft.Network/networkSecurityGroups":                 "2023-11-01",
-	"Microsoft.Network/privateEndpoints":                      "2023-11-01",
-	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups": "2023-11-01",
-	"Microsoft.Network/privateDnsZones":                       "2020-06-01",
-	"Microsoft.Network/privateDnsZones/virtualNetworkLinks":   "2020-06-01",
-	"Microsoft.Insights/diagnosticSettings":                   "2021-05-01-preview",
-	"Microsoft.Insights/actionGroups":                         "2023-01-01",
-	"Microsoft.Insights/metricAlerts":                         "2018-03-01",
-	"Microsoft.Insights/scheduledQueryRules":                  "2023-12-01",
-	"Microsoft.Resources/deployments":                         "2022-09-01",
+	"Microsoft.CognitiveServices/accounts":                     "2024-10-01",
+	"Microsoft.CognitiveServices/accounts/deployments":         "2024-10-01",
+	"Microsoft.ManagedIdentity/userAssignedIdentities":         "2023-01-31",
+	"Microsoft.Authorization/roleAssignments":                  "2022-04-01",
+	"Microsoft.Web/serverfarms":                                "2023-12-01",
+	"Microsoft.Web/sites":                                      "2023-12-01",
+	"Microsoft.Web/sites/basicPublishingCredentialsPolicies":   "2023-12-01",
+	"Microsoft.KeyVault/vaults":                                "2023-07-01",
+	"Microsoft.KeyVault/vaults/secrets":                        "2023-07-01",
+	"Microsoft.OperationalInsights/workspaces":                 "2023-09-01",
+	"Microsoft.Insights/components":                            "2020-02-02",
+	"Microsoft.Network/virtualNetworks":                        "2023-11-01",
+	"Microsoft.Network/networkSecurityGroups":                  "2023-11-01",
+	"Microsoft.Network/privateEndpoints":                       "2023-11-01",
+	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups":  "2023-11-01",
+	"Microsoft.Network/privateDnsZones":                        "2020-06-01",
+	"Microsoft.Network/privateDnsZones/virtualNetworkLinks":    "2020-06-01",
+	"Microsoft.Insights/diagnosticSettings":                    "2021-05-01-preview",
+	"Microsoft.Insights/actionGroups":                          "2023-01-01",
+	"Microsoft.Insights/metricAlerts":                          "2018-03-01",
+	"Microsoft.Insights/scheduledQueryRules":                   "2023-12-01",
+	"Microsoft.Resources/deployments":                          "2022-09-01",
+	"Microsoft.Web/sites/sitecontainers":                       "2024-04-01",
+	"Microsoft.Insights/autoscalesettings":                     "2022-10-01",
+	"Microsoft.Authorization/policyAssignments":                "2024-04-01",
+	"Microsoft.Consumption/budgets":                            "2023-05-01",
+	"Microsoft.DBforPostgreSQL/flexibleServers":                "2024-08-01",
+	"Microsoft.DBforPostgreSQL/flexibleServers/administrators": "2024-08-01",
+	"Microsoft.Cache/redis":                                    "2024-03-01",
+	"Microsoft.Cache/redis/accessPolicyAssignments":            "2024-03-01",
 }
 
 // notTaggable are the types in this template whose resource providers take no tags.
 var notTaggable = map[string]bool{
-	"Microsoft.Authorization/roleAssignments":                 true,
-	"Microsoft.Insights/diagnosticSettings":                   true,
-	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups": true,
-	"Microsoft.Web/sites/basicPublishingCredentialsPolicies":  true,
+	"Microsoft.Authorization/roleAssignments":                  true,
+	"Microsoft.Insights/diagnosticSettings":                    true,
+	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups":  true,
+	"Microsoft.Web/sites/basicPublishingCredentialsPolicies":   true,
+	"Microsoft.Web/sites/sitecontainers":                       true,
+	"Microsoft.Authorization/policyAssignments":                true,
+	"Microsoft.Consumption/budgets":                            true,
+	"Microsoft.DBforPostgreSQL/flexibleServers/administrators": true,
+	"Microsoft.Cache/redis/accessPolicyAssignments":            true,
 }
 
 // externalTypes may be named by resourceId without being declared: resources that live outside
@@ -87,6 +100,7 @@ var armFunctions = map[string]bool{
 	"uniqueString": true, "resourceGroup": true, "subscription": true, "take": true, "toLower": true,
 	"json": true, "mul": true, "if": true, "empty": true, "not": true, "union": true,
 	"createObject": true, "createArray": true, "equals": true, "and": true, "or": true,
+	"copyIndex": true, "div": true, "tenantResourceId": true, "string": true, "utcNow": true, "length": true,
 }
 
 // declared is one resource of the template, with its name and scope as canonical segments.
@@ -484,9 +498,16 @@ func (ct *checkedTemplate) ofType(typ string) []declared {
 
 func (ct *checkedTemplate) one(t *testing.T, typ string) declared {
 	t.Helper()
-	ds := ct.ofType(typ)
+	// Optional copies (a secondary region's account, say) have a
+	// condition; the one resource asked for is the unconditional one.
+	var ds []declared
+	for _, d := range ct.ofType(typ) {
+		if _, optional := d.res["condition"]; !optional {
+			ds = append(ds, d)
+		}
+	}
 	if len(ds) != 1 {
-		t.Fatalf("want exactly one %s, got %d", typ, len(ds))
+		t.Fatalf("want exactly one unconditional %s, got %d", typ, len(ds))
 	}
 	return ds[0]
 }

@@ -68,7 +68,21 @@ func (e *FileError) Is(target error) bool { return target == ErrFile }
 
 // LoadFile reads and validates a deployments file. lookupEnv reads the
 // variables api_key_env names (nil means os.LookupEnv). Nothing is called.
+//
+// A path "env:NAME" reads the file's content from the environment variable
+// NAME instead: an App Service app gets its pool from an app setting that
+// the ARM template writes.
 func LoadFile(path string, lookupEnv func(string) (string, bool)) (*File, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	if name, ok := strings.CutPrefix(path, "env:"); ok {
+		v, set := lookupEnv(name)
+		if !set {
+			return nil, fmt.Errorf("%w: %s: the environment variable %s is not set", ErrFile, path, name)
+		}
+		return Parse(path, []byte(v), lookupEnv)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("pool: deployments file: %w", err)

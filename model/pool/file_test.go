@@ -87,3 +87,19 @@ func TestParse(t *testing.T) {
 		}
 	})
 }
+
+func TestLoadFile_fromTheEnvironment(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"POOL_YAML": "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n  - name: b\n    endpoint: https://b.openai.azure.com\n    deployment: d\n    priority: 2\n"}
+	f, err := pool.LoadFile("env:POOL_YAML", env(vars))
+	if err != nil || len(f.Deployments) != 2 || f.Deployments[1].Priority != 2 {
+		t.Fatalf("file %+v, error %v", f, err)
+	}
+	if _, err := pool.LoadFile("env:NOT_SET", env(vars)); err == nil || !strings.Contains(err.Error(), "NOT_SET") {
+		t.Errorf("an unset variable: %v", err)
+	}
+	vars["BAD"] = "deployments: []\n"
+	if _, err := pool.LoadFile("env:BAD", env(vars)); err == nil || !strings.HasPrefix(err.Error(), "env:BAD:1: deployments") {
+		t.Errorf("a bad pool in the environment: %v", err)
+	}
+}
