@@ -17,8 +17,8 @@
 // fingerprint, counted apart from plain misses.
 //
 // Vectors are kept in an Index beside the exact cache's store (memory,
-// SQLite, Redis), one small bucket per agent and prompt, and searched in
-// process. Answers live in the exact cache's Store under their exact key.
+// SQLite, Redis; PostgreSQL for instances sharing a server), one small
+// bucket per agent and prompt, and searched in process. Answers live in the exact cache's Store under their exact key.
 //
 // The embeddings deployment is an aid, never a dependency: when it fails the
 // cache steps aside for the rest of the process (it says so once through

@@ -1,0 +1,28 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
+	"github.com/newsroom-dev/newsroom/model/cache/memory"
+	"github.com/newsroom-dev/newsroom/model/cache/similar/postgres"
+	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
+)
+
+func TestMain(m *testing.M) { testsvc.Main(m) }
+
+func TestIndex_guard(t *testing.T) {
+	pool, err := pgxpool.New(t.Context(), testsvc.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	idx, err := postgres.New(t.Context(), pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// newsroom has no PostgreSQL answer store; the answers stay in memory.
+	similartest.Guard(t, memory.New(memory.Config{}), idx)
+}
