@@ -8,6 +8,7 @@ package model
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -22,6 +23,8 @@ const (
 	RoleSystem    Role = "system"
 	RoleUser      Role = "user"
 	RoleAssistant Role = "assistant"
+	// RoleTool carries the result of a tool call back to the model.
+	RoleTool Role = "tool"
 )
 
 // Message is one chat message sent to a model.
@@ -31,7 +34,38 @@ type Message struct {
 	// newsroom sets it to the agent that wrote a message.
 	Name    string `json:"name,omitempty"`
 	Content string `json:"content"`
+	// ToolCalls are the calls an assistant message asked for (its Content
+	// may then be empty).
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID is the call a RoleTool message answers.
+	ToolCallID string `json:"tool_call_id,omitempty"`
 }
+
+// Tool describes a function the model may call.
+type Tool struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Parameters is the JSON Schema of the arguments object; nil means
+	// a function without parameters.
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+}
+
+// ToolCall is one function call the model asked for.
+type ToolCall struct {
+	// ID is the service's id for the call; the tool message answering it
+	// carries it back as ToolCallID.
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Arguments is the JSON text the model wrote; it may be malformed.
+	Arguments string `json:"arguments"`
+}
+
+// Tool choices besides the name of one tool.
+const (
+	ToolChoiceAuto     = "auto"     // the model decides (the service default when tools are given)
+	ToolChoiceNone     = "none"     // the model must answer with text
+	ToolChoiceRequired = "required" // the model must call at least one tool
+)
 
 // Purpose says why a request is made; it is used for accounting and telemetry.
 type Purpose string
@@ -59,6 +93,13 @@ type Request struct {
 	Stop        []string `json:"stop,omitempty"`
 	// JSONMode asks for a JSON object response (response_format json_object).
 	JSONMode bool `json:"json_mode,omitempty"`
+
+	// Tools the model may call; empty means none.
+	Tools []Tool `json:"tools,omitempty"`
+	// ToolChoice is "", ToolChoiceAuto, ToolChoiceNone, ToolChoiceRequired
+	// or the name of one tool the model must call. Empty means the service
+	// default.
+	ToolChoice string `json:"tool_choice,omitempty"`
 
 	// OnDelta, when non-nil, makes the call streaming: the client calls it
 	// synchronously, in order, with each piece of text as it arrives. It is not
@@ -144,9 +185,12 @@ func (u Usage) Add(v Usage) Usage {
 type Response struct {
 	ID string `json:"id,omitempty"`
 	// Model is the model the service says answered.
-	Model        string `json:"model,omitempty"`
-	Content      string `json:"content"`
-	FinishReason string `json:"finish_reason,omitempty"`
+	Model   string `json:"model,omitempty"`
+	Content string `json:"content"`
+	// ToolCalls are the calls the model asks for, in order (FinishReason
+	// "tool_calls"); several calls in one answer are meant to run in parallel.
+	ToolCalls    []ToolCall `json:"tool_calls,omitempty"`
+	FinishReason string     `json:"finish_reason,omitempty"`
 	// Usage of this call; a cached answer has zero tokens and cost, Requests 1,
 	// CachedResponses 1, and the original call's tokens and cost as SavedTokens and SavedUSD.
 	Usage Usage `json:"usage"`

@@ -282,14 +282,52 @@ type wireRequest struct {
 	Temperature    *float64       `json:"temperature,omitempty"`
 	TopP           *float64       `json:"top_p,omitempty"`
 	ResponseFormat *wireFormat    `json:"response_format,omitempty"`
+	Tools          []wireTool     `json:"tools,omitempty"`
+	ToolChoice     any            `json:"tool_choice,omitempty"` // a string or a named function
 	Stream         bool           `json:"stream,omitempty"`
 	StreamOptions  *streamOptions `json:"stream_options,omitempty"`
 }
 
+// wireMessage is one message of the request. Content is null for an
+// assistant message that only calls tools, as the service writes it.
 type wireMessage struct {
-	Role    model.Role `json:"role"`
-	Content string     `json:"content"`
-	Name    string     `json:"name,omitempty"`
+	Role       model.Role     `json:"role"`
+	Content    *string        `json:"content"`
+	Name       string         `json:"name,omitempty"`
+	ToolCalls  []wireToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string         `json:"tool_call_id,omitempty"`
+}
+
+// wireTool is a function tool definition (chatCompletionTool).
+type wireTool struct {
+	Type     string       `json:"type"`
+	Function wireFunction `json:"function"`
+}
+
+type wireFunction struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+}
+
+// wireToolCall is a call in an assistant message (chatCompletionMessageToolCall).
+type wireToolCall struct {
+	ID       string           `json:"id"`
+	Type     string           `json:"type"`
+	Function wireCallFunction `json:"function"`
+}
+
+type wireCallFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// wireNamedChoice is a tool_choice naming one function (chatCompletionNamedToolChoice).
+type wireNamedChoice struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name string `json:"name"`
+	} `json:"function"`
 }
 
 type wireFormat struct {
@@ -315,13 +353,45 @@ func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 	}
 	w := wireRequest{Model: name, Messages: make([]wireMessage, 0, len(req.Messages)),
 		MaxTokens: max(req.MaxTokens, 0), Temperature: req.Temperature, TopP: req.TopP, Seed: req.Seed}
-	for _, m := range req.Messages {
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		wm := wireMessage{Role: m.Role, Content: &m.Content, Name: m.Name}
 		switch m.Role {
-		case model.RoleSystem, model.RoleUser, model.RoleAssistant:
+		case model.RoleSystem, model.RoleUser:
+		case model.RoleAssistant:
+			if len(m.ToolCalls) > 0 {
+				if m.Content == "" {
+					wm.Content = nil
+				}
+				wm.ToolCalls = make([]wireToolCall, len(m.ToolCalls))
+				for j, tc := range m.ToolCalls {
+					wm.ToolCalls[j] = wireToolCall{ID: tc.ID, Type: "function", Function: wireCallFunction{Name: tc.Name, Arguments: tc.Arguments}}
+				}
+			}
+		case model.RoleTool:
+			if m.ToolCallID == "" {
+				return nil, "", fmt.Errorf("provider: tool message %d has no tool_call_id", i)
+			}
+			wm.Name, wm.ToolCallID = "", m.ToolCallID
 		default:
 			return nil, "", fmt.Errorf("provider: unsupported message role %q", m.Role)
 		}
-		w.Messages = append(w.Messages, wireMessage{Role: m.Role, Content: m.Content, Name: m.Name})
+		w.Messages = append(w.Messages, wm)
+	}
+	if len(req.Tools) > 0 {
+		w.Tools = make([]wireTool, len(req.Tools))
+		for i, t := range req.Tools {
+			w.Tools[i] = wireTool{Type: "function", Function: wireFunction{Name: t.Name, Description: t.Description, Parameters: t.Parameters}}
+		}
+	}
+	switch req.ToolChoice {
+	case "":
+	case model.ToolChoiceAuto, model.ToolChoiceNone, model.ToolChoiceRequired:
+		w.ToolChoice = req.ToolChoice
+	default:
+		nc := wireNamedChoice{Type: "function"}
+		nc.Function.Name = req.ToolChoice
+		w.ToolChoice = nc
 	}
 	switch len(req.Stop) {
 	case 0:
@@ -366,13 +436,20 @@ func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model
 	if ch.FinishReason == "content_filter" {
 		return nil, filteredAnswer(ch.RawJSON(), requestID(raw))
 	}
-	return &model.Response{
+	resp := &model.Response{
 		ID:           cc.ID,
 		Model:        cc.Model,
 		Content:      ch.Message.Content,
 		FinishReason: ch.FinishReason,
 		Usage:        usage(cc.Usage),
-	}, nil
+	}
+	for _, tc := range ch.Message.ToolCalls {
+		if tc.Type != "" && tc.Type != "function" {
+			continue // custom tools are never offered
+		}
+		resp.ToolCalls = append(resp.ToolCalls, model.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+	}
+	return resp, nil
 }
 
 func usage(u openai.CompletionUsage) model.Usage {
@@ -412,6 +489,7 @@ func (c *Client) stream(ctx context.Context, req *model.Request, body []byte, de
 	var text strings.Builder
 	var filterJSON []byte
 	var ch streamChunk
+	var calls toolCallAssembler
 	chunks := 0
 	for {
 		data, ok := dec.next()
@@ -454,6 +532,9 @@ func (c *Client) stream(ctx context.Context, req *model.Request, body []byte, de
 				text.WriteString(choice.Delta.Content)
 				req.OnDelta(model.Delta{Text: choice.Delta.Content})
 			}
+			for _, d := range choice.Delta.ToolCalls {
+				calls.add(d)
+			}
 			if choice.FinishReason != "" {
 				resp.FinishReason = choice.FinishReason
 				if choice.FinishReason == "content_filter" {
@@ -479,6 +560,7 @@ func (c *Client) stream(ctx context.Context, req *model.Request, body []byte, de
 		return nil, filteredAnswer(string(filterJSON), requestID(raw))
 	}
 	resp.Content = text.String()
+	resp.ToolCalls = calls.calls()
 	return resp, nil
 }
 

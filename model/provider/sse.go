@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"sync"
+
+	"github.com/newsroom-dev/newsroom/model"
 )
 
 // The streamed answer is decoded here rather than by the SDK's ssestream
@@ -140,7 +143,8 @@ type streamChunk struct {
 	Choices []struct {
 		Index int `json:"index"`
 		Delta struct {
-			Content string `json:"content"`
+			Content   string          `json:"content"`
+			ToolCalls []toolCallDelta `json:"tool_calls"`
 		} `json:"delta"`
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
@@ -171,4 +175,59 @@ type streamErrorEvent struct{ data []byte }
 
 func (e *streamErrorEvent) Error() string {
 	return "provider: the service sent an error event in the stream"
+}
+
+// toolCallDelta is a piece of a streamed tool call
+// (chatCompletionMessageToolCallChunk): the first piece of a call carries
+// its index, id, type and name; the following ones carry fragments of its
+// arguments, to be appended in order.
+type toolCallDelta struct {
+	Index    int    `json:"index"`
+	ID       string `json:"id"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+// toolCallAssembler puts streamed tool calls together by their index.
+type toolCallAssembler struct {
+	byIndex []*assembling
+}
+
+type assembling struct {
+	id, name string
+	args     strings.Builder
+}
+
+func (a *toolCallAssembler) add(d toolCallDelta) {
+	if d.Index < 0 || d.Index > 1024 {
+		return // no service sends that many calls in one answer
+	}
+	for len(a.byIndex) <= d.Index {
+		a.byIndex = append(a.byIndex, nil)
+	}
+	c := a.byIndex[d.Index]
+	if c == nil {
+		c = &assembling{}
+		a.byIndex[d.Index] = c
+	}
+	if d.ID != "" {
+		c.id = d.ID
+	}
+	if d.Function.Name != "" {
+		c.name += d.Function.Name
+	}
+	c.args.WriteString(d.Function.Arguments)
+}
+
+// calls returns the assembled calls in index order (nil when there are none).
+func (a *toolCallAssembler) calls() []model.ToolCall {
+	var out []model.ToolCall
+	for _, c := range a.byIndex {
+		if c != nil {
+			out = append(out, model.ToolCall{ID: c.id, Name: c.name, Arguments: c.args.String()})
+		}
+	}
+	return out
 }
