@@ -76,11 +76,30 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 				"Invalid value for 'messages["+strconv.Itoa(i)+"]': each message needs a role and string or text-part content."))
 			return
 		}
-		c.msgs = append(c.msgs, model.Message{Role: model.Role(m.Role), Name: m.Name, Content: text})
+		msg := model.Message{Role: model.Role(m.Role), Name: m.Name, Content: text, ToolCallID: m.ToolCallID}
+		for _, tc := range m.ToolCalls {
+			msg.ToolCalls = append(msg.ToolCalls, model.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
+		if m.Role == string(model.RoleTool) && m.ToolCallID == "" {
+			rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("missing_required_parameter"), "messages["+strconv.Itoa(i)+"].tool_call_id",
+				"Missing required parameter: 'messages["+strconv.Itoa(i)+"].tool_call_id'."))
+			return
+		}
+		c.msgs = append(c.msgs, msg)
 	}
 	rec.Messages = c.msgs
 	if len(c.msgs) == 0 {
 		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "messages", "[] is too short - 'messages'"))
+		return
+	}
+	if problem := checkToolMessages(c.msgs); problem != "" {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "messages", problem))
+		return
+	}
+	choice, ok := toolChoice(c.req.ToolChoice)
+	if !ok || (choice != "" && choice != "none" && len(c.req.Tools) == 0) {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "tool_choice",
+			"Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified, and must be none, auto, required or a named function."))
 		return
 	}
 	if c.maxTokens < 0 || (c.req.MaxTokens != nil && *c.req.MaxTokens == 0) {
@@ -105,7 +124,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	}
 	rec.Fault = c.fault
 
-	c.prompt = s.promptTokens(c.msgs)
+	c.prompt = s.promptTokens(c.msgs) + s.countTools(c.req.Tools)
 	switch {
 	case c.fault == FaultContentFilter:
 		rec.Status = s.fail(w, http.StatusBadRequest, contentFilterError())
@@ -134,6 +153,20 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	setRemaining(w.Header(), adm.remainingRequests, adm.remainingTokens)
 	c.cached = s.cachedTokens(rec.Deployment, c.msgs)
 
+	if calls := plannedToolCalls(c.msgs, toolNames(c.req.Tools), choice); len(calls) > 0 {
+		completion := s.toolCallTokens(calls)
+		s.quota.reconcile(rec.Deployment, adm.entry, c.prompt+completion)
+		c.id = s.completionID()
+		c.created = s.cfg.Now().Unix()
+		s.setIDs(w.Header())
+		rec.Status = http.StatusOK
+		if c.req.Stream {
+			s.streamToolCalls(r.Context(), w, c, calls, completion)
+			return
+		}
+		s.respondToolCalls(r.Context(), w, c, calls, completion)
+		return
+	}
 	text := personaReply(c.msgs)
 	if jsonMode {
 		// The personas write prose; in JSON mode the prose is wrapped in an

@@ -294,7 +294,7 @@ var (
 // title turns the lead sentence into a title line: no leading article or
 // trailing "on Monday", in title case.
 func title(lead string) string {
-	h := headline(lead, 12)
+	h := headline(stripCitations(lead), 12)
 	if t := trailingWhen.ReplaceAllString(h, ""); wordCount(t) >= 3 {
 		h = t
 	}
@@ -323,6 +323,10 @@ const (
 
 func reporterReply(msgs []model.Message) string {
 	f, topic := parseTask(task(msgs))
+	if sf := sourceFacts(toolSources(msgs)); len(sf) > 0 {
+		// Fetched sources replace the task as the facts, cited [n].
+		f, topic = sf, false
+	}
 	if len(f) == 0 {
 		f = []string{noFacts}
 	}

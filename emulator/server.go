@@ -363,6 +363,12 @@ func (s *Server) messageTokens(m model.Message) int {
 	if m.Name != "" {
 		n += 1 + s.countText(m.Name)
 	}
+	for _, tc := range m.ToolCalls {
+		n += 3 + s.countText(tc.ID) + s.countText(tc.Name) + s.countText(tc.Arguments)
+	}
+	if m.ToolCallID != "" {
+		n += 1 + s.countText(m.ToolCallID)
+	}
 	return n
 }
 

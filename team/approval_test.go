@@ -93,7 +93,7 @@ func TestApproval_PausesReviseContinuesApproveEnds(t *testing.T) {
 		t.Fatalf("third call by %s", reporter.Meta.Agent)
 	}
 	last := reporter.Messages[len(reporter.Messages)-1]
-	if last != (model.Message{Role: model.RoleUser, Name: team.EditorInChief, Content: "Name the council member."}) {
+	if !cmp.Equal(last, model.Message{Role: model.RoleUser, Name: team.EditorInChief, Content: "Name the council member."}) {
 		t.Fatalf("reporter's prompt ends with %+v, want the editor-in-chief's note", last)
 	}
 

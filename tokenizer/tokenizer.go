@@ -137,6 +137,22 @@ func (t *Tokenizer) CountMessages(msgs []model.Message) int {
 		if m.Name != "" {
 			n += tokensPerName + t.Count(m.Name)
 		}
+		for _, tc := range m.ToolCalls {
+			n += tokensPerMessage + t.Count(tc.ID) + t.Count(tc.Name) + t.Count(tc.Arguments)
+		}
+		if m.ToolCallID != "" {
+			n += tokensPerName + t.Count(m.ToolCallID)
+		}
+	}
+	return n
+}
+
+// CountTools returns the prompt tokens tool definitions add to a request:
+// the service bills the definitions' JSON.
+func (t *Tokenizer) CountTools(tools []model.Tool) int {
+	n := 0
+	for _, tl := range tools {
+		n += tokensPerMessage + t.Count(tl.Name) + t.Count(tl.Description) + t.Count(string(tl.Parameters))
 	}
 	return n
 }

@@ -291,12 +291,18 @@ func (c *Client) promptTokens(req *model.Request) int {
 		name = c.cfg.Model
 	}
 	if tk, err := tokenizer.ForModel(name); err == nil {
-		return tk.CountMessages(req.Messages)
+		return tk.CountMessages(req.Messages) + tk.CountTools(req.Tools)
 	}
 	// No tokenizer: a token is at least one byte, so bytes bound it.
 	n := 3
 	for _, m := range req.Messages {
-		n += 4 + len(m.Role) + len(m.Name) + len(m.Content)
+		n += 4 + len(m.Role) + len(m.Name) + len(m.Content) + len(m.ToolCallID)
+		for _, tc := range m.ToolCalls {
+			n += 4 + len(tc.ID) + len(tc.Name) + len(tc.Arguments)
+		}
+	}
+	for _, t := range req.Tools {
+		n += 4 + len(t.Name) + len(t.Description) + len(t.Parameters)
 	}
 	return n
 }

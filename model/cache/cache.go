@@ -36,6 +36,8 @@ type Entry struct {
 	Content      string `json:"content"`
 	Model        string `json:"model,omitempty"`
 	FinishReason string `json:"finish_reason,omitempty"`
+	// ToolCalls of a tool-call answer, replayed exactly (ids included).
+	ToolCalls []model.ToolCall `json:"tool_calls,omitempty"`
 	// Usage is what the original call used, kept for reference only: a hit
 	// reports zero tokens.
 	Usage model.Usage `json:"usage"`
@@ -45,7 +47,11 @@ type Entry struct {
 
 // Size is an estimate of the bytes an entry holds, for size-bounded stores.
 func (e Entry) Size() int {
-	return len(e.Content) + len(e.Model) + len(e.FinishReason) + 96
+	n := len(e.Content) + len(e.Model) + len(e.FinishReason) + 96
+	for _, tc := range e.ToolCalls {
+		n += len(tc.ID) + len(tc.Name) + len(tc.Arguments) + 48
+	}
+	return n
 }
 
 // Store keeps entries by key. Implementations must be safe for concurrent
@@ -116,6 +122,10 @@ type canonical struct {
 	Seed        *int64          `json:"seed"`
 	Stop        []string        `json:"stop"`
 	JSONMode    bool            `json:"json_mode"`
+	// Tools and ToolChoice are left out of a request without tools, so the
+	// keys of such requests are what they were before tools existed.
+	Tools      []model.Tool `json:"tools,omitempty"`
+	ToolChoice string       `json:"tool_choice,omitempty"`
 }
 
 // Key returns the cache key of req in a namespace: the hex SHA-256 of a
@@ -135,6 +145,8 @@ func Key(namespace string, req *model.Request) string {
 		Seed:        req.Seed,
 		Stop:        req.Stop,
 		JSONMode:    req.JSONMode,
+		Tools:       req.Tools,
+		ToolChoice:  req.ToolChoice,
 	}
 	if c.Messages == nil {
 		c.Messages = []model.Message{}
@@ -215,7 +227,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		r := *resp
 		return &r, nil
 	}
-	return c.hit(req, Entry{Content: resp.Content, Model: resp.Model, FinishReason: resp.FinishReason}), nil
+	return c.hit(req, Entry{Content: resp.Content, Model: resp.Model, FinishReason: resp.FinishReason, ToolCalls: resp.ToolCalls}), nil
 }
 
 // gate forwards deltas until it is closed.
@@ -248,7 +260,7 @@ func storable(resp *model.Response) bool {
 	if resp == nil || resp.Cached {
 		return false
 	}
-	return resp.FinishReason == "stop" || resp.FinishReason == "length"
+	return resp.FinishReason == "stop" || resp.FinishReason == "length" || resp.FinishReason == "tool_calls"
 }
 
 func (c *Client) get(ctx context.Context, key string) (Entry, bool) {
@@ -265,6 +277,7 @@ func (c *Client) set(ctx context.Context, key string, resp *model.Response) {
 		Content:      resp.Content,
 		Model:        resp.Model,
 		FinishReason: resp.FinishReason,
+		ToolCalls:    resp.ToolCalls,
 		Usage:        resp.Usage,
 		CreatedAt:    time.Now().UTC(),
 	}
@@ -289,6 +302,7 @@ func (c *Client) hit(req *model.Request, e Entry) *model.Response {
 		Model:        e.Model,
 		Content:      e.Content,
 		FinishReason: e.FinishReason,
+		ToolCalls:    e.ToolCalls,
 		Usage: model.Usage{Requests: 1, CachedResponses: 1,
 			SavedTokens: e.Usage.TotalTokens(), SavedUSD: e.Usage.CostUSD},
 		Cached: true,

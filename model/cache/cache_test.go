@@ -413,3 +413,43 @@ func TestClient_Complete_FollowerOutlivesCancelledLeader(t *testing.T) {
 		t.Errorf("follower got %+v, want the answer", resp)
 	}
 }
+
+func TestClient_ToolCallAnswersReplayExactlyAndToolsAreInTheKey(t *testing.T) {
+	calls := []model.ToolCall{{ID: "call_1", Name: "fetch_url", Arguments: `{"url":"https://a.test/"}`},
+		{ID: "call_2", Name: "fetch_url", Arguments: `{"url":"https://b.test/"}`}}
+	var n atomic.Int32
+	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
+		n.Add(1)
+		return &model.Response{ID: "x", Model: "gpt-4o", ToolCalls: calls, FinishReason: "tool_calls",
+			Usage: model.Usage{PromptTokens: 30, CompletionTokens: 12, Requests: 1}}, nil
+	})
+	c := cache.Wrap(next, cache.Config{Store: memory.New(memory.Config{})})
+	tool := model.Tool{Name: "fetch_url", Parameters: []byte(`{"type":"object"}`)}
+	req := request("Write about https://a.test/ and https://b.test/")
+	req.Tools = []model.Tool{tool}
+	if _, err := c.Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	var deltas int
+	again := *req
+	again.OnDelta = func(model.Delta) { deltas++ }
+	hit, err := c.Complete(context.Background(), &again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hit.Cached || n.Load() != 1 || hit.FinishReason != "tool_calls" || deltas != 0 || hit.Usage.TotalTokens() != 0 {
+		t.Fatalf("hit %+v after %d calls, %d deltas", hit, n.Load(), deltas)
+	}
+	if diff := cmp.Diff(calls, hit.ToolCalls); diff != "" {
+		t.Fatalf("replayed calls (-want +got):\n%s", diff)
+	}
+	// The same messages without the tool, or with another tool choice, are other requests.
+	if cache.Key("", req) == cache.Key("", request("Write about https://a.test/ and https://b.test/")) {
+		t.Fatal("tools are not part of the key")
+	}
+	choice := *req
+	choice.ToolChoice = model.ToolChoiceNone
+	if cache.Key("", req) == cache.Key("", &choice) {
+		t.Fatal("tool_choice is not part of the key")
+	}
+}

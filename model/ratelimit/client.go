@@ -143,7 +143,11 @@ func (c *Client) countPrompt(req *model.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ct.count(req.Messages), nil
+	n := ct.count(req.Messages)
+	if len(req.Tools) > 0 {
+		n += ct.tok.CountTools(req.Tools)
+	}
+	return n, nil
 }
 
 // tokenizer returns the model's tokenizer.
@@ -204,6 +208,16 @@ func (ct *counter) key(m model.Message) uint64 {
 	_, _ = h.WriteString(m.Name)
 	_ = h.WriteByte(0)
 	_, _ = h.WriteString(m.Content)
+	_ = h.WriteByte(0)
+	_, _ = h.WriteString(m.ToolCallID)
+	for _, tc := range m.ToolCalls {
+		_ = h.WriteByte(0)
+		_, _ = h.WriteString(tc.ID)
+		_ = h.WriteByte(0)
+		_, _ = h.WriteString(tc.Name)
+		_ = h.WriteByte(0)
+		_, _ = h.WriteString(tc.Arguments)
+	}
 	return h.Sum64()
 }
 

@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +36,7 @@ func TestStore_GetSet(t *testing.T) {
 	want := cache.Entry{Content: "hello", Model: "gpt-4o", FinishReason: "stop", Usage: model.Usage{PromptTokens: 3}}
 	set(t, s, "k", want, time.Hour)
 	got, ok, err := s.Get(context.Background(), "k")
-	if err != nil || !ok || got != want {
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Errorf("Get = %+v, %v, %v; want %+v, true, nil", got, ok, err, want)
 	}
 	if has(t, s, "other") {

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -96,7 +97,7 @@ func TestStore_KeyPrefixAndTTL(t *testing.T) {
 		t.Errorf("TTL of the prefixed key = %v, want about 90m", ttl)
 	}
 	got, ok, err := s.Get(ctx, "k")
-	if err != nil || !ok || got != want {
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Errorf("Get = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 	if _, ok, err := s.Get(ctx, "missing"); ok || err != nil {

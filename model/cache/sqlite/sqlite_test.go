@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,7 +111,7 @@ func TestStore_GetSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok, err := s.Get(context.Background(), "k")
-	if err != nil || !ok || got != want {
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Errorf("Get = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 	if has(t, s, "missing") {
