@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/tool"
 )
 
 // SourceUser is the source of the task message.
@@ -37,6 +39,9 @@ type Message struct {
 	// Similarity is set when the similarity cache answered: how similar
 	// the request was to the one whose answer was reused.
 	Similarity float64 `json:"similarity,omitempty"`
+	// ToolCalls are the tool calls the agent made while writing it, with
+	// their results.
+	ToolCalls []ToolExchange `json:"tool_calls,omitempty"`
 }
 
 // Agent is a participant of a team.
@@ -76,6 +81,22 @@ type Config struct {
 	// Context chooses the part of the conversation sent on each call; the
 	// zero value sends all of it.
 	Context ContextPolicy
+
+	// Tools the agent may call; none means a plain model call per reply.
+	Tools []tool.Tool
+	// MaxToolRounds caps the model-call/tool-run rounds of one reply; past
+	// it the model must answer with text. 0 means DefaultMaxToolRounds.
+	MaxToolRounds int
+	// ReflectOnToolUse makes the agent run one round of tools and then
+	// reflect on their results with one more model call that must answer
+	// with text (AutoGen's reflect_on_tool_use).
+	ReflectOnToolUse bool
+	// ToolTimeout bounds each tool call; 0 means DefaultToolTimeout.
+	ToolTimeout time.Duration
+	// MaxToolResult bounds the bytes of one result; 0 means DefaultMaxToolResult.
+	MaxToolResult int
+	// Logger receives a WARN line for every failed tool call; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Assistant is an Agent backed by a model.
@@ -142,6 +163,14 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 	if m, ok := MetaFrom(ctx); ok {
 		req.Meta.RunID = m.RunID
 	}
+	if len(a.cfg.Tools) > 0 {
+		resp, exchanges, usage, err := a.replyWithTools(ctx, req)
+		if err != nil {
+			return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
+		}
+		return Message{Source: a.cfg.Name, Content: strings.TrimSpace(resp.Content), Usage: usage, Time: time.Now(),
+			Cached: resp.Cached, ToolCalls: exchanges}, nil
+	}
 	resp, err := a.cfg.Client.Complete(ctx, req)
 	if err != nil {
 		return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
@@ -158,6 +187,9 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 	}, nil
 }
 
+// Tools returns the agent's tools.
+func (a *Assistant) Tools() []tool.Tool { return a.cfg.Tools }
+
 // Prompt builds the chat messages the agent sends for a history: its system
 // prompt, the task as a user message, other agents' messages as user messages
 // carrying their name, and its own earlier messages as assistant messages,
@@ -172,7 +204,7 @@ func (a *Assistant) Prompt(history []Message) []model.Message {
 	for _, m := range history {
 		switch {
 		case m.Source == a.cfg.Name:
-			msgs = append(msgs, model.Message{Role: model.RoleAssistant, Content: m.Content})
+			msgs = appendOwn(msgs, m)
 		case ValidName(m.Source):
 			msgs = append(msgs, model.Message{Role: model.RoleUser, Name: m.Source, Content: m.Content})
 		default:

@@ -13,6 +13,7 @@ import (
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/termination"
 	"github.com/newsroom-dev/newsroom/tokenizer"
+	"github.com/newsroom-dev/newsroom/tool"
 )
 
 // Team kinds (a team file's kind).
@@ -66,6 +67,16 @@ type Config struct {
 	// Count counts tokens for budget context policies; nil means the
 	// tokenizer of Model (o200k_base when unknown).
 	Count func(string) int
+	// Tools are the tools agents may be given by name (a team file's
+	// agent tools). Nil means none are available: agents then run without
+	// tools. A name a file lists that Tools lacks is an error.
+	Tools []tool.Tool
+	// ExtraTools (MCP servers' tools) are given to every agent that has tools.
+	ExtraTools []tool.Tool
+	// NoTools runs every agent without tools.
+	NoTools bool
+	// NoGrounding turns the grounding check off, whatever the file says.
+	NoGrounding bool
 }
 
 // New builds the team a desk describes.
@@ -115,6 +126,9 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			ctx = d.Context
 		}
 		c.Context = policy(ctx, count)
+		if err := giveTools(&c, as.Tools, cfg); err != nil {
+			return nil, fmt.Errorf("desk %s: agent %s: %w", s.Name, as.Name, err)
+		}
 		a, err := agent.NewAssistant(c)
 		if err != nil {
 			return nil, fmt.Errorf("desk %s: %w", s.Name, err)
@@ -161,7 +175,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desk %s: %w", s.Name, err)
 	}
-	return &named{Team: t, name: s.Name}, nil
+	return grounded(&named{Team: t, name: s.Name}, s, cfg), nil
 }
 
 // named reports the desk's name instead of its kind: runs, the store and

@@ -18,6 +18,7 @@ type Spec struct {
 	Graph       *GraphSpec     `yaml:"graph,omitempty" doc:"The graph's edges (kind graph only)."`
 	Article     *ArticleSpec   `yaml:"article,omitempty" doc:"Which agents' messages make the finished article; default News_Reporter and Headline_Generator."`
 	Defaults    *AgentDefaults `yaml:"defaults,omitempty" doc:"Settings every agent inherits unless it sets its own."`
+	Grounding   *bool          `yaml:"grounding,omitempty" doc:"Check the article against the task and the sources before an approval ends the run; default true."`
 }
 
 // AgentSpec is one participant.

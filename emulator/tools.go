@@ -363,7 +363,7 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 	}{
 		ID: c.id, Object: "chat.completion", Created: c.created, Model: s.cfg.ModelName, SystemFingerprint: systemFingerprint,
 		Choices: []choice{{Message: toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, FinishReason: "tool_calls"}},
-		Usage:   newUsage(c.prompt, completionTokens),
+		Usage:   newUsage(c.prompt, c.cached, completionTokens),
 	}
 	if c.azure {
 		resp.Choices[0].ContentFilterResults = json.RawMessage(`{}`)
@@ -478,7 +478,7 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 	}
 	if c.rec.IncludeUsage {
 		u := toolChunk{Choices: []choice{}, Created: c.created, ID: c.id, Model: s.cfg.ModelName,
-			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint, Usage: newUsage(c.prompt, completionTokens)}
+			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint, Usage: newUsage(c.prompt, c.cached, completionTokens)}
 		if !send(u) {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/tool"
 )
 
 // EventType names the kind of an Event.
@@ -128,6 +129,12 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// Decision is a person's decision (approval_decided).
 	Decision *Decision `json:"decision,omitempty"`
+	// Tool is a tool call (tool_call) or a call with its result (tool_result).
+	Tool *agent.ToolExchange `json:"tool,omitempty"`
+	// Source is a document the run read (tool_result, source).
+	Source *tool.Source `json:"source,omitempty"`
+	// Grounding is the grounding check of the article (grounding).
+	Grounding *Grounding `json:"grounding,omitempty"`
 	// StopReason says why the run ended (run_finished).
 	StopReason string `json:"stop_reason,omitempty"`
 	// Error is set when the run failed (run_finished).
@@ -149,6 +156,10 @@ type Result struct {
 	Duration      time.Duration          `json:"duration"`
 	// Decisions are the decisions people made on the run, oldest first.
 	Decisions []Decision `json:"decisions,omitempty"`
+	// Sources are the documents the run read, numbered as cited.
+	Sources []tool.Source `json:"sources,omitempty"`
+	// Grounding is the last grounding check of the article, if one ran.
+	Grounding *Grounding `json:"grounding,omitempty"`
 }
 
 // Checkpoint is the state a run resumes from: the messages written so far
@@ -165,6 +176,15 @@ type Checkpoint struct {
 	Awaiting bool
 	// Decisions are the decisions made on the run so far, oldest first.
 	Decisions []Decision
+	// Sources are the documents read so far, numbered.
+	Sources []tool.Source
+	// ToolResults are the finished tool calls of the message in progress:
+	// a resumed run does not run them again.
+	ToolResults []agent.ToolExchange
+	// Grounding is the last grounding check; GroundingHeld is true while
+	// its unsupported claims hold the run's end.
+	Grounding     *Grounding
+	GroundingHeld bool
 }
 
 // Apply folds an event into the checkpoint. A store that keeps a run's events
@@ -180,6 +200,20 @@ func (c *Checkpoint) Apply(e Event) {
 			c.addUsage(e.Message.Source, e.Message.Deployment, e.Message.Usage)
 		}
 		c.NextSpeaker = ""
+		c.ToolResults = nil
+	case EventToolResult:
+		if e.Tool != nil {
+			c.ToolResults = append(c.ToolResults, *e.Tool)
+		}
+		c.addSource(e.Source)
+	case EventSource:
+		c.addSource(e.Source)
+	case EventGrounding:
+		if e.Grounding != nil {
+			g := *e.Grounding
+			c.Grounding = &g
+			c.GroundingHeld = len(g.Unsupported) > 0
+		}
 	case EventApprovalRequested:
 		c.Awaiting = true
 	case EventApprovalDecided:
@@ -188,6 +222,18 @@ func (c *Checkpoint) Apply(e Event) {
 			c.Decisions = append(c.Decisions, *e.Decision)
 		}
 	}
+}
+
+func (c *Checkpoint) addSource(s *tool.Source) {
+	if s == nil || s.ID <= 0 {
+		return
+	}
+	for _, have := range c.Sources {
+		if have.ID == s.ID {
+			return
+		}
+	}
+	c.Sources = append(c.Sources, *s)
 }
 
 // DefaultDeployment is the key of Result.PerDeployment for calls that named

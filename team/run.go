@@ -13,6 +13,7 @@ import (
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/termination"
+	"github.com/newsroom-dev/newsroom/tool"
 )
 
 // Errors returned by this package.
@@ -59,6 +60,9 @@ type runOptions struct {
 	selectCtx func(context.Context) (context.Context, func())
 	approval  bool
 	decision  *Decision
+	grounding GroundingFunc
+	sources   []*tool.Source
+	toolCtx   func(context.Context, model.ToolCall) (context.Context, func(error))
 }
 
 // WithApproval makes the run wait for a person's decision when the team's
@@ -126,7 +130,8 @@ func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, 
 func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEvent func(Event)) (*Result, error) {
 	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent),
 		PerDeployment: maps.Clone(from.PerDeployment),
-		Awaiting:      from.Awaiting, Decisions: slices.Clone(from.Decisions)}
+		Awaiting:      from.Awaiting, Decisions: slices.Clone(from.Decisions), Sources: slices.Clone(from.Sources),
+		Grounding: from.Grounding, GroundingHeld: from.GroundingHeld}
 	res := &Result{Task: task}
 	var started time.Time
 	var runErr error
@@ -149,6 +154,7 @@ func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEve
 	}
 	res.Messages, res.Usage, res.PerAgent, res.PerDeployment = cp.Messages, cp.Usage, nonNil(cp.PerAgent), cp.PerDeployment
 	res.Decisions = cp.Decisions
+	res.Sources, res.Grounding = cp.Sources, cp.Grounding
 	return res, runErr
 }
 
@@ -192,6 +198,12 @@ type state struct {
 	messages []agent.Message // task excluded
 	usage    model.Usage
 	started  time.Time
+	// sources are the documents read, numbered; pending are the finished
+	// tool calls of the message in progress.
+	sources []tool.Source
+	pending []agent.ToolExchange
+	// held is true while a grounding check holds the run's end.
+	held bool
 }
 
 // history returns the conversation with the task first, as agents see it.
@@ -258,6 +270,12 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			if _, ok := p.(replayer); !ok {
 				next = o.resume.NextSpeaker
 			}
+			st.sources = slices.Clone(o.resume.Sources)
+			st.held = o.resume.GroundingHeld
+		}
+		var stored []agent.ToolExchange // finished calls of the resumed turn
+		if o.resume != nil {
+			stored = o.resume.ToolResults
 		}
 		finish := func(reason string, err error) {
 			e := Event{Type: EventRunFinished, Time: now(), StopReason: reason, Total: st.usage, Index: len(st.messages)}
@@ -300,6 +318,26 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			if !out.Stop {
 				return false
 			}
+			if out.Done && o.grounding != nil {
+				g, goOn := b.ground(st, o.grounding, now, yield)
+				if !goOn {
+					return true // the consumer stopped
+				}
+				if len(g.Unsupported) > 0 {
+					if g.Author != "" && b.byName[g.Author] != nil {
+						next = g.Author
+					}
+					if out := evaluate(); out.Stop { // the feedback itself reached a cap
+						finish(groundingStop(out.Reason), nil)
+						return true
+					}
+					return false
+				}
+			}
+			if !out.Done && st.held {
+				finish(groundingStop(out.Reason), nil)
+				return true
+			}
 			if o.approval && out.Done {
 				if yield(Event{Type: EventApprovalRequested, Time: now(), Reason: out.Reason, Index: len(st.messages), Total: st.usage}, nil) {
 					finish(StopAwaitingApproval, nil)
@@ -330,6 +368,9 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				return
 			}
 			finish("error", err)
+		}
+		if len(o.sources) > 0 && o.decision == nil && !awaiting && !b.giveSources(st, o.sources, now, yield) {
+			return
 		}
 		switch {
 		case o.decision != nil:
@@ -439,6 +480,22 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			if o.turnCtx != nil {
 				replyCtx, replyDone = o.turnCtx(turnCtx, speaker.Name())
 			}
+			{
+				name, idx := speaker.Name(), len(st.messages)
+				base := func() Event { return Event{Time: now(), Index: idx, Total: st.usage} }
+				emit := func(e Event) bool {
+					if stopped {
+						return false
+					}
+					if !yield(e, nil) {
+						stopped = true
+						cancelTurn()
+					}
+					return !stopped
+				}
+				replyCtx = agent.WithToolHooks(replyCtx, st.toolHooks(name, &o, base, emit, stored))
+				stored = nil
+			}
 			msg, err := speaker.Reply(replyCtx, st.history(), onDelta)
 			replyDone()
 			cancelTurn()
@@ -453,6 +510,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			if msg.Time.IsZero() {
 				msg.Time = now()
 			}
+			st.pending = nil
 			st.messages = append(st.messages, msg)
 			st.usage = st.usage.Add(msg.Usage)
 			m := msg

@@ -23,13 +23,16 @@ const (
 	KindCancelled     Kind = "cancelled"
 	KindContentFilter Kind = "content_filter"
 	KindShutdown      Kind = "shutdown"
-	KindError         Kind = "error"
-	KindOther         Kind = "other"
+	// KindGrounding: the run reached a cap while the article still made
+	// claims no source supports.
+	KindGrounding Kind = "grounding"
+	KindError     Kind = "error"
+	KindOther     Kind = "other"
 )
 
 // Kinds lists every Kind, for documentation and tests.
 var Kinds = []Kind{KindVerdict, KindTextMention, KindMaxMessages, KindTokenLimit, KindBudget, KindTimeout,
-	KindSourceMatch, KindExternal, KindCancelled, KindContentFilter, KindShutdown, KindError, KindOther}
+	KindSourceMatch, KindExternal, KindCancelled, KindContentFilter, KindShutdown, KindGrounding, KindError, KindOther}
 
 // kindPrefixes map the start of each stop reason newsroom writes to its kind:
 // the conditions of this package, the budget and content-filter stops of the
@@ -53,6 +56,7 @@ var kindPrefixes = []struct {
 	{"cancelled", KindCancelled},
 	{"content filter:", KindContentFilter},
 	{"server shutting down", KindShutdown},
+	{"grounding:", KindGrounding},
 	{"error", KindError},
 }
 

@@ -1,0 +1,258 @@
+package team
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/tool"
+)
+
+// Tool events, sources and the grounding gate.
+
+// Events of tool use, sources and grounding.
+const (
+	// EventToolCall says an agent called a tool (Speaker, Tool without a result).
+	EventToolCall EventType = "tool_call"
+	// EventToolResult carries a call's result (Speaker, Tool; Source when it read a document).
+	EventToolResult EventType = "tool_result"
+	// EventSource carries a document given to the run before it started (Source).
+	EventSource EventType = "source"
+	// EventGrounding carries the grounding check of the article when the
+	// team's work was done (Grounding).
+	EventGrounding EventType = "grounding"
+)
+
+// Names of the run's own message sources.
+const (
+	// GroundingCheck is the source of the message listing unsupported claims.
+	GroundingCheck = "Grounding_Check"
+	// SourceDocuments is the source of the message that hands the team the
+	// documents given before the run (--source).
+	SourceDocuments = "Source_Documents"
+)
+
+// Grounding is the result of a grounding check of the article.
+type Grounding struct {
+	// Checked is the number of claims checked (0 when skipped).
+	Checked int `json:"checked"`
+	// Unsupported lists the claims found neither in the task nor in a source.
+	Unsupported []string `json:"unsupported,omitempty"`
+	// Skipped says why nothing was checked ("no sources"), if so.
+	Skipped string `json:"skipped,omitempty"`
+	// Author is the agent that wrote the article; a held approval sends the
+	// team back to it.
+	Author string `json:"author,omitempty"`
+}
+
+// Material is what an article may draw on: the task and the documents the
+// run read.
+type Material struct {
+	Task string
+	// Documents are the texts of the sources (tool results and documents
+	// given before the run).
+	Documents []string
+}
+
+// GroundingFunc checks the article of a run against its material.
+type GroundingFunc func(msgs []agent.Message, m Material) Grounding
+
+// WithGrounding makes a stop that means the work is done (termination.Done)
+// wait for check: if the article makes claims the material does not
+// contain, the stop does not stand, the list goes to the article's author as
+// a message from GroundingCheck, and the team goes on within its caps. A
+// cap reached while claims are still unsupported ends the run with a stop
+// reason of kind "grounding".
+func WithGrounding(check GroundingFunc) RunOption { return func(o *runOptions) { o.grounding = check } }
+
+// WithSources gives the run documents read before it started: they are
+// numbered first, recorded as EventSource events, and handed to the team as
+// a message from SourceDocuments. A resumed run that already has them
+// ignores them.
+func WithSources(docs []*tool.Source) RunOption { return func(o *runOptions) { o.sources = docs } }
+
+// WithToolContext lets an observer derive the context of each tool
+// execution (a telemetry span); end is called with the call's error.
+func WithToolContext(f func(ctx context.Context, call model.ToolCall) (context.Context, func(error))) RunOption {
+	return func(o *runOptions) { o.toolCtx = f }
+}
+
+// register numbers a source: a URL the run has read before keeps its number.
+func (s *state) register(src *tool.Source) int {
+	for _, have := range s.sources {
+		if have.URL == src.URL {
+			return have.ID
+		}
+	}
+	c := *src
+	c.ID = len(s.sources) + 1
+	s.sources = append(s.sources, c)
+	return c.ID
+}
+
+// material returns the task and every document the run has read: the
+// documents' texts as the tools returned them, and the sources message.
+func (s *state) material() Material {
+	m := Material{Task: s.task}
+	for _, src := range s.sources {
+		if src.Text != "" {
+			m.Documents = append(m.Documents, src.Text)
+		}
+	}
+	add := func(ex agent.ToolExchange) {
+		if !ex.IsError {
+			m.Documents = append(m.Documents, ex.Result)
+		}
+	}
+	for _, msg := range s.messages {
+		if msg.Source == SourceDocuments {
+			m.Documents = append(m.Documents, msg.Content)
+		}
+		for _, ex := range msg.ToolCalls {
+			add(ex)
+		}
+	}
+	for _, ex := range s.pending {
+		add(ex)
+	}
+	return m
+}
+
+// HasMaterial reports whether there is anything to check an article
+// against: documents, or a task given as facts ("Facts: ...").
+func (m Material) HasMaterial() bool {
+	return len(m.Documents) > 0 || strings.HasPrefix(strings.ToLower(strings.TrimSpace(m.Task)), "facts:")
+}
+
+// toolHooks connects one turn of speaker to the run: events, stored results
+// of a resumed turn, source numbering, spans.
+func (st *state) toolHooks(speaker string, o *runOptions, now func() Event, emit func(Event) bool, stored []agent.ToolExchange) *agent.ToolHooks {
+	h := &agent.ToolHooks{
+		OnCall: func(round int, c model.ToolCall) {
+			e := now()
+			e.Type, e.Speaker = EventToolCall, speaker
+			e.Tool = &agent.ToolExchange{Round: round, ID: c.ID, Name: c.Name, Arguments: c.Arguments}
+			emit(e)
+		},
+		OnResult: func(ex agent.ToolExchange, src *tool.Source) {
+			st.pending = append(st.pending, ex)
+			e := now()
+			e.Type, e.Speaker = EventToolResult, speaker
+			x := ex
+			e.Tool = &x
+			if src != nil {
+				c := *src
+				e.Source = &c
+			}
+			emit(e)
+		},
+		Register: st.register,
+		Span:     o.toolCtx,
+	}
+	if len(stored) > 0 {
+		h.Stored = func(c model.ToolCall) (agent.ToolExchange, bool) {
+			for _, ex := range stored {
+				if ex.ID == c.ID && ex.Name == c.Name {
+					return ex, true
+				}
+			}
+			for _, ex := range stored {
+				if ex.Name == c.Name && ex.Arguments == c.Arguments {
+					return ex, true
+				}
+			}
+			return agent.ToolExchange{}, false
+		}
+	}
+	return h
+}
+
+// sourcesMessage hands documents given before the run to the team.
+func sourcesMessage(docs []tool.Source) string {
+	var b strings.Builder
+	b.WriteString("Source documents for this assignment. Use them as your facts and cite them by number, as [1], [2].\n")
+	for _, d := range docs {
+		b.WriteString("\n[" + strconv.Itoa(d.ID) + "] ")
+		if d.Title != "" {
+			b.WriteString(d.Title + " — ")
+		}
+		b.WriteString(d.URL + "\n")
+		b.WriteString(strings.TrimSpace(d.Text))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// groundingFeedback is the message that sends an article back.
+func groundingFeedback(g Grounding) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The article cannot be approved yet: %d of its claims appear neither in the task nor in any source:\n", len(g.Unsupported))
+	for _, c := range g.Unsupported {
+		b.WriteString("- " + c + "\n")
+	}
+	b.WriteString("Remove these claims or state only what the task and the sources say, then send the whole revised article.")
+	return b.String()
+}
+
+// groundingStop is the stop reason of a run whose cap was reached while
+// claims were still unsupported.
+func groundingStop(cap string) string {
+	return "grounding: unsupported claims remained when the run reached its cap (" + cap + ")"
+}
+
+// giveSources registers the documents given before the run and hands them
+// to the team, once. It reports whether the stream goes on.
+func (b *base) giveSources(st *state, docs []*tool.Source, now func() time.Time, yield func(Event, error) bool) bool {
+	for _, m := range st.messages {
+		if m.Source == SourceDocuments {
+			return true // a resumed run has them already
+		}
+	}
+	var given []tool.Source
+	for _, d := range docs {
+		if d == nil {
+			continue
+		}
+		c := *d
+		c.ID = st.register(d)
+		given = append(given, c)
+		src := c
+		if !yield(Event{Type: EventSource, Time: now(), Source: &src, Index: len(st.messages), Total: st.usage}, nil) {
+			return false
+		}
+	}
+	if len(given) == 0 {
+		return true
+	}
+	msg := agent.Message{Source: SourceDocuments, Content: sourcesMessage(given), Time: now()}
+	st.messages = append(st.messages, msg)
+	return yield(Event{Type: EventMessage, Time: msg.Time, Speaker: SourceDocuments, Message: &msg, Index: len(st.messages) - 1, Total: st.usage}, nil)
+}
+
+// ground runs the grounding check when the team's work is done. Unsupported
+// claims go to the team as a message from GroundingCheck. It returns the
+// check and whether the stream goes on.
+func (b *base) ground(st *state, check GroundingFunc, now func() time.Time, yield func(Event, error) bool) (Grounding, bool) {
+	m := st.material()
+	var g Grounding
+	if m.HasMaterial() {
+		g = check(st.messages, m)
+	} else {
+		g = Grounding{Skipped: "no sources"}
+	}
+	st.held = len(g.Unsupported) > 0
+	gc := g
+	if !yield(Event{Type: EventGrounding, Time: now(), Grounding: &gc, Index: len(st.messages), Total: st.usage}, nil) {
+		return g, false
+	}
+	if len(g.Unsupported) == 0 {
+		return g, true
+	}
+	msg := agent.Message{Source: GroundingCheck, Content: groundingFeedback(g), Time: now()}
+	st.messages = append(st.messages, msg)
+	return g, yield(Event{Type: EventMessage, Time: msg.Time, Speaker: GroundingCheck, Message: &msg, Index: len(st.messages) - 1, Total: st.usage}, nil)
+}
