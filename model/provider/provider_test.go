@@ -411,7 +411,7 @@ func TestClient_Complete_ZeroValuedParametersAreSent(t *testing.T) {
 
 func TestClient_Complete_UnsupportedRole(t *testing.T) {
 	c, _ := New(Config{Endpoint: "https://x.openai.azure.com", Deployment: "d", APIKey: "k"})
-	_, err := c.Complete(context.Background(), &model.Request{Messages: []model.Message{{Role: "tool", Content: "x"}}})
+	_, err := c.Complete(context.Background(), &model.Request{Messages: []model.Message{{Role: "function", Content: "x"}}})
 	if err == nil || !strings.Contains(err.Error(), "unsupported message role") {
 		t.Fatalf("err = %v", err)
 	}
