@@ -1,0 +1,198 @@
+package mcp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/tool/mcp"
+)
+
+// The stdio server is this test binary run again with envServe set: a real
+// MCP server process the tests start and talk to over its stdin and stdout.
+const envServe = "NEWSROOM_MCP_TEST_SERVE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envServe) == "1" {
+		if err := testServer().Run(context.Background(), &sdk.StdioTransport{}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type echoIn struct {
+	Text string `json:"text" jsonschema:"text to echo"`
+}
+
+type empty struct{}
+
+func testServer() *sdk.Server {
+	s := sdk.NewServer(&sdk.Implementation{Name: "desk-docs", Version: "1"}, nil)
+	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "Echo the text."}, func(_ context.Context, _ *sdk.CallToolRequest, in echoIn) (*sdk.CallToolResult, any, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "echo: " + in.Text}}}, nil, nil
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "fail", Description: "Always fails."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
+		return nil, nil, errors.New("the archive is offline")
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "slow", Description: "Never answers in time."}, func(ctx context.Context, _ *sdk.CallToolRequest, _ empty) (*sdk.CallToolResult, any, error) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second): // outlives the agent's timeout, not the test
+		}
+		return nil, nil, ctx.Err()
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "huge", Description: "Too much text."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: strings.Repeat("x", 200_000)}}}, nil, nil
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "exit", Description: "Ends the server process."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
+		os.Exit(3)
+		return nil, nil, nil
+	})
+	return s
+}
+
+// scripted asks for the calls of each round, then answers with the tool
+// results it saw.
+type scripted struct {
+	mu     sync.Mutex
+	rounds [][]model.ToolCall
+}
+
+func (s *scripted) Complete(_ context.Context, req *model.Request) (*model.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.rounds) > 0 {
+		r := s.rounds[0]
+		s.rounds = s.rounds[1:]
+		return &model.Response{ToolCalls: r, FinishReason: "tool_calls"}, nil
+	}
+	return &model.Response{Content: "done", FinishReason: "stop"}, nil
+}
+
+func calls(names ...string) []model.ToolCall {
+	out := make([]model.ToolCall, len(names))
+	for i, n := range names {
+		args := `{}`
+		if strings.HasSuffix(n, "_echo") {
+			args = `{"text":"hello"}`
+		}
+		out[i] = model.ToolCall{ID: fmt.Sprint("c", i), Name: n, Arguments: args}
+	}
+	return out
+}
+
+func connectStdio(t *testing.T) *mcp.Server {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envServe, "1") // inherited by the child only; the test binary's own TestMain already ran
+	spec, err := mcp.ParseSpec("docs=" + exe + " -test.run=^$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mcp.Connect(context.Background(), spec, mcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func connectHTTP(t *testing.T) *mcp.Server {
+	t.Helper()
+	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return testServer() }, nil))
+	t.Cleanup(srv.Close)
+	spec, err := mcp.ParseSpec("web=" + srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mcp.Connect(context.Background(), spec, mcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func names(ts []tool.Tool) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Definition().Name)
+	}
+	return out
+}
+
+func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
+	for name, connect := range map[string]func(*testing.T) *mcp.Server{"stdio": connectStdio, "http": connectHTTP} {
+		t.Run(name, func(t *testing.T) {
+			s := connect(t)
+			got := strings.Join(names(s.Tools()), ",")
+			prefix := s.Name() + "_"
+			if got != prefix+"echo,"+prefix+"exit,"+prefix+"fail,"+prefix+"huge,"+prefix+"slow" {
+				t.Fatalf("tools %s", got)
+			}
+			var schema map[string]any
+			if err := json.Unmarshal(s.Tools()[0].Definition().Parameters, &schema); err != nil || schema["type"] != "object" {
+				t.Fatalf("echo schema %s", s.Tools()[0].Definition().Parameters)
+			}
+			m := &scripted{rounds: [][]model.ToolCall{calls(prefix+"echo", prefix+"fail", prefix+"slow", prefix+"huge", prefix+"nope")}}
+			a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: 300 * time.Millisecond, MaxToolResult: 100_000})
+			msg, err := a.Reply(context.Background(), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"echo: hello", "the archive is offline", "did not answer within", "more than the limit", "unknown tool"}
+			for i, ex := range msg.ToolCalls {
+				if !strings.Contains(ex.Result, want[i]) || ex.IsError != (i > 0) {
+					t.Errorf("%s: %+v, want %q", ex.Name, ex, want[i])
+				}
+			}
+			if msg.Content != "done" {
+				t.Fatalf("reply %q", msg.Content)
+			}
+		})
+	}
+}
+
+func TestServer_ADyingServerBecomesErrorResults(t *testing.T) {
+	s := connectStdio(t)
+	m := &scripted{rounds: [][]model.ToolCall{calls("docs_exit"), calls("docs_echo")}}
+	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: 5 * time.Second})
+	msg, err := a.Reply(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.ToolCalls) != 2 || !msg.ToolCalls[0].IsError || !msg.ToolCalls[1].IsError || msg.Content != "done" {
+		t.Fatalf("exchanges %+v, reply %q", msg.ToolCalls, msg.Content)
+	}
+}
+
+func TestParseSpec(t *testing.T) {
+	for _, bad := range []string{"noequals", "=cmd", "1bad=cmd", "name=", "a b=cmd"} {
+		if _, err := mcp.ParseSpec(bad); !errors.Is(err, mcp.ErrSpec) {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+	s, err := mcp.ParseSpec("files=mcp-files --root /srv/docs")
+	if err != nil || s.Command != "mcp-files" || len(s.Args) != 2 || s.URL != "" {
+		t.Fatalf("%+v %v", s, err)
+	}
+}
