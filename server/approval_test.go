@@ -63,7 +63,7 @@ func reporterNoteRequests(emu *emulator.Running, note string) int {
 		if len(r.Messages) < 2 || !strings.HasPrefix(r.Messages[0].Content, "You are "+desk.Reporter) {
 			continue
 		}
-		if r.Messages[len(r.Messages)-1] == (model.Message{Role: model.RoleUser, Name: team.EditorInChief, Content: note}) {
+		if last := r.Messages[len(r.Messages)-1]; last.Role == model.RoleUser && last.Name == team.EditorInChief && last.Content == note {
 			n++
 		}
 	}
