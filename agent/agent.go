@@ -169,7 +169,7 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 			return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
 		}
 		return Message{Source: a.cfg.Name, Content: strings.TrimSpace(resp.Content), Usage: usage, Time: time.Now(),
-			Cached: resp.Cached, ToolCalls: exchanges}, nil
+			Cached: resp.Cached, ToolCalls: exchanges, Deployment: cmp.Or(resp.Deployment, a.cfg.Model), Model: resp.Model}, nil
 	}
 	resp, err := a.cfg.Client.Complete(ctx, req)
 	if err != nil {

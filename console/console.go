@@ -171,6 +171,8 @@ func (p *Printer) Handle(e team.Event) {
 			line += fmt.Sprintf(": similar %.3f", m.Similarity) // "cached: similar 0.981"
 		}
 		fmt.Fprintf(p.w, "[%s]\n", line)
+	case team.EventToolCall, team.EventToolResult, team.EventSource, team.EventGrounding:
+		p.toolEvent(e)
 	case team.EventRunFinished:
 		if p.open {
 			fmt.Fprintln(p.w)
@@ -235,6 +237,7 @@ func (p *Printer) Summary(res *team.Result, modelName string) {
 		fmt.Fprintf(p.w, "Model: %s\n", modelName)
 	}
 	fmt.Fprintf(p.w, "Duration: %.2f seconds\n", res.Duration.Round(10*time.Millisecond).Seconds())
+	p.sourcesSummary(res)
 }
 
 // Plural writes a count with the singular or plural noun: "1 message",

@@ -3,6 +3,7 @@ package desk
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -77,6 +78,8 @@ type Config struct {
 	NoTools bool
 	// NoGrounding turns the grounding check off, whatever the file says.
 	NoGrounding bool
+	// Logger receives the agents' WARN lines about failed tool calls; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // New builds the team a desk describes.

@@ -37,6 +37,7 @@ func giveTools(c *agent.Config, names []string, cfg Config) error {
 		c.Tools = append(c.Tools, found)
 	}
 	c.Tools = append(c.Tools, cfg.ExtraTools...)
+	c.Logger = cfg.Logger
 	if len(c.Tools) > 0 {
 		c.SystemPrompt += "\n" + ToolsPrompt
 	}

@@ -143,7 +143,8 @@ func facts(task string) []string {
 // topic ("Write an article about the new bridge") rather than giving facts.
 func parseTask(task string) (facts []string, topic bool) {
 	t := strings.TrimSpace(task)
-	if head, rest, ok := strings.Cut(t, ":"); ok && len(head) < 120 && instructionVerb(head) && strings.TrimSpace(rest) != "" {
+	if head, rest, ok := strings.Cut(t, ":"); ok && len(head) < 120 && instructionVerb(head) && strings.TrimSpace(rest) != "" &&
+		!strings.HasPrefix(rest, "//") { // "Write about https://...": the colon is the URL's
 		t = strings.TrimSpace(rest)
 	} else if loc := instruction.FindStringIndex(t); loc != nil {
 		t = strings.TrimSpace(t[loc[1]:])

@@ -234,6 +234,15 @@ func toolSources(msgs []model.Message) []toolSource {
 	var out []toolSource
 	seen := map[int]bool{}
 	for _, m := range msgs {
+		if m.Role == model.RoleUser && m.Name == SourceDocuments {
+			for _, d := range givenSources(m.Content) {
+				if !seen[d.id] {
+					seen[d.id] = true
+					out = append(out, d)
+				}
+			}
+			continue
+		}
 		if m.Role != model.RoleTool {
 			continue
 		}
@@ -287,7 +296,7 @@ func sourceFacts(srcs []toolSource) []string {
 			if wordCount(sent) < 4 {
 				continue
 			}
-			out = append(out, ensureStop(sent)+" ["+strconv.Itoa(s.id)+"]")
+			out = append(out, trimStop(sent)+" ["+strconv.Itoa(s.id)+"]"+stopOf(sent))
 			if n++; n == maxSourceSentences {
 				break
 			}
@@ -485,4 +494,37 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 	}
 	_, _ = w.Write([]byte("data: [DONE]\n\n"))
 	_ = rc.Flush()
+}
+
+// stopOf returns the punctuation that ends a sentence ("." when none).
+func stopOf(s string) string {
+	if strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s[len(s)-1:]
+	}
+	return "."
+}
+
+// SourceDocuments is the name of the message that hands a team the documents
+// given before the run: "[n] Title — URL" lines, each followed by the text.
+const SourceDocuments = "Source_Documents"
+
+var sourceHeader = regexp.MustCompile(`^\[(\d+)\] (.*)$`)
+
+// givenSources reads the documents of a SourceDocuments message.
+func givenSources(content string) []toolSource {
+	var out []toolSource
+	var cur *toolSource
+	for _, line := range strings.Split(content, "\n") {
+		if m := sourceHeader.FindStringSubmatch(line); m != nil {
+			id, _ := strconv.Atoi(m[1])
+			title, _, _ := strings.Cut(m[2], " — ")
+			out = append(out, toolSource{id: id, title: title})
+			cur = &out[len(out)-1]
+			continue
+		}
+		if cur != nil {
+			cur.text += line + "\n"
+		}
+	}
+	return out
 }

@@ -93,8 +93,8 @@ func TestEmulator_ReporterWritesFromToolResultsWithCitations(t *testing.T) {
 	if len(resp.ToolCalls) != 0 || resp.FinishReason != "stop" {
 		t.Fatalf("asked again: %+v", resp)
 	}
-	for _, want := range []string{"The council approved the harbour plan on Tuesday. [1]", "The vote was 7 to 2 in favour. [1]",
-		"costs 14.5 million euros over three years. [2]"} {
+	for _, want := range []string{"The council approved the harbour plan on Tuesday [1].", "The vote was 7 to 2 in favour [1].",
+		"costs 14.5 million euros over three years [2]."} {
 		if !strings.Contains(resp.Content, want) {
 			t.Errorf("article lacks %q:\n%s", want, resp.Content)
 		}

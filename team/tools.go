@@ -97,27 +97,34 @@ func (s *state) register(src *tool.Source) int {
 // material returns the task and every document the run has read: the
 // documents' texts as the tools returned them, and the sources message.
 func (s *state) material() Material {
-	m := Material{Task: s.task}
+	m := MaterialOf(s.task, s.messages)
 	for _, src := range s.sources {
 		if src.Text != "" {
 			m.Documents = append(m.Documents, src.Text)
 		}
 	}
-	add := func(ex agent.ToolExchange) {
+	for _, ex := range s.pending {
 		if !ex.IsError {
 			m.Documents = append(m.Documents, ex.Result)
 		}
 	}
-	for _, msg := range s.messages {
+	return m
+}
+
+// MaterialOf returns what the articles of a conversation may draw on: the
+// task, the results of the tool calls of its messages, and the documents
+// handed to the team before it started.
+func MaterialOf(task string, msgs []agent.Message) Material {
+	m := Material{Task: task}
+	for _, msg := range msgs {
 		if msg.Source == SourceDocuments {
 			m.Documents = append(m.Documents, msg.Content)
 		}
 		for _, ex := range msg.ToolCalls {
-			add(ex)
+			if !ex.IsError {
+				m.Documents = append(m.Documents, ex.Result)
+			}
 		}
-	}
-	for _, ex := range s.pending {
-		add(ex)
 	}
 	return m
 }

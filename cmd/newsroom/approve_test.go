@@ -113,7 +113,7 @@ func TestRunWithApproval_ReviseReachesTheReporterThenApprove(t *testing.T) {
 	found := false
 	for _, r := range reporter {
 		last := r.Messages[len(r.Messages)-1]
-		if last == (model.Message{Role: model.RoleUser, Name: team.EditorInChief, Content: note}) {
+		if last.Role == model.RoleUser && last.Name == team.EditorInChief && last.Content == note {
 			found = true
 		}
 	}

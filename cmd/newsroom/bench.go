@@ -32,6 +32,7 @@ stdout and a summary line on stderr.`,
 		benchCmd("tokens", "Calls, tokens and cost per article of each desk against its baseline", benchTokens),
 		benchCmd("failover", "Runs in flight on a pool of two emulators while the primary fails and recovers", benchFailover),
 		benchCmd("similarity", "Similarity cache: hits on paraphrased tasks, none on changed facts, embedding cost", benchSimilarity),
+		benchCmd("tools", "Time per tool round trip (model call, fetch_url, model call) against the emulator", benchTools),
 	)
 	return cmd
 }
@@ -201,5 +202,21 @@ func benchTokens(cmd *cobra.Command) func(ctx context.Context) (any, string, err
 			parts = append(parts, fmt.Sprintf("%s: %.3fx prompt tokens, %.3fx calls, %s", t.Team, t.PromptTokensRatio, t.CallsRatio, same))
 		}
 		return rep, "bench tokens: " + strings.Join(parts, "; "), nil
+	}
+}
+
+func benchTools(cmd *cobra.Command) func(ctx context.Context) (any, string, error) {
+	var c bench.ToolsConfig
+	cmd.Flags().IntVar(&c.Replies, "replies", 500, "reporter replies to time on each side")
+	return func(ctx context.Context) (any, string, error) {
+		if c.Replies < 1 {
+			return nil, "", usageErrorf("--replies must be at least 1")
+		}
+		r, err := bench.Tools(ctx, c)
+		if err != nil {
+			return nil, "", err
+		}
+		return r, fmt.Sprintf("bench tools: a tool round trip adds %.0f µs to a reply (%.0f µs with fetch_url vs %.0f µs without; the fetch %.0f µs, the second model call and the loop %.0f µs)",
+			r.RoundTripUs, r.ToolUsPerReply, r.PlainUsPerReply, r.FetchUs, r.LoopUs), nil
 	}
 }

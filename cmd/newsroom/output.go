@@ -36,6 +36,10 @@ type jsonResult struct {
 	// PerDeployment is the usage per deployment that answered.
 	PerDeployment map[string]jsonAgent `json:"per_deployment,omitempty"`
 	Article       *desk.Article        `json:"article,omitempty"`
+	// Sources are the documents the run read; Grounding the check of the
+	// article against them (see tools.go).
+	Sources   []jsonSource   `json:"sources"`
+	Grounding *jsonGrounding `json:"grounding,omitempty"`
 }
 
 type jsonMessage struct {
@@ -68,7 +72,7 @@ type jsonAgent struct {
 	Deployments map[string]int `json:"deployments,omitempty"`
 }
 
-func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec) error {
+func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec, noGrounding bool) error {
 	out := jsonResult{
 		StopReason:  res.StopReason,
 		Messages:    []jsonMessage{{Source: agent.SourceUser, Content: res.Task}},
@@ -81,6 +85,8 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 		Emulated:    info.Emulated,
 		SavedTokens: res.Usage.SavedTokens,
 		SavedUSD:    model.RoundUSD(res.Usage.SavedUSD),
+		Sources:     sourcesJSON(res),
+		Grounding:   groundingJSON(res, noGrounding),
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,

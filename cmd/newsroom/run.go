@@ -36,6 +36,7 @@ type runOptions struct {
 	maxTaskBytes int
 	approve      bool
 	model        *modelFlags
+	tools        *toolFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -71,6 +72,7 @@ Flags may come before or after TASK; "--" ends the flags.`,
 	fs.BoolVar(&o.approve, "approve", false, "a person approves: when the team is done, show the article and ask on the terminal to approve, revise (with a note) or reject; exit 1 when rejected")
 	setGroup(fs, groupQuota, "budget-usd", "max-tokens-total", "max-task-bytes")
 	o.model = addModelFlags(fs)
+	o.tools = addToolFlags(fs, true)
 	return cmd
 }
 
@@ -115,9 +117,14 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
 
+	tools, err := o.tools.build(ctx, stack.Logger)
+	if err != nil {
+		return err
+	}
+	defer tools.Close()
 	client := stack.RunClient(o.budgetUSD, o.maxTokens)
-	tm, err := desk.New(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, SelectorModel: o.selectorDep,
-		MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)})
+	tm, err := desk.New(tools.deskConfig(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, SelectorModel: o.selectorDep,
+		MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)}, o.tools))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -134,8 +141,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	runID := newRunID()
 	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: spec.Kind, Logger: stack.Logger})
 	rctx := obs.Start(ctx)
-	opts := []team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
-		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)}
+	opts := append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
+		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
+		team.WithToolContext(obs.ToolContext)}, tools.Options...)
 	var onEvent func(team.Event)
 	if printer != nil {
 		onEvent = printer.Handle
@@ -182,7 +190,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info, spec); err != nil {
+		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding); err != nil {
 			return err
 		}
 	case "markdown":
@@ -194,6 +202,10 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 		fmt.Fprintf(stderr, "newsroom: the run failed after %s: %v\n", console.Plural(len(res.Messages), "message", "messages"), runErr)
 		return fmt.Errorf("%w: %w", errRunFailed, runErr)
+	}
+	if err := groundingFailure(res); err != nil {
+		fmt.Fprintf(stderr, "newsroom: %v\n", err)
+		return fmt.Errorf("%w: %w", errRunFailed, err)
 	}
 	if stack.Info.Emulated && o.format == "text" {
 		fmt.Fprintln(stderr, "(emulator output: not written by a language model)")

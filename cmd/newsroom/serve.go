@@ -48,6 +48,7 @@ type serveOptions struct {
 	teamsDir       string
 	store          *storeFlags
 	model          *modelFlags
+	tools          *toolFlags
 
 	// the approval gate
 	requireApproval bool
@@ -106,6 +107,7 @@ within --grace and exits 0.`,
 		"roles from groups: editor-in-chief=GROUP_ID,reporter=GROUP_ID,... (env NEWSROOM_ROLE_MAP); app roles in the roles claim always count")
 	o.store = addStoreFlags(fs)
 	o.model = addModelFlags(fs)
+	o.tools = addToolFlags(fs, false)
 	return cmd
 }
 
@@ -180,9 +182,14 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	defer closeNotifier()
 
+	tools, err := o.tools.build(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer tools.Close()
 	srv, err := server.New(server.Config{
 		Store:        st,
-		Teams:        deskTeams{stack: stack, desks: desks, timeout: o.runTimeout},
+		Teams:        deskTeams{stack: stack, desks: desks, timeout: o.runTimeout, withTools: func(c desk.Config) desk.Config { return tools.deskConfig(c, o.tools) }},
 		TeamInfo:     teamInfos(desks),
 		Workers:      o.workers,
 		Preflight:    func(task string) error { return preflight.CheckTask(task, stack.Limits) },
@@ -197,7 +204,8 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(server.Events) server.Events) {
 			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log, NoFinishLine: true})
 			rctx := obs.Start(ctx)
-			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext)},
+			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
+					team.WithToolContext(obs.ToolContext)},
 				func(ev server.Events) server.Events { return obs.Wrap(rctx, ev) }
 		},
 		RequireApproval:  o.requireApproval,

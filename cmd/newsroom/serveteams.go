@@ -20,6 +20,8 @@ type deskTeams struct {
 	stack   *modelStack
 	desks   *desk.Registry
 	timeout time.Duration
+	// withTools adds the service's tools to a desk's configuration; nil adds none.
+	withTools func(desk.Config) desk.Config
 }
 
 var _ server.Teams = deskTeams{}
@@ -31,8 +33,12 @@ func (d deskTeams) Team(name string, o server.TeamOptions) (team.Team, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", desk.ErrUnknownTeam, name)
 	}
-	return desk.New(desk.Config{Spec: dk.Spec, Client: d.stack.RunClient(o.BudgetUSD, 0), Model: d.stack.Info.Deployment,
-		MaxMessages: o.MaxMessages, Extra: termination.Or(o.Stop, termination.Timeout(d.timeout))})
+	c := desk.Config{Spec: dk.Spec, Client: d.stack.RunClient(o.BudgetUSD, 0), Model: d.stack.Info.Deployment,
+		MaxMessages: o.MaxMessages, Extra: termination.Or(o.Stop, termination.Timeout(d.timeout))}
+	if d.withTools != nil {
+		c = d.withTools(c)
+	}
+	return desk.New(c)
 }
 
 func (d deskTeams) MaxMessages(name string) int {

@@ -53,7 +53,7 @@ func testServer() *sdk.Server {
 	sdk.AddTool(s, &sdk.Tool{Name: "slow", Description: "Never answers in time."}, func(ctx context.Context, _ *sdk.CallToolRequest, _ empty) (*sdk.CallToolResult, any, error) {
 		select {
 		case <-ctx.Done():
-		case <-time.After(2 * time.Second): // outlives the agent's timeout, not the test
+		case <-time.After(4 * time.Second): // outlives the agent's timeout, not the test
 		}
 		return nil, nil, ctx.Err()
 	})
@@ -153,17 +153,25 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 			if err := json.Unmarshal(s.Tools()[0].Definition().Parameters, &schema); err != nil || schema["type"] != "object" {
 				t.Fatalf("echo schema %s", s.Tools()[0].Definition().Parameters)
 			}
-			m := &scripted{rounds: [][]model.ToolCall{calls(prefix+"echo", prefix+"fail", prefix+"slow", prefix+"huge", prefix+"nope")}}
-			a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: 300 * time.Millisecond, MaxToolResult: 100_000})
+			// Calls that answer, with a timeout no loaded machine reaches.
+			m := &scripted{rounds: [][]model.ToolCall{calls(prefix+"echo", prefix+"fail", prefix+"huge", prefix+"nope")}}
+			a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: time.Minute, MaxToolResult: 100_000})
 			msg, err := a.Reply(context.Background(), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []string{"echo: hello", "the archive is offline", "did not answer within", "more than the limit", "unknown tool"}
+			want := []string{"echo: hello", "the archive is offline", "more than the limit", "unknown tool"}
 			for i, ex := range msg.ToolCalls {
 				if !strings.Contains(ex.Result, want[i]) || ex.IsError != (i > 0) {
 					t.Errorf("%s: %+v, want %q", ex.Name, ex, want[i])
 				}
+			}
+			// A call that hangs is given up at its timeout.
+			m = &scripted{rounds: [][]model.ToolCall{calls(prefix + "slow")}}
+			a, _ = agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: 200 * time.Millisecond})
+			slow, err := a.Reply(context.Background(), nil, nil)
+			if err != nil || !strings.Contains(slow.ToolCalls[0].Result, "did not answer within") || slow.Content != "done" {
+				t.Fatalf("slow call: %+v %v", slow, err)
 			}
 			if msg.Content != "done" {
 				t.Fatalf("reply %q", msg.Content)

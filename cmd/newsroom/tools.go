@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
+	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/tool/mcp"
+	"github.com/newsroom-dev/newsroom/tool/web"
+)
+
+// toolFlags are the flags about tools, sources and grounding.
+type toolFlags struct {
+	noTools     bool
+	noGrounding bool
+	fetchAllow  string
+	sources     []string
+	mcp         []string
+	withSources bool // the command offers --source, --mcp and --no-grounding
+	fs          *pflag.FlagSet
+}
+
+func addToolFlags(fs *pflag.FlagSet, run bool) *toolFlags {
+	f := &toolFlags{withSources: run, fs: fs}
+	fs.BoolVar(&f.noTools, "no-tools", false, "agents run without tools (no fetch_url, read_feed or MCP tools)")
+	fs.StringVar(&f.fetchAllow, "fetch-allow", "", "comma-separated host or host:port destinations the fetch tools may reach although internal (default $"+web.EnvAllow+")")
+	if run {
+		fs.StringArrayVar(&f.sources, "source", nil, "fetch this URL before the team starts and give it to the team as a source (repeatable)")
+		fs.StringArrayVar(&f.mcp, "mcp", nil, "tools of an MCP server: NAME=COMMAND ARGS... (stdio) or NAME=URL (streamable HTTP) (repeatable)")
+		fs.BoolVar(&f.noGrounding, "no-grounding", false, "do not check the article's figures, dates, quotes and names against the task and sources")
+	}
+	return f
+}
+
+// toolSetup is what the flags build for a run.
+type toolSetup struct {
+	// Tools are the built-in tools the desks may give agents; nil with --no-tools.
+	Tools []tool.Tool
+	// Extra are MCP servers' tools.
+	Extra   []tool.Tool
+	Sources []*tool.Source
+	Options []team.RunOption
+	servers []*mcp.Server
+	log     *slog.Logger
+}
+
+// Close stops the MCP servers.
+func (s *toolSetup) Close() {
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+}
+
+// build makes the tools, connects the MCP servers and fetches the sources.
+func (f *toolFlags) build(ctx context.Context, log *slog.Logger) (*toolSetup, error) {
+	allow := f.fetchAllow
+	if !f.fs.Changed("fetch-allow") {
+		allow = os.Getenv(web.EnvAllow)
+	}
+	fetcher := web.New(web.Config{Allow: web.ParseAllow(allow), Logger: log})
+	s := &toolSetup{log: log}
+	if !f.noTools {
+		s.Tools = fetcher.Tools()
+		for _, spec := range f.mcp {
+			sp, err := mcp.ParseSpec(spec)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("%w: --mcp: %w", errUsage, err)
+			}
+			srv, err := mcp.Connect(ctx, sp, mcp.Options{})
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("%w: --mcp %s: %w", errConfig, sp.Name, err)
+			}
+			s.servers = append(s.servers, srv)
+			s.Extra = append(s.Extra, srv.Tools()...)
+			log.Info("mcp server connected", "server", sp.Name, "tools", len(srv.Tools()))
+		}
+	} else if len(f.mcp) > 0 {
+		return nil, fmt.Errorf("%w: --mcp and --no-tools contradict each other", errUsage)
+	}
+	for _, u := range f.sources {
+		p, err := fetcher.Fetch(ctx, u)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%w: --source %s: %w", errConfig, u, err)
+		}
+		s.Sources = append(s.Sources, tool.NewSource(p.FinalURL, p.Title, p.Text, time.Now()))
+	}
+	if len(s.Sources) > 0 {
+		s.Options = append(s.Options, team.WithSources(s.Sources))
+	}
+	if f.noGrounding {
+		s.Options = append(s.Options, team.WithGrounding(nil))
+	}
+	return s, nil
+}
+
+// deskConfig adds the tools to a desk configuration.
+func (s *toolSetup) deskConfig(c desk.Config, f *toolFlags) desk.Config {
+	c.Tools, c.ExtraTools, c.NoTools, c.NoGrounding, c.Logger = s.Tools, s.Extra, f.noTools, f.noGrounding, s.log
+	return c
+}
+
+// jsonSource is a source in `run --format json`.
+type jsonSource struct {
+	ID        int       `json:"id"`
+	URL       string    `json:"url"`
+	Title     string    `json:"title"`
+	FetchedAt time.Time `json:"fetched_at"`
+	Hash      string    `json:"hash"`
+}
+
+// jsonGrounding is the grounding check in `run --format json`.
+type jsonGrounding struct {
+	Checked     int      `json:"checked"`
+	Unsupported []string `json:"unsupported,omitzero"` // [] when all claims are found; absent when skipped
+	Skipped     string   `json:"skipped,omitempty"`
+}
+
+func sourcesJSON(res *team.Result) []jsonSource {
+	out := []jsonSource{}
+	for _, s := range res.Sources {
+		out = append(out, jsonSource{ID: s.ID, URL: s.URL, Title: s.Title, FetchedAt: s.FetchedAt, Hash: s.Hash})
+	}
+	return out
+}
+
+// groundingJSON is the run's last grounding check, or one made now on the
+// final article when the run ended before its team was done (a cap).
+func groundingJSON(res *team.Result, off bool) *jsonGrounding {
+	if off {
+		return nil
+	}
+	g := res.Grounding
+	if g == nil {
+		m := team.MaterialOf(res.Task, res.Messages)
+		if !m.HasMaterial() {
+			g = &team.Grounding{Skipped: "no sources"}
+		} else {
+			c := desk.Grounding(res.Messages, m)
+			g = &c
+		}
+	}
+	if g.Skipped != "" {
+		return &jsonGrounding{Skipped: g.Skipped}
+	}
+	return &jsonGrounding{Checked: g.Checked, Unsupported: append([]string{}, g.Unsupported...)}
+}
+
+// errGrounding is the error of a run that reached its cap with unsupported claims.
+var errGrounding = errors.New("the article still makes claims no source supports")
+
+// groundingFailure returns errGrounding when the run stopped that way.
+func groundingFailure(res *team.Result) error {
+	if termination.KindOf(res.StopReason) != termination.KindGrounding {
+		return nil
+	}
+	if res.Grounding != nil && len(res.Grounding.Unsupported) > 0 {
+		return fmt.Errorf("%w: %s", errGrounding, strings.Join(res.Grounding.Unsupported, "; "))
+	}
+	return errGrounding
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// pressServer serves a press release on 127.0.0.2, an address the fetch
+// guard refuses unless it is allowed.
+func pressServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<html><head><title>Museum reopens</title></head><body><article><h1>Museum reopens</h1>
+<p>The city museum reopened on Sunday after 18 months of repairs that cost 6.3 million euros.</p>
+<p>Director Jonas Berg said entry would stay free for residents of the city.</p>
+<p>The museum expects about 40,000 visitors in its first year after the works.</p></article></body></html>`)
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return l.Addr().String()
+}
+
+func TestRun_SourcesGroundingAndCitationsInJSONAndMarkdown(t *testing.T) {
+	addr := pressServer(t)
+	env, dir := cleanEnv(t, "NEWSROOM_FETCH_ALLOW="+addr)
+	url := "http://" + addr + "/press"
+
+	// The reporter fetches the URL named in the task.
+	r := runBinary(t, env, dir, "run", "--format", "json", "Write about "+url)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var out struct {
+		StopReason string `json:"stop_reason"`
+		Sources    []struct {
+			ID    int    `json:"id"`
+			URL   string `json:"url"`
+			Title string `json:"title"`
+			Hash  string `json:"hash"`
+		} `json:"sources"`
+		Grounding *struct {
+			Checked     int       `json:"checked"`
+			Unsupported *[]string `json:"unsupported"`
+		} `json:"grounding"`
+		Article struct {
+			Body string `json:"body"`
+		} `json:"article"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(out.Sources) != 1 || out.Sources[0].ID != 1 || out.Sources[0].URL != url || out.Sources[0].Title != "Museum reopens" || len(out.Sources[0].Hash) != 64 {
+		t.Fatalf("sources %+v", out.Sources)
+	}
+	if out.Grounding == nil || out.Grounding.Checked == 0 || out.Grounding.Unsupported == nil || len(*out.Grounding.Unsupported) != 0 {
+		t.Fatalf("grounding %+v", out.Grounding)
+	}
+	if !strings.Contains(out.Article.Body, "6.3 million euros [1]") {
+		t.Fatalf("article does not cite its source:\n%s", out.Article.Body)
+	}
+
+	// --source fetches before the team starts, for a task given as a topic.
+	r = runBinary(t, env, dir, "run", "--format", "markdown", "--source", url, "Write about the museum.")
+	if r.code != 0 || !strings.Contains(r.stdout, "\n## Sources\n\n1. [Museum reopens]("+url+")\n") || !strings.Contains(r.stdout, "[1]") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Without the allow list the guard refuses the address: a clear error, exit 2.
+	env, dir = cleanEnv(t)
+	r = runBinary(t, env, dir, "run", "--source", url, "Write about the museum.")
+	if r.code != 2 || !strings.Contains(r.stderr, "refused") || !strings.Contains(r.stderr, "127.0.0.2") {
+		t.Fatalf("refused source: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A topic without sources is not checked, and says so; --no-grounding leaves it out.
+	r = runBinary(t, env, dir, "run", "--format", "json", "Write about the opening of the harbour library.")
+	if r.code != 0 || !strings.Contains(r.stdout, `"grounding": {`+"\n"+`    "checked": 0,`+"\n"+`    "skipped": "no sources"`) {
+		t.Fatalf("topic: exit %d\n%s", r.code, r.stdout)
+	}
+	r = runBinary(t, env, dir, "run", "--format", "json", "--no-grounding", "--no-tools", facts)
+	if r.code != 0 || strings.Contains(r.stdout, `"grounding"`) {
+		t.Fatalf("--no-grounding: exit %d\n%s", r.code, r.stdout)
+	}
+}
