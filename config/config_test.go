@@ -35,7 +35,7 @@ api-version=2024-08-01-preview
 azure_endpoint="https://contoso.openai.azure.com/"
 api_key=original-key-123
 `)
-	cfg, err := Load(Sources{DotEnvPath: p})
+	cfg, err := LoadContext(context.Background(), Sources{DotEnvPath: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestLoad_Precedence(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Load(Sources{Flags: tc.flags, Env: env(tc.env), DotEnvPath: p})
+			cfg, err := LoadContext(context.Background(), Sources{Flags: tc.flags, Env: env(tc.env), DotEnvPath: p})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestLoad_Kinds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Load(Sources{Env: env(tc.env)})
+			cfg, err := LoadContext(context.Background(), Sources{Env: env(tc.env)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestConfig_Validate_NamesWhatIsMissing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Load(Sources{Env: env(tc.env), Flags: tc.flags})
+			cfg, err := LoadContext(context.Background(), Sources{Env: env(tc.env), Flags: tc.flags})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestConfig_Validate_NamesWhatIsMissing(t *testing.T) {
 }
 
 func TestLoad_NewsroomSettings(t *testing.T) {
-	cfg, err := Load(Sources{Env: env(map[string]string{
+	cfg, err := LoadContext(context.Background(), Sources{Env: env(map[string]string{
 		"NEWSROOM_CACHE": "Redis", "NEWSROOM_CACHE_PATH": "/tmp/c.db", "NEWSROOM_REDIS_URL": "redis://:pw@127.0.0.1:6379/0",
 		"NEWSROOM_RPM": "60", "NEWSROOM_TPM": "10_000", "NEWSROOM_BUDGET_USD": "0.50", "NEWSROOM_DAILY_BUDGET_USD": "$20",
 		"NEWSROOM_PRICES_FILE": "prices.json", "NEWSROOM_DATABASE_URL": "postgres://u:pw@db/newsroom", "NEWSROOM_DB": "runs.db",
@@ -191,7 +191,7 @@ func TestLoad_NewsroomSettings(t *testing.T) {
 		t.Error(err)
 	}
 
-	def, err := Load(Sources{})
+	def, err := LoadContext(context.Background(), Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestLoad_NewsroomSettings(t *testing.T) {
 }
 
 func TestLoad_BadNumberNamesTheSetting(t *testing.T) {
-	_, err := Load(Sources{Env: env(map[string]string{"NEWSROOM_RPM": "lots"})})
+	_, err := LoadContext(context.Background(), Sources{Env: env(map[string]string{"NEWSROOM_RPM": "lots"})})
 	if err == nil || !strings.Contains(err.Error(), "rpm (from environment variable NEWSROOM_RPM)") {
 		t.Fatalf("err = %v", err)
 	}
@@ -209,7 +209,7 @@ func TestLoad_BadNumberNamesTheSetting(t *testing.T) {
 
 func TestSecret_NeverPrinted(t *testing.T) {
 	const key = "very-secret-key-42"
-	cfg, err := Load(Sources{Env: env(map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
+	cfg, err := LoadContext(context.Background(), Sources{Env: env(map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
 		"AZURE_OPENAI_API_KEY": key, "NEWSROOM_DATABASE_URL": "postgres://u:" + key + "@db/x"})})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestSecret_NeverPrinted(t *testing.T) {
 
 func TestReadDotEnv_ParseErrorHidesContent(t *testing.T) {
 	p := writeDotEnv(t, "api_key=\"unterminated-secret-value\n")
-	_, err := Load(Sources{DotEnvPath: p})
+	_, err := LoadContext(context.Background(), Sources{DotEnvPath: p})
 	if err == nil {
 		t.Fatal("want a parse error")
 	}
@@ -248,7 +248,7 @@ func TestReadDotEnv_ParseErrorHidesContent(t *testing.T) {
 }
 
 func TestLoad_MissingDotEnvIsFine(t *testing.T) {
-	if _, err := Load(Sources{DotEnvPath: filepath.Join(t.TempDir(), ".env")}); err != nil {
+	if _, err := LoadContext(context.Background(), Sources{DotEnvPath: filepath.Join(t.TempDir(), ".env")}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -275,7 +275,7 @@ func TestLoad_KeyVaultReferences(t *testing.T) {
 	}}
 	e := env(map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
 		"AZURE_OPENAI_API_KEY": "keyvault://kv1/aoai-key", "NEWSROOM_DATABASE_URL": appServiceRef})
-	cfg, err := Load(Sources{Env: e, Resolver: r})
+	cfg, err := LoadContext(context.Background(), Sources{Env: e, Resolver: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,14 +287,14 @@ func TestLoad_KeyVaultReferences(t *testing.T) {
 	}
 
 	t.Run("failure names the setting and the reference", func(t *testing.T) {
-		_, err := Load(Sources{Env: env(map[string]string{"NEWSROOM_REDIS_URL": "keyvault://kv1/missing"}), Resolver: r})
+		_, err := LoadContext(context.Background(), Sources{Env: env(map[string]string{"NEWSROOM_REDIS_URL": "keyvault://kv1/missing"}), Resolver: r})
 		if err == nil || !strings.Contains(err.Error(), "redis-url (from environment variable NEWSROOM_REDIS_URL)") ||
 			!strings.Contains(err.Error(), "keyvault://kv1/missing") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("no resolver", func(t *testing.T) {
-		_, err := Load(Sources{Env: e})
+		_, err := LoadContext(context.Background(), Sources{Env: e})
 		if err == nil || !strings.Contains(err.Error(), "no Key Vault resolver") {
 			t.Fatalf("err = %v", err)
 		}
@@ -302,7 +302,7 @@ func TestLoad_KeyVaultReferences(t *testing.T) {
 }
 
 func TestConfig_ProviderConfig(t *testing.T) {
-	cfg, err := Load(Sources{Flags: map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "d", APIKey: "k"}})
+	cfg, err := LoadContext(context.Background(), Sources{Flags: map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "d", APIKey: "k"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestReadDotEnv_Variants(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Load(Sources{DotEnvPath: writeDotEnv(t, tc.content)})
+			cfg, err := LoadContext(context.Background(), Sources{DotEnvPath: writeDotEnv(t, tc.content)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,7 +351,7 @@ func TestReadDotEnv_Variants(t *testing.T) {
 func TestLoad_AlertThresholds(t *testing.T) {
 	env := map[string]string{"NEWSROOM_ALERT_MAX_LATENCY": "2s", "NEWSROOM_ALERT_MIN_SUCCESS_RATE": "0.99",
 		"NEWSROOM_ALERT_MAX_AUTH_FAILURES": "9"}
-	cfg, err := Load(Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	cfg, err := LoadContext(context.Background(), Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestLoad_AlertThresholds(t *testing.T) {
 		t.Fatalf("alerts %+v", a)
 	}
 	env["NEWSROOM_ALERT_MAX_LATENCY"] = "soon"
-	if _, err := Load(Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}); err == nil ||
+	if _, err := LoadContext(context.Background(), Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}); err == nil ||
 		!strings.Contains(err.Error(), "alert-max-latency") {
 		t.Fatalf("a bad duration must be refused by name: %v", err)
 	}

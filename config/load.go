@@ -76,14 +76,8 @@ func (s Source) String() string {
 	return out
 }
 
-// Load reads the configuration. It does not validate it: call Validate
-// before making requests. Key Vault references are resolved with
-// context.Background; use LoadContext to bound that.
-func Load(src Sources) (*Config, error) {
-	return LoadContext(context.Background(), src)
-}
-
-// LoadContext is Load with a context for resolving Key Vault references.
+// LoadContext reads the configuration. It does not validate it: call
+// Validate before making requests. ctx bounds resolving Key Vault references.
 func LoadContext(ctx context.Context, src Sources) (*Config, error) {
 	dot, err := readDotEnv(src.DotEnvPath)
 	if err != nil {

@@ -64,14 +64,7 @@ func TestServer_routes(t *testing.T) {
 
 	t.Run("models list names the model", func(t *testing.T) {
 		_, data := do(t, r, reqOpts{method: "GET", path: "/v1/models"})
-		var list struct {
-			Object string `json:"object"`
-			Data   []struct {
-				ID     string `json:"id"`
-				Object string `json:"object"`
-			} `json:"data"`
-		}
-		list = decode[struct {
+		list := decode[struct {
 			Object string `json:"object"`
 			Data   []struct {
 				ID     string `json:"id"`

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/newsroom-dev/newsroom/model"
 )
@@ -108,20 +109,6 @@ func ownMessages(msgs []model.Message) int {
 func hasMessageFrom(msgs []model.Message, name string) bool {
 	for _, m := range msgs {
 		if m.Role == model.RoleUser && m.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// editorAfterOwn reports whether the editor spoke after the agent's last own
-// message (or at all, when the agent has not spoken yet).
-func editorAfterOwn(msgs []model.Message) bool {
-	for i := len(msgs) - 1; i >= 0; i-- {
-		switch {
-		case msgs[i].Role == model.RoleAssistant:
-			return false
-		case msgs[i].Role == model.RoleUser && msgs[i].Name == Editor:
 			return true
 		}
 	}
@@ -238,15 +225,16 @@ func capitalize(s string) string {
 }
 
 func lowerFirst(s string) string {
-	for i, r := range s {
-		// Keep acronyms and proper-looking words ("NASA", "Springfield").
-		next := s[i+len(string(r)):]
-		if len(next) > 0 && unicode.IsUpper(rune(next[0])) {
-			return s
-		}
-		return s[:i] + string(unicode.ToLower(r)) + next
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
 	}
-	return s
+	// Keep acronyms and proper-looking words ("NASA", "Springfield").
+	next := s[size:]
+	if len(next) > 0 && unicode.IsUpper(rune(next[0])) {
+		return s
+	}
+	return string(unicode.ToLower(r)) + next
 }
 
 // headline turns a sentence into a headline of about max words that is

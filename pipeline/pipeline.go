@@ -122,11 +122,3 @@ func withNamespace(c cache.Config, ns string) cache.Config {
 	}
 	return c
 }
-
-// Observe is the provider's rate-limit header hook: it feeds the service's
-// remaining-quota figures to the limiter.
-func (p *Pipeline) Observe(deployment string, remainingRequests, remainingTokens int) {
-	if p.Limiter != nil {
-		p.Limiter.Observe(deployment, remainingRequests, remainingTokens)
-	}
-}

@@ -28,7 +28,6 @@ func badRequest(code, msg string) error {
 // errors) to responses.
 var (
 	errUnauthorized      = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key"}
-	errForbidden         = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may not do that"}
 	errNotFound          = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such run"}
 	errFinished          = &apiError{Status: http.StatusConflict, Code: "run_finished", Message: "the run has already finished"}
 	errIdempotencyReused = &apiError{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",

@@ -35,7 +35,8 @@ func TestHub_SlowSubscriberIsToldItLagged(t *testing.T) {
 
 func TestQueue_BoundsSubmissionsNotResumedRuns(t *testing.T) {
 	q := newQueue(2)
-	if !q.reserve() || !q.reserve() || q.reserve() {
+	first, second, third := q.reserve(), q.reserve(), q.reserve()
+	if !first || !second || third {
 		t.Fatal("reserve should allow exactly 2")
 	}
 	q.commit("a")

@@ -254,8 +254,7 @@ func TestRun_CancelledContextFailsAsCancelled(t *testing.T) {
 
 func TestRun_ExternalStopEndsAfterTheCurrentMessage(t *testing.T) {
 	ext := termination.NewExternal()
-	var s *script
-	s = newScript().queue("A", "1", "3").queue("B", "2")
+	s := newScript().queue("A", "1", "3").queue("B", "2")
 	tm, _ := team.NewRoundRobin(team.RoundRobinConfig{Participants: assistants(t, s, "A", "B")})
 	var n int
 	for e, err := range tm.Stream(context.Background(), "go", team.WithTermination(ext)) {

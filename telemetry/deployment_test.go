@@ -21,11 +21,11 @@ func TestMiddleware_PoolDeployment(t *testing.T) {
 	s := tp.ended(t)[0]
 	for k, want := range map[string]string{"server.address": "contoso-swedencentral.openai.azure.com", "newsroom.deployment": "secondary"} {
 		if v, ok := spanAttr(s.Attributes, k); !ok || v.AsString() != want {
-			t.Errorf("span %s = %q, want %q", k, v.Emit(), want)
+			t.Errorf("span %s = %q, want %q", k, v.String(), want)
 		}
 	}
 	if v, _ := spanAttr(s.Attributes, "server.port"); v.AsInt64() != 8443 {
-		t.Errorf("span server.port = %v, want 8443", v.Emit())
+		t.Errorf("span server.port = %v, want 8443", v.String())
 	}
 	m, ok := findMetric(tp.collect(t), telemetry.MetricOperationDuration)
 	if !ok {
@@ -33,6 +33,6 @@ func TestMiddleware_PoolDeployment(t *testing.T) {
 	}
 	dp := m.Data.(metricdata.Histogram[float64]).DataPoints[0]
 	if v, ok := dp.Attributes.Value("newsroom.deployment"); !ok || v.AsString() != "secondary" {
-		t.Errorf("duration metric deployment label = %q (present %v), want secondary", v.Emit(), ok)
+		t.Errorf("duration metric deployment label = %q (present %v), want secondary", v.String(), ok)
 	}
 }

@@ -70,11 +70,11 @@ func TestMiddleware_Success(t *testing.T) {
 	for k, v := range want {
 		got, ok := spanAttr(s.Attributes, k)
 		if !ok || got != v {
-			t.Errorf("attribute %s = %v (present %v), want %v", k, got.Emit(), ok, v.Emit())
+			t.Errorf("attribute %s = %v (present %v), want %v", k, got.String(), ok, v.String())
 		}
 	}
 	for _, kv := range s.Attributes {
-		if strings.Contains(kv.Value.Emit(), "SECRET-") {
+		if strings.Contains(kv.Value.String(), "SECRET-") {
 			t.Errorf("attribute %s carries content without CaptureContent", kv.Key)
 		}
 	}

@@ -183,7 +183,7 @@ func TestHTTPHandler(t *testing.T) {
 		t.Errorf("span %q kind %v, want \"GET /runs/{id}\" server", s.Name, s.SpanKind)
 	}
 	if v, _ := spanAttr(s.Attributes, "http.response.status_code"); v.AsInt64() != http.StatusTeapot {
-		t.Errorf("status attribute = %v", v.Emit())
+		t.Errorf("status attribute = %v", v.String())
 	}
 }
 
