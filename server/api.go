@@ -20,6 +20,7 @@ import (
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/termination"
+	"github.com/newsroom-dev/newsroom/tool"
 )
 
 // CreateRunRequest is the body of POST /v1/runs.
@@ -52,11 +53,14 @@ type RunView struct {
 	Usage          model.Usage            `json:"usage"`
 	PerAgent       map[string]model.Usage `json:"per_agent,omitempty"`
 	// Messages so far; only on GET /v1/runs/{id}.
-	Messages   []agent.Message `json:"messages,omitempty"`
-	Article    string          `json:"article,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	FinishedAt time.Time       `json:"finished_at,omitzero"`
+	Messages []agent.Message `json:"messages,omitempty"`
+	Article  string          `json:"article,omitempty"`
+	// Sources are the documents the run read, numbered as the article cites
+	// them; only on GET /v1/runs/{id}. Their URLs and titles are untrusted.
+	Sources    []tool.Source `json:"sources,omitempty"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+	FinishedAt time.Time     `json:"finished_at,omitzero"`
 	// Emulated is true when the service answers with its built-in emulator:
 	// the tokens and costs are an estimate at list prices, nothing is billed.
 	Emulated bool `json:"emulated,omitempty"`
@@ -370,6 +374,8 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	if v.Messages == nil {
 		v.Messages = []agent.Message{}
 	}
+	// Sources are numbered in the order they arrived; show them by number.
+	v.Sources = slices.SortedStableFunc(slices.Values(cp.Sources), func(a, b tool.Source) int { return a.ID - b.ID })
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -437,15 +437,8 @@
     panel.hidden = !(waiting && mayDecide);
     $('waiting-note').hidden = !(waiting && !mayDecide);
     if (panel.hidden) return;
-    const srcs = Array.isArray(run.sources) ? run.sources : [];
-    const list = $('sources');
-    clear(list);
-    for (const s of srcs) {
-      const li = document.createElement('li');
-      li.textContent = typeof s === 'string' ? s : (s.title || s.url || '') + (s.url && s.title ? ' — ' + s.url : '');
-      list.appendChild(li);
-    }
-    $('decision-sources').hidden = srcs.length === 0;
+    const n = renderSources($('sources'), run.sources);
+    $('decision-sources').hidden = n === 0;
     if (wasHidden) {
       $('decision-note').value = '';
       $('decision-status').textContent = '';
@@ -555,6 +548,119 @@
     $('live-text').textContent = '';
   }
 
+  // ---------- sources and tool calls ----------
+
+  // safeLink returns the URL parsed when it is http or https, else null:
+  // only those become links; javascript:, data: and the rest stay text.
+  function safeLink(raw) {
+    if (typeof raw !== 'string' || !raw) return null;
+    let u;
+    try {
+      u = new URL(raw);
+    } catch (_) {
+      return null;
+    }
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : null;
+  }
+
+  // sourceItem renders one source as text: its number, its title (a link
+  // only for an http/https URL) and its host. Nothing is built from markup.
+  function sourceItem(s) {
+    const li = document.createElement('li');
+    li.className = 'source';
+    if (typeof s === 'string') s = { url: s };
+    if (!s || typeof s !== 'object') s = {};
+    if (s.id) li.dataset.id = String(s.id);
+    const num = document.createElement('span');
+    num.className = 'source-num';
+    num.textContent = s.id ? '[' + s.id + '] ' : '';
+    const url = typeof s.url === 'string' ? s.url : '';
+    const label = (typeof s.title === 'string' && s.title.trim()) || url || 'untitled source';
+    const link = safeLink(url);
+    let title;
+    if (link) {
+      title = document.createElement('a');
+      title.href = link.href;
+      title.rel = 'noopener noreferrer';
+      title.target = '_blank';
+    } else {
+      title = document.createElement('span');
+    }
+    title.className = 'source-title';
+    title.textContent = label;
+    const host = document.createElement('span');
+    host.className = 'source-host';
+    // The host of a link; the raw URL (as text) of anything else, so the
+    // reader sees what it was.
+    host.textContent = link ? link.host : url && url !== label ? url : '';
+    li.append(num, title);
+    if (host.textContent) li.append(' ', host);
+    return li;
+  }
+
+  // renderSources fills list with the sources and returns how many there are.
+  function renderSources(list, sources) {
+    clear(list);
+    const srcs = Array.isArray(sources) ? sources : [];
+    for (const s of srcs) list.appendChild(sourceItem(s));
+    return srcs.length;
+  }
+
+  // showSources lists the run's sources below its article.
+  function showSources(sources) {
+    const n = renderSources($('run-sources'), sources);
+    $('sources-wrap').hidden = n === 0;
+  }
+
+  // addSource adds a source read while the run goes on, once.
+  function addSource(s) {
+    if (!s || !s.id || !state.run) return;
+    const have = Array.isArray(state.run.sources) ? state.run.sources : [];
+    if (have.some((x) => x && x.id === s.id)) return;
+    state.run.sources = have.concat([s]);
+    showSources(state.run.sources);
+  }
+
+  // short cuts text to n characters, on one line.
+  function short(text, n) {
+    const t = String(text == null ? '' : text).replace(/\s+/g, ' ').trim();
+    return t.length > n ? t.slice(0, n - 1) + '…' : t;
+  }
+
+  // showTool shows a tool call, and later its result, as one compact line
+  // of text in the conversation.
+  function showTool(speaker, call, withResult) {
+    if (!call) return;
+    const key = String(call.id || '') + '/' + String(call.round || 0);
+    let li = null;
+    for (const el of $('stream').querySelectorAll('li.tool')) {
+      if (el.dataset.call === key) li = el;
+    }
+    if (!li) {
+      li = document.createElement('li');
+      li.className = 'tool';
+      li.dataset.call = key;
+      const who = document.createElement('span');
+      who.className = 'tool-who';
+      who.textContent = agentInfo(speaker || '').label + ' called ';
+      const name = document.createElement('code');
+      name.className = 'tool-name';
+      name.textContent = String(call.name || '?');
+      const args = document.createElement('span');
+      args.className = 'tool-args';
+      args.textContent = ' ' + short(call.arguments, 160);
+      const res = document.createElement('span');
+      res.className = 'tool-result';
+      li.append(who, name, args, res);
+      $('stream').appendChild(li);
+    }
+    if (withResult) {
+      const res = li.querySelector('.tool-result');
+      res.textContent = ' → ' + (call.is_error ? 'error: ' : '') + short(call.result, 140);
+      li.classList.toggle('tool-error', !!call.is_error);
+    }
+  }
+
   // showArticle shows a run's article above the conversation; its headline
   // is the run's title (in the run head), so the body here starts below it.
   function showArticle(run) {
@@ -594,6 +700,16 @@
           addMessage(ev.message);
         }
         showMeters(ev.total);
+        break;
+      case 'tool_call':
+        showTool(ev.speaker, ev.tool, false);
+        break;
+      case 'tool_result':
+        showTool(ev.speaker, ev.tool, true);
+        addSource(ev.source);
+        break;
+      case 'source':
+        addSource(ev.source);
         break;
       case 'approval_requested':
         hideLive();
@@ -705,6 +821,7 @@
       state.run = run;
       showRunHead();
       showArticle(run);
+      showSources(run.sources);
       loadHistory(false);
     } catch (e) {
       addNote(e.message, 'n-error');
@@ -733,6 +850,7 @@
     if (phone.matches) setNewStory(false);
     showRunHead();
     showArticle(run);
+    showSources(run.sources);
     markCurrent();
     if (location.hash !== '#run=' + id) history.replaceState(null, '', '#run=' + id);
     // Opened from the list: bring the run's head into view once, and only
