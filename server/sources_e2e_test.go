@@ -106,7 +106,9 @@ func TestE2E_SourcesBelowTheArticleAndInert(t *testing.T) {
 			mu.Lock()
 			dialogs = append(dialogs, d.Message)
 			mu.Unlock()
-			go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
 		}
 	}))
 	must(t, "open the run", chromedp.Do(ctx,
