@@ -39,8 +39,12 @@ type Config struct {
 	// TeamInfo describes the teams for GET /v1/teams and the web page;
 	// a team without an entry is listed by name only.
 	TeamInfo []TeamInfo
-	// Workers is how many runs execute at once; 0 means 2.
+	// Workers is how many runs execute at once; 0 means SizeWorkers of
+	// Quota.
 	Workers int
+	// Quota is the deployment's quota, from which a zero Workers is derived
+	// (SizeWorkers).
+	Quota Quota
 	// QueueSize is how many submitted runs may wait; 0 means 64. A full queue
 	// answers 429 with Retry-After.
 	QueueSize int
@@ -205,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Teams is required")
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 2
+		cfg.Workers = SizeWorkers(cfg.Quota)
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 64

@@ -106,7 +106,7 @@ func TestUsageErrors_OneLineAndAPointerToHelpExit2(t *testing.T) {
 		{[]string{"run", "x", "--max-messages", "many"}, `newsroom: invalid argument "many" for "--max-messages" flag: want a whole number`, "newsroom run"},
 		{[]string{"run", "--timeout", "soon", "x"}, `newsroom: invalid argument "soon" for "--timeout" flag: want a duration such as 30s or 5m`, "newsroom run"},
 		{[]string{"run", "--team", "chaos", "x"}, "newsroom: --team must be one of roundrobin, selector, investigations, not \"chaos\" (or use --team-file)", "newsroom run"},
-		{[]string{"serve", "--workers", "0"}, "newsroom: --workers and --queue must be at least 1", "newsroom serve"},
+		{[]string{"serve", "--workers", "-1"}, "newsroom: --workers must not be negative (0 means auto)", "newsroom serve"},
 		{[]string{"keys", "rotate"}, `newsroom: unknown command "rotate" for newsroom keys: want create, list, revoke`, "newsroom keys"},
 		{[]string{"bench", "quota", "--rpm", "1.5"}, `newsroom: invalid argument "1.5" for "--rpm" flag: want a whole number`, "newsroom bench quota"},
 		{[]string{"frobnicate"}, `newsroom: unknown command "frobnicate" for "newsroom"`, "newsroom"},

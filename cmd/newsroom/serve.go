@@ -79,7 +79,7 @@ within --grace and exits 0.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.teamsDir, "teams-dir", "", "also offer the desks (*.yaml team files) of this directory")
-	fs.IntVar(&o.workers, "workers", 2, "runs executed at once")
+	fs.IntVar(&o.workers, "workers", 0, "runs executed at once; 0 (auto): enough to keep the deployment's RPM/TPM quota busy (4..64)")
 	fs.IntVar(&o.queue, "queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
 	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "deadline of each run (counted again from a resume)")
 	fs.DurationVar(&o.grace, "grace", 20*time.Second, "on SIGTERM, how long turns in progress may take to finish")
@@ -117,8 +117,10 @@ within --grace and exits 0.`,
 func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch {
-	case o.workers < 1 || o.queue < 1:
-		return usageErrorf("--workers and --queue must be at least 1")
+	case o.workers < 0:
+		return usageErrorf("--workers must not be negative (0 means auto)")
+	case o.queue < 1:
+		return usageErrorf("--queue must be at least 1")
 	case o.runTimeout <= 0:
 		return usageErrorf("--run-timeout must be positive")
 	case o.grace < 0:
@@ -182,6 +184,13 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	defer closeNotifier()
 
+	workersFrom := "set by --workers"
+	if o.workers == 0 {
+		q := server.Quota{RPM: stack.Config.RPM, TPM: stack.Config.TPM}
+		o.workers = server.SizeWorkers(q)
+		workersFrom = fmt.Sprintf("auto from rpm %d, tpm %d", q.RPM, q.TPM)
+	}
+
 	tools, err := o.tools.build(ctx, log)
 	if err != nil {
 		return err
@@ -244,9 +253,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
-	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers)\n", url, storeDesc, stack.Info.Model, o.workers)
+	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers, %s)\n", url, storeDesc, stack.Info.Model, o.workers, workersFrom)
 	fmt.Fprintln(stdout, "newsroom: create an API key with: newsroom keys create --name YOUR_NAME")
-	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", o.workers, "queue", o.queue)
+	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", o.workers, "workers_from", workersFrom, "queue", o.queue)
 
 	select {
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/server"
 )
 
 // isolate runs the test in an empty directory with no model configured, so
@@ -85,7 +89,7 @@ func TestRunKeys(t *testing.T) {
 
 func TestRunServe_usageErrors(t *testing.T) {
 	isolate(t)
-	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "0"}, {"--queue", "0"}, {"--grace", "-1s"}, {"--approval-timeout", "0s"}, {"--oidc-issuer", "https://127.0.0.1:1"}, {"--role-map", "boss=g1"}} {
+	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--workers", "-1"}, {"--queue", "0"}, {"--grace", "-1s"}, {"--approval-timeout", "0s"}, {"--oidc-issuer", "https://127.0.0.1:1"}, {"--role-map", "boss=g1"}} {
 		if err := runServe(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("serve %v: error = %v, want a usage error", args, err)
 		}
@@ -123,6 +127,10 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "emulator") {
 		t.Errorf("serve does not say it uses the emulator: %q", stderr.String())
+	}
+	if want := fmt.Sprintf("%d workers, auto from rpm %d, tpm %d", server.SizeWorkers(server.Quota{RPM: config.DefaultRPM, TPM: config.DefaultTPM}),
+		config.DefaultRPM, config.DefaultTPM); !strings.Contains(stdout.String(), want) {
+		t.Errorf("serve does not print the derived workers %q: %q", want, stdout.String())
 	}
 
 	call := func(method, path, body string) (int, map[string]any) {
