@@ -35,7 +35,7 @@ func BenchmarkServer_TTFTOfTenRuns(b *testing.B) {
 		{"workers=2", 2},
 		{fmt.Sprintf("default_quota_rpm=%d_tpm=%d/workers=%d", config.DefaultRPM, config.DefaultTPM,
 			SizeWorkers(Quota{RPM: config.DefaultRPM, TPM: config.DefaultTPM})), 0},
-		{"rpm=1000_tpm=150000/workers=20", SizeWorkers(Quota{RPM: 1000, TPM: 150000})},
+		{fmt.Sprintf("rpm=1000_tpm=150000/workers=%d", SizeWorkers(Quota{RPM: 1000, TPM: 150000})), SizeWorkers(Quota{RPM: 1000, TPM: 150000})},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
