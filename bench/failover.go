@@ -65,6 +65,8 @@ type FailoverReport struct {
 	Failovers    int64   `json:"failovers"`
 	GoalMet      bool    `json:"goal_met"`
 	Timeline     string  `json:"timeline"`
+	// FirstError is the error of the first failed run, if any.
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // callTrace is filled by the members for the recorder above the pool.
@@ -175,6 +177,7 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 	rctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var completed, failed atomic.Int64
+	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for i := range cfg.Runs {
 		wg.Go(func() {
@@ -190,6 +193,7 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 					completed.Add(1)
 				case rctx.Err() == nil:
 					failed.Add(1) // a run cut by the benchmark's end is not a failure
+					firstErr.CompareAndSwap(nil, err.Error())
 				}
 			}
 		})
@@ -211,6 +215,9 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 		CompletedRuns: int(completed.Load()), FailedRuns: int(failed.Load()), Failovers: failovers.Load(), ReturnAfterS: -1,
 		Timeline: fmt.Sprintf("primary: 503 storm at %v for %v, stalls for %v, recovers at %v; end at %v",
 			cfg.FailAt, cfg.StormFor, cfg.StallFor, recoverAt, cfg.Duration)}
+	if e, ok := firstErr.Load().(string); ok {
+		r.FirstError = e
+	}
 	var switchAdded, baseAdded []float64
 	secondary, outage, outageSecondary := 0, 0, 0
 	for _, c := range calls {

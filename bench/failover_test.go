@@ -7,14 +7,14 @@ import (
 
 func TestFailover_runsSurviveThePrimaryGoingDown(t *testing.T) {
 	t.Parallel()
-	r, err := Failover(t.Context(), FailoverConfig{Runs: 4, Duration: 7 * time.Second, FailAt: time.Second,
-		StormFor: time.Second, StallFor: 1500 * time.Millisecond, StallTimeout: 300 * time.Millisecond,
+	r, err := Failover(t.Context(), FailoverConfig{Runs: 4, Duration: 9 * time.Second, FailAt: time.Second,
+		StormFor: time.Second, StallFor: 2 * time.Second, StallTimeout: time.Second,
 		CoolDown: 400 * time.Millisecond, TTFT: 10 * time.Millisecond, TokensPerSecond: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.FailedRuns != 0 || r.CompletedRuns == 0 {
-		t.Errorf("%d runs failed, %d completed: want none failed", r.FailedRuns, r.CompletedRuns)
+		t.Errorf("%d runs failed (first: %s), %d completed: want none failed", r.FailedRuns, r.FirstError, r.CompletedRuns)
 	}
 	if r.SwitchCalls == 0 || r.OutageSecondaryShare < 0.5 {
 		t.Errorf("during the outage %d calls, %.2f answered by the secondary: want most", r.SwitchCalls, r.OutageSecondaryShare)
