@@ -58,7 +58,13 @@ func TestE2E_SignInAndDecideOnTheWaitingRun(t *testing.T) {
 		chromedp.KeyEvent("\r"),
 	))
 	waitFor(t, ctx, "the note in the conversation", `[...document.querySelectorAll('#stream li.msg')].some(li => li.textContent.includes(`+"`"+note+"`"+`))`)
-	waitFor(t, ctx, "the revision waiting again", `document.getElementById('run-status').textContent === 'awaiting_approval' && !document.getElementById('decision').hidden`)
+	// Waiting again means after the reporter's and the editor's new messages:
+	// the status alone may not have changed yet when the note shows.
+	waitFor(t, ctx, "the revision waiting again", `(() => {
+		const msgs = [...document.querySelectorAll('#stream li.msg')];
+		const i = msgs.findIndex(li => li.textContent.includes(`+"`"+note+"`"+`));
+		return i >= 0 && msgs.length - i >= 3 && document.getElementById('run-status').textContent === 'awaiting_approval' && !document.getElementById('decision').hidden;
+	})()`)
 	if got := reporterNoteRequests(e.emu, note); got != 1 {
 		t.Fatalf("%d reporter prompts end with the note, want 1", got)
 	}
