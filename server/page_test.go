@@ -254,6 +254,9 @@ func TestE2E_PageOnPhoneAndDesk(t *testing.T) {
 	// The same run on a desk.
 	desk()
 	inOrder(t, ctx, "desk, finished", "#run-title", "#article", "#stream")
+	// The page reopens the form on the media query's change event, which
+	// the browser delivers after the viewport changed: wait for it.
+	waitFor(t, ctx, "desk: the new-story form open beside the run", `(() => { const r = document.getElementById('task').getBoundingClientRect(); return !document.getElementById('run-form').hidden && r.width > 0 && r.height > 0; })()`)
 	if !visible(t, ctx, "#task") {
 		t.Error("desk: the new-story form is not open beside the run")
 	}
