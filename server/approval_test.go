@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,11 +13,8 @@ import (
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/identity"
-	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
-	"github.com/newsroom-dev/newsroom/store/postgres"
-	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -71,26 +67,7 @@ func reporterNoteRequests(emu *emulator.Running, note string) int {
 }
 
 func TestApproval_PauseAndDecisionsAcrossARestart(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "newsroom.db")
-		testApprovalRestart(t, func(t testing.TB) store.Store {
-			st, err := sqlite.Open(context.Background(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := testsvc.Postgres(t)
-		testApprovalRestart(t, func(t testing.TB) store.Store {
-			st, err := postgres.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
+	onBothBackends(t, testApprovalRestart)
 }
 
 func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {

@@ -375,26 +375,7 @@ func TestServer_Cancel(t *testing.T) {
 // that the run finishes with the same result as an uninterrupted run and
 // that no completed model call was made twice.
 func TestServer_ResumeAfterInterruption(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "newsroom.db")
-		testResume(t, func(t testing.TB) store.Store {
-			st, err := sqlite.Open(context.Background(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := testsvc.Postgres(t)
-		testResume(t, func(t testing.TB) store.Store {
-			st, err := postgres.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
+	onBothBackends(t, testResume)
 }
 
 func testResume(t *testing.T, open func(t testing.TB) store.Store) {
@@ -621,4 +602,29 @@ func TestServer_InstrumentSeesEveryEvent(t *testing.T) {
 	if seen[team.EventMessage] != len(got.Messages) || seen[team.EventRunFinished] != 1 || seen[team.EventDelta] == 0 {
 		t.Errorf("instrumented events = %v for %d messages", seen, len(got.Messages))
 	}
+}
+
+// onBothBackends runs a restart test on SQLite and on PostgreSQL: open opens
+// the same database again each time it is called.
+func onBothBackends(t *testing.T, test func(t *testing.T, open func(t testing.TB) store.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "newsroom.db")
+		test(t, func(t testing.TB) store.Store {
+			st, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testsvc.Postgres(t)
+		test(t, func(t testing.TB) store.Store {
+			st, err := postgres.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
 }
