@@ -79,6 +79,10 @@ const (
 	EmbeddingsDeployment = "embeddings-deployment"
 	DatabaseURL          = "database-url"
 	DB                   = "db"
+	// FetchAllow lists destinations the fetch tools may reach although
+	// they are internal (see package tool/web). It has no model flag: the
+	// commands with tools define --fetch-allow themselves.
+	FetchAllow = "fetch-allow"
 
 	AlertMaxLatency      = "alert-max-latency"
 	AlertMinSuccessRate  = "alert-min-success-rate"
@@ -128,6 +132,7 @@ func Settings() []Setting {
 		{EmbeddingsDeployment, []string{"NEWSROOM_EMBEDDINGS_DEPLOYMENT"}, false, "", "embeddings deployment for the similarity cache (e.g. text-embedding-3-small)"},
 		{DatabaseURL, []string{"NEWSROOM_DATABASE_URL"}, true, "", "PostgreSQL URL for the run store"},
 		{DB, []string{"NEWSROOM_DB"}, false, "", "run store (SQLite file or store kind)"},
+		{FetchAllow, []string{"NEWSROOM_FETCH_ALLOW"}, false, "", "comma-separated host or host:port destinations the fetch tools may reach although internal (intranets, tests)"},
 		{AlertMaxLatency, []string{"NEWSROOM_ALERT_MAX_LATENCY"}, false, "5s", "alert when a model call takes longer"},
 		{AlertMinSuccessRate, []string{"NEWSROOM_ALERT_MIN_SUCCESS_RATE"}, false, "0.995", "alert when the share of successful model calls falls below"},
 		{AlertMaxQuotaUsed, []string{"NEWSROOM_ALERT_MAX_QUOTA_USED"}, false, "0.8", "alert when this fraction of the token quota is in use"},
@@ -179,6 +184,8 @@ type Config struct {
 	EmbeddingsDeployment string  `json:"embeddings_deployment,omitempty"`
 	DatabaseURL          Secret  `json:"database_url,omitempty"`
 	DB                   string  `json:"db,omitempty"`
+	// FetchAllow is the fetch tools' allow list as written (web.ParseAllow reads it).
+	FetchAllow string `json:"fetch_allow,omitempty"`
 
 	// Alerts are the alert thresholds; zero values mean the alerts package's defaults.
 	Alerts Alerts `json:"alerts"`

@@ -365,3 +365,21 @@ func TestLoad_AlertThresholds(t *testing.T) {
 		t.Fatalf("a bad duration must be refused by name: %v", err)
 	}
 }
+
+func TestLoad_FetchAllowFromDotEnvAndEnvironment(t *testing.T) {
+	p := writeDotEnv(t, "NEWSROOM_FETCH_ALLOW=intranet.example:8080,127.0.0.2\n")
+	cfg, err := LoadContext(context.Background(), Sources{DotEnvPath: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FetchAllow != "intranet.example:8080,127.0.0.2" || cfg.Source(FetchAllow).Layer != LayerDotEnv {
+		t.Fatalf(".env: fetch allow %q from %v", cfg.FetchAllow, cfg.Source(FetchAllow))
+	}
+	cfg, err = LoadContext(context.Background(), Sources{DotEnvPath: p, Env: env(map[string]string{"NEWSROOM_FETCH_ALLOW": "docs.internal"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FetchAllow != "docs.internal" || cfg.Source(FetchAllow).Layer != LayerEnv {
+		t.Fatalf("environment over .env: fetch allow %q from %v", cfg.FetchAllow, cfg.Source(FetchAllow))
+	}
+}

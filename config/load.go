@@ -213,6 +213,7 @@ func (l *loader) load() error {
 	db, _ := l.get(DatabaseURL, l.vars(DatabaseURL))
 	c.DatabaseURL = Secret(db)
 	c.DB, _ = l.get(DB, l.vars(DB))
+	c.FetchAllow, _ = l.get(FetchAllow, l.vars(FetchAllow))
 	c.Alerts = Alerts{
 		MaxLatency:      l.getDuration(AlertMaxLatency),
 		MinSuccessRate:  l.getFloat(AlertMinSuccessRate),

@@ -80,8 +80,8 @@ func addModelFlags(fs *pflag.FlagSet) *modelFlags {
 	mf := &modelFlags{fs: fs}
 	for _, s := range config.Settings() {
 		switch s.Name {
-		case config.APIKey, config.RedisURL, config.DatabaseURL, config.DB, config.BudgetUSD:
-			continue // secrets have no flag; the store and run budget flags belong to their commands
+		case config.APIKey, config.RedisURL, config.DatabaseURL, config.DB, config.BudgetUSD, config.FetchAllow:
+			continue // secrets have no flag; the store, run budget and fetch flags belong to their commands
 		}
 		usage := s.Description + envHint(s)
 		switch s.Name {

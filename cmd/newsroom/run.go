@@ -117,7 +117,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
 
-	tools, err := o.tools.build(ctx, stack.Logger)
+	tools, err := o.tools.build(ctx, stack.Logger, stack.Config.FetchAllow)
 	if err != nil {
 		return err
 	}

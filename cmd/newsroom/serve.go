@@ -191,7 +191,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		workersFrom = fmt.Sprintf("auto from rpm %d, tpm %d", q.RPM, q.TPM)
 	}
 
-	tools, err := o.tools.build(ctx, log)
+	tools, err := o.tools.build(ctx, log, stack.Config.FetchAllow)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ type toolFlags struct {
 func addToolFlags(fs *pflag.FlagSet, run bool) *toolFlags {
 	f := &toolFlags{withSources: run, fs: fs}
 	fs.BoolVar(&f.noTools, "no-tools", false, "agents run without tools (no fetch_url, read_feed or MCP tools)")
-	fs.StringVar(&f.fetchAllow, "fetch-allow", "", "comma-separated host or host:port destinations the fetch tools may reach although internal (default $"+web.EnvAllow+")")
+	fs.StringVar(&f.fetchAllow, "fetch-allow", "", "comma-separated host or host:port destinations the fetch tools may reach although internal (default $"+web.EnvAllow+" from the environment or the .env file)")
 	if run {
 		fs.StringArrayVar(&f.sources, "source", nil, "fetch this URL before the team starts and give it to the team as a source (repeatable)")
 		fs.StringArrayVar(&f.mcp, "mcp", nil, "tools of an MCP server: NAME=COMMAND ARGS... (stdio) or NAME=URL (streamable HTTP) (repeatable)")
@@ -62,10 +61,12 @@ func (s *toolSetup) Close() {
 }
 
 // build makes the tools, connects the MCP servers and fetches the sources.
-func (f *toolFlags) build(ctx context.Context, log *slog.Logger) (*toolSetup, error) {
-	allow := f.fetchAllow
-	if !f.fs.Changed("fetch-allow") {
-		allow = os.Getenv(web.EnvAllow)
+// configured is the allow list of the configuration (the environment, then
+// the .env file); --fetch-allow replaces it.
+func (f *toolFlags) build(ctx context.Context, log *slog.Logger, configured string) (*toolSetup, error) {
+	allow := configured
+	if f.fs.Changed("fetch-allow") {
+		allow = f.fetchAllow
 	}
 	fetcher := web.New(web.Config{Allow: web.ParseAllow(allow), Logger: log})
 	s := &toolSetup{log: log}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -90,5 +92,24 @@ func TestRun_SourcesGroundingAndCitationsInJSONAndMarkdown(t *testing.T) {
 	r = runBinary(t, env, dir, "run", "--format", "json", "--no-grounding", "--no-tools", facts)
 	if r.code != 0 || strings.Contains(r.stdout, `"grounding"`) {
 		t.Fatalf("--no-grounding: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// The allow list is a setting like the others: the .env file holds it
+// when the environment does not, and --fetch-allow replaces both.
+func TestRun_FetchAllowFromDotEnvFile(t *testing.T) {
+	addr := pressServer(t)
+	url := "http://" + addr + "/press"
+	env, dir := cleanEnv(t)
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("NEWSROOM_FETCH_ALLOW="+addr+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, env, dir, "run", "--format", "json", "--source", url, "Write about the museum.")
+	if r.code != 0 || !strings.Contains(r.stdout, `"url": "`+url+`"`) {
+		t.Fatalf(".env allow list: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, env, dir, "run", "--fetch-allow", "127.0.0.3", "--source", url, "Write about the museum.")
+	if r.code != 2 || !strings.Contains(r.stderr, "refused") {
+		t.Fatalf("--fetch-allow over .env: exit %d\n%s", r.code, r.stderr)
 	}
 }
