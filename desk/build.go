@@ -313,14 +313,41 @@ func (s *Spec) Baseline() *Spec {
 }
 
 // ArticleOf extracts the finished article from a run of this desk: the body
-// and headlines from the agents its file names (by default News_Reporter and
-// Headline_Generator).
+// from its writer (Writer) and the headlines from the agent its file names
+// (by default Headline_Generator).
 func (s *Spec) ArticleOf(msgs []agent.Message) Article {
-	body, heads := Reporter, Headliner
+	heads := Headliner
 	if a := s.Article; a != nil {
-		body, heads = first(a.Body, body), first(a.Headlines, heads)
+		heads = first(a.Headlines, heads)
 	}
-	return articleOf(msgs, body, heads)
+	return articleOf(msgs, s.Writer(), heads)
+}
+
+// Writer is the agent whose last message is the desk's article: the one
+// its file names in article.body; else News_Reporter when the desk has
+// one (the shipped desks); else its first agent that is not the selector's
+// planner (a sports desk's Sports_Writer). The grounding check reads the
+// writer's article and sends unsupported claims back to the writer.
+func (s *Spec) Writer() string {
+	if s.Article != nil && s.Article.Body != "" {
+		return s.Article.Body
+	}
+	if byNameHas(s, Reporter) {
+		return Reporter
+	}
+	for _, a := range s.Agents {
+		if s.Kind == Selector && s.Selector != nil && a.Name == s.Selector.Planner {
+			continue
+		}
+		return a.Name
+	}
+	return Reporter
+}
+
+// GroundingCheck checks the article of a run of this desk (its writer's last
+// message) against the task and the documents the run read.
+func (s *Spec) GroundingCheck(msgs []agent.Message, m team.Material) team.Grounding {
+	return groundingOf(s.Writer())(msgs, m)
 }
 
 // MaxMessages is the desk's message cap (its largest max_messages), 0 when

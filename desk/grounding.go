@@ -44,9 +44,9 @@ func giveTools(c *agent.Config, names []string, cfg Config) error {
 	return nil
 }
 
-// Grounding checks the run's article (the reporter's last message) against
+// Grounding checks the run's article (News_Reporter's last message) against
 // the task and the documents the run read: the shipped desks'
-// team.GroundingFunc.
+// team.GroundingFunc. A desk's own check is Spec.GroundingCheck.
 func Grounding(msgs []agent.Message, m team.Material) team.Grounding {
 	return groundingOf(Reporter)(msgs, m)
 }
@@ -75,9 +75,5 @@ func grounded(t team.Team, s *Spec, cfg Config) team.Team {
 	if cfg.NoGrounding || (s.Grounding != nil && !*s.Grounding) {
 		return t
 	}
-	author := Reporter
-	if s.Article != nil && s.Article.Body != "" {
-		author = s.Article.Body
-	}
-	return groundedTeam{Team: t, check: groundingOf(author)}
+	return groundedTeam{Team: t, check: s.GroundingCheck}
 }

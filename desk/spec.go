@@ -16,7 +16,7 @@ type Spec struct {
 	Termination *ConditionSpec `yaml:"termination,omitempty" doc:"When the run stops. A graph also stops when no node is left to run."`
 	Selector    *SelectorSpec  `yaml:"selector,omitempty" doc:"The speaker selector (kind selector only)."`
 	Graph       *GraphSpec     `yaml:"graph,omitempty" doc:"The graph's edges (kind graph only)."`
-	Article     *ArticleSpec   `yaml:"article,omitempty" doc:"Which agents' messages make the finished article; default News_Reporter and Headline_Generator."`
+	Article     *ArticleSpec   `yaml:"article,omitempty" doc:"Which agents' messages make the finished article; default News_Reporter (else the first agent that is not the planner) and Headline_Generator."`
 	Defaults    *AgentDefaults `yaml:"defaults,omitempty" doc:"Settings every agent inherits unless it sets its own."`
 	Grounding   *bool          `yaml:"grounding,omitempty" doc:"Check the article against the task and the sources before an approval ends the run; default true."`
 }
@@ -110,6 +110,6 @@ type EdgeSpec struct {
 
 // ArticleSpec names the agents whose messages make the article.
 type ArticleSpec struct {
-	Body      string `yaml:"body,omitempty" doc:"The agent whose last message is the article's body."`
+	Body      string `yaml:"body,omitempty" doc:"The agent whose last message is the article's body (the writer the grounding check reads and answers); default News_Reporter, else the first agent that is not the planner."`
 	Headlines string `yaml:"headlines,omitempty" doc:"The agent whose last message lists the headlines."`
 }

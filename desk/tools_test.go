@@ -244,3 +244,106 @@ func TestDesk_ResumedRunDoesNotFetchAgain(t *testing.T) {
 		t.Fatalf("sources %+v, article %q", res.Sources, desk.ArticleOf(res.Messages).Body)
 	}
 }
+
+// metro is a desk whose writer is not called News_Reporter and whose file
+// does not name it: the writer is its first agent.
+const metro = `name: metro
+kind: roundrobin
+agents:
+  - name: Metro_Writer
+    description: Writes the metro desk's stories.
+    prompt: You are the News_Reporter of the metro desk.
+  - name: News_Editor
+    description: Reviews the story.
+    prompt: You are News_Editor, the metro desk's editor. End with APPROVE or REVISE.
+termination:
+  any:
+    - verdict: {agent: News_Editor, word: APPROVE}
+    - max_messages: 9
+`
+
+func TestSpec_Writer(t *testing.T) {
+	t.Parallel()
+	parse := func(src string) *desk.Spec {
+		t.Helper()
+		s, err := desk.Parse("t.yaml", []byte(src), desk.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	shipped := desk.NewRegistry()
+	for _, name := range desk.Teams {
+		d, _ := shipped.Get(name)
+		if got := d.Spec.Writer(); got != desk.Reporter {
+			t.Errorf("shipped desk %s: writer %q, want %s", name, got, desk.Reporter)
+		}
+	}
+	if got := parse(metro).Writer(); got != "Metro_Writer" {
+		t.Errorf("first agent: writer %q", got)
+	}
+	named := strings.Replace(metro, "termination:", "article: {body: News_Editor}\ntermination:", 1)
+	if got := parse(named).Writer(); got != "News_Editor" {
+		t.Errorf("article.body: writer %q", got)
+	}
+	planned := `name: planned
+kind: selector
+agents:
+  - {name: Planner, description: plans, prompt: You plan.}
+  - {name: Writer, description: writes, prompt: You write.}
+termination: {max_messages: 4}
+selector: {planner: Planner}
+`
+	if got := parse(planned).Writer(); got != "Writer" {
+		t.Errorf("selector with a planner: writer %q, want the first agent after the planner", got)
+	}
+}
+
+func TestDesk_GroundingSendsClaimsBackToTheDesksOwnWriter(t *testing.T) {
+	t.Parallel()
+	s, err := desk.Parse("metro.yaml", []byte(metro), desk.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The writer invents a figure in its first draft only.
+	drafts := 0
+	client := model.ClientFunc(func(_ context.Context, req *model.Request) (*model.Response, error) {
+		text := "APPROVE"
+		if req.Meta.Agent == "Metro_Writer" {
+			drafts++
+			text = "Bridge Reopens\n\nThe bridge reopened on Monday."
+			if drafts == 1 {
+				text += " Repairs cost 4.2 million dollars."
+			}
+		}
+		return &model.Response{Content: text, FinishReason: "stop", Usage: model.Usage{Requests: 1}}, nil
+	})
+	tm, err := desk.New(desk.Config{Spec: s, Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := "Facts: The bridge reopened on Monday."
+	res, err := team.Run(context.Background(), tm, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for _, m := range res.Messages {
+		sources = append(sources, m.Source)
+	}
+	if got := strings.Join(sources, ","); got != "Metro_Writer,News_Editor,Grounding_Check,Metro_Writer,News_Editor" {
+		t.Fatalf("messages %s, want the held approval sent back to Metro_Writer", got)
+	}
+	if !strings.Contains(res.Messages[2].Content, "4.2 million") || res.Grounding == nil || res.Grounding.Author != "Metro_Writer" ||
+		res.Grounding.Checked == 0 || len(res.Grounding.Unsupported) != 0 {
+		t.Fatalf("feedback %q, grounding %+v", res.Messages[2].Content, res.Grounding)
+	}
+	// The check a capped run's output makes reads the same writer.
+	g := s.GroundingCheck(res.Messages[:1], team.MaterialOf(task, nil))
+	if g.Author != "Metro_Writer" || len(g.Unsupported) != 1 || g.Unsupported[0] != "4.2 million" {
+		t.Fatalf("check of the first draft: %+v", g)
+	}
+	if body := s.ArticleOf(res.Messages).Body; body != "Bridge Reopens\n\nThe bridge reopened on Monday." {
+		t.Fatalf("article %q", body)
+	}
+}

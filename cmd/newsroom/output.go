@@ -86,7 +86,7 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 		SavedTokens: res.Usage.SavedTokens,
 		SavedUSD:    model.RoundUSD(res.Usage.SavedUSD),
 		Sources:     sourcesJSON(res),
-		Grounding:   groundingJSON(res, noGrounding),
+		Grounding:   groundingJSON(res, spec, noGrounding),
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,

@@ -138,8 +138,9 @@ func sourcesJSON(res *team.Result) []jsonSource {
 }
 
 // groundingJSON is the run's last grounding check, or one made now on the
-// final article when the run ended before its team was done (a cap).
-func groundingJSON(res *team.Result, off bool) *jsonGrounding {
+// final article of the desk's writer when the run ended before its team was
+// done (a cap).
+func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *jsonGrounding {
 	if off {
 		return nil
 	}
@@ -149,7 +150,7 @@ func groundingJSON(res *team.Result, off bool) *jsonGrounding {
 		if !m.HasMaterial() {
 			g = &team.Grounding{Skipped: "no sources"}
 		} else {
-			c := desk.Grounding(res.Messages, m)
+			c := spec.GroundingCheck(res.Messages, m)
 			g = &c
 		}
 	}

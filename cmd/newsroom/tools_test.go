@@ -113,3 +113,51 @@ func TestRun_FetchAllowFromDotEnvFile(t *testing.T) {
 		t.Fatalf("--fetch-allow over .env: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// A capped run's grounding (checked when the output is written, as no
+// approval was reached) reads the desk's own writer, here not called
+// News_Reporter.
+func TestRun_CappedRunGroundsTheDesksOwnWriter(t *testing.T) {
+	env, dir := cleanEnv(t)
+	file := filepath.Join(dir, "metro.yaml")
+	desk := `name: metro
+kind: roundrobin
+agents:
+  - name: Metro_Writer
+    description: Writes the metro desk's stories.
+    prompt: You are the News_Reporter of the metro desk.
+  - name: News_Editor
+    description: Reviews the story.
+    prompt: You are News_Editor, the metro desk's editor.
+termination:
+  any:
+    - verdict: {agent: News_Editor, word: APPROVE}
+    - max_messages: 9
+`
+	if err := os.WriteFile(file, []byte(desk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, env, dir, "run", "--format", "json", "--team-file", file, "--max-messages", "1", facts)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var out struct {
+		StopReason string `json:"stop_reason"`
+		Grounding  *struct {
+			Checked     int       `json:"checked"`
+			Unsupported *[]string `json:"unsupported"`
+		} `json:"grounding"`
+		Article struct {
+			Body string `json:"body"`
+		} `json:"article"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if out.StopReason != "max messages reached (1)" || out.Article.Body == "" {
+		t.Fatalf("stop %q, article %q", out.StopReason, out.Article.Body)
+	}
+	if out.Grounding == nil || out.Grounding.Checked == 0 || out.Grounding.Unsupported == nil || len(*out.Grounding.Unsupported) != 0 {
+		t.Fatalf("grounding %+v of Metro_Writer's draft:\n%s", out.Grounding, out.Article.Body)
+	}
+}
