@@ -134,10 +134,10 @@ func TestOverhead_ComparesTheSameTurnsOnBothSides(t *testing.T) {
 	if r.TurnsPerRun != 4 {
 		t.Fatalf("a round-robin run made %d calls, want 4 (reporter, editor, reporter, editor)", r.TurnsPerRun)
 	}
-	if r.FrameworkUsPerTurn <= 0 || r.RawSDKUsPerTurn <= 0 || r.Ratio <= 0 {
+	if r.FrameworkUsPerTurn <= 0 || r.RawHTTPUsPerTurn <= 0 || r.Ratio <= 0 {
 		t.Fatalf("times missing: %+v", r)
 	}
-	if r.FrameworkAllocsPerTurn <= 0 || r.RawSDKAllocsPerTurn <= 0 {
+	if r.FrameworkAllocsPerTurn <= 0 || r.RawHTTPAllocsPerTurn <= 0 {
 		t.Fatalf("allocations missing: %+v", r)
 	}
 }
@@ -213,25 +213,22 @@ func TestCache_RejectsAnUnknownStoreAndABadRedisURL(t *testing.T) {
 	}
 }
 
-// benchTurns runs one team run (or its raw SDK replay) per iteration and
-// reports the time and allocations per model call.
-func benchTurns(b *testing.B, raw bool) {
+// benchTurns runs one team run (or a replay of its requests, as run picks)
+// per iteration and reports the time and allocations per model call.
+func benchTurns(b *testing.B, run func(*bench.Harness) func(context.Context) (int, error)) {
 	ctx := context.Background()
 	h, err := bench.NewHarness(ctx, desk.RoundRobin)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	run := h.FrameworkRun
-	if raw {
-		run = h.RawRun
-	}
+	f := run(h)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	turns := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		n, err := run(ctx)
+		n, err := f(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -244,8 +241,12 @@ func benchTurns(b *testing.B, raw bool) {
 
 // BenchmarkTurn_Framework is a round-robin run through the whole pipeline
 // against the zero-latency emulator; one op is one run of 4 turns.
-func BenchmarkTurn_Framework(b *testing.B) { benchTurns(b, false) }
+func BenchmarkTurn_Framework(b *testing.B) {
+	benchTurns(b, func(h *bench.Harness) func(context.Context) (int, error) { return h.FrameworkRun })
+}
 
-// BenchmarkTurn_RawSDK replays the same run's requests with openai-go's
-// Azure client; one op is the same 4 calls.
-func BenchmarkTurn_RawSDK(b *testing.B) { benchTurns(b, true) }
+// BenchmarkTurn_RawHTTP replays the same run's requests as bare net/http
+// calls; one op is the same 4 calls.
+func BenchmarkTurn_RawHTTP(b *testing.B) {
+	benchTurns(b, func(h *bench.Harness) func(context.Context) (int, error) { return h.RawRun })
+}

@@ -1,15 +1,17 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
 	"time"
-
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/azure"
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
@@ -29,7 +31,7 @@ type OverheadConfig struct {
 	Team string
 }
 
-// OverheadReport compares a framework turn with the raw SDK call.
+// OverheadReport compares a framework turn with the bare HTTP call.
 type OverheadReport struct {
 	Benchmark string `json:"benchmark"`
 	Team      string `json:"team"`
@@ -40,35 +42,45 @@ type OverheadReport struct {
 	// (budget, cost, cache off, retry, limiter with a quota it never
 	// reaches, provider) divided by its model calls.
 	FrameworkUsPerTurn float64 `json:"framework_us_per_turn"`
-	// RawSDKUsPerTurn replays the same requests with openai-go's Azure
-	// client straight to the emulator.
-	RawSDKUsPerTurn float64 `json:"raw_sdk_us_per_turn"`
+	// RawHTTPUsPerTurn replays the same requests as bare net/http calls
+	// straight to the emulator (bodies encoded once, the answer decoded
+	// into the few fields a caller needs, or a stream read to [DONE]): the
+	// floor any client pays.
+	RawHTTPUsPerTurn float64 `json:"raw_http_us_per_turn"`
 	// OverheadUsPerTurn is the difference, Ratio framework / raw.
 	OverheadUsPerTurn float64 `json:"overhead_us_per_turn"`
 	Ratio             float64 `json:"ratio"`
 	// Allocations per turn (runtime.MemStats.Mallocs delta / turns). The
 	// emulator runs in the process, so its allocations are in both sides.
 	FrameworkAllocsPerTurn float64 `json:"framework_allocs_per_turn"`
-	RawSDKAllocsPerTurn    float64 `json:"raw_sdk_allocs_per_turn"`
+	RawHTTPAllocsPerTurn   float64 `json:"raw_http_allocs_per_turn"`
 	FrameworkBytesPerTurn  float64 `json:"framework_bytes_per_turn"`
-	RawSDKBytesPerTurn     float64 `json:"raw_sdk_bytes_per_turn"`
+	RawHTTPBytesPerTurn    float64 `json:"raw_http_bytes_per_turn"`
 	Note                   string  `json:"note"`
 }
 
-// Harness runs framework turns and raw SDK calls against one zero-latency
-// in-process emulator, for Overhead and the Go benchmarks.
+// Harness runs framework turns and their bare HTTP replay against one
+// zero-latency in-process emulator, for Overhead and the Go benchmarks.
 type Harness struct {
 	em     *emulator.Running
 	client model.Client
 	team   string
-	svc    openai.ChatCompletionService
-	// params are the requests of one framework run, in order, as the raw
-	// SDK's parameters.
-	params []openai.ChatCompletionNewParams
+	hc     *http.Client
+	// recorded are the requests of one framework run, in order; calls are
+	// the same as bare HTTP calls, their bodies encoded once.
+	recorded []emulator.RecordedRequest
+	calls    []rawCall
+}
+
+// rawCall is one bare HTTP replay of a recorded request.
+type rawCall struct {
+	url    string
+	body   []byte
+	stream bool
 }
 
 // NewHarness starts the emulator and records the requests of one framework
-// run of team, for the raw SDK to replay. Close it after use.
+// run of team, for the bare HTTP calls to replay. Close it after use.
 func NewHarness(ctx context.Context, teamName string) (*Harness, error) {
 	teamName, err := checkTeam(teamName)
 	if err != nil {
@@ -85,60 +97,125 @@ func NewHarness(ctx context.Context, teamName string) (*Harness, error) {
 		em.Close()
 		return nil, err
 	}
-	h := &Harness{em: em, client: p.Client, team: teamName}
-	h.svc = openai.NewChatCompletionService(option.WithHTTPClient(hc), option.WithMaxRetries(0),
-		azure.WithEndpoint(em.URL, provider.DefaultAPIVersion), azure.WithAPIKey(apiKey), azure.WithUnsafeAllowHTTP())
+	h := &Harness{em: em, client: p.Client, team: teamName, hc: hc}
 	if _, err := h.FrameworkRun(ctx); err != nil {
 		h.Close()
 		return nil, err
 	}
-	for _, r := range em.Requests() {
-		h.params = append(h.params, sdkParams(r))
+	h.recorded = em.Requests()
+	for _, r := range h.recorded {
+		c, err := newRawCall(em.URL, r)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		h.calls = append(h.calls, c)
 	}
 	em.Reset()
 	return h, nil
 }
 
-func sdkParams(r emulator.RecordedRequest) openai.ChatCompletionNewParams {
-	p := openai.ChatCompletionNewParams{Model: Deployment}
+// rawBody is a chat completions request body with what the recorded
+// request carried.
+type rawBody struct {
+	Model         string        `json:"model"`
+	Messages      []rawMessage  `json:"messages"`
+	MaxTokens     int           `json:"max_tokens,omitempty"`
+	Stream        bool          `json:"stream,omitempty"`
+	StreamOptions *rawStreamOpt `json:"stream_options,omitempty"`
+}
+
+type rawMessage struct {
+	Role    model.Role `json:"role"`
+	Content string     `json:"content"`
+	Name    string     `json:"name,omitempty"`
+}
+
+type rawStreamOpt struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+func newRawCall(endpoint string, r emulator.RecordedRequest) (rawCall, error) {
+	b := rawBody{Model: Deployment, MaxTokens: r.MaxTokens, Stream: r.Stream}
+	if r.Stream {
+		b.StreamOptions = &rawStreamOpt{IncludeUsage: r.IncludeUsage}
+	}
 	for _, m := range r.Messages {
-		var u openai.ChatCompletionMessageParamUnion
-		switch m.Role {
-		case model.RoleSystem:
-			s := &openai.ChatCompletionSystemMessageParam{}
-			s.Content.OfString = openai.String(m.Content)
-			if m.Name != "" {
-				s.Name = openai.String(m.Name)
+		b.Messages = append(b.Messages, rawMessage{Role: m.Role, Content: m.Content, Name: m.Name})
+	}
+	body, err := json.Marshal(b)
+	if err != nil {
+		return rawCall{}, fmt.Errorf("bench: encoding a replayed request: %w", err)
+	}
+	u := endpoint + "/openai/deployments/" + url.PathEscape(Deployment) + "/chat/completions?api-version=" + provider.DefaultAPIVersion
+	return rawCall{url: u, body: body, stream: r.Stream}, nil
+}
+
+// rawAnswer is what a caller needs from a non-streamed answer.
+type rawAnswer struct {
+	Choices []struct {
+		FinishReason string `json:"finish_reason"`
+		Message      struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+// do sends one bare HTTP call and reads its answer.
+func (h *Harness) do(ctx context.Context, c *rawCall) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("api-key", apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	if c.stream {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if bytes.Equal(sc.Bytes(), []byte("data: [DONE]")) {
+				_, err := io.Copy(io.Discard, resp.Body)
+				return err
 			}
-			u.OfSystem = s
-		case model.RoleAssistant:
-			s := &openai.ChatCompletionAssistantMessageParam{}
-			s.Content.OfString = openai.String(m.Content)
-			if m.Name != "" {
-				s.Name = openai.String(m.Name)
-			}
-			u.OfAssistant = s
-		default:
-			s := &openai.ChatCompletionUserMessageParam{}
-			s.Content.OfString = openai.String(m.Content)
-			if m.Name != "" {
-				s.Name = openai.String(m.Name)
-			}
-			u.OfUser = s
 		}
-		p.Messages = append(p.Messages, u)
+		if sc.Err() != nil {
+			return sc.Err()
+		}
+		return fmt.Errorf("stream ended without [DONE]")
 	}
-	if r.MaxTokens > 0 {
-		p.MaxTokens = openai.Int(int64(r.MaxTokens))
+	var a rawAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return err
 	}
-	return p
+	if len(a.Choices) == 0 {
+		return fmt.Errorf("no choices")
+	}
+	return nil
+}
+
+// Replay returns the emulator's endpoint and API key and the requests of
+// the recorded framework run, for benchmarks that replay them with another
+// client.
+func (h *Harness) Replay() (endpoint, key string, reqs []emulator.RecordedRequest) {
+	return h.em.URL, apiKey, slices.Clone(h.recorded)
 }
 
 // Close stops the emulator.
 func (h *Harness) Close() { h.em.Close() }
 
 // TurnsPerRun is the number of model calls in one run.
-func (h *Harness) TurnsPerRun() int { return len(h.params) }
+func (h *Harness) TurnsPerRun() int { return len(h.calls) }
 
 // FrameworkRun runs the team once on the first task through the pipeline
 // and returns its model calls.
@@ -154,19 +231,15 @@ func (h *Harness) FrameworkRun(ctx context.Context) (int, error) {
 	return res.Usage.Requests, nil
 }
 
-// RawRun sends the recorded run's requests with the raw SDK and returns how
-// many it sent.
+// RawRun sends the recorded run's requests as bare HTTP calls and returns
+// how many it sent.
 func (h *Harness) RawRun(ctx context.Context) (int, error) {
-	for i := range h.params {
-		cc, err := h.svc.New(ctx, h.params[i])
-		if err != nil {
-			return i, fmt.Errorf("bench: raw SDK call: %w", err)
-		}
-		if len(cc.Choices) == 0 {
-			return i, fmt.Errorf("bench: raw SDK call: no choices")
+	for i := range h.calls {
+		if err := h.do(ctx, &h.calls[i]); err != nil {
+			return i, fmt.Errorf("bench: bare HTTP call: %w", err)
 		}
 	}
-	return len(h.params), nil
+	return len(h.calls), nil
 }
 
 // timeTurns runs f until at least turns turns are done and returns the time
@@ -192,7 +265,7 @@ func timeTurns(ctx context.Context, turns int, f func(context.Context) (int, err
 }
 
 // Overhead measures the framework's time and allocations per agent turn
-// against the raw SDK call on the same requests.
+// against the bare HTTP call on the same requests.
 func Overhead(ctx context.Context, cfg OverheadConfig) (*OverheadReport, error) {
 	if cfg.Turns < 0 {
 		return nil, fmt.Errorf("%w: turns must not be negative", ErrConfig)
@@ -233,16 +306,16 @@ func Overhead(ctx context.Context, cfg OverheadConfig) (*OverheadReport, error) 
 		}
 		rawUs, rawAllocs, rawBytes = append(rawUs, us), rawAllocs+a/blocks, rawBytes+b/blocks
 	}
-	r.FrameworkUsPerTurn, r.RawSDKUsPerTurn = median(fwUs), median(rawUs)
-	r.FrameworkAllocsPerTurn, r.RawSDKAllocsPerTurn = fwAllocs, rawAllocs
-	r.FrameworkBytesPerTurn, r.RawSDKBytesPerTurn = fwBytes, rawBytes
-	r.OverheadUsPerTurn = round1(r.FrameworkUsPerTurn - r.RawSDKUsPerTurn)
-	if r.RawSDKUsPerTurn > 0 {
-		r.Ratio = round2(r.FrameworkUsPerTurn / r.RawSDKUsPerTurn)
+	r.FrameworkUsPerTurn, r.RawHTTPUsPerTurn = median(fwUs), median(rawUs)
+	r.FrameworkAllocsPerTurn, r.RawHTTPAllocsPerTurn = fwAllocs, rawAllocs
+	r.FrameworkBytesPerTurn, r.RawHTTPBytesPerTurn = fwBytes, rawBytes
+	r.OverheadUsPerTurn = round1(r.FrameworkUsPerTurn - r.RawHTTPUsPerTurn)
+	if r.RawHTTPUsPerTurn > 0 {
+		r.Ratio = round2(r.FrameworkUsPerTurn / r.RawHTTPUsPerTurn)
 	}
-	r.FrameworkUsPerTurn, r.RawSDKUsPerTurn = round1(r.FrameworkUsPerTurn), round1(r.RawSDKUsPerTurn)
-	r.FrameworkAllocsPerTurn, r.RawSDKAllocsPerTurn = round1(r.FrameworkAllocsPerTurn), round1(r.RawSDKAllocsPerTurn)
-	r.FrameworkBytesPerTurn, r.RawSDKBytesPerTurn = round1(r.FrameworkBytesPerTurn), round1(r.RawSDKBytesPerTurn)
+	r.FrameworkUsPerTurn, r.RawHTTPUsPerTurn = round1(r.FrameworkUsPerTurn), round1(r.RawHTTPUsPerTurn)
+	r.FrameworkAllocsPerTurn, r.RawHTTPAllocsPerTurn = round1(r.FrameworkAllocsPerTurn), round1(r.RawHTTPAllocsPerTurn)
+	r.FrameworkBytesPerTurn, r.RawHTTPBytesPerTurn = round1(r.FrameworkBytesPerTurn), round1(r.RawHTTPBytesPerTurn)
 	return r, nil
 }
 

@@ -26,7 +26,7 @@ stdout and a summary line on stderr.`,
 	}
 	cmd.AddCommand(
 		benchCmd("quota", "Quota use with and without the client-side limiter", benchQuota),
-		benchCmd("overhead", "The framework's cost per agent turn against the raw SDK", benchOverhead),
+		benchCmd("overhead", "The framework's cost per agent turn against a bare HTTP call", benchOverhead),
 		benchCmd("concurrency", "Memory and goroutines with many runs at once", benchConcurrency),
 		benchCmd("cache", "What a cached rerun costs, per cache store", benchCache),
 		benchCmd("tokens", "Calls, tokens and cost per article of each desk against its baseline", benchTokens),
@@ -100,8 +100,8 @@ func benchOverhead(cmd *cobra.Command) func(ctx context.Context) (any, string, e
 		if err != nil {
 			return nil, "", err
 		}
-		return r, fmt.Sprintf("bench overhead: framework %.0f µs/turn, raw SDK %.0f µs/turn (x%.2f), %.0f vs %.0f allocs/turn",
-			r.FrameworkUsPerTurn, r.RawSDKUsPerTurn, r.Ratio, r.FrameworkAllocsPerTurn, r.RawSDKAllocsPerTurn), nil
+		return r, fmt.Sprintf("bench overhead: framework %.0f µs/turn, bare HTTP %.0f µs/turn (x%.2f), %.0f vs %.0f allocs/turn",
+			r.FrameworkUsPerTurn, r.RawHTTPUsPerTurn, r.Ratio, r.FrameworkAllocsPerTurn, r.RawHTTPAllocsPerTurn), nil
 	}
 }
 

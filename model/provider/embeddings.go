@@ -4,17 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/newsroom-dev/newsroom/model"
 )
-
-// embeddingsPath is the embeddings route, relative to the base URL (the
-// Azure endpoint option rewrites it to the deployment's route from the
-// body's model).
-const embeddingsPath = "embeddings"
 
 type embeddingsBody struct {
 	Input          []string `json:"input"`
@@ -45,11 +37,17 @@ func (c *Client) Embed(ctx context.Context, inputs []string, dimensions int) ([]
 	if err != nil {
 		return nil, model.Usage{}, fmt.Errorf("provider: encoding the embeddings request: %w", err)
 	}
-	var raw *http.Response
-	var ans embeddingsAnswer
-	err = c.api.Post(ctx, embeddingsPath, body, &ans, option.WithResponseInto(&raw))
+	raw, err := c.send(ctx, embeddingsRoute, c.defaultModel, body, "application/json")
 	if err != nil {
-		return nil, model.Usage{}, c.mapError(ctx, err, raw)
+		return nil, model.Usage{}, err
+	}
+	defer func() { _ = raw.Body.Close() }()
+	var ans embeddingsAnswer
+	if err := json.NewDecoder(raw.Body).Decode(&ans); err != nil {
+		if ctx.Err() != nil {
+			return nil, model.Usage{}, c.mapError(ctx, err, raw)
+		}
+		return nil, model.Usage{}, &model.Error{Message: c.redact("provider: decoding the embeddings: " + err.Error()), RequestID: requestID(raw), Err: err}
 	}
 	if len(ans.Data) != len(inputs) {
 		return nil, model.Usage{}, &model.Error{Message: fmt.Sprintf("provider: %d embeddings for %d inputs", len(ans.Data), len(inputs)), RequestID: requestID(raw)}

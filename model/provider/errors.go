@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/openai/openai-go/v3"
-
 	"github.com/newsroom-dev/newsroom/model"
 )
 
@@ -30,7 +28,10 @@ type serviceError struct {
 	} `json:"innererror"`
 }
 
-// mapError turns an SDK or transport error of a request into a *model.Error.
+// mapError turns a failed request into a *model.Error: the caller's context
+// ended, an error status (already a *model.Error, see statusError), or a
+// transport failure (connection refused or reset, TLS, a credential that
+// could not get a token, the request timeout).
 func (c *Client) mapError(ctx context.Context, err error, raw *http.Response) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return &model.Error{Err: ctxErr, RequestID: requestID(raw)}
@@ -39,44 +40,27 @@ func (c *Client) mapError(ctx context.Context, err error, raw *http.Response) er
 	if errors.As(err, &me) {
 		return me
 	}
-	var apiErr *openai.Error
-	if errors.As(err, &apiErr) {
-		resp := apiErr.Response
-		if resp == nil {
-			resp = raw
-		}
-		e := c.httpError(apiErr.StatusCode, resp, []byte(apiErr.RawJSON()))
-		if e.Code == "" && apiErr.Code != "" {
-			e.Code = apiErr.Code
-		}
-		if e.Message == "" {
-			e.Message = c.redact(apiErr.Message)
-		}
-		if e.Message == "" {
-			e.Message = http.StatusText(apiErr.StatusCode)
-		}
-		return e
-	}
-	if raw != nil && raw.StatusCode >= 300 {
-		// An error status whose body the SDK could not decode (a gateway's
-		// HTML page, say): keep the status and headers.
-		var body []byte
-		if raw.Body != nil {
-			body, _ = io.ReadAll(io.LimitReader(raw.Body, maxErrorBody))
-		}
-		var wrapped struct {
-			Error json.RawMessage `json:"error"`
-		}
-		_ = json.Unmarshal(body, &wrapped)
-		e := c.httpError(raw.StatusCode, raw, wrapped.Error)
-		if e.Message == "" {
-			e.Message = http.StatusText(raw.StatusCode)
-		}
-		return e
-	}
-	// A transport failure: connection refused or reset, TLS, a credential
-	// that could not get a token.
 	return &model.Error{Message: c.redact(err.Error()), Err: err}
+}
+
+// statusError reads the body of an error response (bounded) into a
+// *model.Error that keeps the status, the service's code and message, the
+// request id and the wait it asked for. A body that is not the service's
+// JSON error (a gateway's HTML page, say) leaves the status's text.
+func (c *Client) statusError(raw *http.Response) *model.Error {
+	var body []byte
+	if raw.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(raw.Body, maxErrorBody))
+	}
+	var wrapped struct {
+		Error json.RawMessage `json:"error"`
+	}
+	_ = json.Unmarshal(body, &wrapped)
+	e := c.httpError(raw.StatusCode, raw, wrapped.Error)
+	if e.Message == "" {
+		e.Message = http.StatusText(raw.StatusCode)
+	}
+	return e
 }
 
 // httpError builds a *model.Error from an error response and the JSON of its

@@ -1,12 +1,13 @@
 // Package provider is the bottom model.Client: it speaks the chat completions
 // protocol to Azure OpenAI or an OpenAI-compatible endpoint (OpenAI, Ollama,
-// vLLM) through the official OpenAI Go SDK.
+// vLLM) over azcore's HTTP pipeline, encoding its request bodies and
+// decoding answers and server-sent event streams itself.
 //
-// The client does one attempt per call. The SDK's own retries are switched
-// off (option.WithMaxRetries(0)) because newsroom has one retry policy for the
-// whole process, the retry middleware above this client; every failure comes
-// back as a *model.Error carrying what that middleware needs (status, service
-// code, request id, the wait the service asked for).
+// The client does one attempt per call. The pipeline's own retries are
+// switched off because newsroom has one retry policy for the whole process,
+// the retry middleware above this client; every failure comes back as a
+// *model.Error carrying what that middleware needs (status, service code,
+// request id, the wait the service asked for).
 //
 // Authentication is a value: an API key, or for Azure an
 // azcore.TokenCredential whose bearer tokens are requested for the
@@ -29,10 +30,9 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/azure"
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/newsroom-dev/newsroom/httpx"
 	"github.com/newsroom-dev/newsroom/model"
@@ -111,12 +111,16 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Client is a model.Client over the OpenAI Go SDK. It is safe for concurrent use.
+// Client is a model.Client for the chat completions protocol. It is safe for
+// concurrent use.
 type Client struct {
 	kind         string
 	defaultModel string
-	api          *openai.Client
+	pl           runtime.Pipeline
+	base         string // the endpoint or base URL, without a trailing slash
+	apiVersion   string // query-escaped (Azure)
 	apiKey       string
+	timeout      time.Duration
 	onRateLimit  func(string, int, int)
 	now          func() time.Time
 }
@@ -136,18 +140,11 @@ func New(cfg Config) (*Client, error) {
 	if httpClient == nil {
 		httpClient = httpx.NewClient(httpx.Options{})
 	}
-	c := &Client{kind: kind, apiKey: cfg.APIKey, onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now}
+	c := &Client{kind: kind, apiKey: cfg.APIKey, timeout: max(cfg.RequestTimeout, 0), onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}
-	opts := []option.RequestOption{
-		option.WithHTTPClient(httpClient),
-		option.WithMaxRetries(0), // the retry middleware is the one retry policy
-	}
-	if cfg.RequestTimeout > 0 {
-		opts = append(opts, option.WithRequestTimeout(cfg.RequestTimeout))
-	}
-
+	var auth policy.Policy
 	switch kind {
 	case KindAzure:
 		if cfg.Endpoint == "" {
@@ -161,22 +158,14 @@ func New(cfg Config) (*Client, error) {
 		if version == "" {
 			version = DefaultAPIVersion
 		}
-		c.defaultModel = cfg.Deployment
-		opts = append(opts, azure.WithEndpoint(u.String(), version))
-		switch {
-		case cfg.APIKey != "":
-			opts = append(opts, azure.WithAPIKey(cfg.APIKey))
-		case cfg.Credential != nil:
-			opts = append(opts, azure.WithTokenCredential(cfg.Credential, azure.WithTokenCredentialScopes([]string{Scope})))
-		default:
+		if cfg.APIKey == "" && cfg.Credential == nil {
 			return nil, fmt.Errorf("%w: azure needs an API key or a token credential", ErrConfig)
 		}
-		if u.Scheme == "http" {
-			// The SDK (and azcore's bearer token policy) refuses to send
-			// credentials over plain http; this option lifts that for
-			// loopback destinations only, which CheckEndpoint guaranteed.
-			opts = append(opts, azure.WithUnsafeAllowHTTP())
-		}
+		c.defaultModel, c.base, c.apiVersion = cfg.Deployment, baseOf(u), url.QueryEscape(version)
+		// azcore refuses to send credentials over plain http; that is
+		// lifted only for loopback destinations, which CheckEndpoint
+		// guaranteed.
+		auth = azureAuth(cfg.APIKey, cfg.Credential, u.Scheme == "http")
 	case KindOpenAI:
 		base := cfg.BaseURL
 		if base == "" {
@@ -186,19 +175,14 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.defaultModel = cfg.Model
-		opts = append(opts, option.WithBaseURL(u.String()))
-		if cfg.APIKey != "" {
-			opts = append(opts, option.WithAPIKey(cfg.APIKey))
-		}
+		c.defaultModel, c.base = cfg.Model, baseOf(u)
+		auth = openAIAuth(cfg.APIKey, u.Scheme == "http")
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q (want %q or %q)", ErrConfig, cfg.Kind, KindAzure, KindOpenAI)
 	}
-	// A Client built directly, not through openai.NewClient, reads nothing
-	// from the process environment: configuration comes only from package
-	// config. Requests go through its generic Post with a body encoded here
-	// (see wireRequest).
-	c.api = &openai.Client{Options: opts}
+	// Nothing is read from the process environment: configuration comes
+	// only from package config.
+	c.pl = newPipeline(httpClient, auth)
 	return c, nil
 }
 
@@ -248,31 +232,26 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	if err != nil {
 		return nil, err
 	}
-	// The SDK sends the request (URL, Azure deployment route, api-version,
-	// authentication, headers, error statuses) with body as it is.
-	var raw *http.Response
-	if !req.Streaming() {
-		var cc *openai.ChatCompletion
-		err := c.api.Post(ctx, chatPath, body, &cc, option.WithResponseInto(&raw))
-		c.observe(deployment, raw)
-		if err != nil {
-			return nil, c.mapError(ctx, err, raw)
-		}
-		return c.response(cc, raw)
+	accept := "application/json"
+	if req.Streaming() {
+		accept = "text/event-stream"
 	}
-	return c.stream(ctx, req, body, deployment)
+	raw, err := c.send(ctx, chatRoute, deployment, body, accept)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = raw.Body.Close() }()
+	if !req.Streaming() {
+		return c.response(ctx, raw)
+	}
+	return c.stream(ctx, req, raw)
 }
 
-// chatPath is the chat completions route, relative to the base URL (the
-// Azure endpoint option rewrites it to the deployment's route).
-const chatPath = "chat/completions"
-
-// wireRequest is the chat completions request body newsroom sends. It is
-// encoded with encoding/json rather than built as the SDK's
-// ChatCompletionNewParams: that 1.2 KB struct of unions, copied by value
-// and marshalled by reflection through several layers, made every call's
-// goroutine stack grow past 16 KB, which a thousand concurrent runs pay
-// for in memory.
+// wireRequest is the chat completions request body newsroom sends (a small
+// struct through encoding/json: the OpenAI SDK's ChatCompletionNewParams, a
+// 1.2 KB struct of unions marshalled by reflection through several layers,
+// made every call's goroutine stack grow past 16 KB, which a thousand
+// concurrent runs paid for in memory).
 type wireRequest struct {
 	Messages       []wireMessage  `json:"messages"`
 	Model          string         `json:"model"`
@@ -428,13 +407,57 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledBody = 256 << 10
 
-func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model.Response, error) {
-	if cc == nil || len(cc.Choices) == 0 {
+// completion is the part of a chat completion (non-streamed) newsroom reads.
+type completion struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Choices []struct {
+		FinishReason string `json:"finish_reason"`
+		Message      struct {
+			Content   string         `json:"content"`
+			ToolCalls []wireToolCall `json:"tool_calls"`
+		} `json:"message"`
+	} `json:"choices"`
+	Usage wireUsage `json:"usage"`
+}
+
+// wireUsage is the usage object of an answer or of a stream's last chunk.
+type wireUsage struct {
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+// response reads a non-streamed answer.
+func (c *Client) response(ctx context.Context, raw *http.Response) (*model.Response, error) {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	var cc completion
+	_, err := buf.ReadFrom(raw.Body)
+	if err == nil {
+		if err = json.Unmarshal(buf.Bytes(), &cc); err != nil {
+			err = fmt.Errorf("provider: decoding the answer: %w", err)
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			return nil, &model.Error{Message: c.redact(err.Error()), RequestID: requestID(raw), Err: err}
+		}
+		return nil, c.mapError(ctx, err, raw)
+	}
+	if len(cc.Choices) == 0 {
 		return nil, &model.Error{Message: "provider: the service returned no choices", RequestID: requestID(raw)}
 	}
 	ch := cc.Choices[0]
 	if ch.FinishReason == "content_filter" {
-		return nil, filteredAnswer(ch.RawJSON(), requestID(raw))
+		return nil, filteredAnswer(string(choiceJSON(buf.Bytes(), 0)), requestID(raw))
 	}
 	resp := &model.Response{
 		ID:           cc.ID,
@@ -452,36 +475,19 @@ func (c *Client) response(cc *openai.ChatCompletion, raw *http.Response) (*model
 	return resp, nil
 }
 
-func usage(u openai.CompletionUsage) model.Usage {
+func usage(u wireUsage) model.Usage {
 	return model.Usage{
-		PromptTokens:       int(u.PromptTokens),
-		CompletionTokens:   int(u.CompletionTokens),
-		CachedPromptTokens: int(u.PromptTokensDetails.CachedTokens),
+		PromptTokens:       u.PromptTokens,
+		CompletionTokens:   u.CompletionTokens,
+		CachedPromptTokens: u.PromptTokensDetails.CachedTokens,
 		Requests:           1,
 	}
 }
 
-func (c *Client) stream(ctx context.Context, req *model.Request, body []byte, deployment string) (*model.Response, error) {
-	// The SDK hands over the response body unread; the stream is decoded
-	// by sseDecoder, which allocates far less than the SDK's ssestream.
-	var raw *http.Response
-	err := c.api.Post(ctx, chatPath, body, &raw)
-	c.observe(deployment, raw)
-	if err == nil && raw != nil && raw.StatusCode >= 300 {
-		err = fmt.Errorf("provider: unexpected status %s", raw.Status)
-	}
-	if err != nil || raw == nil || raw.Body == nil {
-		if err == nil {
-			err = errors.New("provider: no response")
-		}
-		if raw != nil && raw.Body != nil {
-			defer func() { _ = raw.Body.Close() }()
-		}
-		// The request itself failed (an HTTP error status or a transport
-		// error) before any stream began.
-		return nil, c.mapError(ctx, err, raw)
-	}
-	defer func() { _ = raw.Body.Close() }()
+// stream reads a streamed answer (server-sent events) from a response whose
+// status was a success.
+func (c *Client) stream(ctx context.Context, req *model.Request, raw *http.Response) (*model.Response, error) {
+	var err error
 	dec := newSSEDecoder(raw.Body)
 	defer dec.release()
 

@@ -416,3 +416,73 @@ func TestClient_Complete_UnsupportedRole(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestClient_Complete_EndpointPathDeploymentEscapeAndHeaders(t *testing.T) {
+	srv := newRecorder(t, false, okJSON)
+	c, err := New(Config{Endpoint: srv.URL + "/gateway/?ignored=1", Deployment: "my dep", APIKey: "k", APIVersion: "2025-04-01-preview"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Complete(context.Background(), &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "hi"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.only(t)
+	if got.Path != "/gateway/openai/deployments/my dep/chat/completions" {
+		t.Errorf("path = %q, want the endpoint's path kept before the deployment route", got.Path)
+	}
+	if diff := cmp.Diff(url.Values{"api-version": {"2025-04-01-preview"}}, got.Query); diff != "" {
+		t.Errorf("query (-want +got):\n%s", diff)
+	}
+	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if a := got.Header.Get("Accept"); a != "application/json" {
+		t.Errorf("Accept = %q", a)
+	}
+	if got.Body["model"] != "my dep" {
+		t.Errorf("body model = %v, want the deployment", got.Body["model"])
+	}
+}
+
+func TestClient_Embed_OverHTTP(t *testing.T) {
+	srv := newRecorder(t, false, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-request-id", "emb-1")
+		_, _ = io.WriteString(w, `{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.5,0.25]},{"object":"embedding","index":0,"embedding":[1,0]}],"usage":{"prompt_tokens":7,"total_tokens":7}}`)
+	})
+	c, err := New(Config{Kind: KindOpenAI, BaseURL: srv.URL + "/v1/", Model: "text-embedding-3-small", APIKey: "sk-e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, u, err := c.Embed(context.Background(), []string{"a", "b"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]float32{{1, 0}, {0.5, 0.25}}, vs); diff != "" {
+		t.Errorf("vectors (-want +got), placed by index:\n%s", diff)
+	}
+	if u != (model.Usage{PromptTokens: 7, Requests: 1}) {
+		t.Errorf("usage = %+v", u)
+	}
+	got := srv.only(t)
+	if got.Path != "/v1/embeddings" || got.Header.Get("Authorization") != "Bearer sk-e" {
+		t.Errorf("request = %s, Authorization %q", got.Path, got.Header.Get("Authorization"))
+	}
+	want := map[string]any{"input": []any{"a", "b"}, "model": "text-embedding-3-small", "dimensions": 2.0, "encoding_format": "float"}
+	if diff := cmp.Diff(want, got.Body); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+}
+
+func TestClient_Complete_UndecodableAnswer(t *testing.T) {
+	srv := newRecorder(t, false, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("apim-request-id", "req-9")
+		_, _ = io.WriteString(w, `<html>not an answer</html>`)
+	})
+	c, _ := New(Config{Endpoint: srv.URL, Deployment: "dep", APIKey: "k"})
+	_, err := c.Complete(context.Background(), &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "hi"}}})
+	var me *model.Error
+	if !errors.As(err, &me) || me.StatusCode != 0 || me.RequestID != "req-9" || !strings.Contains(me.Message, "decoding the answer") {
+		t.Fatalf("err = %#v, want a *model.Error that says the answer could not be decoded", err)
+	}
+}
