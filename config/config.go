@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
@@ -83,6 +84,10 @@ const (
 	// they are internal (see package tool/web). It has no model flag: the
 	// commands with tools define --fetch-allow themselves.
 	FetchAllow = "fetch-allow"
+	// DatabaseAuth and RedisAuth choose how PostgreSQL and Redis
+	// connections sign in (package entra): password, entra or auto.
+	DatabaseAuth = "database-auth"
+	RedisAuth    = "redis-auth"
 
 	AlertMaxLatency      = "alert-max-latency"
 	AlertMinSuccessRate  = "alert-min-success-rate"
@@ -133,6 +138,8 @@ func Settings() []Setting {
 		{DatabaseURL, []string{"NEWSROOM_DATABASE_URL"}, true, "", "PostgreSQL URL for the run store"},
 		{DB, []string{"NEWSROOM_DB"}, false, "", "run store (SQLite file or store kind)"},
 		{FetchAllow, []string{"NEWSROOM_FETCH_ALLOW"}, false, "", "comma-separated host or host:port destinations the fetch tools may reach although internal (intranets, tests)"},
+		{DatabaseAuth, []string{"NEWSROOM_DATABASE_AUTH"}, false, "", "PostgreSQL sign-in: password, entra (a Microsoft Entra ID token of the managed identity) or auto (entra for an Azure host and a URL without password)"},
+		{RedisAuth, []string{"NEWSROOM_REDIS_AUTH"}, false, "", "Redis sign-in: password, entra (a Microsoft Entra ID token, user name the identity's object id) or auto (entra for an Azure host and a URL without password)"},
 		{AlertMaxLatency, []string{"NEWSROOM_ALERT_MAX_LATENCY"}, false, "5s", "alert when a model call takes longer"},
 		{AlertMinSuccessRate, []string{"NEWSROOM_ALERT_MIN_SUCCESS_RATE"}, false, "0.995", "alert when the share of successful model calls falls below"},
 		{AlertMaxQuotaUsed, []string{"NEWSROOM_ALERT_MAX_QUOTA_USED"}, false, "0.8", "alert when this fraction of the token quota is in use"},
@@ -186,6 +193,10 @@ type Config struct {
 	DB                   string  `json:"db,omitempty"`
 	// FetchAllow is the fetch tools' allow list as written (web.ParseAllow reads it).
 	FetchAllow string `json:"fetch_allow,omitempty"`
+	// DatabaseAuth and RedisAuth are how PostgreSQL and Redis connections
+	// sign in (entra.ModeAuto when empty).
+	DatabaseAuth entra.Mode `json:"database_auth,omitempty"`
+	RedisAuth    entra.Mode `json:"redis_auth,omitempty"`
 
 	// Alerts are the alert thresholds; zero values mean the alerts package's defaults.
 	Alerts Alerts `json:"alerts"`

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/newsroom-dev/newsroom/entra"
 )
 
 // Sources are where Load looks for settings, highest precedence first.
@@ -214,6 +216,17 @@ func (l *loader) load() error {
 	c.DatabaseURL = Secret(db)
 	c.DB, _ = l.get(DB, l.vars(DB))
 	c.FetchAllow, _ = l.get(FetchAllow, l.vars(FetchAllow))
+	for _, a := range []struct {
+		name string
+		mode *entra.Mode
+	}{{DatabaseAuth, &c.DatabaseAuth}, {RedisAuth, &c.RedisAuth}} {
+		v, _ := l.get(a.name, l.vars(a.name))
+		m, err := entra.ParseMode(v)
+		if err != nil {
+			l.errs = append(l.errs, fmt.Errorf("config: %s (from %s) is %q: want password, entra or auto", a.name, c.Source(a.name), v))
+		}
+		*a.mode = m
+	}
 	c.Alerts = Alerts{
 		MaxLatency:      l.getDuration(AlertMaxLatency),
 		MinSuccessRate:  l.getFloat(AlertMinSuccessRate),

@@ -36,6 +36,7 @@ import (
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/httpx"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
@@ -140,6 +141,7 @@ type Stack struct {
 	cfg        *config.Config
 	rdb        *redis.Client
 	credential azcore.TokenCredential
+	entraCred  entra.CredentialSource
 	last       *outcome
 	closeOnce  sync.Once
 	closers    []func()
@@ -369,8 +371,22 @@ func (s *Stack) RunClient(budgetUSD float64, maxTokens int) model.Client {
 	})
 }
 
-// redisClient is the shared Redis of NEWSROOM_REDIS_URL, opened once; nil
-// when none is configured.
+// entraCredential is where Entra ID sign-in tokens for PostgreSQL and Redis
+// come from: the model's credential when it has one, else
+// DefaultAzureCredential.
+func (s *Stack) entraCredential() entra.CredentialSource {
+	if s.credential != nil {
+		return entra.Static(s.credential)
+	}
+	if s.entraCred == nil {
+		s.entraCred = entra.DefaultCredential()
+	}
+	return s.entraCred
+}
+
+// redisClient is the shared Redis of NEWSROOM_REDIS_URL, opened once (signing
+// in with a password or an Entra ID token, NEWSROOM_REDIS_AUTH); nil when
+// none is configured.
 func (s *Stack) redisClient(cfg *config.Config) (*redis.Client, error) {
 	if s.rdb != nil {
 		return s.rdb, nil
@@ -379,9 +395,9 @@ func (s *Stack) redisClient(cfg *config.Config) (*redis.Client, error) {
 	if raw == "" {
 		return nil, nil
 	}
-	opt, err := redis.ParseURL(raw)
+	opt, err := entra.RedisOptions(raw, cfg.RedisAuth, s.entraCredential())
 	if err != nil {
-		return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL is not a redis:// URL", ErrConfig)
+		return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL: %w", ErrConfig, err)
 	}
 	s.rdb = redis.NewClient(opt)
 	s.closers = append(s.closers, func() { _ = s.rdb.Close() })
@@ -420,15 +436,17 @@ func (s *Stack) openCache(ctx context.Context, cfg *config.Config) (cache.Store,
 	case config.CacheMemory:
 		return memory.New(memory.Config{}), nil
 	case config.CacheRedis:
-		u, err := url.Parse(cfg.RedisURL.Value())
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL must be redis://HOST:PORT for --cache redis", ErrConfig)
+		rdb, err := s.redisClient(cfg)
+		if err != nil {
+			return nil, err
 		}
-		st, err := cacheredis.New(cacheredis.Config{Addr: u.Host})
+		if rdb == nil {
+			return nil, fmt.Errorf("%w: --cache redis needs NEWSROOM_REDIS_URL", ErrConfig)
+		}
+		st, err := cacheredis.New(cacheredis.Config{Client: rdb})
 		if err != nil {
 			return nil, fmt.Errorf("%w: redis cache: %w", ErrConfig, err)
 		}
-		s.closers = append(s.closers, func() { _ = st.Close() })
 		return st, nil
 	case config.CacheSQLite:
 		path := cfg.CachePath

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 
-	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -70,12 +68,10 @@ func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cach
 		s.closers = append(s.closers, func() { _ = x.Close() })
 		index = x
 	case config.CacheRedis:
-		u, err := url.Parse(cfg.RedisURL.Value())
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL must be redis://HOST:PORT for the similarity cache", ErrConfig)
+		rdb, err := s.redisClient(cfg)
+		if err != nil || rdb == nil {
+			return nil, err
 		}
-		rdb := goredis.NewClient(&goredis.Options{Addr: u.Host})
-		s.closers = append(s.closers, func() { _ = rdb.Close() })
 		index = similarredis.New(rdb, "", 0)
 	default:
 		return nil, nil

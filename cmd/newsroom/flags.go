@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
@@ -80,8 +81,9 @@ func addModelFlags(fs *pflag.FlagSet) *modelFlags {
 	mf := &modelFlags{fs: fs}
 	for _, s := range config.Settings() {
 		switch s.Name {
-		case config.APIKey, config.RedisURL, config.DatabaseURL, config.DB, config.BudgetUSD, config.FetchAllow:
-			continue // secrets have no flag; the store, run budget and fetch flags belong to their commands
+		case config.APIKey, config.RedisURL, config.DatabaseURL, config.DB, config.BudgetUSD, config.FetchAllow,
+			config.DatabaseAuth, config.RedisAuth:
+			continue // secrets have no flag; the store, sign-in, run budget and fetch settings belong to their commands and the environment
 		}
 		usage := s.Description + envHint(s)
 		switch s.Name {
@@ -158,7 +160,11 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, string, error) {
 		return nil, "", usageErrorf("give --db or --database-url, not both")
 	}
 	if url != "" && f.db == "" {
-		st, err := postgres.Open(ctx, url)
+		auth, err := entra.ParseMode(os.Getenv("NEWSROOM_DATABASE_AUTH"))
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: NEWSROOM_DATABASE_AUTH: %w", errConfig, err)
+		}
+		st, err := postgres.OpenWith(ctx, url, postgres.Options{Auth: auth})
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", errConfig, err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/server"
@@ -173,12 +174,12 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		oidcCfg = &server.OIDCConfig{Verifier: v, ClientSecret: os.Getenv("NEWSROOM_OIDC_CLIENT_SECRET"), RedirectURL: o.oidcRedirect}
 		log.Info("sign-in with OpenID Connect", "issuer", o.oidcIssuer, "client_id", o.oidcClientID)
 	}
-	keyLimiter, closeLimiter, err := sharedKeyLimiter(stack.Config.RedisURL.Value(), o.rate)
+	keyLimiter, closeLimiter, err := sharedKeyLimiter(stack.Config.RedisURL.Value(), stack.Config.RedisAuth, o.rate)
 	if err != nil {
 		return err
 	}
 	defer closeLimiter()
-	notifier, closeNotifier, err := runNotifier(ctx, o.store, storeDesc, stack.Config.RedisURL.Value())
+	notifier, closeNotifier, err := runNotifier(ctx, o.store, storeDesc, stack.Config.RedisURL.Value(), stack.Config.RedisAuth)
 	if err != nil {
 		return err
 	}
@@ -301,13 +302,13 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 
 // sharedKeyLimiter is the per-key rate limit every instance shares through
 // Redis when NEWSROOM_REDIS_URL is set (nil otherwise: per instance).
-func sharedKeyLimiter(redisURL string, perMinute int) (server.KeyLimiter, func(), error) {
+func sharedKeyLimiter(redisURL string, auth entra.Mode, perMinute int) (server.KeyLimiter, func(), error) {
 	if redisURL == "" || perMinute <= 0 {
 		return nil, func() {}, nil
 	}
-	opt, err := redis.ParseURL(redisURL)
+	opt, err := entra.RedisOptions(redisURL, auth, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL is not a redis:// URL", errConfig)
+		return nil, nil, fmt.Errorf("%w: NEWSROOM_REDIS_URL: %w", errConfig, err)
 	}
 	rdb := redis.NewClient(opt)
 	kl, err := redislimit.New(redislimit.Config{Client: rdb, PerMinute: perMinute})

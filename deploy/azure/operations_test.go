@@ -189,6 +189,15 @@ func TestTemplate_Operations(t *testing.T) {
 		if v := appSetting(t, ct, "NEWSROOM_POSTGRES_HOST"); !strings.Contains(v, "fullyQualifiedDomainName") {
 			t.Errorf("NEWSROOM_POSTGRES_HOST = %s", v)
 		}
+		// The app signs in as its identity (the Entra administrator's role
+		// name), with a token for a password: no password in the URL.
+		if v := appSetting(t, ct, "NEWSROOM_DATABASE_URL"); !strings.Contains(v, "if(parameters('deployPostgres'), format('postgres://{0}@{1}:5432/") ||
+			!strings.Contains(v, "sslmode=require") || !strings.Contains(v, "variables('identityName')") || !strings.Contains(v, "fullyQualifiedDomainName") {
+			t.Errorf("NEWSROOM_DATABASE_URL = %s, want the server's passwordless URL when deployPostgres", v)
+		}
+		if v := appSetting(t, ct, "NEWSROOM_DATABASE_AUTH"); v != "[if(parameters('deployPostgres'), 'entra', '')]" {
+			t.Errorf("NEWSROOM_DATABASE_AUTH = %s, want entra when deployPostgres", v)
+		}
 	})
 
 	t.Run("Redis is optional, TLS only, without access keys, behind a private endpoint", func(t *testing.T) {
@@ -205,6 +214,12 @@ func TestTemplate_Operations(t *testing.T) {
 		}
 		if v := appSetting(t, ct, "NEWSROOM_REDIS_HOST"); !strings.Contains(v, "6380") {
 			t.Errorf("NEWSROOM_REDIS_HOST = %s, want the TLS port", v)
+		}
+		if v := appSetting(t, ct, "NEWSROOM_REDIS_URL"); !strings.Contains(v, "format('rediss://{0}:6380/0'") || !strings.Contains(v, "deployRedis") {
+			t.Errorf("NEWSROOM_REDIS_URL = %s, want rediss:// on the TLS port without a password", v)
+		}
+		if v := appSetting(t, ct, "NEWSROOM_REDIS_AUTH"); v != "[if(parameters('deployRedis'), 'entra', '')]" {
+			t.Errorf("NEWSROOM_REDIS_AUTH = %s, want entra when deployRedis", v)
 		}
 	})
 

@@ -124,6 +124,17 @@ func startPostgres() (dsn string, version int, err error) {
 	if out, err := initCmd.CombinedOutput(); err != nil {
 		return "", 0, fmt.Errorf("initdb: %w\n%s", err, tail(out))
 	}
+	// Members of PostgresPasswordGroup must give their password over TCP
+	// (the first matching line wins); everyone else is trusted.
+	hba := filepath.Join(data, "pg_hba.conf")
+	rules, err := os.ReadFile(hba)
+	if err != nil {
+		return "", 0, err
+	}
+	rules = append([]byte("host all +"+PostgresPasswordGroup+" 127.0.0.1/32 scram-sha-256\n"), rules...)
+	if err := os.WriteFile(hba, rules, 0o600); err != nil {
+		return "", 0, err
+	}
 
 	var lastErr error
 	for range 3 { // a free port can be taken between FreePort and bind
@@ -155,7 +166,9 @@ func startPostgres() (dsn string, version int, err error) {
 		dsn = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 		var version int
 		if version, lastErr = waitPostgres(dsn, cmd.Process.Pid, PostgresReadyTimeout); lastErr == nil {
-			return dsn, version, nil
+			if lastErr = createPasswordGroup(dsn); lastErr == nil {
+				return dsn, version, nil
+			}
 		}
 		log, _ := os.ReadFile(logPath)
 		lastErr = fmt.Errorf("%w\n%s", lastErr, tail(log))
@@ -220,6 +233,57 @@ func waitPostgres(dsn string, pid int, timeout time.Duration) (int, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("postgres not ready after %s: %w", timeout, err)
+}
+
+// PostgresPasswordGroup is the role whose members the test server asks for
+// a password (SCRAM): tests of password or token sign-in create their login
+// role in it with PostgresPasswordRole.
+const PostgresPasswordGroup = "newsroom_password"
+
+func createPasswordGroup(dsn string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), PostgresReadyTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE ROLE "+PostgresPasswordGroup+" NOLOGIN")
+	return err
+}
+
+// PostgresPasswordRole creates a login role with password in
+// PostgresPasswordGroup, so the server checks the password, and returns the
+// DSN of dsn's database (a Postgres DSN) for that role without a password;
+// the role may create tables there. The role is dropped when the test ends.
+func PostgresPasswordRole(t testing.TB, dsn, password string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), PostgresReadyTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("testsvc: connect to the test postgres: %v", err)
+	}
+	defer conn.Close(context.Background())
+	role := "r_" + strings.ToLower(rand.Text())
+	// CREATE ROLE takes no parameters: quote the password as a literal.
+	lit := "'" + strings.ReplaceAll(password, "'", "''") + "'"
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD "+lit+" IN ROLE "+PostgresPasswordGroup); err != nil {
+		t.Fatalf("testsvc: create role: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "GRANT ALL ON SCHEMA public TO "+role); err != nil {
+		t.Fatalf("testsvc: grant: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = conn.Exec(ctx, "DROP OWNED BY "+role)
+			_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+role)
+			conn.Close(ctx)
+		}
+	})
+	return strings.Replace(dsn, "postgres://postgres@", "postgres://"+role+"@", 1)
 }
 
 // exited reports whether the child pid is a zombie or gone; Main's StopAll

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/server"
 )
 
@@ -25,7 +26,7 @@ var _ server.Notifier = (*Notifier)(nil)
 // connection of its own (LISTEN belongs to a session). Safe for concurrent
 // use.
 type Notifier struct {
-	url  string
+	cfg  *pgxpool.Config
 	pool *pgxpool.Pool
 	// Retry is the pause before Listen reconnects; 0 means a second.
 	Retry time.Duration
@@ -34,7 +35,13 @@ type Notifier struct {
 // New connects to the database at url (the store's URL). Errors never
 // include the password.
 func New(ctx context.Context, url string) (*Notifier, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	return NewWith(ctx, url, entra.ModeAuto, nil)
+}
+
+// NewWith is New signing in as the store does (auth and cred: see package
+// entra; nil cred means DefaultAzureCredential).
+func NewWith(ctx context.Context, url string, auth entra.Mode, cred entra.CredentialSource) (*Notifier, error) {
+	cfg, err := entra.PostgresConfig(url, auth, cred)
 	if err != nil {
 		return nil, errors.New("pgnotify: cannot parse the database URL")
 	}
@@ -43,7 +50,7 @@ func New(ctx context.Context, url string) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgnotify: connect: %w", err)
 	}
-	return &Notifier{url: url, pool: pool}, nil
+	return &Notifier{cfg: cfg, pool: pool}, nil
 }
 
 // Close closes the pool.
@@ -85,7 +92,13 @@ func (n *Notifier) Listen(ctx context.Context, wake func(server.Notification)) e
 }
 
 func (n *Notifier) listenOnce(ctx context.Context, wake func(server.Notification)) error {
-	conn, err := pgx.Connect(ctx, n.url)
+	cc := n.cfg.ConnConfig.Copy()
+	if n.cfg.BeforeConnect != nil {
+		if err := n.cfg.BeforeConnect(ctx, cc); err != nil {
+			return err
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return err
 	}

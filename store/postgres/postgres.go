@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/internal/storeutil"
 	"github.com/newsroom-dev/newsroom/team"
@@ -36,10 +37,24 @@ type Store struct {
 // any pgxpool setting such as pool_max_conns allowed) and applies pending
 // migrations. Errors never include the password.
 func Open(ctx context.Context, url string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	return OpenWith(ctx, url, Options{})
+}
+
+// Options are how Open signs in; the zero value uses the URL's password, or
+// a Microsoft Entra ID token for an Azure server named without one.
+type Options struct {
+	// Auth is the sign-in mode (NEWSROOM_DATABASE_AUTH); see package entra.
+	Auth entra.Mode
+	// Credential gives the tokens; nil means DefaultAzureCredential.
+	Credential entra.CredentialSource
+}
+
+// OpenWith is Open with sign-in options.
+func OpenWith(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := entra.PostgresConfig(url, opts.Auth, opts.Credential)
 	if err != nil {
-		// pgx's parse errors can echo the URL; say only what failed.
-		return nil, errors.New("postgres: open: cannot parse the database URL")
+		// pgx's parse errors can echo the URL; entra says only what failed.
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
