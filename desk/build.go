@@ -74,6 +74,11 @@ type Config struct {
 	Tools []tool.Tool
 	// ExtraTools (MCP servers' tools) are given to every agent that has tools.
 	ExtraTools []tool.Tool
+	// MCP are the desk's own MCP servers, connected by ConnectMCP; an agent
+	// gets the tools of the servers its file lists. When Tools, ExtraTools
+	// and MCP are all nil, agents run without tools; otherwise a server an
+	// agent lists that MCP lacks is an error.
+	MCP *MCP
 	// NoTools runs every agent without tools.
 	NoTools bool
 	// NoGrounding turns the grounding check off, whatever the file says.
@@ -129,7 +134,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			ctx = d.Context
 		}
 		c.Context = policy(ctx, count)
-		if err := giveTools(&c, as.Tools, cfg); err != nil {
+		if err := giveTools(&c, as, cfg); err != nil {
 			return nil, fmt.Errorf("desk %s: agent %s: %w", s.Name, as.Name, err)
 		}
 		a, err := agent.NewAssistant(c)

@@ -2,12 +2,14 @@ package desk
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/tool/mcp"
 )
 
 // check finds the mistakes a well-formed file can still hold: names, the
@@ -49,6 +51,7 @@ func (l *loader) check(s *Spec, opts LoadOptions) {
 		}
 		l.context(f+".context", a.Context)
 	}
+	l.mcp(s)
 	known := func(field, name string) bool {
 		if byName[name] > 0 {
 			return true
@@ -363,4 +366,78 @@ func (l *loader) graph(s *Spec, known func(string, string) bool) {
 
 func byNameHas(s *Spec, name string) bool {
 	return slices.ContainsFunc(s.Agents, func(a AgentSpec) bool { return a.Name == name })
+}
+
+// mcp checks the agents' MCP server entries: valid names, a command or a
+// URL (not both), one definition per server (the agents that list it share
+// one process), and references only to servers an entry defines.
+func (l *loader) mcp(s *Spec) {
+	definedAt := map[string]string{} // server name -> the field of its definition
+	defs := map[string]MCPSpec{}
+	tried := map[string]bool{} // names with a definition, valid or not: no second error for their references
+	for i, a := range s.Agents {
+		listed := map[string]bool{}
+		for j, m := range a.MCP {
+			f := "agents[" + strconv.Itoa(i) + "].mcp[" + strconv.Itoa(j) + "]"
+			if !mcp.ValidName(m.Name) {
+				l.at(f+".name", fmt.Sprintf("%q is not a valid server name; use a letter, then letters, digits, '_' or '-' (at most 32)", m.Name))
+				continue
+			}
+			if listed[m.Name] {
+				l.at(f+".name", fmt.Sprintf("server %q is listed twice for this agent", m.Name))
+				continue
+			}
+			listed[m.Name] = true
+			tried[m.Name] = tried[m.Name] || m.Command != "" || m.URL != ""
+			switch {
+			case m.Command != "" && m.URL != "":
+				l.at(f, "give command (a program speaking MCP on stdio) or url (streamable HTTP), not both")
+				continue
+			case m.URL != "":
+				if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					l.at(f+".url", fmt.Sprintf("%q is not an http:// or https:// URL", m.URL))
+					continue
+				}
+				if len(m.Args) > 0 {
+					l.at(f+".args", "args go with command; a server at a url takes none")
+					continue
+				}
+			case m.Command != "":
+				if strings.TrimSpace(m.Command) != m.Command {
+					l.at(f+".command", "the command has leading or trailing spaces; give the program alone and its arguments in args")
+					continue
+				}
+			default:
+				if len(m.Args) > 0 {
+					l.at(f+".args", "args without a command; give the command too")
+				}
+				continue // a reference, checked below
+			}
+			if at, ok := definedAt[m.Name]; ok {
+				if d := defs[m.Name]; d.Command != m.Command || d.URL != m.URL || !slices.Equal(d.Args, m.Args) {
+					l.at(f, fmt.Sprintf("server %q is defined differently at %s; the agents that list a server share one process, so give it one definition (other entries may give only its name)", m.Name, at))
+				}
+				continue
+			}
+			definedAt[m.Name], defs[m.Name] = f, m
+		}
+	}
+	for i, a := range s.Agents {
+		for j, m := range a.MCP {
+			if m.Command != "" || m.URL != "" || !mcp.ValidName(m.Name) || tried[m.Name] {
+				continue
+			}
+			known := "none is defined"
+			if len(definedAt) > 0 {
+				names := make([]string, 0, len(definedAt))
+				for n := range definedAt {
+					names = append(names, n)
+				}
+				slices.Sort(names)
+				known = "defined: " + strings.Join(names, ", ")
+			}
+			l.at("agents["+strconv.Itoa(i)+"].mcp["+strconv.Itoa(j)+"].name",
+				fmt.Sprintf("server %q has no definition: give it a command or a url here or in another agent's entry (%s)", m.Name, known))
+		}
+	}
 }

@@ -15,12 +15,13 @@ import (
 const ToolsPrompt = `When the assignment names web pages or feeds, fetch each of them with your tools before you write, and write only from what they say.
 Cite the documents you use by their source number in brackets, as [1] or [2], after the sentence that uses them.`
 
-// giveTools sets the tools a file lists for an agent, and the extra tools.
-func giveTools(c *agent.Config, names []string, cfg Config) error {
-	if cfg.NoTools || len(names) == 0 || (cfg.Tools == nil && len(cfg.ExtraTools) == 0) {
+// giveTools sets the tools a file lists for an agent (built-in tools by
+// name, and the tools of its MCP servers), and the extra tools.
+func giveTools(c *agent.Config, as AgentSpec, cfg Config) error {
+	if cfg.NoTools || (len(as.Tools) == 0 && len(as.MCP) == 0) || (cfg.Tools == nil && len(cfg.ExtraTools) == 0 && cfg.MCP == nil) {
 		return nil
 	}
-	for _, n := range names {
+	for _, n := range as.Tools {
 		var found tool.Tool
 		for _, t := range cfg.Tools {
 			if t.Definition().Name == n {
@@ -36,7 +37,22 @@ func giveTools(c *agent.Config, names []string, cfg Config) error {
 		}
 		c.Tools = append(c.Tools, found)
 	}
+	for _, m := range as.MCP {
+		ts, ok := cfg.MCP.tools(m.Name)
+		if !ok {
+			return fmt.Errorf("MCP server %q is not connected (desk.ConnectMCP connects a desk's servers)", m.Name)
+		}
+		c.Tools = append(c.Tools, ts...)
+	}
 	c.Tools = append(c.Tools, cfg.ExtraTools...)
+	seen := map[string]bool{}
+	for _, t := range c.Tools {
+		n := t.Definition().Name
+		if seen[n] {
+			return fmt.Errorf("two of its tools are named %q (an MCP server's tools are named <server>_<tool>; rename a server)", n)
+		}
+		seen[n] = true
+	}
 	c.Logger = cfg.Logger
 	if len(c.Tools) > 0 {
 		c.SystemPrompt += "\n" + ToolsPrompt

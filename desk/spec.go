@@ -30,7 +30,18 @@ type AgentSpec struct {
 	MaxTokens   int          `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens; default 1000." minimum:"1"`
 	Temperature *float64     `yaml:"temperature,omitempty" doc:"Sampling temperature; default the service's." minimum:"0" maximum:"2"`
 	Tools       []string     `yaml:"tools,omitempty" doc:"Names of the tools the agent may call."`
+	MCP         []MCPSpec    `yaml:"mcp,omitempty" doc:"Model Context Protocol servers whose tools the agent may call, named <server>_<tool>. A server is started once per run and shared by the agents that list it; an entry with only a name uses the server another entry defines."`
 	Context     *ContextSpec `yaml:"context,omitempty" doc:"Which part of the conversation the agent sees; default all of it. The task is always kept."`
+}
+
+// MCPSpec is a Model Context Protocol server an agent may call: a command
+// speaking MCP over its standard input and output, or a streamable HTTP
+// URL. An entry with only a name refers to a server another entry defines.
+type MCPSpec struct {
+	Name    string   `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
+	Command string   `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
+	Args    []string `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
+	URL     string   `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
 }
 
 // AgentDefaults holds settings every agent inherits.

@@ -122,6 +122,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		return err
 	}
 	defer tools.Close()
+	if err := tools.connectDesks(ctx, o.tools, spec); err != nil {
+		return err
+	}
 	client := stack.RunClient(o.budgetUSD, o.maxTokens)
 	tm, err := desk.New(tools.deskConfig(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, SelectorModel: o.selectorDep,
 		MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)}, o.tools))

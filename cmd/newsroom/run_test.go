@@ -40,6 +40,9 @@ func buildBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envMCPServe) == "1" {
+		os.Exit(serveTestMCP()) // this binary is a desk's MCP server (mcp_test.go)
+	}
 	code := m.Run()
 	if binary != "" {
 		_ = os.Remove(binary)

@@ -197,6 +197,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return err
 	}
 	defer tools.Close()
+	if err := tools.connectDesks(ctx, o.tools, deskSpecs(desks)...); err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Store:        st,
 		Teams:        deskTeams{stack: stack, desks: desks, timeout: o.runTimeout, withTools: func(c desk.Config) desk.Config { return tools.deskConfig(c, o.tools) }},

@@ -58,3 +58,12 @@ func (d deskTeams) Article(name string, msgs []agent.Message) string {
 	}
 	return ""
 }
+
+// deskSpecs returns the specs of a registry's desks.
+func deskSpecs(r *desk.Registry) []*desk.Spec {
+	var out []*desk.Spec
+	for _, d := range r.List() {
+		out = append(out, d.Spec)
+	}
+	return out
+}

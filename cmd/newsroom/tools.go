@@ -50,7 +50,9 @@ type toolSetup struct {
 	Sources []*tool.Source
 	Options []team.RunOption
 	servers []*mcp.Server
-	log     *slog.Logger
+	// desks are the MCP servers of each desk's agents (team files), by desk name.
+	desks map[string]*desk.MCP
+	log   *slog.Logger
 }
 
 // Close stops the MCP servers.
@@ -58,6 +60,33 @@ func (s *toolSetup) Close() {
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}
+	for _, m := range s.desks {
+		_ = m.Close()
+	}
+}
+
+// connectDesks starts the MCP servers the desks' agents list, once for each
+// desk: a run's desk for the run, every desk of the service for its life.
+// With --no-tools nothing starts. A server that cannot start is a
+// configuration error.
+func (s *toolSetup) connectDesks(ctx context.Context, f *toolFlags, specs ...*desk.Spec) error {
+	if f.noTools {
+		return nil
+	}
+	for _, spec := range specs {
+		if len(spec.MCPServers()) == 0 {
+			continue
+		}
+		m, err := desk.ConnectMCP(ctx, spec, mcp.Options{}, s.log)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errConfig, err)
+		}
+		if s.desks == nil {
+			s.desks = map[string]*desk.MCP{}
+		}
+		s.desks[spec.Name] = m
+	}
+	return nil
 }
 
 // build makes the tools, connects the MCP servers and fetches the sources.
@@ -110,6 +139,9 @@ func (f *toolFlags) build(ctx context.Context, log *slog.Logger, configured stri
 // deskConfig adds the tools to a desk configuration.
 func (s *toolSetup) deskConfig(c desk.Config, f *toolFlags) desk.Config {
 	c.Tools, c.ExtraTools, c.NoTools, c.NoGrounding, c.Logger = s.Tools, s.Extra, f.noTools, f.noGrounding, s.log
+	if c.Spec != nil {
+		c.MCP = s.desks[c.Spec.Name]
+	}
 	return c
 }
 

@@ -42,6 +42,10 @@ type Spec struct {
 	Args    []string
 }
 
+// ValidName reports whether name can name a server: a letter, then at most
+// 31 letters, digits, '_' or '-'.
+func ValidName(name string) bool { return nameRe.MatchString(name) }
+
 // ParseSpec parses "NAME=COMMAND ARGS..." or "NAME=URL".
 func ParseSpec(s string) (Spec, error) {
 	name, target, ok := strings.Cut(s, "=")

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// A desk's MCP server in these tests is this test binary run again with
+// envMCPServe set: a real stdio server process. On start it appends its
+// process id to the file envMCPMark names, so a test can count the starts
+// and check the process is gone after the run.
+const (
+	envMCPServe = "NEWSROOM_CMD_MCP_TEST_SERVE"
+	envMCPMark  = "NEWSROOM_CMD_MCP_TEST_MARK"
+)
+
+func serveTestMCP() int {
+	if mark := os.Getenv(envMCPMark); mark != "" {
+		f, err := os.OpenFile(mark, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Fprintln(f, os.Getpid())
+		_ = f.Close()
+	}
+	s := sdk.NewServer(&sdk.Implementation{Name: "archive", Version: "1"}, nil)
+	sdk.AddTool(s, &sdk.Tool{Name: "lookup", Description: "Look a name up in the archive."}, func(_ context.Context, _ *sdk.CallToolRequest, in struct {
+		Name string `json:"name"`
+	}) (*sdk.CallToolResult, any, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "no record of " + in.Name}}}, nil, nil
+	})
+	if err := s.Run(context.Background(), &sdk.StdioTransport{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func archiveDeskFile(t *testing.T, dir, command string) string {
+	t.Helper()
+	src := fmt.Sprintf(`name: archive
+kind: roundrobin
+agents:
+  - name: News_Reporter
+    description: Writes from the facts and the archive.
+    prompt: You are News_Reporter, a reporter with an archive.
+    mcp:
+      - {name: archive, command: %q, args: ["-test.run=^$"]}
+  - name: News_Editor
+    description: Reviews the article.
+    prompt: You are News_Editor, the editor.
+    mcp:
+      - name: archive
+termination:
+  any:
+    - verdict: {agent: News_Editor, word: APPROVE}
+    - max_messages: 6
+`, command)
+	file := filepath.Join(dir, "archive.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func TestRun_DeskMCPServerStartsOncePerRunAndStopsAtTheEnd(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, dir := cleanEnv(t)
+	mark := filepath.Join(dir, "started")
+	env = append(env, envMCPServe+"=1", envMCPMark+"="+mark)
+	file := archiveDeskFile(t, dir, exe)
+
+	r := runBinary(t, env, dir, "run", "--format", "json", "--team-file", file, facts)
+	if r.code != 0 || !strings.Contains(r.stdout, `"team": "archive"`) {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	data, err := os.ReadFile(mark)
+	if err != nil {
+		t.Fatalf("the desk's MCP server never started: %v", err)
+	}
+	pids := strings.Fields(string(data))
+	if len(pids) != 1 {
+		t.Fatalf("the server started %d times, want once for both agents: %v", len(pids), pids)
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("server process %d outlived the run (kill 0: %v)", pid, err)
+	}
+
+	// --no-tools starts nothing.
+	_ = os.Remove(mark)
+	r = runBinary(t, env, dir, "run", "--no-tools", "--team-file", file, facts)
+	if _, err := os.Stat(mark); r.code != 0 || err == nil {
+		t.Fatalf("--no-tools: exit %d, server started: %v\n%s", r.code, err == nil, r.stderr)
+	}
+
+	// A server that cannot start is a configuration error naming the desk and the server.
+	missing := archiveDeskFile(t, t.TempDir(), filepath.Join(dir, "no-such-mcp-server"))
+	r = runBinary(t, env, dir, "run", "--team-file", missing, facts)
+	if r.code != 2 || !strings.Contains(r.stderr, "desk archive: mcp: connecting to archive") {
+		t.Fatalf("missing server: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestTeamsValidate_NamesABadMCPEntry(t *testing.T) {
+	dir := t.TempDir()
+	file := archiveDeskFile(t, dir, "mcp-archive")
+	data, _ := os.ReadFile(file)
+	bad := strings.Replace(string(data), "      - name: archive\n", "      - {name: archive, url: ftp://archive.internal}\n", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCode(t, "teams", "validate", file)
+	want := file + `:13:30: agents[1].mcp[0].url: "ftp://archive.internal" is not an http:// or https:// URL`
+	if code != 2 || !strings.Contains(errOut, want) {
+		t.Fatalf("exit %d, stderr\n%s\nwant 2 and\n%s", code, errOut, want)
+	}
+}
