@@ -129,3 +129,13 @@ func TestTeamsValidate_NamesABadMCPEntry(t *testing.T) {
 		t.Fatalf("exit %d, stderr\n%s\nwant 2 and\n%s", code, errOut, want)
 	}
 }
+
+func TestServe_ADeskMCPServerThatCannotStartExits2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	archiveDeskFile(t, dir, filepath.Join(dir, "no-such-mcp-server"))
+	code, _, errOut := runCode(t, "serve", "--teams-dir", dir, "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "n.db"))
+	if code != 2 || !strings.Contains(errOut, "desk archive: mcp: connecting to archive") {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+}
