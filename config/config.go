@@ -41,6 +41,9 @@ const (
 	CacheMemory = "memory"
 	CacheSQLite = "sqlite"
 	CacheRedis  = "redis"
+	// CachePostgres keeps the cache in the PostgreSQL database of
+	// NEWSROOM_DATABASE_URL, for instances sharing it without Redis.
+	CachePostgres = "postgres"
 )
 
 // Defaults of settings that have one.
@@ -123,7 +126,7 @@ func Settings() []Setting {
 		{APIKey, []string{"AZURE_OPENAI_API_KEY", "OPENAI_API_KEY", "api_key"}, true, "", "API key (Azure: AZURE_OPENAI_API_KEY or api_key; OpenAI: OPENAI_API_KEY or api_key); without one Azure uses Entra ID"},
 		{BaseURL, []string{"OPENAI_BASE_URL"}, false, "", "OpenAI-compatible base URL (OpenAI, Ollama, vLLM); default https://api.openai.com/v1"},
 		{ModelName, []string{"OPENAI_MODEL", "model-name"}, false, "", "model name for OpenAI-compatible endpoints"},
-		{Cache, []string{"NEWSROOM_CACHE"}, false, DefaultCache, "response cache: off, memory, sqlite or redis"},
+		{Cache, []string{"NEWSROOM_CACHE"}, false, DefaultCache, "response cache: off, memory, sqlite, redis or postgres (NEWSROOM_DATABASE_URL)"},
 		{CachePath, []string{"NEWSROOM_CACHE_PATH"}, false, "", "SQLite cache file (default chosen by the cache)"},
 		{RedisURL, []string{"NEWSROOM_REDIS_URL"}, true, "", "Redis URL for the shared cache"},
 		{RPM, []string{"NEWSROOM_RPM"}, false, strconv.Itoa(DefaultRPM), "deployment quota, requests per minute"},
@@ -287,8 +290,12 @@ func (c *Config) Validate() error {
 		if !c.RedisURL.IsSet() {
 			add("NEWSROOM_CACHE is redis but the Redis URL is missing: set NEWSROOM_REDIS_URL (or --redis-url)")
 		}
+	case CachePostgres:
+		if !c.DatabaseURL.IsSet() {
+			add("NEWSROOM_CACHE is postgres but the database URL is missing: set NEWSROOM_DATABASE_URL")
+		}
 	default:
-		add("%s (from %s) is %q: want off, memory, sqlite or redis", Cache, c.Source(Cache), c.Cache)
+		add("%s (from %s) is %q: want off, memory, sqlite, redis or postgres", Cache, c.Source(Cache), c.Cache)
 	}
 	if c.RedisURL.IsSet() {
 		if u, err := url.Parse(c.RedisURL.Value()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {

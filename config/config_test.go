@@ -150,7 +150,7 @@ func TestConfig_Validate_NamesWhatIsMissing(t *testing.T) {
 		{"request URL instead of the resource", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21", "AZURE_OPENAI_DEPLOYMENT": "d"}, nil,
 			[]string{"resource URL only"}},
 		{"redis cache without URL", map[string]string{"NEWSROOM_CACHE": "redis"}, nil, []string{"NEWSROOM_REDIS_URL"}},
-		{"unknown cache", map[string]string{"NEWSROOM_CACHE": "disk"}, nil, []string{`"disk"`, "off, memory, sqlite or redis"}},
+		{"unknown cache", map[string]string{"NEWSROOM_CACHE": "disk"}, nil, []string{`"disk"`, "off, memory, sqlite, redis or postgres"}},
 		{"zero quota", map[string]string{"NEWSROOM_TPM": "0"}, nil, []string{"tpm (from environment variable NEWSROOM_TPM) must be positive"}},
 		{"unknown provider", map[string]string{"NEWSROOM_PROVIDER": "bedrock"}, nil, []string{`"bedrock"`}},
 	}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/newsroom-dev/newsroom/alerts"
@@ -43,6 +44,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/budget/redisspend"
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/memory"
+	cachepostgres "github.com/newsroom-dev/newsroom/model/cache/postgres"
 	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
 	cachesqlite "github.com/newsroom-dev/newsroom/model/cache/sqlite"
 	"github.com/newsroom-dev/newsroom/model/cost"
@@ -142,6 +144,7 @@ type Stack struct {
 	rdb        *redis.Client
 	credential azcore.TokenCredential
 	entraCred  entra.CredentialSource
+	pg         *pgxpool.Pool
 	last       *outcome
 	closeOnce  sync.Once
 	closers    []func()
@@ -466,8 +469,39 @@ func (s *Stack) openCache(ctx context.Context, cfg *config.Config) (cache.Store,
 		}
 		s.closers = append(s.closers, func() { _ = st.Close() })
 		return st, nil
+	case config.CachePostgres:
+		pool, err := s.postgresPool(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		st, err := cachepostgres.New(ctx, cachepostgres.Config{Pool: pool})
+		if err != nil {
+			return nil, fmt.Errorf("%w: postgres cache: %w", ErrConfig, err)
+		}
+		return st, nil
 	}
-	return nil, fmt.Errorf("%w: unknown cache %q (want off, memory, sqlite or redis)", ErrConfig, cfg.Cache)
+	return nil, fmt.Errorf("%w: unknown cache %q (want off, memory, sqlite, redis or postgres)", ErrConfig, cfg.Cache)
+}
+
+// postgresPool is the pool of NEWSROOM_DATABASE_URL for the response cache
+// and its similarity index, opened once (signing in as NEWSROOM_DATABASE_AUTH
+// says).
+func (s *Stack) postgresPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
+	if s.pg != nil {
+		return s.pg, nil
+	}
+	pc, err := entra.PostgresConfig(cfg.DatabaseURL.Value(), cfg.DatabaseAuth, s.entraCredential())
+	if err != nil {
+		return nil, fmt.Errorf("%w: NEWSROOM_DATABASE_URL: %w", ErrConfig, err)
+	}
+	pc.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: postgres cache %s:%d/%s: %w", ErrConfig, pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, err)
+	}
+	s.pg = pool
+	s.closers = append(s.closers, pool.Close)
+	return pool, nil
 }
 
 func providerName(kind string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
+	similarpostgres "github.com/newsroom-dev/newsroom/model/cache/similar/postgres"
 	similarredis "github.com/newsroom-dev/newsroom/model/cache/similar/redis"
 	similarsqlite "github.com/newsroom-dev/newsroom/model/cache/similar/sqlite"
 	"github.com/newsroom-dev/newsroom/model/pool"
@@ -73,6 +74,14 @@ func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cach
 			return nil, err
 		}
 		index = similarredis.New(rdb, "", 0)
+	case config.CachePostgres:
+		pool, err := s.postgresPool(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if index, err = similarpostgres.New(ctx, pool, 0); err != nil {
+			return nil, fmt.Errorf("%w: similarity index: %w", ErrConfig, err)
+		}
 	default:
 		return nil, nil
 	}

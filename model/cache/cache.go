@@ -9,8 +9,8 @@
 // OnDelta in token-sized pieces marked Delta.Cached.
 //
 // Stores live in sub-packages: cache/memory (in-process LRU), cache/sqlite
-// (one file, the default when caching is on) and cache/redis (shared by
-// several instances).
+// (one file, the default when caching is on), and cache/redis and
+// cache/postgres (shared by several instances).
 package cache
 
 import (

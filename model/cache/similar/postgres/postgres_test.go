@@ -6,7 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
-	"github.com/newsroom-dev/newsroom/model/cache/memory"
+	cachepostgres "github.com/newsroom-dev/newsroom/model/cache/postgres"
 	"github.com/newsroom-dev/newsroom/model/cache/similar/postgres"
 	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 )
@@ -23,6 +23,10 @@ func TestIndex_guard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// newsroom has no PostgreSQL answer store; the answers stay in memory.
-	similartest.Guard(t, memory.New(memory.Config{}), idx)
+	// The answers in the PostgreSQL response cache, the vectors beside them.
+	store, err := cachepostgres.New(t.Context(), cachepostgres.Config{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	similartest.Guard(t, store, idx)
 }
