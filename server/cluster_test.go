@@ -61,6 +61,13 @@ func (k *killableStore) UpdateRun(ctx context.Context, c store.Claim, r *store.R
 	return k.next.UpdateRun(ctx, c, r)
 }
 
+func (k *killableStore) FinishRun(ctx context.Context, c store.Claim, r *store.Run, final team.Event) (int64, error) {
+	if err := k.err(); err != nil {
+		return 0, err
+	}
+	return k.next.FinishRun(ctx, c, r, final)
+}
+
 func (k *killableStore) ListRuns(ctx context.Context, o store.ListOptions) ([]*store.Run, string, error) {
 	if err := k.err(); err != nil {
 		return nil, "", err

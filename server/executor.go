@@ -298,18 +298,15 @@ func (e *executor) checkpoint(ev team.Event) (stop, bool) {
 	return 0, true
 }
 
-// finish saves the final state and then stores and publishes run_finished,
-// so whoever sees run_finished reads a finished run.
+// finish ends the run in one write: its final state and its run_finished
+// event land together (store.Runs.FinishRun), so no reader sees the one
+// without the other; then the event is published.
 func (e *executor) finish(ev team.Event) stop {
-	if st := e.saveFinal(ev); st != stopFinished {
-		return st
-	}
-	seq, err := e.appendEvent(ev)
+	e.finishing.Store(true)
+	seq, err := e.s.finishRun(e.claim, e.run, e.cp, ev, e.cancelled.Load())
 	if err != nil {
-		// The run is finished in the store; readers end their streams
-		// from its status.
-		e.s.log.Error("storing final event", "run", e.id, "err", err)
-		return stopFinished
+		e.finishing.Store(false)
+		return e.writeFailed("saving finished run", err)
 	}
 	e.s.publish(e.id, item{Seq: seq, Event: ev})
 	return stopFinished
@@ -336,13 +333,17 @@ func (e *executor) pause() stop {
 	return stopPaused
 }
 
-// saveFinal writes the run's final state from its run_finished event.
+// saveFinal writes the final state of a run whose run_finished event is
+// stored already (written by a version that stored the two apart and
+// stopped in between).
 func (e *executor) saveFinal(ev team.Event) stop {
 	e.finishing.Store(true)
-	if err := e.s.saveFinal(e.claim, e.run, e.cp, ev, e.cancelled.Load()); err != nil {
+	e.s.finalState(e.run, e.cp, ev, e.cancelled.Load())
+	if err := e.update(); err != nil {
 		e.finishing.Store(false)
 		return e.writeFailed("saving finished run", err)
 	}
+	e.s.countFinished(e.run, e.cp)
 	return stopFinished
 }
 
@@ -443,11 +444,26 @@ func (e *executor) beat(renewed time.Time) {
 	}
 }
 
-// saveFinal saves a run's final state from its run_finished event under
-// claim c: the status follows from the event (cancelled when cancelled is
-// set or the stop reason says so, failed with an error, succeeded
-// otherwise), with the article the team finds in the messages.
-func (s *Server) saveFinal(c store.Claim, run *store.Run, cp team.Checkpoint, e team.Event, cancelled bool) error {
+// finishRun ends a run under claim c from its run_finished event e, in one
+// atomic store write of the final state and the event (finalState says
+// which state), and returns the event's sequence number.
+func (s *Server) finishRun(c store.Claim, run *store.Run, cp team.Checkpoint, e team.Event, cancelled bool) (int64, error) {
+	s.finalState(run, cp, e, cancelled)
+	sctx, cancel := s.storeCtx()
+	defer cancel()
+	seq, err := s.store.FinishRun(sctx, c, run, e)
+	if err != nil {
+		return 0, err
+	}
+	s.countFinished(run, cp)
+	return seq, nil
+}
+
+// finalState sets a run's final state from its run_finished event: the
+// status follows from the event (cancelled when cancelled is set or the
+// stop reason says so, failed with an error, succeeded otherwise), with the
+// article the team finds in the messages.
+func (s *Server) finalState(run *store.Run, cp team.Checkpoint, e team.Event, cancelled bool) {
 	now := s.now().UTC()
 	run.StopReason, run.Error = e.StopReason, e.Error
 	run.Usage, run.PerAgent = e.Total, cp.PerAgent
@@ -466,11 +482,11 @@ func (s *Server) saveFinal(c store.Claim, run *store.Run, cp team.Checkpoint, e 
 		run.Article = art
 	}
 	run.UpdatedAt, run.FinishedAt = now, now
-	sctx, cancel := s.storeCtx()
-	defer cancel()
-	if err := s.store.UpdateRun(sctx, c, run); err != nil {
-		return err
-	}
+}
+
+// countFinished counts a run this instance finished and writes its one
+// "run finished" line.
+func (s *Server) countFinished(run *store.Run, cp team.Checkpoint) {
 	switch run.Status {
 	case store.StatusCancelled:
 		s.finished.cancelled.Add(1)
@@ -481,5 +497,4 @@ func (s *Server) saveFinal(c store.Claim, run *store.Run, cp team.Checkpoint, e 
 	}
 	s.log.Info("run finished", "run", run.ID, "status", run.Status, "stop_reason", run.StopReason,
 		"messages", len(cp.Messages), "cost_usd", run.Usage.CostUSD)
-	return nil
 }

@@ -39,8 +39,8 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 	s.mu.Lock()
 	e := s.active[id]
 	if e != nil {
-		// Its executor may be storing the end of a run that just finished
-		// (the final state is saved before run_finished is stored).
+		// Its executor may have just finished it (the final state and
+		// run_finished are one write).
 		if cur, err := s.store.GetRun(ctx, id); err == nil && cur.Status.Finished() {
 			s.mu.Unlock()
 			return nil, errFinished
@@ -94,15 +94,9 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 		cp.Apply(e.Event)
 	}
 	final := team.Event{Type: team.EventRunFinished, Time: s.now(), StopReason: cancelReason, Index: len(cp.Messages), Total: cp.Usage}
-	if err := s.saveFinal(c, run, cp, final, true); err != nil {
-		return nil, errors.Join(errors.New("server: cancelling run failed"), err)
-	}
-	sctx, scancel := s.storeCtx()
-	seq, err := s.store.AppendEvent(sctx, c, final)
-	scancel()
+	seq, err := s.finishRun(c, run, cp, final, true)
 	if err != nil {
-		s.log.Error("storing final event", "run", id, "err", err)
-		return run, nil
+		return nil, errors.Join(errors.New("server: cancelling run failed"), err)
 	}
 	s.publish(id, item{Seq: seq, Event: final})
 	return run, nil

@@ -145,6 +145,16 @@ type Runs interface {
 	// on condition that c is the run's current claim: ErrFenced otherwise,
 	// ErrNotFound for an unknown run.
 	UpdateRun(ctx context.Context, c Claim, run *Run) error
+	// FinishRun ends a run in one atomic write: it saves the run as
+	// UpdateRun does (run.Status must be finished; FinishedAt is set when
+	// zero) and appends final, its run_finished event, returning the event's
+	// sequence number. Either both land or neither, so no reader sees a
+	// finished run without its run_finished event or the reverse. It is
+	// conditional on c being the run's current claim (ErrFenced otherwise,
+	// ErrNotFound for an unknown run) and on the run being queued or running
+	// in the store (ErrConflict otherwise: it is finished already or waits
+	// for approval).
+	FinishRun(ctx context.Context, c Claim, run *Run, final team.Event) (int64, error)
 	// ListRuns returns a page of runs, newest first, and the cursor of the next page ("" at the end).
 	ListRuns(ctx context.Context, opts ListOptions) (runs []*Run, next string, err error)
 	// UnfinishedRuns returns the runs queued or running, oldest first, claimed

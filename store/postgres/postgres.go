@@ -195,6 +195,71 @@ func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) er
 	return nil
 }
 
+// FinishRun saves the run's final state and appends its run_finished event
+// in one statement, conditional on claim c and on the run being unfinished;
+// see store.Runs.
+func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, final team.Event) (int64, error) {
+	id := storeutil.Text(run.ID)
+	if !run.Status.Finished() {
+		return 0, fmt.Errorf("postgres: finish run %s with status %q: want a finished status", id, run.Status)
+	}
+	if c.RunID != run.ID {
+		return 0, fmt.Errorf("postgres: finish run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
+	}
+	now := storeutil.Now()
+	finished := storeutil.Finished(run, now)
+	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: finish run %s: %w", id, err)
+	}
+	payload, err := storeutil.EncodeEvent(final)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: finish run %s: %w", id, err)
+	}
+	// One statement: the update and the insert commit together or not at all.
+	var seq int64
+	err = s.pool.QueryRow(ctx, `WITH done AS (
+			UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4, per_agent = $5, article = $6,
+				updated_at = $7, finished_at = $8, last_seq = last_seq + 1
+			WHERE id = $9 AND claim_token = $10 AND $10 > 0 AND status IN ($11, $12)
+			RETURNING last_seq
+		)
+		INSERT INTO events (run_id, seq, type, payload, created_at)
+		SELECT $9, last_seq, $13, $14, $7 FROM done
+		RETURNING seq`,
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), usage, perAgent,
+		storeutil.Text(run.Article), now, finished, id, c.Token,
+		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), payload).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, s.whyNotFinished(ctx, id, c.Token)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: finish run %s: %w", id, err)
+	}
+	run.UpdatedAt, run.FinishedAt = now, finished
+	return seq, nil
+}
+
+// whyNotFinished explains a FinishRun that changed nothing: an unknown run
+// (store.ErrNotFound), a claim that is not the current one
+// (store.ErrFenced), or a run that is not unfinished (store.ErrConflict).
+func (s *Store) whyNotFinished(ctx context.Context, runID string, token int64) error {
+	var (
+		cur    int64
+		status string
+	)
+	err := s.pool.QueryRow(ctx, `SELECT claim_token, status FROM runs WHERE id = $1`, runID).Scan(&cur, &status)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("postgres: finish run %s: %w", runID, err)
+	case cur != token || token <= 0:
+		return fmt.Errorf("postgres: finish run %s: %w", runID, store.ErrFenced)
+	}
+	return fmt.Errorf("postgres: finish run %s, which is %s: %w", runID, status, store.ErrConflict)
+}
+
 // missOrFenced explains a conditional write that changed nothing: the run
 // is unknown (store.ErrNotFound) or the writer's claim is not the current
 // one (store.ErrFenced).

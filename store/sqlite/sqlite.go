@@ -234,6 +234,77 @@ func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) er
 	return nil
 }
 
+// FinishRun saves the run's final state and appends its run_finished event
+// in one transaction, conditional on claim c and on the run being
+// unfinished; see store.Runs.
+func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, final team.Event) (int64, error) {
+	id := storeutil.Text(run.ID)
+	if !run.Status.Finished() {
+		return 0, fmt.Errorf("sqlite: finish run %s with status %q: want a finished status", id, run.Status)
+	}
+	if c.RunID != run.ID {
+		return 0, fmt.Errorf("sqlite: finish run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
+	}
+	now := storeutil.Now()
+	finished := storeutil.Finished(run, now)
+	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+	}
+	payload, err := storeutil.EncodeEvent(final)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	err = tx.QueryRowContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
+		per_agent = ?, article = ?, updated_at = ?, finished_at = ?, last_seq = last_seq + 1
+		WHERE id = ? AND claim_token = ? AND ? > 0 AND status IN (?, ?) RETURNING last_seq`,
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(usage), jsonText(perAgent),
+		storeutil.Text(run.Article), now.UnixMicro(), nullTime(finished), id, c.Token, c.Token,
+		string(store.StatusQueued), string(store.StatusRunning)).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		_ = tx.Rollback() // the writer pool has one connection: free it for the check
+		return 0, s.whyNotFinished(ctx, id, c.Token)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at)
+		VALUES (?, ?, ?, ?, ?)`, id, seq, string(final.Type), string(payload), now.UnixMicro()); err != nil {
+		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+	}
+	run.UpdatedAt, run.FinishedAt = now, finished
+	return seq, nil
+}
+
+// whyNotFinished explains a FinishRun that changed nothing: an unknown run
+// (store.ErrNotFound), a claim that is not the current one
+// (store.ErrFenced), or a run that is not unfinished (store.ErrConflict).
+func (s *Store) whyNotFinished(ctx context.Context, runID string, token int64) error {
+	var (
+		cur    int64
+		status string
+	)
+	err := s.w.QueryRowContext(ctx, `SELECT claim_token, status FROM runs WHERE id = ?`, runID).Scan(&cur, &status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlite: finish run %s: %w", runID, err)
+	case cur != token || token <= 0:
+		return fmt.Errorf("sqlite: finish run %s: %w", runID, store.ErrFenced)
+	}
+	return fmt.Errorf("sqlite: finish run %s, which is %s: %w", runID, status, store.ErrConflict)
+}
+
 // missOrFenced explains a conditional write that changed nothing: the run
 // is unknown (store.ErrNotFound) or the writer's claim is not the current
 // one (store.ErrFenced). It reads through the writer, which saw the miss.

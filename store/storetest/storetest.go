@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -51,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimableRuns returns unfinished runs without a live claim oldest first", testClaimable},
 		{"a superseded claim writes nothing: fencing tokens only grow", testFencing},
 		{"SeizeRun takes a live claim and fences its holder", testSeize},
+		{"FinishRun saves the final status and run_finished together, once, under the current claim", testFinish},
+		{"FinishRun seen by concurrent readers: never a finished run without run_finished or the reverse", testFinishAtomic},
 		{"keys are created, found by hash, listed and revoked", testKeys},
 		{"ResolveWaiting ends a wait for approval once, atomically", testResolveWaiting},
 		{"ResolveWaiting from many goroutines: exactly one wins", testResolveWaitingConcurrent},
@@ -715,6 +718,8 @@ func testNotFound(t *testing.T, s store.Store) {
 	missing := store.Claim{RunID: "missing", Owner: "writer", Token: 1}
 	checks["UpdateRun"] = s.UpdateRun(ctx, missing, &store.Run{ID: "missing", Status: store.StatusFailed})
 	_, checks["AppendEvent"] = s.AppendEvent(ctx, missing, team.Event{Type: team.EventRunStarted})
+	_, checks["FinishRun"] = s.FinishRun(ctx, missing, &store.Run{ID: "missing", Status: store.StatusFailed},
+		team.Event{Type: team.EventRunFinished})
 	_, _, checks["ClaimRun"] = s.ClaimRun(ctx, "missing", "a", time.Minute)
 	_, _, checks["SeizeRun"] = s.SeizeRun(ctx, "missing", "a", time.Minute)
 	_, checks["KeyByHash"] = s.KeyByHash(ctx, "missing")
@@ -1044,6 +1049,172 @@ func testSeize(t *testing.T, s store.Store) {
 	}
 	if _, ok, err := s.SeizeRun(ctx, run.ID, "c", time.Minute); err != nil || ok {
 		t.Errorf("SeizeRun of a finished run = %v, %v; want false", ok, err)
+	}
+}
+
+// finalEvent is a run_finished event as an executor stores it.
+func finalEvent(stopReason, errText string) team.Event {
+	return team.Event{Type: team.EventRunFinished, Time: base, StopReason: stopReason, Error: errText}
+}
+
+func testFinish(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+	c := mustClaim(t, s, run.ID)
+	if _, err := s.AppendEvent(ctx, c, team.Event{Type: team.EventRunStarted}); err != nil {
+		t.Fatal(err)
+	}
+	run.Status = store.StatusRunning
+	if err := s.UpdateRun(ctx, c, run); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("an unfinished status is refused and writes nothing", func(t *testing.T) {
+		r := *run
+		if _, err := s.FinishRun(ctx, c, &r, finalEvent("", "")); err == nil {
+			t.Error("FinishRun with status running succeeded")
+		}
+	})
+
+	done := *run
+	done.Status, done.StopReason, done.Article = store.StatusSucceeded, "verdict", "# Harbour"
+	done.Usage = model.Usage{PromptTokens: 10, CompletionTokens: 5}
+	seq, err := s.FinishRun(ctx, c, &done, finalEvent("verdict", ""))
+	if err != nil || seq != 2 {
+		t.Fatalf("FinishRun = %d, %v; want seq 2", seq, err)
+	}
+	if done.FinishedAt.IsZero() || done.UpdatedAt.IsZero() {
+		t.Errorf("FinishRun left FinishedAt %v, UpdatedAt %v zero", done.FinishedAt, done.UpdatedAt)
+	}
+	got, err := s.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusSucceeded || got.StopReason != "verdict" || got.Article != "# Harbour" ||
+		got.Usage.TotalTokens() != 15 || !got.FinishedAt.Equal(done.FinishedAt) {
+		t.Errorf("run after FinishRun = %+v, want succeeded with its stop reason, article, usage and FinishedAt %v", got, done.FinishedAt)
+	}
+	evs, err := s.Events(ctx, run.ID, 0)
+	if err != nil || len(evs) != 2 || evs[1].Seq != 2 || evs[1].Type != team.EventRunFinished || evs[1].StopReason != "verdict" {
+		t.Fatalf("events after FinishRun = %+v, %v; want run_started then run_finished at seq 2", evs, err)
+	}
+
+	t.Run("finishing a finished run is a conflict and writes nothing", func(t *testing.T) {
+		again := done
+		again.Status, again.Error = store.StatusFailed, "second finish"
+		if _, err := s.FinishRun(ctx, c, &again, finalEvent("error", "second finish")); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("second FinishRun: err = %v, want ErrConflict", err)
+		}
+		got, _ := s.GetRun(ctx, run.ID)
+		evs, _ := s.Events(ctx, run.ID, 0)
+		if got.Status != store.StatusSucceeded || len(evs) != 2 {
+			t.Errorf("after a second FinishRun: status %s, %d events; want succeeded and 2", got.Status, len(evs))
+		}
+	})
+
+	t.Run("a superseded claim finishes nothing", func(t *testing.T) {
+		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
+		old, ok := claimOf(t, s, r.ID, "a", time.Millisecond)
+		if !ok {
+			t.Fatal("claim failed")
+		}
+		cur := waitClaim(t, s, r.ID, "b")
+		stale := *r
+		stale.Status, stale.Error = store.StatusFailed, "written by a stale instance"
+		if _, err := s.FinishRun(ctx, old, &stale, finalEvent("error", stale.Error)); !errors.Is(err, store.ErrFenced) {
+			t.Errorf("FinishRun under a superseded claim: err = %v, want ErrFenced", err)
+		}
+		if _, err := s.FinishRun(ctx, store.Claim{RunID: "other", Owner: "b", Token: cur.Token}, &stale, finalEvent("error", "")); !errors.Is(err, store.ErrFenced) {
+			t.Errorf("FinishRun under a claim on another run: err = %v, want ErrFenced", err)
+		}
+		got, _ := s.GetRun(ctx, r.ID)
+		evs, _ := s.Events(ctx, r.ID, 0)
+		if got.Status.Finished() || len(evs) != 0 {
+			t.Errorf("after fenced FinishRuns: status %s, %d events; want unfinished and none", got.Status, len(evs))
+		}
+		r.Status = store.StatusCancelled
+		if seq, err := s.FinishRun(ctx, cur, r, finalEvent("cancelled by user", "")); err != nil || seq != 1 {
+			t.Errorf("FinishRun by the current holder = %d, %v; want seq 1", seq, err)
+		}
+	})
+}
+
+// testFinishAtomic finishes runs while readers poll them, each reading the
+// run then its events and the events then the run: a reader that sees the
+// one must see the other, since both are one write.
+func testFinishAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const runs = 8
+	for i := range runs {
+		run := mustCreate(t, s, &store.Run{Task: fmt.Sprintf("t%d", i), Team: "newsroom", Status: store.StatusRunning})
+		c := mustClaim(t, s, run.ID)
+		if _, err := s.AppendEvent(ctx, c, team.Event{Type: team.EventRunStarted}); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var seen [2]atomic.Int64
+		for r := range 2 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					statusFirst := r == 0
+					var (
+						got *store.Run
+						evs []store.Event
+						err error
+					)
+					if statusFirst {
+						if got, err = s.GetRun(ctx, run.ID); err == nil {
+							evs, err = s.Events(ctx, run.ID, 0)
+						}
+					} else {
+						if evs, err = s.Events(ctx, run.ID, 0); err == nil {
+							got, err = s.GetRun(ctx, run.ID)
+						}
+					}
+					if err != nil {
+						t.Errorf("reading run %s: %v", run.ID, err)
+						return
+					}
+					final := len(evs) > 0 && evs[len(evs)-1].Type == team.EventRunFinished
+					switch {
+					case statusFirst && got.Status.Finished() && !final:
+						t.Errorf("run %s read %s, then its events without run_finished", run.ID, got.Status)
+						return
+					case !statusFirst && final && !got.Status.Finished():
+						t.Errorf("run %s: events read with run_finished, then the run %s", run.ID, got.Status)
+						return
+					}
+					seen[r].Add(1)
+				}
+			})
+		}
+		for deadline := time.Now().Add(10 * time.Second); seen[0].Load() == 0 || seen[1].Load() == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the readers did not start")
+			}
+			runtime.Gosched()
+		}
+		done := *run
+		done.Status, done.Error = store.StatusFailed, "boom"
+		_, err := s.FinishRun(ctx, c, &done, finalEvent("error", "boom"))
+		// Let both readers read the finished run too.
+		for n0, n1, deadline := seen[0].Load(), seen[1].Load(), time.Now().Add(10*time.Second); seen[0].Load() == n0 || seen[1].Load() == n1; {
+			if time.Now().After(deadline) {
+				break
+			}
+			runtime.Gosched()
+		}
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("FinishRun: %v", err)
+		}
 	}
 }
 
