@@ -100,6 +100,11 @@ type Options struct {
 	// Similar, when set, replaces the configured similarity cache
 	// (benchmarks); the configured one is built by similarCache.
 	Similar model.Middleware
+	// Spend keeps the daily spending for every instance of the service when
+	// no Redis is configured (NEWSROOM_REDIS_URL wins): `serve` passes the
+	// PostgreSQL store's (store/postgres Spend). Nil means this process
+	// alone, without Redis.
+	Spend budget.SpendStore
 	// Emulator configures the offline emulator started when the model kind
 	// is config.KindEmulator; its ContextWindow defaults to the
 	// configuration's.
@@ -267,6 +272,9 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		shared, err := s.sharedSpend(cfg)
 		if err != nil {
 			return nil, err
+		}
+		if shared == nil {
+			shared = opts.Spend
 		}
 		s.Daily = budget.NewDaily(budget.DailyConfig{BudgetUSD: cfg.DailyBudgetUSD, Shared: shared, OnAlert: func(a budget.Alert) {
 			log.Warn("daily budget", "alert", a.Kind, "spent_usd", a.SpentUSD, "budget_usd", a.BudgetUSD, "day", a.Day)

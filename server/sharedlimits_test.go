@@ -4,12 +4,15 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/server/redislimit"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
@@ -91,4 +94,81 @@ func TestServer_KeyLimiterOutageFallsBackToTheInstance(t *testing.T) {
 	if codes[0] != 200 || codes[2] != 200 || codes[3] != 429 {
 		t.Errorf("statuses with Redis down = %v, want three 200s then 429 (the instance's own bucket)", codes)
 	}
+}
+
+// TestServer_LimitsAreServiceWideThroughPostgreSQL runs two instances on one
+// PostgreSQL store and no Redis: a key's requests per minute hold for the
+// two together (store/postgres KeyLimiter), and so does the daily budget
+// (store/postgres Spend): what runs on one instance spent stops the next
+// run on the other.
+func TestServer_LimitsAreServiceWideThroughPostgreSQL(t *testing.T) {
+	t.Parallel()
+	dsn := testsvc.Postgres(t)
+	const perMinute = 6
+	var dailies []*budget.Daily
+	instance := func() *env {
+		st, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kl, err := st.KeyLimiter(perMinute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		daily := budget.NewDaily(budget.DailyConfig{BudgetUSD: 1, Enforce: true, Shared: st.Spend()})
+		dailies = append(dailies, daily)
+		return newEnv(t, envOpts{openStore: func(testing.TB) store.Store { return st },
+			cfg: Config{KeyRateLimit: perMinute, KeyLimiter: kl},
+			wrap: func(c model.Client) model.Client {
+				return budget.Wrap(c, budget.Config{Daily: daily, Model: "gpt-4o", CompletionCeiling: 1000})
+			}})
+	}
+	a, b := instance(), instance()
+
+	t.Run("the per-key rate limit", func(t *testing.T) {
+		key := a.other // both instances read the same keys; a.user runs below
+		allowed := 0
+		for i := range 2 * perMinute {
+			e := a
+			if i%2 == 1 {
+				e = b
+			}
+			resp, body := e.do("GET", "/v1/runs", key, "")
+			switch resp.StatusCode {
+			case http.StatusOK:
+				allowed++
+			case http.StatusTooManyRequests:
+				if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
+					t.Errorf("429 without Retry-After in seconds: %q", resp.Header.Get("Retry-After"))
+				}
+			default:
+				t.Fatalf("request %d = %d %s", i, resp.StatusCode, body)
+			}
+		}
+		if allowed != perMinute {
+			t.Errorf("two instances allowed %d requests of one key, want %d in total", allowed, perMinute)
+		}
+	})
+
+	t.Run("the daily budget", func(t *testing.T) {
+		v := a.create(a.user, `{"task":"Harbour reopens after storm repairs.","team":"selector","max_messages":2}`)
+		if got := a.waitFinished(a.user, v.ID); got.Status != "succeeded" {
+			t.Fatalf("the first run on instance a: %s %s", got.Status, got.Error)
+		}
+		spent := dailies[0].Spent()
+		if spent <= 0 {
+			t.Fatalf("instance a spent %v on a run", spent)
+		}
+		if got := dailies[1].Spent(); got != spent {
+			t.Errorf("instance b sees %v spent today, want a's %v", got, spent)
+		}
+		// The rest of the day's budget goes on instance a.
+		dailies[0].Add(1 - spent)
+		v = b.create(a.user, `{"task":"Ferries resume on Monday.","team":"selector","max_messages":2}`)
+		got := b.waitFinished(a.user, v.ID)
+		if !strings.Contains(got.StopReason, "daily budget") || len(got.PerAgent) != 0 {
+			t.Errorf("a run on instance b after a spent the daily budget: %s, stop reason %q, per agent %v; want stopped by the daily budget before any call",
+				got.Status, got.StopReason, got.PerAgent)
+		}
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/preflight"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/server/redislimit"
+	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
@@ -148,7 +149,18 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	stack, err := buildModel(ctx, o.model, stderr, stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics})
+	// The store first: on PostgreSQL the daily budget is kept in it.
+	st, storeDesc, err := o.store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pg, _ := st.(*postgres.Store)
+	sopts := stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics}
+	if pg != nil {
+		sopts.Spend = pg.Spend()
+	}
+	stack, err := buildModel(ctx, o.model, stderr, sopts)
 	if err != nil {
 		return err
 	}
@@ -159,11 +171,6 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		}
 	}
 	log := stack.Logger
-	st, storeDesc, err := o.store.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 
 	var oidcCfg *server.OIDCConfig
 	if o.oidcIssuer != "" {
@@ -174,7 +181,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		oidcCfg = &server.OIDCConfig{Verifier: v, ClientSecret: os.Getenv("NEWSROOM_OIDC_CLIENT_SECRET"), RedirectURL: o.oidcRedirect}
 		log.Info("sign-in with OpenID Connect", "issuer", o.oidcIssuer, "client_id", o.oidcClientID)
 	}
-	keyLimiter, closeLimiter, err := sharedKeyLimiter(stack.Config.RedisURL.Value(), stack.Config.RedisAuth, o.rate)
+	keyLimiter, closeLimiter, err := sharedKeyLimiter(stack.Config.RedisURL.Value(), stack.Config.RedisAuth, pg, o.rate)
 	if err != nil {
 		return err
 	}
@@ -303,11 +310,22 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	return nil
 }
 
-// sharedKeyLimiter is the per-key rate limit every instance shares through
-// Redis when NEWSROOM_REDIS_URL is set (nil otherwise: per instance).
-func sharedKeyLimiter(redisURL string, auth entra.Mode, perMinute int) (server.KeyLimiter, func(), error) {
-	if redisURL == "" || perMinute <= 0 {
+// sharedKeyLimiter is the per-key rate limit every instance shares: through
+// Redis when NEWSROOM_REDIS_URL is set, else through the database when the
+// store is PostgreSQL (pg non-nil); nil otherwise (per instance).
+func sharedKeyLimiter(redisURL string, auth entra.Mode, pg *postgres.Store, perMinute int) (server.KeyLimiter, func(), error) {
+	if perMinute <= 0 {
 		return nil, func() {}, nil
+	}
+	if redisURL == "" {
+		if pg == nil {
+			return nil, func() {}, nil
+		}
+		kl, err := pg.KeyLimiter(perMinute)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errConfig, err)
+		}
+		return kl, func() {}, nil
 	}
 	opt, err := entra.RedisOptions(redisURL, auth, nil)
 	if err != nil {

@@ -74,6 +74,19 @@ ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT '';
 	4: `
 ALTER TABLE runs ADD COLUMN claim_token bigint NOT NULL DEFAULT 0;
 `,
+	// 5: the service-wide limits without Redis: each API key's rate (the
+	// GCRA's theoretical arrival time) and each UTC day's model spending;
+	// see limits.go.
+	5: `
+CREATE TABLE key_rate (
+	name text COLLATE "C" PRIMARY KEY,
+	tat  timestamptz NOT NULL
+);
+CREATE TABLE daily_spend (
+	day date PRIMARY KEY,
+	usd double precision NOT NULL
+);
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an
