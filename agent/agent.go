@@ -95,6 +95,10 @@ type Config struct {
 	ToolTimeout time.Duration
 	// MaxToolResult bounds the bytes of one result; 0 means DefaultMaxToolResult.
 	MaxToolResult int
+	// MaxToolCalls bounds the calls of one answer that run; the calls past
+	// it get an error result asking the model to ask again. 0 means
+	// DefaultMaxToolCalls.
+	MaxToolCalls int
 	// Logger receives a WARN line for every failed tool call; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -23,6 +23,10 @@ const (
 	DefaultToolTimeout = 30 * time.Second
 	// DefaultMaxToolResult bounds the text one call returns to the model.
 	DefaultMaxToolResult = 64 << 10
+	// DefaultMaxToolCalls bounds the calls of one answer that run at once:
+	// a model that asks for hundreds of fetches in one answer gets errors
+	// for the rest, not hundreds of parallel downloads.
+	DefaultMaxToolCalls = 16
 )
 
 // ToolExchange is one tool call of a reply and its result. A message keeps
@@ -159,9 +163,21 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 			h.OnCall(round, c)
 		}
 	}
+	limit := a.cfg.MaxToolCalls
+	if limit <= 0 {
+		limit = DefaultMaxToolCalls
+	}
 	var wg sync.WaitGroup
+	ran := 0
 	for i, c := range calls {
 		if stored[i] {
+			continue
+		}
+		if ran++; ran > limit {
+			a.logger().WarnContext(ctx, "tool call failed", "agent", a.cfg.Name, "tool", c.Name, "call_id", c.ID,
+				"error", fmt.Sprintf("more than %d calls in one answer", limit))
+			out[i] = ToolExchange{Round: round, ID: c.ID, Name: c.Name, Arguments: c.Arguments, IsError: true,
+				Result: errorResult(fmt.Sprintf("not run: more than %d tool calls in one answer; ask for the rest in your next answer", limit))}
 			continue
 		}
 		wg.Go(func() {
@@ -192,10 +208,7 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 // malformed arguments and a huge result all become an error text for the
 // model and a log line.
 func (a *Assistant) runOne(ctx context.Context, h *ToolHooks, c model.ToolCall) (result string, isErr bool, src *tool.Source) {
-	log := a.cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := a.logger()
 	fail := func(msg string, err error) (string, bool, *tool.Source) {
 		log.WarnContext(ctx, "tool call failed", "agent", a.cfg.Name, "tool", c.Name, "call_id", c.ID, "error", err)
 		return errorResult(msg), true, nil
@@ -216,6 +229,9 @@ func (a *Assistant) runOne(ctx context.Context, h *ToolHooks, c model.ToolCall) 
 	}
 	if !json.Valid([]byte(args)) {
 		return fail("the arguments are not valid JSON; send a JSON object that fits the tool's parameters", tool.ErrBadArguments)
+	}
+	if args[0] != '{' {
+		return fail("the arguments must be a JSON object that fits the tool's parameters", tool.ErrBadArguments)
 	}
 	timeout := a.cfg.ToolTimeout
 	if timeout <= 0 {
@@ -262,10 +278,17 @@ func (a *Assistant) runOne(ctx context.Context, h *ToolHooks, c model.ToolCall) 
 		limit = DefaultMaxToolResult
 	}
 	if len(content) > limit {
-		log.WarnContext(ctx, "tool result cut", "agent", a.cfg.Name, "tool", c.Name, "bytes", len(content), "limit", limit)
+		log.WarnContext(ctx, "tool result too large", "agent", a.cfg.Name, "tool", c.Name, "call_id", c.ID, "bytes", len(content), "limit", limit)
 		return errorResult(fmt.Sprintf("the result was %d bytes, more than the limit of %d; ask for less", len(content), limit)), true, nil
 	}
 	return content, false, o.res.Source
+}
+
+func (a *Assistant) logger() *slog.Logger {
+	if a.cfg.Logger != nil {
+		return a.cfg.Logger
+	}
+	return slog.Default()
 }
 
 func (a *Assistant) toolNames() []string {

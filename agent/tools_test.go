@@ -1,9 +1,11 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,15 +181,18 @@ func TestAssistant_BadCallsBecomeErrorResultsAndTheReplyGoesOn(t *testing.T) {
 		{ID: "p", Name: "boom", Arguments: `{}`},
 		{ID: "h", Name: "hang", Arguments: `{}`},
 		{ID: "g", Name: "huge", Arguments: `{}`},
+		{ID: "a", Name: "boom", Arguments: `["not", "an", "object"]`},
 		{ID: "ok", Name: "echo", Arguments: `{"text":"fine"}`},
 	}}}
+	var logs bytes.Buffer
 	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo, panicky{}, hang, huge},
-		ToolTimeout: 50 * time.Millisecond, MaxToolResult: 100})
+		ToolTimeout: 50 * time.Millisecond, MaxToolResult: 100, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	msg, err := a.Reply(context.Background(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"u": "unknown tool", "m": "not valid JSON", "s": "bad arguments", "p": "panicked", "h": "did not answer within", "g": "more than the limit"}
+	want := map[string]string{"u": "unknown tool", "m": "not valid JSON", "s": "bad arguments", "p": "panicked", "h": "did not answer within",
+		"g": "more than the limit", "a": "must be a JSON object"}
 	for _, ex := range msg.ToolCalls {
 		if ex.ID == "ok" {
 			if ex.IsError || ex.Result != "fine" {
@@ -199,8 +204,51 @@ func TestAssistant_BadCallsBecomeErrorResultsAndTheReplyGoesOn(t *testing.T) {
 			t.Errorf("call %s: %+v, want an error mentioning %q", ex.ID, ex, want[ex.ID])
 		}
 	}
-	if len(msg.ToolCalls) != 7 || !strings.HasPrefix(msg.Content, "text from:") {
+	if len(msg.ToolCalls) != 8 || !strings.HasPrefix(msg.Content, "text from:") {
 		t.Fatalf("reply %+v", msg)
+	}
+	// Each bad call is a WARN line naming the tool and the call.
+	for id := range want {
+		if !strings.Contains(logs.String(), "level=WARN msg=\"tool ") || !strings.Contains(logs.String(), "call_id="+id+" ") {
+			t.Errorf("no WARN line for call %s:\n%s", id, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "call_id=ok ") {
+		t.Errorf("the good call was logged as failed:\n%s", logs.String())
+	}
+}
+
+func TestAssistant_CallsPastTheLimitOfOneAnswerAreNotRun(t *testing.T) {
+	var runs atomic.Int32
+	echo := tool.MustFunc("echo", "Echo.", func(_ context.Context, a echoArgs) (tool.Result, error) {
+		runs.Add(1)
+		return tool.Result{Content: a.Text}, nil
+	})
+	var calls []model.ToolCall
+	for i := range 5 {
+		calls = append(calls, model.ToolCall{ID: fmt.Sprint("c", i), Name: "echo", Arguments: `{"text":"x"}`})
+	}
+	m := &toolModel{rounds: [][]model.ToolCall{calls}}
+	var logs bytes.Buffer
+	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo}, MaxToolCalls: 3,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	msg, err := a.Reply(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs.Load() != 3 || len(msg.ToolCalls) != 5 {
+		t.Fatalf("%d runs, %d exchanges; want 3 run of 5", runs.Load(), len(msg.ToolCalls))
+	}
+	for i, ex := range msg.ToolCalls {
+		if (i >= 3) != ex.IsError || (i >= 3 && !strings.Contains(ex.Result, "more than 3 tool calls in one answer")) {
+			t.Errorf("call %d: %+v", i, ex)
+		}
+	}
+	if n := strings.Count(logs.String(), "tool call failed"); n != 2 {
+		t.Errorf("%d WARN lines, want 2:\n%s", n, logs.String())
+	}
+	if !strings.HasPrefix(msg.Content, "text from:") {
+		t.Fatalf("reply %q", msg.Content)
 	}
 }
 
