@@ -35,12 +35,22 @@ type decider func(res *team.Result) (team.Decision, error)
 // terminalDecider asks on in/out: it shows the article, then asks to approve,
 // revise (with a typed note) or reject. by says who decides.
 func terminalDecider(in io.Reader, out io.Writer, by string, now func() time.Time) decider {
+	return deskDecider(nil, in, out, by, now)
+}
+
+// deskDecider is terminalDecider showing the article of spec's writer; nil
+// means the shipped desks' News_Reporter.
+func deskDecider(spec *desk.Spec, in io.Reader, out io.Writer, by string, now func() time.Time) decider {
+	articleOf := desk.ArticleOf
+	if spec != nil {
+		articleOf = spec.ArticleOf
+	}
 	r := bufio.NewReader(in)
 	return func(res *team.Result) (team.Decision, error) {
 		fmt.Fprintln(out)
 		fmt.Fprintln(out, "=== The team is done. The article, for the editor-in-chief ===")
 		fmt.Fprintln(out)
-		if art := desk.ArticleOf(res.Messages); art.Body != "" {
+		if art := articleOf(res.Messages); art.Body != "" {
 			fmt.Fprintln(out, strings.TrimSpace(art.Markdown()))
 		} else {
 			fmt.Fprintln(out, "(the team wrote no article)")

@@ -172,7 +172,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
 			return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
 		}
-		ask := terminalDecider(cmd.InOrStdin(), prompt, localPerson(), time.Now)
+		ask := deskDecider(spec, cmd.InOrStdin(), prompt, localPerson(), time.Now)
 		decide := func(r *team.Result) (team.Decision, error) {
 			stopLive() // the status line would draw over the question
 			stopLive = func() {}

@@ -10,6 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/team"
 )
 
 // pressServer serves a press release on 127.0.0.2, an address the fetch
@@ -120,7 +125,7 @@ func TestRun_FetchAllowFromDotEnvFile(t *testing.T) {
 func TestRun_CappedRunGroundsTheDesksOwnWriter(t *testing.T) {
 	env, dir := cleanEnv(t)
 	file := filepath.Join(dir, "metro.yaml")
-	desk := `name: metro
+	src := `name: metro
 kind: roundrobin
 agents:
   - name: Metro_Writer
@@ -134,7 +139,7 @@ termination:
     - verdict: {agent: News_Editor, word: APPROVE}
     - max_messages: 9
 `
-	if err := os.WriteFile(file, []byte(desk), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := runBinary(t, env, dir, "run", "--format", "json", "--team-file", file, "--max-messages", "1", facts)
@@ -159,5 +164,22 @@ termination:
 	}
 	if out.Grounding == nil || out.Grounding.Checked == 0 || out.Grounding.Unsupported == nil || len(*out.Grounding.Unsupported) != 0 {
 		t.Fatalf("grounding %+v of Metro_Writer's draft:\n%s", out.Grounding, out.Article.Body)
+	}
+}
+
+// The terminal decision of a desk whose writer is not News_Reporter shows
+// that writer's article.
+func TestDeskDecider_ShowsTheDesksWriter(t *testing.T) {
+	t.Parallel()
+	spec := &desk.Spec{Name: "metro", Kind: desk.RoundRobin, Agents: []desk.AgentSpec{{Name: "Metro_Writer"}, {Name: desk.Editor}}}
+	res := &team.Result{Messages: []agent.Message{{Source: "Metro_Writer", Content: "Tram line opens\n\nThe tram line opened on Friday."},
+		{Source: desk.Editor, Content: "APPROVE"}}, StopReason: team.StopAwaitingApproval}
+	var out strings.Builder
+	d, err := deskDecider(spec, strings.NewReader("a\n"), &out, "local:eic", time.Now)(res)
+	if err != nil || d.Decision != team.DecisionApprove {
+		t.Fatalf("decision %+v, %v", d, err)
+	}
+	if !strings.Contains(out.String(), "The tram line opened on Friday.") {
+		t.Fatalf("the writer's article was not shown:\n%s", out.String())
 	}
 }
