@@ -187,6 +187,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	c.created = s.cfg.Now().Unix()
 	s.setIDs(w.Header())
 	rec.Status = http.StatusOK
+	rec.Answer = text
 	if c.req.Stream {
 		s.stream(r.Context(), w, c, sp, finish)
 		return
@@ -375,7 +376,8 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	_, err = w.Write(b)
+	c.rec.Completed = err == nil && http.NewResponseController(w).Flush() == nil
 }
 
 const systemFingerprint = "fp_emulator01"
@@ -495,5 +497,5 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 			return
 		}
 	}
-	send([]byte("data: [DONE]\n\n"))
+	c.rec.Completed = send([]byte("data: [DONE]\n\n"))
 }

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -512,8 +513,16 @@ func TestServer_faults(t *testing.T) {
 				t.Error("reading a cut answer succeeded, want an unexpected EOF")
 			}
 			tt.check(t, resp, data)
-			if reqs := r.Requests(); len(reqs) != 1 || reqs[0].Status != tt.wantStatus {
-				t.Errorf("recorded %+v", reqs)
+			reqs := r.Requests()
+			if len(reqs) != 1 || reqs[0].Status != tt.wantStatus {
+				t.Fatalf("recorded %+v", reqs)
+			}
+			// Of these faults only a stall still delivers the whole answer.
+			if want := strings.HasPrefix(tt.fault, "stall"); reqs[0].Completed != want {
+				t.Errorf("recorded Completed = %t, want %t", reqs[0].Completed, want)
+			}
+			if !reqs[0].End.After(reqs[0].Start) {
+				t.Errorf("recorded Start %v, End %v", reqs[0].Start, reqs[0].End)
 			}
 		})
 	}
@@ -656,4 +665,45 @@ func TestServer_jsonMode(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Errorf("json_object without the word json: status %d, want 400", resp.StatusCode)
 	}
+}
+
+func TestServer_recordsCompletedAnswers(t *testing.T) {
+	r := mustStart(t, Config{Latency: Latency{TimeToFirstToken: 20 * time.Millisecond, TokensPerSecond: 500}}, Options{})
+	// A request is recorded when its handler returns, which may be just
+	// after the client has read the answer.
+	recorded := func() []RecordedRequest {
+		deadline := time.Now().Add(10 * time.Second)
+		for r.Count() == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return r.Requests()
+	}
+	for _, stream := range []bool{false, true} {
+		r.Reset()
+		do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"stream": stream})})
+		reqs := recorded()
+		if len(reqs) != 1 || !reqs[0].Completed || reqs[0].Answer == "" {
+			t.Errorf("stream=%t: recorded %+v, want one completed request with its answer", stream, reqs)
+		}
+	}
+
+	t.Run("a client gone mid-stream is not a completed answer", func(t *testing.T) {
+		r.Reset()
+		ctx, cancel := context.WithCancel(context.Background())
+		req, err := http.NewRequestWithContext(ctx, "POST", r.URL+azurePath, strings.NewReader(mustJSON(t, chatBody(simpleMsgs(), map[string]any{"stream": true}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := r.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		_, _ = resp.Body.Read(buf) // the first chunk, then hang up
+		cancel()
+		_ = resp.Body.Close()
+		if reqs := recorded(); len(reqs) != 1 || reqs[0].Completed {
+			t.Errorf("recorded %+v, want one request not completed", reqs)
+		}
+	})
 }

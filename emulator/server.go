@@ -58,6 +58,16 @@ type RecordedRequest struct {
 	Fault Fault
 	// Status is the HTTP status returned.
 	Status int
+	// Completed is true when the whole answer was written and flushed to
+	// the connection (the final chunk and [DONE] of a stream): the client
+	// could have read the complete result. A fault, a cut or a client gone
+	// mid-answer leaves it false.
+	Completed bool
+	// Answer is the text the answer carried (empty for tool calls and
+	// errors), so a test can tell which stored message a call produced.
+	Answer string
+	// Start and End are when the request arrived and when its answer ended.
+	Start, End time.Time
 }
 
 // Server is the emulator. It is an http.Handler, safe for concurrent use.
@@ -113,8 +123,15 @@ var _ http.Handler = (*Server)(nil)
 
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, APIVersion: r.URL.Query().Get("api-version"), Auth: AuthNone}
-	defer func() { s.record(rec) }()
+	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, APIVersion: r.URL.Query().Get("api-version"), Auth: AuthNone,
+		Start: time.Now()}
+	defer func() {
+		rec.End = time.Now()
+		if rec.Fault == FaultMalformed { // written in full, but not readable
+			rec.Completed = false
+		}
+		s.record(rec)
+	}()
 
 	path := r.URL.Path
 	switch {

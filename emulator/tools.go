@@ -394,7 +394,8 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	_, err = w.Write(b)
+	c.rec.Completed = err == nil && http.NewResponseController(w).Flush() == nil
 }
 
 // streamToolCalls streams tool calls the way Azure does: per call, a chunk
@@ -492,8 +493,8 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 			return
 		}
 	}
-	_, _ = w.Write([]byte("data: [DONE]\n\n"))
-	_ = rc.Flush()
+	_, err := w.Write([]byte("data: [DONE]\n\n"))
+	c.rec.Completed = err == nil && rc.Flush() == nil
 }
 
 // stopOf returns the punctuation that ends a sentence ("." when none).
