@@ -16,6 +16,7 @@ import (
 	"github.com/newsroom-dev/newsroom/bench"
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
 )
 
 // childEnv makes the test binary act as `newsroom emulator` for the
@@ -26,7 +27,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(childEmulator(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeNewsroomBinary()
+	testsvc.StopAll()
+	os.Exit(code)
 }
 
 // childEmulator serves an emulator with the flags the benchmark passes

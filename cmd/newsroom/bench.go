@@ -33,6 +33,7 @@ stdout and a summary line on stderr.`,
 		benchCmd("failover", "Runs in flight on a pool of two emulators while the primary fails and recovers", benchFailover),
 		benchCmd("similarity", "Similarity cache: hits on paraphrased tasks, none on changed facts, embedding cost", benchSimilarity),
 		benchCmd("tools", "Time per tool round trip (model call, fetch_url, model call) against the emulator", benchTools),
+		benchCmd("cluster", "Several serve processes on one PostgreSQL: follow elsewhere, kill -9 takeover, faults, shared quota", benchCluster),
 	)
 	return cmd
 }

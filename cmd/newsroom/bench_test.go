@@ -17,6 +17,9 @@ func TestRunBench_FlagErrorsAreUsageErrors(t *testing.T) {
 		"bad store":         {"cache", "--store", "etcd"},
 		"bad team":          {"overhead", "--team", "chaos"},
 		"extra argument":    {"cache", "now"},
+		"bad cluster phase": {"cluster", "--phase", "nope"},
+		"cluster of one":    {"cluster", "--instances", "1"},
+		"bad cluster rates": {"cluster", "--fault-rate", "429=2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
