@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tokenizer"
 )
@@ -599,10 +600,10 @@ func TestServer_countAndReset(t *testing.T) {
 	}
 	want := RecordedRequest{
 		Method: "POST", Path: "/openai/deployments/gpt-4o/chat/completions", APIVersion: testVersion, Deployment: "gpt-4o",
-		Auth: AuthNone, Stream: true, MaxTokens: 5, Status: 200,
+		Auth: AuthNone, Stream: true, MaxTokens: 5, Status: 200, Completed: true, Answer: "Hello from the newsroom emulator",
 		Messages: []model.Message{{Role: "system", Content: "You are a helpful assistant."}, {Role: "user", Content: "Say hello."}},
 	}
-	if diff := cmp.Diff(want, reqs[1]); diff != "" {
+	if diff := cmp.Diff(want, reqs[1], cmpopts.IgnoreFields(RecordedRequest{}, "Start", "End")); diff != "" {
 		t.Errorf("recorded request (-want +got):\n%s", diff)
 	}
 	r.Reset()

@@ -58,10 +58,11 @@ type RecordedRequest struct {
 	Fault Fault
 	// Status is the HTTP status returned.
 	Status int
-	// Completed is true when the whole answer was written and flushed to
-	// the connection (the final chunk and [DONE] of a stream): the client
-	// could have read the complete result. A fault, a cut or a client gone
-	// mid-answer leaves it false.
+	// Completed is true when the whole answer was written: a stream's final
+	// chunk and [DONE] flushed, or a whole body handed to net/http (which
+	// sends it when the handler returns). The client could have read the
+	// complete result; a fault, a cut or a client gone mid-stream leaves it
+	// false.
 	Completed bool
 	// Answer is the text the answer carried (empty for tool calls and
 	// errors), so a test can tell which stored message a call produced.

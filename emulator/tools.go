@@ -395,7 +395,7 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(b)
-	c.rec.Completed = err == nil && http.NewResponseController(w).Flush() == nil
+	c.rec.Completed = err == nil // net/http sends it when the handler returns
 }
 
 // streamToolCalls streams tool calls the way Azure does: per call, a chunk
