@@ -60,7 +60,15 @@ var (
 	ErrNoName   = errors.New("agent: name is required")
 	ErrBadName  = errors.New("agent: name must be letters, digits, '_' or '-', at most 64 characters")
 	ErrNoClient = errors.New("agent: model client is required")
+	// ErrTools is wrapped when an agent's tools cannot all be offered to a
+	// model: two with one name, or more than MaxTools.
+	ErrTools = errors.New("agent: bad tools")
 )
+
+// MaxTools is the most tools one request may carry (Azure OpenAI's and
+// OpenAI's limit on functions per chat completion); an agent with more
+// would fail on its first call.
+const MaxTools = 128
 
 // Config configures an Assistant.
 type Config struct {
@@ -123,6 +131,17 @@ func NewAssistant(cfg Config) (*Assistant, error) {
 	}
 	if err := cfg.Context.Validate(); err != nil {
 		return nil, fmt.Errorf("%w (agent %s)", err, cfg.Name)
+	}
+	if len(cfg.Tools) > MaxTools {
+		return nil, fmt.Errorf("%w: agent %s has %d tools; a request may carry at most %d", ErrTools, cfg.Name, len(cfg.Tools), MaxTools)
+	}
+	seen := make(map[string]bool, len(cfg.Tools))
+	for _, t := range cfg.Tools {
+		n := t.Definition().Name
+		if seen[n] {
+			return nil, fmt.Errorf("%w: agent %s has two tools named %q", ErrTools, cfg.Name, n)
+		}
+		seen[n] = true
 	}
 	return &Assistant{cfg: cfg}, nil
 }

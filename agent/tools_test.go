@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -276,5 +277,23 @@ func TestAssistant_StoredResultsAreNotRunAgain(t *testing.T) {
 	}
 	if runs.Load() != 1 || results != 1 || msg.ToolCalls[0].Result != "stored a" || msg.ToolCalls[1].Result != "b" {
 		t.Fatalf("%d runs, %d result events, exchanges %+v", runs.Load(), results, msg.ToolCalls)
+	}
+}
+
+func TestNewAssistant_RefusesToolsAModelCannotTake(t *testing.T) {
+	echo := tool.MustFunc("echo", "Echo.", func(_ context.Context, a echoArgs) (tool.Result, error) { return tool.Result{Content: a.Text}, nil })
+	m := &toolModel{}
+	if _, err := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo, echo}}); !errors.Is(err, agent.ErrTools) || !strings.Contains(err.Error(), `two tools named "echo"`) {
+		t.Errorf("duplicate: %v", err)
+	}
+	var many []tool.Tool
+	for i := range agent.MaxTools + 1 {
+		many = append(many, tool.MustFunc(fmt.Sprint("t", i), "A tool.", func(context.Context, struct{}) (tool.Result, error) { return tool.Result{}, nil }))
+	}
+	if _, err := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: many}); !errors.Is(err, agent.ErrTools) || !strings.Contains(err.Error(), "at most 128") {
+		t.Errorf("too many: %v", err)
+	}
+	if _, err := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: many[:agent.MaxTools]}); err != nil {
+		t.Errorf("at the limit: %v", err)
 	}
 }

@@ -204,3 +204,23 @@ func TestParseSpec(t *testing.T) {
 		t.Fatalf("%+v %v", s, err)
 	}
 }
+
+func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
+	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return testServer() }, nil))
+	s, err := mcp.Connect(context.Background(), mcp.Spec{Name: "web", URL: srv.URL}, mcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	srv.CloseClientConnections()
+	srv.Close()
+	m := &scripted{rounds: [][]model.ToolCall{calls("web_echo")}}
+	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: time.Minute})
+	msg, err := a.Reply(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.ToolCalls) != 1 || !msg.ToolCalls[0].IsError || strings.Contains(msg.ToolCalls[0].Result, "did not answer within") || msg.Content != "done" {
+		t.Fatalf("exchanges %+v, reply %q", msg.ToolCalls, msg.Content)
+	}
+}
