@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -104,13 +105,13 @@ func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
 	client := sdk.NewClient(&sdk.Implementation{Name: "newsroom", Version: "1"}, nil)
 	session, err := client.Connect(cctx, t, nil)
 	if err != nil {
-		return nil, fmt.Errorf("mcp: connecting to %s: %w", spec.Name, err)
+		return nil, redact(spec, fmt.Errorf("mcp: connecting to %s: %w", spec.Name, err))
 	}
 	s := &Server{spec: spec, session: session}
 	for td, err := range session.Tools(cctx, nil) {
 		if err != nil {
 			_ = session.Close()
-			return nil, fmt.Errorf("mcp: listing the tools of %s: %w", spec.Name, err)
+			return nil, redact(spec, fmt.Errorf("mcp: listing the tools of %s: %w", spec.Name, err))
 		}
 		params, err := json.Marshal(td.InputSchema)
 		if err != nil || string(params) == "null" {
@@ -157,7 +158,7 @@ func (t *remoteTool) Call(ctx context.Context, args json.RawMessage) (tool.Resul
 	}
 	res, err := t.server.session.CallTool(ctx, &sdk.CallToolParams{Name: t.remote, Arguments: args})
 	if err != nil {
-		return tool.Result{}, fmt.Errorf("mcp server %s, tool %s: %w", t.server.spec.Name, t.remote, err)
+		return tool.Result{}, redact(t.server.spec, fmt.Errorf("mcp server %s, tool %s: %w", t.server.spec.Name, t.remote, err))
 	}
 	var b strings.Builder
 	for _, c := range res.Content {
@@ -179,3 +180,41 @@ func (t *remoteTool) Call(ctx context.Context, args json.RawMessage) (tool.Resul
 }
 
 var _ tool.Tool = (*remoteTool)(nil)
+
+// redactedError is an error whose text had secrets taken out; it still
+// unwraps to the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact takes the credentials a server URL may carry (user information,
+// the query string, where hosted servers often take an API key) out of an
+// error's text: errors reach logs and the model.
+func redact(spec Spec, err error) error {
+	if err == nil || spec.URL == "" {
+		return err
+	}
+	u, perr := url.Parse(spec.URL)
+	if perr != nil {
+		return err
+	}
+	msg := err.Error()
+	clean := msg
+	if u.RawQuery != "" {
+		clean = strings.ReplaceAll(clean, "?"+u.RawQuery, "?REDACTED")
+	}
+	if u.User != nil {
+		clean = strings.ReplaceAll(clean, u.User.String()+"@", "REDACTED@")
+		if p, ok := u.User.Password(); ok && p != "" {
+			clean = strings.ReplaceAll(clean, p, "REDACTED")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}

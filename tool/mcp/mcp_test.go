@@ -224,3 +224,25 @@ func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
 		t.Fatalf("exchanges %+v, reply %q", msg.ToolCalls, msg.Content)
 	}
 }
+
+func TestServer_ErrorsNeverShowTheCredentialsOfAServerURL(t *testing.T) {
+	const secret = "s3cret-mcp-key"
+	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return testServer() }, nil))
+	endpoint := strings.Replace(srv.URL, "http://", "http://reader:"+secret+"-pw@", 1) + "/mcp?api_key=" + secret
+	s, err := mcp.Connect(context.Background(), mcp.Spec{Name: "hosted", URL: endpoint}, mcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	srv.CloseClientConnections()
+	srv.Close()
+	_, err = s.Tools()[0].Call(context.Background(), json.RawMessage(`{"text":"x"}`))
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "REDACTED") {
+		t.Fatalf("call error: %v", err)
+	}
+	// Connecting to the server that is gone: the same.
+	_, err = mcp.Connect(context.Background(), mcp.Spec{Name: "hosted", URL: endpoint}, mcp.Options{})
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Fatalf("connect error: %v", err)
+	}
+}
