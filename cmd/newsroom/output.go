@@ -56,6 +56,9 @@ type jsonMessage struct {
 	// the similarity of a "similar" one.
 	CacheMatch string  `json:"cache_match,omitempty"`
 	Similarity float64 `json:"similarity,omitempty"`
+	// ToolCalls are the tool calls the agent made for this message, with
+	// their results (the run's tool_call and tool_result events).
+	ToolCalls []agent.ToolExchange `json:"tool_calls,omitempty"`
 }
 
 type jsonUsage struct {
@@ -91,7 +94,7 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,
 			Usage: usageOf(m.Usage), CostUSD: model.RoundUSD(m.Usage.CostUSD), Cached: m.Cached, Deployment: m.Deployment, Model: m.Model,
-			CacheMatch: cacheMatch(m), Similarity: m.Similarity})
+			CacheMatch: cacheMatch(m), Similarity: m.Similarity, ToolCalls: m.ToolCalls})
 	}
 	for name, u := range res.PerAgent {
 		out.PerAgent[name] = jsonAgent{jsonUsage: usageOf(u), Requests: u.Requests, CostUSD: model.RoundUSD(u.CostUSD)}

@@ -62,9 +62,27 @@ func TestRun_SourcesGroundingAndCitationsInJSONAndMarkdown(t *testing.T) {
 		Article struct {
 			Body string `json:"body"`
 		} `json:"article"`
+		Messages []struct {
+			Source    string `json:"source"`
+			ToolCalls []struct {
+				Name      string `json:"name"`
+				Arguments string `json:"arguments"`
+				Result    string `json:"result"`
+				IsError   bool   `json:"is_error"`
+				SourceID  int    `json:"source_id"`
+			} `json:"tool_calls"`
+		} `json:"messages"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	// The reporter's message carries its tool call and the result.
+	if len(out.Messages) < 2 || len(out.Messages[1].ToolCalls) != 1 {
+		t.Fatalf("messages %+v", out.Messages)
+	}
+	if c := out.Messages[1].ToolCalls[0]; out.Messages[1].Source != "News_Reporter" || c.Name != "fetch_url" || !strings.Contains(c.Arguments, url) ||
+		c.IsError || c.SourceID != 1 || !strings.Contains(c.Result, "6.3 million euros") {
+		t.Fatalf("tool call %+v", c)
 	}
 	if len(out.Sources) != 1 || out.Sources[0].ID != 1 || out.Sources[0].URL != url || out.Sources[0].Title != "Museum reopens" || len(out.Sources[0].Hash) != 64 {
 		t.Fatalf("sources %+v", out.Sources)
