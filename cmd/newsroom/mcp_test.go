@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -137,5 +142,103 @@ func TestServe_ADeskMCPServerThatCannotStartExits2(t *testing.T) {
 	code, _, errOut := runCode(t, "serve", "--teams-dir", dir, "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "n.db"))
 	if code != 2 || !strings.Contains(errOut, "desk archive: mcp: connecting to archive") {
 		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+}
+
+// serve starts the MCP servers of its desks once, shares them between runs
+// and stops them when it stops.
+func TestRunServe_DeskMCPServerLivesWithTheService(t *testing.T) {
+	dir := isolate(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(dir, "started")
+	t.Setenv(envMCPServe, "1") // inherited by the server process serve starts
+	t.Setenv(envMCPMark, mark)
+	teams := filepath.Join(dir, "teams")
+	if err := os.Mkdir(teams, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	archiveDeskFile(t, teams, exe)
+	db := filepath.Join(dir, "serve.db")
+	var keyOut syncBuffer
+	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(keyOut.String())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env"),
+			"--teams-dir", teams, "--drain-delay", "0s"}, &stdout, &stderr)
+	}()
+	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for base == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+	}
+	for range 2 {
+		req, _ := http.NewRequest("POST", base+"/v1/runs", strings.NewReader(`{"task":"`+facts+`","team":"archive"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var run map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&run)
+		resp.Body.Close()
+		id, _ := run["id"].(string)
+		// Follow the event stream to the end: it closes after run_finished.
+		req, _ = http.NewRequest("GET", base+"/v1/runs/"+id+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(stream), "event: run_finished") {
+			t.Fatalf("run %v: stream\n%s", run, stream)
+		}
+		req, _ = http.NewRequest("GET", base+"/v1/runs/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if got["status"] != "succeeded" || got["team"] != "archive" || got["article"] == "" {
+			t.Fatalf("run %v", got)
+		}
+	}
+	data, _ := os.ReadFile(mark)
+	pids := strings.Fields(string(data))
+	if len(pids) != 1 {
+		t.Fatalf("the desk's server started %d times for two runs, want once: %v", len(pids), pids)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("server process %d outlived serve (kill 0: %v)", pid, err)
 	}
 }
