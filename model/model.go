@@ -145,6 +145,12 @@ type Usage struct {
 	// cache used and cost when they were first made: what the cache saved.
 	SavedTokens int     `json:"saved_tokens,omitempty"`
 	SavedUSD    float64 `json:"saved_usd,omitempty"`
+	// EmbeddingTokens and EmbeddingUSD are what the similarity cache's
+	// embeddings of these calls used and cost. EmbeddingUSD is part of
+	// CostUSD; the tokens are not part of TotalTokens (they are not chat
+	// tokens and count against another deployment's quota).
+	EmbeddingTokens int     `json:"embedding_tokens,omitempty"`
+	EmbeddingUSD    float64 `json:"embedding_usd,omitempty"`
 }
 
 // usdDecimals is the precision of amounts in USD in JSON: 1e-9 USD, far
@@ -160,7 +166,7 @@ func RoundUSD(usd float64) float64 { return math.Round(usd*usdDecimals) / usdDec
 // people and programs (sums of prices carry float noise such as
 // 0.0017950000000000002). Stored values keep full precision.
 func (u Usage) Rounded() Usage {
-	u.CostUSD, u.SavedUSD = RoundUSD(u.CostUSD), RoundUSD(u.SavedUSD)
+	u.CostUSD, u.SavedUSD, u.EmbeddingUSD = RoundUSD(u.CostUSD), RoundUSD(u.SavedUSD), RoundUSD(u.EmbeddingUSD)
 	return u
 }
 
@@ -178,6 +184,8 @@ func (u Usage) Add(v Usage) Usage {
 		CostUSD:            u.CostUSD + v.CostUSD,
 		SavedTokens:        u.SavedTokens + v.SavedTokens,
 		SavedUSD:           u.SavedUSD + v.SavedUSD,
+		EmbeddingTokens:    u.EmbeddingTokens + v.EmbeddingTokens,
+		EmbeddingUSD:       u.EmbeddingUSD + v.EmbeddingUSD,
 	}
 }
 

@@ -293,7 +293,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	similarMW := opts.Similar
 	if similarMW == nil && cc.Store != nil {
-		if similarMW, err = s.similarCache(ctx, cfg, cc.Store, embeddingsConfig(pc, s.Pool, hc), namespace, log, opts.Telemetry); err != nil {
+		if similarMW, err = s.similarCache(ctx, cfg, cc.Store, embeddingsConfig(pc, s.Pool, hc), namespace, prices, log, opts.Telemetry); err != nil {
 			return nil, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 	"github.com/newsroom-dev/newsroom/modelstack"
 )
@@ -62,5 +63,48 @@ func TestBuild_SimilarityCacheOnPostgres(t *testing.T) {
 	}
 	if answers != 2 || vectors != 2 {
 		t.Errorf("%d answers and %d vectors in PostgreSQL, want 2 of each (the task and the changed task)", answers, vectors)
+	}
+}
+
+// TestBuild_EmbeddingCostCountsInTheRun: the similarity cache's embeddings
+// are priced into each call's cost, and the run's budget counts them
+// although the budget middleware sits below the similarity cache: a hit
+// costs its embedding, never nothing.
+func TestBuild_EmbeddingCostCountsInTheRun(t *testing.T) {
+	t.Parallel()
+	em := startEmulator(t, emulator.Config{APIKey: "right"})
+	cfg := azure(em, "right")
+	cfg.Cache = config.CacheMemory
+	cfg.CacheSimilarity, cfg.EmbeddingsDeployment = 0.9, "text-embedding-3-small"
+	c, err := mustBuild(t, modelstack.Options{Config: cfg}).Client("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := budget.NewTracker(budget.Run{MaxUSD: 10})
+	ctx := budget.WithTracker(context.Background(), tr)
+	req := func(task string) *model.Request {
+		return &model.Request{MaxTokens: 300, Meta: model.Meta{Agent: "News_Reporter", Purpose: model.PurposeReply},
+			Messages: []model.Message{{Role: model.RoleUser, Content: task}}}
+	}
+	var total model.Usage
+	for i, task := range []string{similartest.Task, similartest.Paraphrase} {
+		resp, err := c.Complete(ctx, req(task))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := resp.Usage
+		if u.EmbeddingTokens == 0 || u.EmbeddingUSD <= 0 {
+			t.Errorf("call %d: usage %+v has no embedding", i, u)
+		}
+		if i == 1 && (!resp.Cached || u.CostUSD != u.EmbeddingUSD) {
+			t.Errorf("the paraphrase: cached %v, cost $%g, embedding $%g; want a hit costing its embedding", resp.Cached, u.CostUSD, u.EmbeddingUSD)
+		}
+		if i == 0 && u.CostUSD <= u.EmbeddingUSD {
+			t.Errorf("the first call cost $%g, no more than its embedding $%g", u.CostUSD, u.EmbeddingUSD)
+		}
+		total = total.Add(u)
+	}
+	if spent, _ := tr.Spent(); model.RoundUSD(spent) != model.RoundUSD(total.CostUSD) {
+		t.Errorf("the run's budget counted $%.9f, its calls cost $%.9f (embeddings $%.9f)", spent, total.CostUSD, total.EmbeddingUSD)
 	}
 }

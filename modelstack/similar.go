@@ -7,17 +7,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
 	similarpostgres "github.com/newsroom-dev/newsroom/model/cache/similar/postgres"
 	similarredis "github.com/newsroom-dev/newsroom/model/cache/similar/redis"
 	similarsqlite "github.com/newsroom-dev/newsroom/model/cache/similar/sqlite"
+	"github.com/newsroom-dev/newsroom/model/cost"
 	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/telemetry"
@@ -45,7 +48,7 @@ func embeddingsConfig(pc provider.Config, p *pool.Built, hc *http.Client) provid
 // similarCache builds the similarity cache beside the exact cache's store,
 // or returns nil when it is off (no cache-similarity).
 func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cache.Store, pc provider.Config, namespace string,
-	log *slog.Logger, tel *telemetry.Provider) (model.Middleware, error) {
+	prices *cost.Table, log *slog.Logger, tel *telemetry.Provider) (model.Middleware, error) {
 	if cfg.CacheSimilarity <= 0 || store == nil {
 		return nil, nil
 	}
@@ -93,6 +96,7 @@ func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cach
 	if err != nil {
 		return nil, fmt.Errorf("%w: embeddings deployment: %w", ErrConfig, err)
 	}
+	var unpriced sync.Once
 	lookups, _ := tel.Meter().Int64Counter("newsroom.cache.similar.lookups",
 		metric.WithDescription("similarity cache lookups by result: hit, miss, refused_fingerprint"))
 	tokens, _ := tel.Meter().Int64Counter("newsroom.cache.similar.embedding_tokens", metric.WithUnit("{token}"),
@@ -108,5 +112,25 @@ func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cach
 				"deployment", cfg.EmbeddingsDeployment, "error", err)
 		},
 		OnError: func(op string, err error) { log.Warn("similarity cache "+op+" failed", "error", err) },
+		PriceEmbedding: func(u model.Usage) float64 {
+			usd, ok := prices.Cost(cfg.EmbeddingsDeployment, u)
+			if !ok {
+				unpriced.Do(func() {
+					log.Warn("no price for the embeddings deployment: its tokens are counted as $0; add it with --prices-file",
+						"deployment", cfg.EmbeddingsDeployment)
+				})
+			}
+			return usd
+		},
+		// The budget middleware sits below the similarity cache: charge
+		// the run's budget and the day's here.
+		OnEmbeddingCost: func(ctx context.Context, u model.Usage) {
+			if tr := budget.TrackerFrom(ctx); tr != nil {
+				tr.Add(model.Usage{CostUSD: u.EmbeddingUSD})
+			}
+			if s.Daily != nil && u.EmbeddingUSD > 0 {
+				s.Daily.Add(u.EmbeddingUSD)
+			}
+		},
 	}), nil
 }

@@ -65,6 +65,10 @@ type jsonUsage struct {
 	PromptTokens       int `json:"prompt_tokens"`
 	CompletionTokens   int `json:"completion_tokens"`
 	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
+	// EmbeddingTokens and EmbeddingUSD are the similarity cache's
+	// embeddings (their cost is part of cost_usd).
+	EmbeddingTokens int     `json:"embedding_tokens,omitempty"`
+	EmbeddingUSD    float64 `json:"embedding_usd,omitempty"`
 }
 
 type jsonAgent struct {
@@ -127,7 +131,7 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 }
 
 func usageOf(u model.Usage) jsonUsage {
-	return jsonUsage{u.PromptTokens, u.CompletionTokens, u.CachedPromptTokens}
+	return jsonUsage{u.PromptTokens, u.CompletionTokens, u.CachedPromptTokens, u.EmbeddingTokens, model.RoundUSD(u.EmbeddingUSD)}
 }
 
 // writeMarkdown prints the article: the headline as "# …" (the first

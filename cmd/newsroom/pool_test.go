@@ -101,6 +101,15 @@ func TestRun_DeploymentsFileErrorsExit2(t *testing.T) {
 func TestRun_CacheSimilarity(t *testing.T) {
 	t.Parallel()
 	env, dir := cleanEnv(t)
+	type embedding struct {
+		Tokens int     `json:"embedding_tokens"`
+		USD    float64 `json:"embedding_usd"`
+	}
+	var emb struct {
+		Usage    embedding            `json:"usage"`
+		CostUSD  float64              `json:"cost_usd"`
+		PerAgent map[string]embedding `json:"per_agent"`
+	}
 	run := func(task string) (cached, similar int, stderr string) {
 		t.Helper()
 		r := runBinary(t, env, dir, "run", "--format", "json", "--cache-path", filepath.Join(dir, "responses.db"),
@@ -116,6 +125,10 @@ func TestRun_CacheSimilarity(t *testing.T) {
 			}
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		emb.PerAgent = nil // the last run's only
+		if err := json.Unmarshal([]byte(r.stdout), &emb); err != nil {
 			t.Fatalf("not JSON: %v", err)
 		}
 		for _, m := range doc.Messages[1:] {
@@ -134,6 +147,15 @@ func TestRun_CacheSimilarity(t *testing.T) {
 	paraphrase := "Facts: On Tuesday the city council approved a new bike lane on Main Street; construction, which starts in March, costs 2.1 million dollars."
 	if _, s, _ := run(paraphrase); s == 0 {
 		t.Error("a paraphrase with the same facts got no similar hit")
+	}
+	// The embeddings cost money: the run's cost and each agent's count them.
+	var perAgent embedding
+	for _, a := range emb.PerAgent {
+		perAgent.Tokens += a.Tokens
+		perAgent.USD += a.USD
+	}
+	if emb.Usage.Tokens == 0 || emb.Usage.USD <= 0 || emb.CostUSD < emb.Usage.USD || perAgent.Tokens != emb.Usage.Tokens {
+		t.Errorf("embedding usage %+v, cost $%g, per agent %+v: want the embeddings counted in the run's cost", emb.Usage, emb.CostUSD, perAgent)
 	}
 	changed := strings.Replace(facts, "2.1 million", "2.4 million", 1)
 	if c, _, _ := run(changed); c != 0 {

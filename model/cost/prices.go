@@ -23,5 +23,10 @@ func defaultPrices() map[string]Price {
 		"gpt-5":      {Input: 1.25, CachedInput: 0.125, Output: 10.00},
 		"gpt-5-mini": {Input: 0.25, CachedInput: 0.025, Output: 2.00},
 		"gpt-5-nano": {Input: 0.05, CachedInput: 0.005, Output: 0.40},
+
+		// Embeddings (the similarity cache): input tokens only.
+		"text-embedding-3-small": {Input: 0.02},
+		"text-embedding-3-large": {Input: 0.13},
+		"text-embedding-ada-002": {Input: 0.10},
 	}
 }

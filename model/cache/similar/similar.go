@@ -109,6 +109,16 @@ type Config struct {
 	// OnError is told about store and index failures (which degrade to a
 	// miss or to not storing).
 	OnError func(op string, err error)
+	// PriceEmbedding prices one embedding's usage (its PromptTokens) in
+	// USD; nil means embeddings cost nothing. Every call's Usage carries
+	// its embedding (EmbeddingTokens, EmbeddingUSD, and the price in
+	// CostUSD), hit or miss, so a run's cost counts it.
+	PriceEmbedding func(model.Usage) float64
+	// OnEmbeddingCost is told each embedding's cost (EmbeddingTokens,
+	// EmbeddingUSD) with the call's context, to charge the budgets the
+	// middleware sits above (a run's tracker, the daily budget); nil
+	// means none.
+	OnEmbeddingCost func(ctx context.Context, u model.Usage)
 }
 
 // Client is the similarity cache middleware.
@@ -160,6 +170,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		}
 		return c.next.Complete(ctx, req)
 	}
+	embedding := c.embeddingCost(ctx, usage)
 	vec := normalize(vecs[0])
 	cands, err := c.cfg.Index.Candidates(ctx, bucket)
 	if err != nil {
@@ -188,7 +199,9 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		if ok {
 			c.hits.Add(1)
 			c.lookup(ResultHit, usage)
-			return hit(req, e, bestSim), nil
+			r := hit(req, e, bestSim)
+			r.Usage = r.Usage.Add(embedding)
+			return r, nil
 		}
 	}
 	if result == ResultRefused {
@@ -196,12 +209,17 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	}
 	c.lookup(result, usage)
 	resp, err := c.next.Complete(ctx, req)
+	if resp == nil {
+		return resp, err
+	}
+	chat := resp.Usage // what a later hit saves: the answer, not this embedding
+	resp.Usage = resp.Usage.Add(embedding)
 	if err != nil || resp.Cached || (resp.FinishReason != "stop" && resp.FinishReason != "length") {
 		return resp, err
 	}
 	key := cache.Key(c.cfg.Namespace, req)
 	sctx := context.WithoutCancel(ctx)
-	e := cache.Entry{Content: resp.Content, Model: resp.Model, FinishReason: resp.FinishReason, Usage: resp.Usage, CreatedAt: time.Now().UTC()}
+	e := cache.Entry{Content: resp.Content, Model: resp.Model, FinishReason: resp.FinishReason, Usage: chat, CreatedAt: time.Now().UTC()}
 	if err := c.cfg.Store.Set(sctx, key, e, c.cfg.TTL); err != nil {
 		c.report("set", err)
 		return resp, nil
@@ -226,6 +244,20 @@ func (c *Client) stepAside(err error) {
 			c.cfg.OnStepAside(err)
 		}
 	})
+}
+
+// embeddingCost prices an embedding's usage as the part of a call's Usage
+// it is, and charges it through OnEmbeddingCost.
+func (c *Client) embeddingCost(ctx context.Context, u model.Usage) model.Usage {
+	e := model.Usage{EmbeddingTokens: u.PromptTokens}
+	if c.cfg.PriceEmbedding != nil {
+		e.EmbeddingUSD = c.cfg.PriceEmbedding(u)
+	}
+	e.CostUSD = e.EmbeddingUSD
+	if c.cfg.OnEmbeddingCost != nil && e.EmbeddingTokens > 0 {
+		c.cfg.OnEmbeddingCost(ctx, e)
+	}
+	return e
 }
 
 func (c *Client) lookup(result string, u model.Usage) {

@@ -42,18 +42,29 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 	var mu sync.Mutex
 	var results []string
 	var asides []error
+	var charged model.Usage // what OnEmbeddingCost was told
+	var looked int          // the embedding tokens OnLookup was told
+	// text-embedding-3-small's price, $0.02 per 1M tokens.
+	price := func(u model.Usage) float64 { return float64(u.PromptTokens) * 0.02 / 1e6 }
 	c := similar.Wrap(chat, similar.Config{Store: store, Index: index, Embedder: emb, Threshold: 0.9,
 		Namespace: t.Name(),
 		OnLookup: func(r string, u model.Usage) {
 			mu.Lock()
 			results = append(results, r)
+			looked += u.PromptTokens
 			mu.Unlock()
 			if u.PromptTokens == 0 {
 				t.Errorf("a lookup reported no embedding tokens")
 			}
 		},
-		OnStepAside: func(err error) { mu.Lock(); asides = append(asides, err); mu.Unlock() },
-		OnError:     func(op string, err error) { t.Errorf("cache %s: %v", op, err) }})
+		OnStepAside:    func(err error) { mu.Lock(); asides = append(asides, err); mu.Unlock() },
+		PriceEmbedding: price,
+		OnEmbeddingCost: func(_ context.Context, u model.Usage) {
+			mu.Lock()
+			charged = charged.Add(u)
+			mu.Unlock()
+		},
+		OnError: func(op string, err error) { t.Errorf("cache %s: %v", op, err) }})
 	chats := func() int {
 		n := 0
 		for _, r := range em.Requests() {
@@ -70,6 +81,10 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 	if err != nil || first.Cached || chats() != 1 || last() != similar.ResultMiss {
 		t.Fatalf("first call: cached %v, err %v, %d model calls, lookup %s", first != nil && first.Cached, err, chats(), last())
 	}
+	// The chat client here prices nothing: the call's cost is its embedding.
+	if u := first.Usage; u.EmbeddingTokens == 0 || u.EmbeddingUSD <= 0 || u.CostUSD != u.EmbeddingUSD || u.PromptTokens == 0 {
+		t.Errorf("a miss's usage %+v lacks its embedding's tokens and cost", u)
+	}
 
 	t.Run("a paraphrase with the same facts hits", func(t *testing.T) {
 		var streamed string
@@ -85,6 +100,12 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 		}
 		if streamed != resp.Content || resp.Usage.TotalTokens() != 0 || resp.Usage.SavedTokens == 0 {
 			t.Errorf("streamed %d bytes of %d, usage %+v", len(streamed), len(resp.Content), resp.Usage)
+		}
+		if u := resp.Usage; u.EmbeddingTokens == 0 || u.CostUSD != u.EmbeddingUSD || u.CostUSD != price(model.Usage{PromptTokens: u.EmbeddingTokens}) {
+			t.Errorf("a hit's usage %+v: want the embedding's tokens and price as its whole cost", u)
+		}
+		if resp.Usage.SavedUSD != first.Usage.CostUSD-first.Usage.EmbeddingUSD {
+			t.Errorf("a hit saved $%g, want the first answer's own cost $%g (not its embedding)", resp.Usage.SavedUSD, first.Usage.CostUSD-first.Usage.EmbeddingUSD)
 		}
 	})
 	t.Run("one changed figure never hits", func(t *testing.T) {
@@ -103,6 +124,17 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 		}
 		if resp.Cached || chats() != 3 {
 			t.Errorf("cached %v, %d model calls", resp.Cached, chats())
+		}
+	})
+	t.Run("every embedding is charged", func(t *testing.T) {
+		mu.Lock()
+		defer mu.Unlock()
+		// Four lookups so far (task, paraphrase, changed, other agent).
+		if charged.EmbeddingTokens != looked || charged.EmbeddingUSD <= 0 || charged.CostUSD != charged.EmbeddingUSD {
+			t.Errorf("charged %+v for lookups that embedded %d tokens", charged, looked)
+		}
+		if n := len(results); n != 4 {
+			t.Errorf("%d lookups, want 4", n)
 		}
 	})
 	t.Run("a failing embeddings deployment steps aside once", func(t *testing.T) {
