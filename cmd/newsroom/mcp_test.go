@@ -242,3 +242,42 @@ func TestRunServe_DeskMCPServerLivesWithTheService(t *testing.T) {
 		t.Errorf("server process %d outlived serve (kill 0: %v)", pid, err)
 	}
 }
+
+func TestRun_MCPFlag(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, dir := cleanEnv(t)
+	mark := filepath.Join(dir, "started")
+	env = append(env, envMCPServe+"=1", envMCPMark+"="+mark)
+	flag := "archive=" + exe + " -test.run=^$"
+
+	r := runBinary(t, env, dir, "run", "--mcp", flag, facts)
+	data, _ := os.ReadFile(mark)
+	if r.code != 0 || len(strings.Fields(string(data))) != 1 {
+		t.Fatalf("--mcp: exit %d, server starts %q\n%s", r.code, data, r.stderr)
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(data))[0])
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("server process %d outlived the run (kill 0: %v)", pid, err)
+	}
+
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mcp", "no-equals-sign"}, "bad server specification"},
+		{[]string{"--mcp", "9x=mcp-docs"}, `name "9x" must be letters`},
+		{[]string{"--mcp", "gone=" + filepath.Join(dir, "no-such-server")}, "--mcp gone: mcp: connecting to gone"},
+		{[]string{"--mcp", flag, "--no-tools"}, "--mcp and --no-tools contradict each other"},
+		// The flag's server and the desk's share a name: the agents would have two archive_lookup tools.
+		{[]string{"--mcp", flag, "--team-file", archiveDeskFile(t, t.TempDir(), exe)}, `two of its tools are named "archive_lookup"`},
+	}
+	for _, tc := range cases {
+		r := runBinary(t, env, dir, append(append([]string{"run"}, tc.args...), facts)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr\n%s\nwant exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
