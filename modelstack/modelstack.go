@@ -94,8 +94,9 @@ type Options struct {
 	// RetryOff removes retries.
 	Retry    retry.Config
 	RetryOff bool
-	// Bottom wraps the provider client, below the limiter: a benchmark's
-	// meter. Nil means none.
+	// Bottom wraps the provider client, below the limiter and the retries:
+	// a benchmark's meter, or serve's measure of the calls' sizes and
+	// durations (server.CallStats). Nil means none.
 	Bottom model.Middleware
 	// Similar, when set, replaces the configured similarity cache
 	// (benchmarks); the configured one is built by similarCache.

@@ -337,7 +337,7 @@ func sameRequest(stored, run *store.Run) bool {
 
 // retryHint guesses when a queue slot frees: a few seconds per waiting run per worker.
 func (s *Server) retryHint() time.Duration {
-	d := time.Duration(1+s.queue.len()/s.cfg.Workers) * 5 * time.Second
+	d := time.Duration(1+s.queue.len()/s.workerLimit()) * 5 * time.Second
 	return min(d, 2*time.Minute)
 }
 

@@ -92,7 +92,7 @@ func (s *Server) scan() {
 			return
 		case <-t.C:
 		}
-		room := s.cfg.Workers - s.Running() - s.queue.len()
+		room := s.workerLimit() - s.Running() - s.queue.len()
 		if room <= 0 {
 			continue
 		}

@@ -40,11 +40,18 @@ type Config struct {
 	// a team without an entry is listed by name only.
 	TeamInfo []TeamInfo
 	// Workers is how many runs execute at once; 0 means SizeWorkers of
-	// Quota.
+	// Quota, adapted to the observed calls when Calls is set.
 	Workers int
 	// Quota is the deployment's quota, from which a zero Workers is derived
 	// (SizeWorkers).
 	Quota Quota
+	// Calls, when set and Workers is 0, are the model calls' observed sizes
+	// and durations (CallStats, whose Middleware the caller puts in the
+	// model stack): the number of runs executing at once follows
+	// SizeWorkers of Quota with them, re-sized after each call, instead of
+	// the assumed call size and duration. Queued runs still start in
+	// submission order; the quota limiter stays the throttle.
+	Calls *CallStats
 	// QueueSize is how many submitted runs may wait; 0 means 64. A full queue
 	// answers 429 with Retry-After.
 	QueueSize int
@@ -180,6 +187,10 @@ type Server struct {
 	runCtx   context.Context
 	hardStop context.CancelFunc
 	workers  sync.WaitGroup
+	// gate lets workerLimit workers take runs at once; autoWorkers is set
+	// when that limit follows the observed calls.
+	gate        *workerGate
+	autoWorkers bool
 	// background is the scanner; it ends with done.
 	background sync.WaitGroup
 	startOnce  sync.Once
@@ -208,6 +219,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Teams == nil || len(cfg.Teams.Names()) == 0 {
 		return nil, errors.New("server: Teams is required")
 	}
+	auto := cfg.Workers <= 0 && cfg.Calls != nil
 	if cfg.Workers <= 0 {
 		cfg.Workers = SizeWorkers(cfg.Quota)
 	}
@@ -266,17 +278,22 @@ func New(cfg Config) (*Server, error) {
 		cfg.NewID = func() string { return "run_" + randomHex(10) }
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		newID:   cfg.NewID,
-		store:   cfg.Store,
-		queue:   newQueue(cfg.QueueSize),
-		hub:     newHub(),
-		limits:  newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
-		active:  map[string]*executor{},
-		pending: map[string]store.Claim{},
-		done:    make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		newID:       cfg.NewID,
+		store:       cfg.Store,
+		queue:       newQueue(cfg.QueueSize),
+		hub:         newHub(),
+		limits:      newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
+		active:      map[string]*executor{},
+		pending:     map[string]store.Claim{},
+		done:        make(chan struct{}),
+		autoWorkers: auto,
+	}
+	s.gate = newWorkerGate(s.workerLimit)
+	if auto {
+		cfg.Calls.notify(s.gate.wake)
 	}
 	if cfg.AuthFailureRate > 0 {
 		s.authFails = newLimiter(cfg.AuthFailureRate, float64(cfg.AuthFailureBurst), cfg.Now)
@@ -373,14 +390,18 @@ func (s *Server) Start(ctx context.Context) error {
 	var err error
 	s.startOnce.Do(func() {
 		var n int
-		n, err = s.takeClaimable(ctx, max(100, s.cfg.QueueSize+s.cfg.Workers))
+		n, err = s.takeClaimable(ctx, max(100, s.cfg.QueueSize+s.workerLimit()))
 		if err != nil {
 			return
 		}
 		if n > 0 {
 			s.log.Info("resuming unfinished runs", "count", n, "instance", s.cfg.InstanceID)
 		}
-		for range s.cfg.Workers {
+		goroutines := s.cfg.Workers
+		if s.autoWorkers {
+			goroutines = MaxWorkers // the gate lets workerLimit of them work
+		}
+		for range goroutines {
 			s.workers.Add(1)
 			go s.worker()
 		}
@@ -414,6 +435,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.draining.Store(true)
 		close(s.done)
 		s.queue.close()
+		s.gate.close()
 		s.mu.Lock()
 		for _, e := range s.active {
 			e.drain.Stop(drainReason)

@@ -12,15 +12,19 @@ import (
 // storeTimeout bounds one store write of a run's progress.
 const storeTimeout = 10 * time.Second
 
-// worker executes queued runs, one at a time, until the queue closes.
+// worker executes queued runs, one at a time, until the queue closes,
+// while the gate lets it (workerLimit workers at once). It passes the gate
+// before it takes a run, so runs leave the queue in submission order.
 func (s *Server) worker() {
 	defer s.workers.Done()
-	for {
+	for s.gate.acquire() {
 		id, ok := s.queue.pop()
 		if !ok {
+			s.gate.release()
 			return
 		}
 		s.execute(id)
+		s.gate.release()
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"math"
+	"sync"
 	"time"
 )
 
@@ -35,8 +36,9 @@ type Quota struct {
 // flight as it admits per call duration: the calls a minute the quota allows
 // (the lower of RPM and TPM / CallTokens) times CallLatency / 1 minute. The
 // result is bounded to MinWorkers..MaxWorkers (MinWorkers when neither RPM
-// nor TPM is known); more runs than the quota
-// serves at once wait in the quota limiter, which stays the throttle.
+// nor TPM is known); more runs than the quota serves at once wait in the
+// quota limiter, which stays the throttle. A Server with Config.Calls sizes
+// itself again with the observed CallTokens and CallLatency after each call.
 func SizeWorkers(q Quota) int {
 	tokens, latency := q.CallTokens, q.CallLatency
 	if tokens <= 0 {
@@ -57,4 +59,68 @@ func SizeWorkers(q Quota) int {
 	}
 	n := int(math.Ceil(perMin * latency.Minutes()))
 	return min(max(n, MinWorkers), MaxWorkers)
+}
+
+// workerLimit is how many runs may execute at once now: Config.Workers, or,
+// when it follows the observed calls, SizeWorkers of the quota with them.
+func (s *Server) workerLimit() int {
+	if !s.autoWorkers {
+		return s.cfg.Workers
+	}
+	return SizeWorkers(s.cfg.Calls.Quota(s.cfg.Quota))
+}
+
+// workerGate lets at most limit() workers past at once; the limit may change
+// between calls (wake tells waiting workers to look again).
+type workerGate struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	busy   int
+	limit  func() int
+	closed bool
+}
+
+func newWorkerGate(limit func() int) *workerGate {
+	g := &workerGate{limit: limit}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+// acquire waits for a place; false once the gate is closed.
+func (g *workerGate) acquire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for !g.closed && g.busy >= g.limit() {
+		g.cond.Wait()
+	}
+	if g.closed {
+		return false
+	}
+	g.busy++
+	return true
+}
+
+// release gives a place back.
+func (g *workerGate) release() {
+	g.mu.Lock()
+	g.busy--
+	g.mu.Unlock()
+	g.cond.Broadcast()
+}
+
+// wake tells waiting workers the limit may have grown. Taking the lock
+// orders it after any waiter's check of the old limit: that waiter is
+// waiting by then, and wakes.
+func (g *workerGate) wake() {
+	g.mu.Lock()
+	g.mu.Unlock() //nolint:staticcheck // an empty critical section: see above
+	g.cond.Broadcast()
+}
+
+// close lets no one past any more and wakes every waiting worker.
+func (g *workerGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.cond.Broadcast()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -20,27 +21,46 @@ import (
 // emulator answering after 300 ms to first token, and reports the time from
 // each run's POST to its first token (its first delta event, or its first
 // message when no deltas come) for the 1st and the 10th run submitted: with
-// 2 workers (the old default), with the number SizeWorkers derives from the
-// default quota, and from a larger deployment's quota.
+// 2 workers (the old default); with the number SizeWorkers derives from the
+// default quota and from a larger deployment's quota for the assumed call
+// (1,000 tokens, 8 s); and with both quotas sized from the calls observed
+// (CallStats, after one warm-up run), as `serve --workers 0` does. The
+// "workers" metric is the number of runs executing at once the server
+// allowed when the measured runs were submitted.
 func BenchmarkServer_TTFTOfTenRuns(b *testing.B) {
 	emu, err := emulator.Start(emulator.Config{Latency: emulator.Latency{TimeToFirstToken: 300 * time.Millisecond}}, emulator.Options{})
 	if err != nil {
 		b.Fatalf("emulator.Start: %v", err)
 	}
 	b.Cleanup(func() { emu.Close() })
+	defaultQuota := Quota{RPM: config.DefaultRPM, TPM: config.DefaultTPM}
+	largeQuota := Quota{RPM: 1000, TPM: 150000}
 	cases := []struct {
-		name    string
-		workers int
+		name     string
+		workers  int
+		quota    Quota
+		observed bool
 	}{
-		{"workers=2", 2},
-		{fmt.Sprintf("default_quota_rpm=%d_tpm=%d/workers=%d", config.DefaultRPM, config.DefaultTPM,
-			SizeWorkers(Quota{RPM: config.DefaultRPM, TPM: config.DefaultTPM})), 0},
-		{fmt.Sprintf("rpm=1000_tpm=150000/workers=%d", SizeWorkers(Quota{RPM: 1000, TPM: 150000})), SizeWorkers(Quota{RPM: 1000, TPM: 150000})},
+		{"workers=2", 2, defaultQuota, false},
+		{fmt.Sprintf("default_quota_rpm=%d_tpm=%d/assumed_calls", defaultQuota.RPM, defaultQuota.TPM), 0, defaultQuota, false},
+		{"rpm=1000_tpm=150000/assumed_calls", 0, largeQuota, false},
+		{fmt.Sprintf("default_quota_rpm=%d_tpm=%d/observed_calls", defaultQuota.RPM, defaultQuota.TPM), 0, defaultQuota, true},
+		{"rpm=1000_tpm=150000/observed_calls", 0, largeQuota, true},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			e := newEnv(b, envOpts{emulator: emu, cfg: Config{Workers: c.workers, KeyRateLimit: -1,
-				Quota: Quota{RPM: config.DefaultRPM, TPM: config.DefaultTPM}}})
+			o := envOpts{emulator: emu, cfg: Config{Workers: c.workers, KeyRateLimit: -1, Quota: c.quota}}
+			var calls *CallStats
+			if c.observed {
+				calls = &CallStats{}
+				o.cfg.Calls = calls
+				o.wrap = func(next model.Client) model.Client { return calls.Middleware()(next) }
+			}
+			e := newEnv(b, o)
+			if c.observed {
+				e.ttftOfRuns(1) // the warm-up: calls to observe
+			}
+			workers := e.srv.workerLimit()
 			var first, tenth time.Duration
 			for b.Loop() {
 				ttft := e.ttftOfRuns(10)
@@ -49,6 +69,12 @@ func BenchmarkServer_TTFTOfTenRuns(b *testing.B) {
 			}
 			b.ReportMetric(float64(first.Milliseconds())/float64(b.N), "ttft_1st_ms")
 			b.ReportMetric(float64(tenth.Milliseconds())/float64(b.N), "ttft_10th_ms")
+			b.ReportMetric(float64(workers), "workers")
+			if calls != nil {
+				q := calls.Quota(Quota{})
+				b.ReportMetric(float64(q.CallTokens), "call_tokens")
+				b.ReportMetric(float64(q.CallLatency.Milliseconds()), "call_ms")
+			}
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/keyvault"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/modelstack"
@@ -92,6 +93,9 @@ type stackOptions struct {
 	// Spend is the daily spending shared by the service's instances when
 	// no Redis is configured (the PostgreSQL store's); nil means none.
 	Spend budget.SpendStore
+	// Bottom measures the calls below the limiter (serve's observed call
+	// sizes and durations); nil means none.
+	Bottom model.Middleware
 }
 
 // buildModel loads the configuration, sets up telemetry and alerts, and
@@ -131,7 +135,7 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		return nil, fmt.Errorf("%w: alerts: %w", errConfig, err)
 	}
 	s.Stack, err = modelstack.Build(ctx, modelstack.Options{Config: cfg, Logger: s.Logger, Telemetry: s.Tel,
-		Alerts: s.Alerts, NoCache: mf != nil && mf.noCache, Spend: opts.Spend})
+		Alerts: s.Alerts, NoCache: mf != nil && mf.noCache, Spend: opts.Spend, Bottom: opts.Bottom})
 	if errors.Is(err, modelstack.ErrConfig) {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}

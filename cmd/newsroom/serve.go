@@ -156,7 +156,10 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	defer st.Close()
 	pg, _ := st.(*postgres.Store)
-	sopts := stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics}
+	// The calls' observed sizes and durations size the runs in progress
+	// (--workers 0).
+	calls := &server.CallStats{}
+	sopts := stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics, Bottom: calls.Middleware()}
 	if pg != nil {
 		sopts.Spend = pg.Spend()
 	}
@@ -192,11 +195,13 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	defer closeNotifier()
 
-	workersFrom := "set by --workers"
+	// --workers 0: the server sizes the runs in progress from the quota and
+	// the calls observed (calls); it starts from the assumed call.
+	quota := server.Quota{RPM: stack.Config.RPM, TPM: stack.Config.TPM}
+	workers, workersFrom := o.workers, "set by --workers"
 	if o.workers == 0 {
-		q := server.Quota{RPM: stack.Config.RPM, TPM: stack.Config.TPM}
-		o.workers = server.SizeWorkers(q)
-		workersFrom = fmt.Sprintf("auto from rpm %d, tpm %d", q.RPM, q.TPM)
+		workers = server.SizeWorkers(quota)
+		workersFrom = fmt.Sprintf("auto from rpm %d, tpm %d, then the calls' observed sizes and durations", quota.RPM, quota.TPM)
 	}
 
 	tools, err := o.tools.build(ctx, log, stack.Config.FetchAllow)
@@ -212,6 +217,8 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		Teams:        deskTeams{stack: stack, desks: desks, timeout: o.runTimeout, withTools: func(c desk.Config) desk.Config { return tools.deskConfig(c, o.tools) }},
 		TeamInfo:     teamInfos(desks),
 		Workers:      o.workers,
+		Quota:        quota,
+		Calls:        calls,
 		Preflight:    func(task string) error { return preflight.CheckTask(task, stack.Limits) },
 		QueueSize:    o.queue,
 		CORSOrigins:  o.cors,
@@ -264,9 +271,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
-	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers, %s)\n", url, storeDesc, stack.Info.Model, o.workers, workersFrom)
+	fmt.Fprintf(stdout, "newsroom: serving on %s (store: %s, model: %s, %d workers, %s)\n", url, storeDesc, stack.Info.Model, workers, workersFrom)
 	fmt.Fprintln(stdout, "newsroom: create an API key with: newsroom keys create --name YOUR_NAME")
-	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", o.workers, "workers_from", workersFrom, "queue", o.queue)
+	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", workers, "workers_from", workersFrom, "queue", o.queue)
 
 	select {
 	case <-ctx.Done():
