@@ -196,7 +196,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	switch kind := cfg.Model.Kind; {
 	case cfg.DeploymentsFile != "":
 		// A pool's members limit themselves, each in its own bucket.
-		s.Pool, err = buildPool(cfg, hc, log)
+		s.Pool, err = buildPool(cfg, hc, log, opts.Telemetry)
 		if err != nil {
 			return nil, err
 		}

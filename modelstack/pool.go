@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
+	"github.com/newsroom-dev/newsroom/telemetry"
 )
 
 // Pool timeouts: a streamed answer silent for longer than PoolStallTimeout,
@@ -26,7 +27,7 @@ const (
 
 // buildPool loads the deployments file and builds the pool. A bad file is
 // ErrConfig naming the file, line and field; nothing is called.
-func buildPool(cfg *config.Config, hc *http.Client, log *slog.Logger) (*pool.Built, error) {
+func buildPool(cfg *config.Config, hc *http.Client, log *slog.Logger, tel *telemetry.Provider) (*pool.Built, error) {
 	f, err := pool.LoadFile(cfg.DeploymentsFile, os.LookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -46,6 +47,9 @@ func buildPool(cfg *config.Config, hc *http.Client, log *slog.Logger) (*pool.Bui
 			OnFailover: func(from string, err error) {
 				log.Warn("deployment failed; the call moves to the next one", "deployment", from, "error", err)
 			},
+			// Failovers and spill-overs by deployment and reason, in the
+			// metrics and on the call's span.
+			OnLeave: tel.RecordFailover,
 			OnStateChange: func(name, from, to string) {
 				log.Warn("deployment circuit breaker", "deployment", name, "from", from, "to", to)
 			}}})

@@ -26,6 +26,10 @@ const (
 	MetricRunDuration      = "newsroom.run.duration"
 	MetricQuotaUsed        = "newsroom.quota.used"
 	MetricQueueDepth       = "newsroom.queue.depth"
+	// MetricPoolFailovers counts calls that passed a pool deployment by or
+	// left it, by newsroom.deployment (the one left) and
+	// newsroom.pool.reason (model/pool's Reason constants).
+	MetricPoolFailovers = "newsroom.pool.failovers"
 )
 
 // Bucket boundaries the GenAI conventions recommend.
@@ -47,6 +51,7 @@ type instruments struct {
 	runsDone    metric.Int64Counter
 	runDuration metric.Float64Histogram
 	firstChunk  metric.Float64Histogram
+	failovers   metric.Int64Counter
 }
 
 var noopInstruments = func() *instruments {
@@ -97,6 +102,10 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	add(err)
 	in.runDuration, err = m.Float64Histogram(MetricRunDuration, metric.WithUnit("s"),
 		metric.WithDescription("Run duration."), metric.WithExplicitBucketBoundaries(runBuckets...))
+	add(err)
+	in.failovers, err = m.Int64Counter(MetricPoolFailovers, metric.WithUnit("{failover}"),
+		metric.WithDescription("Calls a pool moved off a deployment, by newsroom.deployment (the one left) and newsroom.pool.reason "+
+			"(spill_over, circuit_open, throttled, server_error, timeout, connection)."))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("telemetry: instruments: %w", err)

@@ -40,6 +40,11 @@ const (
 	AttrAttempt  = attribute.Key("newsroom.retry.attempt")
 	// AttrDeployment names the pool deployment that answered a call.
 	AttrDeployment = attribute.Key("newsroom.deployment")
+	// AttrPoolReason is why a pool moved a call off a deployment (a closed
+	// set: model/pool's Reason constants); AttrFailoverFrom the deployment
+	// it left last, on the call's span.
+	AttrPoolReason   = attribute.Key("newsroom.pool.reason")
+	AttrFailoverFrom = attribute.Key("newsroom.pool.failover_from")
 )
 
 // MiddlewareOptions configures Middleware. The zero value describes Azure
@@ -299,6 +304,20 @@ func (p *Provider) RecordRetry(ctx context.Context, attempt int, err error) {
 	p.instruments().retries.Add(ctx, 1, metric.WithAttributes(semconv.ErrorTypeKey.String(et)))
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("retry", trace.WithAttributes(AttrAttempt.Int(attempt), semconv.ErrorTypeKey.String(et)))
+	}
+}
+
+// RecordFailover counts a call moved off a pool deployment (from, one of
+// the pool's names) for reason (one of model/pool's Reason constants); wire
+// it to the pool's OnLeave hook. On the call's span it adds a "failover"
+// event and sets newsroom.pool.failover_from and newsroom.pool.reason to
+// the latest move.
+func (p *Provider) RecordFailover(ctx context.Context, from, reason string) {
+	attrs := []attribute.KeyValue{AttrDeployment.String(from), AttrPoolReason.String(reason)}
+	p.instruments().failovers.Add(ctx, 1, metric.WithAttributes(attrs...))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("failover", trace.WithAttributes(attrs...))
+		span.SetAttributes(AttrFailoverFrom.String(from), AttrPoolReason.String(reason))
 	}
 }
 

@@ -57,6 +57,28 @@ const (
 	DefaultLongRetryAfter   = 10 * time.Second
 )
 
+// Reasons a call leaves a deployment for the next one, for Config.OnLeave
+// and metrics: a closed set.
+const (
+	// ReasonSpillOver: its quota window was full (spill-over, not a fault).
+	ReasonSpillOver = "spill_over"
+	// ReasonCircuitOpen: its breaker was open (or its one probe was out).
+	ReasonCircuitOpen = "circuit_open"
+	// ReasonThrottled: a 429 asking to wait longer than the pool waits.
+	ReasonThrottled = "throttled"
+	// ReasonServerError: a 5xx.
+	ReasonServerError = "server_error"
+	// ReasonTimeout: a stall, an attempt longer than its bound, a 408.
+	ReasonTimeout = "timeout"
+	// ReasonConnection: a connection error or a stream cut mid-way.
+	ReasonConnection = "connection"
+)
+
+// Reasons lists every reason, for declaring metrics.
+func Reasons() []string {
+	return []string{ReasonSpillOver, ReasonCircuitOpen, ReasonThrottled, ReasonServerError, ReasonTimeout, ReasonConnection}
+}
+
 // Errors of this package.
 var (
 	// ErrNoMembers is returned by New for a pool without deployments.
@@ -106,6 +128,10 @@ type Config struct {
 	// OnFailover, when set, is told each time a call leaves a deployment for
 	// the next one, with the error that made it leave. It must not block.
 	OnFailover func(from string, err error)
+	// OnLeave, when set, is told each time a call passes a deployment by
+	// (spill-over, an open breaker) or leaves it (failover), with the
+	// call's context and one of the Reason constants. It must not block.
+	OnLeave func(ctx context.Context, from, reason string)
 	// OnStateChange, when set, is told when a deployment's breaker changes
 	// state ("closed", "half-open", "open"). It must not block.
 	OnStateChange func(name, from, to string)
@@ -240,6 +266,9 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 			}
 			done, err := m.breaker.Allow()
 			if err != nil {
+				if pass == 0 {
+					p.leave(ctx, m, ReasonCircuitOpen)
+				}
 				continue // open, or its one probe is already out
 			}
 			if delivered.Swap(false) {
@@ -261,6 +290,7 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 				if waitOn == nil {
 					waitOn = m
 				}
+				p.leave(ctx, m, ReasonSpillOver)
 			case failover:
 				done(err)
 				m.failed.Add(1)
@@ -268,6 +298,7 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 				if p.cfg.OnFailover != nil {
 					p.cfg.OnFailover(m.Name, err)
 				}
+				p.leave(ctx, m, reasonOf(err))
 			case final:
 				done(errNotCounted)
 				return nil, err
@@ -283,6 +314,28 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 	// No breaker let a call through (or the one a full window made the
 	// call wait on closed in between).
 	return nil, p.unavailable()
+}
+
+func (p *Pool) leave(ctx context.Context, m *member, reason string) {
+	if p.cfg.OnLeave != nil {
+		p.cfg.OnLeave(ctx, m.Name, reason)
+	}
+}
+
+// reasonOf names the reason of a failover (classify said failover).
+func reasonOf(err error) string {
+	var me *model.Error
+	switch {
+	case errors.Is(err, ErrStalled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ReasonTimeout
+	case errors.As(err, &me) && me.StatusCode == http.StatusTooManyRequests:
+		return ReasonThrottled
+	case errors.As(err, &me) && me.StatusCode >= 500:
+		return ReasonServerError
+	case errors.As(err, &me) && me.StatusCode == http.StatusRequestTimeout:
+		return ReasonTimeout
+	}
+	return ReasonConnection
 }
 
 // attempt calls one member, bounded by the stall and attempt timeouts.

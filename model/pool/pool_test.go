@@ -101,9 +101,28 @@ func mustAnswer(t *testing.T, c model.Client, req *model.Request) *model.Respons
 	return resp
 }
 
+// leaves records a pool's OnLeave calls as "from:reason".
+type leaves struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (l *leaves) record(_ context.Context, from, reason string) {
+	l.mu.Lock()
+	l.got = append(l.got, from+":"+reason)
+	l.mu.Unlock()
+}
+
+func (l *leaves) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.got, " ")
+}
+
 func TestPool_spillsOverWhenTheWindowIsFull(t *testing.T) {
 	primary, secondary := twoRegions(t)
-	p := build(t, file(t, primary, secondary, "    rpm: 2\n"), pool.Config{})
+	var left leaves
+	p := build(t, file(t, primary, secondary, "    rpm: 2\n"), pool.Config{OnLeave: left.record})
 	var got []string
 	for i := range 4 {
 		got = append(got, mustAnswer(t, p, request(fmt.Sprintf("Facts: call %d.", i))).Deployment)
@@ -115,24 +134,29 @@ func TestPool_spillsOverWhenTheWindowIsFull(t *testing.T) {
 	if st := p.Limiter.Stats("primary"); st.Waiting != 0 {
 		t.Errorf("%d calls wait for the primary: spill-over must not queue", st.Waiting)
 	}
+	if got := left.String(); got != "primary:spill_over primary:spill_over" {
+		t.Errorf("leaves %q, want two spill-overs from the primary", got)
+	}
 }
 
 func TestPool_failsOver(t *testing.T) {
 	cases := []struct {
-		name  string
-		fault emulator.ForcedFault
+		name   string
+		fault  emulator.ForcedFault
+		reason string
 	}{
-		{"on a 503", emulator.ForcedFault{Fault: emulator.Fault503}},
-		{"on a 500", emulator.ForcedFault{Fault: emulator.Fault500}},
-		{"on a 429 asking for more than 10 s", emulator.ForcedFault{Fault: emulator.Fault429, RetryAfterMS: 20000}},
+		{"on a 503", emulator.ForcedFault{Fault: emulator.Fault503}, pool.ReasonServerError},
+		{"on a 500", emulator.ForcedFault{Fault: emulator.Fault500}, pool.ReasonServerError},
+		{"on a 429 asking for more than 10 s", emulator.ForcedFault{Fault: emulator.Fault429, RetryAfterMS: 20000}, pool.ReasonThrottled},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			primary, secondary := twoRegions(t)
 			var failovers []string
+			var left leaves
 			p := build(t, file(t, primary, secondary, ""), pool.Config{OnFailover: func(from string, err error) {
 				failovers = append(failovers, from)
-			}})
+			}, OnLeave: left.record})
 			primary.Force(t, tc.fault)
 			resp := mustAnswer(t, p, request("Facts: the harbour library opens on Saturday."))
 			if resp.Deployment != "secondary" || resp.Content == "" {
@@ -140,6 +164,9 @@ func TestPool_failsOver(t *testing.T) {
 			}
 			if len(failovers) != 1 || failovers[0] != "primary" {
 				t.Errorf("failovers %v, want one from the primary", failovers)
+			}
+			if got := left.String(); got != "primary:"+tc.reason {
+				t.Errorf("leaves %q, want primary:%s", got, tc.reason)
 			}
 		})
 	}
@@ -173,7 +200,8 @@ func TestPool_failsOver(t *testing.T) {
 
 	t.Run("on a stall", func(t *testing.T) {
 		primary, secondary := twoRegions(t)
-		p := build(t, file(t, primary, secondary, ""), pool.Config{StallTimeout: 300 * time.Millisecond})
+		var left leaves
+		p := build(t, file(t, primary, secondary, ""), pool.Config{StallTimeout: 300 * time.Millisecond, OnLeave: left.record})
 		primary.Force(t, emulator.ForcedFault{Fault: emulator.FaultStall, StallMS: 20000})
 		req := request("Facts: the primary stalls.")
 		req.OnDelta = func(model.Delta) {}
@@ -185,15 +213,22 @@ func TestPool_failsOver(t *testing.T) {
 		if time.Since(start) >= 20*time.Second {
 			t.Error("the call waited out the stall")
 		}
+		if got := left.String(); got != "primary:timeout" {
+			t.Errorf("leaves %q, want primary:timeout", got)
+		}
 	})
 
 	t.Run("when the primary's process is gone", func(t *testing.T) {
 		// A dead endpoint: a port nothing listens on (connection refused).
 		_, secondary := twoRegions(t)
 		dead := &emutest.Process{URL: "http://127.0.0.1:1"}
-		p := build(t, file(t, dead, secondary, ""), pool.Config{})
+		var left leaves
+		p := build(t, file(t, dead, secondary, ""), pool.Config{OnLeave: left.record})
 		if got := mustAnswer(t, p, request("Facts: the region is down.")).Deployment; got != "secondary" {
 			t.Errorf("answered by %q, want the secondary", got)
+		}
+		if got := left.String(); got != "primary:connection" {
+			t.Errorf("leaves %q, want primary:connection", got)
 		}
 	})
 }
@@ -230,7 +265,8 @@ func TestPool_breakerOpensAndReturnsToThePrimary(t *testing.T) {
 	primary, secondary := twoRegions(t)
 	var mu sync.Mutex
 	var changes []string
-	p := build(t, file(t, primary, secondary, ""), pool.Config{FailureThreshold: 2, CoolDown: 200 * time.Millisecond,
+	var left leaves
+	p := build(t, file(t, primary, secondary, ""), pool.Config{FailureThreshold: 2, CoolDown: 200 * time.Millisecond, OnLeave: left.record,
 		OnStateChange: func(name, from, to string) {
 			mu.Lock()
 			changes = append(changes, name+":"+to)
@@ -245,6 +281,9 @@ func TestPool_breakerOpensAndReturnsToThePrimary(t *testing.T) {
 	st := p.Stats()
 	if st[0].Name != "primary" || st[0].State != "open" || st[0].Failed != 2 {
 		t.Fatalf("primary %+v: want its breaker open after 2 failures, and the third call kept away from it", st[0])
+	}
+	if got := left.String(); got != "primary:server_error primary:server_error primary:circuit_open" {
+		t.Errorf("leaves %q, want two server errors, then the open breaker", got)
 	}
 
 	primary.Force(t, emulator.ForcedFault{})
