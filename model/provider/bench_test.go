@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkClient_Complete measures the client's own cost per call (request
-// building, SDK, JSON, response mapping) against a loopback server that
+// building, the HTTP pipeline, JSON, response mapping) against a loopback server that
 // answers at once.
 func BenchmarkClient_Complete(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

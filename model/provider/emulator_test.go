@@ -202,10 +202,10 @@ func TestEmulator_Faults(t *testing.T) {
 				t.Fatalf("err = %v (%T), want *model.Error", err, err)
 			}
 			tc.check(t, me)
-			// A stream error happens after the response began, where the SDK
+			// A stream error happens after the response began, where the client
 			// never retries; the emulator may still be finishing that request.
 			if n := e.Count(); !tc.stream && n != 1 {
-				t.Errorf("emulator saw %d requests, want 1 (no SDK retries)", n)
+				t.Errorf("emulator saw %d requests, want 1 (no pipeline retries)", n)
 			}
 		})
 	}

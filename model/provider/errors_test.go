@@ -139,7 +139,7 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestClient_Complete_SDKRetriesDisabled(t *testing.T) {
+func TestClient_Complete_PipelineRetriesDisabled(t *testing.T) {
 	for _, status := range []int{429, 500, 503} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			var n atomic.Int32

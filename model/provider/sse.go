@@ -12,8 +12,9 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 )
 
-// The streamed answer is decoded here rather than by the SDK's ssestream
-// and apijson packages: those build a full ChatCompletionChunk per chunk
+// The streamed answer is decoded here rather than by the OpenAI SDK's
+// ssestream and apijson packages (which the provider used before it left
+// the SDK): those build a full ChatCompletionChunk per chunk
 // through reflection and gjson, with raw JSON metadata for every field, which
 // is most of what a thousand concurrent streams allocate. This reader keeps
 // one pooled line buffer per stream and decodes each chunk into the few
@@ -23,7 +24,7 @@ import (
 // assembled in a growing buffer.
 const sseReaderSize = 1 << 10
 
-// maxSSEEvent bounds one event's data, like the SDK's scanner limit.
+// maxSSEEvent bounds one event's data, like the OpenAI SDK's scanner limit.
 const maxSSEEvent = 2 << 20
 
 var (
@@ -58,7 +59,7 @@ func (d *sseDecoder) release() {
 
 // next returns the data of the next event, valid until the following call,
 // or false at the end of the stream or on an error (see Err). A stream that
-// ends in the middle of an event drops that event, as the SDK does.
+// ends in the middle of an event drops that event, as the OpenAI SDK does.
 func (d *sseDecoder) next() ([]byte, bool) {
 	if d.err != nil {
 		return nil, false
@@ -113,7 +114,7 @@ func (d *sseDecoder) line() ([]byte, error) {
 	}
 	if err != nil {
 		// A last line without a newline is dropped with its event, as the
-		// SDK does; whether the answer is complete is decided by its
+		// OpenAI SDK does; whether the answer is complete is decided by its
 		// finish reason.
 		return nil, err
 	}
