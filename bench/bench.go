@@ -1,6 +1,6 @@
 // Package bench measures the model pipeline against the in-process emulator:
 // how much of a quota the limiter uses without 429s (Quota), the framework's
-// time and allocations per agent turn next to the raw SDK call (Overhead),
+// time and allocations per agent turn next to a bare HTTP call (Overhead),
 // memory and goroutines with many runs in flight (Concurrency), and what a
 // cached rerun costs (Cache). Each benchmark returns a report that the
 // `newsroom bench` command prints as JSON.
