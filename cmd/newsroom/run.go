@@ -188,6 +188,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		res, runErr = team.Collect(task, team.Checkpoint{}, events, onEvent)
 	}
 	stopLive()
+	finalGrounding(res, spec, o.tools.noGrounding)
 
 	switch o.format {
 	case "text":

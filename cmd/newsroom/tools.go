@@ -169,22 +169,28 @@ func sourcesJSON(res *team.Result) []jsonSource {
 	return out
 }
 
-// groundingJSON is the run's last grounding check, or one made now on the
-// final article of the desk's writer when the run ended before its team was
-// done (a cap).
-func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *jsonGrounding {
-	if off {
-		return nil
+// finalGrounding gives a run that ended before its team was done (a cap)
+// the grounding check of its final article, by the desk's writer, so every
+// output format reports one; off (--no-grounding) leaves it without.
+func finalGrounding(res *team.Result, spec *desk.Spec, off bool) {
+	if off || res.Grounding != nil {
+		return
 	}
+	m := team.MaterialOf(res.Task, res.Messages)
+	if !m.HasMaterial() {
+		res.Grounding = &team.Grounding{Skipped: "no sources"}
+		return
+	}
+	g := spec.GroundingCheck(res.Messages, m)
+	res.Grounding = &g
+}
+
+// groundingJSON is the run's last grounding check (see finalGrounding).
+func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *jsonGrounding {
+	finalGrounding(res, spec, off)
 	g := res.Grounding
 	if g == nil {
-		m := team.MaterialOf(res.Task, res.Messages)
-		if !m.HasMaterial() {
-			g = &team.Grounding{Skipped: "no sources"}
-		} else {
-			c := spec.GroundingCheck(res.Messages, m)
-			g = &c
-		}
+		return nil
 	}
 	if g.Skipped != "" {
 		return &jsonGrounding{Skipped: g.Skipped}

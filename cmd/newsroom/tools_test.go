@@ -183,6 +183,12 @@ termination:
 	if out.Grounding == nil || out.Grounding.Checked == 0 || out.Grounding.Unsupported == nil || len(*out.Grounding.Unsupported) != 0 {
 		t.Fatalf("grounding %+v of Metro_Writer's draft:\n%s", out.Grounding, out.Article.Body)
 	}
+	// The console's summary reports the same check.
+	r = runBinary(t, env, dir, "run", "--team-file", file, "--max-messages", "1", facts)
+	want := fmt.Sprintf("Grounding: %d claims checked, all found in the task or the sources", out.Grounding.Checked)
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("text: exit %d, want %q in\n%s", r.code, want, r.stdout)
+	}
 }
 
 // The terminal decision of a desk whose writer is not News_Reporter shows
