@@ -122,7 +122,8 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	agents := make([]agent.Agent, 0, len(s.Agents))
 	for _, as := range s.Agents {
 		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
-			Model: first(as.Deployment, d.Deployment, cfg.Model), MaxTokens: as.MaxTokens, Temperature: as.Temperature}
+			Model: first(as.Deployment, d.Deployment, cfg.Model), MaxTokens: as.MaxTokens, Temperature: as.Temperature,
+			MaxToolRounds: as.MaxToolRounds, ReflectOnToolUse: as.ReflectOnToolUse}
 		if c.MaxTokens == 0 {
 			c.MaxTokens = d.MaxTokens
 		}

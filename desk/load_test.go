@@ -59,7 +59,7 @@ func TestParse_NamesFileLineColumnAndField(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", desk.LoadOptions{}, []string{"bad.yaml:1:1: want a mapping with the fields name, description, kind"}},
 		{"empty file", "# nothing\n", desk.LoadOptions{}, []string{"bad.yaml: is empty"}},
 		{"unknown field", edit("    max_tokens: 800", "    max_tokens: 800\n    temprature: 0.2"),
-			desk.LoadOptions{}, []string{`bad.yaml:10:5: agents[0]: unknown field "temprature"; allowed: name, description, prompt, deployment, max_tokens, temperature, tools, mcp, context`}},
+			desk.LoadOptions{}, []string{`bad.yaml:10:5: agents[0]: unknown field "temprature"; allowed: name, description, prompt, deployment, max_tokens, temperature, tools, max_tool_rounds, reflect_on_tool_use, mcp, context`}},
 		{"wrong type", edit("max_tokens: 800", "max_tokens: lots"), desk.LoadOptions{},
 			[]string{`bad.yaml:9:17: agents[0].max_tokens: want a whole number, not "lots"`}},
 		{"bad kind", edit("kind: roundrobin", "kind: roundtable"), desk.LoadOptions{},

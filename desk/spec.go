@@ -23,15 +23,18 @@ type Spec struct {
 
 // AgentSpec is one participant.
 type AgentSpec struct {
-	Name        string       `yaml:"name" doc:"Unique within the desk: letters, digits, '_' or '-', at most 64 characters." required:"true"`
-	Description string       `yaml:"description" doc:"What the agent does; the selector reads it." required:"true"`
-	Prompt      string       `yaml:"prompt" doc:"The agent's system prompt, sent as is (no includes, no variables)." required:"true"`
-	Deployment  string       `yaml:"deployment,omitempty" doc:"This agent's own deployment (Azure) or model; default the run's deployment."`
-	MaxTokens   int          `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens; default 1000." minimum:"1"`
-	Temperature *float64     `yaml:"temperature,omitempty" doc:"Sampling temperature; default the service's." minimum:"0" maximum:"2"`
-	Tools       []string     `yaml:"tools,omitempty" doc:"Names of the tools the agent may call."`
-	MCP         []MCPSpec    `yaml:"mcp,omitempty" doc:"Model Context Protocol servers whose tools the agent may call, named <server>_<tool>. A server is started once per run and shared by the agents that list it; an entry with only a name uses the server another entry defines."`
-	Context     *ContextSpec `yaml:"context,omitempty" doc:"Which part of the conversation the agent sees; default all of it. The task is always kept."`
+	Name        string   `yaml:"name" doc:"Unique within the desk: letters, digits, '_' or '-', at most 64 characters." required:"true"`
+	Description string   `yaml:"description" doc:"What the agent does; the selector reads it." required:"true"`
+	Prompt      string   `yaml:"prompt" doc:"The agent's system prompt, sent as is (no includes, no variables)." required:"true"`
+	Deployment  string   `yaml:"deployment,omitempty" doc:"This agent's own deployment (Azure) or model; default the run's deployment."`
+	MaxTokens   int      `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens; default 1000." minimum:"1"`
+	Temperature *float64 `yaml:"temperature,omitempty" doc:"Sampling temperature; default the service's." minimum:"0" maximum:"2"`
+	Tools       []string `yaml:"tools,omitempty" doc:"Names of the tools the agent may call."`
+	// MaxToolRounds and ReflectOnToolUse tune the agent's tool loop.
+	MaxToolRounds    int          `yaml:"max_tool_rounds,omitempty" doc:"Model calls that may ask for tools in one reply; past them the agent answers with text. Default 5." minimum:"1"`
+	ReflectOnToolUse bool         `yaml:"reflect_on_tool_use,omitempty" doc:"After one round of tools, one more model call writes the reply from their results (AutoGen's reflect_on_tool_use)."`
+	MCP              []MCPSpec    `yaml:"mcp,omitempty" doc:"Model Context Protocol servers whose tools the agent may call, named <server>_<tool>. A server is started once per run and shared by the agents that list it; an entry with only a name uses the server another entry defines."`
+	Context          *ContextSpec `yaml:"context,omitempty" doc:"Which part of the conversation the agent sees; default all of it. The task is always kept."`
 }
 
 // MCPSpec is a Model Context Protocol server an agent may call: a command

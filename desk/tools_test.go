@@ -3,10 +3,14 @@ package desk_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
@@ -345,5 +349,54 @@ func TestDesk_GroundingSendsClaimsBackToTheDesksOwnWriter(t *testing.T) {
 	}
 	if body := s.ArticleOf(res.Messages).Body; body != "Bridge Reopens\n\nThe bridge reopened on Monday." {
 		t.Fatalf("article %q", body)
+	}
+}
+
+func TestNew_ToolLoopSettingsFromTheFile(t *testing.T) {
+	t.Parallel()
+	src := `name: loops
+kind: roundrobin
+agents:
+  - name: Digger
+    description: Fetches until told to stop.
+    prompt: You are Digger.
+    tools: [fetch_url]
+    max_tool_rounds: 2
+  - name: Thinker
+    description: Fetches once, then reflects.
+    prompt: You are Thinker.
+    tools: [fetch_url]
+    reflect_on_tool_use: true
+termination: {max_messages: 2}
+`
+	s, err := desk.Parse("loops.yaml", []byte(src), desk.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A model that asks for a fetch whenever it may.
+	var mu sync.Mutex
+	choices := map[string][]string{}
+	client := model.ClientFunc(func(_ context.Context, req *model.Request) (*model.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		choices[req.Meta.Agent] = append(choices[req.Meta.Agent], string(req.ToolChoice))
+		if req.ToolChoice == model.ToolChoiceNone {
+			return &model.Response{Content: "done", FinishReason: "stop"}, nil
+		}
+		return &model.Response{ToolCalls: []model.ToolCall{{ID: fmt.Sprint("c", len(choices[req.Meta.Agent])), Name: emulator.ToolFetchURL,
+			Arguments: `{"url":"https://example.org/a"}`}}, FinishReason: "tool_calls"}, nil
+	})
+	docs := map[string][2]string{"https://example.org/a": {"A", "The museum reopened on Sunday."}}
+	tm, err := desk.New(desk.Config{Spec: s, Client: client, Tools: withPages(t, docs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := team.Run(context.Background(), tm, "Facts: the museum reopened."); err != nil {
+		t.Fatal(err)
+	}
+	none := string(model.ToolChoiceNone)
+	want := map[string][]string{"Digger": {"", "", none}, "Thinker": {"", none}}
+	if diff := cmp.Diff(want, choices); diff != "" {
+		t.Fatalf("tool_choice per call (-want +got):\n%s", diff)
 	}
 }
