@@ -158,7 +158,9 @@ type jsonSource struct {
 type jsonGrounding struct {
 	Checked     int      `json:"checked"`
 	Unsupported []string `json:"unsupported,omitzero"` // [] when all claims are found; absent when skipped
-	Skipped     string   `json:"skipped,omitempty"`
+	// Author is the agent whose article was checked: the desk's writer.
+	Author  string `json:"author,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
 }
 
 func sourcesJSON(res *team.Result) []jsonSource {
@@ -195,7 +197,7 @@ func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *jsonGrounding {
 	if g.Skipped != "" {
 		return &jsonGrounding{Skipped: g.Skipped}
 	}
-	return &jsonGrounding{Checked: g.Checked, Unsupported: append([]string{}, g.Unsupported...)}
+	return &jsonGrounding{Checked: g.Checked, Unsupported: append([]string{}, g.Unsupported...), Author: g.Author}
 }
 
 // errGrounding is the error of a run that reached its cap with unsupported claims.

@@ -169,6 +169,7 @@ termination:
 		Grounding  *struct {
 			Checked     int       `json:"checked"`
 			Unsupported *[]string `json:"unsupported"`
+			Author      string    `json:"author"`
 		} `json:"grounding"`
 		Article struct {
 			Body string `json:"body"`
@@ -176,6 +177,9 @@ termination:
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if out.Grounding == nil || out.Grounding.Author != "Metro_Writer" {
+		t.Fatalf("grounding %+v, want the check of Metro_Writer's article", out.Grounding)
 	}
 	if out.StopReason != "max messages reached (1)" || out.Article.Body == "" {
 		t.Fatalf("stop %q, article %q", out.StopReason, out.Article.Body)
