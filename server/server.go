@@ -72,10 +72,10 @@ type Config struct {
 	// bucket with a burst of the same size); 0 means 120, negative means no limit.
 	KeyRateLimit int
 	// KeyLimiter, when set, limits each key for the whole service (every
-	// instance sharing it, e.g. server/redislimit over a shared Redis)
-	// instead of this process's buckets. When it fails, this process's
-	// bucket decides, so an outage of the shared limiter does not stop the
-	// service.
+	// instance sharing it: server/redislimit over a shared Redis, or the
+	// PostgreSQL store's KeyLimiter) instead of this process's buckets.
+	// When it fails, this process's bucket decides, so an outage of the
+	// shared limiter does not stop the service.
 	KeyLimiter KeyLimiter
 	// Heartbeat is the interval of SSE heartbeat comments; 0 means 15s.
 	Heartbeat time.Duration

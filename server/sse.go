@@ -111,41 +111,35 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 	if err != nil {
 		return
 	}
-	var finishedWait <-chan time.Time
 	if cur.Status.Finished() {
 		if done, err := catchUp(); done || err != nil {
 			return
 		}
-		// Nothing left after Last-Event-ID: the client may have had
-		// run_finished already, or it is being stored right now (the final
-		// state is saved just before it), or a crash lost it.
+		// Nothing left after Last-Event-ID: the client had run_finished
+		// already (a run's final state and its run_finished are one write,
+		// store.Runs.FinishRun), or it was stored between the replay and
+		// the status read.
 		all, err := s.store.Events(r.Context(), run.ID, 0)
 		if err != nil {
 			return
 		}
 		if n := len(all); n > 0 && all[n-1].Type == team.EventRunFinished {
 			if all[n-1].Seq > last {
-				// Stored between the replay above and this read: send it.
 				_, _ = catchUp()
 			}
 			return
 		}
-		finishedWait = time.After(2 * time.Second)
+		// Finished by a version that stored the two apart and died in
+		// between: end the stream with a run_finished made from the run,
+		// without an id since it is not in the log.
+		_ = write(0, team.Event{Type: team.EventRunFinished, Time: cur.UpdatedAt, StopReason: cur.StopReason, Error: cur.Error, Total: cur.Usage})
+		return
 	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
-			return
-		case <-finishedWait:
-			if done, err := catchUp(); done || err != nil {
-				return
-			}
-			// Finished, but its run_finished was never stored (the process
-			// died between the two writes): end the stream with one made
-			// from the run, without an id since it is not in the log.
-			_ = write(0, team.Event{Type: team.EventRunFinished, Time: cur.UpdatedAt, StopReason: cur.StopReason, Error: cur.Error, Total: cur.Usage})
 			return
 		case <-s.done:
 			// Shutting down: the client reconnects (to another instance)

@@ -74,9 +74,10 @@ func TestServer_EventsOutliveServerTimeouts(t *testing.T) {
 	}
 }
 
-// TestServer_EventsOfARunFinishedWithoutItsEvent covers a process that died
-// between saving a run's final state and storing its run_finished event: the
-// stream still ends, with a run_finished made from the run.
+// TestServer_EventsOfARunFinishedWithoutItsEvent covers a process of an
+// older version (which saved a run's final state and stored its
+// run_finished event in two writes) that died between the two: the stream
+// still ends at once, with a run_finished made from the run.
 func TestServer_EventsOfARunFinishedWithoutItsEvent(t *testing.T) {
 	e := newEnv(t, envOpts{noStart: true})
 	v := e.create(e.user, task)
@@ -96,8 +97,9 @@ func TestServer_EventsOfARunFinishedWithoutItsEvent(t *testing.T) {
 }
 
 // storeFinishingOnRead stores the run's run_finished event right after the
-// SSE handler's n-th read of the event log, as a worker finishing the run at
-// that moment would: the final state is saved before run_finished is stored.
+// SSE handler's n-th read of the event log, as a worker of an older version
+// finishing the run at that moment would (it saved the final state before
+// it stored run_finished).
 type storeFinishingOnRead struct {
 	store.Store
 	n     int
