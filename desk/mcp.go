@@ -41,8 +41,9 @@ type MCP struct {
 }
 
 // ConnectMCP starts or reaches every server the desk's agents list. ctx
-// bounds the life of servers started as commands. On an error the servers
-// already connected are closed. Call Close when the run ends.
+// bounds the start-up; the servers live until Close (see mcp.Connect). On an
+// error the servers already connected are closed. Call Close when the run,
+// or the service, ends.
 func ConnectMCP(ctx context.Context, s *Spec, opts mcp.Options, log *slog.Logger) (*MCP, error) {
 	if log == nil {
 		log = slog.Default()

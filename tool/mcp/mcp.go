@@ -77,13 +77,25 @@ type Server struct {
 	spec    Spec
 	session *sdk.ClientSession
 	tools   []tool.Tool
+	stop    context.CancelFunc
 }
 
 // Connect starts or reaches the server, and lists its tools. ctx bounds
-// the connection's whole life for a command (the process is killed when
-// ctx ends); call Close when done.
+// the start-up only: a server started as a command lives until Close, so
+// that a service shutting down (its context cancelled) keeps its servers
+// while the runs in flight are handed over, and no tool call of those runs
+// fails, and is stored as failed, because its server was killed first.
 func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
 	var t sdk.Transport
+	// stop kills a command's process: on a failed start-up, or at Close
+	// after the session's own ending (stdin closed, then a grace period).
+	procCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	ok := false
+	defer func() {
+		if !ok {
+			stop()
+		}
+	}()
 	switch {
 	case spec.URL != "":
 		hc := opts.HTTPClient
@@ -92,7 +104,7 @@ func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
 		}
 		t = &sdk.StreamableClientTransport{Endpoint: spec.URL, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}
 	case spec.Command != "":
-		t = &sdk.CommandTransport{Command: exec.CommandContext(ctx, spec.Command, spec.Args...), TerminateDuration: 2 * time.Second}
+		t = &sdk.CommandTransport{Command: exec.CommandContext(procCtx, spec.Command, spec.Args...), TerminateDuration: 2 * time.Second}
 	default:
 		return nil, fmt.Errorf("%w: %s has neither a URL nor a command", ErrSpec, spec.Name)
 	}
@@ -107,7 +119,7 @@ func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, redact(spec, fmt.Errorf("mcp: connecting to %s: %w", spec.Name, err))
 	}
-	s := &Server{spec: spec, session: session}
+	s := &Server{spec: spec, session: session, stop: stop}
 	for td, err := range session.Tools(cctx, nil) {
 		if err != nil {
 			_ = session.Close()
@@ -120,6 +132,7 @@ func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
 		s.tools = append(s.tools, &remoteTool{server: s, remote: td.Name, def: model.Tool{
 			Name: toolName(spec.Name, td.Name), Description: td.Description, Parameters: params}})
 	}
+	ok = true
 	return s, nil
 }
 
@@ -139,7 +152,11 @@ func (s *Server) Name() string { return s.spec.Name }
 func (s *Server) Tools() []tool.Tool { return s.tools }
 
 // Close ends the session (and stops a command).
-func (s *Server) Close() error { return s.session.Close() }
+func (s *Server) Close() error {
+	err := s.session.Close()
+	s.stop()
+	return err
+}
 
 // remoteTool is one tool of a server.
 type remoteTool struct {

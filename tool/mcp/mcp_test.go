@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +61,9 @@ func testServer() *sdk.Server {
 	})
 	sdk.AddTool(s, &sdk.Tool{Name: "huge", Description: "Too much text."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: strings.Repeat("x", 200_000)}}}, nil, nil
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "pid", Description: "The server's process id."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: strconv.Itoa(os.Getpid())}}}, nil, nil
 	})
 	sdk.AddTool(s, &sdk.Tool{Name: "exit", Description: "Ends the server process."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
 		os.Exit(3)
@@ -146,7 +151,7 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 			s := connect(t)
 			got := strings.Join(names(s.Tools()), ",")
 			prefix := s.Name() + "_"
-			if got != prefix+"echo,"+prefix+"exit,"+prefix+"fail,"+prefix+"huge,"+prefix+"slow" {
+			if got != prefix+"echo,"+prefix+"exit,"+prefix+"fail,"+prefix+"huge,"+prefix+"pid,"+prefix+"slow" {
 				t.Fatalf("tools %s", got)
 			}
 			var schema map[string]any
@@ -244,5 +249,40 @@ func TestServer_ErrorsNeverShowTheCredentialsOfAServerURL(t *testing.T) {
 	_, err = mcp.Connect(context.Background(), mcp.Spec{Name: "hosted", URL: endpoint}, mcp.Options{})
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Fatalf("connect error: %v", err)
+	}
+}
+
+// A command's server outlives the context it was started with (a service's,
+// cancelled at shutdown while runs are handed over) and stops at Close.
+func TestServer_ACommandLivesUntilCloseNotUntilItsContextEnds(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envServe, "1")
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := mcp.Connect(ctx, mcp.Spec{Name: "docs", Command: exe, Args: []string{"-test.run=^$"}}, mcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	cancel()
+	var pid tool.Tool
+	for _, x := range s.Tools() {
+		if x.Definition().Name == "docs_pid" {
+			pid = x
+		}
+	}
+	res, err := pid.Call(context.Background(), json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatalf("the server stopped with its start-up context: %v", err)
+	}
+	n, err := strconv.Atoi(res.Content)
+	if err != nil || n == os.Getpid() {
+		t.Fatalf("pid %q", res.Content)
+	}
+	_ = s.Close()
+	if err := syscall.Kill(n, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("server process %d still there after Close (kill 0: %v)", n, err)
 	}
 }
