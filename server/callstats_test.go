@@ -105,6 +105,13 @@ func TestServer_WorkersFollowObservedCalls(t *testing.T) {
 	if n, q := e.srv.Running(), e.srv.QueueDepth(); n != MinWorkers || q != 2 {
 		t.Fatalf("with the limit at %d: %d runs executing, %d queued; want %d and 2", MinWorkers, n, q, MinWorkers)
 	}
+	e.srv.mu.Lock()
+	for i, id := range ids {
+		if executing := e.srv.active[id] != nil; executing != (i < MinWorkers) {
+			t.Errorf("run %d of 6 executing: %v; want the first %d submitted executing, the rest queued", i+1, executing, MinWorkers)
+		}
+	}
+	e.srv.mu.Unlock()
 	for range 30 {
 		calls.Observe(1000, 20*time.Second) // 150 calls/min x 20 s: 50
 	}
