@@ -221,6 +221,11 @@ func TestTemplate_Operations(t *testing.T) {
 		if v := appSetting(t, ct, "NEWSROOM_REDIS_AUTH"); v != "[if(parameters('deployRedis'), 'entra', '')]" {
 			t.Errorf("NEWSROOM_REDIS_AUTH = %s, want entra when deployRedis", v)
 		}
+		// Instances share one response cache: Redis, else PostgreSQL, else
+		// each its own SQLite file.
+		if v := appSetting(t, ct, "NEWSROOM_CACHE"); v != "[if(parameters('deployRedis'), 'redis', if(parameters('deployPostgres'), 'postgres', 'sqlite'))]" {
+			t.Errorf("NEWSROOM_CACHE = %s", v)
+		}
 	})
 
 	t.Run("a secondary Azure OpenAI account is private, keyless, reachable by the app and passed as a pool", func(t *testing.T) {
