@@ -1,8 +1,10 @@
 package entra_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -246,5 +248,107 @@ func TestObjectID(t *testing.T) {
 		if _, err := entra.ObjectID(bad); err == nil || strings.Contains(err.Error(), bad) {
 			t.Errorf("ObjectID(%q): %v", bad, err)
 		}
+	}
+}
+
+// TestRedisOptions_reauthenticatesOpenConnections: with tokens that live
+// 3 s, an open connection receives each renewed token: go-redis sends AUTH
+// on it (MONITOR shows the command, its arguments redacted, from that
+// connection's address) and the connection goes on working as the
+// identity.
+func TestRedisOptions_reauthenticatesOpenConnections(t *testing.T) {
+	id := entratest.Start(t, 3*time.Second)
+	addr := testsvc.Redis(t)
+	ctx := t.Context()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	// Tokens this short are fetched anew on every request: allow the first
+	// ones the endpoint will serve.
+	args := []any{"ACL", "SETUSER", id.OID, "on", "~*", "&*", "+@all"}
+	for n := 1; n <= 200; n++ {
+		args = append(args, ">"+id.Token(entratest.RedisResource, n))
+	}
+	if err := admin.Do(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
+
+	opt, err := entra.RedisOptions("redis://"+addr, entra.ModeEntra, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.PoolSize, opt.PipelinePoolSize = 1, -1
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	info, err := rdb.ClientInfo(ctx).Result()
+	if err != nil || info.User != id.OID {
+		t.Fatalf("CLIENT INFO user %q, %v; want the identity", info.User, err)
+	}
+	mon := monitor(t, addr)
+	// go-redis re-authenticates an idle connection in the background once
+	// the provider hands it a new token: keep using the client meanwhile.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if line, ok := mon.next(); ok && strings.Contains(line, "["+fmt.Sprint(info.DB)+" "+info.Addr+"]") &&
+			strings.Contains(strings.ToLower(line), `"auth"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no AUTH on the open connection within 15 s of a 3 s token")
+		}
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+	}
+	after, err := rdb.ClientInfo(ctx).Result()
+	if err != nil || after.ID != info.ID || after.User != id.OID {
+		t.Errorf("after the renewal: connection %d (was %d) as %q, %v; want the same connection as the identity", after.ID, info.ID, after.User, err)
+	}
+}
+
+// monitorConn reads a Redis MONITOR stream (go-redis's Monitor shares a
+// pooled connection; this one is raw).
+type monitorConn struct {
+	conn  net.Conn
+	lines chan string
+}
+
+func monitor(t *testing.T, addr string) *monitorConn {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	m := &monitorConn{conn: conn, lines: make(chan string, 1024)}
+	r := bufio.NewReader(conn)
+	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("MONITOR: %q, %v", line, err)
+	}
+	go func() {
+		defer close(m.lines)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			select {
+			case m.lines <- line:
+			default: // a slow test drops lines rather than block Redis
+			}
+		}
+	}()
+	return m
+}
+
+// next returns a line, waiting at most 100 ms.
+func (m *monitorConn) next() (string, bool) {
+	select {
+	case l, ok := <-m.lines:
+		return l, ok
+	case <-time.After(100 * time.Millisecond):
+		return "", false
 	}
 }
