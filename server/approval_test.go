@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -153,6 +156,206 @@ func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {
 	}
 	if after := second.get(eic, v.ID); after.Status != store.StatusSucceeded || len(after.Approval.Decisions) != 2 {
 		t.Fatalf("after the replay: %s, %d decisions", after.Status, len(after.Approval.Decisions))
+	}
+}
+
+// TestApproval_RevisionWhileAnExecutorHoldsTheRun decides a revision while
+// an executor of this instance still holds the run, in the two orders a busy
+// machine produces, and checks that the team goes on at once from the note
+// (the reporter's new draft, then the editor's new review) and waits again.
+// No scan runs, so nothing but the decision's own path can start the run.
+func TestApproval_RevisionWhileAnExecutorHoldsTheRun(t *testing.T) {
+	onBothBackends(t, testRevisionWhileHeld)
+}
+
+func testRevisionWhileHeld(t *testing.T, open func(t testing.TB) store.Store) {
+	e := newEnv(t, envOpts{openStore: open, cfg: Config{KeyRateLimit: -1, ScanInterval: -1}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+	ctx := context.Background()
+
+	// The executor that paused the run has not ended when the decision comes.
+	// (Not subtests: the env's helpers fail the test that made it.)
+	{
+		const note = "Name the street first."
+		v := e.create(e.user, approvalTask)
+		paused := e.waitStatus(e.user, v.ID, store.StatusAwaitingApproval)
+		e.waitIdle(v.ID)
+		held := e.srv.newExecutor(v.ID) // stands in for the executor that paused the run
+		if held == nil {
+			t.Fatal("an executor still holds the waiting run")
+		}
+		if resp, b := e.decide(eic, v.ID, fmt.Sprintf(`{"decision":"revise","note":%q}`, note)); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("revise = %d %s", resp.StatusCode, b)
+		}
+		e.waitAgain(held)
+		e.srv.forget(held)
+		assertRevised(t, e, v.ID, paused, note)
+	}
+
+	// A new executor took the run (a scan) before the decision queued it.
+	{
+		const note = "Give the cost in the lead."
+		v := e.create(e.user, approvalTask)
+		paused := e.waitStatus(e.user, v.ID, store.StatusAwaitingApproval)
+		e.waitIdle(v.ID)
+		// The first half of a decision: the revision is stored, the run queued.
+		cp, _, err := e.srv.checkpointOf(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := team.Decision{Decision: team.DecisionRevise, Note: note, By: "test", At: time.Now()}
+		events, _, err := team.Decide(cp, d, d.At)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.ResolveWaiting(ctx, v.ID, events, store.StatusQueued, ""); err != nil {
+			t.Fatal(err)
+		}
+		// A scan gives the queued run to an executor here, which claims it;
+		// then the decision's second half queues it.
+		x := e.srv.newExecutor(v.ID)
+		if x == nil {
+			t.Fatal("an executor still holds the run")
+		}
+		if _, ok := x.acquire(); !ok {
+			t.Fatal("the executor could not claim the revised run")
+		}
+		e.srv.requeue(ctx, v.ID)
+		if ok, err := e.st.RenewClaim(ctx, x.claim, time.Minute); err != nil || !ok {
+			t.Fatalf("queueing the revision superseded the claim of the executor holding the run (renew: %v, %v)", ok, err)
+		}
+		e.srv.forget(x) // it ends without running the team: the run is queued again
+		x.release()
+		assertRevised(t, e, v.ID, paused, note)
+	}
+}
+
+// TestApproval_WaitingIsSavedBeforeItIsAnnounced holds the write that saves
+// a run as awaiting approval and checks that approval_requested reaches no
+// follower before it: a page that refreshes the run on that event must find
+// it waiting (it used to find it running, and kept showing that).
+func TestApproval_WaitingIsSavedBeforeItIsAnnounced(t *testing.T) {
+	t.Parallel()
+	held := &pauseWrite{blocked: make(chan struct{}, 1), release: make(chan struct{})}
+	e := newEnv(t, envOpts{cfg: Config{KeyRateLimit: -1}, openStore: func(t testing.TB) store.Store {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "newsroom.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held.Store = st
+		return held
+	}})
+	t.Cleanup(held.open) // before the server's shutdown, which waits for the held write
+	e.client.holdFrom(1) // nothing is published before the test follows the run
+	v := e.create(e.user, approvalTask)
+	sub, unsubscribe := e.srv.hub.subscribe(v.ID)
+	defer unsubscribe()
+	e.client.release()
+
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case <-held.blocked:
+			// The executor is saving the run as waiting: what it published
+			// before is in the buffer already.
+			for more := true; more; {
+				select {
+				case it := <-sub.ch:
+					if it.Event.Type == team.EventApprovalRequested {
+						t.Fatal("approval_requested was published before the run was saved as awaiting approval")
+					}
+				default:
+					more = false
+				}
+			}
+			held.open()
+		case it := <-sub.ch:
+			if it.Event.Type != team.EventApprovalRequested {
+				continue
+			}
+			if got := e.get(e.user, v.ID); got.Status != store.StatusAwaitingApproval {
+				t.Fatalf("on approval_requested the run reads %s", got.Status)
+			}
+			return
+		case <-sub.lag:
+			t.Fatal("the test fell behind the run's events")
+		case <-timeout:
+			t.Fatal("no approval_requested")
+		}
+	}
+}
+
+// pauseWrite is a store whose write of a run awaiting approval waits until
+// the test opens it.
+type pauseWrite struct {
+	store.Store
+	blocked chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (p *pauseWrite) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) error {
+	if run.Status == store.StatusAwaitingApproval {
+		select {
+		case p.blocked <- struct{}{}:
+		default:
+		}
+		<-p.release
+	}
+	return p.Store.UpdateRun(ctx, c, run)
+}
+
+func (p *pauseWrite) open() { p.once.Do(func() { close(p.release) }) }
+
+// waitIdle waits until no executor of e's server holds the run.
+func (e *env) waitIdle(id string) {
+	e.t.Helper()
+	e.pollServer("the run's executor to end", func() bool { return e.srv.active[id] == nil })
+}
+
+// waitAgain waits until the run was queued to execute while x held it.
+func (e *env) waitAgain(x *executor) {
+	e.t.Helper()
+	e.pollServer("the run to be queued again", func() bool { return x.again })
+}
+
+// pollServer polls cond under the server's lock (bounded; no fixed sleeps).
+func (e *env) pollServer(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.srv.mu.Lock()
+		ok := cond()
+		e.srv.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// assertRevised waits for the revised run to wait again and checks that the
+// team went on from the note: the reporter rewrote with the note as the last
+// thing in its prompt, then the editor reviewed the rewrite.
+func assertRevised(t *testing.T, e *env, id string, paused RunView, note string) {
+	t.Helper()
+	again := e.waitStatus(e.admin, id, store.StatusAwaitingApproval)
+	n := len(paused.Messages)
+	var got []string
+	for _, m := range again.Messages[n:] {
+		got = append(got, m.Source)
+	}
+	if want := []string{team.EditorInChief, desk.Reporter, desk.Editor}; !slices.Equal(got, want) {
+		t.Fatalf("after the revision the run has %v, want %v", got, want)
+	}
+	if again.Messages[n].Content != note {
+		t.Fatalf("the revision message is %q, want the note", again.Messages[n].Content)
+	}
+	if got := reporterNoteRequests(e.emu, note); got != 1 {
+		t.Fatalf("%d reporter prompts end with the note, want 1", got)
 	}
 }
 

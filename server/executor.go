@@ -44,6 +44,9 @@ type executor struct {
 	cp    team.Checkpoint
 	// resume is true when the run had progress before this executor.
 	resume bool
+	// requested is the stored approval_requested event, published by pause
+	// once the run is saved as awaiting approval.
+	requested *item
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -51,6 +54,10 @@ type executor struct {
 	drain  *termination.External // shutdown: stop after the turn in progress
 
 	cancelled atomic.Bool
+	// again is set (under Server.mu) when the run was queued to execute
+	// while this executor still held it: forget queues it once more. A
+	// revision decided just after this executor paused the run is one.
+	again bool
 	// lost is set when the claim went to someone else (a take-over after a
 	// lapse, a cancel through another instance): nothing more is written.
 	lost atomic.Bool
@@ -122,7 +129,8 @@ func (s *Server) newExecutor(id string) *executor {
 	e.ctx, e.cancel = context.WithCancelCause(s.runCtx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.active[id] != nil {
+	if a := s.active[id]; a != nil {
+		a.again = true
 		e.cancel(nil)
 		return nil
 	}
@@ -133,14 +141,20 @@ func (s *Server) newExecutor(id string) *executor {
 	return e
 }
 
-// forget unregisters the executor and ends its heartbeat and context.
+// forget unregisters the executor and ends its heartbeat and context. A
+// run queued to execute meanwhile (again) is queued once more: its executor
+// then finds out from the store whether there is anything to do.
 func (s *Server) forget(e *executor) {
 	s.mu.Lock()
 	delete(s.active, e.id)
+	again := e.again
 	s.mu.Unlock()
 	close(e.stopBeat)
 	e.heartbeat.Wait()
 	e.cancel(nil)
+	if again && !s.draining.Load() {
+		s.queue.pushResumed(e.id)
+	}
 }
 
 // execute walks the run through its states; see the type's comment.
@@ -265,6 +279,17 @@ func (e *executor) stream(tm team.Team) stop {
 				return e.pause()
 			}
 			return e.finish(ev)
+		case team.EventApprovalRequested:
+			// Stored now, so a run that stops before its status is saved
+			// resumes into the pause again; published by pause, after the
+			// status, so whoever sees it reads a waiting run (as with
+			// run_finished and finish).
+			seq, err := e.appendEvent(ev)
+			if err != nil {
+				return e.writeFailed("checkpoint", err)
+			}
+			e.cp.Apply(ev)
+			e.requested = &item{Seq: seq, Event: ev}
 		default:
 			if st, ok := e.checkpoint(ev); !ok {
 				return st
@@ -314,7 +339,8 @@ func (e *executor) finish(ev team.Event) stop {
 
 // pause saves a run that waits for a person's decision (running →
 // awaiting_approval): the status, the article so far and its usage. Its
-// approval_requested event is stored already.
+// approval_requested event is stored already; it is published now, after the
+// status, so a client that refreshes on it finds the run waiting.
 func (e *executor) pause() stop {
 	run := e.run
 	run.Status, run.StopReason, run.Error = store.StatusAwaitingApproval, team.StopAwaitingApproval, ""
@@ -328,6 +354,9 @@ func (e *executor) pause() stop {
 		// end with approval_requested: the resumed stream pauses again.
 		e.finishing.Store(false)
 		return e.writeFailed("saving run awaiting approval", err)
+	}
+	if e.requested != nil {
+		e.s.publish(e.id, *e.requested)
 	}
 	e.s.log.Info("run awaiting approval", "run", e.id, "messages", len(e.cp.Messages))
 	return stopPaused
