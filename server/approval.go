@@ -207,11 +207,37 @@ func (s *Server) publishSince(ctx context.Context, id string, seq int64) {
 
 // requeue queues a revised run here when there is room; otherwise it stays
 // queued in the store, where a scan (here or on another instance) finds it.
+//
+// The run may be held here already: by the executor that paused it a moment
+// ago and has not ended yet (a worker would skip the run while it is
+// registered), or by a new executor a scan gave it to since the decision.
+// Either is told to queue it again when it ends, and no reservation is taken:
+// this instance's claim would supersede the new executor's and fence it.
+// Server.mu is held from that check to the claim, so an executor registers
+// either before (and is seen) or after (and claims anew, superseding this).
 func (s *Server) requeue(ctx context.Context, id string) {
 	if s.draining.Load() || !s.queue.reserve() {
 		return
 	}
-	if !s.claimAccepted(ctx, id) {
+	s.mu.Lock()
+	if e := s.active[id]; e != nil || s.queue.contains(id) {
+		if e != nil {
+			e.again = true
+		}
+		s.mu.Unlock()
+		s.queue.release()
+		return
+	}
+	c, ok, err := s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	if err == nil && ok {
+		s.pending[id] = c
+	}
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		// Queued all the same: the worker claims it before executing it.
+		s.log.Warn("claiming revised run", "run", id, "err", err)
+	case !ok: // another instance holds it
 		s.queue.release()
 		return
 	}
