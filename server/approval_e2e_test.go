@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -58,19 +59,34 @@ func TestE2E_SignInAndDecideOnTheWaitingRun(t *testing.T) {
 		chromedp.KeyEvent("\r"),
 	))
 	waitFor(t, ctx, "the note in the conversation", `[...document.querySelectorAll('#stream li.msg')].some(li => li.textContent.includes(`+"`"+note+"`"+`))`)
-	// The decision is recorded at once, by the signed-in person. That the
-	// revision then reaches the reporter's next prompt is asserted by
-	// TestApproval_PauseAndDecisionsAcrossARestart on the emulator's requests.
+	// The decision is recorded at once, by the signed-in person.
 	rec := e.get(e.admin, v.ID)
 	if len(rec.Approval.Decisions) != 1 || rec.Approval.Decisions[0].Decision != "revise" || rec.Approval.Decisions[0].Note != note || rec.Approval.Decisions[0].By != "oidc:oid-carol" {
 		t.Fatalf("recorded decisions %+v, want one revise by oidc:oid-carol with the note", rec.Approval.Decisions)
 	}
-	e.waitStatus(e.admin, v.ID, store.StatusAwaitingApproval)
-	must(t, "reopen the revised run", chromedp.Do(ctx,
-		chromedp.Navigate(e.ts.URL+"/?reopen=1#run="+v.ID),
-		chromedp.WaitVisible(chromedp.CSS("#decision")),
-	))
-	waitFor(t, ctx, "the revision waiting again", `document.getElementById('run-status').textContent === 'awaiting_approval' && !document.getElementById('decision').hidden`)
+	// The page follows the revision live: the reporter's new draft and the
+	// editor's new review come after the note, and only then does the run
+	// wait again, with the panel open.
+	live := `(() => {
+		const msgs = [...document.querySelectorAll('#stream li.msg')];
+		const i = msgs.findIndex(li => li.textContent.includes(` + "`" + note + "`" + `));
+		const after = msgs.slice(i + 1).map(li => li.querySelector('.raw-name').textContent);
+		return i >= 0 && after.join() === 'News_Reporter,News_Editor' &&
+			document.getElementById('run-status').textContent === 'awaiting_approval' && !document.getElementById('decision').hidden;
+	})()`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](live, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		page := eval[string](t, ctx, `JSON.stringify({status: document.getElementById('run-status').textContent, panel: !document.getElementById('decision').hidden,
+			msgs: [...document.querySelectorAll('#stream li.msg')].map(li => li.querySelector('.raw-name').textContent)})`)
+		got := e.get(e.admin, v.ID)
+		var srv []string
+		for _, m := range got.Messages {
+			srv = append(srv, m.Source)
+		}
+		t.Fatalf("the page does not show the revision waiting again: %v\npage %s\nserver %s %v", err, page, got.Status, srv)
+	}
+	if got := reporterNoteRequests(e.emu, note); got != 1 {
+		t.Fatalf("%d reporter prompts end with the note, want 1", got)
+	}
 
 	must(t, "approve", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#approve"))))
 	waitFor(t, ctx, "the approved run", `document.getElementById('run-status').textContent === 'succeeded'`)

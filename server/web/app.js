@@ -33,6 +33,11 @@
     follow: null, // AbortController of the event stream
     messages: 0,
     cursor: '',
+    // Views of the run shown are numbered when asked for: several can be in
+    // flight at once (a decision's answer, a refresh per event) and arrive in
+    // any order, so only an answer newer than the last one applied is shown.
+    viewAsked: 0,
+    viewApplied: 0,
   };
 
   // ---------- API ----------
@@ -459,10 +464,17 @@
     try {
       const body = { decision };
       if (note) body.note = note;
-      const run = await api('/v1/runs/' + encodeURIComponent(state.run.id) + '/decision', { method: 'POST', body });
+      const id = state.run.id;
+      const asked = ++state.viewAsked;
+      const run = await api('/v1/runs/' + encodeURIComponent(id) + '/decision', { method: 'POST', body });
       status.textContent = { approve: 'Approved.', revise: 'Sent back to the reporter.', reject: 'Rejected.' }[decision];
-      state.run = Object.assign(state.run, { status: run.status, stop_reason: run.stop_reason });
-      showRunHead();
+      // A revised run may be running, or waiting again, by the time this
+      // answer arrives: a newer view already shown wins over it.
+      if (state.run && state.run.id === id && asked > state.viewApplied) {
+        state.viewApplied = asked;
+        state.run = Object.assign(state.run, { status: run.status, stop_reason: run.stop_reason });
+        showRunHead();
+      }
       loadHistory(false);
     } catch (e) {
       status.textContent = e.message;
@@ -714,7 +726,7 @@
       case 'approval_requested':
         hideLive();
         addNote('The team is done; the article waits for the editor-in-chief.', 'n-info');
-        refreshRun();
+        refreshRun('awaiting_approval');
         break;
       case 'approval_decided':
         if (ev.decision) {
@@ -812,12 +824,21 @@
     }
   }
 
-  async function refreshRun() {
+  // refreshRun shows the run as the service has it now. With expect, an
+  // event said which status comes next (the run waits): a view read a moment
+  // before the service saved that status is read again, a few times.
+  async function refreshRun(expect, tries) {
     if (!state.run) return;
     const id = state.run.id;
+    const asked = ++state.viewAsked;
     try {
       const run = await api('/v1/runs/' + encodeURIComponent(id));
-      if (!state.run || state.run.id !== id) return;
+      if (!state.run || state.run.id !== id || asked <= state.viewApplied) return;
+      state.viewApplied = asked;
+      const n = tries || 0;
+      if (expect && run.status !== expect && !DONE.includes(run.status) && n < 5) {
+        setTimeout(() => refreshRun(expect, n + 1), 100 * 2 ** n);
+      }
       state.run = run;
       showRunHead();
       showArticle(run);
@@ -838,6 +859,7 @@
     }
     if (state.follow) state.follow.abort();
     state.run = run;
+    state.viewApplied = ++state.viewAsked; // views asked for before this one are stale
     state.messages = 0;
     state.conversationByUser = false;
     clear($('stream'));
