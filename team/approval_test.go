@@ -216,3 +216,52 @@ func TestApproval_WaitingDoesNotCountAgainstTheTimeout(t *testing.T) {
 			res.StopReason, err, len(cp.Messages))
 	}
 }
+
+// TestApproval_RevisionResumedFromTheStoreGoesOnFromTheNote decides a
+// revision the way a service does (team.Decide's events folded into the
+// stored checkpoint, then a resume without WithDecision) and checks that
+// only a verdict the team gives after the note pauses the run again: not the
+// approval the note answers, nor the note itself when it mentions the word.
+func TestApproval_RevisionResumedFromTheStoreGoesOnFromTheNote(t *testing.T) {
+	cases := []struct {
+		name string
+		done termination.Condition
+	}{
+		{"the editor's verdict", termination.Verdict("APPROVE", "Editor")},
+		{"a text mention from anyone, which the note makes", termination.TextMention("APPROVE")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newScript().queue("Reporter", "Draft one", "Draft two").queue("Editor", "Good.\nAPPROVE", "Better.\nAPPROVE")
+			tm, err := team.NewRoundRobin(team.RoundRobinConfig{
+				Participants: assistants(t, s, "Reporter", "Editor"),
+				Termination:  termination.Or(termination.Done(c.done), termination.MaxMessages(10)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, res, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+			if err != nil || res.StopReason != team.StopAwaitingApproval {
+				t.Fatalf("first pause: stop %q err %v", res.StopReason, err)
+			}
+			d := team.Decision{Decision: team.DecisionRevise, Note: "APPROVE it once the lead names the street.", By: "eic"}
+			events, stop, err := team.Decide(cp, d, time.Now())
+			if err != nil || stop != "" {
+				t.Fatalf("Decide: stop %q err %v", stop, err)
+			}
+			for _, e := range events {
+				cp.Apply(e)
+			}
+			cp, res, _, err = runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp))
+			if err != nil || res.StopReason != team.StopAwaitingApproval || !cp.Awaiting {
+				t.Fatalf("after the revision: stop %q err %v awaiting %v", res.StopReason, err, cp.Awaiting)
+			}
+			if diff := cmp.Diff([]string{"Reporter", "Editor", team.EditorInChief, "Reporter", "Editor"}, sources(cp.Messages)); diff != "" {
+				t.Fatalf("messages (-want +got):\n%s", diff)
+			}
+			if len(s.calls) != 4 {
+				t.Fatalf("%d model calls, want 4", len(s.calls))
+			}
+		})
+	}
+}

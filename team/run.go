@@ -304,7 +304,13 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			}
 		}
 		evaluate := func() termination.Outcome {
-			return termination.Evaluate(cond, &termination.State{Messages: st.messages, Usage: st.usage, Started: st.started, Now: now()})
+			ts := &termination.State{Messages: st.messages, Usage: st.usage, Started: st.started, Now: now()}
+			if st.lastSpeaker() == EditorInChief {
+				// A revision note: only caps may stop here. The work is done
+				// when the team says so after the note.
+				return termination.EvaluateCaps(cond, ts)
+			}
+			return termination.Evaluate(cond, ts)
 		}
 		check := func() (string, bool) {
 			out := evaluate()

@@ -312,44 +312,57 @@ type Outcome struct {
 	Done bool
 }
 
-// evaluator is implemented by the conditions that know whether a stop is Done.
+// evaluator is implemented by the conditions that know whether a stop is
+// Done; with capsOnly, the conditions marked Done do not stop.
 type evaluator interface {
-	evaluate(s *State) Outcome
+	evaluate(s *State, capsOnly bool) Outcome
 }
 
 // Evaluate checks c like c.Check and also says whether the stop means the work
 // is done. Or reports the first stopping condition in order, like its Check;
 // And is done when any of its conditions is.
-func Evaluate(c Condition, s *State) Outcome {
+func Evaluate(c Condition, s *State) Outcome { return evaluate(c, s, false) }
+
+// EvaluateCaps is Evaluate with the conditions marked Done left out: what
+// stops a run whose newest message is not the team's work, such as a
+// person's revision note. The work is done only when the team says so after
+// the note, not because the note mentions the word, nor because of an
+// approval it answers.
+func EvaluateCaps(c Condition, s *State) Outcome { return evaluate(c, s, true) }
+
+func evaluate(c Condition, s *State, capsOnly bool) Outcome {
 	if e, ok := c.(evaluator); ok {
-		return e.evaluate(s)
+		return e.evaluate(s, capsOnly)
 	}
 	r, ok := c.Check(s)
 	return Outcome{Reason: r, Stop: ok}
 }
 
-func (d done) evaluate(s *State) Outcome {
+func (d done) evaluate(s *State, capsOnly bool) Outcome {
+	if capsOnly {
+		return Outcome{}
+	}
 	r, ok := d.c.Check(s)
 	return Outcome{Reason: r, Stop: ok, Done: ok}
 }
 
-func (o or) evaluate(s *State) Outcome {
+func (o or) evaluate(s *State, capsOnly bool) Outcome {
 	for _, c := range o {
-		if out := Evaluate(c, s); out.Stop {
+		if out := evaluate(c, s, capsOnly); out.Stop {
 			return out
 		}
 	}
 	return Outcome{}
 }
 
-func (a and) evaluate(s *State) Outcome {
+func (a and) evaluate(s *State, capsOnly bool) Outcome {
 	if len(a) == 0 {
 		return Outcome{}
 	}
 	reasons := make([]string, 0, len(a))
 	isDone := false
 	for _, c := range a {
-		out := Evaluate(c, s)
+		out := evaluate(c, s, capsOnly)
 		if !out.Stop {
 			return Outcome{}
 		}

@@ -146,3 +146,27 @@ func TestEvaluate_TellsDoneFromCaps(t *testing.T) {
 		t.Fatalf("Deadline = %v %v, want %v", at, ok, t0.Add(time.Minute))
 	}
 }
+
+func TestEvaluateCaps_LeavesOutWhatMeansDone(t *testing.T) {
+	mention := termination.Done(termination.TextMention("APPROVE"))
+	note := termination.State{Messages: msgs("News_Editor", "ok\nAPPROVE", "Editor_in_Chief", "APPROVE it once the lead names the street.")}
+	cases := []struct {
+		name   string
+		cond   termination.Condition
+		stop   bool
+		reason string
+	}{
+		{"a condition marked done does not stop", termination.Or(mention, termination.MaxMessages(10)), false, ""},
+		{"a cap after it still stops", termination.Or(mention, termination.MaxMessages(2)), true, "max messages reached (2)"},
+		{"an unmarked condition still stops", termination.TextMention("APPROVE"), true, `text mention: "APPROVE" from Editor_in_Chief`},
+		{"and with a part marked done does not stop", termination.And(mention, termination.MaxMessages(2)), false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := termination.EvaluateCaps(c.cond, &note)
+			if out.Stop != c.stop || out.Done || out.Reason != c.reason {
+				t.Fatalf("EvaluateCaps = %+v, want stop=%v reason=%q, never done", out, c.stop, c.reason)
+			}
+		})
+	}
+}
