@@ -98,9 +98,9 @@ func Static(cred azcore.TokenCredential) CredentialSource {
 	return func() (azcore.TokenCredential, error) { return cred, nil }
 }
 
-// DefaultCredential is azidentity's DefaultAzureCredential (on App Service:
-// the managed identity named by AZURE_CLIENT_ID), built once per call of
-// DefaultCredential's result.
+// DefaultCredential returns a source of azidentity's DefaultAzureCredential
+// (on App Service: the managed identity named by AZURE_CLIENT_ID), built on
+// first use and then shared, so its token cache is too.
 func DefaultCredential() CredentialSource {
 	return sync.OnceValues(func() (azcore.TokenCredential, error) {
 		cred, err := azidentity.NewDefaultAzureCredential(nil)

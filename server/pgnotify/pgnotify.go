@@ -6,7 +6,6 @@ package pgnotify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,7 +42,7 @@ func New(ctx context.Context, url string) (*Notifier, error) {
 func NewWith(ctx context.Context, url string, auth entra.Mode, cred entra.CredentialSource) (*Notifier, error) {
 	cfg, err := entra.PostgresConfig(url, auth, cred)
 	if err != nil {
-		return nil, errors.New("pgnotify: cannot parse the database URL")
+		return nil, fmt.Errorf("pgnotify: %w", err) // never the URL: entra's errors do not echo it
 	}
 	cfg.MaxConns = 2
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
