@@ -115,14 +115,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		return
 	}
 
-	if err := c.applyHeaders(r.Header); err != nil {
-		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "emulator: "+err.Error()))
+	if !s.chooseFault(w, r.Header, c) {
 		return
 	}
-	if c.fault == FaultNone && !s.applyForced(c) {
-		c.fault = s.drawFault()
-	}
-	rec.Fault = c.fault
 
 	c.prompt = s.promptTokens(c.msgs) + s.countTools(c.req.Tools)
 	switch {
@@ -216,6 +211,21 @@ func jsonProblem(err error) string {
 	return "invalid JSON."
 }
 
+// chooseFault sets the call's fault (and latency): the request's headers
+// first, then the fault forced through the control endpoint, then the random
+// draw. A bad header is answered with 400 and gives false.
+func (s *Server) chooseFault(w http.ResponseWriter, h http.Header, c *call) bool {
+	if err := c.applyHeaders(h); err != nil {
+		c.rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "emulator: "+err.Error()))
+		return false
+	}
+	if c.fault == FaultNone && !s.applyForced(c) {
+		c.fault = s.drawFault()
+	}
+	c.rec.Fault = c.fault
+	return true
+}
+
 // applyHeaders reads the per-request fault and latency headers.
 func (c *call) applyHeaders(h http.Header) error {
 	if v := strings.TrimSpace(h.Get(HeaderFault)); v != "" {
@@ -305,6 +315,17 @@ func setRemaining(h http.Header, req, tok int) {
 	}
 }
 
+// pauseFor waits d or until ctx ends, with a timer of its own; it reports
+// whether the wait completed. No wait at all always completes.
+func pauseFor(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	return pause(ctx, t, d)
+}
+
 // pause waits d or until ctx ends; it reports whether the wait completed.
 func pause(ctx context.Context, t *time.Timer, d time.Duration) bool {
 	if d <= 0 {
@@ -332,20 +353,16 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 	if c.fault == FaultStall {
 		wait += c.stall
 	}
-	if wait > 0 {
-		t := time.NewTimer(time.Hour)
-		defer t.Stop()
-		if !pause(ctx, t, wait) {
-			return
-		}
+	if !pauseFor(ctx, wait) {
+		return
 	}
-	resp := completion{
+	resp := completion[completionMessage]{
 		ID:                c.id,
 		Object:            "chat.completion",
 		Created:           c.created,
 		Model:             s.cfg.ModelName,
 		SystemFingerprint: systemFingerprint,
-		Choices: []completionChoice{{
+		Choices: []completionChoice[completionMessage]{{
 			Message:      completionMessage{Role: "assistant", Content: text},
 			FinishReason: finish,
 		}},
@@ -364,56 +381,23 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 	case FaultMalformed:
 		b = b[:len(b)/2]
 	case FaultCut:
-		// Promise the whole body, send half, drop the connection: the client
-		// sees an unexpected EOF.
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b[:len(b)/2])
-		_ = http.NewResponseController(w).Flush()
-		panic(http.ErrAbortHandler)
+		cutBody(w, b)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
-	c.rec.Completed = err == nil // net/http sends it when the handler returns
+	c.rec.Completed = writeBody(w, http.StatusOK, b) == nil
 }
 
 const systemFingerprint = "fp_emulator01"
 
 // stream writes the answer as server-sent events, one chunk per token piece.
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp splitResult, finish string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	buf := make([]byte, 0, 1024)
-	send := func(b []byte) bool {
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	sendJSON := func(v any) bool {
-		buf = append(buf[:0], "data: "...)
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		buf = append(buf, b...)
-		buf = append(buf, "\n\n"...)
-		return send(buf)
-	}
+	es := startStream(w)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 
 	if c.azure {
 		// Azure's first event carries the prompt's content filter verdict and
 		// no choices.
-		if !sendJSON(chunk{Choices: []chunkChoice{}, PromptFilterResults: promptFilters}) {
+		if !es.sendJSON(chunk{Choices: []chunkChoice{}, PromptFilterResults: promptFilters}) {
 			return
 		}
 	}
@@ -424,7 +408,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 	if c.azure {
 		first.Choices[0].ContentFilterResults = json.RawMessage(`{}`)
 	}
-	if !sendJSON(first) {
+	if !es.sendJSON(first) {
 		return
 	}
 	if !pause(ctx, timer, c.latency.TimeToFirstToken) {
@@ -462,7 +446,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 					return
 				}
 			case FaultMalformed:
-				if !send([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"\n\n")) {
+				if !es.send([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"\n\n")) {
 					return
 				}
 			}
@@ -470,10 +454,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 		if i > 0 && !pause(ctx, timer, perToken) {
 			return
 		}
-		buf = append(buf[:0], prefix...)
-		buf = appendJSONString(buf, p)
-		buf = append(buf, suffix...)
-		if !send(buf) {
+		if !es.sendString(prefix, p, suffix) {
 			return
 		}
 	}
@@ -486,16 +467,16 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 	if c.azure {
 		last.Choices[0].ContentFilterResults = json.RawMessage(`{}`)
 	}
-	if !sendJSON(last) {
+	if !es.sendJSON(last) {
 		return
 	}
 	if c.rec.IncludeUsage {
 		u := base
 		u.Choices = []chunkChoice{}
 		u.Usage = newUsage(c.prompt, c.cached, sp.tokens)
-		if !sendJSON(u) {
+		if !es.sendJSON(u) {
 			return
 		}
 	}
-	c.rec.Completed = send([]byte("data: [DONE]\n\n"))
+	c.rec.Completed = es.done()
 }

@@ -76,14 +76,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, rec *Recorde
 		return
 	}
 	c := &call{azure: true, rec: rec, apiVersion: rec.APIVersion, stall: s.cfg.Faults.Stall}
-	if err := c.applyHeaders(r.Header); err != nil {
-		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "", "emulator: "+err.Error()))
+	if !s.chooseFault(w, r.Header, c) {
 		return
 	}
-	if c.fault == FaultNone && !s.applyForced(c) {
-		c.fault = s.drawFault()
-	}
-	rec.Fault = c.fault
 	switch c.fault {
 	case Fault429:
 		rec.Status = s.throttle(w, c, "token", max(c.retryAfter, time.Second), -1, -1)

@@ -346,32 +346,12 @@ func wireCalls(calls []model.ToolCall) []wireToolCall {
 
 // respondToolCalls answers with tool calls, not streamed.
 func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c *call, calls []model.ToolCall, completionTokens int) {
-	if wait := c.latency.TimeToFirstToken + time.Duration(completionTokens)*c.latency.perToken(); wait > 0 {
-		t := time.NewTimer(time.Hour)
-		defer t.Stop()
-		if !pause(ctx, t, wait) {
-			return
-		}
+	if !pauseFor(ctx, c.latency.TimeToFirstToken+time.Duration(completionTokens)*c.latency.perToken()) {
+		return
 	}
-	type choice struct {
-		Index                int                   `json:"index"`
-		Message              toolCompletionMessage `json:"message"`
-		FinishReason         string                `json:"finish_reason"`
-		Logprobs             *struct{}             `json:"logprobs"`
-		ContentFilterResults json.RawMessage       `json:"content_filter_results,omitempty"`
-	}
-	resp := struct {
-		ID                  string               `json:"id"`
-		Object              string               `json:"object"`
-		Created             int64                `json:"created"`
-		Model               string               `json:"model"`
-		Choices             []choice             `json:"choices"`
-		Usage               *usageBody           `json:"usage"`
-		SystemFingerprint   string               `json:"system_fingerprint"`
-		PromptFilterResults []promptFilterResult `json:"prompt_filter_results,omitempty"`
-	}{
+	resp := completion[toolCompletionMessage]{
 		ID: c.id, Object: "chat.completion", Created: c.created, Model: s.cfg.ModelName, SystemFingerprint: systemFingerprint,
-		Choices: []choice{{Message: toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, FinishReason: "tool_calls"}},
+		Choices: []completionChoice[toolCompletionMessage]{{Message: toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, FinishReason: "tool_calls"}},
 		Usage:   newUsage(c.prompt, c.cached, completionTokens),
 	}
 	if c.azure {
@@ -384,18 +364,9 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 		return
 	}
 	if c.fault == FaultCut || c.fault == FaultMalformed {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b[:len(b)/2])
-		_ = http.NewResponseController(w).Flush()
-		panic(http.ErrAbortHandler)
+		cutBody(w, b)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
-	c.rec.Completed = err == nil // net/http sends it when the handler returns
+	c.rec.Completed = writeBody(w, http.StatusOK, b) == nil
 }
 
 // streamToolCalls streams tool calls the way Azure does: per call, a chunk
@@ -404,24 +375,10 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 // fragments; then the finish_reason "tool_calls" chunk, the usage chunk
 // when asked for, and [DONE].
 func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *call, calls []model.ToolCall, completionTokens int) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
+	es := startStream(w)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	send := func(v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		if _, err := w.Write(append(append([]byte("data: "), b...), "\n\n"...)); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	send := es.sendJSON
 	type delta struct {
 		Role      string          `json:"role,omitempty"`
 		Content   *string         `json:"content,omitempty"`
@@ -493,8 +450,7 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 			return
 		}
 	}
-	_, err := w.Write([]byte("data: [DONE]\n\n"))
-	c.rec.Completed = err == nil && rc.Flush() == nil
+	c.rec.Completed = es.done()
 }
 
 // stopOf returns the punctuation that ends a sentence ("." when none).

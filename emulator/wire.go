@@ -102,23 +102,26 @@ type completionMessage struct {
 	Refusal *string `json:"refusal"`
 }
 
-type completionChoice struct {
-	Index                int               `json:"index"`
-	Message              completionMessage `json:"message"`
-	FinishReason         string            `json:"finish_reason"`
-	Logprobs             *struct{}         `json:"logprobs"`
-	ContentFilterResults json.RawMessage   `json:"content_filter_results,omitempty"`
+// completionChoice is a choice of a whole answer; its message M is a
+// completionMessage for text, a toolCompletionMessage for tool calls.
+type completionChoice[M any] struct {
+	Index                int             `json:"index"`
+	Message              M               `json:"message"`
+	FinishReason         string          `json:"finish_reason"`
+	Logprobs             *struct{}       `json:"logprobs"`
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
 }
 
-type completion struct {
-	ID                  string               `json:"id"`
-	Object              string               `json:"object"`
-	Created             int64                `json:"created"`
-	Model               string               `json:"model"`
-	Choices             []completionChoice   `json:"choices"`
-	Usage               *usageBody           `json:"usage"`
-	SystemFingerprint   string               `json:"system_fingerprint"`
-	PromptFilterResults []promptFilterResult `json:"prompt_filter_results,omitempty"`
+// completion is a whole (not streamed) answer; see completionChoice for M.
+type completion[M any] struct {
+	ID                  string                `json:"id"`
+	Object              string                `json:"object"`
+	Created             int64                 `json:"created"`
+	Model               string                `json:"model"`
+	Choices             []completionChoice[M] `json:"choices"`
+	Usage               *usageBody            `json:"usage"`
+	SystemFingerprint   string                `json:"system_fingerprint"`
+	PromptFilterResults []promptFilterResult  `json:"prompt_filter_results,omitempty"`
 }
 
 type chunkDelta struct {
@@ -230,11 +233,80 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)
 		return
 	}
+	_ = writeBody(w, status, b)
+}
+
+// writeBody answers with the JSON body b and its length. net/http sends it
+// when the handler returns, so a nil error means it was handed over whole.
+func writeBody(w http.ResponseWriter, status int, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, err := w.Write(b)
+	return err
 }
+
+// cutBody promises the JSON body b whole, sends its first half and drops
+// the connection: the client sees an unexpected EOF. It does not return.
+func cutBody(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b[:len(b)/2])
+	_ = http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// eventStream writes server-sent events as Azure does: each event one
+// "data: " line and a blank line, flushed at once.
+type eventStream struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+}
+
+// startStream sends the headers of a 200 event stream.
+func startStream(w http.ResponseWriter) *eventStream {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &eventStream{w: w, rc: http.NewResponseController(w), buf: make([]byte, 0, 1024)}
+}
+
+// send writes b, a whole event, and reports whether it reached the client's
+// connection.
+func (e *eventStream) send(b []byte) bool {
+	if _, err := e.w.Write(b); err != nil {
+		return false
+	}
+	return e.rc.Flush() == nil
+}
+
+// sendJSON sends v as one event.
+func (e *eventStream) sendJSON(v any) bool {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return false
+	}
+	e.buf = append(e.buf[:0], "data: "...)
+	e.buf = append(e.buf, b...)
+	e.buf = append(e.buf, "\n\n"...)
+	return e.send(e.buf)
+}
+
+// sendString sends prefix, text as a JSON string, and suffix as one event,
+// without encoding/json: the hot path of streaming text.
+func (e *eventStream) sendString(prefix []byte, text string, suffix []byte) bool {
+	e.buf = append(e.buf[:0], prefix...)
+	e.buf = appendJSONString(e.buf, text)
+	e.buf = append(e.buf, suffix...)
+	return e.send(e.buf)
+}
+
+// done sends the [DONE] event that ends every stream.
+func (e *eventStream) done() bool { return e.send([]byte("data: [DONE]\n\n")) }
 
 // appendJSONString appends s as a JSON string literal. It is the hot path of
 // streaming, so it avoids encoding/json's reflection and allocations.
