@@ -23,6 +23,24 @@ func (s *Server) claim(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
+// claimIfIdle claims a run unless an executor of this instance holds it or it
+// is already queued here. The check and the claim happen under s.mu, as in
+// requeue, so a scan never takes a new claim over an executor that registered
+// between the two (which would fence it mid-turn and waste its model call).
+func (s *Server) claimIfIdle(ctx context.Context, id string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active[id] != nil || s.queue.contains(id) {
+		return false, nil
+	}
+	c, ok, err := s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	if err != nil || !ok {
+		return ok, err
+	}
+	s.pending[id] = c
+	return true, nil
+}
+
 // takePending forgets the claim a queued run was reserved with.
 func (s *Server) takePending(id string) (store.Claim, bool) {
 	s.mu.Lock()
@@ -55,13 +73,7 @@ func (s *Server) takeClaimable(ctx context.Context, limit int) (int, error) {
 	}
 	n := 0
 	for _, r := range runs {
-		s.mu.Lock()
-		here := s.active[r.ID] != nil
-		s.mu.Unlock()
-		if here || s.queue.contains(r.ID) {
-			continue
-		}
-		ok, err := s.claim(ctx, r.ID)
+		ok, err := s.claimIfIdle(ctx, r.ID)
 		if err != nil {
 			s.log.Warn("claiming run", "run", r.ID, "err", err)
 			continue
