@@ -169,29 +169,20 @@ func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 // the run's current one gives store.ErrFenced, an unknown id
 // store.ErrNotFound.
 func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) error {
-	now := storeutil.Now()
-	finished := storeutil.Finished(run, now)
-	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	rw, err := storeutil.PrepareUpdate(c, run)
 	if err != nil {
-		return fmt.Errorf("postgres: update run %s: %w", run.ID, err)
-	}
-	id := storeutil.Text(run.ID)
-	if c.RunID != run.ID {
-		return fmt.Errorf("postgres: update run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
+		return fmt.Errorf("postgres: %w", err)
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4,
 		per_agent = $5, article = $6, updated_at = $7, finished_at = $8 WHERE id = $9 AND claim_token = $10 AND $10 > 0`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), usage, perAgent, storeutil.Text(run.Article), now, nullTime(finished), id, c.Token)
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent, storeutil.Text(run.Article), rw.Now, nullTime(rw.Finished), rw.ID, c.Token)
 	if err != nil {
-		return fmt.Errorf("postgres: update run %s: %w", id, err)
+		return fmt.Errorf("postgres: update run %s: %w", rw.ID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return s.missOrFenced(ctx, "update run", id)
+		return s.missOrFenced(ctx, "update run", rw.ID)
 	}
-	run.UpdatedAt = now
-	if !finished.IsZero() {
-		run.FinishedAt = finished
-	}
+	rw.Saved(run)
 	return nil
 }
 
@@ -199,22 +190,9 @@ func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) er
 // in one statement, conditional on claim c and on the run being unfinished;
 // see store.Runs.
 func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, final team.Event) (int64, error) {
-	id := storeutil.Text(run.ID)
-	if !run.Status.Finished() {
-		return 0, fmt.Errorf("postgres: finish run %s with status %q: want a finished status", id, run.Status)
-	}
-	if c.RunID != run.ID {
-		return 0, fmt.Errorf("postgres: finish run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
-	}
-	now := storeutil.Now()
-	finished := storeutil.Finished(run, now)
-	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	rw, err := storeutil.PrepareFinish(c, run, final)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: finish run %s: %w", id, err)
-	}
-	payload, err := storeutil.EncodeEvent(final)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: finish run %s: %w", id, err)
+		return 0, fmt.Errorf("postgres: %w", err)
 	}
 	// One statement: the update and the insert commit together or not at all.
 	var seq int64
@@ -227,16 +205,16 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 		INSERT INTO events (run_id, seq, type, payload, created_at)
 		SELECT $9, last_seq, $13, $14, $7 FROM done
 		RETURNING seq`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), usage, perAgent,
-		storeutil.Text(run.Article), now, finished, id, c.Token,
-		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), payload).Scan(&seq)
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
+		storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
+		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, s.whyNotFinished(ctx, id, c.Token)
+		return 0, s.whyNotFinished(ctx, rw.ID, c.Token)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("postgres: finish run %s: %w", id, err)
+		return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
 	}
-	run.UpdatedAt, run.FinishedAt = now, finished
+	rw.Saved(run)
 	return seq, nil
 }
 
@@ -249,15 +227,10 @@ func (s *Store) whyNotFinished(ctx context.Context, runID string, token int64) e
 		status string
 	)
 	err := s.pool.QueryRow(ctx, `SELECT claim_token, status FROM runs WHERE id = $1`, runID).Scan(&cur, &status)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
-	case err != nil:
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: finish run %s: %w", runID, err)
-	case cur != token || token <= 0:
-		return fmt.Errorf("postgres: finish run %s: %w", runID, store.ErrFenced)
 	}
-	return fmt.Errorf("postgres: finish run %s, which is %s: %w", runID, status, store.ErrConflict)
+	return fmt.Errorf("postgres: %w", storeutil.NotFinished(runID, token, err == nil, cur, status))
 }
 
 // missOrFenced explains a conditional write that changed nothing: the run
@@ -266,13 +239,10 @@ func (s *Store) whyNotFinished(ctx context.Context, runID string, token int64) e
 func (s *Store) missOrFenced(ctx context.Context, op, runID string) error {
 	var one int
 	err := s.pool.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = $1`, runID).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: run %s: %w", runID, store.ErrNotFound)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s %s: %w", op, runID, err)
 	}
-	return fmt.Errorf("postgres: %s %s: %w", op, runID, store.ErrFenced)
+	return fmt.Errorf("postgres: %w", storeutil.MissOrFenced(op, runID, err == nil))
 }
 
 // ListRuns returns a page of runs, newest first (created_at, then id).

@@ -205,32 +205,23 @@ func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 // the run's current one gives store.ErrFenced, an unknown id
 // store.ErrNotFound.
 func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) error {
-	now := storeutil.Now()
-	finished := storeutil.Finished(run, now)
-	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	rw, err := storeutil.PrepareUpdate(c, run)
 	if err != nil {
-		return fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
-	}
-	id := storeutil.Text(run.ID)
-	if c.RunID != run.ID {
-		return fmt.Errorf("sqlite: update run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
 		per_agent = ?, article = ?, updated_at = ?, finished_at = ? WHERE id = ? AND claim_token = ? AND ? > 0`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(usage), jsonText(perAgent), storeutil.Text(run.Article), now.UnixMicro(),
-		nullTime(finished), id, c.Token, c.Token)
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(rw.Usage), jsonText(rw.PerAgent), storeutil.Text(run.Article), rw.Now.UnixMicro(),
+		nullTime(rw.Finished), rw.ID, c.Token, c.Token)
 	if err != nil {
-		return fmt.Errorf("sqlite: update run %s: %w", id, err)
+		return fmt.Errorf("sqlite: update run %s: %w", rw.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: update run %s: %w", id, err)
+		return fmt.Errorf("sqlite: update run %s: %w", rw.ID, err)
 	} else if n == 0 {
-		return s.missOrFenced(ctx, "update run", id)
+		return s.missOrFenced(ctx, "update run", rw.ID)
 	}
-	run.UpdatedAt = now
-	if !finished.IsZero() {
-		run.FinishedAt = finished
-	}
+	rw.Saved(run)
 	return nil
 }
 
@@ -238,23 +229,11 @@ func (s *Store) UpdateRun(ctx context.Context, c store.Claim, run *store.Run) er
 // in one transaction, conditional on claim c and on the run being
 // unfinished; see store.Runs.
 func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, final team.Event) (int64, error) {
-	id := storeutil.Text(run.ID)
-	if !run.Status.Finished() {
-		return 0, fmt.Errorf("sqlite: finish run %s with status %q: want a finished status", id, run.Status)
-	}
-	if c.RunID != run.ID {
-		return 0, fmt.Errorf("sqlite: finish run %s under a claim on %s: %w", id, storeutil.Text(c.RunID), store.ErrFenced)
-	}
-	now := storeutil.Now()
-	finished := storeutil.Finished(run, now)
-	usage, perAgent, err := storeutil.Usage(run.Usage, run.PerAgent)
+	rw, err := storeutil.PrepareFinish(c, run, final)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+		return 0, fmt.Errorf("sqlite: %w", err)
 	}
-	payload, err := storeutil.EncodeEvent(final)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
-	}
+	id := rw.ID
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
@@ -264,8 +243,8 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 	err = tx.QueryRowContext(ctx, `UPDATE runs SET status = ?, stop_reason = ?, error = ?, usage = ?,
 		per_agent = ?, article = ?, updated_at = ?, finished_at = ?, last_seq = last_seq + 1
 		WHERE id = ? AND claim_token = ? AND ? > 0 AND status IN (?, ?) RETURNING last_seq`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(usage), jsonText(perAgent),
-		storeutil.Text(run.Article), now.UnixMicro(), nullTime(finished), id, c.Token, c.Token,
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), string(rw.Usage), jsonText(rw.PerAgent),
+		storeutil.Text(run.Article), rw.Now.UnixMicro(), nullTime(rw.Finished), id, c.Token, c.Token,
 		string(store.StatusQueued), string(store.StatusRunning)).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = tx.Rollback() // the writer pool has one connection: free it for the check
@@ -275,13 +254,13 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at)
-		VALUES (?, ?, ?, ?, ?)`, id, seq, string(final.Type), string(payload), now.UnixMicro()); err != nil {
+		VALUES (?, ?, ?, ?, ?)`, id, seq, string(final.Type), string(rw.Payload), rw.Now.UnixMicro()); err != nil {
 		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
 	}
-	run.UpdatedAt, run.FinishedAt = now, finished
+	rw.Saved(run)
 	return seq, nil
 }
 
@@ -294,15 +273,10 @@ func (s *Store) whyNotFinished(ctx context.Context, runID string, token int64) e
 		status string
 	)
 	err := s.w.QueryRowContext(ctx, `SELECT claim_token, status FROM runs WHERE id = ?`, runID).Scan(&cur, &status)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
-	case err != nil:
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: finish run %s: %w", runID, err)
-	case cur != token || token <= 0:
-		return fmt.Errorf("sqlite: finish run %s: %w", runID, store.ErrFenced)
 	}
-	return fmt.Errorf("sqlite: finish run %s, which is %s: %w", runID, status, store.ErrConflict)
+	return fmt.Errorf("sqlite: %w", storeutil.NotFinished(runID, token, err == nil, cur, status))
 }
 
 // missOrFenced explains a conditional write that changed nothing: the run
@@ -311,13 +285,10 @@ func (s *Store) whyNotFinished(ctx context.Context, runID string, token int64) e
 func (s *Store) missOrFenced(ctx context.Context, op, runID string) error {
 	var one int
 	err := s.w.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: run %s: %w", runID, store.ErrNotFound)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: %s %s: %w", op, runID, err)
 	}
-	return fmt.Errorf("sqlite: %s %s: %w", op, runID, store.ErrFenced)
+	return fmt.Errorf("sqlite: %w", storeutil.MissOrFenced(op, runID, err == nil))
 }
 
 // ListRuns returns a page of runs, newest first (created_at, then id).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/internal/storeutil"
+	"github.com/newsroom-dev/newsroom/team"
 )
 
 func TestJSON_ReplacesOnlyNULEscapes(t *testing.T) {
@@ -197,5 +198,52 @@ func TestPrepareKey(t *testing.T) {
 	got = storeutil.PrepareKey(&store.Key{ID: "k", CreatedAt: fixed, RevokedAt: fixed})
 	if want := fixed.Truncate(time.Microsecond); got.ID != "k" || got.CreatedAt != want || got.RevokedAt != want {
 		t.Errorf("PrepareKey kept %q, %v, %v; want k and %v", got.ID, got.CreatedAt, got.RevokedAt, want)
+	}
+}
+
+func TestNotFinished_NamesWhyAFinishChangedNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		found  bool
+		cur    int64
+		token  int64
+		status string
+		want   error
+		text   string
+	}{
+		{"an unknown run is not found", false, 0, 3, "", store.ErrNotFound, "run r1: "},
+		{"a newer claim fences the writer", true, 4, 3, "running", store.ErrFenced, "finish run r1: "},
+		{"a token that was never issued fences the writer", true, 0, 0, "running", store.ErrFenced, "finish run r1: "},
+		{"a run finished already conflicts", true, 3, 3, "succeeded", store.ErrConflict, "finish run r1, which is succeeded: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := storeutil.NotFinished("r1", tt.token, tt.found, tt.cur, tt.status)
+			if !errors.Is(err, tt.want) || err.Error() != tt.text+tt.want.Error() {
+				t.Errorf("NotFinished = %v, want %q wrapping %v", err, tt.text+tt.want.Error(), tt.want)
+			}
+		})
+	}
+}
+
+func TestPrepareFinish_RefusesAnUnfinishedRunAndAForeignClaim(t *testing.T) {
+	run := &store.Run{ID: "r1", Status: store.StatusSucceeded}
+	if _, err := storeutil.PrepareFinish(store.Claim{RunID: "r2", Token: 1}, run, team.Event{}); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("claim on another run: err = %v, want ErrFenced", err)
+	}
+	running := &store.Run{ID: "r1", Status: store.StatusRunning}
+	if _, err := storeutil.PrepareFinish(store.Claim{RunID: "r1", Token: 1}, running, team.Event{}); err == nil || errors.Is(err, store.ErrFenced) {
+		t.Errorf("running run: err = %v, want a plain error", err)
+	}
+	w, err := storeutil.PrepareFinish(store.Claim{RunID: "r1", Token: 1}, run, team.Event{Type: team.EventRunFinished})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Finished.IsZero() || !w.Finished.Equal(w.Now) || len(w.Payload) == 0 {
+		t.Errorf("write = %+v, want finished now with a payload", w)
+	}
+	w.Saved(run)
+	if !run.UpdatedAt.Equal(w.Now) || !run.FinishedAt.Equal(w.Finished) {
+		t.Errorf("saved run times = %v, %v; want %v", run.UpdatedAt, run.FinishedAt, w.Now)
 	}
 }
