@@ -618,22 +618,31 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
+// mustCreateMixed creates seven runs (ids prefix0 to prefix6) of finished
+// and unfinished statuses, each a minute older than the one before, so that
+// oldest-first order is not insertion order. It returns the ids of the
+// unfinished ones, oldest first.
+func mustCreateMixed(t *testing.T, s store.Store, prefix string) []string {
+	t.Helper()
+	statuses := []store.Status{store.StatusRunning, store.StatusSucceeded, store.StatusQueued, store.StatusFailed,
+		store.StatusCancelled, store.StatusQueued, store.StatusRunning}
+	var unfinished []string
+	for i, st := range statuses {
+		r := mustCreate(t, s, &store.Run{ID: fmt.Sprintf("%s%d", prefix, i), Task: "t", Team: "newsroom", Status: st,
+			CreatedAt: base.Add(-time.Duration(i) * time.Minute)})
+		if !st.Finished() {
+			unfinished = append([]string{r.ID}, unfinished...)
+		}
+	}
+	return unfinished
+}
+
 func testUnfinished(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	if runs, err := s.UnfinishedRuns(ctx); err != nil || len(runs) != 0 {
 		t.Fatalf("UnfinishedRuns of an empty store = %d runs, %v", len(runs), err)
 	}
-	statuses := []store.Status{store.StatusRunning, store.StatusSucceeded, store.StatusQueued, store.StatusFailed,
-		store.StatusCancelled, store.StatusQueued, store.StatusRunning}
-	var want []string
-	for i, st := range statuses {
-		// Created newest first, so oldest-first order is not insertion order.
-		r := mustCreate(t, s, &store.Run{ID: fmt.Sprintf("u%d", i), Task: "t", Team: "newsroom", Status: st,
-			CreatedAt: base.Add(-time.Duration(i) * time.Minute)})
-		if !st.Finished() {
-			want = append([]string{r.ID}, want...)
-		}
-	}
+	want := mustCreateMixed(t, s, "u")
 	got, err := s.UnfinishedRuns(ctx)
 	if err != nil {
 		t.Fatalf("UnfinishedRuns: %v", err)
@@ -828,6 +837,17 @@ func claim(t *testing.T, s store.Store, id, owner string, lease time.Duration) b
 	return ok
 }
 
+// mustClaimAs claims the run for owner; it fails the test unless it gets
+// the claim.
+func mustClaimAs(t *testing.T, s store.Store, id, owner string, lease time.Duration) store.Claim {
+	t.Helper()
+	c, ok := claimOf(t, s, id, owner, lease)
+	if !ok {
+		t.Fatalf("ClaimRun(%s, %s) found the run claimed", id, owner)
+	}
+	return c
+}
+
 // claimOf calls ClaimRun and returns the claim; it fails the test on an error.
 func claimOf(t *testing.T, s store.Store, id, owner string, lease time.Duration) (store.Claim, bool) {
 	t.Helper()
@@ -896,10 +916,7 @@ func testClaim(t *testing.T, s store.Store) {
 
 	t.Run("an expired lease lets another owner take the run", func(t *testing.T) {
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Status: store.StatusRunning})
-		old, ok := claimOf(t, s, r.ID, "a", time.Millisecond)
-		if !ok {
-			t.Fatal("claim failed")
-		}
+		old := mustClaimAs(t, s, r.ID, "a", time.Millisecond)
 		waitClaim(t, s, r.ID, "b")
 		if ok, err := s.RenewClaim(ctx, old, time.Minute); err != nil || ok {
 			t.Errorf("a renewed a claim b took over: %v, %v", ok, err)
@@ -910,10 +927,7 @@ func testClaim(t *testing.T, s store.Store) {
 	})
 	t.Run("a renewal extends the lease", func(t *testing.T) {
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-		c, ok := claimOf(t, s, r.ID, "a", time.Millisecond)
-		if !ok {
-			t.Fatal("claim failed")
-		}
+		c := mustClaimAs(t, s, r.ID, "a", time.Millisecond)
 		if ok, err := s.RenewClaim(ctx, c, time.Hour); err != nil || !ok {
 			t.Fatalf("renewal failed: %v, %v", ok, err)
 		}
@@ -932,10 +946,7 @@ func testClaim(t *testing.T, s store.Store) {
 			}
 		}
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-		c, ok := claimOf(t, s, r.ID, "a", time.Minute)
-		if !ok {
-			t.Fatal("claim failed")
-		}
+		c := mustClaimAs(t, s, r.ID, "a", time.Minute)
 		r.Status = store.StatusSucceeded
 		if err := s.UpdateRun(ctx, c, r); err != nil {
 			t.Fatal(err)
@@ -972,10 +983,7 @@ func testClaim(t *testing.T, s store.Store) {
 func testFencing(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-	old, ok := claimOf(t, s, run.ID, "a", time.Millisecond)
-	if !ok {
-		t.Fatal("claim failed")
-	}
+	old := mustClaimAs(t, s, run.ID, "a", time.Millisecond)
 	if seq, err := s.AppendEvent(ctx, old, team.Event{Type: team.EventRunStarted}); err != nil || seq != 1 {
 		t.Fatalf("AppendEvent under a live claim = %d, %v; want 1", seq, err)
 	}
@@ -1029,10 +1037,7 @@ func testFencing(t *testing.T, s store.Store) {
 func testSeize(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	run := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Status: store.StatusRunning})
-	held, ok := claimOf(t, s, run.ID, "a", time.Hour)
-	if !ok {
-		t.Fatal("claim failed")
-	}
+	held := mustClaimAs(t, s, run.ID, "a", time.Hour)
 	seized, ok, err := s.SeizeRun(ctx, run.ID, "b", time.Minute)
 	if err != nil || !ok || seized.Owner != "b" || seized.Token <= held.Token {
 		t.Fatalf("SeizeRun of a live claim = %+v, %v, %v; want b's claim with a greater token than %d", seized, ok, err, held.Token)
@@ -1114,10 +1119,7 @@ func testFinish(t *testing.T, s store.Store) {
 
 	t.Run("a superseded claim finishes nothing", func(t *testing.T) {
 		r := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom"})
-		old, ok := claimOf(t, s, r.ID, "a", time.Millisecond)
-		if !ok {
-			t.Fatal("claim failed")
-		}
+		old := mustClaimAs(t, s, r.ID, "a", time.Millisecond)
 		cur := waitClaim(t, s, r.ID, "b")
 		stale := *r
 		stale.Status, stale.Error = store.StatusFailed, "written by a stale instance"
@@ -1266,16 +1268,7 @@ func testClaimable(t *testing.T, s store.Store) {
 	if runs, err := s.ClaimableRuns(ctx, 0); err != nil || len(runs) != 0 {
 		t.Fatalf("ClaimableRuns of an empty store = %d runs, %v", len(runs), err)
 	}
-	statuses := []store.Status{store.StatusRunning, store.StatusSucceeded, store.StatusQueued, store.StatusFailed,
-		store.StatusCancelled, store.StatusQueued, store.StatusRunning}
-	var unfinished []string
-	for i, st := range statuses {
-		r := mustCreate(t, s, &store.Run{ID: fmt.Sprintf("c%d", i), Task: "t", Team: "newsroom", Status: st,
-			CreatedAt: base.Add(-time.Duration(i) * time.Minute)})
-		if !st.Finished() {
-			unfinished = append([]string{r.ID}, unfinished...)
-		}
-	}
+	unfinished := mustCreateMixed(t, s, "c")
 	list := func(limit int) []string {
 		t.Helper()
 		runs, err := s.ClaimableRuns(ctx, limit)
