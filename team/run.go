@@ -206,6 +206,18 @@ type state struct {
 	held bool
 }
 
+// record adds msg to the transcript and its usage to the total, dating it
+// now when it has no time, and returns its message event.
+func (s *state) record(msg agent.Message, now func() time.Time) Event {
+	if msg.Time.IsZero() {
+		msg.Time = now()
+	}
+	s.messages = append(s.messages, msg)
+	s.usage = s.usage.Add(msg.Usage)
+	return Event{Type: EventMessage, Time: msg.Time, Speaker: msg.Source, Message: &msg, Usage: msg.Usage,
+		Index: len(s.messages) - 1, Total: s.usage}
+}
+
 // history returns the conversation with the task first, as agents see it.
 func (s *state) history() []agent.Message {
 	h := make([]agent.Message, 0, len(s.messages)+1)
@@ -438,14 +450,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 					}
 					msgs, err := b.fanOut(ctx, sel.batch, st.history(), o)
 					for _, msg := range msgs {
-						if msg.Time.IsZero() {
-							msg.Time = now()
-						}
-						st.messages = append(st.messages, msg)
-						st.usage = st.usage.Add(msg.Usage)
-						m := msg
-						if !yield(Event{Type: EventMessage, Time: msg.Time, Speaker: msg.Source, Message: &m, Usage: msg.Usage,
-							Index: len(st.messages) - 1, Total: st.usage}, nil) {
+						if !yield(st.record(msg, now), nil) {
 							return
 						}
 						if stopOrPause() {
@@ -513,15 +518,8 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				return
 			}
 			msg.Source = speaker.Name()
-			if msg.Time.IsZero() {
-				msg.Time = now()
-			}
 			st.pending = nil
-			st.messages = append(st.messages, msg)
-			st.usage = st.usage.Add(msg.Usage)
-			m := msg
-			if !yield(Event{Type: EventMessage, Time: msg.Time, Speaker: msg.Source, Message: &m, Usage: msg.Usage,
-				Index: len(st.messages) - 1, Total: st.usage}, nil) {
+			if !yield(st.record(msg, now), nil) {
 				return
 			}
 			if stopOrPause() {

@@ -235,9 +235,7 @@ func (b *base) giveSources(st *state, docs []*tool.Source, now func() time.Time,
 	if len(given) == 0 {
 		return true
 	}
-	msg := agent.Message{Source: SourceDocuments, Content: sourcesMessage(given), Time: now()}
-	st.messages = append(st.messages, msg)
-	return yield(Event{Type: EventMessage, Time: msg.Time, Speaker: SourceDocuments, Message: &msg, Index: len(st.messages) - 1, Total: st.usage}, nil)
+	return yield(st.record(agent.Message{Source: SourceDocuments, Content: sourcesMessage(given)}, now), nil)
 }
 
 // ground runs the grounding check when the team's work is done. Unsupported
@@ -259,7 +257,5 @@ func (b *base) ground(st *state, check GroundingFunc, now func() time.Time, yiel
 	if len(g.Unsupported) == 0 {
 		return g, true
 	}
-	msg := agent.Message{Source: GroundingCheck, Content: groundingFeedback(g), Time: now()}
-	st.messages = append(st.messages, msg)
-	return g, yield(Event{Type: EventMessage, Time: msg.Time, Speaker: GroundingCheck, Message: &msg, Index: len(st.messages) - 1, Total: st.usage}, nil)
+	return g, yield(st.record(agent.Message{Source: GroundingCheck, Content: groundingFeedback(g)}, now), nil)
 }
