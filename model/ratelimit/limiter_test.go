@@ -39,6 +39,26 @@ func done(ch <-chan result) (result, bool) {
 	}
 }
 
+// stillWaiting lets the bubble's goroutines settle, then fails the test
+// with why if the call behind ch has returned.
+func stillWaiting(t *testing.T, ch <-chan result, why string) {
+	t.Helper()
+	synctest.Wait()
+	if _, ok := done(ch); ok {
+		t.Fatal(why)
+	}
+}
+
+// wentThrough lets the bubble's goroutines settle, then fails the test with
+// why unless the call behind ch has gone through.
+func wentThrough(t *testing.T, ch <-chan result, why string) {
+	t.Helper()
+	synctest.Wait()
+	if r, ok := done(ch); !ok || r.err != nil {
+		t.Fatalf("%s: %v", why, r.err)
+	}
+}
+
 func mustAcquire(t *testing.T, l *ratelimit.Limiter, tokens int) ratelimit.Reservation {
 	t.Helper()
 	res, err := l.Acquire(t.Context(), dep, tokens)
@@ -67,26 +87,16 @@ func TestLimiter_Acquire_waitsForRequests(t *testing.T) {
 			clock.Advance(10 * time.Second)
 		}
 		ch := acquire(t.Context(), l, 10)
-		synctest.Wait()
-		if _, ok := done(ch); ok {
-			t.Fatal("a fourth request within the minute did not wait")
-		}
+		stillWaiting(t, ch, "a fourth request within the minute did not wait")
 		if got := l.Stats(dep); got.Waiting != 1 || got.RequestsAvailable != 0 {
 			t.Errorf("stats = %+v, want 1 waiting and no request available", got)
 		}
 		// The first request was taken 30s ago: it comes back after the
 		// window and the margin, 31s from now, not before.
 		clock.Advance(30 * time.Second)
-		synctest.Wait()
-		if _, ok := done(ch); ok {
-			t.Fatal("the request went through before the window (plus margin) passed")
-		}
+		stillWaiting(t, ch, "the request went through before the window (plus margin) passed")
 		clock.Advance(time.Second)
-		synctest.Wait()
-		r, ok := done(ch)
-		if !ok || r.err != nil {
-			t.Fatalf("the request did not go through once the window passed: %v", r.err)
-		}
+		wentThrough(t, ch, "the request did not go through once the window passed")
 		if got := l.Stats(dep).Waiting; got != 0 {
 			t.Errorf("waiting = %d, want 0", got)
 		}
@@ -101,16 +111,10 @@ func TestLimiter_Acquire_waitsForTokens(t *testing.T) {
 		clock.Advance(20 * time.Second)
 		mustAcquire(t, l, 300)
 		ch := acquire(t.Context(), l, 500)
-		synctest.Wait()
-		if _, ok := done(ch); ok {
-			t.Fatal("500 tokens went through with 100 left")
-		}
+		stillWaiting(t, ch, "500 tokens went through with 100 left")
 		// Freeing the 600 is enough; the 300 is not needed.
 		clock.Advance(41 * time.Second)
-		synctest.Wait()
-		if r, ok := done(ch); !ok || r.err != nil {
-			t.Fatalf("not through after the first tokens came back: %v", r.err)
-		}
+		wentThrough(t, ch, "not through after the first tokens came back")
 		if got := l.Stats(dep).TokensAvailable; got != 200 {
 			t.Errorf("tokens available = %d, want 200", got)
 		}
@@ -146,15 +150,9 @@ func TestReservation_Settle(t *testing.T) {
 			l := newLimiter(newFakeClock(), 10, 1000)
 			res := mustAcquire(t, l, 900)
 			ch := acquire(t.Context(), l, 500)
-			synctest.Wait()
-			if _, ok := done(ch); ok {
-				t.Fatal("went through with 100 tokens left")
-			}
+			stillWaiting(t, ch, "went through with 100 tokens left")
 			res.Settle(400)
-			synctest.Wait()
-			if r, ok := done(ch); !ok || r.err != nil {
-				t.Fatalf("the refund did not wake the waiting call: %v", r.err)
-			}
+			wentThrough(t, ch, "the refund did not wake the waiting call")
 		})
 	})
 	t.Run("cancel gives back the request and the tokens", func(t *testing.T) {
@@ -247,15 +245,9 @@ func TestLimiter_Observe_wait(t *testing.T) {
 		mustAcquire(t, l, 100)
 		l.Observe(dep, -1, 0) // another process used the rest
 		ch := acquire(t.Context(), l, 100)
-		synctest.Wait()
-		if _, ok := done(ch); ok {
-			t.Fatal("a call went through with nothing left")
-		}
+		stillWaiting(t, ch, "a call went through with nothing left")
 		clock.Advance(ratelimit.DefaultObserveHold)
-		synctest.Wait()
-		if r, ok := done(ch); !ok || r.err != nil {
-			t.Fatalf("the call did not go through when the hold ended: %v", r.err)
-		}
+		wentThrough(t, ch, "the call did not go through when the hold ended")
 	})
 }
 
@@ -273,10 +265,7 @@ func TestLimiter_Pause(t *testing.T) {
 		second := acquire(t.Context(), l, 10)
 		synctest.Wait()
 		clock.Advance(9 * time.Second)
-		synctest.Wait()
-		if _, ok := done(first); ok {
-			t.Fatal("a call went through during the pause")
-		}
+		stillWaiting(t, first, "a call went through during the pause")
 		clock.Advance(time.Second)
 		synctest.Wait()
 		for i, ch := range []<-chan result{first, second} {
@@ -358,10 +347,7 @@ func TestLimiter_Acquire_fifo(t *testing.T) {
 			large := acquire(t.Context(), l, 800)
 			synctest.Wait()
 			small := acquire(t.Context(), l, 50)
-			synctest.Wait()
-			if _, ok := done(small); ok {
-				t.Fatal("the small call overtook the large one")
-			}
+			stillWaiting(t, small, "the small call overtook the large one")
 			clock.Advance(time.Minute + time.Second)
 			synctest.Wait()
 			for name, ch := range map[string]<-chan result{"large": large, "small": small} {
