@@ -223,14 +223,7 @@ func checkReferences(t *testing.T, ct *checkedTemplate, minIDs int) {
 				t.Errorf("%s %v: scope %s is not declared", d.typ, d.segs, d.scope)
 				continue
 			}
-			deps, _ := d.res["dependsOn"].([]any)
-			found := false
-			for _, dep := range deps {
-				if s, _ := dep.(string); ct.refersTo(s, target) {
-					found = true
-				}
-			}
-			if !found {
+			if !ct.dependsOn(d, target) {
 				t.Errorf("%s %v does not depend on its scope %s", d.typ, d.segs, d.scope)
 			}
 		}
@@ -246,14 +239,7 @@ func checkReferences(t *testing.T, ct *checkedTemplate, minIDs int) {
 				t.Errorf("%s %v: parent %s %v is not declared", d.typ, d.segs, parentType, d.segs[:len(d.segs)-1])
 				continue
 			}
-			deps, _ := d.res["dependsOn"].([]any)
-			found := false
-			for _, dep := range deps {
-				if s, _ := dep.(string); ct.refersTo(s, parent) {
-					found = true
-				}
-			}
-			if !found {
+			if !ct.dependsOn(d, parent) {
 				t.Errorf("%s %v does not depend on its parent", d.typ, d.segs)
 			}
 		}

@@ -517,6 +517,17 @@ func idOf(d declared) string {
 	return fmt.Sprintf("resourceId(%s, %s)", quote(d.typ), strings.Join(d.segs, ", "))
 }
 
+// dependsOn reports whether one of d's dependsOn entries refers to target.
+func (ct *checkedTemplate) dependsOn(d, target declared) bool {
+	deps, _ := d.res["dependsOn"].([]any)
+	for _, dep := range deps {
+		if s, _ := dep.(string); ct.refersTo(s, target) {
+			return true
+		}
+	}
+	return false
+}
+
 // refersTo reports whether the template string s is an expression containing a resourceId of d.
 func (ct *checkedTemplate) refersTo(s string, d declared) bool {
 	e, ok := ct.exprs[s]
