@@ -131,10 +131,13 @@ func ClusterBench(ctx context.Context, cfg ClusterConfig) (*ClusterReport, error
 	}
 	admin := cfg.DatabaseURL
 	if admin == "" {
-		pgDir := filepath.Join(dir, "postgres")
-		if err := os.MkdirAll(pgDir, 0o700); err != nil {
+		// Its own temporary directory: as root the server runs as the
+		// postgres user, who must reach it (the log directory may be private).
+		pgDir, err := os.MkdirTemp("", "newsroom-bench-postgres-")
+		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
+		defer os.RemoveAll(pgDir)
 		pg, err := proc.StartPostgres(ctx, pgDir)
 		if err != nil {
 			return nil, err

@@ -282,12 +282,14 @@ type FaultReport struct {
 	// Errors are the failed runs' errors (distinct).
 	Errors []string `json:"errors,omitempty"`
 	// KilledInstance was killed KillAfterS after the first submission,
-	// holding KilledRuns claims; TakeoverMaxS is the time until the last
-	// of them was claimed elsewhere (or finished).
+	// holding KilledRuns claims (running or queued there). TakeoverS is, for
+	// each of them, the time from the kill until another instance claimed
+	// it: the survivors take them as their workers free up, so beyond the
+	// lease it measures the cluster's spare capacity.
 	KilledInstance string  `json:"killed_instance"`
 	KillAfterS     float64 `json:"kill_after_s"`
 	KilledRuns     int     `json:"killed_runs"`
-	TakeoverMaxS   float64 `json:"takeover_max_s"`
+	TakeoverS      Dist    `json:"takeover_s"`
 	// ChatRequests and the faults the emulator gave them.
 	ChatRequests int            `json:"chat_requests"`
 	Faults       map[string]int `json:"faults"`
@@ -341,6 +343,7 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 	for _, id := range held[victim] {
 		pending[id] = true
 	}
+	var takeover []float64
 	for {
 		states, err = c.Runs(ctx, ids)
 		if err != nil {
@@ -353,7 +356,7 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 			}
 			if pending[id] && (finishedStatus(r.Status) || (r.ClaimedBy != "" && c.InstanceOf(r.ClaimedBy) != victim)) {
 				delete(pending, id)
-				rep.TakeoverMaxS = max(rep.TakeoverMaxS, round2(time.Since(killedAt).Seconds()))
+				takeover = append(takeover, time.Since(killedAt).Seconds())
 			}
 		}
 		if done == len(ids) {
@@ -365,6 +368,7 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	rep.WallS = round1(time.Since(start).Seconds())
+	rep.TakeoverS = distOf(takeover)
 	errs := map[string]bool{}
 	for _, r := range states {
 		if r.Status == "succeeded" {
