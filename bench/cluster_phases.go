@@ -286,10 +286,14 @@ type FaultReport struct {
 	// each of them, the time from the kill until another instance claimed
 	// it: the survivors take them as their workers free up, so beyond the
 	// lease it measures the cluster's spare capacity.
-	KilledInstance string  `json:"killed_instance"`
-	KillAfterS     float64 `json:"kill_after_s"`
-	KilledRuns     int     `json:"killed_runs"`
-	TakeoverS      Dist    `json:"takeover_s"`
+	// TakeoverRunningS covers the runs that were executing at the kill,
+	// TakeoverQueuedS those still waiting in the killed instance's queue.
+	KilledInstance   string  `json:"killed_instance"`
+	KillAfterS       float64 `json:"kill_after_s"`
+	KilledRuns       int     `json:"killed_runs"`
+	TakeoverS        Dist    `json:"takeover_s"`
+	TakeoverRunningS Dist    `json:"takeover_running_s"`
+	TakeoverQueuedS  Dist    `json:"takeover_queued_s"`
 	// ChatRequests and the faults the emulator gave them.
 	ChatRequests int            `json:"chat_requests"`
 	Faults       map[string]int `json:"faults"`
@@ -323,7 +327,9 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 		return rep, err
 	}
 	held := make([][]string, len(c.Instances))
+	wasRunning := map[string]bool{}
 	for id, r := range states {
+		wasRunning[id] = r.Status == "running"
 		if i := c.InstanceOf(r.ClaimedBy); i >= 0 && !finishedStatus(r.Status) {
 			held[i] = append(held[i], id)
 		}
@@ -343,7 +349,7 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 	for _, id := range held[victim] {
 		pending[id] = true
 	}
-	var takeover []float64
+	var takeover, running, queued []float64
 	for {
 		states, err = c.Runs(ctx, ids)
 		if err != nil {
@@ -356,7 +362,13 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 			}
 			if pending[id] && (finishedStatus(r.Status) || (r.ClaimedBy != "" && c.InstanceOf(r.ClaimedBy) != victim)) {
 				delete(pending, id)
-				takeover = append(takeover, time.Since(killedAt).Seconds())
+				d := time.Since(killedAt).Seconds()
+				takeover = append(takeover, d)
+				if wasRunning[id] {
+					running = append(running, d)
+				} else {
+					queued = append(queued, d)
+				}
 			}
 		}
 		if done == len(ids) {
@@ -368,7 +380,7 @@ func MeasureFaults(ctx context.Context, c *Cluster, runs int, killAfter, timeout
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	rep.WallS = round1(time.Since(start).Seconds())
-	rep.TakeoverS = distOf(takeover)
+	rep.TakeoverS, rep.TakeoverRunningS, rep.TakeoverQueuedS = distOf(takeover), distOf(running), distOf(queued)
 	errs := map[string]bool{}
 	for _, r := range states {
 		if r.Status == "succeeded" {

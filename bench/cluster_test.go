@@ -119,6 +119,7 @@ func checkAnswersAreStored(t *testing.T, c *bench.Cluster, evs []bench.StoredEve
 }
 
 func TestCluster_TwoServeProcessesOnOnePostgres(t *testing.T) {
+	t.Parallel() // mostly waiting: on the model, on a lease to lapse
 	c := startCluster(t, 2, emulator.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -204,6 +205,7 @@ func TestDuplicateMessages_CountsAPositionStoredTwice(t *testing.T) {
 }
 
 func TestCluster_FaultRunWithAKill(t *testing.T) {
+	t.Parallel()
 	rates, err := emulator.ParseFaultRates("429=0.3,500=0.05,cut=0.05")
 	if err != nil {
 		t.Fatal(err)
