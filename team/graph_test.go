@@ -227,12 +227,10 @@ func TestSelector_ContextPolicyTrimsTheSelectorsHistory(t *testing.T) {
 	}
 }
 
-// TestGraph_PausesForApprovalWhenItRunsOutOfSteps: a graph's natural end
-// means its work is done, so a run that requires approval waits there, and
-// an approval on resume finishes it without another model call.
-func TestGraph_PausesForApprovalWhenItRunsOutOfSteps(t *testing.T) {
-	t.Parallel()
-	s := newScript().queue("Writer", "draft").queue("Editor", "ok")
+// writerThenEditor is the smallest graph that runs out of steps: Writer,
+// then Editor, then nothing.
+func writerThenEditor(t *testing.T, s *script) *team.Graph {
+	t.Helper()
 	g, err := team.NewGraph(team.GraphConfig{
 		Participants: assistants(t, s, "Writer", "Editor"),
 		Edges:        []team.Edge{{From: "Writer", To: "Editor"}},
@@ -240,6 +238,16 @@ func TestGraph_PausesForApprovalWhenItRunsOutOfSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+// TestGraph_PausesForApprovalWhenItRunsOutOfSteps: a graph's natural end
+// means its work is done, so a run that requires approval waits there, and
+// an approval on resume finishes it without another model call.
+func TestGraph_PausesForApprovalWhenItRunsOutOfSteps(t *testing.T) {
+	t.Parallel()
+	s := newScript().queue("Writer", "draft").queue("Editor", "ok")
+	g := writerThenEditor(t, s)
 	var cp team.Checkpoint
 	res, err := team.Collect("task", team.Checkpoint{}, g.Stream(context.Background(), "task", team.WithApproval(true)), cp.Apply)
 	if err != nil {
@@ -261,13 +269,7 @@ func TestGraph_PausesForApprovalWhenItRunsOutOfSteps(t *testing.T) {
 func TestGraph_ARevisionNoteRestartsTheGraph(t *testing.T) {
 	t.Parallel()
 	s := newScript().queue("Writer", "draft", "draft 2").queue("Editor", "ok", "ok 2")
-	g, err := team.NewGraph(team.GraphConfig{
-		Participants: assistants(t, s, "Writer", "Editor"),
-		Edges:        []team.Edge{{From: "Writer", To: "Editor"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := writerThenEditor(t, s)
 	var cp team.Checkpoint
 	if _, err := team.Collect("task", team.Checkpoint{}, g.Stream(context.Background(), "task", team.WithApproval(true)), cp.Apply); err != nil {
 		t.Fatal(err)
