@@ -356,22 +356,7 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 	if !pauseFor(ctx, wait) {
 		return
 	}
-	resp := completion[completionMessage]{
-		ID:                c.id,
-		Object:            "chat.completion",
-		Created:           c.created,
-		Model:             s.cfg.ModelName,
-		SystemFingerprint: systemFingerprint,
-		Choices: []completionChoice[completionMessage]{{
-			Message:      completionMessage{Role: "assistant", Content: text},
-			FinishReason: finish,
-		}},
-		Usage: newUsage(c.prompt, c.cached, completionTokens),
-	}
-	if c.azure {
-		resp.Choices[0].ContentFilterResults = safeFilter
-		resp.PromptFilterResults = promptFilters
-	}
+	resp := newCompletion(c, s.cfg.ModelName, completionMessage{Role: "assistant", Content: text}, finish, completionTokens, safeFilter)
 	b, err := json.Marshal(resp)
 	if err != nil {
 		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)

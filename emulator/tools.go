@@ -349,15 +349,8 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 	if !pauseFor(ctx, c.latency.TimeToFirstToken+time.Duration(completionTokens)*c.latency.perToken()) {
 		return
 	}
-	resp := completion[toolCompletionMessage]{
-		ID: c.id, Object: "chat.completion", Created: c.created, Model: s.cfg.ModelName, SystemFingerprint: systemFingerprint,
-		Choices: []completionChoice[toolCompletionMessage]{{Message: toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, FinishReason: "tool_calls"}},
-		Usage:   newUsage(c.prompt, c.cached, completionTokens),
-	}
-	if c.azure {
-		resp.Choices[0].ContentFilterResults = json.RawMessage(`{}`)
-		resp.PromptFilterResults = promptFilters
-	}
+	resp := newCompletion(c, s.cfg.ModelName, toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, "tool_calls",
+		completionTokens, json.RawMessage(`{}`))
 	b, err := json.Marshal(resp)
 	if err != nil {
 		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)

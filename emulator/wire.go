@@ -124,6 +124,25 @@ type completion[M any] struct {
 	PromptFilterResults []promptFilterResult  `json:"prompt_filter_results,omitempty"`
 }
 
+// newCompletion is the whole answer of call c with one choice, message msg.
+// Azure adds the prompt's filter results and filter as the choice's.
+func newCompletion[M any](c *call, modelName string, msg M, finish string, completionTokens int, filter json.RawMessage) completion[M] {
+	resp := completion[M]{
+		ID:                c.id,
+		Object:            "chat.completion",
+		Created:           c.created,
+		Model:             modelName,
+		SystemFingerprint: systemFingerprint,
+		Choices:           []completionChoice[M]{{Message: msg, FinishReason: finish}},
+		Usage:             newUsage(c.prompt, c.cached, completionTokens),
+	}
+	if c.azure {
+		resp.Choices[0].ContentFilterResults = filter
+		resp.PromptFilterResults = promptFilters
+	}
+	return resp
+}
+
 type chunkDelta struct {
 	Role    string  `json:"role,omitempty"`
 	Content *string `json:"content,omitempty"`
