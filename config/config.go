@@ -297,11 +297,7 @@ func (c *Config) Validate() error {
 	default:
 		add("%s (from %s) is %q: want off, memory, sqlite, redis or postgres", Cache, c.Source(Cache), c.Cache)
 	}
-	if c.RedisURL.IsSet() {
-		if u, err := url.Parse(c.RedisURL.Value()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			add("%s (from %s) is not a redis://, rediss:// or unix:// URL", RedisURL, c.Source(RedisURL))
-		}
-	}
+	problems = append(problems, c.storeProblems()...)
 	if c.RPM <= 0 {
 		add("%s (from %s) must be positive", RPM, c.Source(RPM))
 	}
@@ -326,6 +322,43 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("%w:\n  - %s", ErrInvalid, strings.Join(problems, "\n  - "))
+}
+
+// ValidateStore reports what is wrong with the connection settings alone
+// (those LoadStore reads), in the form Validate reports it.
+func (c *Config) ValidateStore() error {
+	if problems := c.storeProblems(); len(problems) > 0 {
+		return fmt.Errorf("%w:\n  - %s", ErrInvalid, strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+func (c *Config) storeProblems() []string {
+	var problems []string
+	if c.Source(DB).Layer == LayerFlag && c.Source(DatabaseURL).Layer == LayerFlag {
+		problems = append(problems, fmt.Sprintf("give --%s or --%s, not both", DB, DatabaseURL))
+	}
+	if c.RedisURL.IsSet() {
+		if u, err := url.Parse(c.RedisURL.Value()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			problems = append(problems, fmt.Sprintf("%s (from %s) is not a redis://, rediss:// or unix:// URL", RedisURL, c.Source(RedisURL)))
+		}
+	}
+	return problems
+}
+
+// UsesPostgres reports whether the run store is the PostgreSQL database of
+// DatabaseURL rather than the SQLite file DB. When both are set, the one
+// given with the higher precedence wins (a --db flag over
+// NEWSROOM_DATABASE_URL in the environment or .env); at the same level,
+// PostgreSQL.
+func (c *Config) UsesPostgres() bool {
+	if !c.DatabaseURL.IsSet() {
+		return false
+	}
+	if c.DB == "" {
+		return true
+	}
+	return c.Source(DatabaseURL).Layer <= c.Source(DB).Layer
 }
 
 // configuredBecause explains which present settings made the kind what it is,

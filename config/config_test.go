@@ -383,3 +383,78 @@ func TestLoad_FetchAllowFromDotEnvAndEnvironment(t *testing.T) {
 		t.Fatalf("environment over .env: fetch allow %q from %v", cfg.FetchAllow, cfg.Source(FetchAllow))
 	}
 }
+
+func TestLoadStore_ConnectionSettingsFromDotEnv(t *testing.T) {
+	p := writeDotEnv(t, "NEWSROOM_DATABASE_URL=postgres://app@db.example:5432/newsroom\nNEWSROOM_DATABASE_AUTH=entra\n"+
+		"NEWSROOM_REDIS_URL=rediss://cache.example:6380/0\nNEWSROOM_REDIS_AUTH=entra\n"+
+		"api_key=keyvault://vault/never-resolved\n")
+	// The model's Key Vault reference is not looked at: no resolver is needed.
+	cfg, err := LoadStore(context.Background(), Sources{DotEnvPath: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ValidateStore(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL.Value() != "postgres://app@db.example:5432/newsroom" || cfg.DatabaseAuth != "entra" ||
+		cfg.RedisURL.Value() != "rediss://cache.example:6380/0" || cfg.RedisAuth != "entra" {
+		t.Fatalf("store settings from .env: %q %q %q %q", cfg.DatabaseURL.Value(), cfg.DatabaseAuth, cfg.RedisURL.Value(), cfg.RedisAuth)
+	}
+	if s := cfg.Source(DatabaseAuth); s.Layer != LayerDotEnv || s.Name != "NEWSROOM_DATABASE_AUTH" {
+		t.Fatalf("database-auth source %v", s)
+	}
+	if !cfg.UsesPostgres() {
+		t.Fatal("a database URL alone chooses PostgreSQL")
+	}
+	// The full load reads them the same way.
+	full, err := LoadContext(context.Background(), Sources{DotEnvPath: p, Resolver: resolverFunc(func(string) (string, error) { return "k", nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.DatabaseAuth != cfg.DatabaseAuth || full.RedisAuth != cfg.RedisAuth || full.DatabaseURL != cfg.DatabaseURL {
+		t.Fatalf("LoadContext and LoadStore disagree: %+v vs %+v", full, cfg)
+	}
+
+	bad := writeDotEnv(t, "NEWSROOM_REDIS_AUTH=kerberos\n")
+	if _, err := LoadStore(context.Background(), Sources{DotEnvPath: bad}); err == nil || !strings.Contains(err.Error(), "redis-auth") ||
+		!strings.Contains(err.Error(), bad) {
+		t.Fatalf("a bad sign-in mode in .env must be refused naming the setting and the file: %v", err)
+	}
+}
+
+func TestConfig_UsesPostgres_HigherPrecedenceWins(t *testing.T) {
+	p := writeDotEnv(t, "NEWSROOM_DATABASE_URL=postgres://db.example/newsroom\nNEWSROOM_DB=dotenv.db\n")
+	tests := []struct {
+		name  string
+		flags map[string]string
+		env   map[string]string
+		want  bool
+	}{
+		{"both in .env: PostgreSQL", nil, nil, true},
+		{"--db over a URL in .env: SQLite", map[string]string{DB: "flag.db"}, nil, false},
+		{"NEWSROOM_DB in the environment over a URL in .env: SQLite", nil, map[string]string{"NEWSROOM_DB": "env.db"}, false},
+		{"--database-url over NEWSROOM_DB: PostgreSQL", map[string]string{DatabaseURL: "postgres://flag/x"}, map[string]string{"NEWSROOM_DB": "env.db"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadStore(context.Background(), Sources{Flags: tt.flags, Env: env(tt.env), DotEnvPath: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.UsesPostgres(); got != tt.want {
+				t.Fatalf("UsesPostgres = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	cfg, err := LoadStore(context.Background(), Sources{Flags: map[string]string{DB: "a.db", DatabaseURL: "postgres://x/y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ValidateStore(); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("--db and --database-url together: %v", err)
+	}
+}
+
+type resolverFunc func(string) (string, error)
+
+func (f resolverFunc) Resolve(_ context.Context, ref string) (string, error) { return f(ref) }

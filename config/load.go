@@ -92,6 +92,24 @@ func LoadContext(ctx context.Context, src Sources) (*Config, error) {
 	return l.cfg, nil
 }
 
+// LoadStore reads only the connection settings (DatabaseURL, DB,
+// RedisURL, DatabaseAuth, RedisAuth) from the same sources as LoadContext,
+// for commands that use the run store but no model (keys): a model setting,
+// even a broken one or a Key Vault reference, is not looked at. Call
+// ValidateStore before opening anything.
+func LoadStore(ctx context.Context, src Sources) (*Config, error) {
+	dot, err := readDotEnv(src.DotEnvPath)
+	if err != nil {
+		return nil, err
+	}
+	l := &loader{ctx: ctx, src: src, dot: dot, cfg: &Config{sources: map[string]Source{}}}
+	l.loadStore()
+	if err := errors.Join(l.errs...); err != nil {
+		return nil, err
+	}
+	return l.cfg, nil
+}
+
 type loader struct {
 	ctx  context.Context
 	src  Sources
@@ -201,8 +219,6 @@ func (l *loader) load() error {
 	c.Cache, _ = l.get(Cache, l.vars(Cache))
 	c.Cache = strings.ToLower(c.Cache)
 	c.CachePath, _ = l.get(CachePath, l.vars(CachePath))
-	redis, _ := l.get(RedisURL, l.vars(RedisURL))
-	c.RedisURL = Secret(redis)
 	c.RPM = l.getInt(RPM)
 	c.TPM = l.getInt(TPM)
 	c.ContextWindow = l.getInt(ContextWindow)
@@ -212,10 +228,27 @@ func (l *loader) load() error {
 	c.DeploymentsFile, _ = l.get(DeploymentsFile, l.vars(DeploymentsFile))
 	c.CacheSimilarity = l.getFloat(CacheSimilarity)
 	c.EmbeddingsDeployment, _ = l.get(EmbeddingsDeployment, l.vars(EmbeddingsDeployment))
+	c.FetchAllow, _ = l.get(FetchAllow, l.vars(FetchAllow))
+	l.loadStore()
+	c.Alerts = Alerts{
+		MaxLatency:      l.getDuration(AlertMaxLatency),
+		MinSuccessRate:  l.getFloat(AlertMinSuccessRate),
+		MaxQuotaUsed:    l.getFloat(AlertMaxQuotaUsed),
+		MaxOverBudget:   l.getFloat(AlertMaxOverBudget),
+		MaxAuthFailures: l.getInt(AlertMaxAuthFailures),
+	}
+	return errors.Join(l.errs...)
+}
+
+// loadStore reads the connection settings: the run store (PostgreSQL or
+// SQLite), Redis, and how PostgreSQL and Redis connections sign in.
+func (l *loader) loadStore() {
+	c := l.cfg
 	db, _ := l.get(DatabaseURL, l.vars(DatabaseURL))
 	c.DatabaseURL = Secret(db)
 	c.DB, _ = l.get(DB, l.vars(DB))
-	c.FetchAllow, _ = l.get(FetchAllow, l.vars(FetchAllow))
+	redis, _ := l.get(RedisURL, l.vars(RedisURL))
+	c.RedisURL = Secret(redis)
 	for _, a := range []struct {
 		name string
 		mode *entra.Mode
@@ -227,14 +260,6 @@ func (l *loader) load() error {
 		}
 		*a.mode = m
 	}
-	c.Alerts = Alerts{
-		MaxLatency:      l.getDuration(AlertMaxLatency),
-		MinSuccessRate:  l.getFloat(AlertMinSuccessRate),
-		MaxQuotaUsed:    l.getFloat(AlertMaxQuotaUsed),
-		MaxOverBudget:   l.getFloat(AlertMaxOverBudget),
-		MaxAuthFailures: l.getInt(AlertMaxAuthFailures),
-	}
-	return errors.Join(l.errs...)
 }
 
 func (l *loader) getInt(name string) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/newsroom-dev/newsroom/config"
-	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
@@ -137,42 +137,72 @@ var settingNames = func() map[string]bool {
 // defaultDB is the SQLite run store of `serve` and `keys` when nothing is configured.
 const defaultDB = "newsroom.db"
 
-// storeFlags choose the run store: --database-url (PostgreSQL) or --db (SQLite).
+// storeFlags choose the run store: --database-url (PostgreSQL) or --db
+// (SQLite), and how PostgreSQL signs in (--database-auth). They are config
+// settings: a flag wins over the environment, which wins over .env.
 type storeFlags struct {
-	db, databaseURL string
+	fs *pflag.FlagSet
+	// envFile is the .env file of a command without model flags (keys);
+	// serve reads the model flags' --env-file.
+	envFile string
 }
 
-func addStoreFlags(fs *pflag.FlagSet) *storeFlags {
-	f := &storeFlags{}
-	fs.StringVar(&f.db, "db", "", "SQLite file of the run store (env NEWSROOM_DB; default "+defaultDB+")")
-	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL of the run store, instead of SQLite "+
+// addStoreFlags defines the store flags on fs; ownEnvFile adds --env-file
+// for a command that has no model flags.
+func addStoreFlags(fs *pflag.FlagSet, ownEnvFile bool) *storeFlags {
+	f := &storeFlags{fs: fs}
+	fs.String(config.DB, "", "SQLite file of the run store (env NEWSROOM_DB; default "+defaultDB+")")
+	fs.String(config.DatabaseURL, "", "PostgreSQL URL of the run store, instead of SQLite "+
 		"(env NEWSROOM_DATABASE_URL, preferred: a password on the command line is visible to other users)")
-	setGroup(fs, groupStore, "db", "database-url")
+	fs.String(config.DatabaseAuth, "", "PostgreSQL sign-in: password, entra (the managed identity's Microsoft Entra ID token) "+
+		"or auto, the default (entra for an Azure host and a URL without password) (env NEWSROOM_DATABASE_AUTH)")
+	setGroup(fs, groupStore, config.DB, config.DatabaseURL, config.DatabaseAuth)
+	if ownEnvFile {
+		fs.StringVar(&f.envFile, "env-file", ".env", "the .env file to read (missing is fine)")
+		setGroup(fs, groupStore, "env-file")
+	}
 	return f
 }
 
-// open opens the configured store and describes it without credentials.
-// Flags win over the environment (NEWSROOM_DATABASE_URL, NEWSROOM_DB).
-func (f *storeFlags) open(ctx context.Context) (store.Store, string, error) {
-	url := firstNonEmpty(f.databaseURL, os.Getenv("NEWSROOM_DATABASE_URL"))
-	db := firstNonEmpty(f.db, os.Getenv("NEWSROOM_DB"))
-	if f.databaseURL != "" && f.db != "" {
-		return nil, "", usageErrorf("give --db or --database-url, not both")
-	}
-	if url != "" && f.db == "" {
-		auth, err := entra.ParseMode(os.Getenv("NEWSROOM_DATABASE_AUTH"))
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: NEWSROOM_DATABASE_AUTH: %w", errConfig, err)
+// load reads the store settings alone (flags, environment, .env), for a
+// command without a model; errors are configuration errors (exit 2).
+func (f *storeFlags) load(ctx context.Context) (*config.Config, error) {
+	flags := map[string]string{}
+	f.fs.Visit(func(fl *pflag.Flag) {
+		if settingNames[fl.Name] {
+			flags[fl.Name] = fl.Value.String()
 		}
-		st, err := postgres.OpenWith(ctx, url, postgres.Options{Auth: auth})
+	})
+	cfg, err := config.LoadStore(ctx, config.Sources{Flags: flags, Env: os.LookupEnv, DotEnvPath: f.envFile, Resolver: &lazyResolver{}})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if err := cfg.ValidateStore(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	return cfg, nil
+}
+
+// open loads the store settings and opens the store (see openStore).
+func (f *storeFlags) open(ctx context.Context) (store.Store, string, error) {
+	cfg, err := f.load(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return openStore(ctx, cfg)
+}
+
+// openStore opens the run store cfg chooses (config.UsesPostgres) and
+// describes it without credentials.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, string, error) {
+	if cfg.UsesPostgres() {
+		st, err := postgres.OpenWith(ctx, cfg.DatabaseURL.Value(), postgres.Options{Auth: cfg.DatabaseAuth})
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", errConfig, err)
 		}
 		return st, "postgresql", nil
 	}
-	if db == "" {
-		db = defaultDB
-	}
+	db := cmp.Or(cfg.DB, defaultDB)
 	st, err := sqlite.Open(ctx, db)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %w", errConfig, err)

@@ -61,7 +61,7 @@ approval), admin (also lists keys and cancels any run).`,
 		Example: "  newsroom keys create --name alice\n  newsroom keys create --name chief --role editor-in-chief\n  newsroom keys create --name ops --role admin",
 		Args:    noArgs,
 	}
-	sf := addStoreFlags(cmd.Flags())
+	sf := addStoreFlags(cmd.Flags(), true)
 	cmd.Flags().StringVar(&name, "name", "", "who the key is for (required)")
 	cmd.Flags().StringVar(&roleName, "role", "reporter", "what the key may do: reader, reporter, editor-in-chief or admin")
 	cmd.Flags().BoolVar(&admin, "admin", false, "same as --role admin")
@@ -102,7 +102,7 @@ func newKeysListCmd() *cobra.Command {
 		Example: `  newsroom keys list --db newsroom.db`,
 		Args:    noArgs,
 	}
-	sf := addStoreFlags(cmd.Flags())
+	sf := addStoreFlags(cmd.Flags(), true)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		st, _, err := sf.open(cmd.Context())
 		if err != nil {
@@ -139,7 +139,7 @@ func newKeysRevokeCmd() *cobra.Command {
 			return nil
 		},
 	}
-	sf := addStoreFlags(cmd.Flags())
+	sf := addStoreFlags(cmd.Flags(), true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		st, _, err := sf.open(cmd.Context())
 		if err != nil {

@@ -85,6 +85,9 @@ func (s *modelStack) Close() {
 
 // stackOptions tune buildModel for a command.
 type stackOptions struct {
+	// Config is the configuration when the command loaded it already
+	// (serve: for the store); nil means buildModel loads it.
+	Config *config.Config
 	// LogFormat is "text" (console) or "json" (service); LogLevel its level.
 	LogFormat string
 	LogLevel  slog.Level
@@ -103,9 +106,11 @@ type stackOptions struct {
 // starts the in-process emulator and talks to it over the Azure protocol, so
 // the offline path exercises the real client.
 func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stackOptions) (*modelStack, error) {
-	cfg, err := loadConfig(ctx, mf)
-	if err != nil {
-		return nil, err
+	cfg, err := opts.Config, error(nil)
+	if cfg == nil {
+		if cfg, err = loadConfig(ctx, mf); err != nil {
+			return nil, err
+		}
 	}
 	if opts.LogFormat == "" {
 		opts.LogFormat, opts.LogLevel = "text", slog.LevelWarn

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
 )
 
 const facts = "Facts: The city council approved a new bike lane on Main Street on Tuesday. Construction starts in March and costs 2.1 million dollars."
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 		os.Exit(serveTestMCP()) // this binary is a desk's MCP server (mcp_test.go)
 	}
 	code := m.Run()
+	testsvc.StopAll() // the PostgreSQL of storeconfig_test.go
 	if binary != "" {
 		_ = os.Remove(binary)
 	}

@@ -107,7 +107,7 @@ within --grace and exits 0.`,
 		"https://HOST/auth/callback as registered with the identity provider (default: from each request's host)")
 	fs.StringVar(&o.roleMap, "role-map", os.Getenv("NEWSROOM_ROLE_MAP"),
 		"roles from groups: editor-in-chief=GROUP_ID,reporter=GROUP_ID,... (env NEWSROOM_ROLE_MAP); app roles in the roles claim always count")
-	o.store = addStoreFlags(fs)
+	o.store = addStoreFlags(fs, false)
 	o.model = addModelFlags(fs)
 	o.tools = addToolFlags(fs, false)
 	return cmd
@@ -149,8 +149,13 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	// The store first: on PostgreSQL the daily budget is kept in it.
-	st, storeDesc, err := o.store.open(ctx)
+	// The configuration once, for the store and the model; the store first:
+	// on PostgreSQL the daily budget is kept in it.
+	cfg, err := loadConfig(ctx, o.model)
+	if err != nil {
+		return err
+	}
+	st, storeDesc, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -159,7 +164,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	// The calls' observed sizes and durations size the runs in progress
 	// (--workers 0).
 	calls := &server.CallStats{}
-	sopts := stackOptions{LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics, Bottom: calls.Middleware()}
+	sopts := stackOptions{Config: cfg, LogFormat: "json", LogLevel: slog.LevelInfo, Prometheus: o.metrics, Bottom: calls.Middleware()}
 	if pg != nil {
 		sopts.Spend = pg.Spend()
 	}
@@ -189,7 +194,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return err
 	}
 	defer closeLimiter()
-	notifier, closeNotifier, err := runNotifier(ctx, o.store, storeDesc, stack.Config.RedisURL.Value(), stack.Config.RedisAuth)
+	notifier, closeNotifier, err := runNotifier(ctx, cfg)
 	if err != nil {
 		return err
 	}
