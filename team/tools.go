@@ -103,11 +103,7 @@ func (s *state) material() Material {
 			m.Documents = append(m.Documents, src.Text)
 		}
 	}
-	for _, ex := range s.pending {
-		if !ex.IsError {
-			m.Documents = append(m.Documents, ex.Result)
-		}
-	}
+	m.addResults(s.pending)
 	return m
 }
 
@@ -120,13 +116,19 @@ func MaterialOf(task string, msgs []agent.Message) Material {
 		if msg.Source == SourceDocuments {
 			m.Documents = append(m.Documents, msg.Content)
 		}
-		for _, ex := range msg.ToolCalls {
-			if !ex.IsError {
-				m.Documents = append(m.Documents, ex.Result)
-			}
-		}
+		m.addResults(msg.ToolCalls)
 	}
 	return m
+}
+
+// addResults adds the results of the tool calls that did not fail: what a
+// tool returned is material, an error message is not.
+func (m *Material) addResults(calls []agent.ToolExchange) {
+	for _, ex := range calls {
+		if !ex.IsError {
+			m.Documents = append(m.Documents, ex.Result)
+		}
+	}
 }
 
 // HasMaterial reports whether there is anything to check an article
