@@ -8,6 +8,18 @@ import (
 	"github.com/newsroom-dev/newsroom/model/pool"
 )
 
+// appSettings returns the web app's app settings, name to value expression.
+func appSettings(site declared) map[string]string {
+	list, _ := path(site.res, "properties", "siteConfig", "appSettings").([]any)
+	settings := map[string]string{}
+	for _, s := range list {
+		name, _ := path(s, "name").(string)
+		value, _ := path(s, "value").(string)
+		settings[name] = value
+	}
+	return settings
+}
+
 // appSetting returns the value expression of the web app's app setting.
 func appSetting(t *testing.T, ct *checkedTemplate, name string) string {
 	t.Helper()

@@ -153,14 +153,7 @@ func TestDockerfile(t *testing.T) {
 		}
 		ct := loadTemplate(t)
 		site := ct.one(t, "Microsoft.Web/sites")
-		list, _ := path(site.res, "properties", "siteConfig", "appSettings").([]any)
-		port := ""
-		for _, s := range list {
-			if path(s, "name") == "WEBSITES_PORT" {
-				port, _ = path(s, "value").(string)
-			}
-		}
-		if port != "8080" {
+		if port := appSettings(site)["WEBSITES_PORT"]; port != "8080" {
 			t.Errorf("template WEBSITES_PORT = %q, the container listens on 8080", port)
 		}
 	})

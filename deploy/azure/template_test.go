@@ -536,13 +536,7 @@ func TestTemplate_Security(t *testing.T) {
 		}
 	})
 	t.Run("app settings point at the endpoint and hold no secret", func(t *testing.T) {
-		list, _ := path(site.res, "properties", "siteConfig", "appSettings").([]any)
-		settings := map[string]string{}
-		for _, s := range list {
-			name, _ := path(s, "name").(string)
-			value, _ := path(s, "value").(string)
-			settings[name] = value
-		}
+		settings := appSettings(site)
 		for _, name := range []string{"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_VERSION", "AZURE_CLIENT_ID",
 			"APPLICATIONINSIGHTS_CONNECTION_STRING", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES",
 			"NEWSROOM_DATABASE_URL", "NEWSROOM_DAILY_BUDGET_USD", "WEBSITES_PORT"} {
@@ -594,13 +588,7 @@ func TestTemplate_Security(t *testing.T) {
 		}
 	})
 	t.Run("the app-side alert thresholds are app settings with the app's defaults", func(t *testing.T) {
-		list, _ := path(site.res, "properties", "siteConfig", "appSettings").([]any)
-		settings := map[string]string{}
-		for _, s := range list {
-			name, _ := path(s, "name").(string)
-			value, _ := path(s, "value").(string)
-			settings[name] = value
-		}
+		settings := appSettings(site)
 		appDefaults := map[string]string{}
 		for _, s := range config.Settings() {
 			for _, v := range s.Vars {
