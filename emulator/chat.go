@@ -357,9 +357,8 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 		return
 	}
 	resp := newCompletion(c, s.cfg.ModelName, completionMessage{Role: "assistant", Content: text}, finish, completionTokens, safeFilter)
-	b, err := json.Marshal(resp)
-	if err != nil {
-		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)
+	b, ok := encode(w, resp)
+	if !ok {
 		return
 	}
 	switch c.fault {

@@ -351,9 +351,8 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 	}
 	resp := newCompletion(c, s.cfg.ModelName, toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, "tool_calls",
 		completionTokens, json.RawMessage(`{}`))
-	b, err := json.Marshal(resp)
-	if err != nil {
-		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)
+	b, ok := encode(w, resp)
+	if !ok {
 		return
 	}
 	if c.fault == FaultCut || c.fault == FaultMalformed {

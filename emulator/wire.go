@@ -247,12 +247,19 @@ func plural(n int, one, many string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if b, ok := encode(w, v); ok {
+		_ = writeBody(w, status, b)
+	}
+}
+
+// encode marshals v, answering 500 when it cannot be; ok is false then.
+func encode(w http.ResponseWriter, v any) (b []byte, ok bool) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, "emulator: encoding response", http.StatusInternalServerError)
-		return
+		return nil, false
 	}
-	_ = writeBody(w, status, b)
+	return b, true
 }
 
 // writeBody answers with the JSON body b and its length. net/http sends it
