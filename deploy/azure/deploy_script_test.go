@@ -278,6 +278,76 @@ func TestDeployScript_Run(t *testing.T) {
 			}
 		}
 	})
+	t.Run("with PostgreSQL deployed no database secret is needed or passed", func(t *testing.T) {
+		withPG := map[string]string{"DEPLOY_POSTGRES": "true"}
+		for k, v := range env {
+			if k != "NEWSROOM_DATABASE_URL" {
+				withPG[k] = v
+			}
+		}
+		r := runDeploy(t, withPG, "--what-if")
+		if r.err != nil {
+			t.Fatalf("DEPLOY_POSTGRES=true without NEWSROOM_DATABASE_URL: %v\nstderr:\n%s", r.err, r.stderr)
+		}
+		if strings.Contains(r.files, "databaseUrl") {
+			t.Errorf("a databaseUrl parameter reached az although the template deploys PostgreSQL:\n%s", r.files)
+		}
+		last := r.calls[len(r.calls)-1]
+		if !strings.Contains(last, "deployment group create") || !strings.Contains(last, "deployPostgres=true") {
+			t.Errorf("deployment call %q", last)
+		}
+		// A URL given anyway is ignored, said so, and never sent or printed.
+		withPG["NEWSROOM_DATABASE_URL"] = testSecret
+		r = runDeploy(t, withPG)
+		if r.err != nil {
+			t.Fatalf("deploy.sh: %v\nstderr:\n%s", r.err, r.stderr)
+		}
+		if strings.Contains(r.files, "databaseUrl") || strings.Contains(strings.Join(r.calls, "\n")+r.stdout+r.stderr, "s3cr3t") {
+			t.Error("the ignored database URL reached az or the output")
+		}
+		if !strings.Contains(r.stderr, "NEWSROOM_DATABASE_URL is ignored") {
+			t.Errorf("stderr %q does not say the URL is ignored", r.stderr)
+		}
+	})
+	t.Run("deployPostgres in the parameters file counts like DEPLOY_POSTGRES", func(t *testing.T) {
+		base, err := os.ReadFile("azuredeploy.parameters.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			value   string
+			needURL bool
+		}{{"true", false}, {"false", true}} {
+			params := filepath.Join(t.TempDir(), "p.json")
+			text := strings.Replace(string(base), `"parameters": {`, `"parameters": {
+    "deployPostgres": {
+      "value": `+tc.value+`
+    },`, 1)
+			if err := os.WriteFile(params, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := map[string]string{"PARAMETERS_FILE": params}
+			for k, v := range env {
+				if k != "NEWSROOM_DATABASE_URL" {
+					e[k] = v
+				}
+			}
+			r := runDeploy(t, e)
+			if failed := r.err != nil; failed != tc.needURL {
+				t.Errorf("deployPostgres %s in the file, no NEWSROOM_DATABASE_URL: err %v, want failure %v\nstderr:\n%s", tc.value, r.err, tc.needURL, r.stderr)
+			}
+			if tc.needURL && (len(r.calls) != 0 || !strings.Contains(r.stderr, "NEWSROOM_DATABASE_URL")) {
+				t.Errorf("without PostgreSQL and without a URL: az calls %q, stderr %q", r.calls, r.stderr)
+			}
+		}
+		bad := map[string]string{"DEPLOY_POSTGRES": "yes"}
+		for k, v := range env {
+			bad[k] = v
+		}
+		if r := runDeploy(t, bad); r.err == nil || len(r.calls) != 0 || !strings.Contains(r.stderr, "DEPLOY_POSTGRES") {
+			t.Errorf("DEPLOY_POSTGRES=yes: err %v, az calls %q, stderr %q", r.err, r.calls, r.stderr)
+		}
+	})
 	t.Run("an unknown environment is refused", func(t *testing.T) {
 		bad := map[string]string{}
 		for k, v := range env {

@@ -194,16 +194,49 @@ func TestTemplate_Operations(t *testing.T) {
 		if !strings.Contains(str(path(p, "network", "delegatedSubnetResourceId")), "pgSubnetName") {
 			t.Error("postgres is not in its delegated subnet")
 		}
-		admin := only(t, "Microsoft.DBforPostgreSQL/flexibleServers/administrators")
-		if !strings.Contains(str(admin.res["name"]), "principalId") || path(admin.res, "properties", "principalType") != "ServicePrincipal" {
-			t.Errorf("postgres administrator %v is not the app's identity", admin.res["name"])
+		// The administrator's name is the identity's principal id, known only
+		// while deploying: ARM takes no reference() in a name, so a nested
+		// deployment receives it as a parameter.
+		if len(ct.ofType("Microsoft.DBforPostgreSQL/flexibleServers/administrators")) != 0 {
+			t.Error("the administrator is declared at the top, where its name cannot use the principal id")
+		}
+		var admins []declared
+		var adminDeploy *checkedTemplate
+		for _, n := range ct.all()[1:] {
+			if ds := n.ofType("Microsoft.DBforPostgreSQL/flexibleServers/administrators"); len(ds) > 0 {
+				admins, adminDeploy = append(admins, ds...), n
+			}
+		}
+		if len(admins) != 1 {
+			t.Fatalf("want one PostgreSQL administrator in a nested deployment, got %d", len(admins))
+		}
+		admin := admins[0]
+		if adminDeploy.outerText(str(admin.res["name"])) != "format('{0}/{1}', variables('postgresName'), reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName')), '2023-01-31').principalId)" ||
+			path(admin.res, "properties", "principalType") != "ServicePrincipal" ||
+			adminDeploy.outerText(str(path(admin.res, "properties", "principalName"))) != "variables('identityName')" {
+			t.Errorf("postgres administrator %v (%v) is not the app's identity", adminDeploy.outerText(str(admin.res["name"])), admin.res["properties"])
+		}
+		if c := adminDeploy.deployment.res["condition"]; c != "[parameters('deployPostgres')]" {
+			t.Errorf("administrator deployment condition %v", c)
+		}
+		// The app's own database, not the server's maintenance database postgres.
+		db := only(t, "Microsoft.DBforPostgreSQL/flexibleServers/databases")
+		checkProps(t, db.res, map[string]any{"condition": "[parameters('deployPostgres')]"})
+		if str(db.res["name"]) != "[format('{0}/{1}', variables('postgresName'), parameters('postgresDatabaseName'))]" ||
+			ct.t.Parameters["postgresDatabaseName"].DefaultValue != "newsroom" || path(db.res, "properties", "charset") != "UTF8" {
+			t.Errorf("database %v %v, default name %v", db.res["name"], db.res["properties"], ct.t.Parameters["postgresDatabaseName"].DefaultValue)
+		}
+		site := ct.one(t, "Microsoft.Web/sites")
+		if !ct.dependsOn(site, db) || !ct.dependsOn(site, adminDeploy.deployment) {
+			t.Error("the web app starts before its database and its sign-in exist")
 		}
 		if v := appSetting(t, ct, "NEWSROOM_POSTGRES_HOST"); !strings.Contains(v, "fullyQualifiedDomainName") {
 			t.Errorf("NEWSROOM_POSTGRES_HOST = %s", v)
 		}
 		// The app signs in as its identity (the Entra administrator's role
 		// name), with a token for a password: no password in the URL.
-		if v := appSetting(t, ct, "NEWSROOM_DATABASE_URL"); !strings.Contains(v, "if(parameters('deployPostgres'), format('postgres://{0}@{1}:5432/") ||
+		if v := appSetting(t, ct, "NEWSROOM_DATABASE_URL"); !strings.Contains(v, "if(parameters('deployPostgres'), format('postgres://{0}@{1}:5432/{2}?") ||
+			!strings.Contains(v, "parameters('postgresDatabaseName'))") ||
 			!strings.Contains(v, "sslmode=require") || !strings.Contains(v, "variables('identityName')") || !strings.Contains(v, "fullyQualifiedDomainName") {
 			t.Errorf("NEWSROOM_DATABASE_URL = %s, want the server's passwordless URL when deployPostgres", v)
 		}

@@ -77,7 +77,11 @@ func TestTemplate_References(t *testing.T) {
 		t.Fatal("the nested AcrPull template was not found; the loader is off")
 	}
 	for _, ct := range root.all() {
-		minIDs := 1
+		// The walk must find the resource ids a template's text holds (a
+		// nested template may hold none: the PostgreSQL administrator's
+		// names its server by a parameter).
+		raw, _ := json.Marshal(ct.t.Resources)
+		minIDs := min(1, strings.Count(string(raw), "resourceId("))
 		if ct == root {
 			minIDs = 20
 		}
@@ -235,6 +239,26 @@ func checkReferences(t *testing.T, ct *checkedTemplate, minIDs int) {
 			}
 			parentType := d.typ[:strings.LastIndex(d.typ, "/")]
 			parent, ok := ct.find(parentType, d.segs[:len(d.segs)-1])
+			if !ok && ct.parent != nil {
+				// A nested deployment's child of an outer resource (its name
+				// needs a value known only while deploying): the deployment
+				// must depend on the parent.
+				segs := make([]string, len(d.segs)-1)
+				for i, seg := range d.segs[:len(d.segs)-1] {
+					segs[i] = seg
+					for name := range ct.t.Parameters {
+						if v := ct.passed(name); v != "" {
+							segs[i] = strings.ReplaceAll(segs[i], "parameters("+quote(name)+")", v)
+						}
+					}
+				}
+				if outer, found := ct.parent.find(parentType, segs); found {
+					if !ct.parent.dependsOn(ct.deployment, outer) {
+						t.Errorf("%s %v: the deployment %v does not depend on the parent %v", d.typ, d.segs, ct.deployment.segs, segs)
+					}
+					continue
+				}
+			}
 			if !ok {
 				t.Errorf("%s %v: parent %s %v is not declared", d.typ, d.segs, parentType, d.segs[:len(d.segs)-1])
 				continue
@@ -282,8 +306,8 @@ func TestTemplate_Parameters(t *testing.T) {
 				if inFile {
 					t.Errorf("secure parameter %q is set in the parameters file", name)
 				}
-				if p.DefaultValue != nil {
-					t.Errorf("secure parameter %q has a default value", name)
+				if p.DefaultValue != nil && p.DefaultValue != "" {
+					t.Errorf("secure parameter %q has a default value other than empty", name)
 				}
 			case p.DefaultValue == nil && !inFile:
 				t.Errorf("required parameter %q is not in the parameters file", name)
@@ -291,6 +315,11 @@ func TestTemplate_Parameters(t *testing.T) {
 		}
 		if ct.t.Parameters["databaseUrl"].Type != "securestring" {
 			t.Error("databaseUrl must be a securestring")
+		}
+		// Empty by default: with deployPostgres no secret is needed (deploy.sh
+		// requires it otherwise), and the Key Vault secret is only made then.
+		if v := ct.t.Parameters["databaseUrl"].DefaultValue; v != "" {
+			t.Errorf("databaseUrl default %v, want empty", v)
 		}
 	})
 	t.Run("no secure parameter reaches an output", func(t *testing.T) {
@@ -551,7 +580,16 @@ func TestTemplate_Security(t *testing.T) {
 			t.Errorf("AZURE_CLIENT_ID = %q, want the identity's clientId", got)
 		}
 		db := settings["NEWSROOM_DATABASE_URL"]
-		secret := ct.one(t, "Microsoft.KeyVault/vaults/secrets")
+		secrets := ct.ofType("Microsoft.KeyVault/vaults/secrets")
+		if len(secrets) != 1 {
+			t.Fatalf("want one Key Vault secret, got %d", len(secrets))
+		}
+		secret := secrets[0]
+		// The secret holds an external database's URL: not made when the
+		// template deploys PostgreSQL (the app then uses the server's URL).
+		if c := secret.res["condition"]; c != "[not(parameters('deployPostgres'))]" {
+			t.Errorf("secret condition %v, want not(deployPostgres)", c)
+		}
 		// Without deployPostgres, the Key Vault secret; with it, the server's
 		// passwordless URL (the identity signs in with a token: operations_test).
 		if !strings.HasPrefix(db, "[if(parameters('deployPostgres'), format('postgres://") ||

@@ -69,6 +69,7 @@ var apiVersions = map[string]string{
 	"Microsoft.Consumption/budgets":                            "2023-05-01",
 	"Microsoft.DBforPostgreSQL/flexibleServers":                "2024-08-01",
 	"Microsoft.DBforPostgreSQL/flexibleServers/administrators": "2024-08-01",
+	"Microsoft.DBforPostgreSQL/flexibleServers/databases":      "2024-08-01",
 	"Microsoft.Cache/redis":                                    "2024-03-01",
 	"Microsoft.Cache/redis/accessPolicyAssignments":            "2024-03-01",
 }
@@ -83,6 +84,7 @@ var notTaggable = map[string]bool{
 	"Microsoft.Authorization/policyAssignments":                true,
 	"Microsoft.Consumption/budgets":                            true,
 	"Microsoft.DBforPostgreSQL/flexibleServers/administrators": true,
+	"Microsoft.DBforPostgreSQL/flexibleServers/databases":      true,
 	"Microsoft.Cache/redis/accessPolicyAssignments":            true,
 }
 
