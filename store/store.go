@@ -57,6 +57,33 @@ type Approval struct {
 	Decisions []team.Decision `json:"decisions,omitempty"`
 }
 
+// RunOptions are a run's settings of tools, sources and grounding. The
+// zero value is the service's default: tools and the grounding check on, no
+// documents given.
+type RunOptions struct {
+	// Sources are the documents fetched for the run when it was created
+	// (POST /v1/runs "sources"), handed to its team before it starts; a
+	// resumed run reads these, not the web again.
+	Sources []Document `json:"sources,omitempty"`
+	// NoTools runs the agents without tools.
+	NoTools bool `json:"no_tools,omitempty"`
+	// NoGrounding turns the grounding check off.
+	NoGrounding bool `json:"no_grounding,omitempty"`
+}
+
+// IsZero reports whether the options are the default.
+func (o RunOptions) IsZero() bool { return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding }
+
+// Document is a fetched document as a run keeps it, text included.
+type Document struct {
+	// URL is where it was read (after redirects).
+	URL       string    `json:"url"`
+	Title     string    `json:"title,omitempty"`
+	FetchedAt time.Time `json:"fetched_at"`
+	// Text is the readable text the team is given.
+	Text string `json:"text"`
+}
+
 // Run is one submitted task and what became of it.
 type Run struct {
 	ID string `json:"id"`
@@ -78,7 +105,11 @@ type Run struct {
 	// Approval is set when the run requires a person's approval.
 	Approval *Approval `json:"approval,omitempty"`
 	// Article is the finished article as Markdown, when done.
-	Article    string    `json:"article,omitempty"`
+	Article string `json:"article,omitempty"`
+	// Options are the run's own settings beyond its team and limits, fixed
+	// when it is created: documents read before the team starts, tools and
+	// the grounding check turned off.
+	Options    RunOptions `json:"options,omitzero"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`

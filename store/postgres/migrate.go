@@ -87,6 +87,11 @@ CREATE TABLE daily_spend (
 	usd double precision NOT NULL
 );
 `,
+	// 6: a run's own options (documents given before it starts, tools and
+	// grounding turned off); NULL for the defaults. See store.RunOptions.
+	6: `
+ALTER TABLE runs ADD COLUMN options jsonb;
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

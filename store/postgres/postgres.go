@@ -120,16 +120,20 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: create run: %w", err)
 	}
+	options, err := storeutil.Options(r.Options)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: create run: %w", err)
+	}
 	// DO NOTHING on any unique violation: either the id is taken (a conflict)
 	// or the owner already used the idempotency key (return that run). A
 	// concurrent insert with the same key is waited for, so the loser sees
 	// the winner's row below.
 	tag, err := s.pool.Exec(ctx, `INSERT INTO runs (id, owner, idempotency_key, task, team, max_messages,
-		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
+		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval, options)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`,
 		r.ID, r.Owner, nullString(r.IdempotencyKey), r.Task, r.Team, r.MaxMessages, r.BudgetUSD, string(r.Status),
 		r.StopReason, r.Error, usage, perAgent, r.Article, r.CreatedAt, r.UpdatedAt, nullTime(r.FinishedAt),
-		r.Approval != nil && r.Approval.Required)
+		r.Approval != nil && r.Approval.Required, options)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: create run: %w", err)
 	}

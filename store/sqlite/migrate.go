@@ -71,6 +71,12 @@ ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT '';
 	4: `
 ALTER TABLE runs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
 `,
+	// 5: a run's own options (documents given before it starts, tools and
+	// grounding turned off), as JSON; NULL for the defaults. See
+	// store.RunOptions.
+	5: `
+ALTER TABLE runs ADD COLUMN options TEXT CHECK (options IS NULL OR json_valid(options));
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two

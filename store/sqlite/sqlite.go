@@ -153,14 +153,18 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
 	}
+	options, err := storeutil.Options(r.Options)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
+	}
 	// DO NOTHING on any unique violation: either the id is taken (a conflict)
 	// or the owner already used the idempotency key (return that run).
 	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (id, owner, idempotency_key, task, team, max_messages,
-		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		budget_usd, status, stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval, options)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		r.ID, r.Owner, nullString(r.IdempotencyKey), r.Task, r.Team, r.MaxMessages, r.BudgetUSD, string(r.Status),
 		r.StopReason, r.Error, string(usage), jsonText(perAgent), r.Article, r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(),
-		nullTime(r.FinishedAt), r.Approval != nil && r.Approval.Required)
+		nullTime(r.FinishedAt), r.Approval != nil && r.Approval.Required, jsonText(options))
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: create run: %w", err)
 	}

@@ -230,6 +230,23 @@ func testCreateGet(t *testing.T, s store.Store) {
 		t.Errorf("GetRun (-created +read):\n%s", diff)
 	}
 
+	// A run's options come back as given: the documents with their text.
+	opts := store.RunOptions{NoTools: true, NoGrounding: true, Sources: []store.Document{
+		{URL: "https://news.example/a", Title: "A", FetchedAt: base, Text: "The council met on Tuesday.\nIt voted 7 to 2."},
+		{URL: "http://intranet.example:8080/b", FetchedAt: base.Add(time.Second), Text: "Nothing else."},
+	}}
+	withOpts := mustCreate(t, s, &store.Run{Task: "t", Team: "newsroom", Options: opts})
+	read, err = s.GetRun(ctx, withOpts.ID)
+	if err != nil {
+		t.Fatalf("GetRun: %v", err)
+	}
+	if diff := cmp.Diff(opts, read.Options); diff != "" {
+		t.Errorf("run options (-given +read):\n%s", diff)
+	}
+	if !got.Options.IsZero() {
+		t.Errorf("a run created without options reads back %+v", got.Options)
+	}
+
 	explicit := mustCreate(t, s, &store.Run{ID: "run-explicit", Task: "t", Team: "newsroom", CreatedAt: base,
 		Status: store.StatusRunning})
 	if explicit.ID != "run-explicit" || !explicit.CreatedAt.Equal(base) || explicit.Status != store.StatusRunning {

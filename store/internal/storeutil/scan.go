@@ -39,7 +39,7 @@ func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 
 // RunColumns are the columns of a run, in the order ScanRun reads them.
 const RunColumns = `id, owner, COALESCE(idempotency_key, ''), task, team, max_messages, budget_usd, status,
-	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval`
+	stop_reason, error, usage, per_agent, article, created_at, updated_at, finished_at, approval, options`
 
 // ScanRun reads a row of RunColumns. A missing row gives the driver's
 // no-rows error unwrapped.
@@ -47,12 +47,13 @@ func ScanRun(sc Scanner) (*store.Run, error) {
 	var (
 		r               store.Run
 		usage, perAgent []byte
+		options         []byte
 		status          string
 		approval        bool
 	)
 	if err := sc.Scan(&r.ID, &r.Owner, &r.IdempotencyKey, &r.Task, &r.Team, &r.MaxMessages, &r.BudgetUSD,
 		&status, &r.StopReason, &r.Error, &usage, &perAgent, &r.Article,
-		timeDest{&r.CreatedAt}, timeDest{&r.UpdatedAt}, timeDest{&r.FinishedAt}, &approval); err != nil {
+		timeDest{&r.CreatedAt}, timeDest{&r.UpdatedAt}, timeDest{&r.FinishedAt}, &approval, &options); err != nil {
 		return nil, err
 	}
 	r.Status = store.Status(status)
@@ -60,6 +61,9 @@ func ScanRun(sc Scanner) (*store.Run, error) {
 		r.Approval = &store.Approval{Required: true}
 	}
 	if err := DecodeUsage(&r, usage, perAgent); err != nil {
+		return nil, err
+	}
+	if err := DecodeOptions(&r, options); err != nil {
 		return nil, err
 	}
 	return &r, nil

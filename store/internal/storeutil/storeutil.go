@@ -173,6 +173,30 @@ func DecodeUsage(r *store.Run, usage, perAgent []byte) error {
 	return nil
 }
 
+// Options encodes a run's options for its options column: nil (NULL) for
+// the default.
+func Options(o store.RunOptions) ([]byte, error) {
+	if o.IsZero() {
+		return nil, nil
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode run options: %w", err)
+	}
+	return JSON(b), nil
+}
+
+// DecodeOptions fills r's options from the options column.
+func DecodeOptions(r *store.Run, options []byte) error {
+	if len(options) == 0 || string(options) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(options, &r.Options); err != nil {
+		return fmt.Errorf("decode options of run %s: %w", r.ID, err)
+	}
+	return nil
+}
+
 // EncodeEvent encodes an event's payload (see JSON for NUL characters).
 func EncodeEvent(e team.Event) ([]byte, error) {
 	b, err := json.Marshal(e)
