@@ -110,9 +110,9 @@ type Run struct {
 	// when it is created: documents read before the team starts, tools and
 	// the grounding check turned off.
 	Options    RunOptions `json:"options,omitzero"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt time.Time  `json:"finished_at,omitzero"`
 }
 
 // Event is a run event with its position in the run's log (1, 2, 3, ...).
