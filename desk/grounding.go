@@ -75,6 +75,23 @@ func groundingOf(author string) team.GroundingFunc {
 	}
 }
 
+// FinalGrounding is the grounding check of the final article of a run of
+// this desk that ended before a check ran (a cap, a failure), so that every
+// run reports one: the desk's check against the task and the documents in
+// the messages, or {Skipped: "no sources"} when there is nothing to check
+// against. It is nil when the desk turns grounding off.
+func (s *Spec) FinalGrounding(task string, msgs []agent.Message) *team.Grounding {
+	if s.Grounding != nil && !*s.Grounding {
+		return nil
+	}
+	m := team.MaterialOf(task, msgs)
+	if !m.HasMaterial() {
+		return &team.Grounding{Skipped: "no sources"}
+	}
+	g := s.GroundingCheck(msgs, m)
+	return &g
+}
+
 // groundedTeam is a desk's team with the grounding check on by default: a
 // run option team.WithGrounding(nil) given by the caller turns it off.
 type groundedTeam struct {

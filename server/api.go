@@ -35,6 +35,16 @@ type CreateRunRequest struct {
 	// Approval is "required" (a person decides before the run ends), "none",
 	// or empty for the service's default.
 	Approval string `json:"approval,omitempty"`
+	// Sources are URLs (at most MaxRunSources) fetched when the run is
+	// created, under the fetch guard and allow list, and given to its team
+	// as numbered documents before it starts.
+	Sources []string `json:"sources,omitempty"`
+	// Tools false runs the agents without tools; absent or true keeps the
+	// service's setting.
+	Tools *bool `json:"tools,omitempty"`
+	// Grounding false turns the grounding check off for this run; absent or
+	// true keeps it on.
+	Grounding *bool `json:"grounding,omitempty"`
 }
 
 // RunView is a run as the API shows it.
@@ -57,10 +67,17 @@ type RunView struct {
 	Article  string          `json:"article,omitempty"`
 	// Sources are the documents the run read, numbered as the article cites
 	// them; only on GET /v1/runs/{id}. Their URLs and titles are untrusted.
-	Sources    []tool.Source `json:"sources,omitempty"`
-	CreatedAt  time.Time     `json:"created_at"`
-	UpdatedAt  time.Time     `json:"updated_at"`
-	FinishedAt time.Time     `json:"finished_at,omitzero"`
+	Sources []tool.Source `json:"sources,omitempty"`
+	// Grounding is the grounding check of the run's article (the same
+	// object as `newsroom run --format json`'s); only on GET
+	// /v1/runs/{id}, once a check ran or the run finished, and never when
+	// the run turned grounding off.
+	Grounding *team.GroundingReport `json:"grounding,omitempty"`
+	// Options are the run's own options, when it asked for any.
+	Options    *RunOptionsView `json:"options,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	FinishedAt time.Time       `json:"finished_at,omitzero"`
 	// Emulated is true when the service answers with its built-in emulator:
 	// the tokens and costs are an estimate at list prices, nothing is billed.
 	Emulated bool `json:"emulated,omitempty"`
@@ -87,7 +104,7 @@ func (s *Server) viewOf(r *store.Run) RunView {
 		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: s.maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage.Rounded(), PerAgent: roundedUsage(r.PerAgent),
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
-		Approval: r.Approval, Emulated: s.cfg.Emulator,
+		Approval: r.Approval, Emulated: s.cfg.Emulator, Options: optionsView(r.Options),
 		Links: map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
 	}
 }
@@ -164,7 +181,8 @@ func badJSON(err error) error {
 	case errors.As(err, &se):
 		return badRequest("bad_json", "request body is not valid JSON (at byte "+strconv.FormatInt(se.Offset, 10)+")")
 	case errors.As(err, &te) && te.Field != "":
-		return badRequest("bad_json", "field "+strconv.Quote(te.Field)+" must be "+jsonKind(te.Type.Kind())+", not a JSON "+te.Value)
+		return &apiError{Status: http.StatusBadRequest, Code: "bad_json", Field: te.Field,
+			Message: "field " + strconv.Quote(te.Field) + " must be " + jsonKind(te.Type.Kind()) + ", not a JSON " + te.Value}
 	case errors.As(err, &te):
 		return badRequest("bad_json", "request body must be a JSON object, not a JSON "+te.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -270,6 +288,10 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is longer than 200 characters"))
 		return
 	}
+	if err := s.checkRunOptions(&req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if s.cfg.Preflight != nil {
 		if err := s.cfg.Preflight(req.Task); err != nil {
 			s.writeError(w, r, badRequest("task_too_large", err.Error()))
@@ -288,6 +310,13 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, err)
 		return
 	}
+	// The sources are read before a queue slot is taken: a slow site
+	// holds no slot.
+	options, err := s.runOptions(r.Context(), &req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if !s.queue.reserve() {
 		s.writeError(w, r, errQueueFull(s.retryHint()))
 		return
@@ -296,7 +325,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 	run := &store.Run{
 		ID: s.newID(), Owner: k.ID, IdempotencyKey: idem, Task: req.Task, Team: req.Team,
 		MaxMessages: req.MaxMessages, BudgetUSD: req.BudgetUSD, Status: store.StatusQueued,
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, Options: options,
 	}
 	if approval {
 		run.Approval = &store.Approval{Required: true}
@@ -332,7 +361,8 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 // asked for with the same body as run.
 func sameRequest(stored, run *store.Run) bool {
 	return stored.Task == run.Task && stored.Team == run.Team && stored.MaxMessages == run.MaxMessages &&
-		stored.BudgetUSD == run.BudgetUSD && (stored.Approval != nil && stored.Approval.Required) == (run.Approval != nil && run.Approval.Required)
+		stored.BudgetUSD == run.BudgetUSD && (stored.Approval != nil && stored.Approval.Required) == (run.Approval != nil && run.Approval.Required) &&
+		sameOptions(stored.Options, run.Options)
 }
 
 // retryHint guesses when a queue slot frees: a few seconds per waiting run per worker.
@@ -376,6 +406,9 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	// Sources are numbered in the order they arrived; show them by number.
 	v.Sources = slices.SortedStableFunc(slices.Values(cp.Sources), func(a, b tool.Source) int { return a.ID - b.ID })
+	if !run.Options.NoGrounding {
+		v.Grounding = cp.Grounding.Report()
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -16,6 +16,8 @@ type apiError struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration
+	// Field names the request's field at fault, if one is.
+	Field string
 }
 
 func (e *apiError) Error() string { return "server: " + e.Code + ": " + e.Message }
@@ -74,6 +76,8 @@ type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Field names the request's field at fault (e.g. "sources[1]"), if one is.
+		Field string `json:"field,omitempty"`
 	} `json:"error"`
 }
 
@@ -87,7 +91,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	var body errorBody
-	body.Error.Code, body.Error.Message = ae.Code, ae.Message
+	body.Error.Code, body.Error.Message, body.Error.Field = ae.Code, ae.Message, ae.Field
 	writeJSON(w, ae.Status, body)
 }
 

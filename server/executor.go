@@ -167,6 +167,7 @@ func (e *executor) execute() stop {
 	}
 	tm, err := e.s.cfg.Teams.Team(e.run.Team, TeamOptions{
 		RunID: e.id, MaxMessages: e.run.MaxMessages, BudgetUSD: e.run.BudgetUSD, Stop: termination.Or(e.user, e.drain),
+		NoTools: e.run.Options.NoTools, NoGrounding: e.run.Options.NoGrounding,
 	})
 	if err != nil {
 		return e.finish(e.finalEvent("error", fmt.Errorf("building team: %w", err).Error()))
@@ -244,6 +245,7 @@ func (e *executor) start() (stop, bool) {
 func (e *executor) stream(tm team.Team) stop {
 	opts := []team.RunOption{team.WithStreaming(true), team.WithRunID(e.id), team.WithClock(e.s.now),
 		team.WithTermination(termination.Or(e.user, e.drain)), team.WithApproval(e.run.Approval != nil && e.run.Approval.Required)}
+	opts = append(opts, runOptionsOf(e.run.Options)...)
 	if e.resume {
 		opts = append(opts, team.WithCheckpoint(e.cp))
 	}
@@ -277,6 +279,9 @@ func (e *executor) stream(tm team.Team) stop {
 			}
 			if ev.StopReason == team.StopAwaitingApproval && !e.cancelled.Load() {
 				return e.pause()
+			}
+			if st, ok := e.groundFinal(); !ok {
+				return st
 			}
 			return e.finish(ev)
 		case team.EventApprovalRequested:

@@ -24,6 +24,8 @@ import (
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/tool/web"
 )
 
 // env is a server under test: a real SQLite store, the emulator as the model
@@ -52,6 +54,9 @@ type envOpts struct {
 	teamNames []string
 	// openStore opens the store; nil means SQLite at dbPath.
 	openStore func(t testing.TB) store.Store
+	// fetch, when set, gives the desks its tools (fetch_url, read_feed)
+	// and fetches runs' sources.
+	fetch *web.Fetcher
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -89,7 +94,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e.client = &gate{next: c}
 	cfg := o.cfg
 	cfg.Store = st
-	cfg.Teams = &deskTeams{client: e.client, built: &e.building, names: o.teamNames}
+	dt := &deskTeams{client: e.client, built: &e.building, names: o.teamNames}
+	if o.fetch != nil {
+		dt.tools = o.fetch.Tools()
+		cfg.FetchSources = o.fetch.Sources
+	}
+	cfg.Teams = dt
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -247,6 +257,7 @@ type deskTeams struct {
 	client model.Client
 	built  *atomic.Int64
 	names  []string // nil: desk.Teams
+	tools  []tool.Tool
 }
 
 var _ Teams = (*deskTeams)(nil)
@@ -260,7 +271,18 @@ func (d *deskTeams) Names() []string {
 
 func (d *deskTeams) Team(name string, o TeamOptions) (team.Team, error) {
 	d.built.Add(1)
-	return desk.New(desk.Config{Team: name, Client: d.client, MaxMessages: o.MaxMessages, Extra: o.Stop})
+	return desk.New(desk.Config{Team: name, Client: d.client, MaxMessages: o.MaxMessages, Extra: o.Stop,
+		Tools: d.tools, NoTools: o.NoTools, NoGrounding: o.NoGrounding})
+}
+
+var _ FinalGrounder = (*deskTeams)(nil)
+
+func (d *deskTeams) FinalGrounding(name, task string, msgs []agent.Message) *team.Grounding {
+	dk, ok := desk.NewRegistry().Get(name)
+	if !ok {
+		return nil
+	}
+	return dk.Spec.FinalGrounding(task, msgs)
 }
 
 func (d *deskTeams) MaxMessages(name string) int {

@@ -61,6 +61,9 @@ type Config struct {
 	// (preflight.CheckTask): POST /v1/runs answers 400 task_too_large with
 	// its message (token count and limit) before anything is queued.
 	Preflight func(task string) error
+	// FetchSources reads the documents a run asks for ("sources"); nil
+	// means the service refuses runs that ask for any.
+	FetchSources FetchSources
 	// MaxBodyBytes caps a request body; 0 means 64 KiB.
 	MaxBodyBytes int64
 	// MaxRunMessages caps a run's max_messages; 0 means 100.

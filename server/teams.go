@@ -36,6 +36,10 @@ type TeamOptions struct {
 	// Stop is or-ed with the team's own stop conditions: the executor stops
 	// the run through it (the cancel button, a shutdown).
 	Stop termination.Condition
+	// NoTools runs the agents without tools ("tools": false).
+	NoTools bool
+	// NoGrounding turns the desk's grounding check off ("grounding": false).
+	NoGrounding bool
 }
 
 func (s *Server) knownTeam(name string) bool { return slices.Contains(s.cfg.Teams.Names(), name) }

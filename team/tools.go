@@ -49,6 +49,29 @@ type Grounding struct {
 	Author string `json:"author,omitempty"`
 }
 
+// GroundingReport is a grounding check as programs read it (`newsroom run
+// --format json`, the service's runs): the claims checked and those
+// unsupported ([] when every claim was found) with the article's author, or
+// {"checked": 0, "skipped": "no sources"}.
+type GroundingReport struct {
+	Checked     int      `json:"checked"`
+	Unsupported []string `json:"unsupported,omitzero"`
+	// Author is the agent whose article was checked: the desk's writer.
+	Author  string `json:"author,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Report returns the check as a GroundingReport; nil for nil.
+func (g *Grounding) Report() *GroundingReport {
+	if g == nil {
+		return nil
+	}
+	if g.Skipped != "" {
+		return &GroundingReport{Skipped: g.Skipped}
+	}
+	return &GroundingReport{Checked: g.Checked, Unsupported: append([]string{}, g.Unsupported...), Author: g.Author}
+}
+
 // Material is what an article may draw on: the task and the documents the
 // run read.
 type Material struct {

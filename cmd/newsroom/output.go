@@ -38,8 +38,8 @@ type jsonResult struct {
 	Article       *desk.Article        `json:"article,omitempty"`
 	// Sources are the documents the run read; Grounding the check of the
 	// article against them (see tools.go).
-	Sources   []jsonSource   `json:"sources"`
-	Grounding *jsonGrounding `json:"grounding,omitempty"`
+	Sources   []jsonSource          `json:"sources"`
+	Grounding *team.GroundingReport `json:"grounding,omitempty"`
 }
 
 type jsonMessage struct {

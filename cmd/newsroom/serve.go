@@ -225,6 +225,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		Quota:        quota,
 		Calls:        calls,
 		Preflight:    func(task string) error { return preflight.CheckTask(task, stack.Limits) },
+		FetchSources: tools.Fetcher.Sources,
 		QueueSize:    o.queue,
 		CORSOrigins:  o.cors,
 		KeyRateLimit: o.rate,

@@ -38,7 +38,21 @@ func (d deskTeams) Team(name string, o server.TeamOptions) (team.Team, error) {
 	if d.withTools != nil {
 		c = d.withTools(c)
 	}
+	c.NoTools = c.NoTools || o.NoTools
+	c.NoGrounding = c.NoGrounding || o.NoGrounding
 	return desk.New(c)
+}
+
+var _ server.FinalGrounder = deskTeams{}
+
+// FinalGrounding is the check of a run's final article by its desk, as
+// `newsroom run` reports it (desk.Spec.FinalGrounding).
+func (d deskTeams) FinalGrounding(name, task string, msgs []agent.Message) *team.Grounding {
+	dk, ok := d.desks.Get(name)
+	if !ok {
+		return nil
+	}
+	return dk.Spec.FinalGrounding(task, msgs)
 }
 
 func (d deskTeams) MaxMessages(name string) int {

@@ -49,6 +49,9 @@ type toolSetup struct {
 	Extra   []tool.Tool
 	Sources []*tool.Source
 	Options []team.RunOption
+	// Fetcher reads the web under the guard and the allow list (the
+	// service fetches its runs' sources with it).
+	Fetcher *web.Fetcher
 	servers []*mcp.Server
 	// desks are the MCP servers of each desk's agents (team files), by desk name.
 	desks map[string]*desk.MCP
@@ -98,7 +101,7 @@ func (f *toolFlags) build(ctx context.Context, log *slog.Logger, configured stri
 		allow = f.fetchAllow
 	}
 	fetcher := web.New(web.Config{Allow: web.ParseAllow(allow), Logger: log})
-	s := &toolSetup{log: log}
+	s := &toolSetup{log: log, Fetcher: fetcher}
 	if !f.noTools {
 		s.Tools = fetcher.Tools()
 		for _, spec := range f.mcp {
@@ -119,13 +122,13 @@ func (f *toolFlags) build(ctx context.Context, log *slog.Logger, configured stri
 	} else if len(f.mcp) > 0 {
 		return nil, fmt.Errorf("%w: --mcp and --no-tools contradict each other", errUsage)
 	}
-	for _, u := range f.sources {
-		p, err := fetcher.Fetch(ctx, u)
+	if len(f.sources) > 0 {
+		docs, err := fetcher.Sources(ctx, f.sources)
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("%w: --source %s: %w", errConfig, u, err)
+			return nil, fmt.Errorf("%w: --source %w", errConfig, err) // names the URL
 		}
-		s.Sources = append(s.Sources, tool.NewSource(p.FinalURL, p.Title, p.Text, time.Now()))
+		s.Sources = docs
 	}
 	if len(s.Sources) > 0 {
 		s.Options = append(s.Options, team.WithSources(s.Sources))
@@ -154,15 +157,6 @@ type jsonSource struct {
 	Hash      string    `json:"hash"`
 }
 
-// jsonGrounding is the grounding check in `run --format json`.
-type jsonGrounding struct {
-	Checked     int      `json:"checked"`
-	Unsupported []string `json:"unsupported,omitzero"` // [] when all claims are found; absent when skipped
-	// Author is the agent whose article was checked: the desk's writer.
-	Author  string `json:"author,omitempty"`
-	Skipped string `json:"skipped,omitempty"`
-}
-
 func sourcesJSON(res *team.Result) []jsonSource {
 	out := []jsonSource{}
 	for _, s := range res.Sources {
@@ -173,31 +167,19 @@ func sourcesJSON(res *team.Result) []jsonSource {
 
 // finalGrounding gives a run that ended before its team was done (a cap)
 // the grounding check of its final article, by the desk's writer, so every
-// output format reports one; off (--no-grounding) leaves it without.
+// output format reports one (desk.Spec.FinalGrounding, as the service does);
+// off (--no-grounding) leaves it without.
 func finalGrounding(res *team.Result, spec *desk.Spec, off bool) {
 	if off || res.Grounding != nil {
 		return
 	}
-	m := team.MaterialOf(res.Task, res.Messages)
-	if !m.HasMaterial() {
-		res.Grounding = &team.Grounding{Skipped: "no sources"}
-		return
-	}
-	g := spec.GroundingCheck(res.Messages, m)
-	res.Grounding = &g
+	res.Grounding = spec.FinalGrounding(res.Task, res.Messages)
 }
 
 // groundingJSON is the run's last grounding check (see finalGrounding).
-func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *jsonGrounding {
+func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *team.GroundingReport {
 	finalGrounding(res, spec, off)
-	g := res.Grounding
-	if g == nil {
-		return nil
-	}
-	if g.Skipped != "" {
-		return &jsonGrounding{Skipped: g.Skipped}
-	}
-	return &jsonGrounding{Checked: g.Checked, Unsupported: append([]string{}, g.Unsupported...), Author: g.Author}
+	return res.Grounding.Report()
 }
 
 // errGrounding is the error of a run that reached its cap with unsupported claims.

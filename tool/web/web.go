@@ -154,12 +154,12 @@ var ErrBadURL = errors.New("web: not an absolute http or https URL")
 // get fetches a URL under the guard and returns the body (at most MaxBytes,
 // truncated says whether there was more), the final URL and the media type.
 func (f *Fetcher) get(ctx context.Context, raw string, accept string) (body []byte, truncated bool, final *url.URL, mediaType string, err error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, false, nil, "", fmt.Errorf("%w: %q", ErrBadURL, raw)
+	if err := CheckURL(raw); err != nil {
+		return nil, false, nil, "", err
 	}
-	if u.User != nil {
-		return nil, false, nil, "", fmt.Errorf("%w: credentials in the URL", ErrBadURL)
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, false, nil, "", fmt.Errorf("%w: %q", ErrBadURL, raw)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
