@@ -370,7 +370,6 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 	es := startStream(w)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	send := es.sendJSON
 	type delta struct {
 		Role      string          `json:"role,omitempty"`
 		Content   *string         `json:"content,omitempty"`
@@ -401,7 +400,7 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 		return toolChunk{Choices: []choice{ch}, Created: c.created, ID: c.id, Model: s.cfg.ModelName,
 			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint}
 	}
-	if c.azure && !send(chunk{Choices: []chunkChoice{}, PromptFilterResults: promptFilters}) {
+	if c.azure && !es.sendJSON(chunk{Choices: []chunkChoice{}, PromptFilterResults: promptFilters}) {
 		return
 	}
 	if !pause(ctx, timer, c.latency.TimeToFirstToken) {
@@ -415,7 +414,7 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 			head["role"] = "assistant"
 			head["content"] = nil
 		}
-		if !send(mk(head, nil)) {
+		if !es.sendJSON(mk(head, nil)) {
 			return
 		}
 		pieces := s.tok.Split(tc.Arguments)
@@ -426,19 +425,19 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 			if !pause(ctx, timer, perToken) {
 				return
 			}
-			if !send(mk(delta{ToolCalls: []toolChunkCall{{Index: i, Function: toolChunkFunction{Arguments: p}}}}, nil)) {
+			if !es.sendJSON(mk(delta{ToolCalls: []toolChunkCall{{Index: i, Function: toolChunkFunction{Arguments: p}}}}, nil)) {
 				return
 			}
 		}
 	}
 	finish := "tool_calls"
-	if !send(mk(struct{}{}, &finish)) {
+	if !es.sendJSON(mk(struct{}{}, &finish)) {
 		return
 	}
 	if c.rec.IncludeUsage {
 		u := toolChunk{Choices: []choice{}, Created: c.created, ID: c.id, Model: s.cfg.ModelName,
 			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint, Usage: newUsage(c.prompt, c.cached, completionTokens)}
-		if !send(u) {
+		if !es.sendJSON(u) {
 			return
 		}
 	}
