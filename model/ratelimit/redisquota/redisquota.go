@@ -39,6 +39,11 @@ type Config struct {
 	// Window is the length of the quota window; zero means one minute, the
 	// service's (tests shorten it).
 	Window time.Duration
+	// Margin is added to the window before taken units come back, as in
+	// the process's limiter: a call admitted here reaches the service a
+	// little later, so its unit leaves the service's window later too.
+	// Zero means ratelimit.DefaultMargin; negative none.
+	Margin time.Duration
 }
 
 // Quota admits calls against windows shared through Redis.
@@ -46,7 +51,7 @@ type Quota struct {
 	rdb              *redis.Client
 	requests, tokens int
 	prefix           string
-	window           time.Duration
+	window           time.Duration // with the margin
 }
 
 // New returns a Quota, or an error without a Client.
@@ -60,8 +65,14 @@ func New(cfg Config) (*Quota, error) {
 	if cfg.Window <= 0 {
 		cfg.Window = time.Minute
 	}
+	switch {
+	case cfg.Margin == 0:
+		cfg.Margin = ratelimit.DefaultMargin
+	case cfg.Margin < 0:
+		cfg.Margin = 0
+	}
 	return &Quota{rdb: cfg.Client, requests: max(cfg.RequestsPerMinute, 0), tokens: max(cfg.TokensPerMinute, 0),
-		prefix: cfg.Prefix, window: cfg.Window}, nil
+		prefix: cfg.Prefix, window: cfg.Window + cfg.Margin}, nil
 }
 
 // Acquire waits until deployment's shared windows have room for one request

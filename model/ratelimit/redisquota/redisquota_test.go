@@ -21,7 +21,7 @@ func newQuota(t *testing.T, prefix string, rpm, tpm int, window time.Duration) *
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: testsvc.Redis(t)})
 	t.Cleanup(func() { _ = rdb.Close() })
-	q, err := redisquota.New(redisquota.Config{Client: rdb, RequestsPerMinute: rpm, TokensPerMinute: tpm, Prefix: prefix, Window: window})
+	q, err := redisquota.New(redisquota.Config{Client: rdb, RequestsPerMinute: rpm, TokensPerMinute: tpm, Prefix: prefix, Window: window, Margin: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
