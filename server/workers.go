@@ -108,12 +108,12 @@ func (g *workerGate) release() {
 	g.cond.Broadcast()
 }
 
-// wake tells waiting workers the limit may have grown. Taking the lock
-// orders it after any waiter's check of the old limit: that waiter is
-// waiting by then, and wakes.
+// wake tells waiting workers the limit may have grown. Broadcasting under
+// the lock orders it after any waiter's check of the old limit: that waiter
+// is waiting by then, and wakes.
 func (g *workerGate) wake() {
 	g.mu.Lock()
-	g.mu.Unlock() //nolint:staticcheck // an empty critical section: see above
+	defer g.mu.Unlock()
 	g.cond.Broadcast()
 }
 
