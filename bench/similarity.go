@@ -13,13 +13,14 @@ import (
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/memory"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
+	"github.com/newsroom-dev/newsroom/model/cost"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
-// EmbeddingPricePerMillion is text-embedding-3-small's price, USD per
-// million tokens.
-const EmbeddingPricePerMillion = 0.02
+// embeddingsDeployment is the benchmark's embeddings deployment, priced
+// from the built-in price table as the stack prices it.
+const embeddingsDeployment = "text-embedding-3-small"
 
 // SimilarityCase is a task, paraphrases of it with the same facts, and
 // versions of it with one changed fact.
@@ -95,13 +96,18 @@ type SimilarityReport struct {
 	ChangedFactCalls     int   `json:"changed_fact_calls"`
 	ChangedFactHits      int   `json:"changed_fact_hits"`
 	RefusedByFingerprint int64 `json:"refused_by_fingerprint"`
-	// EmbeddingTokens and EmbeddingCostUSD are what every lookup cost;
-	// SavedTokens and SavedUSD what the hits did not pay.
+	// EmbeddingTokens and EmbeddingCostUSD are what every lookup cost, as
+	// the calls' usage reports it (embedding_tokens, embedding_usd: part of
+	// each call's cost); SavedTokens and SavedUSD what the hits did not
+	// pay; NetSavedUSD the difference.
 	EmbeddingTokens  int64   `json:"embedding_tokens"`
 	EmbeddingCostUSD float64 `json:"embedding_cost_usd"`
 	SavedTokens      int     `json:"saved_tokens"`
 	SavedUSD         float64 `json:"saved_usd"`
-	GoalMet          bool    `json:"goal_met"`
+	NetSavedUSD      float64 `json:"net_saved_usd"`
+	// RunCostUSD is the runs' whole cost (calls and embeddings).
+	RunCostUSD float64 `json:"run_cost_usd"`
+	GoalMet    bool    `json:"goal_met"`
 }
 
 // Similarity runs each case's task, then its paraphrases and its changed
@@ -125,32 +131,37 @@ func Similarity(ctx context.Context, cfg SimilarityConfig) (*SimilarityReport, e
 		return nil, err
 	}
 	defer em.Close()
-	emb, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: "text-embedding-3-small", APIKey: apiKey})
+	emb, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: embeddingsDeployment, APIKey: apiKey})
 	if err != nil {
 		return nil, err
 	}
+	prices := cost.Default()
+	if !prices.Known(embeddingsDeployment) {
+		return nil, fmt.Errorf("bench: no built-in price for %s", embeddingsDeployment)
+	}
 	store := memory.New(memory.Config{})
-	var embTokens, refused atomic.Int64
+	var lookupTokens, refused atomic.Int64
 	sim := similar.New(similar.Config{Store: store, Index: similar.NewMemoryIndex(0), Embedder: emb,
 		Threshold: cfg.Threshold, Dimensions: cfg.Dimensions, Namespace: "bench",
+		PriceEmbedding: func(u model.Usage) float64 { usd, _ := prices.Cost(embeddingsDeployment, u); return usd },
 		OnLookup: func(result string, u model.Usage) {
-			embTokens.Add(int64(u.PromptTokens))
+			lookupTokens.Add(int64(u.PromptTokens))
 			if result == similar.ResultRefused {
 				refused.Add(1)
 			}
 		}})
 	type tally struct{ calls, hits, saved int }
 	var cur *tally
-	var savedUSD float64
+	var total model.Usage // every call's usage, as a run's totals add it
 	count := func(next model.Client) model.Client {
 		return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
 			resp, err := next.Complete(ctx, req)
 			if err == nil {
 				cur.calls++
+				total = total.Add(resp.Usage)
 				if resp.Similarity > 0 {
 					cur.hits++
 					cur.saved += resp.Usage.SavedTokens
-					savedUSD += resp.Usage.SavedUSD
 				}
 			}
 			return resp, err
@@ -189,15 +200,19 @@ func Similarity(ctx context.Context, cfg SimilarityConfig) (*SimilarityReport, e
 			}
 		}
 	}
+	// Every lookup's embedding must show in the calls' usage: a gap would
+	// be cost charged to no call.
+	if int64(total.EmbeddingTokens) != lookupTokens.Load() {
+		return nil, fmt.Errorf("bench: the calls' usage reports %d embedding tokens, the lookups used %d", total.EmbeddingTokens, lookupTokens.Load())
+	}
 	r := &SimilarityReport{Benchmark: "similarity", Team: teamName, Threshold: cfg.Threshold,
 		ParaphraseCalls: para.calls, ParaphraseHits: para.hits, ChangedFactCalls: changed.calls, ChangedFactHits: changed.hits,
-		RefusedByFingerprint: refused.Load(), EmbeddingTokens: embTokens.Load(),
-		SavedTokens: para.saved + changed.saved, SavedUSD: savedUSD}
+		RefusedByFingerprint: refused.Load(), EmbeddingTokens: int64(total.EmbeddingTokens),
+		EmbeddingCostUSD: round6(total.EmbeddingUSD), SavedTokens: para.saved + changed.saved,
+		SavedUSD: round6(total.SavedUSD), NetSavedUSD: round6(total.SavedUSD - total.EmbeddingUSD), RunCostUSD: round6(total.CostUSD)}
 	if para.calls > 0 {
 		r.ParaphraseHitRate = round2(float64(para.hits) / float64(para.calls))
 	}
-	r.EmbeddingCostUSD = round6(float64(r.EmbeddingTokens) * EmbeddingPricePerMillion / 1e6)
-	r.SavedUSD = round6(r.SavedUSD)
 	r.GoalMet = r.ChangedFactHits == 0
 	return r, nil
 }

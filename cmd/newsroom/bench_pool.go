@@ -42,7 +42,7 @@ func benchSimilarity(cmd *cobra.Command) func(ctx context.Context) (any, string,
 		if err != nil {
 			return nil, "", err
 		}
-		return r, fmt.Sprintf("bench similarity: paraphrase hit rate %.2f (%d/%d calls), %d hits on changed facts, embeddings $%.6f vs $%.6f saved",
-			r.ParaphraseHitRate, r.ParaphraseHits, r.ParaphraseCalls, r.ChangedFactHits, r.EmbeddingCostUSD, r.SavedUSD), nil
+		return r, fmt.Sprintf("bench similarity: paraphrase hit rate %.2f (%d/%d calls), %d hits on changed facts, embeddings %d tokens $%.6f vs $%.6f saved (net $%.6f)",
+			r.ParaphraseHitRate, r.ParaphraseHits, r.ParaphraseCalls, r.ChangedFactHits, r.EmbeddingTokens, r.EmbeddingCostUSD, r.SavedUSD, r.NetSavedUSD), nil
 	}
 }
