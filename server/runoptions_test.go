@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -302,5 +303,33 @@ func testCappedRunsCarryTheirGroundingCheck(t *testing.T, open func(t testing.TB
 	}
 	if feedback == 0 {
 		t.Errorf("no %s message sent the figure back", team.GroundingCheck)
+	}
+}
+
+// TestOpenAPI_DescribesEveryFieldOfARunAndItsRequest: the document lists
+// each JSON field of POST /v1/runs's body (and no other: the body allows
+// none) and of a run.
+func TestOpenAPI_DescribesEveryFieldOfARunAndItsRequest(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	for schema, v := range map[string]any{"CreateRunRequest": CreateRunRequest{}, "Run": RunView{}} {
+		props := doc.Components.Schemas[schema].Properties
+		fields := jsonFields(v)
+		for _, f := range fields {
+			if _, ok := props[f]; !ok {
+				t.Errorf("%s: field %q missing from openapi.json", schema, f)
+			}
+		}
+		if schema == "CreateRunRequest" && len(props) != len(fields) {
+			t.Errorf("%s: openapi.json lists %d properties, the request has %d fields", schema, len(props), len(fields))
+		}
 	}
 }
