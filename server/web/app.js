@@ -633,6 +633,33 @@
     showSources(state.run.sources);
   }
 
+  // showGrounding shows the run's grounding check below its sources: a
+  // summary and the claims no source supports, each as text (they are cut
+  // from the model's article). No check (or grounding off) hides it.
+  function showGrounding(g) {
+    const wrap = $('grounding-wrap');
+    const list = $('grounding-claims');
+    clear(list);
+    if (!g || typeof g !== 'object') {
+      wrap.hidden = true;
+      return;
+    }
+    const claims = Array.isArray(g.unsupported) ? g.unsupported : [];
+    const checked = Number(g.checked) || 0;
+    let summary;
+    if (g.skipped) summary = 'Not checked: ' + String(g.skipped) + '.';
+    else if (claims.length === 0) summary = checked + ' claims checked, all found in the task or the sources.';
+    else summary = claims.length + ' of ' + checked + ' claims appear neither in the task nor in any source:';
+    $('grounding-summary').textContent = summary;
+    for (const c of claims) {
+      const li = document.createElement('li');
+      li.textContent = String(c);
+      list.appendChild(li);
+    }
+    wrap.classList.toggle('grounding-held', claims.length > 0);
+    wrap.hidden = false;
+  }
+
   // short cuts text to n characters, on one line.
   function short(text, n) {
     const t = String(text == null ? '' : text).replace(/\s+/g, ' ').trim();
@@ -722,6 +749,10 @@
         break;
       case 'source':
         addSource(ev.source);
+        break;
+      case 'grounding':
+        if (state.run) state.run.grounding = ev.grounding;
+        showGrounding(ev.grounding);
         break;
       case 'approval_requested':
         hideLive();
@@ -843,6 +874,7 @@
       showRunHead();
       showArticle(run);
       showSources(run.sources);
+      showGrounding(run.grounding);
       loadHistory(false);
     } catch (e) {
       addNote(e.message, 'n-error');
@@ -873,6 +905,7 @@
     showRunHead();
     showArticle(run);
     showSources(run.sources);
+    showGrounding(run.grounding);
     markCurrent();
     if (location.hash !== '#run=' + id) history.replaceState(null, '', '#run=' + id);
     // Opened from the list: bring the run's head into view once, and only
