@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/newsroom-dev/newsroom/alerts"
 	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/keyvault"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
@@ -116,6 +117,11 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 		opts.LogFormat, opts.LogLevel = "text", slog.LevelWarn
 	}
 	s := &modelStack{Config: cfg, Logger: telemetry.NewLogger(stderr, opts.LogFormat, opts.LogLevel)}
+	if cfg.RedisURL.IsSet() {
+		// go-redis's own lines (a token renewal's routine pool notes, a
+		// failed re-authentication) join this log (process-wide).
+		entra.RouteRedisLog(s.Logger)
+	}
 	ok := false
 	defer func() {
 		if !ok {

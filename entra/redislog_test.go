@@ -1,0 +1,141 @@
+package entra_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
+
+	"github.com/newsroom-dev/newsroom/entra"
+	"github.com/newsroom-dev/newsroom/entra/entratest"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
+)
+
+// logCapture is a slog JSON log in memory, safe for go-redis's goroutines.
+type logCapture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *logCapture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+type logRecord struct {
+	Level, Msg, Component string
+}
+
+func (c *logCapture) records(t *testing.T) []logRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []logRecord
+	for _, line := range strings.Split(strings.TrimSpace(c.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r logRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (c *logCapture) text() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func captureLogger(c *logCapture) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestRedisLog_routineLinesAreDebugOthersWarn(t *testing.T) {
+	t.Parallel()
+	var c logCapture
+	l := entra.RedisLog{Logger: captureLogger(&c)}
+	ctx := context.Background()
+	l.Printf(ctx, "redis: connection pool: conn[%d] rejected by hook, returning to pool", 7)
+	l.Printf(ctx, "redis: re-authentication failed: %v", "WRONGPASS invalid username-password pair")
+	l.Printf(ctx, "failed to disable maintnotifications in auto mode: %v", "ERR unknown command")
+	got := c.records(t)
+	want := []logRecord{
+		{"DEBUG", "go-redis: connection pool: conn[7] rejected by hook, returning to pool", "go-redis"},
+		{"WARN", "go-redis: re-authentication failed: WRONGPASS invalid username-password pair", "go-redis"},
+		{"WARN", "go-redis: failed to disable maintnotifications in auto mode: ERR unknown command", "go-redis"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("records %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("record %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	entra.RedisLog{}.Printf(ctx, "no logger: %d", 1) // must not panic
+}
+
+// TestRouteRedisLog_failedReauthenticationIsAWarning: when a renewed token
+// is refused (here: the ACL user knows only the first token), go-redis's
+// own "re-authentication failed" line reaches the service's log as a
+// warning, without the token; routine pool lines are Debug.
+func TestRouteRedisLog_failedReauthenticationIsAWarning(t *testing.T) {
+	id := entratest.Start(t, 3*time.Second)
+	addr := testsvc.Redis(t)
+	ctx := t.Context()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	first := id.Token(entratest.RedisResource, 1)
+	if err := admin.Do(ctx, "ACL", "SETUSER", id.OID, "on", ">"+first, "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
+
+	var c logCapture
+	entra.RouteRedisLog(captureLogger(&c))
+	t.Cleanup(logging.Enable) // go-redis's default logger again
+
+	opt, err := entra.RedisOptions("redis://"+addr, entra.ModeEntra, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.PoolSize, opt.PipelinePoolSize = 1, -1
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("first sign-in: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(c.text(), "re-authentication failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no re-authentication failure logged within 20 s of a 3 s token; log:\n%s", c.text())
+		}
+		_ = rdb.Ping(ctx).Err() // keeps the connection in use; its old sign-in still holds
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("go-redis log:\n%s", c.text())
+	for _, r := range c.records(t) {
+		switch {
+		case strings.Contains(r.Msg, "re-authentication failed") && r.Level != "WARN":
+			t.Errorf("a failed re-authentication logged at %s, want WARN: %q", r.Level, r.Msg)
+		case strings.Contains(r.Msg, "rejected by hook") && r.Level != "DEBUG":
+			t.Errorf("a routine pool line logged at %s, want DEBUG: %q", r.Level, r.Msg)
+		}
+	}
+	for n := 1; n <= 20; n++ {
+		if tok := id.Token(entratest.RedisResource, n); strings.Contains(c.text(), tok) {
+			t.Fatalf("token %d appears in the log", n)
+		}
+	}
+}
