@@ -49,6 +49,19 @@ type SharedQuota interface {
 	Acquire(ctx context.Context, deployment string, tokens int) error
 }
 
+// SharedSettler is a SharedQuota that also corrects what a call holds once
+// the service has answered, as the process's own limiter does: without it
+// the shared token window keeps every call's estimate (its prompt plus a
+// guessed completion), several times what calls use, and admits far fewer
+// than the quota.
+type SharedSettler interface {
+	SharedQuota
+	// AcquireSettle is Acquire, returning a function to call once with the
+	// tokens the call used, or with 0 when the service did not count it
+	// (it refused the call before doing the work).
+	AcquireSettle(ctx context.Context, deployment string, tokens int) (settle func(used int), err error)
+}
+
 // Client waits for room in the quota before each call of the Client it wraps.
 type Client struct {
 	next     model.Client
@@ -100,8 +113,14 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	if err != nil {
 		return nil, err
 	}
+	settleShared := func(int) {}
 	if c.cfg.Shared != nil {
-		if err := c.cfg.Shared.Acquire(ctx, deployment, prompt+completion); err != nil {
+		if ss, ok := c.cfg.Shared.(SharedSettler); ok {
+			settleShared, err = ss.AcquireSettle(ctx, deployment, prompt+completion)
+		} else {
+			err = c.cfg.Shared.Acquire(ctx, deployment, prompt+completion)
+		}
+		if err != nil {
 			res.Cancel()
 			return nil, err
 		}
@@ -113,6 +132,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 			// The service answered with an error status before doing the
 			// work, so it did not count the call against the quota.
 			res.Cancel()
+			settleShared(0)
 			if me.StatusCode == http.StatusTooManyRequests {
 				c.cfg.Limiter.Pause(deployment, me.RetryAfter)
 			}
@@ -132,6 +152,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		}
 	}
 	res.Settle(used)
+	settleShared(used)
 	return resp, nil
 }
 

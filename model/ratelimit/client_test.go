@@ -235,3 +235,36 @@ func TestClient_Complete_countsLikeTheTokenizer(t *testing.T) {
 		}
 	}
 }
+
+// settler is a SharedSettler that records what the calls were settled to.
+type settler struct{ settled []int }
+
+func (s *settler) Acquire(context.Context, string, int) error { return nil }
+
+func (s *settler) AcquireSettle(context.Context, string, int) (func(int), error) {
+	return func(used int) { s.settled = append(s.settled, used) }, nil
+}
+
+func TestClient_SettlesTheSharedQuotaWithWhatTheCallUsed(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		resp *model.Response
+		err  error
+		want []int
+	}{
+		{"an answer settles to its usage", &model.Response{Content: "ok", Usage: model.Usage{PromptTokens: 30, CompletionTokens: 12}}, nil, []int{42}},
+		{"a 429 gives the call back", nil, &model.Error{StatusCode: 429, RetryAfter: time.Millisecond}, []int{0}},
+		{"a cut stream keeps the estimate", nil, fmt.Errorf("read: %w", syscall.ECONNRESET), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &settler{}
+			next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) { return tt.resp, tt.err })
+			c := ratelimit.Wrap(next, ratelimit.Config{Limiter: ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: 10, TokensPerMinute: 10000}),
+				Deployment: dep, Shared: s})
+			_, _ = c.Complete(context.Background(), &model.Request{Model: dep, Messages: hello})
+			if fmt.Sprint(s.settled) != fmt.Sprint(tt.want) {
+				t.Errorf("settled %v, want %v", s.settled, tt.want)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,7 +26,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 )
 
-var _ ratelimit.SharedQuota = (*Quota)(nil)
+var _ ratelimit.SharedSettler = (*Quota)(nil)
 
 // Config configures a Quota.
 type Config struct {
@@ -82,37 +83,66 @@ func New(cfg Config) (*Quota, error) {
 // answer, the call goes on (the process's own limiter admitted it already):
 // an outage of the shared windows does not fail runs.
 func (q *Quota) Acquire(ctx context.Context, deployment string, tokens int) error {
+	_, err := q.AcquireSettle(ctx, deployment, tokens)
+	return err
+}
+
+// settleTimeout bounds the write that settles a call, made after the call
+// whatever its context.
+const settleTimeout = 2 * time.Second
+
+// AcquireSettle is Acquire, and returns the function that settles the call:
+// its token entry is set to the tokens it used (capped as in Acquire), or,
+// with 0, the call's request and tokens are given back. A call's entry that
+// has already left the window is not touched.
+func (q *Quota) AcquireSettle(ctx context.Context, deployment string, tokens int) (func(used int), error) {
+	tpm, rpm := q.prefix+"{"+deployment+":tpm}", q.prefix+"{"+deployment+":rpm}"
+	var tokEntry, reqEntry string
 	if q.tokens > 0 && tokens > 0 {
-		if err := q.take(ctx, q.prefix+"{"+deployment+":tpm}", q.tokens, min(tokens, q.tokens)); err != nil {
-			return err
+		var err error
+		if tokEntry, err = q.take(ctx, tpm, q.tokens, min(tokens, q.tokens)); err != nil {
+			return nil, err
 		}
 	}
 	if q.requests > 0 {
-		return q.take(ctx, q.prefix+"{"+deployment+":rpm}", q.requests, 1)
+		var err error
+		if reqEntry, err = q.take(ctx, rpm, q.requests, 1); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return func(used int) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		defer cancel()
+		if tokEntry != "" {
+			_ = settle.Run(sctx, q.rdb, []string{tpm, tpm + ":total"}, tokEntry, min(max(used, 0), q.tokens)).Err()
+		}
+		if reqEntry != "" && used <= 0 {
+			_ = settle.Run(sctx, q.rdb, []string{rpm, rpm + ":total"}, reqEntry, 0).Err()
+		}
+	}, nil
 }
 
-// take waits until the window at key has room for n more units of limit.
-func (q *Quota) take(ctx context.Context, key string, limit, n int) error {
-	id := rand.Text() // tells this admission's entry from others of the same size and time
+// take waits until the window at key has room for n more units of limit
+// and returns the admission's entry ("" when Redis did not answer).
+func (q *Quota) take(ctx context.Context, key string, limit, n int) (string, error) {
+	entry := strconv.Itoa(n) + ":" + rand.Text() // the id tells entries of the same size and time apart
 	for {
 		wait, err := slide.Run(ctx, q.rdb, []string{key, key + ":total"},
-			q.window.Microseconds(), limit, n, id).Int64()
+			q.window.Microseconds(), limit, n, entry).Int64()
 		if err != nil {
 			if ctx.Err() != nil {
-				return context.Cause(ctx)
+				return "", context.Cause(ctx)
 			}
-			return nil
+			return "", nil
 		}
 		if wait <= 0 {
-			return nil
+			return entry, nil
 		}
 		t := time.NewTimer(max(time.Duration(wait)*time.Microsecond, time.Millisecond))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return context.Cause(ctx)
+			return "", context.Cause(ctx)
 		case <-t.C:
 		}
 	}
@@ -121,8 +151,8 @@ func (q *Quota) take(ctx context.Context, key string, limit, n int) error {
 // slide admits n units into a sliding window: KEYS[1] is a sorted set of the
 // admissions still inside the window (score: the time taken, in µs by
 // Redis's clock, which every instance shares; member: "n:id"), KEYS[2] the
-// units they hold. ARGV: window (µs), limit, n, id. It returns 0 when
-// admitted, else the µs until enough units come back.
+// units they hold. ARGV: window (µs), limit, n, entry ("n:id"). It returns
+// 0 when admitted, else the µs until enough units come back.
 var slide = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -136,7 +166,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
 if total < 0 then total = 0 end
 local ttl = math.ceil(window / 1000) + 1000
 if total + n <= limit then
-  redis.call('ZADD', KEYS[1], now, n .. ':' .. ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('SET', KEYS[2], total + n, 'PX', ttl)
   redis.call('PEXPIRE', KEYS[1], ttl)
   return 0
@@ -151,4 +181,20 @@ for i = 1, #entries, 2 do
   end
 end
 return window
+`)
+
+// settle sets the units of an admission still in the window: KEYS as in
+// slide; ARGV: the entry ("n:id"), the units it holds now (0 removes it).
+var settle = redis.NewScript(`
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at then return 0 end
+local old, n = tonumber(string.match(ARGV[1], '^(%d+):')), tonumber(ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if n > 0 then
+  redis.call('ZADD', KEYS[1], at, n .. string.match(ARGV[1], '^%d+(:.*)$'))
+end
+local total = tonumber(redis.call('GET', KEYS[2]) or '0') - old + n
+if total < 0 then total = 0 end
+redis.call('SET', KEYS[2], total, 'KEEPTTL')
+return 1
 `)

@@ -140,3 +140,27 @@ func TestQuota_AnOutageOfRedisDoesNotFailCalls(t *testing.T) {
 		}
 	}
 }
+
+func TestQuota_SettlingGivesBackWhatACallDidNotUse(t *testing.T) {
+	t.Parallel()
+	q := newQuota(t, "test:"+t.Name()+":", 1, 1000, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+
+	settle, err := q.AcquireSettle(ctx, "gpt-4o", 900) // the estimate
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(0) // refused by the service before it did the work: request and tokens come back
+	settle, err = q.AcquireSettle(ctx, "gpt-4o", 900)
+	if err != nil {
+		t.Fatalf("the second call after the first was given back: %v", err)
+	}
+	settle(100) // it used 100 of the 900 estimated
+	if n := admitted(ctx, t, newQuota(t, "test:"+t.Name()+":", 0, 1000, 10*time.Second), 1, 800); n != 1 {
+		t.Fatal("800 tokens not admitted with 100 of 1000 used")
+	}
+	if n := admitted(ctx, t, q, 1, 1); n != 0 {
+		t.Fatal("a second request admitted within a window of 1 request")
+	}
+}
