@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/internal/emutest"
@@ -398,5 +399,33 @@ termination: {max_messages: 2}
 	want := map[string][]string{"Digger": {"", "", none}, "Thinker": {"", none}}
 	if diff := cmp.Diff(want, choices); diff != "" {
 		t.Fatalf("tool_choice per call (-want +got):\n%s", diff)
+	}
+}
+
+func TestSpec_FinalGrounding(t *testing.T) {
+	t.Parallel()
+	d, ok := desk.NewRegistry().Get(desk.RoundRobin)
+	if !ok {
+		t.Fatal("no roundrobin desk")
+	}
+	spec := *d.Spec
+	draft := []agent.Message{{Source: desk.Reporter, Content: "Bridge Reopens\n\nThe bridge reopened on Monday. Repairs cost 4.2 million dollars."}}
+	facts := "Facts: The bridge reopened on Monday."
+
+	if g := spec.FinalGrounding(facts, draft); g == nil || g.Checked == 0 || len(g.Unsupported) != 1 || g.Unsupported[0] != "4.2 million" || g.Author != desk.Reporter {
+		t.Errorf("facts task: %+v, want the invented figure by %s", g, desk.Reporter)
+	}
+	if g := spec.FinalGrounding("Write about the bridge.", draft); g == nil || g.Checked != 0 || g.Skipped != "no sources" {
+		t.Errorf("topic task: %+v, want skipped: no sources", g)
+	}
+	// A document the run read supports the figure.
+	read := append([]agent.Message{{Source: team.SourceDocuments, Content: "[1] The bridge reopened on Monday after repairs that cost 4.2 million dollars."}}, draft...)
+	if g := spec.FinalGrounding("Write about the bridge.", read); g == nil || g.Checked == 0 || len(g.Unsupported) != 0 {
+		t.Errorf("with a document: %+v, want every claim found", g)
+	}
+	off := false
+	spec.Grounding = &off
+	if g := spec.FinalGrounding(facts, draft); g != nil {
+		t.Errorf("a desk with grounding off: %+v, want none", g)
 	}
 }
