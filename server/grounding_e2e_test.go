@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +78,47 @@ func TestE2E_UnsupportedClaimsShownAsText(t *testing.T) {
 	}
 	checkNotExecuted(t, ctx)
 	checkA11y(t, ctx, axeSource(t), "run held by grounding")
+}
+
+// TestE2E_SourcesFromTheForm: the new-story form sends source URLs and the
+// switches; a bad URL is refused with the field named, a good one is read
+// and listed under the article with the run's grounding check.
+func TestE2E_SourcesFromTheForm(t *testing.T) {
+	ctx := browser(t)
+	site := newPressSite(t)
+	url := site.url("/press")
+	e := newEnv(t, envOpts{fetch: site.fetcher(), cfg: Config{KeyRateLimit: -1}})
+	must(t, "fill the form with a bad URL", chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+e.user+`')`),
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.SendKeys(chromedp.CSS("#task"), "Write about the museum."),
+		chromedp.Click(chromedp.CSS("#source-options summary")),
+		chromedp.SendKeys(chromedp.CSS("#sources-input"), "javascript:alert(1)"),
+		chromedp.Click(chromedp.CSS("#no-tools")),
+		chromedp.Click(chromedp.CSS("#submit")),
+	))
+	waitFor(t, ctx, "the refusal", `document.getElementById('form-error').textContent.includes('sources[0]')`)
+	checkA11y(t, ctx, axeSource(t), "form with sources, refused")
+
+	must(t, "submit with the press release", chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('sources-input').value = ''`),
+		chromedp.SendKeys(chromedp.CSS("#sources-input"), url),
+		chromedp.Click(chromedp.CSS("#submit")),
+	))
+	waitFor(t, ctx, "the finished run", `document.getElementById('run-status').textContent === 'succeeded'`)
+	waitFor(t, ctx, "its source and check", `document.querySelectorAll('#run-sources li').length === 1 && !document.getElementById('grounding-wrap').hidden`)
+	if got := text(t, ctx, `#run-sources li[data-id="1"] .source-title`); got != "Museum reopens" {
+		t.Errorf("source shown as %q", got)
+	}
+	if got := text(t, ctx, "#grounding-summary"); !strings.HasSuffix(got, "claims checked, all found in the task or the sources.") {
+		t.Errorf("grounding summary %q", got)
+	}
+	_, b := e.do("GET", "/v1/runs", e.user, "")
+	var list RunList
+	mustJSON(t, b, &list)
+	if len(list.Runs) != 1 || list.Runs[0].Options == nil || list.Runs[0].Options.Tools == nil || *list.Runs[0].Options.Tools ||
+		len(list.Runs[0].Options.Sources) != 1 || list.Runs[0].Options.Sources[0] != url {
+		t.Errorf("runs %+v, want one with the source and tools off", list.Runs)
+	}
 }

@@ -939,6 +939,10 @@
     if (max) body.max_messages = Number(max);
     const budget = $('budget').value;
     if (budget) body.budget_usd = Number(budget);
+    const sources = $('sources-input').value.split('\n').map((s) => s.trim()).filter((s) => s);
+    if (sources.length) body.sources = sources;
+    if ($('no-tools').checked) body.tools = false;
+    if ($('no-grounding').checked) body.grounding = false;
     const btn = $('submit');
     btn.disabled = true;
     btn.textContent = 'Assigning…';
