@@ -111,6 +111,20 @@ func TestServer_RunOptionsAreValidated(t *testing.T) {
 		t.Errorf("refused requests queued %d runs", len(list.Runs))
 	}
 
+	// An Idempotency-Key replays the run for the same sources and switches,
+	// and refuses other ones.
+	first := e.create(e.user, `{"task":"t","sources":["`+ok+`"]}`, "Idempotency-Key", "k1")
+	again := e.create(e.user, `{"task":"t","sources":["`+ok+`"]}`, "Idempotency-Key", "k1")
+	if again.ID != first.ID {
+		t.Errorf("replay made run %s, want %s", again.ID, first.ID)
+	}
+	for _, body := range []string{`{"task":"t"}`, `{"task":"t","sources":["` + ok + `"],"grounding":false}`} {
+		if resp, b := e.do("POST", "/v1/runs", e.user, body, "Idempotency-Key", "k1"); resp.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(b), "idempotency_key_reused") {
+			t.Errorf("%s with the same key = %d %s, want 422 idempotency_key_reused", body, resp.StatusCode, b)
+		}
+	}
+
 	// A service that fetches nothing says so.
 	plain := newEnv(t, envOpts{noStart: true, emulator: e.emu})
 	resp, b := plain.do("POST", "/v1/runs", plain.user, `{"task":"t","sources":["`+ok+`"]}`)
@@ -274,6 +288,13 @@ func testCappedRunsCarryTheirGroundingCheck(t *testing.T, open func(t testing.TB
 	capped := e.waitFinished(e.user, e.create(e.user, `{"task":"`+facts+`","max_messages":1}`).ID)
 	if capped.StopReason != "max messages reached (1)" {
 		t.Fatalf("stop %q", capped.StopReason)
+	}
+	// The check is an event of the run, streamed just before run_finished.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs := e.events(ctx, e.user, capped.ID, "")
+	if n := len(evs); n < 2 || evs[n-2].Type != string(team.EventGrounding) || evs[n-2].Event.Grounding == nil || evs[n-2].ID == "" {
+		t.Errorf("the stream does not end with a stored grounding event before run_finished: %+v", evs)
 	}
 	if g := capped.Grounding; g == nil || g.Checked == 0 || g.Unsupported == nil || len(g.Unsupported) != 0 || g.Author != desk.Reporter || g.Skipped != "" {
 		t.Errorf("capped run's grounding %+v, want the draft's claims checked", capped.Grounding)
