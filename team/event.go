@@ -8,6 +8,7 @@
 package team
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -121,7 +122,9 @@ type Event struct {
 	// Deployment is the deployment the selector's model calls went to
 	// (speaker_selected; empty for the client's default).
 	Deployment string `json:"deployment,omitempty"`
-	// Usage is the usage of this step (the selector's calls, or the message's).
+	// Usage is the usage of this step (the selector's calls, or the
+	// message's; on run_finished, what the failed call that ended the run
+	// cost, of Speaker on Deployment: see model.Spent).
 	Usage model.Usage `json:"usage"`
 	// Total is the run's usage after this event.
 	Total model.Usage `json:"total"`
@@ -214,6 +217,9 @@ func (c *Checkpoint) Apply(e Event) {
 			c.Grounding = &g
 			c.GroundingHeld = len(g.Unsupported) > 0
 		}
+	case EventRunFinished:
+		// A failed call's cost (zero for most runs).
+		c.addUsage(cmp.Or(e.Speaker, unattributed), e.Deployment, e.Usage)
 	case EventApprovalRequested:
 		c.Awaiting = true
 	case EventApprovalDecided:
@@ -239,6 +245,10 @@ func (c *Checkpoint) addSource(s *tool.Source) {
 // DefaultDeployment is the key of Result.PerDeployment for calls that named
 // no deployment (the client's default answered).
 const DefaultDeployment = "default"
+
+// unattributed is the PerAgent key of a failed call's cost whose agent is
+// not known.
+const unattributed = "run"
 
 func (c *Checkpoint) addUsage(who, deployment string, u model.Usage) {
 	if u == (model.Usage{}) {

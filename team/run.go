@@ -289,8 +289,16 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 		if o.resume != nil {
 			stored = o.resume.ToolResults
 		}
+		// spent is what the failed call that ends the run cost (model.Spent:
+		// an embedding paid before a budget refused the call, say); the
+		// run_finished event carries it, so the totals count it.
+		var spent Event
 		finish := func(reason string, err error) {
 			e := Event{Type: EventRunFinished, Time: now(), StopReason: reason, Total: st.usage, Index: len(st.messages)}
+			if spent.Usage != (model.Usage{}) {
+				st.usage = st.usage.Add(spent.Usage)
+				e.Usage, e.Speaker, e.Deployment, e.Total = spent.Usage, spent.Speaker, spent.Deployment, st.usage
+			}
 			if err != nil {
 				e.Error = err.Error()
 			}
@@ -369,6 +377,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 		// budget and content-filter stops and for the run's own deadline, an
 		// error otherwise.
 		stopFor := func(err error) {
+			spent.Usage, spent.Speaker, spent.Deployment = model.Spent(err)
 			if reason, ok := model.AsStop(err); ok {
 				finish(reason, nil)
 				return

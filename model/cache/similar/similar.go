@@ -210,12 +210,19 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	c.lookup(result, usage)
 	resp, err := c.next.Complete(ctx, req)
 	if resp == nil {
-		return resp, err
+		// The embedding was paid (and charged to the budgets) although the
+		// call failed: the error carries it, so the run counts it.
+		return nil, model.WithSpent(err, embedding, req)
 	}
 	chat := resp.Usage // what a later hit saves: the answer, not this embedding
 	resp.Usage = resp.Usage.Add(embedding)
-	if err != nil || resp.Cached || (resp.FinishReason != "stop" && resp.FinishReason != "length") {
-		return resp, err
+	if err != nil {
+		// Callers drop the response of a failed call: its usage rides on
+		// the error too.
+		return resp, model.WithSpent(err, resp.Usage, req)
+	}
+	if resp.Cached || (resp.FinishReason != "stop" && resp.FinishReason != "length") {
+		return resp, nil
 	}
 	key := cache.Key(c.cfg.Namespace, req)
 	sctx := context.WithoutCancel(ctx)

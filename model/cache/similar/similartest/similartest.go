@@ -6,12 +6,15 @@ package similartest
 
 import (
 	"context"
+	"errors"
+	"math"
 	"sync"
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/internal/emutest"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/cache"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
 	"github.com/newsroom-dev/newsroom/model/provider"
@@ -46,7 +49,7 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 	var looked int          // the embedding tokens OnLookup was told
 	// text-embedding-3-small's price, $0.02 per 1M tokens.
 	price := func(u model.Usage) float64 { return float64(u.PromptTokens) * 0.02 / 1e6 }
-	c := similar.Wrap(chat, similar.Config{Store: store, Index: index, Embedder: emb, Threshold: 0.9,
+	cfg := similar.Config{Store: store, Index: index, Embedder: emb, Threshold: 0.9,
 		Namespace: t.Name(),
 		OnLookup: func(r string, u model.Usage) {
 			mu.Lock()
@@ -64,7 +67,8 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 			charged = charged.Add(u)
 			mu.Unlock()
 		},
-		OnError: func(op string, err error) { t.Errorf("cache %s: %v", op, err) }})
+		OnError: func(op string, err error) { t.Errorf("cache %s: %v", op, err) }}
+	c := similar.Wrap(chat, cfg)
 	chats := func() int {
 		n := 0
 		for _, r := range em.Requests() {
@@ -135,6 +139,28 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 		}
 		if n := len(results); n != 4 {
 			t.Errorf("%d lookups, want 4", n)
+		}
+	})
+	t.Run("a call refused after its lookup carries the embedding on its error", func(t *testing.T) {
+		// The budget below the cache refuses the call (a one-token run
+		// budget): the lookup's embedding was paid and charged, so the
+		// error must carry it for the run's totals.
+		refusing := similar.Wrap(budget.Wrap(chat, budget.Config{Tracker: budget.NewTracker(budget.Run{MaxTokens: 1})}), cfg)
+		mu.Lock()
+		before := charged
+		mu.Unlock()
+		resp, err := refusing.Complete(ctx, request("News_Reporter", `Facts: The harbour ferry adds a 6:15 sailing from May 2.`))
+		if !errors.Is(err, budget.ErrExceeded) || resp != nil {
+			t.Fatalf("want the budget's refusal, got %v, %v", resp, err)
+		}
+		mu.Lock()
+		paid := model.Usage{EmbeddingTokens: charged.EmbeddingTokens - before.EmbeddingTokens,
+			EmbeddingUSD: charged.EmbeddingUSD - before.EmbeddingUSD, CostUSD: charged.CostUSD - before.CostUSD}
+		mu.Unlock()
+		u, agent, _ := model.Spent(err)
+		if u.EmbeddingTokens == 0 || u.EmbeddingTokens != paid.EmbeddingTokens || u.CostUSD != u.EmbeddingUSD ||
+			math.Abs(u.EmbeddingUSD-paid.EmbeddingUSD) > 1e-12 || agent != "News_Reporter" {
+			t.Errorf("the error carries %+v of %q; the budgets were charged %+v", u, agent, paid)
 		}
 	})
 	t.Run("a failing embeddings deployment steps aside once", func(t *testing.T) {
