@@ -114,11 +114,28 @@ func TestE2E_SourcesFromTheForm(t *testing.T) {
 	if got := text(t, ctx, "#grounding-summary"); !strings.HasSuffix(got, "claims checked, all found in the task or the sources.") {
 		t.Errorf("grounding summary %q", got)
 	}
+	// A run with the check off says so where the check would be.
+	must(t, "submit with the check off", chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('sources-input').value = ''`),
+		chromedp.Click(chromedp.CSS("#no-tools")),
+		chromedp.Click(chromedp.CSS("#no-grounding")),
+		chromedp.Click(chromedp.CSS("#submit")),
+	))
+	waitFor(t, ctx, "the run without a check", `document.getElementById('run-status').textContent === 'succeeded' &&
+		document.getElementById('grounding-summary').textContent === 'Not checked: the grounding check is off for this run.' &&
+		!document.getElementById('grounding-wrap').hidden && document.getElementById('sources-wrap').hidden`)
+
 	_, b := e.do("GET", "/v1/runs", e.user, "")
 	var list RunList
 	mustJSON(t, b, &list)
-	if len(list.Runs) != 1 || list.Runs[0].Options == nil || list.Runs[0].Options.Tools == nil || *list.Runs[0].Options.Tools ||
-		len(list.Runs[0].Options.Sources) != 1 || list.Runs[0].Options.Sources[0] != url {
-		t.Errorf("runs %+v, want one with the source and tools off", list.Runs)
+	if len(list.Runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(list.Runs))
+	}
+	// Newest first: the run without the check, then the sourced one.
+	if o := list.Runs[1].Options; o == nil || o.Tools == nil || *o.Tools || o.Grounding != nil || len(o.Sources) != 1 || o.Sources[0] != url {
+		t.Errorf("first run's options %+v, want the source and tools off", o)
+	}
+	if o := list.Runs[0].Options; o == nil || o.Tools != nil || o.Grounding == nil || *o.Grounding || len(o.Sources) != 0 {
+		t.Errorf("second run's options %+v, want grounding off only", o)
 	}
 }

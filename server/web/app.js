@@ -640,8 +640,11 @@
     const wrap = $('grounding-wrap');
     const list = $('grounding-claims');
     clear(list);
+    const off = !!(state.run && state.run.options && state.run.options.grounding === false);
     if (!g || typeof g !== 'object') {
-      wrap.hidden = true;
+      $('grounding-summary').textContent = off ? 'Not checked: the grounding check is off for this run.' : '';
+      wrap.classList.remove('grounding-held');
+      wrap.hidden = !off;
       return;
     }
     const claims = Array.isArray(g.unsupported) ? g.unsupported : [];
