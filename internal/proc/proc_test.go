@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/newsroom-dev/newsroom/internal/proc"
 )
@@ -61,3 +64,38 @@ func TestWaitTCP_GivesUp(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestStartPostgres_ServesAndStops(t *testing.T) {
+	if _, ok := proc.LookBinary("initdb", "/usr/lib/postgresql/*/bin"); !ok {
+		t.Skip("PostgreSQL not installed") // testsvc's tests fail in CI when it is missing
+	}
+	// A directory the postgres user can reach when the test runs as root
+	// (t.TempDir's parent is private to this user).
+	dir, err := os.MkdirTemp("", "proc-test-postgres-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg, err := proc.StartPostgres(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, pg.DSN)
+	if err != nil {
+		pg.Stop(5 * time.Second)
+		t.Fatal(err)
+	}
+	var one int
+	err = conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+	conn.Close(ctx)
+	if err != nil || one != 1 || pg.Version < 100000 {
+		t.Errorf("SELECT 1 = %d, %v; server version %d", one, err, pg.Version)
+	}
+	pg.Stop(5 * time.Second)
+	if conn, err := pgx.Connect(ctx, pg.DSN); err == nil {
+		conn.Close(ctx)
+		t.Fatal("PostgreSQL still accepts connections after Stop")
+	}
+}
