@@ -164,9 +164,20 @@ func addStoreFlags(fs *pflag.FlagSet, ownEnvFile bool) *storeFlags {
 	return f
 }
 
+// conflict is the usage error of giving both --db and --database-url.
+func (f *storeFlags) conflict() error {
+	if f.fs.Changed(config.DB) && f.fs.Changed(config.DatabaseURL) {
+		return usageErrorf("give --%s or --%s, not both", config.DB, config.DatabaseURL)
+	}
+	return nil
+}
+
 // load reads the store settings alone (flags, environment, .env), for a
 // command without a model; errors are configuration errors (exit 2).
 func (f *storeFlags) load(ctx context.Context) (*config.Config, error) {
+	if err := f.conflict(); err != nil {
+		return nil, err
+	}
 	flags := map[string]string{}
 	f.fs.Visit(func(fl *pflag.Flag) {
 		if settingNames[fl.Name] {

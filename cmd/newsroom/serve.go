@@ -151,6 +151,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	}
 	// The configuration once, for the store and the model; the store first:
 	// on PostgreSQL the daily budget is kept in it.
+	if err := o.store.conflict(); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(ctx, o.model)
 	if err != nil {
 		return err

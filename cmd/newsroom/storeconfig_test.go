@@ -83,8 +83,8 @@ func TestKeys_BadDatabaseAuthInDotEnvIsAConfigError(t *testing.T) {
 		t.Errorf("error shows the database password: %v", err)
 	}
 	err = runKeys(context.Background(), []string{"list", "--env-file", filepath.Join(t.TempDir(), "none.env"), "--db", "a.db", "--database-url", "postgres://127.0.0.1:1/x"}, io.Discard, io.Discard)
-	if !errors.Is(err, errConfig) || !strings.Contains(err.Error(), "not both") {
-		t.Fatalf("--db with --database-url: want a configuration error saying not both, got %v", err)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("--db with --database-url: want a usage error saying not both, got %v", err)
 	}
 }
 
