@@ -2,8 +2,10 @@
 // how much of a quota the limiter uses without 429s (Quota), the framework's
 // time and allocations per agent turn next to a bare HTTP call (Overhead),
 // memory and goroutines with many runs in flight (Concurrency), and what a
-// cached rerun costs (Cache). Each benchmark returns a report that the
-// `newsroom bench` command prints as JSON.
+// cached rerun costs (Cache). ClusterBench starts real `newsroom serve`
+// processes on one PostgreSQL instead: events followed on another instance,
+// kill -9 takeovers, faults, one quota shared by N instances. Each benchmark
+// returns a report that the `newsroom bench` command prints as JSON.
 package bench
 
 import (
