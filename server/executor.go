@@ -493,6 +493,10 @@ func (s *Server) finishRun(c store.Claim, run *store.Run, cp team.Checkpoint, e 
 	return seq, nil
 }
 
+// errUngrounded is the error of a run that reached its cap with claims the
+// grounding check still found unsupported (listed in the run's grounding).
+const errUngrounded = "the article still makes claims no source supports"
+
 // finalState sets a run's final state from its run_finished event: the
 // status follows from the event (cancelled when cancelled is set or the
 // stop reason says so, failed with an error, succeeded otherwise), with the
@@ -509,6 +513,11 @@ func (s *Server) finalState(run *store.Run, cp team.Checkpoint, e team.Event, ca
 		run.Status = store.StatusCancelled
 	case e.Error != "":
 		run.Status = store.StatusFailed
+	case termination.KindOf(e.StopReason) == termination.KindGrounding:
+		// As `newsroom run` exits 1: the cap came while the article still
+		// made claims no source supports, so it is not a finished story.
+		run.Status = store.StatusFailed
+		run.Error = errUngrounded
 	default:
 		run.Status = store.StatusSucceeded
 	}

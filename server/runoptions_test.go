@@ -313,6 +313,9 @@ func testCappedRunsCarryTheirGroundingCheck(t *testing.T, open func(t testing.TB
 	if held.StopReasonKind != termination.KindGrounding {
 		t.Fatalf("stop %q (kind %q), want kind grounding", held.StopReason, held.StopReasonKind)
 	}
+	if held.Status != store.StatusFailed || !strings.Contains(held.Error, "no source supports") {
+		t.Errorf("held run: status %q, error %q; want failed, as the CLI exits 1", held.Status, held.Error)
+	}
 	if g := held.Grounding; g == nil || len(g.Unsupported) != 1 || g.Unsupported[0] != "4.2 million" {
 		t.Errorf("held run's grounding %+v, want the invented figure", held.Grounding)
 	}

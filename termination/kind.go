@@ -72,11 +72,11 @@ func KindOf(reason string) Kind {
 }
 
 // KindOfRun is the kind of a finished run: KindOf its stop reason, except
-// that a run that failed (errMsg set) with a reason of no failure kind is
-// KindError.
+// that a run that failed (errMsg set) with a reason of no failure kind
+// (cancelled, timeout, shutdown, grounding) is KindError.
 func KindOfRun(reason, errMsg string) Kind {
 	k := KindOf(reason)
-	if errMsg != "" && k != KindCancelled && k != KindTimeout && k != KindShutdown {
+	if errMsg != "" && k != KindCancelled && k != KindTimeout && k != KindShutdown && k != KindGrounding {
 		return KindError
 	}
 	return k

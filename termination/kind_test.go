@@ -92,6 +92,7 @@ func TestKindOfRun_FailedRunIsError(t *testing.T) {
 		{"error", "model: 500", termination.KindError},
 		{"max messages reached (3)", "checkpoint lost", termination.KindError},
 		{"cancelled", "context canceled", termination.KindCancelled},
+		{"grounding: unsupported claims remained when the run reached its cap (max messages reached (5))", "the article still makes claims no source supports", termination.KindGrounding},
 		{"verdict APPROVE from Editor", "", termination.KindVerdict},
 	}
 	for _, c := range cases {
