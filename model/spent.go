@@ -1,6 +1,7 @@
 package model
 
-// SpentError is the error of a call that failed but cost something first:
+// SpentError is the error of a call that failed but cost something first
+// (each layer adds what it spent itself, so nothing is counted twice):
 // a similarity lookup's embedding, paid before the call was refused (a
 // budget stop) or failed outright. Usage is what was spent, and whose
 // (Agent, Deployment), so the run counts it (team puts it on the

@@ -217,9 +217,10 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	chat := resp.Usage // what a later hit saves: the answer, not this embedding
 	resp.Usage = resp.Usage.Add(embedding)
 	if err != nil {
-		// Callers drop the response of a failed call: its usage rides on
-		// the error too.
-		return resp, model.WithSpent(err, resp.Usage, req)
+		// Callers drop the response of a failed call: the embedding rides
+		// on the error too (what the call itself spent is the business of
+		// the layer that spent it).
+		return resp, model.WithSpent(err, embedding, req)
 	}
 	if resp.Cached || (resp.FinishReason != "stop" && resp.FinishReason != "length") {
 		return resp, nil
