@@ -13,9 +13,11 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/server/pgnotify"
+	"github.com/newsroom-dev/newsroom/server/redisnotify"
 )
 
 // clearStoreEnv unsets the store settings of the process environment (an
@@ -156,4 +158,53 @@ func modelFlagsFor(t *testing.T, args ...string) *modelFlags {
 		t.Fatal(err)
 	}
 	return mf
+}
+
+// TestServeNotifier_RedisFromDotEnv: with NEWSROOM_REDIS_URL and
+// NEWSROOM_REDIS_AUTH in .env the instances' notifier is Redis pub/sub,
+// and a notification goes through the real Redis.
+func TestServeNotifier_RedisFromDotEnv(t *testing.T) {
+	clearStoreEnv(t)
+	addr := testsvc.Redis(t)
+	envFile := writeEnvFile(t, "NEWSROOM_REDIS_URL=redis://"+addr+"/0\nNEWSROOM_REDIS_AUTH=password\n")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := loadConfig(ctx, modelFlagsFor(t, "--env-file", envFile, "--no-cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RedisAuth != "password" || cfg.Source(config.RedisURL).Layer != config.LayerDotEnv {
+		t.Fatalf("redis settings from .env: auth %q, url from %v", cfg.RedisAuth, cfg.Source(config.RedisURL))
+	}
+	n, closeN, err := runNotifier(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeN()
+	if _, ok := n.(*redisnotify.Notifier); !ok {
+		t.Fatalf("notifier %T, want Redis pub/sub from .env", n)
+	}
+	got := make(chan server.Notification, 4)
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = n.Listen(lctx, func(note server.Notification) { got <- note }) }()
+	// Pub/sub drops what is sent before the subscription: send until one arrives.
+	for {
+		if err := n.Notify(ctx, server.Notification{Run: "run_2", Seq: 5}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case note := <-got:
+			if note.Run == "" {
+				continue // the listener's (re)connection wake-up
+			}
+			if note.Run != "run_2" || note.Seq != 5 {
+				t.Fatalf("notification %+v", note)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("no notification through the .env Redis")
+		}
+	}
 }
