@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -503,5 +504,72 @@ func TestCluster_StaleInstanceWritesNothing(t *testing.T) {
 	}
 	if run, err := e.st.GetRun(ctx, v.ID); err != nil || run.Status != store.StatusRunning {
 		t.Errorf("run = %+v, %v; want still running (B's to finish)", run, err)
+	}
+}
+
+// TestCluster_BusyInstanceResumesADeadInstancesRunBeforeItsQueue: instance
+// B executes one run and has another waiting in its queue when A dies with a
+// run half done. When B's worker frees up, it resumes A's run first: a run
+// under way does not wait behind every run queued on the survivors.
+func TestCluster_BusyInstanceResumesADeadInstancesRunBeforeItsQueue(t *testing.T) {
+	dsn := testsvc.Postgres(t)
+	const lease = 500 * time.Millisecond
+	a := newEnv(t, envOpts{openStore: openPostgres(dsn), cfg: clusterConfig("A", 1, lease)})
+	b := newEnv(t, envOpts{openStore: openPostgres(dsn), emulator: a.emu, cfg: clusterConfig("B", 1, lease)})
+	a.client.holdFrom(2) // A's run checkpoints its first call and hangs in the second
+	x := a.create(a.user, task).ID
+	b.client.holdFrom(1) // B's first run hangs in its first call
+	select {
+	case <-a.client.waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("A's run did not reach its held call")
+	}
+	y := b.create(b.user, task).ID
+	select {
+	case <-b.client.waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("B's run did not reach its held call")
+	}
+	z := b.create(b.user, task).ID // waits in B's queue
+
+	a.st.(*killableStore).kill()
+	a.srv.hardStop()
+	// A's claim on x lapses; only then may B's worker go on.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		runs, err := b.st.ClaimableRuns(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(runs, func(r *store.Run) bool { return r.ID == x }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A's run never became claimable")
+		}
+	}
+	b.client.release()
+
+	runs := waitDone(t, b.st, []string{x, y, z})
+	for id, r := range runs {
+		if r.Status != store.StatusSucceeded {
+			t.Fatalf("run %s: %s %q", id, r.Status, r.Error)
+		}
+	}
+	// The run_started of x's resumption comes before z's first.
+	started := func(id string, resumed bool) time.Time {
+		evs, err := b.st.Events(context.Background(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Type == team.EventRunStarted && e.Resumed == resumed {
+				return e.Time
+			}
+		}
+		t.Fatalf("run %s has no run_started (resumed %t)", id, resumed)
+		return time.Time{}
+	}
+	if xs, zs := started(x, true), started(z, false); !xs.Before(zs) {
+		t.Errorf("A's run resumed at %s, after B's queued run started (%s): want it first", xs.Format(time.StampMicro), zs.Format(time.StampMicro))
 	}
 }

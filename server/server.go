@@ -388,7 +388,9 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 // instance's queue; its claim is not renewed while it waits, so when it
 // waits longer than ClaimLease an idle instance may take it over (whichever
 // worker claims it first executes it, the other skips it). The scanner takes
-// claimable runs every ScanInterval, as many as idle workers can start.
+// claimable runs every ScanInterval, as many as idle workers can start; a
+// worker that frees up while runs wait in this queue first resumes a run a
+// dead instance left mid-way (takeInterrupted).
 func (s *Server) Start(ctx context.Context) error {
 	var err error
 	s.startOnce.Do(func() {

@@ -9,6 +9,34 @@ import (
 	"github.com/newsroom-dev/newsroom/team"
 )
 
+// takeInterrupted claims a run that was under way on an instance that died
+// (running, its claim lapsed), when runs wait in this instance's queue: a
+// busy instance resumes runs already under way before it starts new ones.
+// Otherwise a dead instance's runs would wait until every survivor's queue
+// had drained, since the scanner takes runs only for idle workers
+// (`newsroom bench cluster` saw them resume a minute after the kill).
+func (s *Server) takeInterrupted() (string, bool) {
+	if s.cfg.ScanInterval <= 0 || s.queue.len() == 0 {
+		return "", false // an idle worker waits in the queue; the scanner feeds it
+	}
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	runs, err := s.store.ClaimableRuns(ctx, 0)
+	if err != nil {
+		return "", false
+	}
+	for _, r := range runs {
+		if r.Status != store.StatusRunning {
+			continue
+		}
+		s.queue.remove(r.ID) // queued here by a scan already: it starts now instead
+		if ok, err := s.claimIfIdle(ctx, r.ID); err == nil && ok {
+			return r.ID, true
+		}
+	}
+	return "", false
+}
+
 // storeTimeout bounds one store write of a run's progress.
 const storeTimeout = 10 * time.Second
 
@@ -18,6 +46,11 @@ const storeTimeout = 10 * time.Second
 func (s *Server) worker() {
 	defer s.workers.Done()
 	for s.gate.acquire() {
+		if id, ok := s.takeInterrupted(); ok {
+			s.execute(id)
+			s.gate.release()
+			continue
+		}
 		id, ok := s.queue.pop()
 		if !ok {
 			s.gate.release()
