@@ -449,7 +449,6 @@ func MeasureQuota(ctx context.Context, c *Cluster, mode string, inFlight int, d 
 	c.Emulator.Reset()
 	start := time.Now()
 	next := first
-	var ids []string
 	active := map[string]bool{}
 	for time.Since(start) < d && ctx.Err() == nil {
 		for len(active) < inFlight*len(c.Instances) {
@@ -458,7 +457,6 @@ func MeasureQuota(ctx context.Context, c *Cluster, mode string, inFlight int, d 
 				return rep, err
 			}
 			next++
-			ids = append(ids, id)
 			active[id] = true
 		}
 		sleepCtx(ctx, 200*time.Millisecond)

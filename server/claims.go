@@ -106,6 +106,7 @@ func (s *Server) scan() {
 		}
 		room := s.workerLimit() - s.Running() - s.queue.len()
 		if room <= 0 {
+			s.resumeBeyondLimit()
 			continue
 		}
 		ctx, cancel := s.storeCtx()
@@ -116,5 +117,50 @@ func (s *Server) scan() {
 		} else if n > 0 {
 			s.log.Info("took over unfinished runs", "count", n, "instance", s.cfg.InstanceID)
 		}
+	}
+}
+
+// resumeBeyondLimit starts, at once and past the worker limit, runs that were
+// under way on an instance that died (running, their claim lapsed) while
+// every worker here is busy: otherwise they would wait for a worker to free
+// up, a whole run later (`newsroom bench cluster` saw a minute), where the
+// issue asks for a take-over within seconds. A run mostly waits on the model
+// and the quota limiter stays the throttle of the calls, so a few executors
+// more cost little; at most half the worker limit (one at least) run so.
+func (s *Server) resumeBeyondLimit() {
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	runs, err := s.store.ClaimableRuns(ctx, 0)
+	if err != nil {
+		s.log.Warn("scanning for interrupted runs", "err", err)
+		return
+	}
+	for _, r := range runs {
+		if int(s.overflow.Load()) >= max(1, s.workerLimit()/2) {
+			return
+		}
+		if r.Status != store.StatusRunning {
+			continue // queued runs wait for a worker, in order
+		}
+		if ok, err := s.claimIfIdle(ctx, r.ID); err != nil || !ok {
+			continue
+		}
+		// Under s.mu, ordered with Shutdown's: either this Add comes
+		// before Shutdown waits for the workers, or draining is seen.
+		s.mu.Lock()
+		if s.draining.Load() {
+			s.mu.Unlock()
+			s.releasePending(ctx, r.ID)
+			return
+		}
+		s.workers.Add(1)
+		s.overflow.Add(1)
+		s.mu.Unlock()
+		s.log.Info("resuming an interrupted run beyond the worker limit", "run", r.ID, "instance", s.cfg.InstanceID)
+		go func(id string) {
+			defer s.workers.Done()
+			defer s.overflow.Add(-1)
+			s.execute(id)
+		}(r.ID)
 	}
 }

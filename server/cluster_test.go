@@ -547,6 +547,20 @@ func TestCluster_BusyInstanceResumesADeadInstancesRunBeforeItsQueue(t *testing.T
 			t.Fatal("A's run never became claimable")
 		}
 	}
+	// B's only worker is held in y's call: x resumes on B all the same, past
+	// the worker limit (its resumed run_started is stored while y waits).
+	resumed := func() bool {
+		evs, err := b.st.Events(context.Background(), x, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(evs, func(e store.Event) bool { return e.Type == team.EventRunStarted && e.Resumed })
+	}
+	for deadline := time.Now().Add(30 * time.Second); !resumed(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("A's run did not resume on B while B's only worker was busy")
+		}
+	}
 	b.client.release()
 
 	runs := waitDone(t, b.st, []string{x, y, z})

@@ -194,6 +194,9 @@ type Server struct {
 	// when that limit follows the observed calls.
 	gate        *workerGate
 	autoWorkers bool
+	// overflow counts the executors resumeBeyondLimit started past the
+	// worker limit.
+	overflow atomic.Int32
 	// background is the scanner; it ends with done.
 	background sync.WaitGroup
 	startOnce  sync.Once
