@@ -36,6 +36,13 @@ type Postgres struct {
 // Stop stops the server (SIGTERM, then SIGKILL after grace) and waits for it.
 func (p *Postgres) Stop(grace time.Duration) { Stop(p.cmd, grace) }
 
+// PostgresOptions adjust the server StartPostgresWith starts.
+type PostgresOptions struct {
+	// HBA lines go before the pg_hba.conf rules initdb writes (trust for
+	// everyone), so they win for the connections they match.
+	HBA []string
+}
+
 // StartPostgres initialises a throwaway cluster in dir (which must exist and
 // be empty) and starts PostgreSQL on a free loopback port, without
 // durability (fsync off: the data lives as long as the caller).
@@ -45,6 +52,11 @@ func (p *Postgres) Stop(grace time.Duration) { Stop(p.cmd, grace) }
 // not through runuser or su, so the process-group kill and the parent-death
 // signal reach the postmaster itself.
 func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
+	return StartPostgresWith(ctx, dir, PostgresOptions{})
+}
+
+// StartPostgresWith is StartPostgres with opts applied to the new cluster.
+func StartPostgresWith(ctx context.Context, dir string, opts PostgresOptions) (*Postgres, error) {
 	var bins [2]string
 	for i, name := range []string{"initdb", "postgres"} {
 		p, ok := lookPGBinary(name)
@@ -79,6 +91,17 @@ func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
 	initCmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if out, err := initCmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("proc: initdb: %w\n%s", err, tail(out))
+	}
+	if len(opts.HBA) > 0 {
+		hba := filepath.Join(data, "pg_hba.conf")
+		rules, err := os.ReadFile(hba)
+		if err != nil {
+			return nil, fmt.Errorf("proc: %w", err)
+		}
+		rules = append([]byte(strings.Join(opts.HBA, "\n")+"\n"), rules...)
+		if err := os.WriteFile(hba, rules, 0o600); err != nil {
+			return nil, fmt.Errorf("proc: %w", err)
+		}
 	}
 
 	var lastErr error

@@ -9,16 +9,15 @@ package testsvc
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/newsroom-dev/newsroom/internal/proc"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/internal/proc"
 )
 
 // registry of started processes, stopped by Main. A test binary is one
@@ -83,20 +82,7 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 func FreePort() (int, error) { return proc.FreePort() }
 
 // LookBinary finds a server binary on PATH or in the extra directories (glob patterns allowed).
-func LookBinary(name string, extra ...string) (string, bool) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, true
-	}
-	for _, pat := range extra {
-		matches, _ := filepath.Glob(filepath.Join(pat, name))
-		for i := len(matches) - 1; i >= 0; i-- { // newest version last in lexical order
-			if fi, err := os.Stat(matches[i]); err == nil && !fi.IsDir() {
-				return matches[i], true
-			}
-		}
-	}
-	return "", false
-}
+func LookBinary(name string, extra ...string) (string, bool) { return proc.LookBinary(name, extra...) }
 
 // WaitTCP waits until addr accepts connections or the timeout passes.
 func WaitTCP(addr string, timeout time.Duration) error {
