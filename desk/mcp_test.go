@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/internal/mcptest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
@@ -28,39 +27,11 @@ import (
 const envServe = "NEWSROOM_DESK_MCP_TEST_SERVE"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(envServe) == "1" {
-		if err := archiveServer().Run(context.Background(), &sdk.StdioTransport{}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	mcptest.ServeIfChild(envServe, archiveServer)
 	os.Exit(m.Run())
 }
 
-type echoArgs struct {
-	Text string `json:"text" jsonschema:"text to echo"`
-}
-
-type noArgs struct{}
-
-func archiveServer() *sdk.Server {
-	s := sdk.NewServer(&sdk.Implementation{Name: "archive", Version: "1"}, nil)
-	text := func(s string) *sdk.CallToolResult {
-		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: s}}}
-	}
-	sdk.AddTool(s, &sdk.Tool{Name: "pid", Description: "The server's process id."}, func(context.Context, *sdk.CallToolRequest, noArgs) (*sdk.CallToolResult, any, error) {
-		return text(strconv.Itoa(os.Getpid())), nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "Echo the text."}, func(_ context.Context, _ *sdk.CallToolRequest, in echoArgs) (*sdk.CallToolResult, any, error) {
-		return text("echo: " + in.Text), nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "exit", Description: "Ends the server process."}, func(context.Context, *sdk.CallToolRequest, noArgs) (*sdk.CallToolResult, any, error) {
-		os.Exit(3)
-		return nil, nil, nil
-	})
-	return s
-}
+func archiveServer() *sdk.Server { return mcptest.NewServer("archive") }
 
 // archiveDesk is a desk whose two agents share the stdio server "archive";
 // the writer also has the HTTP server "web".
@@ -129,9 +100,7 @@ func (s *toolScript) Complete(_ context.Context, req *model.Request) (*model.Res
 
 func webServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return archiveServer() }, nil))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return mcptest.HTTP(t, archiveServer).URL
 }
 
 func connectDesk(t *testing.T, s *desk.Spec, log *slog.Logger) *desk.MCP {

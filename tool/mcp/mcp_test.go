@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/internal/mcptest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
@@ -28,46 +27,26 @@ import (
 const envServe = "NEWSROOM_MCP_TEST_SERVE"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(envServe) == "1" {
-		if err := testServer().Run(context.Background(), &sdk.StdioTransport{}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	mcptest.ServeIfChild(envServe, testServer)
 	os.Exit(m.Run())
 }
 
-type echoIn struct {
-	Text string `json:"text" jsonschema:"text to echo"`
-}
-
-type empty struct{}
-
+// testServer adds to mcptest's echo, pid and exit a tool that fails, one
+// that hangs and one whose answer is too long.
 func testServer() *sdk.Server {
-	s := sdk.NewServer(&sdk.Implementation{Name: "desk-docs", Version: "1"}, nil)
-	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "Echo the text."}, func(_ context.Context, _ *sdk.CallToolRequest, in echoIn) (*sdk.CallToolResult, any, error) {
-		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "echo: " + in.Text}}}, nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "fail", Description: "Always fails."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
+	s := mcptest.NewServer("desk-docs")
+	sdk.AddTool(s, &sdk.Tool{Name: "fail", Description: "Always fails."}, func(context.Context, *sdk.CallToolRequest, mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
 		return nil, nil, errors.New("the archive is offline")
 	})
-	sdk.AddTool(s, &sdk.Tool{Name: "slow", Description: "Never answers in time."}, func(ctx context.Context, _ *sdk.CallToolRequest, _ empty) (*sdk.CallToolResult, any, error) {
+	sdk.AddTool(s, &sdk.Tool{Name: "slow", Description: "Never answers in time."}, func(ctx context.Context, _ *sdk.CallToolRequest, _ mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(4 * time.Second): // outlives the agent's timeout, not the test
 		}
 		return nil, nil, ctx.Err()
 	})
-	sdk.AddTool(s, &sdk.Tool{Name: "huge", Description: "Too much text."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
-		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: strings.Repeat("x", 200_000)}}}, nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "pid", Description: "The server's process id."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
-		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: strconv.Itoa(os.Getpid())}}}, nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "exit", Description: "Ends the server process."}, func(context.Context, *sdk.CallToolRequest, empty) (*sdk.CallToolResult, any, error) {
-		os.Exit(3)
-		return nil, nil, nil
+	sdk.AddTool(s, &sdk.Tool{Name: "huge", Description: "Too much text."}, func(context.Context, *sdk.CallToolRequest, mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
+		return mcptest.Text(strings.Repeat("x", 200_000)), nil, nil
 	})
 	return s
 }
@@ -123,9 +102,7 @@ func connectStdio(t *testing.T) *mcp.Server {
 
 func connectHTTP(t *testing.T) *mcp.Server {
 	t.Helper()
-	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return testServer() }, nil))
-	t.Cleanup(srv.Close)
-	spec, err := mcp.ParseSpec("web=" + srv.URL)
+	spec, err := mcp.ParseSpec("web=" + mcptest.HTTP(t, testServer).URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +188,7 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
-	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return testServer() }, nil))
+	srv := mcptest.HTTP(t, testServer)
 	s, err := mcp.Connect(context.Background(), mcp.Spec{Name: "web", URL: srv.URL}, mcp.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +209,7 @@ func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
 
 func TestServer_ErrorsNeverShowTheCredentialsOfAServerURL(t *testing.T) {
 	const secret = "s3cret-mcp-key"
-	srv := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return testServer() }, nil))
+	srv := mcptest.HTTP(t, testServer)
 	endpoint := strings.Replace(srv.URL, "http://", "http://reader:"+secret+"-pw@", 1) + "/mcp?api_key=" + secret
 	s, err := mcp.Connect(context.Background(), mcp.Spec{Name: "hosted", URL: endpoint}, mcp.Options{})
 	if err != nil {
