@@ -310,6 +310,16 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, err)
 		return
 	}
+	if idem != "" {
+		asked := &store.Run{Task: req.Task, Team: req.Team, MaxMessages: req.MaxMessages, BudgetUSD: req.BudgetUSD,
+			Options: requestedOptions(&req)}
+		if approval {
+			asked.Approval = &store.Approval{Required: true}
+		}
+		if s.replay(w, r, k, idem, asked) {
+			return
+		}
+	}
 	// The sources are read before a queue slot is taken: a slow site
 	// holds no slot.
 	options, err := s.runOptions(r.Context(), &req)
@@ -352,6 +362,33 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 	} else {
 		s.log.Info("run queued", "run", stored.ID, "team", stored.Team, "key_id", k.ID)
 	}
+	s.writeAccepted(w, stored)
+}
+
+// replay answers a create retried under an Idempotency-Key the owner used
+// before from the stored run, before the request's sources are fetched: a
+// replay costs no fetch and succeeds while a source is down. The same
+// request gets the run (202, Idempotent-Replayed: true), another one
+// idempotency_key_reused. It reports whether it answered; false when the
+// key is new (CreateRun still settles a concurrent first use).
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, k *store.Key, idem string, asked *store.Run) bool {
+	stored, err := s.store.RunByIdempotencyKey(r.Context(), k.ID, idem)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	case err != nil:
+		s.writeError(w, r, err)
+	case !sameRequest(stored, asked):
+		s.writeError(w, r, errIdempotencyReused)
+	default:
+		w.Header().Set("Idempotent-Replayed", "true")
+		s.writeAccepted(w, stored)
+	}
+	return true
+}
+
+// writeAccepted answers a create with the run: 202 and its Location.
+func (s *Server) writeAccepted(w http.ResponseWriter, stored *store.Run) {
 	v := s.viewOf(stored)
 	w.Header().Set("Location", v.Links["self"])
 	writeJSON(w, http.StatusAccepted, v)

@@ -48,6 +48,13 @@ func (k *killableStore) CreateRun(ctx context.Context, r *store.Run) (*store.Run
 	return k.next.CreateRun(ctx, r)
 }
 
+func (k *killableStore) RunByIdempotencyKey(ctx context.Context, owner, key string) (*store.Run, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.RunByIdempotencyKey(ctx, owner, key)
+}
+
 func (k *killableStore) GetRun(ctx context.Context, id string) (*store.Run, error) {
 	if err := k.err(); err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ import (
 type pressSite struct {
 	addr  string
 	pages atomic.Int64
+	// down makes /press answer 500 (still counted: a request was made).
+	down atomic.Bool
 }
 
 const pressHTML = `<html><head><title>Museum reopens</title></head><body><article><h1>Museum reopens</h1>
@@ -43,10 +45,15 @@ func newPressSite(t testing.TB) *pressSite {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/press", func(w http.ResponseWriter, _ *http.Request) {
 		p.pages.Add(1)
+		if p.down.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(w, pressHTML)
 	})
 	mux.HandleFunc("/missing", http.NotFound)
+	mux.Handle("/moved", http.RedirectHandler("/press", http.StatusMovedPermanently))
 	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: mux}}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -130,6 +137,61 @@ func TestServer_RunOptionsAreValidated(t *testing.T) {
 	resp, b := plain.do("POST", "/v1/runs", plain.user, `{"task":"t","sources":["`+ok+`"]}`)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "sources_unavailable") {
 		t.Errorf("sources without a fetcher = %d %s, want 400 sources_unavailable", resp.StatusCode, b)
+	}
+}
+
+// TestServer_IdempotentReplayFetchesNothing: a create retried under its
+// Idempotency-Key is answered from the stored run before any source is
+// read, so the replay costs no fetch and succeeds while the site is down,
+// also for a source that redirected; another body under the key is
+// refused on the URLs and switches asked for, without a fetch either.
+func TestServer_IdempotentReplayFetchesNothing(t *testing.T) {
+	onBothBackends(t, testIdempotentReplayFetchesNothing)
+}
+
+func testIdempotentReplayFetchesNothing(t *testing.T, open func(t testing.TB) store.Store) {
+	site := newPressSite(t)
+	e := newEnv(t, envOpts{noStart: true, openStore: open, fetch: site.fetcher(), cfg: Config{KeyRateLimit: -1}})
+	press, moved := site.url("/press"), site.url("/moved")
+	body := `{"task":"Write about the museum.","sources":["` + moved + `"],"tools":false}`
+	first := e.create(e.user, body, "Idempotency-Key", "replay-1")
+	if n := site.pages.Load(); n != 1 {
+		t.Fatalf("the first create read the page %d times, want once", n)
+	}
+	if got := e.get(e.user, first.ID); got.Options == nil || len(got.Options.Sources) != 1 || got.Options.Sources[0] != press {
+		t.Fatalf("the stored run's sources %+v, want the redirect's target %s", got.Options, press)
+	}
+
+	site.down.Store(true)
+	resp, b := e.do("POST", "/v1/runs", e.user, body, "Idempotency-Key", "replay-1")
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay while the site is down = %d (Idempotent-Replayed %q) %s, want 202 replayed",
+			resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), b)
+	}
+	var again RunView
+	mustJSON(t, b, &again)
+	if again.ID != first.ID || resp.Header.Get("Location") != first.Links["self"] {
+		t.Errorf("replay answered run %s at %q, want %s at %q", again.ID, resp.Header.Get("Location"), first.ID, first.Links["self"])
+	}
+	for _, other := range []string{
+		`{"task":"Write about the museum.","sources":["` + press + `"],"tools":false}`,
+		`{"task":"Write about the museum.","sources":["` + moved + `"]}`,
+	} {
+		if resp, b := e.do("POST", "/v1/runs", e.user, other, "Idempotency-Key", "replay-1"); resp.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(b), "idempotency_key_reused") {
+			t.Errorf("%s under the same key = %d %s, want 422 idempotency_key_reused", other, resp.StatusCode, b)
+		}
+	}
+	if n := site.pages.Load(); n != 1 {
+		t.Errorf("the page was requested %d times, want once (replays fetch nothing)", n)
+	}
+	// A new key still fetches, and the site being down refuses the run.
+	if resp, b := e.do("POST", "/v1/runs", e.user, body, "Idempotency-Key", "replay-2"); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(b), "source_unavailable") {
+		t.Errorf("a new key while the site is down = %d %s, want 422 source_unavailable", resp.StatusCode, b)
+	}
+	if n := site.pages.Load(); n != 2 {
+		t.Errorf("the page was requested %d times after a new key, want 2", n)
 	}
 }
 

@@ -98,7 +98,8 @@ func (s *Server) checkRunOptions(req *CreateRunRequest) error {
 // A source that cannot be read refuses the run (422), as `newsroom run
 // --source` refuses to start: nothing is queued and no model is called.
 func (s *Server) runOptions(ctx context.Context, req *CreateRunRequest) (store.RunOptions, error) {
-	o := store.RunOptions{NoTools: req.Tools != nil && !*req.Tools, NoGrounding: req.Grounding != nil && !*req.Grounding}
+	o := requestedOptions(req)
+	o.Sources = nil
 	if len(req.Sources) == 0 {
 		return o, nil
 	}
@@ -108,8 +109,12 @@ func (s *Server) runOptions(ctx context.Context, req *CreateRunRequest) (store.R
 	if err != nil {
 		return o, sourceError(err)
 	}
-	for _, d := range docs {
-		o.Sources = append(o.Sources, store.Document{URL: d.URL, Title: d.Title, FetchedAt: d.FetchedAt.UTC(), Text: d.Text})
+	for i, d := range docs {
+		doc := store.Document{URL: d.URL, Title: d.Title, FetchedAt: d.FetchedAt.UTC(), Text: d.Text}
+		if i < len(req.Sources) && req.Sources[i] != d.URL {
+			doc.AskedURL = req.Sources[i]
+		}
+		o.Sources = append(o.Sources, doc)
 	}
 	return o, nil
 }
@@ -162,16 +167,35 @@ func runOptionsOf(o store.RunOptions) []team.RunOption {
 	return opts
 }
 
+// requestedOptions are the run options the request asks for, its sources
+// named by URL only (nothing fetched): what an idempotent replay is
+// compared on.
+func requestedOptions(req *CreateRunRequest) store.RunOptions {
+	o := store.RunOptions{NoTools: req.Tools != nil && !*req.Tools, NoGrounding: req.Grounding != nil && !*req.Grounding}
+	for _, u := range req.Sources {
+		o.Sources = append(o.Sources, store.Document{URL: u})
+	}
+	return o
+}
+
 // sameOptions reports whether two runs' options were asked for alike (the
-// same URLs in the same order; the documents' texts may differ).
+// same URLs asked for in the same order; the documents' texts may differ).
 func sameOptions(a, b store.RunOptions) bool {
 	if a.NoTools != b.NoTools || a.NoGrounding != b.NoGrounding || len(a.Sources) != len(b.Sources) {
 		return false
 	}
 	for i := range a.Sources {
-		if a.Sources[i].URL != b.Sources[i].URL {
+		if askedURL(a.Sources[i]) != askedURL(b.Sources[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// askedURL is the URL a run asked for to get d.
+func askedURL(d store.Document) string {
+	if d.AskedURL != "" {
+		return d.AskedURL
+	}
+	return d.URL
 }

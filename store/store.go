@@ -77,7 +77,10 @@ func (o RunOptions) IsZero() bool { return len(o.Sources) == 0 && !o.NoTools && 
 // Document is a fetched document as a run keeps it, text included.
 type Document struct {
 	// URL is where it was read (after redirects).
-	URL       string    `json:"url"`
+	URL string `json:"url"`
+	// AskedURL is the URL the run asked for when redirects led elsewhere
+	// (URL), empty otherwise: what an idempotent replay is compared on.
+	AskedURL  string    `json:"asked_url,omitempty"`
 	Title     string    `json:"title,omitempty"`
 	FetchedAt time.Time `json:"fetched_at"`
 	// Text is the readable text the team is given.
@@ -172,6 +175,9 @@ type Runs interface {
 	CreateRun(ctx context.Context, run *Run) (stored *Run, existed bool, err error)
 	// GetRun returns a run or ErrNotFound.
 	GetRun(ctx context.Context, id string) (*Run, error)
+	// RunByIdempotencyKey returns the owner's run created under the
+	// idempotency key, or ErrNotFound (also for an empty key).
+	RunByIdempotencyKey(ctx context.Context, owner, key string) (*Run, error)
 	// UpdateRun saves a run's status, stop reason, error, usage and article,
 	// on condition that c is the run's current claim: ErrFenced otherwise,
 	// ErrNotFound for an unknown run.

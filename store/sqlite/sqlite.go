@@ -189,6 +189,24 @@ func (s *Store) CreateRun(ctx context.Context, run *store.Run) (*store.Run, bool
 	return nil, false, fmt.Errorf("sqlite: create run %s: %w", r.ID, store.ErrConflict)
 }
 
+// RunByIdempotencyKey returns the owner's run created under key, or
+// store.ErrNotFound.
+func (s *Store) RunByIdempotencyKey(ctx context.Context, owner, key string) (*store.Run, error) {
+	owner, key = storeutil.Text(owner), storeutil.Text(key)
+	if key == "" {
+		return nil, fmt.Errorf("sqlite: no idempotency key: %w", store.ErrNotFound)
+	}
+	r, err := storeutil.ScanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE owner = ? AND idempotency_key = ?`,
+		owner, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: no run under that idempotency key: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: run by idempotency key: %w", err)
+	}
+	return r, nil
+}
+
 // GetRun returns a run or store.ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 	id = storeutil.Text(id)

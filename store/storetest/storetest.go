@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"CreateRun with a taken id is a conflict", testCreateConflict},
 		{"CreateRun with an idempotency key returns the first run", testIdempotency},
 		{"CreateRun with one idempotency key from many goroutines creates one run", testIdempotencyConcurrent},
+		{"RunByIdempotencyKey finds the owner's run under a key and nothing else", testRunByIdempotencyKey},
 		{"ListRuns pages newest first without gaps or repeats", testListPaging},
 		{"ListRuns filters by owner and status", testListFilters},
 		{"ListRuns limits pages to 20 by default and 100 at most", testListLimits},
@@ -339,6 +340,25 @@ func testIdempotency(t *testing.T, s store.Store) {
 	b := mustCreate(t, s, &store.Run{Owner: "alice", Task: "no key", Team: "newsroom"})
 	if a.ID == b.ID {
 		t.Error("two runs without an idempotency key got one id")
+	}
+}
+
+func testRunByIdempotencyKey(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first := mustCreate(t, s, &store.Run{Owner: "alice", IdempotencyKey: "k-find", Task: "first", Team: "newsroom",
+		Options: store.RunOptions{NoTools: true, Sources: []store.Document{{URL: "https://example.com/a", Text: "page"}}}})
+	got, err := s.RunByIdempotencyKey(ctx, "alice", "k-find")
+	if err != nil {
+		t.Fatalf("RunByIdempotencyKey(alice, k-find): %v", err)
+	}
+	if diff := cmp.Diff(first, got); diff != "" {
+		t.Errorf("RunByIdempotencyKey returned another run (-created +found):\n%s", diff)
+	}
+	mustCreate(t, s, &store.Run{Owner: "alice", Task: "no key", Team: "newsroom"})
+	for _, c := range []struct{ owner, key string }{{"bob", "k-find"}, {"alice", "k-other"}, {"alice", ""}} {
+		if r, err := s.RunByIdempotencyKey(ctx, c.owner, c.key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RunByIdempotencyKey(%q, %q) = %v, %v; want ErrNotFound", c.owner, c.key, idOf(r), err)
+		}
 	}
 }
 
