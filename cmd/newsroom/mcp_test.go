@@ -5,16 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -161,61 +157,17 @@ func TestRunServe_DeskMCPServerLivesWithTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	archiveDeskFile(t, teams, exe)
-	db := filepath.Join(dir, "serve.db")
-	var keyOut syncBuffer
-	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(keyOut.String())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env"),
-			"--teams-dir", teams, "--drain-delay", "0s"}, &stdout, &stderr)
-	}()
-	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for base == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-	}
+	srv := startServe(t, dir, "--teams-dir", teams, "--drain-delay", "0s")
 	for range 2 {
-		req, _ := http.NewRequest("POST", base+"/v1/runs", strings.NewReader(`{"task":"`+facts+`","team":"archive"}`))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := srv.do(t, "POST", "/v1/runs", `{"task":"`+facts+`","team":"archive"}`)
 		var run map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&run)
 		resp.Body.Close()
 		id, _ := run["id"].(string)
-		// Follow the event stream to the end: it closes after run_finished.
-		req, _ = http.NewRequest("GET", base+"/v1/runs/"+id+"/events", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stream, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !strings.Contains(string(stream), "event: run_finished") {
+		if stream := srv.follow(t, id); !strings.Contains(stream, "event: run_finished") {
 			t.Fatalf("run %v: stream\n%s", run, stream)
 		}
-		req, _ = http.NewRequest("GET", base+"/v1/runs/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp = srv.do(t, "GET", "/v1/runs/"+id, "")
 		var got map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
@@ -228,14 +180,8 @@ func TestRunServe_DeskMCPServerLivesWithTheService(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("the desk's server started %d times for two runs, want once: %v", len(pids), pids)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := srv.stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 	pid, _ := strconv.Atoi(pids[0])
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {

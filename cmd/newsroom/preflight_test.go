@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/newsroom-dev/newsroom/emulator"
 )
@@ -50,48 +47,9 @@ func TestRun_TaskThatCanNeverFitFailsBeforeAnyCall(t *testing.T) {
 // TestServe_TaskThatCanNeverFitIs400 checks the same refusal on the API.
 func TestServe_TaskThatCanNeverFitIs400(t *testing.T) {
 	dir := isolate(t)
-	db := filepath.Join(dir, "preflight.db")
-	var keyOut syncBuffer
-	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(keyOut.String())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--context-window", "50",
-			"--env-file", filepath.Join(dir, "none.env")}, &stdout, &stderr)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for base == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-	}
+	srv := startServe(t, dir, "--context-window", "50")
 	post := func(task string) (int, string) {
-		body := `{"task":"` + task + `"}`
-		req, _ := http.NewRequest("POST", base+"/v1/runs", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := srv.do(t, "POST", "/v1/runs", `{"task":"`+task+`"}`)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/server"
@@ -98,33 +97,8 @@ func TestRunServe_usageErrors(t *testing.T) {
 
 func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 	dir := isolate(t)
-	db := filepath.Join(dir, "serve.db")
-	var keyOut syncBuffer
-	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(keyOut.String())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env"),
-			"--metrics-key", "scrape-secret", "--drain-delay", "0s"}, &stdout, &stderr)
-	}()
-	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for base == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-	}
+	srv := startServe(t, dir, "--metrics-key", "scrape-secret", "--drain-delay", "0s")
+	stdout, stderr, key := srv.stdout, srv.stderr, srv.key
 	if !strings.Contains(stderr.String(), "emulator") {
 		t.Errorf("serve does not say it uses the emulator: %q", stderr.String())
 	}
@@ -135,12 +109,7 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
+		resp := srv.do(t, method, path, body)
 		defer resp.Body.Close()
 		var v map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&v)
@@ -151,16 +120,7 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 		t.Fatalf("POST /v1/runs = %d %v", code, run)
 	}
 	id, _ := run["id"].(string)
-	// Follow the event stream to the end: it closes after run_finished.
-	req, _ := http.NewRequest("GET", base+"/v1/runs/"+id+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(stream), "event: run_finished") {
+	if stream := srv.follow(t, id); !strings.Contains(stream, "event: run_finished") {
 		t.Fatalf("stream ended without run_finished:\n%s", stream)
 	}
 	if code, got := call("GET", "/v1/runs/"+id, ""); code != 200 || got["status"] != "succeeded" || got["article"] == "" || got["emulated"] != true {
@@ -169,7 +129,7 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 	if code, _ := call("GET", "/metrics", ""); code != http.StatusForbidden {
 		t.Errorf("/metrics with a reporter's key = %d, want 403", code)
 	}
-	mreq, _ := http.NewRequest("GET", base+"/metrics", nil)
+	mreq, _ := http.NewRequest("GET", srv.base+"/metrics", nil)
 	mreq.Header.Set("Authorization", "Bearer scrape-secret")
 	if mresp, err := http.DefaultClient.Do(mreq); err != nil || mresp.StatusCode != 200 ||
 		mresp.Header.Get("X-Content-Type-Options") != "nosniff" {
@@ -178,14 +138,8 @@ func TestRunServe_servesAndStopsGracefully(t *testing.T) {
 		mresp.Body.Close()
 	}
 
-	cancel() // what SIGTERM does through main's signal context
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve after shutdown = %v, want nil (exit 0)", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := srv.stop(t); err != nil {
+		t.Fatalf("serve after shutdown = %v, want nil (exit 0)", err)
 	}
 	if !strings.Contains(stdout.String(), "stopped") {
 		t.Errorf("stdout = %q", stdout.String())

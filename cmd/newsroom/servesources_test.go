@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/newsroom-dev/newsroom/server"
 )
@@ -22,50 +18,10 @@ func TestRunServe_RunsWithSourcesToolsAndGrounding(t *testing.T) {
 	dir := isolate(t)
 	addr := pressServer(t)
 	url := "http://" + addr + "/press"
-	db := filepath.Join(dir, "serve.db")
-	var keyOut syncBuffer
-	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(keyOut.String())
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env"),
-			"--drain-delay", "0s", "--fetch-allow", addr, "--rate-limit", "1000"}, &stdout, &stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
-	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-	}
+	srv := startServe(t, dir, "--drain-delay", "0s", "--fetch-allow", addr, "--rate-limit", "1000")
 	call := func(method, path, body string, v any) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
+		resp := srv.do(t, method, path, body)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		if v != nil {
@@ -81,14 +37,7 @@ func TestRunServe_RunsWithSourcesToolsAndGrounding(t *testing.T) {
 		if code := call("POST", "/v1/runs", body, &v); code != http.StatusAccepted {
 			t.Fatalf("POST %s = %d", body, code)
 		}
-		req, _ := http.NewRequest("GET", base+"/v1/runs/"+v.ID+"/events", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.ReadAll(resp.Body) // the stream closes after run_finished
-		resp.Body.Close()
+		srv.follow(t, v.ID)
 		var got server.RunView
 		if code := call("GET", "/v1/runs/"+v.ID, "", &got); code != http.StatusOK || !got.Status.Finished() {
 			t.Fatalf("GET run = %d, %s", code, got.Status)
