@@ -103,6 +103,8 @@ func withSourceID(content string, id int) string {
 
 // replyWithTools runs the tool loop: model call, the requested tools in
 // parallel, their results back to the model, until it answers with text.
+// A failed model call's error carries the usage of the rounds before it
+// (model.WithSpent).
 func (a *Assistant) replyWithTools(ctx context.Context, base *model.Request) (*model.Response, []ToolExchange, model.Usage, error) {
 	h := hooksFrom(ctx)
 	defs := tool.Definitions(a.cfg.Tools)
@@ -128,7 +130,9 @@ func (a *Assistant) replyWithTools(ctx context.Context, base *model.Request) (*m
 		}
 		resp, err := a.cfg.Client.Complete(ctx, &req)
 		if err != nil {
-			return nil, exchanges, usage, err
+			// The earlier rounds were paid for (the budgets charged them):
+			// the error carries their usage so the run counts it.
+			return nil, exchanges, usage, model.WithSpent(err, usage, &req)
 		}
 		usage = usage.Add(resp.Usage)
 		cached = cached && resp.Cached

@@ -297,3 +297,44 @@ func TestNewAssistant_RefusesToolsAModelCannotTake(t *testing.T) {
 		t.Errorf("at the limit: %v", err)
 	}
 }
+
+// failingRound answers the first call with a tool call and fails the next.
+type failingRound struct {
+	n   atomic.Int32
+	err error
+}
+
+func (m *failingRound) Complete(context.Context, *model.Request) (*model.Response, error) {
+	if m.n.Add(1) == 1 {
+		return &model.Response{ToolCalls: []model.ToolCall{{ID: "c1", Name: "echo", Arguments: `{"text":"x"}`}},
+			Usage: model.Usage{PromptTokens: 40, CompletionTokens: 4, Requests: 1, CostUSD: 0.0002}}, nil
+	}
+	return nil, m.err
+}
+
+// TestAssistant_AFailedToolRoundCarriesTheEarlierRoundsSpending: a model
+// call failing in the second round returns an error that still is the
+// call's error and carries the first round's usage (model.Spent), the
+// agent's and deployment's names with it.
+func TestAssistant_AFailedToolRoundCarriesTheEarlierRoundsSpending(t *testing.T) {
+	echo := tool.MustFunc("echo", "Echo.", func(_ context.Context, a echoArgs) (tool.Result, error) { return tool.Result{Content: a.Text}, nil })
+	reset := errors.New("provider: connection reset")
+	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Model: "gpt-4o", Client: &failingRound{err: reset}, Tools: []tool.Tool{echo}})
+	_, err := a.Reply(context.Background(), []agent.Message{{Source: agent.SourceUser, Content: "task"}}, nil)
+	if !errors.Is(err, reset) {
+		t.Fatalf("Reply = %v, want the call's error", err)
+	}
+	u, who, dep := model.Spent(err)
+	if want := (model.Usage{PromptTokens: 40, CompletionTokens: 4, Requests: 1, CostUSD: 0.0002}); u != want || who != "News_Reporter" || dep != "gpt-4o" {
+		t.Errorf("Spent = %+v %q %q, want %+v of News_Reporter on gpt-4o", u, who, dep, want)
+	}
+	// A failure in the first round spent nothing.
+	first := &failingRound{err: reset}
+	first.n.Store(1)
+	b, _ := agent.NewAssistant(agent.Config{Name: "B", Client: first, Tools: []tool.Tool{echo}})
+	if _, err := b.Reply(context.Background(), nil, nil); !errors.Is(err, reset) {
+		t.Fatalf("Reply = %v, want the call's error", err)
+	} else if u, _, _ := model.Spent(err); u != (model.Usage{}) {
+		t.Errorf("a first round failing: Spent = %+v, want nothing", u)
+	}
+}

@@ -3,10 +3,15 @@ package team_test
 import (
 	"context"
 	"errors"
+	"math"
+	"sync"
 	"testing"
 
+	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/tool"
 )
 
 // TestRun_AFailedCallsSpendingCountsInTheTotals: a call that fails after
@@ -44,6 +49,98 @@ func TestRun_AFailedCallsSpendingCountsInTheTotals(t *testing.T) {
 			}
 			last := events[len(events)-1]
 			if last.Type != team.EventRunFinished || last.Usage != emb || last.Speaker != "B" || last.Total != res.Usage {
+				t.Errorf("run_finished %+v", last)
+			}
+			var cp team.Checkpoint
+			for _, e := range events {
+				cp.Apply(e)
+			}
+			if cp.Usage != res.Usage {
+				t.Errorf("checkpoint rebuilt from the events: %+v, want %+v", cp.Usage, res.Usage)
+			}
+		})
+	}
+}
+
+// toolThenFail answers "A" with text and makes "B" call a tool in its first
+// round and fail in its second (err), each call priced.
+type toolThenFail struct {
+	mu    sync.Mutex
+	calls map[string]int
+	err   error
+}
+
+var (
+	textUsage = model.Usage{PromptTokens: 10, CompletionTokens: 5, Requests: 1, CostUSD: 0.00004}
+	toolUsage = model.Usage{PromptTokens: 300, CompletionTokens: 20, Requests: 1, CostUSD: 0.00095}
+)
+
+func (c *toolThenFail) Complete(_ context.Context, req *model.Request) (*model.Response, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[req.Meta.Agent]++
+	switch {
+	case req.Meta.Agent != "B":
+		return &model.Response{Content: "first", Usage: textUsage}, nil
+	case c.calls["B"] == 1:
+		return &model.Response{ToolCalls: []model.ToolCall{{ID: "c1", Name: "echo", Arguments: `{"text":"x"}`}},
+			FinishReason: "tool_calls", Usage: toolUsage}, nil
+	}
+	return nil, c.err
+}
+
+// TestRun_AToolLoopFailingPartwayCountsItsEarlierRounds: when an agent's
+// model call fails in its second tool round (an error, or a budget stop),
+// the first round, which the budget was charged for, is in the run's
+// totals and B's, so the totals equal the budget's charges.
+func TestRun_AToolLoopFailingPartwayCountsItsEarlierRounds(t *testing.T) {
+	echo := tool.MustFunc("echo", "Echo.", func(_ context.Context, a struct {
+		Text string `json:"text"`
+	}) (tool.Result, error) {
+		return tool.Result{Content: a.Text}, nil
+	})
+	for _, tc := range []struct {
+		name   string
+		err    error
+		stop   string
+		failed bool
+	}{
+		{"the run fails", errors.New("provider: connection reset"), "error", true},
+		{"a budget stops the run", stopErr{}, "budget: would cross $0.01", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tracker := budget.NewTracker(budget.Run{})
+			c := budget.Wrap(&toolThenFail{calls: map[string]int{}, err: tc.err}, budget.Config{Tracker: tracker, Model: "gpt-4o"})
+			var agents []agent.Agent
+			for _, n := range []string{"A", "B"} {
+				cfg := agent.Config{Name: n, Description: "does " + n, SystemPrompt: "You are " + n, Client: c, Model: "gpt-4o"}
+				if n == "B" {
+					cfg.Tools = []tool.Tool{echo}
+				}
+				a, err := agent.NewAssistant(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				agents = append(agents, a)
+			}
+			tm, _ := team.NewRoundRobin(team.RoundRobinConfig{Participants: agents})
+			var events []team.Event
+			res, err := team.Collect("go", team.Checkpoint{}, tm.Stream(context.Background(), "go"), func(e team.Event) { events = append(events, e) })
+			if (err != nil) != tc.failed || res.StopReason != tc.stop {
+				t.Fatalf("stop %q, err %v", res.StopReason, err)
+			}
+			if want := textUsage.Add(toolUsage); res.Usage != want {
+				t.Errorf("run usage %+v, want A's message and B's first round %+v", res.Usage, want)
+			}
+			if res.PerAgent["B"] != toolUsage || res.PerDeployment["gpt-4o"] != textUsage.Add(toolUsage) {
+				t.Errorf("per agent %+v, per deployment %+v: want B's first round on gpt-4o", res.PerAgent, res.PerDeployment)
+			}
+			usd, tokens := tracker.Spent()
+			if tokens != res.Usage.TotalTokens() || math.Abs(usd-res.Usage.CostUSD) > 1e-12 {
+				t.Errorf("the budget was charged $%v and %d tokens, the run counts $%v and %d", usd, tokens, res.Usage.CostUSD, res.Usage.TotalTokens())
+			}
+			last := events[len(events)-1]
+			if last.Type != team.EventRunFinished || last.Usage != toolUsage || last.Speaker != "B" || last.Total != res.Usage {
 				t.Errorf("run_finished %+v", last)
 			}
 			var cp team.Checkpoint
