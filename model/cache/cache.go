@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 	"unicode"
@@ -52,6 +53,26 @@ func (e Entry) Size() int {
 		n += len(tc.ID) + len(tc.Name) + len(tc.Arguments) + 48
 	}
 	return n
+}
+
+// DecodeEntry decodes an entry a store kept as JSON (json.Marshal of the
+// Entry) and returns it as Store.Get does; bytes that do not decode are an
+// ErrStore error naming op (e.g. "redis get").
+func DecodeEntry(op string, b []byte) (Entry, bool, error) {
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Entry{}, false, fmt.Errorf("%w: %s: corrupt entry: %w", ErrStore, op, err)
+	}
+	return e, true, nil
+}
+
+// EntryTTL is how long Store.Set keeps an entry given ttl: ttl, or
+// DefaultTTL when ttl is 0 or less.
+func EntryTTL(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return DefaultTTL
+	}
+	return ttl
 }
 
 // Store keeps entries by key. Implementations must be safe for concurrent

@@ -83,10 +83,7 @@ func (s *Store) Get(_ context.Context, key string) (cache.Entry, bool, error) {
 // Set stores e under key for ttl (0 or less: cache.DefaultTTL), evicting
 // the least recently used entries to stay within the bounds.
 func (s *Store) Set(_ context.Context, key string, e cache.Entry, ttl time.Duration) error {
-	if ttl <= 0 {
-		ttl = cache.DefaultTTL
-	}
-	it := &item{key: key, entry: e, expires: s.cfg.Now().Add(ttl), size: e.Size() + len(key)}
+	it := &item{key: key, entry: e, expires: s.cfg.Now().Add(cache.EntryTTL(ttl)), size: e.Size() + len(key)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if el, ok := s.items[key]; ok {

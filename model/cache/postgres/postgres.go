@@ -66,18 +66,12 @@ func (s *Store) Get(ctx context.Context, key string) (cache.Entry, bool, error) 
 	if err != nil {
 		return cache.Entry{}, false, fmt.Errorf("%w: postgres get: %w", cache.ErrStore, err)
 	}
-	var e cache.Entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return cache.Entry{}, false, fmt.Errorf("%w: postgres get: corrupt entry: %w", cache.ErrStore, err)
-	}
-	return e, true, nil
+	return cache.DecodeEntry("postgres get", b)
 }
 
 // Set stores e under key for ttl (0 or less: cache.DefaultTTL).
 func (s *Store) Set(ctx context.Context, key string, e cache.Entry, ttl time.Duration) error {
-	if ttl <= 0 {
-		ttl = cache.DefaultTTL
-	}
+	ttl = cache.EntryTTL(ttl)
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("%w: postgres set: %w", cache.ErrStore, err)

@@ -80,19 +80,13 @@ func (s *Store) Get(ctx context.Context, key string) (cache.Entry, bool, error) 
 	if err != nil {
 		return cache.Entry{}, false, fmt.Errorf("%w: redis get: %w", cache.ErrStore, err)
 	}
-	var e cache.Entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return cache.Entry{}, false, fmt.Errorf("%w: redis get: corrupt entry: %w", cache.ErrStore, err)
-	}
-	return e, true, nil
+	return cache.DecodeEntry("redis get", b)
 }
 
 // Set stores e under key with an EX of ttl (0 or less: cache.DefaultTTL).
 // Redis keeps whole seconds, so ttl is rounded up to at least one second.
 func (s *Store) Set(ctx context.Context, key string, e cache.Entry, ttl time.Duration) error {
-	if ttl <= 0 {
-		ttl = cache.DefaultTTL
-	}
+	ttl = cache.EntryTTL(ttl)
 	ttl = (ttl + time.Second - 1).Truncate(time.Second)
 	b, err := json.Marshal(e)
 	if err != nil {

@@ -142,19 +142,13 @@ func (s *Store) Get(ctx context.Context, key string) (cache.Entry, bool, error) 
 	if err != nil {
 		return cache.Entry{}, false, fmt.Errorf("%w: sqlite get: %w", cache.ErrStore, err)
 	}
-	var e cache.Entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return cache.Entry{}, false, fmt.Errorf("%w: sqlite get: corrupt entry: %w", cache.ErrStore, err)
-	}
-	return e, true, nil
+	return cache.DecodeEntry("sqlite get", b)
 }
 
 // Set stores e under key for ttl (0 or less: cache.DefaultTTL) and evicts
 // the expired entries and then the oldest ones when over MaxEntries.
 func (s *Store) Set(ctx context.Context, key string, e cache.Entry, ttl time.Duration) error {
-	if ttl <= 0 {
-		ttl = cache.DefaultTTL
-	}
+	ttl = cache.EntryTTL(ttl)
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("%w: sqlite set: %w", cache.ErrStore, err)
