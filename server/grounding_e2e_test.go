@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/desk"
-	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -18,34 +16,16 @@ import (
 // cap with claims no source supports, one of them hostile markup.
 func storeHeldRun(t *testing.T, e *env) string {
 	t.Helper()
-	ctx := context.Background()
-	v := e.create(e.user, task)
-	c := seize(t, e.st, v.ID)
 	at := time.Now().UTC()
 	article := "# Bridge Reopens\n\nThe bridge reopened on Monday. Repairs cost 4.2 million dollars."
 	hostile := `<img src=x onerror="window.__pwned='claim'">`
 	stop := "grounding: unsupported claims remained when the run reached its cap (max messages reached (3))"
-	events := []team.Event{
+	return storeFinishedRun(t, e, at, article, []team.Event{
 		{Type: team.EventRunStarted, Task: task},
 		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Reporter, Content: article, Time: at}},
 		{Type: team.EventGrounding, Grounding: &team.Grounding{Checked: 4, Unsupported: []string{"4.2 million", hostile}, Author: desk.Reporter}},
 		{Type: team.EventRunFinished, StopReason: stop},
-	}
-	for _, ev := range events {
-		ev.Time = at
-		if _, err := e.st.AppendEvent(ctx, c, ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run, err := e.st.GetRun(ctx, v.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Status, run.StopReason, run.Article, run.FinishedAt = store.StatusSucceeded, stop, article, at
-	if err := e.st.UpdateRun(ctx, c, run); err != nil {
-		t.Fatal(err)
-	}
-	return v.ID
+	})
 }
 
 func TestE2E_UnsupportedClaimsShownAsText(t *testing.T) {

@@ -310,6 +310,31 @@ func seize(t testing.TB, st store.Store, id string) store.Claim {
 	return c
 }
 
+// storeFinishedRun stores, as the run's executor would, a run of task that
+// gave events (each stamped at) and then succeeded with article; its stop
+// reason is the last event's. It returns the run's id.
+func storeFinishedRun(t *testing.T, e *env, at time.Time, article string, events []team.Event) string {
+	t.Helper()
+	ctx := context.Background()
+	v := e.create(e.user, task)
+	c := seize(t, e.st, v.ID)
+	for _, ev := range events {
+		ev.Time = at
+		if _, err := e.st.AppendEvent(ctx, c, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := e.st.GetRun(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Status, run.StopReason, run.Article, run.FinishedAt = store.StatusSucceeded, events[len(events)-1].StopReason, article, at
+	if err := e.st.UpdateRun(ctx, c, run); err != nil {
+		t.Fatal(err)
+	}
+	return v.ID
+}
+
 func mustJSON(t testing.TB, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/desk"
-	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/tool"
 )
@@ -21,9 +19,6 @@ import (
 // number. It returns the run's id.
 func storeSourcedRun(t *testing.T, e *env) string {
 	t.Helper()
-	ctx := context.Background()
-	v := e.create(e.user, task)
-	c := seize(t, e.st, v.ID)
 	at := time.Now().UTC()
 	safe := tool.NewSource("https://news.example/council?x=1", "Council approves cycle lanes", "The council approved cycle lanes.", at)
 	safe.ID = 1
@@ -35,7 +30,7 @@ func storeSourcedRun(t *testing.T, e *env) string {
 	result := call
 	result.Result, result.SourceID = `{"title":"Council approves cycle lanes","text":"The council approved cycle lanes."}`, 1
 	article := "# Cycle Lanes Approved\n\nThe council approved cycle lanes on Main Street [1]."
-	events := []team.Event{
+	return storeFinishedRun(t, e, at, article, []team.Event{
 		{Type: team.EventRunStarted, Task: task},
 		{Type: team.EventSource, Source: alert},
 		{Type: team.EventToolCall, Speaker: desk.Reporter, Tool: &call},
@@ -43,22 +38,7 @@ func storeSourcedRun(t *testing.T, e *env) string {
 		{Type: team.EventSource, Source: flag},
 		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Reporter, Content: article, ToolCalls: []agent.ToolExchange{result}, Time: at}},
 		{Type: team.EventRunFinished, StopReason: "verdict APPROVE from News_Editor"},
-	}
-	for _, ev := range events {
-		ev.Time = at
-		if _, err := e.st.AppendEvent(ctx, c, ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run, err := e.st.GetRun(ctx, v.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Status, run.StopReason, run.Article, run.FinishedAt = store.StatusSucceeded, "verdict APPROVE from News_Editor", article, at
-	if err := e.st.UpdateRun(ctx, c, run); err != nil {
-		t.Fatal(err)
-	}
-	return v.ID
+	})
 }
 
 func TestServer_RunShowsItsSources(t *testing.T) {
