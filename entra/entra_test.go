@@ -66,30 +66,13 @@ func TestPostgresConfig_tokenSignsIn(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("without the token the server refuses", func(t *testing.T) {
-		cfg, err := entra.PostgresConfig(url, entra.ModePassword, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
+		pool := openPool(t, url, entra.ModePassword, 0)
 		if err := pool.Ping(ctx); err == nil {
 			t.Fatal("signed in without a password: the test server does not check passwords")
 		}
 	})
 	t.Run("the managed identity's token is the password", func(t *testing.T) {
-		cfg, err := entra.PostgresConfig(url, entra.ModeEntra, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.MaxConns = 4
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
+		pool := openPool(t, url, entra.ModeEntra, 4)
 		// Several connections, each signing in: the credential caches the token.
 		var wg sync.WaitGroup
 		for range 4 {
@@ -118,16 +101,7 @@ func TestPostgresConfig_tokenSignsIn(t *testing.T) {
 	})
 	t.Run("a refused token is not in the error", func(t *testing.T) {
 		other := testsvc.PostgresPasswordRole(t, dsn, "not-the-token")
-		cfg, err := entra.PostgresConfig(other, entra.ModeEntra, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		err = pool.Ping(ctx)
+		err := openPool(t, other, entra.ModeEntra, 0).Ping(ctx)
 		if err == nil {
 			t.Fatal("a wrong token signed in")
 		}
@@ -137,19 +111,46 @@ func TestPostgresConfig_tokenSignsIn(t *testing.T) {
 	})
 }
 
+// openPool opens a pool on url signing in as mode says (maxConns 0: pgx's
+// default), closed when the test ends.
+func openPool(t *testing.T, url string, mode entra.Mode, maxConns int32) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := entra.PostgresConfig(url, mode, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// aclUserWithFirstToken makes, on the Redis at addr, an ACL user named by
+// the identity's object id whose password is the token the identity endpoint
+// serves first for Redis's resource; the user is deleted when the test ends.
+func aclUserWithFirstToken(t *testing.T, addr string, id *entratest.Identity) {
+	t.Helper()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() {
+		admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
+		admin.Close()
+	})
+	tok := id.Token(entratest.RedisResource, 1)
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", id.OID, "on", ">"+tok, "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRedisOptions_tokenSignsIn(t *testing.T) {
 	id := entratest.Start(t, time.Hour)
 	addr := testsvc.Redis(t)
 	ctx := t.Context()
-	admin := redis.NewClient(&redis.Options{Addr: addr})
-	defer admin.Close()
-	// An ACL user named by the identity's object id, whose password is the
-	// token the endpoint serves first for Redis's resource.
-	tok := id.Token(entratest.RedisResource, 1)
-	if err := admin.Do(ctx, "ACL", "SETUSER", id.OID, "on", ">"+tok, "~*", "&*", "+@all").Err(); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
+	aclUserWithFirstToken(t, addr, id)
 
 	opt, err := entra.RedisOptions("redis://"+addr+"/0", entra.ModeEntra, nil)
 	if err != nil {

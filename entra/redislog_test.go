@@ -94,13 +94,7 @@ func TestRouteRedisLog_failedReauthenticationIsAWarning(t *testing.T) {
 	id := entratest.Start(t, 3*time.Second)
 	addr := testsvc.Redis(t)
 	ctx := t.Context()
-	admin := redis.NewClient(&redis.Options{Addr: addr})
-	defer admin.Close()
-	first := id.Token(entratest.RedisResource, 1)
-	if err := admin.Do(ctx, "ACL", "SETUSER", id.OID, "on", ">"+first, "~*", "&*", "+@all").Err(); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
+	aclUserWithFirstToken(t, addr, id)
 
 	var c logCapture
 	entra.RouteRedisLog(captureLogger(&c))
