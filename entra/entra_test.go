@@ -130,27 +130,44 @@ func openPool(t *testing.T, url string, mode entra.Mode, maxConns int32) *pgxpoo
 	return pool
 }
 
-// aclUserWithFirstToken makes, on the Redis at addr, an ACL user named by
-// the identity's object id whose password is the token the identity endpoint
-// serves first for Redis's resource; the user is deleted when the test ends.
-func aclUserWithFirstToken(t *testing.T, addr string, id *entratest.Identity) {
+// aclUser makes, on the Redis at addr, an ACL user named by the identity's
+// object id whose passwords are the first tokens the identity endpoint serves
+// for Redis's resource; the user is deleted when the test ends.
+func aclUser(t *testing.T, addr string, id *entratest.Identity, tokens int) {
 	t.Helper()
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() {
 		admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
 		admin.Close()
 	})
-	tok := id.Token(entratest.RedisResource, 1)
-	if err := admin.Do(t.Context(), "ACL", "SETUSER", id.OID, "on", ">"+tok, "~*", "&*", "+@all").Err(); err != nil {
+	args := []any{"ACL", "SETUSER", id.OID, "on", "~*", "&*", "+@all"}
+	for n := 1; n <= tokens; n++ {
+		args = append(args, ">"+id.Token(entratest.RedisResource, n))
+	}
+	if err := admin.Do(t.Context(), args...).Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// oneConnClient is a client of the Redis at addr that signs in with Entra
+// ID over a single connection (no pipeline pool), closed when the test ends.
+func oneConnClient(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	opt, err := entra.RedisOptions("redis://"+addr, entra.ModeEntra, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.PoolSize, opt.PipelinePoolSize = 1, -1
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
 }
 
 func TestRedisOptions_tokenSignsIn(t *testing.T) {
 	id := entratest.Start(t, time.Hour)
 	addr := testsvc.Redis(t)
 	ctx := t.Context()
-	aclUserWithFirstToken(t, addr, id)
+	aclUser(t, addr, id, 1)
 
 	opt, err := entra.RedisOptions("redis://"+addr+"/0", entra.ModeEntra, nil)
 	if err != nil {
@@ -261,26 +278,10 @@ func TestRedisOptions_reauthenticatesOpenConnections(t *testing.T) {
 	id := entratest.Start(t, 3*time.Second)
 	addr := testsvc.Redis(t)
 	ctx := t.Context()
-	admin := redis.NewClient(&redis.Options{Addr: addr})
-	defer admin.Close()
 	// Tokens this short are fetched anew on every request: allow the first
 	// ones the endpoint will serve.
-	args := []any{"ACL", "SETUSER", id.OID, "on", "~*", "&*", "+@all"}
-	for n := 1; n <= 200; n++ {
-		args = append(args, ">"+id.Token(entratest.RedisResource, n))
-	}
-	if err := admin.Do(ctx, args...).Err(); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Do(context.Background(), "ACL", "DELUSER", id.OID)
-
-	opt, err := entra.RedisOptions("redis://"+addr, entra.ModeEntra, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.PoolSize, opt.PipelinePoolSize = 1, -1
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	aclUser(t, addr, id, 200)
+	rdb := oneConnClient(t, addr)
 	info, err := rdb.ClientInfo(ctx).Result()
 	if err != nil || info.User != id.OID {
 		t.Fatalf("CLIENT INFO user %q, %v; want the identity", info.User, err)

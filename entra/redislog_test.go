@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/newsroom-dev/newsroom/entra"
@@ -94,19 +93,13 @@ func TestRouteRedisLog_failedReauthenticationIsAWarning(t *testing.T) {
 	id := entratest.Start(t, 3*time.Second)
 	addr := testsvc.Redis(t)
 	ctx := t.Context()
-	aclUserWithFirstToken(t, addr, id)
+	aclUser(t, addr, id, 1)
 
 	var c logCapture
 	entra.RouteRedisLog(captureLogger(&c))
 	t.Cleanup(logging.Enable) // go-redis's default logger again
 
-	opt, err := entra.RedisOptions("redis://"+addr, entra.ModeEntra, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.PoolSize, opt.PipelinePoolSize = 1, -1
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	rdb := oneConnClient(t, addr)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("first sign-in: %v", err)
 	}
