@@ -74,14 +74,22 @@ termination:
 	return file
 }
 
-func TestRun_DeskMCPServerStartsOncePerRunAndStopsAtTheEnd(t *testing.T) {
+// mcpRunEnv is cleanEnv's environment and directory for a `newsroom run`
+// whose MCP server is this test binary (exe), which notes each start in
+// the file mark.
+func mcpRunEnv(t *testing.T) (exe string, env []string, dir, mark string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, dir := cleanEnv(t)
-	mark := filepath.Join(dir, "started")
-	env = append(env, envMCPServe+"=1", envMCPMark+"="+mark)
+	env, dir = cleanEnv(t)
+	mark = filepath.Join(dir, "started")
+	return exe, append(env, envMCPServe+"=1", envMCPMark+"="+mark), dir, mark
+}
+
+func TestRun_DeskMCPServerStartsOncePerRunAndStopsAtTheEnd(t *testing.T) {
+	exe, env, dir, mark := mcpRunEnv(t)
 	file := archiveDeskFile(t, dir, exe)
 
 	r := runBinary(t, env, dir, "run", "--format", "json", "--team-file", file, facts)
@@ -190,13 +198,7 @@ func TestRunServe_DeskMCPServerLivesWithTheService(t *testing.T) {
 }
 
 func TestRun_MCPFlag(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, dir := cleanEnv(t)
-	mark := filepath.Join(dir, "started")
-	env = append(env, envMCPServe+"=1", envMCPMark+"="+mark)
+	exe, env, dir, mark := mcpRunEnv(t)
 	flag := "archive=" + exe + " -test.run=^$"
 
 	r := runBinary(t, env, dir, "run", "--mcp", flag, facts)
