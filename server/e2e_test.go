@@ -133,8 +133,7 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	if !eval[bool](t, ctx, `!document.getElementById('emulator-banner').hidden`) {
 		t.Error("the emulator banner is not shown")
 	}
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective)); true`))
-	must(t, "csp listener", err)
+	listenCSP(t, ctx)
 
 	// Submit a story.
 	must(t, "submit", chromedp.Do(ctx,
@@ -268,6 +267,27 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 }
 
 // checkNotExecuted asserts that no hostile markup became DOM and nothing ran.
+// listenCSP notes in window.__csp the directives the page violates from now
+// on, for checkNotExecuted.
+func listenCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective)); true`))
+	must(t, "csp listener", err)
+}
+
+// openRun opens run id's page with e's reporter key, then listens for CSP
+// violations.
+func openRun(t *testing.T, ctx context.Context, e *env, id string) {
+	t.Helper()
+	must(t, "open the run", chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+e.user+`')`),
+		chromedp.Navigate(e.ts.URL+"/#run="+id),
+		chromedp.Reload(),
+	))
+	listenCSP(t, ctx)
+}
+
 func checkNotExecuted(t *testing.T, ctx context.Context) {
 	t.Helper()
 	if got := eval[string](t, ctx, `String(window.__pwned)`); got != "undefined" {

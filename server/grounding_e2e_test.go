@@ -35,14 +35,7 @@ func TestE2E_UnsupportedClaimsShownAsText(t *testing.T) {
 	if g := e.get(e.user, id).Grounding; g == nil || len(g.Unsupported) != 2 || g.Author != desk.Reporter {
 		t.Fatalf("GET shows grounding %+v", g)
 	}
-	must(t, "open the run", chromedp.Do(ctx,
-		chromedp.Navigate(e.ts.URL+"/"),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+e.user+`')`),
-		chromedp.Navigate(e.ts.URL+"/#run="+id),
-		chromedp.Reload(),
-	))
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective)); true`))
-	must(t, "csp listener", err)
+	openRun(t, ctx, e, id)
 	waitFor(t, ctx, "the grounding check", `!document.getElementById('grounding-wrap').hidden && document.querySelectorAll('#grounding-claims li').length === 2`)
 
 	inOrder(t, ctx, "held run", "#article", "#grounding-wrap", ".stream-wrap")

@@ -91,15 +91,7 @@ func TestE2E_SourcesBelowTheArticleAndInert(t *testing.T) {
 			}()
 		}
 	}))
-	must(t, "open the run", chromedp.Do(ctx,
-		chromedp.Navigate(e.ts.URL+"/"),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+e.user+`')`),
-		chromedp.Evaluate[chromedp.Void](`window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective))`),
-		chromedp.Navigate(e.ts.URL+"/#run="+id),
-		chromedp.Reload(),
-	))
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective)); true`))
-	must(t, "csp listener", err)
+	openRun(t, ctx, e, id)
 	waitFor(t, ctx, "the sources", `!document.getElementById('sources-wrap').hidden && document.querySelectorAll('#run-sources li').length === 3`)
 	waitFor(t, ctx, "the tool line", `document.querySelector('#stream li.tool .tool-result') && document.querySelector('#stream li.tool .tool-result').textContent !== ''`)
 
