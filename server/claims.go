@@ -130,37 +130,27 @@ func (s *Server) scan() {
 func (s *Server) resumeBeyondLimit() {
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	runs, err := s.store.ClaimableRuns(ctx, 0)
-	if err != nil {
-		s.log.Warn("scanning for interrupted runs", "err", err)
-		return
-	}
-	for _, r := range runs {
-		if int(s.overflow.Load()) >= max(1, s.workerLimit()/2) {
+	for int(s.overflow.Load()) < max(1, s.workerLimit()/2) {
+		id, ok := s.claimInterrupted(ctx)
+		if !ok {
 			return
-		}
-		if r.Status != store.StatusRunning {
-			continue // queued runs wait for a worker, in order
-		}
-		if ok, err := s.claimIfIdle(ctx, r.ID); err != nil || !ok {
-			continue
 		}
 		// Under s.mu, ordered with Shutdown's: either this Add comes
 		// before Shutdown waits for the workers, or draining is seen.
 		s.mu.Lock()
 		if s.draining.Load() {
 			s.mu.Unlock()
-			s.releasePending(ctx, r.ID)
+			s.releasePending(ctx, id)
 			return
 		}
 		s.workers.Add(1)
 		s.overflow.Add(1)
 		s.mu.Unlock()
-		s.log.Info("resuming an interrupted run beyond the worker limit", "run", r.ID, "instance", s.cfg.InstanceID)
-		go func(id string) {
+		s.log.Info("resuming an interrupted run beyond the worker limit", "run", id, "instance", s.cfg.InstanceID)
+		go func() {
 			defer s.workers.Done()
 			defer s.overflow.Add(-1)
 			s.execute(id)
-		}(r.ID)
+		}()
 	}
 }

@@ -21,15 +21,23 @@ func (s *Server) takeInterrupted() (string, bool) {
 	}
 	ctx, cancel := s.storeCtx()
 	defer cancel()
+	return s.claimInterrupted(ctx)
+}
+
+// claimInterrupted claims one run that was under way on an instance that
+// died (running, its claim lapsed), taking it out of this instance's queue
+// if a scan had queued it: it starts now instead.
+func (s *Server) claimInterrupted(ctx context.Context) (string, bool) {
 	runs, err := s.store.ClaimableRuns(ctx, 0)
 	if err != nil {
+		s.log.Warn("scanning for interrupted runs", "err", err)
 		return "", false
 	}
 	for _, r := range runs {
 		if r.Status != store.StatusRunning {
-			continue
+			continue // queued runs wait for a worker, in order
 		}
-		s.queue.remove(r.ID) // queued here by a scan already: it starts now instead
+		s.queue.remove(r.ID)
 		if ok, err := s.claimIfIdle(ctx, r.ID); err == nil && ok {
 			return r.ID, true
 		}
