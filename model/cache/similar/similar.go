@@ -449,3 +449,27 @@ func DecodeVector(b []byte) []float32 {
 	}
 	return v
 }
+
+// Rows is the part of a SQL result set (database/sql's or pgx's) that
+// ScanVectors reads.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanVectors reads rows of (key, fingerprint, EncodeVector blob), as the SQL
+// indexes store them.
+func ScanVectors(rows Rows) ([]Vector, error) {
+	var out []Vector
+	for rows.Next() {
+		var v Vector
+		var blob []byte
+		if err := rows.Scan(&v.Key, &v.Fingerprint, &blob); err != nil {
+			return nil, err
+		}
+		v.Embedding = DecodeVector(blob)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -66,15 +66,9 @@ func (x *Index) Candidates(ctx context.Context, bucket string) ([]similar.Vector
 		return nil, fmt.Errorf("postgres: similar index: %w", err)
 	}
 	defer rows.Close()
-	var out []similar.Vector
-	for rows.Next() {
-		var v similar.Vector
-		var blob []byte
-		if err := rows.Scan(&v.Key, &v.Fingerprint, &blob); err != nil {
-			return nil, fmt.Errorf("postgres: similar index: %w", err)
-		}
-		v.Embedding = similar.DecodeVector(blob)
-		out = append(out, v)
+	out, err := similar.ScanVectors(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: similar index: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
