@@ -2,6 +2,7 @@ package team_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +148,34 @@ func TestGraph_FanOutRunsIndependentNodesAtOnce(t *testing.T) {
 		return out
 	}(), " "), "speaker_selected"); n != 4 {
 		t.Fatalf("%d speaker_selected events, want 4: %v", n, events)
+	}
+}
+
+func TestGraph_AFailedFanOutBranchKeepsWhatTheOthersAnswered(t *testing.T) {
+	t.Parallel()
+	// Summary comes first in edge order and fails; Headlines answers. Its
+	// reply was paid for: it is recorded and its usage counted in the totals.
+	s := newScript().queue("Editor", "ok\nAPPROVE").queue("Headlines", "1. H")
+	s.fail["Summary"] = errors.New("summary desk down")
+	g, err := team.NewGraph(team.GraphConfig{
+		Participants: assistants(t, s, "Editor", "Headlines", "Summary"),
+		Edges: []team.Edge{
+			{From: "Editor", To: "Summary", When: verdict("APPROVE")},
+			{From: "Editor", To: "Headlines", When: verdict("APPROVE")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := team.Collect("task", team.Checkpoint{}, g.Stream(context.Background(), "task"), nil)
+	if err == nil || !strings.Contains(err.Error(), "summary desk down") {
+		t.Fatalf("run error %v, want the Summary failure", err)
+	}
+	if diff := cmp.Diff([]string{"Editor", "Headlines"}, sources(res.Messages)); diff != "" {
+		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+	if res.Usage.Requests != 2 || res.Usage.PromptTokens != 20 {
+		t.Fatalf("totals %+v, want the Editor's and Headlines' calls (2 requests, 20 prompt tokens)", res.Usage)
 	}
 }
 

@@ -598,8 +598,9 @@ func Decide(cp Checkpoint, d Decision, now time.Time) (events []Event, stopReaso
 
 // fanOut lets agents with no dependency on each other answer the same
 // history at once (without streaming: their texts would interleave). It
-// returns their messages in the agents' order, up to the first that failed,
-// and that failure.
+// returns the messages of every agent that answered, in the agents' order,
+// and the first failure: a reply that came back while another failed was
+// paid for, so it is kept (recorded and counted in the totals), not dropped.
 func (b *base) fanOut(ctx context.Context, agents []agent.Agent, history []agent.Message, o runOptions) ([]agent.Message, error) {
 	msgs := make([]agent.Message, len(agents))
 	errs := make([]error, len(agents))
@@ -616,10 +617,16 @@ func (b *base) fanOut(ctx context.Context, agents []agent.Agent, history []agent
 		})
 	}
 	wg.Wait()
+	var firstErr error
+	answered := msgs[:0]
 	for i, err := range errs {
 		if err != nil {
-			return msgs[:i], err
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
+		answered = append(answered, msgs[i])
 	}
-	return msgs, nil
+	return answered, firstErr
 }
