@@ -179,14 +179,7 @@ func runOnTerminal(t *testing.T, input string, args ...string) result {
 	if _, err := ptmx.Write([]byte(input)); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return resultOf(t, cmd.Wait(), &out, &errb)
 }
 
 func TestRunApprove_OnATerminal(t *testing.T) {

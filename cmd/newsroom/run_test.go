@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,14 +75,21 @@ func runBinary(t *testing.T, env []string, dir string, args ...string) result {
 	cmd.Env, cmd.Dir = env, dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	return resultOf(t, cmd.Run(), &out, &errb)
+}
+
+// resultOf reads a finished process's exit code from the error of its Run or
+// Wait (failing the test when it did not run at all) with what it wrote.
+func resultOf(t *testing.T, err error, stdout, stderr *bytes.Buffer) result {
+	t.Helper()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return result{code, out.String(), errb.String()}
+	return result{code, stdout.String(), stderr.String()}
 }
 
 func TestRun_OfflineByDefaultAndSaysSo(t *testing.T) {
