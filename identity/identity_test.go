@@ -3,12 +3,17 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/newsroom-dev/newsroom/entra/entratest"
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/internal/oidctest"
 )
@@ -231,4 +236,122 @@ func BenchmarkVerifier_Verify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// overage is a token's claims when the person is in too many groups for the
+// token to carry them, as Entra ID makes them.
+func overage(c map[string]any) map[string]any {
+	return with(c, "_claim_names", map[string]any{"groups": "src1"},
+		"_claim_sources", map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/tenant/users/x/getMemberObjects"}})
+}
+
+func TestVerifier_GroupOverageWithoutGraphSaysWhy(t *testing.T) {
+	t.Parallel()
+	iss := oidctest.Start(t, clientID)
+	v := newVerifier(t, iss, identity.RoleMap{"grp-eic": identity.RoleEditorInChief})
+	p, err := v.Verify(context.Background(), iss.Sign(t, overage(iss.Claims("dave"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Role != identity.RoleNone || !strings.Contains(p.RoleNote, "left out the person's groups") || !strings.Contains(p.RoleNote, "--oidc-graph-groups") {
+		t.Fatalf("principal %+v: want no role and a note saying why and what to do", p)
+	}
+	// An app role still counts, and then there is nothing to explain.
+	p, err = v.Verify(context.Background(), iss.Sign(t, with(overage(iss.Claims("dave")), "roles", []string{"reporter"})))
+	if err != nil || p.Role != identity.RoleReporter || p.RoleNote != "" {
+		t.Fatalf("principal %+v err %v, want reporter without a note", p, err)
+	}
+}
+
+// TestVerifier_GroupOverageReadsGraph asks Microsoft Graph's
+// checkMemberGroups (the project's stand-in) with a token the real
+// azidentity credential gets from a managed identity endpoint on loopback.
+// Not parallel: the credential is configured by the environment.
+func TestVerifier_GroupOverageReadsGraph(t *testing.T) {
+	mi := entratest.Start(t, time.Hour)
+	iss := oidctest.Start(t, clientID)
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := identity.NewGraphGroups(identity.GraphConfig{Endpoint: iss.URL(), Credential: cred, HTTPClient: iss.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 25 mapped groups: more than one checkMemberGroups request holds.
+	rm := identity.RoleMap{"grp-eic": identity.RoleEditorInChief}
+	for i := range 24 {
+		rm[fmt.Sprintf("grp-r%02d", i)] = identity.RoleReader
+	}
+	iss.SetGraph(func(bearer string) bool { return mi.Served(bearer, iss.URL()) },
+		map[string][]string{"oid-dave": {"grp-other", "grp-eic"}, "oid-erin": {"grp-r07"}})
+	v, err := identity.New(context.Background(), identity.Config{Issuer: iss.URL(), ClientID: clientID, RoleMap: rm,
+		HTTPClient: iss.Client(), Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(c map[string]any) identity.Principal {
+		t.Helper()
+		p, err := v.Verify(context.Background(), iss.Sign(t, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := verify(overage(with(iss.Claims("dave"), "oid", "oid-dave"))); p.Role != identity.RoleEditorInChief || p.RoleNote != "" {
+		t.Fatalf("dave: %+v, want editor-in-chief from Graph", p)
+	}
+	if n := iss.GraphCalls(); n != 2 {
+		t.Fatalf("%d Graph requests for 25 groups, want 2 (20 ids at most per request)", n)
+	}
+	if p := verify(overage(with(iss.Claims("dave"), "oid", "oid-dave"))); p.Role != identity.RoleEditorInChief {
+		t.Fatalf("dave again: %+v", p)
+	}
+	if n := iss.GraphCalls(); n != 2 {
+		t.Fatalf("%d Graph requests after the second sign-in, want the kept answer (2)", n)
+	}
+	if p := verify(overage(with(iss.Claims("erin"), "oid", "oid-erin"))); p.Role != identity.RoleReader {
+		t.Fatalf("erin: %+v, want reader", p)
+	}
+	// A token that carries its groups is not looked up.
+	calls := iss.GraphCalls()
+	if p := verify(with(iss.Claims("frank"), "oid", "oid-frank", "groups", []string{"grp-eic"})); p.Role != identity.RoleEditorInChief || iss.GraphCalls() != calls {
+		t.Fatalf("frank: %+v, Graph asked %d times more", p, iss.GraphCalls()-calls)
+	}
+	// Graph failing (an unknown user) leaves the person without a group
+	// role, and the note says what Graph said, never the token.
+	p := verify(overage(with(iss.Claims("gina"), "oid", "oid-gina")))
+	if p.Role != identity.RoleNone || !strings.Contains(p.RoleNote, "Request_ResourceNotFound") || !strings.Contains(p.RoleNote, "404") {
+		t.Fatalf("gina: %+v, want no role and Graph's error", p)
+	}
+	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{iss.URL() + "/.default"}})
+	if err != nil || strings.Contains(p.RoleNote, tok.Token) {
+		t.Fatalf("the note holds the Graph token (or no token: %v)", err)
+	}
+	// A Graph that refuses the service's token is a clear error too.
+	iss.SetGraph(func(string) bool { return false }, nil)
+	if p := verify(overage(with(iss.Claims("hal"), "oid", "oid-hal"))); !strings.Contains(p.RoleNote, "401 InvalidAuthenticationToken") {
+		t.Fatalf("hal: %+v, want Graph's 401", p)
+	}
+}
+
+func TestNewGraphGroups_RefusesBadConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := identity.NewGraphGroups(identity.GraphConfig{}); err == nil {
+		t.Error("no credential accepted")
+	}
+	cred := azcoreCredential{}
+	for _, bad := range []string{"graph.microsoft.com", "ftp://graph.microsoft.com", "https://"} {
+		if _, err := identity.NewGraphGroups(identity.GraphConfig{Endpoint: bad, Credential: cred}); err == nil {
+			t.Errorf("endpoint %q accepted", bad)
+		}
+	}
+}
+
+// azcoreCredential is a credential that is never asked for a token (the
+// configuration is refused first).
+type azcoreCredential struct{}
+
+func (azcoreCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, errors.New("not asked")
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,10 @@ type Principal struct {
 	Name string `json:"name,omitempty"`
 	// Role is what the caller may do.
 	Role Role `json:"role"`
+	// RoleNote says why the groups claim gave no role when the token left
+	// its groups out (group overage) and they could not be read elsewhere;
+	// empty otherwise.
+	RoleNote string `json:"role_note,omitempty"`
 }
 
 // Errors returned by the Verifier. Their messages never contain the token.
@@ -48,6 +54,11 @@ type Config struct {
 	// RoleMap maps the groups claim to roles, for tenants that use groups
 	// rather than app roles. Nil means only the roles claim counts.
 	RoleMap RoleMap
+	// Groups reads a person's groups when the token left them out because
+	// there are too many (group overage): only the groups in RoleMap are
+	// asked about. Nil means such a person gets a role from the roles
+	// claim only, and Principal.RoleNote says why.
+	Groups GroupChecker
 	// HTTPClient fetches the discovery document and the keys; nil means
 	// http.DefaultClient.
 	HTTPClient *http.Client
@@ -156,6 +167,16 @@ type claims struct {
 	OID               string   `json:"oid"`
 	Roles             []string `json:"roles"`
 	Groups            []string `json:"groups"`
+	// Group overage: the groups claim is left out and named here instead
+	// (_claim_names.groups), or flagged by hasgroups (implicit flow).
+	ClaimNames map[string]any `json:"_claim_names"`
+	HasGroups  bool           `json:"hasgroups"`
+}
+
+// groupsLeftOut reports whether the token says it left out the groups claim.
+func (c claims) groupsLeftOut() bool {
+	_, named := c.ClaimNames["groups"]
+	return c.Groups == nil && (named || c.HasGroups)
 }
 
 // Verify validates raw and returns who it names and their role. A valid
@@ -200,7 +221,31 @@ func (v *Verifier) verify(ctx context.Context, raw, nonce string) (Principal, er
 			name = alt
 		}
 	}
-	return Principal{ID: "oidc:" + id, Name: name, Role: roleFrom(c.Roles, c.Groups, v.cfg.RoleMap)}, nil
+	p := Principal{ID: "oidc:" + id, Name: name}
+	groups, note := c.Groups, ""
+	if c.groupsLeftOut() && len(v.cfg.RoleMap) > 0 {
+		groups, note = v.overageGroups(ctx, c.OID)
+	}
+	p.Role = roleFrom(c.Roles, groups, v.cfg.RoleMap)
+	if p.Role == RoleNone {
+		p.RoleNote = note
+	}
+	return p, nil
+}
+
+// overageGroups reads, for a token that left out its groups, which of the
+// role map's groups the person is in. When they cannot be read, note says
+// why (for the 403 answer and the log); the roles claim still counts.
+func (v *Verifier) overageGroups(ctx context.Context, oid string) (groups []string, note string) {
+	if v.cfg.Groups == nil {
+		return nil, "the token left out the person's groups (too many for a token); give the person an app role, " +
+			"or let the service read groups from Microsoft Graph (serve --oidc-graph-groups)"
+	}
+	groups, err := v.cfg.Groups.MemberOf(ctx, oid, slices.Collect(maps.Keys(v.cfg.RoleMap)))
+	if err != nil {
+		return nil, "the token left out the person's groups and reading them from Microsoft Graph failed: " + err.Error()
+	}
+	return groups, ""
 }
 
 // scrub removes the token, and each of its parts, from an error message.

@@ -34,10 +34,13 @@ var errNotAwaiting = &apiError{Status: http.StatusConflict, Code: "not_awaiting_
 	Message: "the run is not awaiting approval"}
 
 // errNeedRole is the 403 of a caller without the role an action needs; the
-// message names the role.
-func errNeedRole(need, have identity.Role) error {
-	return &apiError{Status: http.StatusForbidden, Code: "forbidden",
-		Message: "this needs the " + need.String() + " role; the caller has " + have.String()}
+// message names the role, and why the caller has none when that is known.
+func errNeedRole(need, have identity.Role, note string) error {
+	msg := "this needs the " + need.String() + " role; the caller has " + have.String()
+	if note != "" {
+		msg += " (" + note + ")"
+	}
+	return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: msg}
 }
 
 // RoleOf is what a caller may do: the key's role, or for keys made before
@@ -58,7 +61,7 @@ func RoleOf(k *store.Key) identity.Role {
 // need returns errNeedRole unless the caller has role.
 func need(k *store.Key, role identity.Role) error {
 	if have := RoleOf(k); !have.Allows(role) {
-		return errNeedRole(role, have)
+		return errNeedRole(role, have, k.RoleNote)
 	}
 	return nil
 }

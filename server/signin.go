@@ -48,7 +48,7 @@ type OIDCConfig struct {
 // id "oidc:<object id>", the name, and the role from the token. A person
 // without a known role gets role "none", which grants nothing.
 func personKey(p identity.Principal) *store.Key {
-	return &store.Key{ID: p.ID, Name: p.Name, Role: p.Role.String()}
+	return &store.Key{ID: p.ID, Name: p.Name, Role: p.Role.String(), RoleNote: p.RoleNote}
 }
 
 // person authenticates a request by an OpenID Connect bearer token or a
@@ -229,12 +229,15 @@ type MeView struct {
 	CanDecide bool `json:"can_decide"`
 	// SignIn is true when the service offers sign-in with OpenID Connect.
 	SignIn bool `json:"sign_in"`
+	// RoleNote says why a signed-in person has no role, when that is known
+	// (a token that left out too many groups).
+	RoleNote string `json:"role_note,omitempty"`
 }
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, k *store.Key) {
 	role := RoleOf(k)
 	writeJSON(w, http.StatusOK, MeView{ID: k.ID, Name: k.Name, Role: role.String(),
-		CanDecide: role.Allows(identity.RoleEditorInChief), SignIn: s.cfg.OIDC != nil})
+		CanDecide: role.Allows(identity.RoleEditorInChief), SignIn: s.cfg.OIDC != nil, RoleNote: k.RoleNote})
 }
 
 // handleSignInInfo tells the page whether sign-in is offered (no auth).

@@ -120,6 +120,15 @@ func TestOIDC_BearerTokensAndTheBadTokenMatrix(t *testing.T) {
 	if resp, b := e.do("POST", "/v1/runs", nobody, `{"task":"x"}`); resp.StatusCode != 403 || !strings.Contains(string(b), "reporter") {
 		t.Fatalf("submit as nobody = %d %s, want 403 naming reporter", resp.StatusCode, b)
 	}
+	// A person whose token left out their groups (too many) learns why.
+	crowded := iss.Sign(t, claimsWith(iss.Claims("sub-crowd"), "_claim_names", map[string]any{"groups": "src1"},
+		"_claim_sources", map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/t/users/x/getMemberObjects"}}))
+	if resp, b := e.do("POST", "/v1/runs", crowded, `{"task":"x"}`); resp.StatusCode != 403 || !strings.Contains(string(b), "left out the person's groups") {
+		t.Fatalf("submit with a group overage token = %d %s, want 403 saying the groups were left out", resp.StatusCode, b)
+	}
+	if _, b := e.do("GET", "/v1/me", crowded, ""); !strings.Contains(string(b), `"role_note":"the token left out`) {
+		t.Fatalf("me with a group overage token = %s, want the role note", b)
+	}
 	reporter := iss.Sign(t, claimsWith(iss.Claims("sub-rep"), "roles", []string{"reporter"}))
 	if resp, _ := e.do("POST", "/v1/runs/"+waiting.ID+"/decision", reporter, `{"decision":"approve"}`); resp.StatusCode != 404 {
 		t.Fatalf("a reporter deciding on someone else's run = %d, want 404", resp.StatusCode)

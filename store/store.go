@@ -148,6 +148,9 @@ type Key struct {
 	Role      string    `json:"role,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// RoleNote says why a signed-in person has no role (see
+	// identity.Principal); never stored.
+	RoleNote string `json:"-"`
 }
 
 // Claim is an instance's right to execute a run and write its progress. Its

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model/preflight"
+	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/server/redislimit"
 	"github.com/newsroom-dev/newsroom/store/postgres"
@@ -58,6 +60,8 @@ type serveOptions struct {
 
 	// sign-in with OpenID Connect (Microsoft Entra ID)
 	oidcIssuer, oidcClientID, oidcRedirect, roleMap string
+	oidcGraphGroups                                 bool
+	graphEndpoint                                   string
 }
 
 func newServeCmd() *cobra.Command {
@@ -107,6 +111,11 @@ within --grace and exits 0.`,
 		"https://HOST/auth/callback as registered with the identity provider (default: from each request's host)")
 	fs.StringVar(&o.roleMap, "role-map", os.Getenv("NEWSROOM_ROLE_MAP"),
 		"roles from groups: editor-in-chief=GROUP_ID,reporter=GROUP_ID,... (env NEWSROOM_ROLE_MAP); app roles in the roles claim always count")
+	fs.BoolVar(&o.oidcGraphGroups, "oidc-graph-groups", os.Getenv("NEWSROOM_OIDC_GRAPH_GROUPS") == "true",
+		"when a token leaves out a person's groups (too many), ask Microsoft Graph which --role-map groups they are in, with the service's own identity "+
+			"(DefaultAzureCredential; needs the User.Read.All and GroupMember.Read.All application permissions; env NEWSROOM_OIDC_GRAPH_GROUPS=true)")
+	fs.StringVar(&o.graphEndpoint, "graph-endpoint", cmp.Or(os.Getenv("NEWSROOM_GRAPH_ENDPOINT"), identity.DefaultGraphEndpoint),
+		"Microsoft Graph for --oidc-graph-groups (another cloud's Graph, e.g. https://graph.microsoft.us; env NEWSROOM_GRAPH_ENDPOINT)")
 	o.store = addStoreFlags(fs, false)
 	o.model = addModelFlags(fs)
 	o.tools = addToolFlags(fs, false)
@@ -139,6 +148,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	roleMap, err := identity.ParseRoleMap(o.roleMap)
 	if err != nil {
 		return usageErrorf("--role-map: %v", err)
+	}
+	if o.oidcGraphGroups && (o.oidcIssuer == "" || len(roleMap) == 0) {
+		return usageErrorf("--oidc-graph-groups needs --oidc-issuer and a --role-map to look groups up for")
 	}
 	if o.metricsKey == "" {
 		o.metricsKey = os.Getenv("NEWSROOM_METRICS_KEY")
@@ -185,7 +197,17 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 
 	var oidcCfg *server.OIDCConfig
 	if o.oidcIssuer != "" {
-		v, err := identity.New(ctx, identity.Config{Issuer: o.oidcIssuer, ClientID: o.oidcClientID, RoleMap: roleMap})
+		icfg := identity.Config{Issuer: o.oidcIssuer, ClientID: o.oidcClientID, RoleMap: roleMap}
+		if o.oidcGraphGroups {
+			cred, err := provider.DefaultCredential(nil)
+			if err != nil {
+				return fmt.Errorf("%w: --oidc-graph-groups: %w", errConfig, err)
+			}
+			if icfg.Groups, err = identity.NewGraphGroups(identity.GraphConfig{Endpoint: o.graphEndpoint, Credential: cred}); err != nil {
+				return usageErrorf("--graph-endpoint: %v", err)
+			}
+		}
+		v, err := identity.New(ctx, icfg)
 		if err != nil {
 			return fmt.Errorf("%w: sign-in: %w", errConfig, err)
 		}

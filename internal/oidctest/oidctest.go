@@ -1,7 +1,9 @@
 // Package oidctest is an OpenID Connect issuer for tests: a TLS server on
 // loopback with a discovery document, a JWKS whose keys can be rotated, and
 // the authorization code flow with PKCE (S256) for one configured person, so
-// sign-in can be tested end to end without a cloud identity provider.
+// sign-in can be tested end to end without a cloud identity provider. The
+// same server answers Microsoft Graph's POST /v1.0/users/{id}/checkMemberGroups
+// (see SetGraph), for tokens that leave out their groups.
 //
 // Tokens are real RS256 JWTs signed with keys generated at start; the issuer
 // also makes the bad tokens a verifier must refuse (HS256, alg none, unknown
@@ -19,7 +21,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +45,11 @@ type Issuer struct {
 	user   map[string]any
 	jwksN  int // JWKS fetches, to see rotation refetches
 	authzN int
+
+	// Microsoft Graph's checkMemberGroups, for group overage
+	graphAuth    func(bearer string) bool
+	graphMembers map[string][]string // user object id -> groups
+	graphCalls   int
 }
 
 type grant struct {
@@ -57,6 +66,7 @@ func Start(t testing.TB, clientID string) *Issuer {
 	mux.HandleFunc("GET /keys", iss.jwks)
 	mux.HandleFunc("GET /authorize", iss.authorize)
 	mux.HandleFunc("POST /token", iss.token)
+	mux.HandleFunc("POST /v1.0/users/{id}/checkMemberGroups", iss.checkMemberGroups)
 	iss.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(iss.srv.Close)
 	iss.Rotate(t, false)
@@ -297,4 +307,65 @@ func signNoT(k *rsa.PrivateKey, kid string, claims map[string]any) string {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SetGraph makes the server answer Microsoft Graph's checkMemberGroups:
+// auth decides which bearer tokens are good, members maps a user's object
+// id to the groups they are in.
+func (iss *Issuer) SetGraph(auth func(bearer string) bool, members map[string][]string) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.graphAuth, iss.graphMembers = auth, members
+}
+
+// GraphCalls is how many checkMemberGroups requests were answered 200.
+func (iss *Issuer) GraphCalls() int {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	return iss.graphCalls
+}
+
+// checkMemberGroups answers as Graph v1.0 does: 401 without a good bearer
+// token, 400 for a bad body or more than 20 ids, 404 for an unknown user,
+// else the asked ids the user is a member of, as {"value": [...]}.
+func (iss *Issuer) checkMemberGroups(w http.ResponseWriter, r *http.Request) {
+	graphError := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	}
+	iss.mu.Lock()
+	auth, members := iss.graphAuth, iss.graphMembers
+	iss.mu.Unlock()
+	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if auth == nil || !ok || !auth(bearer) {
+		graphError(http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+		return
+	}
+	var body struct {
+		GroupIDs []string `json:"groupIds"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.GroupIDs) == 0 {
+		graphError(http.StatusBadRequest, "Request_BadRequest", "groupIds is required.")
+		return
+	}
+	if len(body.GroupIDs) > 20 {
+		graphError(http.StatusBadRequest, "Request_BadRequest", "At most 20 groupIds may be checked per request.")
+		return
+	}
+	groups, known := members[r.PathValue("id")]
+	if !known {
+		graphError(http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+r.PathValue("id")+"' does not exist.")
+		return
+	}
+	value := []string{}
+	for _, g := range body.GroupIDs {
+		if slices.Contains(groups, g) {
+			value = append(value, g)
+		}
+	}
+	iss.mu.Lock()
+	iss.graphCalls++
+	iss.mu.Unlock()
+	writeJSON(w, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)", "value": value})
 }

@@ -260,6 +260,7 @@
     const who = $('who');
     if (state.session) {
       who.textContent = (state.me.name || state.me.id) + ' · ' + state.me.role;
+      who.title = state.me.role_note || '';
       who.hidden = false;
       $('sign-out').hidden = false;
       $('sign-in').hidden = true;
