@@ -573,6 +573,11 @@ func TestTemplate_Security(t *testing.T) {
 				t.Errorf("app setting %s missing", name)
 			}
 		}
+		if got := settings["NEWSROOM_OIDC_GRAPH_GROUPS"]; got != "[parameters('oidcGraphGroups')]" ||
+			ct.t.Parameters["oidcGraphGroups"].DefaultValue != "false" {
+			t.Errorf("NEWSROOM_OIDC_GRAPH_GROUPS = %q (default %v), want the oidcGraphGroups parameter, off by default",
+				got, ct.t.Parameters["oidcGraphGroups"].DefaultValue)
+		}
 		if got := settings["AZURE_OPENAI_ENDPOINT"]; !ct.refersTo(got, openai) || !strings.HasSuffix(got, ".endpoint]") {
 			t.Errorf("AZURE_OPENAI_ENDPOINT = %q, want the account's endpoint", got)
 		}
