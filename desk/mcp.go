@@ -41,12 +41,16 @@ type MCP struct {
 }
 
 // ConnectMCP starts or reaches every server the desk's agents list. ctx
-// bounds the start-up; the servers live until Close (see mcp.Connect). On an
+// bounds the start-up; the servers live until Close (see mcp.Connect), and
+// one that dies is restarted by the next call to it. On an
 // error the servers already connected are closed. Call Close when the run,
 // or the service, ends.
 func ConnectMCP(ctx context.Context, s *Spec, opts mcp.Options, log *slog.Logger) (*MCP, error) {
 	if log == nil {
 		log = slog.Default()
+	}
+	if opts.Logger == nil {
+		opts.Logger = log // restarts, and the servers' stderr at DEBUG
 	}
 	m := &MCP{}
 	for _, sp := range s.MCPServers() {

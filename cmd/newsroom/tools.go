@@ -110,7 +110,7 @@ func (f *toolFlags) build(ctx context.Context, log *slog.Logger, configured stri
 				s.Close()
 				return nil, fmt.Errorf("%w: --mcp: %w", errUsage, err)
 			}
-			srv, err := mcp.Connect(ctx, sp, mcp.Options{})
+			srv, err := mcp.Connect(ctx, sp, mcp.Options{Logger: log})
 			if err != nil {
 				s.Close()
 				return nil, fmt.Errorf("%w: --mcp %s: %w", errConfig, sp.Name, err)

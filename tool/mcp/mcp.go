@@ -5,8 +5,13 @@
 // "<server>_<tool>", so two servers' tools never collide and a model sees
 // where a tool comes from.
 //
-// A server that fails a call, answers with an error, or dies turns into an
-// error result the model sees; the run goes on.
+// A server that fails a call or answers with an error turns into an error
+// result the model sees; the run goes on. A server that dies (its process
+// ends, its connection breaks) is started again by the next call, a bounded
+// number of times, and that call is sent again only when it cannot have
+// reached the server: a call the server may have run is never repeated.
+// A command's standard error goes to the DEBUG log and its last lines,
+// redacted, into the error that says it died.
 package mcp
 
 import (
@@ -14,11 +19,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"net/url"
-	"os/exec"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -41,6 +47,10 @@ type Spec struct {
 	URL     string
 	Command string
 	Args    []string
+	// Env are KEY=VALUE entries added to the environment a command
+	// inherits. Their values are taken for secrets: never shown in logs or
+	// errors.
+	Env []string
 }
 
 // ValidName reports whether name can name a server: a letter, then at most
@@ -64,20 +74,90 @@ func ParseSpec(s string) (Spec, error) {
 	return Spec{Name: name, Command: f[0], Args: f[1:]}, nil
 }
 
+// ErrServerDown is wrapped by the error of a call whose server died during
+// it, or is down and not restarted (yet): its restarts failed, or were too
+// many.
+var ErrServerDown = errors.New("mcp: server down")
+
+// ErrClosed is returned by a call to a server that was closed.
+var ErrClosed = errors.New("mcp: server closed")
+
 // Options tune a connection. The zero value is usable.
 type Options struct {
 	// HTTPClient reaches HTTP servers; nil means a client with a 60 s timeout.
 	HTTPClient *http.Client
-	// ConnectTimeout bounds the start-up (connect, initialize, list tools); 0 means 30 s.
+	// ConnectTimeout bounds a start-up (connect, initialize, list tools),
+	// the first one and each restart; 0 means 30 s.
 	ConnectTimeout time.Duration
+	// MaxRestarts bounds the restarts of a server that died within
+	// RestartWindow; 0 means 5, a negative value means never restart.
+	MaxRestarts int
+	// RestartWindow is the span MaxRestarts counts in; 0 means a minute.
+	RestartWindow time.Duration
+	// RestartBackoff is how long a restart that failed holds back the next
+	// one, doubled for each failure in a row (at most RestartWindow); 0
+	// means a second.
+	RestartBackoff time.Duration
+	// Logger receives restarts (WARN, INFO) and each line a command writes
+	// to its standard error (DEBUG); nil means slog.Default().
+	Logger *slog.Logger
 }
 
-// Server is a connected MCP server.
+func (o Options) withDefaults() Options {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 30 * time.Second
+	}
+	if o.MaxRestarts == 0 {
+		o.MaxRestarts = 5
+	}
+	if o.RestartWindow <= 0 {
+		o.RestartWindow = time.Minute
+	}
+	if o.RestartBackoff <= 0 {
+		o.RestartBackoff = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Server is a connected MCP server. It is safe for concurrent use.
 type Server struct {
-	spec    Spec
-	session *sdk.ClientSession
-	tools   []tool.Tool
-	stop    context.CancelFunc
+	spec  Spec
+	opts  Options
+	log   *slog.Logger
+	red   *redactor
+	tools []tool.Tool
+	// want are the parameters of each tool as the first connection listed
+	// them (what the agents were given), by the server's name for the
+	// tool: a restarted server must still offer them.
+	want map[string]string
+
+	ctx    context.Context // ends at Close, and with it a restart under way
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the restart under way
+
+	mu       sync.Mutex
+	cur      *conn
+	pending  *restart    // the restart under way; nil when none
+	restarts []time.Time // restarts begun within the window, oldest first
+	failures int         // restarts that failed in a row
+	lastFail time.Time   // when the last one failed
+	lastErr  error       // and why
+	starts   int         // connections made
+	closed   bool
+}
+
+// restart is one restart under way; the calls that find the server dead
+// while it runs wait for it instead of starting their own.
+type restart struct {
+	done chan struct{}
+	c    *conn // the new connection, or nil and err
+	err  error
 }
 
 // Connect starts or reaches the server, and lists its tools. ctx bounds
@@ -86,59 +166,34 @@ type Server struct {
 // while the runs in flight are handed over, and no tool call of those runs
 // fails, and is stored as failed, because its server was killed first.
 func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
-	var t sdk.Transport
-	// stop kills a command's process: on a failed start-up, or at Close
-	// after the session's own ending (stdin closed, then a grace period).
-	procCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	ok := false
-	defer func() {
-		if !ok {
-			stop()
-		}
-	}()
-	switch {
-	case spec.URL != "":
-		hc := opts.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: 60 * time.Second}
-		}
-		t = &sdk.StreamableClientTransport{Endpoint: spec.URL, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}
-	case spec.Command != "":
-		t = &sdk.CommandTransport{Command: exec.CommandContext(procCtx, spec.Command, spec.Args...), TerminateDuration: 2 * time.Second}
-	default:
+	if spec.URL == "" && spec.Command == "" {
 		return nil, fmt.Errorf("%w: %s has neither a URL nor a command", ErrSpec, spec.Name)
 	}
-	timeout := opts.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := sdk.NewClient(&sdk.Implementation{Name: "newsroom", Version: "1"}, nil)
-	session, err := client.Connect(cctx, t, nil)
+	opts = opts.withDefaults()
+	s := &Server{spec: spec, opts: opts, log: opts.Logger, red: newRedactor(spec, os.Environ()), want: map[string]string{}}
+	c, listed, err := s.connect(ctx, 1)
 	if err != nil {
-		return nil, redact(spec, fmt.Errorf("mcp: connecting to %s: %w", spec.Name, err))
+		return nil, err
 	}
-	s := &Server{spec: spec, session: session, stop: stop}
-	for td, err := range session.Tools(cctx, nil) {
-		if err != nil {
-			_ = session.Close()
-			return nil, redact(spec, fmt.Errorf("mcp: listing the tools of %s: %w", spec.Name, err))
-		}
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.cur, s.starts = c, 1
+	for _, td := range listed {
 		params, err := json.Marshal(td.InputSchema)
 		if err != nil || string(params) == "null" {
 			params = json.RawMessage(`{"type":"object"}`)
 		}
+		s.want[td.Name] = c.schemas[td.Name]
 		s.tools = append(s.tools, &remoteTool{server: s, remote: td.Name, def: model.Tool{
 			Name: toolName(spec.Name, td.Name), Description: td.Description, Parameters: params}})
 	}
-	ok = true
 	return s, nil
 }
 
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
 // toolName is "<server>_<tool>", cut to the 64 characters function names allow.
 func toolName(server, name string) string {
-	n := server + "_" + regexp.MustCompile(`[^A-Za-z0-9_-]`).ReplaceAllString(name, "_")
+	n := server + "_" + unsafeChars.ReplaceAllString(name, "_")
 	if len(n) > 64 {
 		n = n[:64]
 	}
@@ -148,14 +203,214 @@ func toolName(server, name string) string {
 // Name returns the server's name.
 func (s *Server) Name() string { return s.spec.Name }
 
-// Tools returns the server's tools.
+// Tools returns the server's tools, as its first connection listed them.
 func (s *Server) Tools() []tool.Tool { return s.tools }
 
-// Close ends the session (and stops a command).
+// Stats are what a Server has seen of its server.
+type Stats struct {
+	// Starts counts the connections made: the first one and each restart
+	// that succeeded.
+	Starts int
+	// PID is the process serving a command now; 0 for a URL.
+	PID int
+	// Up says whether the current connection is alive, as far as is known:
+	// a dead server is found out when its process ends or its connection
+	// breaks, or at the latest by the next call.
+	Up bool
+}
+
+// Stats returns what the Server has seen of its server so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Starts: s.starts, Up: !s.closed && !s.cur.dead()}
+	if s.cur.proc != nil {
+		st.PID = s.cur.proc.pid()
+	}
+	return st
+}
+
+// Close ends the session and stops a command (with what it started): it
+// returns once the process is gone. A restart under way is abandoned.
 func (s *Server) Close() error {
-	err := s.session.Close()
-	s.stop()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait() // a restart under way sees closed and closes what it made
+	c := s.cur  // stable now: only a restart replaces it
+	alive := !c.dead()
+	err := c.close()
+	if !alive {
+		return nil // a dead server's last words were said in the calls' errors
+	}
 	return err
+}
+
+// live returns the connection to call on: the current one if it is alive,
+// else a new one, made by the restart under way or by one this call
+// begins, within the bounds of Options. Concurrent calls that find the
+// server dead share one restart.
+func (s *Server) live(ctx context.Context) (*conn, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrClosed, s.spec.Name)
+	}
+	c := s.cur
+	if !c.dead() {
+		s.mu.Unlock()
+		return c, nil
+	}
+	r := s.pending
+	if r == nil {
+		if err := s.mayRestart(c, time.Now()); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		r = &restart{done: make(chan struct{})}
+		s.pending = r
+		s.restarts = append(s.restarts, time.Now())
+		s.wg.Add(1)
+		go s.restart(r, c)
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.c, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("mcp server %s: waiting for its restart: %w", s.spec.Name, ctx.Err())
+	}
+}
+
+// mayRestart says, with s.mu held, why the dead connection c may not be
+// replaced now, or nil.
+func (s *Server) mayRestart(c *conn, now time.Time) error {
+	window := s.opts.RestartWindow
+	i := 0
+	for i < len(s.restarts) && now.Sub(s.restarts[i]) >= window {
+		i++
+	}
+	s.restarts = s.restarts[i:]
+	var more string
+	switch {
+	case s.opts.MaxRestarts < 0:
+		more = "it is not restarted (restarts are off)"
+	case len(s.restarts) >= s.opts.MaxRestarts:
+		more = fmt.Sprintf("it was restarted %d times in the last %s, the most allowed, so not again before %s",
+			len(s.restarts), window, s.restarts[0].Add(window).UTC().Format(time.TimeOnly))
+	case s.failures > 0:
+		wait := min(s.opts.RestartBackoff<<min(s.failures-1, 20), window)
+		next := s.lastFail.Add(wait)
+		if !now.Before(next) {
+			return nil
+		}
+		more = fmt.Sprintf("%d failed restarts in a row, next attempt after %s", s.failures, next.UTC().Format(time.TimeOnly))
+	default:
+		return nil
+	}
+	if s.failures > 0 {
+		more += fmt.Sprintf("; the last attempt: %v", s.lastErr)
+	}
+	return s.down(c, "; "+more)
+}
+
+// down is the error of a call to a server that is down: how the dead
+// connection c ended, then more, then the last lines of its stderr.
+func (s *Server) down(c *conn, more string) error {
+	return &downError{msg: s.red.text(fmt.Sprintf("mcp server %s is down: %s%s", s.spec.Name, c.reason(), more))}
+}
+
+type downError struct{ msg string }
+
+func (e *downError) Error() string        { return e.msg }
+func (e *downError) Is(target error) bool { return target == ErrServerDown }
+
+// restart replaces the dead connection old, for r.
+func (s *Server) restart(r *restart, old *conn) {
+	defer s.wg.Done()
+	why := old.why(s.ctx)
+	s.log.Warn("mcp server down, restarting it", "server", s.spec.Name, "reason", s.red.text(why))
+	_ = old.close()
+	c, _, err := s.connect(s.ctx, old.gen+1)
+	s.mu.Lock()
+	if err == nil && s.closed {
+		s.mu.Unlock()
+		_ = c.close()
+		s.mu.Lock()
+		c, err = nil, fmt.Errorf("%w: %s", ErrClosed, s.spec.Name)
+	}
+	if err != nil {
+		s.failures++
+		s.lastFail, s.lastErr = time.Now(), err
+		r.err = &downError{msg: s.red.text(fmt.Sprintf("mcp server %s is down: %s; restarting it failed: %v", s.spec.Name, old.reason(), err))}
+		s.log.Warn("mcp server restart failed", "server", s.spec.Name, "failures", s.failures, "error", s.red.text(err.Error()))
+	} else {
+		s.failures = 0
+		s.cur, s.starts, r.c = c, s.starts+1, c
+		attrs := []any{"server", s.spec.Name, "starts", s.starts}
+		if c.proc != nil {
+			attrs = append(attrs, "pid", c.proc.pid())
+		}
+		s.log.Info("mcp server restarted", attrs...)
+	}
+	s.pending = nil
+	s.mu.Unlock()
+	close(r.done)
+}
+
+// call calls the server's tool name. A call that finds the server dead
+// restarts it first; a call whose connection turns out dead before the
+// call reached the server is sent once more on a new connection. A call
+// that may have reached the server is never sent again.
+func (s *Server) call(ctx context.Context, name string, args json.RawMessage) (*sdk.CallToolResult, error) {
+	c, err := s.live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err, again := s.try(ctx, c, name, args)
+	if !again {
+		return res, err
+	}
+	s.log.Debug("mcp call did not reach a dead server; sending it again after a restart", "server", s.spec.Name, "tool", name)
+	if c, err = s.live(ctx); err != nil {
+		return nil, err
+	}
+	res, err, _ = s.try(ctx, c, name, args)
+	return res, err
+}
+
+// try calls name on c. again says the connection was found dead before
+// the call reached the server, so it may be sent again.
+func (s *Server) try(ctx context.Context, c *conn, name string, args json.RawMessage) (_ *sdk.CallToolResult, _ error, again bool) {
+	if err := c.offers(name, s.want[name]); err != nil {
+		return nil, s.red.err(fmt.Errorf("mcp server %s, tool %s: %w", s.spec.Name, name, err)), false
+	}
+	a := &attempt{}
+	res, err := c.session.CallTool(context.WithValue(ctx, attemptKey{}, a), &sdk.CallToolParams{Name: name, Arguments: args})
+	if err == nil {
+		return res, nil, false
+	}
+	wrap := func(err error) error {
+		return s.red.err(fmt.Errorf("mcp server %s, tool %s: %w", s.spec.Name, name, err))
+	}
+	if ctx.Err() != nil {
+		return nil, wrap(err), false
+	}
+	lost, unsent := c.classify(err, a)
+	if !lost {
+		return nil, wrap(err), false
+	}
+	c.markBroken(err)
+	if unsent {
+		return nil, wrap(err), true
+	}
+	return nil, &downError{msg: s.red.text(fmt.Sprintf("mcp server %s, tool %s: the server went away during the call (%s); the call is not sent again, as the server may have run it",
+		s.spec.Name, name, c.why(ctx)))}, false
 }
 
 // remoteTool is one tool of a server.
@@ -173,9 +428,9 @@ func (t *remoteTool) Call(ctx context.Context, args json.RawMessage) (tool.Resul
 	if len(args) == 0 {
 		args = json.RawMessage(`{}`)
 	}
-	res, err := t.server.session.CallTool(ctx, &sdk.CallToolParams{Name: t.remote, Arguments: args})
+	res, err := t.server.call(ctx, t.remote, args)
 	if err != nil {
-		return tool.Result{}, redact(t.server.spec, fmt.Errorf("mcp server %s, tool %s: %w", t.server.spec.Name, t.remote, err))
+		return tool.Result{}, err
 	}
 	var b strings.Builder
 	for _, c := range res.Content {
@@ -197,41 +452,3 @@ func (t *remoteTool) Call(ctx context.Context, args json.RawMessage) (tool.Resul
 }
 
 var _ tool.Tool = (*remoteTool)(nil)
-
-// redactedError is an error whose text had secrets taken out; it still
-// unwraps to the original.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redact takes the credentials a server URL may carry (user information,
-// the query string, where hosted servers often take an API key) out of an
-// error's text: errors reach logs and the model.
-func redact(spec Spec, err error) error {
-	if err == nil || spec.URL == "" {
-		return err
-	}
-	u, perr := url.Parse(spec.URL)
-	if perr != nil {
-		return err
-	}
-	msg := err.Error()
-	clean := msg
-	if u.RawQuery != "" {
-		clean = strings.ReplaceAll(clean, "?"+u.RawQuery, "?REDACTED")
-	}
-	if u.User != nil {
-		clean = strings.ReplaceAll(clean, u.User.String()+"@", "REDACTED@")
-		if p, ok := u.User.Password(); ok && p != "" {
-			clean = strings.ReplaceAll(clean, p, "REDACTED")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,11 +26,122 @@ import (
 
 // The stdio server is this test binary run again with envServe set: a real
 // MCP server process the tests start and talk to over its stdin and stdout.
-const envServe = "NEWSROOM_MCP_TEST_SERVE"
+// The other variables, given to that process, shape it (see serveChild).
+const (
+	envServe   = "NEWSROOM_MCP_TEST_SERVE"
+	envStarts  = "NEWSROOM_MCP_TEST_STARTS"  // a file: a line per start of the server
+	envRuns    = "NEWSROOM_MCP_TEST_RUNS"    // a file: a line per run of the die tool
+	envCrash   = "NEWSROOM_MCP_TEST_CRASH"   // "1": every start but the first dies at once
+	envVariant = "NEWSROOM_MCP_TEST_VARIANT" // "1": every start but the first changes its tools
+	envSleep   = "NEWSROOM_MCP_TEST_SLEEP"   // "1": sleep (a process the server started)
+)
+
+// noRaceExitDelay spares a server process built with -race the second the
+// race detector waits before the process exits.
+const noRaceExitDelay = "GORACE=atexit_sleep_ms=0"
+
+// Secrets the server process is given or prints: none may reach an error
+// or a log line.
+const (
+	testKey    = "docs-key-7f3a9c41"        // given as DOCS_API_KEY in the spec's Env
+	testBearer = "eyJhbGciOi.Zm9vYmFy.c2ln" // printed after "Authorization: Bearer"
+)
 
 func TestMain(m *testing.M) {
-	mcptest.ServeIfChild(envServe, testServer)
+	if os.Getenv(envSleep) == "1" {
+		time.Sleep(10 * time.Minute) // a descendant of a server, to be stopped with it
+		os.Exit(0)
+	}
+	if os.Getenv(envServe) == "1" {
+		serveChild()
+	}
 	os.Exit(m.Run())
+}
+
+// serveChild is the server process: it records its start, says so on
+// stderr (with its key), and serves childServer, or with envCrash dies at
+// once, or with envVariant serves changed tools, from its second start on.
+func serveChild() {
+	n := 1
+	if f := os.Getenv(envStarts); f != "" {
+		n = appendLine(f, strconv.Itoa(os.Getpid()))
+	}
+	fmt.Fprintf(os.Stderr, "desk-docs: start %d, pid %d, key %s\n", n, os.Getpid(), os.Getenv("DOCS_API_KEY"))
+	if n > 1 && os.Getenv(envCrash) == "1" {
+		fmt.Fprintf(os.Stderr, "fatal: the archive index is corrupt (api_key=%s)\n", os.Getenv("DOCS_API_KEY"))
+		os.Exit(3)
+	}
+	newServer := childServer
+	if n > 1 && os.Getenv(envVariant) == "1" {
+		newServer = variantServer
+	}
+	mcptest.ServeIfChild(envServe, newServer)
+}
+
+// appendLine appends line to the file at path and returns its number of lines.
+func appendLine(path, line string) int {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	_, err = fmt.Fprintln(f, line)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		panic(err)
+	}
+	return countLines(path)
+}
+
+func countLines(path string) int {
+	data, _ := os.ReadFile(path)
+	return strings.Count(string(data), "\n")
+}
+
+// childServer is testServer and two tools only a process can have: "die"
+// records its run, says why on stderr and ends the process; "spawn" starts
+// a sleeping process and answers its pid.
+func childServer() *sdk.Server {
+	s := testServer()
+	sdk.AddTool(s, &sdk.Tool{Name: "die", Description: "Ends the server process."}, func(context.Context, *sdk.CallToolRequest, mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
+		if f := os.Getenv(envRuns); f != "" {
+			appendLine(f, "ran")
+		}
+		fmt.Fprintln(os.Stderr, "fatal: dying on request; Authorization: Bearer "+testBearer)
+		os.Exit(3)
+		return nil, nil, nil
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "spawn", Description: "Starts a process."}, func(context.Context, *sdk.CallToolRequest, mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), envSleep+"=1", envServe+"=0")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr // holds the server's pipes, as a wrapper's child does
+		if err := cmd.Start(); err != nil {
+			return nil, nil, err
+		}
+		return mcptest.Text(strconv.Itoa(cmd.Process.Pid)), nil, nil
+	})
+	return s
+}
+
+// variantServer is the server changed by an upgrade: echo takes another
+// argument, fail is gone.
+func variantServer() *sdk.Server {
+	s := sdk.NewServer(&sdk.Implementation{Name: "desk-docs", Version: "2"}, nil)
+	type args struct {
+		Message string `json:"message"`
+	}
+	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "Echo the message."}, func(_ context.Context, _ *sdk.CallToolRequest, in args) (*sdk.CallToolResult, any, error) {
+		return mcptest.Text("echo: " + in.Message), nil, nil
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "pid", Description: "The server's process id, in other words."}, func(context.Context, *sdk.CallToolRequest, mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
+		return mcptest.Text(strconv.Itoa(os.Getpid())), nil, nil
+	})
+	return s
 }
 
 // testServer adds to mcptest's echo, pid and exit a tool that fails, one
@@ -87,11 +200,11 @@ func connectStdio(t *testing.T) *mcp.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(envServe, "1") // inherited by the child only; the test binary's own TestMain already ran
 	spec, err := mcp.ParseSpec("docs=" + exe + " -test.run=^$")
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec.Env = []string{envServe + "=1", noRaceExitDelay}
 	s, err := mcp.Connect(context.Background(), spec, mcp.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +239,23 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 	for name, connect := range map[string]func(*testing.T) *mcp.Server{"stdio": connectStdio, "http": connectHTTP} {
 		t.Run(name, func(t *testing.T) {
 			s := connect(t)
-			got := strings.Join(names(s.Tools()), ",")
+			got := names(s.Tools())
+			slices.Sort(got)
 			prefix := s.Name() + "_"
-			if got != prefix+"echo,"+prefix+"exit,"+prefix+"fail,"+prefix+"huge,"+prefix+"pid,"+prefix+"slow" {
-				t.Fatalf("tools %s", got)
+			want := []string{"echo", "exit", "fail", "huge", "pid", "slow"}
+			if name == "stdio" {
+				want = []string{"die", "echo", "exit", "fail", "huge", "pid", "slow", "spawn"}
+			}
+			for i := range want {
+				want[i] = prefix + want[i]
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("tools %v, want %v", got, want)
 			}
 			var schema map[string]any
-			if err := json.Unmarshal(s.Tools()[0].Definition().Parameters, &schema); err != nil || schema["type"] != "object" {
-				t.Fatalf("echo schema %s", s.Tools()[0].Definition().Parameters)
+			echo := find(t, s, "echo")
+			if err := json.Unmarshal(echo.Definition().Parameters, &schema); err != nil || schema["type"] != "object" {
+				t.Fatalf("echo schema %s", echo.Definition().Parameters)
 			}
 			// Calls that answer, with a timeout no loaded machine reaches.
 			m := &scripted{rounds: [][]model.ToolCall{calls(prefix+"echo", prefix+"fail", prefix+"huge", prefix+"nope")}}
@@ -142,10 +264,10 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []string{"echo: hello", "the archive is offline", "more than the limit", "unknown tool"}
+			results := []string{"echo: hello", "the archive is offline", "more than the limit", "unknown tool"}
 			for i, ex := range msg.ToolCalls {
-				if !strings.Contains(ex.Result, want[i]) || ex.IsError != (i > 0) {
-					t.Errorf("%s: %+v, want %q", ex.Name, ex, want[i])
+				if !strings.Contains(ex.Result, results[i]) || ex.IsError != (i > 0) {
+					t.Errorf("%s: %+v, want %q", ex.Name, ex, results[i])
 				}
 			}
 			// A call that hangs is given up at its timeout.
@@ -162,16 +284,34 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 	}
 }
 
-func TestServer_ADyingServerBecomesErrorResults(t *testing.T) {
-	s := connectStdio(t)
-	m := &scripted{rounds: [][]model.ToolCall{calls("docs_exit"), calls("docs_echo")}}
-	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: 5 * time.Second})
+// A server that dies during a call: that call is an error result (not
+// sent again: the server ran it), the next one restarts the server.
+func TestServer_ADyingServerFailsItsCallAndIsRestartedForTheNext(t *testing.T) {
+	t.Parallel()
+	ch := startChild(t, mcp.Options{})
+	m := &scripted{rounds: [][]model.ToolCall{calls("docs_die"), calls("docs_echo")}}
+	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: ch.s.Tools(), ToolTimeout: time.Minute})
 	msg, err := a.Reply(context.Background(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msg.ToolCalls) != 2 || !msg.ToolCalls[0].IsError || !msg.ToolCalls[1].IsError || msg.Content != "done" {
+	if len(msg.ToolCalls) != 2 || msg.Content != "done" {
 		t.Fatalf("exchanges %+v, reply %q", msg.ToolCalls, msg.Content)
+	}
+	died, echoed := msg.ToolCalls[0], msg.ToolCalls[1]
+	for _, want := range []string{"the server went away during the call", "exited with status 3", "fatal: dying on request", "not sent again"} {
+		if !died.IsError || !strings.Contains(died.Result, want) {
+			t.Errorf("the die call: %+v, want an error saying %q", died, want)
+		}
+	}
+	if echoed.IsError || echoed.Result != "echo: hello" {
+		t.Errorf("the call after: %+v, want the restarted server's answer", echoed)
+	}
+	if n := countLines(ch.runs); n != 1 {
+		t.Errorf("the die tool ran %d times, want once (a call the server ran is never sent again)", n)
+	}
+	if n := countLines(ch.starts); n != 2 || ch.s.Stats().Starts != 2 {
+		t.Errorf("%d process starts, stats %+v: want 2", n, ch.s.Stats())
 	}
 }
 
@@ -219,7 +359,7 @@ func TestServer_ErrorsNeverShowTheCredentialsOfAServerURL(t *testing.T) {
 	srv.CloseClientConnections()
 	srv.Close()
 	_, err = s.Tools()[0].Call(context.Background(), json.RawMessage(`{"text":"x"}`))
-	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "REDACTED") {
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "[redacted]") {
 		t.Fatalf("call error: %v", err)
 	}
 	// Connecting to the server that is gone: the same.
@@ -236,9 +376,8 @@ func TestServer_ACommandLivesUntilCloseNotUntilItsContextEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(envServe, "1")
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := mcp.Connect(ctx, mcp.Spec{Name: "docs", Command: exe, Args: []string{"-test.run=^$"}}, mcp.Options{})
+	s, err := mcp.Connect(ctx, mcp.Spec{Name: "docs", Command: exe, Args: []string{"-test.run=^$"}, Env: []string{envServe + "=1", noRaceExitDelay}}, mcp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
