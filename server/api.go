@@ -347,7 +347,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 	case !s.claimAccepted(r.Context(), stored.ID):
 		s.queue.release() // another instance's scan took it first
 	default:
-		s.queue.commit(stored.ID)
+		s.queue.commit(stored.ID, stored.CreatedAt)
 	}
 	if err != nil {
 		s.writeError(w, r, err)

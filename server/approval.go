@@ -191,7 +191,7 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 	}
 	s.publishSince(ctx, run.ID, last)
 	if status == store.StatusQueued {
-		s.requeue(ctx, run.ID)
+		s.requeue(ctx, run.ID, run.CreatedAt)
 	}
 	return s.store.GetRun(ctx, run.ID)
 }
@@ -208,8 +208,9 @@ func (s *Server) publishSince(ctx context.Context, id string, seq int64) {
 	}
 }
 
-// requeue queues a revised run here when there is room; otherwise it stays
-// queued in the store, where a scan (here or on another instance) finds it.
+// requeue queues a revised run (submitted at created) here when there is
+// room; otherwise it stays queued in the store, where a scan (here or on
+// another instance) finds it.
 //
 // The run may be held here already: by the executor that paused it a moment
 // ago and has not ended yet (a worker would skip the run while it is
@@ -218,7 +219,7 @@ func (s *Server) publishSince(ctx context.Context, id string, seq int64) {
 // this instance's claim would supersede the new executor's and fence it.
 // Server.mu is held from that check to the claim, so an executor registers
 // either before (and is seen) or after (and claims anew, superseding this).
-func (s *Server) requeue(ctx context.Context, id string) {
+func (s *Server) requeue(ctx context.Context, id string, created time.Time) {
 	if s.draining.Load() || !s.queue.reserve() {
 		return
 	}
@@ -244,7 +245,7 @@ func (s *Server) requeue(ctx context.Context, id string) {
 		s.queue.release()
 		return
 	}
-	s.queue.commit(id)
+	s.queue.commit(id, created)
 }
 
 // cancelWaiting cancels a run that awaits approval, atomically with respect

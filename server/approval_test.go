@@ -220,7 +220,7 @@ func testRevisionWhileHeld(t *testing.T, open func(t testing.TB) store.Store) {
 		if _, ok := x.acquire(); !ok {
 			t.Fatal("the executor could not claim the revised run")
 		}
-		e.srv.requeue(ctx, v.ID)
+		e.srv.requeue(ctx, v.ID, v.CreatedAt)
 		if ok, err := e.st.RenewClaim(ctx, x.claim, time.Minute); err != nil || !ok {
 			t.Fatalf("queueing the revision superseded the claim of the executor holding the run (renew: %v, %v)", ok, err)
 		}

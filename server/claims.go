@@ -81,7 +81,7 @@ func (s *Server) takeClaimable(ctx context.Context, limit int) (int, error) {
 		if !ok {
 			continue // another instance was quicker
 		}
-		if !s.queue.pushResumed(r.ID) {
+		if !s.queue.pushResumed(r.ID, r.CreatedAt) {
 			// Shutting down: leave it to the other instances.
 			s.releasePending(ctx, r.ID)
 			continue

@@ -583,3 +583,135 @@ func TestCluster_BusyInstanceResumesADeadInstancesRunBeforeItsQueue(t *testing.T
 		t.Errorf("A's run resumed at %s, after B's queued run started (%s): want it first", xs.Format(time.StampMicro), zs.Format(time.StampMicro))
 	}
 }
+
+// openSQLite opens a killable connection to the SQLite file at path, shared
+// by the instances of a test as one PostgreSQL database is.
+func openSQLite(path string) func(t testing.TB) store.Store {
+	return func(t testing.TB) store.Store {
+		st, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &killableStore{next: st}
+	}
+}
+
+// TestCluster_DeadInstancesQueuedRunsStartBeforeLaterOnes: instance A dies
+// with one run under way and two only queued (accepted, never started);
+// they were submitted before the two runs waiting in the queue of B, whose
+// only worker is busy. B resumes A's interrupted run at once, and when its
+// worker frees up it starts A's queued runs before its own later ones: the
+// service starts runs in submission order across instances, and a user who
+// submitted first does not wait behind runs submitted later elsewhere.
+// Every run executes once.
+func TestCluster_DeadInstancesQueuedRunsStartBeforeLaterOnes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) func(testing.TB) store.Store
+	}{
+		{"SQLite", func(t *testing.T) func(testing.TB) store.Store {
+			return openSQLite(t.TempDir() + "/newsroom.db")
+		}},
+		{"PostgreSQL", func(t *testing.T) func(testing.TB) store.Store { return openPostgres(testsvc.Postgres(t)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			open := tc.open(t)
+			const lease = 500 * time.Millisecond
+			a := newEnv(t, envOpts{openStore: open, cfg: clusterConfig("A", 1, lease)})
+			b := newEnv(t, envOpts{openStore: open, emulator: a.emu, cfg: clusterConfig("B", 1, lease)})
+			held := func(g *gate, what string) {
+				t.Helper()
+				select {
+				case <-g.waiting:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%s did not reach its held model call", what)
+				}
+			}
+			a.client.holdFrom(1) // A's only worker hangs in a0's first call
+			b.client.holdFrom(1) // B's likewise in b0's
+			a0 := a.create(a.user, task).ID
+			held(a.client, "a0")
+			b0 := b.create(b.user, task).ID
+			held(b.client, "b0")
+			// Submission order: A's queued runs first, then B's.
+			a1, a2 := a.create(a.user, task).ID, a.create(a.user, task).ID
+			b1, b2 := b.create(b.user, task).ID, b.create(b.user, task).ID
+
+			a.st.(*killableStore).kill()
+			a.srv.hardStop()
+			// A's claims on its queued runs lapse. Nothing on B takes them
+			// while its only worker is held (its scan takes queued runs for
+			// idle workers only), so this wait is not a race.
+			claimable := func() bool {
+				runs, err := b.st.ClaimableRuns(context.Background(), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, r := range runs {
+					if r.ID == a1 || r.ID == a2 {
+						n++
+					}
+				}
+				return n == 2
+			}
+			for deadline := time.Now().Add(30 * time.Second); !claimable(); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("A's queued runs did not become claimable after its lease")
+				}
+			}
+			b.client.release()
+
+			ids := []string{a0, a1, a2, b0, b1, b2}
+			runs := waitDone(t, b.st, ids)
+			for _, id := range ids {
+				if r := runs[id]; r.Status != store.StatusSucceeded {
+					t.Fatalf("run %s: %s %q", id, r.Status, r.Error)
+				}
+			}
+			waitIdle(t, b.srv)
+			// Exactly once: a0's team was built on A and again on B (resumed),
+			// every other run's on B alone, and each run finished once.
+			if a.building.Load() != 1 || b.building.Load() != int64(len(ids)) {
+				t.Errorf("teams built: A %d, B %d; want 1 (a0) and %d", a.building.Load(), b.building.Load(), len(ids))
+			}
+			started, resumed := map[string]time.Time{}, map[string]time.Time{}
+			for _, id := range ids {
+				evs, err := b.st.Events(context.Background(), id, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				finished := 0
+				for _, e := range evs {
+					switch {
+					case e.Type == team.EventRunFinished:
+						finished++
+					case e.Type == team.EventRunStarted && !e.Resumed:
+						started[id] = e.Time
+					case e.Type == team.EventRunStarted:
+						resumed[id] = e.Time
+					}
+				}
+				if finished != 1 {
+					t.Errorf("run %s finished %d times", id, finished)
+				}
+			}
+			// The interrupted run resumed first, then B's worker started the
+			// queued runs in submission order.
+			if r, ok := resumed[a0]; !ok || !r.Before(started[a1]) {
+				t.Errorf("a0 resumed at %s (%t), a1 started at %s: want the interrupted run first", r.Format(time.StampMicro), ok, started[a1].Format(time.StampMicro))
+			}
+			order := []string{a1, a2, b1, b2}
+			names := map[string]string{a1: "a1", a2: "a2", b1: "b1", b2: "b2"}
+			got := slices.Clone(order)
+			slices.SortStableFunc(got, func(x, y string) int { return started[x].Compare(started[y]) })
+			gotNames := make([]string, len(got))
+			for i, id := range got {
+				gotNames[i] = names[id]
+			}
+			if !slices.Equal(got, order) {
+				t.Errorf("B started the queued runs in the order %v, want a1 a2 b1 b2 (submission order)", gotNames)
+			}
+		})
+	}
+}

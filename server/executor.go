@@ -153,7 +153,11 @@ func (s *Server) forget(e *executor) {
 	e.heartbeat.Wait()
 	e.cancel(nil)
 	if again && !s.draining.Load() {
-		s.queue.pushResumed(e.id)
+		var created time.Time // not loaded: first in the queue, as it was executing a moment ago
+		if e.run != nil {
+			created = e.run.CreatedAt
+		}
+		s.queue.pushResumed(e.id, created)
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"testing"
+	"time"
 
 	"github.com/newsroom-dev/newsroom/team"
 )
@@ -39,19 +40,25 @@ func TestQueue_BoundsSubmissionsNotResumedRuns(t *testing.T) {
 	if !first || !second || third {
 		t.Fatal("reserve should allow exactly 2")
 	}
-	q.commit("a")
+	t0 := time.Now()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	q.commit("a", at(2))
 	q.release()
-	q.pushResumed("r1")
-	q.pushResumed("r2")
-	q.pushResumed("a") // already queued
+	q.pushResumed("r1", at(3))
+	q.pushResumed("r2", at(1)) // submitted before a (to another instance)
+	q.pushResumed("a", at(2))  // already queued
 	if got := q.len(); got != 3 {
-		t.Errorf("len = %d, want 3 (a, r1, r2)", got)
+		t.Errorf("len = %d, want 3 (r2, a, r1)", got)
+	}
+	if head, ok := q.head(); !ok || !head.Equal(at(1)) {
+		t.Errorf("head = %v %v, want r2's submission time", head, ok)
 	}
 	if q.reserve() {
 		t.Error("reserve succeeded on a queue over its bound")
 	}
 	q.remove("r1")
-	for _, want := range []string{"a", "r2"} {
+	q.pushResumed("r3", at(2)) // submitted with a: after it
+	for _, want := range []string{"r2", "a", "r3"} {
 		if id, ok := q.pop(); !ok || id != want {
 			t.Errorf("pop = %q %v, want %q", id, ok, want)
 		}

@@ -389,11 +389,13 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 // resume it at once. Every write of the run's progress is fenced by the
 // claim's token: an instance whose claim was taken over writes nothing more. A run submitted here is claimed at once and waits in this
 // instance's queue; its claim is not renewed while it waits, so when it
-// waits longer than ClaimLease an idle instance may take it over (whichever
+// waits longer than ClaimLease another instance may take it over (whichever
 // worker claims it first executes it, the other skips it). The scanner takes
 // claimable runs every ScanInterval, as many as idle workers can start; a
 // worker that frees up while runs wait in this queue first resumes a run a
-// dead instance left mid-way (takeInterrupted).
+// dead instance left mid-way, then starts a run another instance left
+// queued if it was submitted before this queue's head (takeOrphaned): runs
+// start in submission order across the instances.
 func (s *Server) Start(ctx context.Context) error {
 	var err error
 	s.startOnce.Do(func() {

@@ -9,35 +9,67 @@ import (
 	"github.com/newsroom-dev/newsroom/team"
 )
 
-// takeInterrupted claims a run that was under way on an instance that died
-// (running, its claim lapsed), when runs wait in this instance's queue: a
-// busy instance resumes runs already under way before it starts new ones.
-// Otherwise a dead instance's runs would wait until every survivor's queue
-// had drained, since the scanner takes runs only for idle workers
-// (`newsroom bench cluster` saw them resume a minute after the kill).
-func (s *Server) takeInterrupted() (string, bool) {
-	if s.cfg.ScanInterval <= 0 || s.queue.len() == 0 {
+// takeOrphaned claims, when runs wait in this instance's queue, a run that
+// no instance holds and that a free worker here should start before the
+// queue's head: first a run that was under way on an instance that died
+// (running, its claim lapsed), so a busy instance resumes runs already
+// under way before it starts new ones; else the oldest run left queued by
+// another instance (dead, or busy past the lease of its claim) if it was
+// submitted before the head. So a worker starts the oldest runnable run of
+// the shared store, and a user who submitted first does not wait behind
+// runs submitted later to a survivor: the scanner takes claimable runs only
+// for idle workers, so these would otherwise wait until every survivor's
+// queue had drained (`newsroom bench cluster` saw a dead instance's queued
+// runs start 73 s after the kill, its interrupted ones a minute).
+func (s *Server) takeOrphaned() (string, bool) {
+	if s.cfg.ScanInterval <= 0 {
+		return "", false
+	}
+	head, ok := s.queue.head()
+	if !ok {
 		return "", false // an idle worker waits in the queue; the scanner feeds it
 	}
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	return s.claimInterrupted(ctx)
+	return s.claimOrphaned(ctx, head)
 }
 
 // claimInterrupted claims one run that was under way on an instance that
-// died (running, its claim lapsed), taking it out of this instance's queue
-// if a scan had queued it: it starts now instead.
+// died (running, its claim lapsed); see claimOrphaned.
 func (s *Server) claimInterrupted(ctx context.Context) (string, bool) {
+	return s.claimOrphaned(ctx, time.Time{})
+}
+
+// claimOrphaned claims one run that no instance holds: a run that was under
+// way (running, its claim lapsed), taken out of this instance's queue if a
+// scan had queued it (it starts now instead); else the oldest queued run
+// submitted before `before` and not queued here (a zero before takes none).
+// Which instance claims such a run first executes it: the claim is the
+// store's, so two survivors never both take it.
+func (s *Server) claimOrphaned(ctx context.Context, before time.Time) (string, bool) {
 	runs, err := s.store.ClaimableRuns(ctx, 0)
 	if err != nil {
-		s.log.Warn("scanning for interrupted runs", "err", err)
+		s.log.Warn("scanning for orphaned runs", "err", err)
 		return "", false
 	}
 	for _, r := range runs {
 		if r.Status != store.StatusRunning {
-			continue // queued runs wait for a worker, in order
+			continue // interrupted runs first
 		}
 		s.queue.remove(r.ID)
+		if ok, err := s.claimIfIdle(ctx, r.ID); err == nil && ok {
+			return r.ID, true
+		}
+	}
+	for _, r := range runs { // oldest first
+		if !r.CreatedAt.Before(before) {
+			break // this instance's queue goes first
+		}
+		if r.Status != store.StatusQueued {
+			continue
+		}
+		// A run queued here whose reservation lapsed is skipped: it keeps
+		// its place in this queue.
 		if ok, err := s.claimIfIdle(ctx, r.ID); err == nil && ok {
 			return r.ID, true
 		}
@@ -54,7 +86,7 @@ const storeTimeout = 10 * time.Second
 func (s *Server) worker() {
 	defer s.workers.Done()
 	for s.gate.acquire() {
-		if id, ok := s.takeInterrupted(); ok {
+		if id, ok := s.takeOrphaned(); ok {
 			s.execute(id)
 			s.gate.release()
 			continue
