@@ -63,8 +63,10 @@ func benchCluster(cmd *cobra.Command) func(ctx context.Context) (any, string, er
 				t.ResumeS.P50, t.ResumeS.Max, t.RepeatedStoredCalls, t.DuplicateMessages, t.Succeeded, len(t.Trials)))
 		}
 		if f := r.Faults; f != nil {
-			parts = append(parts, fmt.Sprintf("faults: %d/%d runs succeeded, %d repeated stored calls after the kill, %d panics",
-				f.Succeeded, f.Runs, f.RepeatedAfterKill.Stored, len(f.Panics)))
+			parts = append(parts, fmt.Sprintf("faults: %d/%d runs succeeded, %d repeated stored calls after the kill, %d panics; "+
+				"the killed instance's runs taken over after: running p50 %.0f s, max %.0f s; only queued p50 %.0f s, max %.0f s",
+				f.Succeeded, f.Runs, f.RepeatedAfterKill.Stored, len(f.Panics),
+				f.TakeoverRunningS.P50, f.TakeoverRunningS.Max, f.TakeoverQueuedS.P50, f.TakeoverQueuedS.Max))
 		}
 		for _, q := range r.Quota {
 			parts = append(parts, fmt.Sprintf("quota (%s, %d instances): throttled %.2f%%, %.0f%% of RPM used", q.Mode, q.Instances, q.ThrottledPct, q.RPMUsedPct))
