@@ -154,7 +154,7 @@ func testServer() *sdk.Server {
 	sdk.AddTool(s, &sdk.Tool{Name: "slow", Description: "Never answers in time."}, func(ctx context.Context, _ *sdk.CallToolRequest, _ mcptest.NoArgs) (*sdk.CallToolResult, any, error) {
 		select {
 		case <-ctx.Done():
-		case <-time.After(4 * time.Second): // outlives the agent's timeout, not the test
+		case <-time.After(time.Second): // outlives the agent's 200 ms timeout; short, as a close may wait for it (the SDK can drop the cancellation sent just before)
 		}
 		return nil, nil, ctx.Err()
 	})
@@ -236,6 +236,7 @@ func names(ts []tool.Tool) []string {
 }
 
 func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
+	t.Parallel()
 	for name, connect := range map[string]func(*testing.T) *mcp.Server{"stdio": connectStdio, "http": connectHTTP} {
 		t.Run(name, func(t *testing.T) {
 			s := connect(t)
@@ -316,6 +317,7 @@ func TestServer_ADyingServerFailsItsCallAndIsRestartedForTheNext(t *testing.T) {
 }
 
 func TestParseSpec(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"noequals", "=cmd", "1bad=cmd", "name=", "a b=cmd"} {
 		if _, err := mcp.ParseSpec(bad); !errors.Is(err, mcp.ErrSpec) {
 			t.Errorf("%q: err %v", bad, err)
@@ -328,6 +330,7 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
+	t.Parallel()
 	srv := mcptest.HTTP(t, testServer)
 	s, err := mcp.Connect(context.Background(), mcp.Spec{Name: "web", URL: srv.URL}, mcp.Options{})
 	if err != nil {
@@ -348,6 +351,7 @@ func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
 }
 
 func TestServer_ErrorsNeverShowTheCredentialsOfAServerURL(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cret-mcp-key"
 	srv := mcptest.HTTP(t, testServer)
 	endpoint := strings.Replace(srv.URL, "http://", "http://reader:"+secret+"-pw@", 1) + "/mcp?api_key=" + secret
@@ -372,6 +376,7 @@ func TestServer_ErrorsNeverShowTheCredentialsOfAServerURL(t *testing.T) {
 // A command's server outlives the context it was started with (a service's,
 // cancelled at shutdown while runs are handed over) and stops at Close.
 func TestServer_ACommandLivesUntilCloseNotUntilItsContextEnds(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
