@@ -1,12 +1,10 @@
 package entra_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,19 +12,13 @@ import (
 
 	"github.com/newsroom-dev/newsroom/entra"
 	"github.com/newsroom-dev/newsroom/entra/entratest"
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 )
 
 // logCapture is a slog JSON log in memory, safe for go-redis's goroutines.
 type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *logCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
+	syncbuf.Buffer
 }
 
 type logRecord struct {
@@ -34,10 +26,8 @@ type logRecord struct {
 }
 
 func (c *logCapture) records(t *testing.T) []logRecord {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []logRecord
-	for _, line := range strings.Split(strings.TrimSpace(c.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(c.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -50,11 +40,7 @@ func (c *logCapture) records(t *testing.T) []logRecord {
 	return out
 }
 
-func (c *logCapture) text() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
+func (c *logCapture) text() string { return c.String() }
 
 func captureLogger(c *logCapture) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
 )
@@ -56,7 +57,7 @@ func (r *raceFinishStore) RenewClaim(ctx context.Context, c store.Claim, lease t
 func TestServer_RenewalRacingTheFinalWrite(t *testing.T) {
 	t.Parallel()
 	onBothBackends(t, func(t *testing.T, open func(t testing.TB) store.Store) {
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		var rs *raceFinishStore
 		e := newEnv(t, envOpts{
 			cfg: Config{Workers: 2, KeyRateLimit: -1, ClaimLease: time.Second, ClaimRenew: 5 * time.Millisecond,

@@ -9,37 +9,19 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/internal/oidctest"
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/store"
 )
 
 const testClientID = "11111111-2222-4333-8444-555555555555"
 
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // oidcEnv is a server with sign-in against a test issuer, logging into logs.
-func oidcEnv(t *testing.T, cfg Config) (*env, *oidctest.Issuer, *lockedBuffer) {
+func oidcEnv(t *testing.T, cfg Config) (*env, *oidctest.Issuer, *syncbuf.Buffer) {
 	t.Helper()
 	iss := oidctest.Start(t, testClientID)
 	v, err := identity.New(context.Background(), identity.Config{Issuer: iss.URL(), ClientID: testClientID, HTTPClient: iss.Client(),
@@ -47,7 +29,7 @@ func oidcEnv(t *testing.T, cfg Config) (*env, *oidctest.Issuer, *lockedBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg.OIDC = &OIDCConfig{Verifier: v}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.KeyRateLimit = -1

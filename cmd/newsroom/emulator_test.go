@@ -1,35 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunEmulator_usageErrors(t *testing.T) {
 	tests := []struct {
@@ -57,7 +39,7 @@ func TestRunEmulator_usageErrors(t *testing.T) {
 func TestRunEmulator_serves(t *testing.T) {
 	t.Setenv("NEWSROOM_EMULATOR_API_KEY", "env-secret-key")
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runEmulator(ctx, []string{"--addr", "127.0.0.1:0", "--fault-rate", "500=0"}, &stdout, io.Discard)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 )
 
 // runIn runs one command line in this process, as main would, and returns
@@ -45,7 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type testServe struct {
 	base           string // where it serves: http://127.0.0.1:port
 	key            string // an API key (reporter) in its database
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 
@@ -60,12 +62,12 @@ type testServe struct {
 func startServe(t *testing.T, dir string, args ...string) *testServe {
 	t.Helper()
 	db := filepath.Join(dir, "serve.db")
-	var keyOut syncBuffer
+	var keyOut syncbuf.Buffer
 	if err := runKeys(context.Background(), []string{"create", "--name", "t", "--db", db}, &keyOut, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServe{key: strings.TrimSpace(keyOut.String()), stdout: &syncBuffer{}, stderr: &syncBuffer{},
+	s := &testServe{key: strings.TrimSpace(keyOut.String()), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{},
 		cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"--addr", "127.0.0.1:0", "--db", db, "--no-cache", "--env-file", filepath.Join(dir, "none.env")}, args...)
 	go func() { s.done <- runServe(ctx, args, s.stdout, s.stderr) }()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 )
 
 // TestRun_CtrlCKeepsWhatWasWrittenAndExits130 starts the built command
@@ -27,7 +28,7 @@ func TestRun_CtrlCKeepsWhatWasWrittenAndExits130(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, buildBinary(t), "run", "--no-cache", facts)
 	cmd.Env, cmd.Dir = env, dir
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

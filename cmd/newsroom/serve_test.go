@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/server"
 )
 
@@ -33,7 +34,7 @@ func TestRunKeys(t *testing.T) {
 	dir := isolate(t)
 	db := filepath.Join(dir, "keys.db")
 	ctx := context.Background()
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	if err := runKeys(ctx, []string{"create", "--name", "alice", "--db", db}, &out, &errOut); err != nil {
 		t.Fatalf("keys create: %v", err)
 	}
@@ -44,7 +45,7 @@ func TestRunKeys(t *testing.T) {
 	if !strings.Contains(errOut.String(), "shown once") {
 		t.Errorf("no warning that the key is shown once: %q", errOut.String())
 	}
-	var list syncBuffer
+	var list syncbuf.Buffer
 	if err := runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard); err != nil {
 		t.Fatalf("keys list: %v", err)
 	}
@@ -57,7 +58,7 @@ func TestRunKeys(t *testing.T) {
 			t.Fatalf("keys create --role %s: %v", role, err)
 		}
 	}
-	list = syncBuffer{}
+	list.Reset()
 	_ = runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard)
 	for _, role := range []string{"editor-in-chief", "admin"} {
 		if !regexp.MustCompile(`(?m)^key_\w+\s+r-` + role + `\s+` + role + `\s`).MatchString(list.String()) {
@@ -67,7 +68,7 @@ func TestRunKeys(t *testing.T) {
 	if err := runKeys(ctx, []string{"revoke", "--db", db, m[1]}, io.Discard, io.Discard); err != nil {
 		t.Fatalf("keys revoke: %v", err)
 	}
-	list = syncBuffer{}
+	list.Reset()
 	_ = runKeys(ctx, []string{"list", "--db", db}, &list, io.Discard)
 	for _, line := range strings.Split(list.String(), "\n") {
 		if strings.Contains(line, m[1]) && strings.HasSuffix(strings.TrimSpace(line), "-") {

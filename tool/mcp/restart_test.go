@@ -1,7 +1,6 @@
 package mcp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/tool"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
 )
@@ -29,7 +29,7 @@ type child struct {
 	s      *mcp.Server
 	starts string // a line per process start
 	runs   string // a line per run of the die tool
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 // startChild connects to this test binary as a server process, given the
@@ -41,7 +41,7 @@ func startChild(t *testing.T, opts mcp.Options, env ...string) *child {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	ch := &child{starts: filepath.Join(dir, "starts"), runs: filepath.Join(dir, "runs"), logs: &syncBuffer{}}
+	ch := &child{starts: filepath.Join(dir, "starts"), runs: filepath.Join(dir, "runs"), logs: &syncbuf.Buffer{}}
 	opts.Logger = slog.New(slog.NewTextHandler(ch.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	spec := mcp.Spec{Name: "docs", Command: exe, Args: []string{"-test.run=^$"}, Env: append([]string{
 		envServe + "=1", noRaceExitDelay, envStarts + "=" + ch.starts, envRuns + "=" + ch.runs, "DOCS_API_KEY=" + testKey}, env...)}
@@ -108,23 +108,6 @@ func gone(pid int) bool {
 	}
 	_, after, _ := strings.Cut(string(stat), ") ")
 	return strings.HasPrefix(after, "Z")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestServer_AKilledServerIsRestartedByTheNextCall(t *testing.T) {
