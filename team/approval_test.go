@@ -3,10 +3,12 @@ package team_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/termination"
@@ -217,6 +219,47 @@ func TestApproval_WaitingDoesNotCountAgainstTheTimeout(t *testing.T) {
 	}
 }
 
+// TestApproval_TheTimeoutCountsTheWorkOfEveryLeg checks that a run's
+// timeout is a cap on the time it worked, over all its legs: the legs add
+// up (a revision does not get a fresh window), the wait between them does
+// not count.
+func TestApproval_TheTimeoutCountsTheWorkOfEveryLeg(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft", "Draft 2").queue("Editor", "APPROVE", "APPROVE")
+	tm, err := team.NewRoundRobin(team.RoundRobinConfig{
+		Participants: assistants(t, s, "Reporter", "Editor"),
+		Termination: termination.Or(termination.Done(termination.Verdict("APPROVE", "Editor")),
+			termination.Timeout(8*time.Minute)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every look at the clock is a minute later: a leg works several minutes.
+	now := time.Now()
+	clock := func() time.Time { now = now.Add(time.Minute); return now }
+	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true), team.WithClock(clock))
+	if err != nil || !cp.Awaiting {
+		t.Fatalf("no pause: %v", err)
+	}
+	first := cp.Worked
+	if first <= 0 || first >= 8*time.Minute {
+		t.Fatalf("the first leg worked %s; the test needs 0 < it < 8m", first)
+	}
+	now = now.Add(48 * time.Hour)
+	cp, res, _, err := runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithClock(clock), team.WithCheckpoint(cp),
+		team.WithDecision(team.Decision{Decision: team.DecisionRevise, Note: "Shorter.", By: "eic"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second leg alone would fit in 8 minutes, as the first did; both
+	// together do not.
+	if !strings.HasPrefix(res.StopReason, "timeout after 8m0s") {
+		t.Fatalf("second leg: stop %q after %s of work; want the timeout of the two legs together", res.StopReason, cp.Worked)
+	}
+	if cp.Worked < 8*time.Minute || cp.Worked > 8*time.Minute+2*first {
+		t.Fatalf("worked %s: want the legs' work (over 8m), not the 48h wait", cp.Worked)
+	}
+}
+
 // TestApproval_RevisionResumedFromTheStoreGoesOnFromTheNote decides a
 // revision the way a service does (team.Decide's events folded into the
 // stored checkpoint, then a resume without WithDecision) and checks that
@@ -263,5 +306,28 @@ func TestApproval_RevisionResumedFromTheStoreGoesOnFromTheNote(t *testing.T) {
 				t.Fatalf("%d model calls, want 4", len(s.calls))
 			}
 		})
+	}
+}
+
+func TestCheckpoint_WorkedCountsLegsNotGaps(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	msg := &agent.Message{Source: "Reporter", Content: "x"}
+	var cp team.Checkpoint
+	for _, e := range []team.Event{
+		{Type: team.EventRunStarted, Time: at(0)},
+		{Type: team.EventMessage, Time: at(3 * time.Second), Message: msg},
+		// the instance died; another resumed the run an hour later
+		{Type: team.EventRunStarted, Time: at(time.Hour), Resumed: true},
+		{Type: team.EventMessage, Time: at(time.Hour + 2*time.Second), Message: msg},
+		{Type: team.EventApprovalRequested, Time: at(time.Hour + 4*time.Second)},
+		{Type: team.EventApprovalDecided, Time: at(3 * time.Hour), Decision: &team.Decision{Decision: team.DecisionRevise, Note: "n"}},
+		{Type: team.EventRunStarted, Time: at(3*time.Hour + time.Second), Resumed: true},
+		{Type: team.EventRunFinished, Time: at(3*time.Hour + 2*time.Second)},
+	} {
+		cp.Apply(e)
+	}
+	if cp.Worked != 8*time.Second {
+		t.Fatalf("worked %s, want 8s (3s + 4s + 1s: the crash and the wait left out)", cp.Worked)
 	}
 }

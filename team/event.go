@@ -188,11 +188,21 @@ type Checkpoint struct {
 	// its unsupported claims hold the run's end.
 	Grounding     *Grounding
 	GroundingHeld bool
+	// Worked is how long the run has worked so far: from each run_started
+	// to the last event after it, over every leg. Waiting for a decision
+	// (from approval_requested to the next run_started) and the time no
+	// instance ran it (a crash) do not count. A resumed run's timeout counts
+	// on from it.
+	Worked time.Duration
+
+	legStart time.Time     // the run_started of the leg in progress; zero between legs
+	legBase  time.Duration // Worked when that leg started
 }
 
 // Apply folds an event into the checkpoint. A store that keeps a run's events
 // rebuilds the checkpoint by applying them in order.
 func (c *Checkpoint) Apply(e Event) {
+	c.clock(e)
 	switch e.Type {
 	case EventSpeakerSelected:
 		c.NextSpeaker = e.Speaker
@@ -227,6 +237,21 @@ func (c *Checkpoint) Apply(e Event) {
 		if e.Decision != nil {
 			c.Decisions = append(c.Decisions, *e.Decision)
 		}
+	}
+}
+
+// clock counts e's time into Worked: a leg runs from its run_started to
+// its last event; approval_requested and run_finished close it.
+func (c *Checkpoint) clock(e Event) {
+	switch {
+	case e.Time.IsZero():
+	case e.Type == EventRunStarted:
+		c.legStart, c.legBase = e.Time, c.Worked
+	case !c.legStart.IsZero() && e.Time.After(c.legStart):
+		c.Worked = c.legBase + e.Time.Sub(c.legStart)
+	}
+	if e.Type == EventApprovalRequested || e.Type == EventRunFinished {
+		c.legStart = time.Time{}
 	}
 }
 

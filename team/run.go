@@ -131,7 +131,7 @@ func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEve
 	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent),
 		PerDeployment: maps.Clone(from.PerDeployment),
 		Awaiting:      from.Awaiting, Decisions: slices.Clone(from.Decisions), Sources: slices.Clone(from.Sources),
-		Grounding: from.Grounding, GroundingHeld: from.GroundingHeld}
+		Grounding: from.Grounding, GroundingHeld: from.GroundingHeld, Worked: from.Worked}
 	res := &Result{Task: task}
 	var started time.Time
 	var runErr error
@@ -316,15 +316,21 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 		if o.runID != "" {
 			ctx = agent.WithMeta(ctx, model.Meta{RunID: o.runID})
 		}
+		// The timeout counts the time the run has worked, over all its legs:
+		// a resumed run's clock starts where the last leg's stopped.
+		clock := st.started
+		if o.resume != nil {
+			clock = clock.Add(-o.resume.Worked)
+		}
 		if d, ok := cond.(termination.Deadliner); ok {
-			if t, ok := d.Deadline(st.started); ok {
+			if t, ok := d.Deadline(clock); ok {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithDeadlineCause(ctx, t, errTimeout)
 				defer cancel()
 			}
 		}
 		evaluate := func() termination.Outcome {
-			ts := &termination.State{Messages: st.messages, Usage: st.usage, Started: st.started, Now: now()}
+			ts := &termination.State{Messages: st.messages, Usage: st.usage, Started: clock, Now: now()}
 			if st.lastSpeaker() == EditorInChief {
 				// A revision note: only caps may stop here. The work is done
 				// when the team says so after the note.

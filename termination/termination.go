@@ -29,7 +29,9 @@ type State struct {
 	Messages []agent.Message
 	// Usage is the run's total model usage, the selector's calls included.
 	Usage model.Usage
-	// Started is when the run started; Now is the time of the check.
+	// Started is when the run started (for a resumed run, that long before
+	// its resumption which it had worked before: time spent waiting or
+	// down does not count); Now is the time of the check.
 	Started, Now time.Time
 }
 

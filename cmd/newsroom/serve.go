@@ -87,7 +87,7 @@ within --grace and exits 0.`,
 	fs.StringVar(&o.teamsDir, "teams-dir", "", "also offer the desks (*.yaml team files) of this directory")
 	fs.IntVar(&o.workers, "workers", 0, "runs executed at once; 0 (auto): enough to keep the deployment's RPM/TPM quota busy (4..64)")
 	fs.IntVar(&o.queue, "queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
-	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "deadline of each run (counted again from a resume)")
+	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "the most time a run may work, over all its legs (waiting for a decision or for a restart does not count)")
 	fs.DurationVar(&o.grace, "grace", 20*time.Second, "on SIGTERM, how long turns in progress may take to finish")
 	fs.IntVar(&o.rate, "rate-limit", 120, "requests per minute per API key (negative: no limit)")
 	fs.StringArrayVar(&o.cors, "cors-origin", nil, "an origin allowed to call the API from another site (repeatable; default none)")
