@@ -49,6 +49,9 @@ type GraphConfig struct {
 	TTL time.Duration
 	// MaxUsers bounds the kept answers; 0 means 10,000.
 	MaxUsers int
+	// Timeout bounds one lookup, retries included (a sign-in waits for
+	// it); 0 means 10 seconds.
+	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -89,6 +92,9 @@ func NewGraphGroups(cfg GraphConfig) (*GraphGroups, error) {
 	if cfg.MaxUsers <= 0 {
 		cfg.MaxUsers = 10_000
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -118,6 +124,8 @@ func (g *GraphGroups) MemberOf(ctx context.Context, userID string, groupIDs []st
 	}
 	g.mu.Unlock()
 
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+	defer cancel()
 	var member []string
 	for batch := range slices.Chunk(ids, graphBatch) {
 		got, err := g.check(ctx, userID, batch)
