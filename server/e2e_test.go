@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,11 +85,18 @@ func must(t *testing.T, what string, err error) {
 	}
 }
 
+// text is the visible text of the first element sel matches, read in one
+// evaluation (a node looked up first and read after could be replaced by a
+// re-render in between); it fails the test when nothing matches.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	must(t, "text of "+sel, err)
-	return s
+	q, err := json.Marshal(sel)
+	must(t, "selector "+sel, err)
+	s := eval[*string](t, ctx, `(() => { const el = document.querySelector(`+string(q)+`); return el ? el.innerText : null; })()`)
+	if s == nil {
+		t.Fatalf("text of %s: no such element", sel)
+	}
+	return *s
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {

@@ -612,9 +612,14 @@
   }
 
   // renderSources fills list with the sources and returns how many there are.
+  // The same sources again leave the list as it is (a refreshed view must
+  // not rebuild what the reader may be selecting or focusing).
   function renderSources(list, sources) {
-    clear(list);
     const srcs = Array.isArray(sources) ? sources : [];
+    const key = JSON.stringify(srcs);
+    if (list.dataset.key === key) return srcs.length;
+    list.dataset.key = key;
+    clear(list);
     for (const s of srcs) list.appendChild(sourceItem(s));
     return srcs.length;
   }
