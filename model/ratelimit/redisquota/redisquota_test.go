@@ -3,6 +3,7 @@ package redisquota_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,12 @@ func newQuota(t *testing.T, prefix string, rpm, tpm int, window time.Duration) *
 	return q
 }
 
+// keyPrefix is a Redis key prefix of this test's own: a test run again
+// (-count) must not find the windows its last run left in the shared Redis.
+func keyPrefix(t *testing.T) string {
+	return fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())
+}
+
 // admitted counts the calls of tokens each that Acquire admits before ctx ends.
 func admitted(ctx context.Context, t *testing.T, q *redisquota.Quota, calls, tokens int) int {
 	t.Helper()
@@ -47,10 +54,12 @@ func admitted(ctx context.Context, t *testing.T, q *redisquota.Quota, calls, tok
 
 func TestQuota_InstancesShareOneWindowThatSlides(t *testing.T) {
 	t.Parallel()
-	const window = 2 * time.Second
-	prefix := "test:" + t.Name() + ":"
+	const window = 4 * time.Second
+	prefix := keyPrefix(t)
 	a, b := newQuota(t, prefix, 5, 0, window), newQuota(t, prefix, 5, 0, window)
 
+	// Long enough for the admitted calls on a loaded machine, shorter than
+	// the window, so a call over the quota is seen waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), window/4)
 	defer cancel()
 	if n := admitted(ctx, t, a, 3, 0); n != 3 {
@@ -79,7 +88,7 @@ func TestQuota_NeverAdmitsMoreThanTheQuotaWithinAWindow(t *testing.T) {
 		window = time.Second
 		rpm    = 10
 	)
-	prefix := "test:" + t.Name() + ":"
+	prefix := keyPrefix(t)
 	quotas := []*redisquota.Quota{newQuota(t, prefix, rpm, 0, window), newQuota(t, prefix, rpm, 0, window), newQuota(t, prefix, rpm, 0, window)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
@@ -115,13 +124,15 @@ func TestQuota_NeverAdmitsMoreThanTheQuotaWithinAWindow(t *testing.T) {
 
 func TestQuota_TokensAreCappedAtTheWindowSoALargeCallIsNotRefusedForever(t *testing.T) {
 	t.Parallel()
-	q := newQuota(t, "test:"+t.Name()+":", 0, 1000, time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	q := newQuota(t, keyPrefix(t), 0, 1000, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := q.Acquire(ctx, "gpt-4o", 5000); err != nil {
 		t.Fatalf("a call larger than the window: %v", err)
 	}
-	if n := admitted(ctx, t, q, 1, 1); n != 0 {
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if n := admitted(short, t, q, 1, 1); n != 0 {
 		t.Fatal("a token admitted while the window was full")
 	}
 }
@@ -143,8 +154,12 @@ func TestQuota_AnOutageOfRedisDoesNotFailCalls(t *testing.T) {
 
 func TestQuota_SettlingGivesBackWhatACallDidNotUse(t *testing.T) {
 	t.Parallel()
-	q := newQuota(t, "test:"+t.Name()+":", 1, 1000, 10*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	prefix := keyPrefix(t)
+	q := newQuota(t, prefix, 1, 1000, 10*time.Second)
+	// Calls that must be admitted get most of the window (one refused
+	// wrongly would wait for the window and miss it); the one that must not
+	// gets a second.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 
 	settle, err := q.AcquireSettle(ctx, "gpt-4o", 900) // the estimate
@@ -157,10 +172,12 @@ func TestQuota_SettlingGivesBackWhatACallDidNotUse(t *testing.T) {
 		t.Fatalf("the second call after the first was given back: %v", err)
 	}
 	settle(100) // it used 100 of the 900 estimated
-	if n := admitted(ctx, t, newQuota(t, "test:"+t.Name()+":", 0, 1000, 10*time.Second), 1, 800); n != 1 {
+	if n := admitted(ctx, t, newQuota(t, prefix, 0, 1000, 10*time.Second), 1, 800); n != 1 {
 		t.Fatal("800 tokens not admitted with 100 of 1000 used")
 	}
-	if n := admitted(ctx, t, q, 1, 1); n != 0 {
+	short, cancelShort := context.WithTimeout(context.Background(), time.Second)
+	defer cancelShort()
+	if n := admitted(short, t, q, 1, 1); n != 0 {
 		t.Fatal("a second request admitted within a window of 1 request")
 	}
 }
