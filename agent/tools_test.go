@@ -338,3 +338,37 @@ func TestAssistant_AFailedToolRoundCarriesTheEarlierRoundsSpending(t *testing.T)
 		t.Errorf("a first round failing: Spent = %+v, want nothing", u)
 	}
 }
+
+// With MaxToolRounds unset the cap is DefaultMaxToolRounds (5): a model
+// that always asks for a tool is called five times with tools and a sixth
+// time with tool_choice none.
+func TestAssistant_DefaultToolRoundCapIsFive(t *testing.T) {
+	t.Parallel()
+	if agent.DefaultMaxToolRounds != 5 {
+		t.Fatalf("DefaultMaxToolRounds = %d, the issue says 5", agent.DefaultMaxToolRounds)
+	}
+	echo := tool.MustFunc("echo", "Echo.", func(_ context.Context, a echoArgs) (tool.Result, error) { return tool.Result{Content: a.Text}, nil })
+	m := &toolModel{}
+	for i := range 20 {
+		m.rounds = append(m.rounds, []model.ToolCall{{ID: fmt.Sprint("c", i), Name: "echo", Arguments: `{"text":"x"}`}})
+	}
+	a, err := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := a.Reply(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var choices []string
+	for _, r := range m.reqs {
+		choices = append(choices, string(r.ToolChoice))
+	}
+	none := string(model.ToolChoiceNone)
+	if want := []string{"", "", "", "", "", none}; fmt.Sprint(choices) != fmt.Sprint(want) {
+		t.Fatalf("tool_choice per request %q, want %q (five rounds with tools, then none)", choices, want)
+	}
+	if len(msg.ToolCalls) != 5 {
+		t.Fatalf("%d tool exchanges, want 5", len(msg.ToolCalls))
+	}
+}

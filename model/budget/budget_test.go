@@ -305,3 +305,32 @@ func TestUSD(t *testing.T) {
 		}
 	}
 }
+
+// The worst case of a request counts its tool definitions and the tool
+// round in its messages: they are prompt tokens like the rest.
+func TestClient_WorstCaseCountsToolsAndToolMessages(t *testing.T) {
+	t.Parallel()
+	const name = "gpt-4o"
+	c := budget.Wrap(model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) { return &model.Response{}, nil }),
+		budget.Config{Prices: prices})
+	tok := tokenizer.MustForModel(name)
+	msgs := []model.Message{{Role: model.RoleSystem, Content: "You are a reporter."}, {Role: model.RoleUser, Content: "Write about the harbour."}}
+	tools := []model.Tool{{Name: "fetch_url", Description: "Fetch a web page and return its readable text.",
+		Parameters: []byte(`{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}`)}}
+
+	plain := c.WorstCase(&model.Request{Model: name, Messages: msgs, MaxTokens: 10}).PromptTokens
+	withTools := c.WorstCase(&model.Request{Model: name, Messages: msgs, Tools: tools, MaxTokens: 10}).PromptTokens
+	if want := tok.CountMessages(msgs) + tok.CountTools(tools); withTools != want || withTools <= plain {
+		t.Errorf("with tools: %d prompt tokens, want %d (without them %d)", withTools, want, plain)
+	}
+
+	round := append(append([]model.Message(nil), msgs...),
+		model.Message{Role: model.RoleAssistant, ToolCalls: []model.ToolCall{{ID: "call_1", Name: "fetch_url", Arguments: `{"url":"https://example.org/harbour"}`}}},
+		model.Message{Role: model.RoleTool, ToolCallID: "call_1", Content: `{"text":"The harbour reopened on Tuesday."}`})
+	bare := append(append([]model.Message(nil), msgs...), model.Message{Role: model.RoleAssistant}, model.Message{Role: model.RoleTool})
+	withRound := c.WorstCase(&model.Request{Model: name, Messages: round, MaxTokens: 10}).PromptTokens
+	withoutRound := c.WorstCase(&model.Request{Model: name, Messages: bare, MaxTokens: 10}).PromptTokens
+	if withRound != tok.CountMessages(round) || withRound <= withoutRound {
+		t.Errorf("tool round: %d prompt tokens, want %d (without its calls and results %d)", withRound, tok.CountMessages(round), withoutRound)
+	}
+}

@@ -268,3 +268,48 @@ func TestClient_SettlesTheSharedQuotaWithWhatTheCallUsed(t *testing.T) {
 		})
 	}
 }
+
+// Tool definitions and the messages of a tool round (the assistant's
+// tool calls, the tool's result) are prompt tokens the service bills: the
+// limiter reserves them.
+func TestClient_Complete_reservesTheTokensOfToolsAndToolMessages(t *testing.T) {
+	t.Parallel()
+	l := ratelimit.NewLimiter(ratelimit.LimiterConfig{TokensPerMinute: 1_000_000, Clock: newFakeClock()})
+	var before, reserved int
+	next := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) {
+		reserved = before - l.Stats(dep).TokensAvailable
+		return &model.Response{Usage: model.Usage{PromptTokens: 1}}, nil
+	})
+	c := ratelimit.New(ratelimit.Config{Limiter: l})(next)
+	reserve := func(req *model.Request) int {
+		t.Helper()
+		before = l.Stats(dep).TokensAvailable
+		if _, err := c.Complete(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		return reserved
+	}
+	tools := []model.Tool{{Name: "fetch_url", Description: "Fetch a web page (http or https) and return its readable text.",
+		Parameters: []byte(`{"type":"object","properties":{"url":{"type":"string","description":"an absolute http or https URL"}},"required":["url"]}`)}}
+	tok := tokenizer.MustForModel(dep)
+
+	plain := reserve(&model.Request{Model: dep, Messages: hello, MaxTokens: 10})
+	withTools := reserve(&model.Request{Model: dep, Messages: hello, Tools: tools, MaxTokens: 10})
+	if want := tok.CountMessages(hello) + tok.CountTools(tools) + 10; withTools != want || withTools <= plain {
+		t.Errorf("with tools: reserved %d, want %d (without them %d)", withTools, want, plain)
+	}
+
+	// The same conversation, once with its tool round and once without.
+	round := append(append([]model.Message(nil), hello...),
+		model.Message{Role: model.RoleAssistant, ToolCalls: []model.ToolCall{{ID: "call_1", Name: "fetch_url", Arguments: `{"url":"https://example.org/harbour"}`}}},
+		model.Message{Role: model.RoleTool, ToolCallID: "call_1", Content: `{"title":"Harbour","text":"The harbour reopened on Tuesday."}`})
+	bare := append(append([]model.Message(nil), hello...), model.Message{Role: model.RoleAssistant}, model.Message{Role: model.RoleTool})
+	withRound := reserve(&model.Request{Model: dep, Messages: round, MaxTokens: 10})
+	withoutRound := reserve(&model.Request{Model: dep, Messages: bare, MaxTokens: 10})
+	if want := tok.CountMessages(round) + 10; withRound != want || withRound <= withoutRound {
+		t.Errorf("tool round: reserved %d, want %d (the same messages without calls and results: %d)", withRound, want, withoutRound)
+	}
+	if want := tok.CountMessages(bare) + 10; withoutRound != want {
+		t.Errorf("without the round's calls and results: reserved %d, want %d", withoutRound, want)
+	}
+}
