@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/newsroom-dev/newsroom/config"
@@ -97,14 +96,14 @@ func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cach
 		return nil, fmt.Errorf("%w: embeddings deployment: %w", ErrConfig, err)
 	}
 	var unpriced sync.Once
-	lookups, _ := tel.Meter().Int64Counter("newsroom.cache.similar.lookups",
+	lookups, _ := tel.Meter().Int64Counter(telemetry.MetricSimilarLookups,
 		metric.WithDescription("similarity cache lookups by result: hit, miss, refused_fingerprint"))
-	tokens, _ := tel.Meter().Int64Counter("newsroom.cache.similar.embedding_tokens", metric.WithUnit("{token}"),
+	tokens, _ := tel.Meter().Int64Counter(telemetry.MetricSimilarEmbeddingTokens, metric.WithUnit("{token}"),
 		metric.WithDescription("tokens sent to the embeddings deployment"))
 	return similar.New(similar.Config{Store: store, Index: index, Embedder: emb, Threshold: cfg.CacheSimilarity,
 		Dimensions: EmbeddingDimensions, Namespace: namespace,
 		OnLookup: func(result string, u model.Usage) {
-			lookups.Add(context.Background(), 1, metric.WithAttributes(attribute.String("newsroom.cache.result", result)))
+			lookups.Add(context.Background(), 1, metric.WithAttributes(telemetry.AttrCacheResult.String(result)))
 			tokens.Add(context.Background(), int64(u.PromptTokens))
 		},
 		OnStepAside: func(err error) {

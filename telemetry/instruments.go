@@ -30,6 +30,12 @@ const (
 	// left it, by newsroom.deployment (the one left) and
 	// newsroom.pool.reason (model/pool's Reason constants).
 	MetricPoolFailovers = "newsroom.pool.failovers"
+	// MetricSimilarLookups counts similarity-cache lookups by
+	// newsroom.cache.result (hit, miss, refused_fingerprint);
+	// MetricSimilarEmbeddingTokens the tokens sent to the embeddings
+	// deployment for them.
+	MetricSimilarLookups         = "newsroom.cache.similar.lookups"
+	MetricSimilarEmbeddingTokens = "newsroom.cache.similar.embedding_tokens"
 )
 
 // Bucket boundaries the GenAI conventions recommend.

@@ -297,18 +297,23 @@ func TestTemplate_Operations(t *testing.T) {
 		if !role {
 			t.Error("the app's identity has no OpenAI User role on the secondary account")
 		}
-		if v := appSetting(t, ct, "NEWSROOM_DEPLOYMENTS_FILE"); !strings.Contains(v, "'env:NEWSROOM_DEPLOYMENTS'") {
+		if v := appSetting(t, ct, "NEWSROOM_DEPLOYMENTS_FILE"); !strings.Contains(v, "'env:NEWSROOM_POOL_YAML'") {
 			t.Errorf("NEWSROOM_DEPLOYMENTS_FILE = %s", v)
 		}
+		// NEWSROOM_DEPLOYMENTS is the comma-separated list of deployments team
+		// files may name (cmd/newsroom): the pool's YAML must not land there.
+		if _, ok := appSettings(ct.one(t, "Microsoft.Web/sites"))["NEWSROOM_DEPLOYMENTS"]; ok {
+			t.Error("the template sets NEWSROOM_DEPLOYMENTS, which newsroom reads as the team files' deployment list")
+		}
 		// The pool the template writes is a deployments file newsroom accepts.
-		v := appSetting(t, ct, "NEWSROOM_DEPLOYMENTS")
+		v := appSetting(t, ct, "NEWSROOM_POOL_YAML")
 		m := regexp.MustCompile(`format\('((?:[^']|'')*)'`).FindStringSubmatch(v)
 		if m == nil {
-			t.Fatalf("NEWSROOM_DEPLOYMENTS = %s: no format string", v)
+			t.Fatalf("NEWSROOM_POOL_YAML = %s: no format string", v)
 		}
 		yaml := strings.NewReplacer("{0}", "https://primary.openai.azure.com/", "{1}", "gpt-4o", "{2}", "2024-10-21",
 			"{3}", "30000", "{4}", "https://secondary.openai.azure.com/", "{5}", "30000").Replace(m[1])
-		f, err := pool.Parse("NEWSROOM_DEPLOYMENTS", []byte(yaml), func(string) (string, bool) { return "", false })
+		f, err := pool.Parse("NEWSROOM_POOL_YAML", []byte(yaml), func(string) (string, bool) { return "", false })
 		if err != nil {
 			t.Fatalf("the template's pool does not parse: %v\n%s", err, yaml)
 		}
