@@ -10,9 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/newsroom-dev/newsroom/tool/web"
 )
@@ -233,5 +236,138 @@ func TestReadFeed_ReadsRSSAtomAndJSONFeedNewestFirst(t *testing.T) {
 	}
 	if _, err := f.Feed(context.Background(), "http://"+addr+"/notafeed"); err == nil {
 		t.Error("a page that is not a feed was read as one")
+	}
+}
+
+// The limits the issue sets: 2 MB, 15 s, 5 redirects.
+func TestDefaults_AreTheIssuesLimits(t *testing.T) {
+	t.Parallel()
+	if web.DefaultMaxBytes != 2*1024*1024 || web.DefaultTimeout != 15*time.Second || web.DefaultMaxRedirects != 5 {
+		t.Fatalf("defaults %d bytes, %v, %d redirects; want 2 MB, 15s, 5", web.DefaultMaxBytes, web.DefaultTimeout, web.DefaultMaxRedirects)
+	}
+}
+
+// A fetcher with the default settings follows a chain of five redirects
+// and refuses the sixth.
+func TestFetch_FollowsFiveRedirectsByDefaultNotSix(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.Handle("/article", pageHandler())
+	mux.HandleFunc("/r/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if err != nil || n <= 0 {
+			http.NotFound(w, r)
+			return
+		}
+		next := "/article"
+		if n > 1 {
+			next = "/r/" + strconv.Itoa(n-1)
+		}
+		http.Redirect(w, r, next, http.StatusFound)
+	})
+	host, port := serveOn(t, "127.0.0.7", mux)
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	f := web.New(web.Config{Allow: []string{addr}})
+	p, err := f.Fetch(context.Background(), "http://"+addr+"/r/5")
+	if err != nil || !strings.Contains(p.Text, "12,000 books") || p.FinalURL != "http://"+addr+"/article" {
+		t.Fatalf("five redirects: %+v, %v", p, err)
+	}
+	if _, err := f.Fetch(context.Background(), "http://"+addr+"/r/6"); err == nil || !strings.Contains(err.Error(), "more than 5 redirects") {
+		t.Fatalf("six redirects: err %v, want more than 5 redirects", err)
+	}
+}
+
+// A feed is read whole or not at all: with the default settings one of
+// exactly 2 MB is read and one byte more is refused.
+func TestFeed_DefaultByteCapIsTwoMegabytes(t *testing.T) {
+	t.Parallel()
+	const twoMB = 2 << 20
+	exact := rss + strings.Repeat(" ", twoMB-len(rss))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/exact", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, exact) })
+	mux.HandleFunc("/over", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, exact+" ") })
+	host, port := serveOn(t, "127.0.0.8", mux)
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	f := web.New(web.Config{Allow: []string{addr}})
+	if fd, err := f.Feed(context.Background(), "http://"+addr+"/exact"); err != nil || len(fd.Items) != 2 {
+		t.Fatalf("a 2 MB feed: %+v, %v", fd, err)
+	}
+	if _, err := f.Feed(context.Background(), "http://"+addr+"/over"); err == nil || !strings.Contains(err.Error(), "larger than 2097152 bytes") {
+		t.Fatalf("a feed one byte over 2 MB: err %v", err)
+	}
+}
+
+// A server that never answers ends the fetch at the fetcher's Timeout with
+// an error saying so, and a WARN line naming the host.
+func TestFetch_ASlowServerTimesOutClearly(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	host, port := serveOn(t, "127.0.0.9", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(func() { close(stop) }) // runs before the server's Close
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	var log logs
+	f := web.New(web.Config{Allow: []string{addr}, Timeout: 100 * time.Millisecond, Logger: log.logger()})
+	start := time.Now()
+	_, err := f.Fetch(context.Background(), "http://"+addr+"/slow")
+	if err == nil || !strings.Contains(err.Error(), "http://"+addr+"/slow") ||
+		!(strings.Contains(strings.ToLower(err.Error()), "timeout") || strings.Contains(err.Error(), "deadline exceeded")) {
+		t.Fatalf("err %v, want a timeout naming the URL", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("the fetch took %v: Timeout was not applied", time.Since(start))
+	}
+	if !strings.Contains(log.String(), "fetch failed") || !strings.Contains(log.String(), "host="+host) {
+		t.Fatalf("no WARN line names the host:\n%s", log.String())
+	}
+}
+
+// read_feed is under the same guard as fetch_url.
+func TestReadFeed_RefusesAnInternalAddress(t *testing.T) {
+	t.Parallel()
+	host, port := serveOn(t, "127.0.0.10", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, rss) }))
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/rss"
+	var log logs
+	f := web.New(web.Config{AllowPorts: []int{port}, Logger: log.logger()}) // the port is not what refuses it
+	_, err := call(t, f, web.ReadFeedName, url)
+	var re *web.RefusedError
+	if !errors.As(err, &re) || re.Host != host || !strings.Contains(re.Reason, "loopback") {
+		t.Fatalf("err %v, want a refusal of the loopback address", err)
+	}
+	if !strings.Contains(log.String(), "fetch refused") || !strings.Contains(log.String(), "host="+host) {
+		t.Fatalf("no WARN line names the host:\n%s", log.String())
+	}
+}
+
+// A bare "host" entry of the allow list lets that destination through on
+// ports 80 and 443 (a "host:port" entry is needed for any other port).
+func TestGuard_ABareHostEntryAllowsAnInternalDestinationOnPort80(t *testing.T) {
+	t.Parallel()
+	const ip = "127.0.0.11"
+	l, err := net.Listen("tcp", ip+":80")
+	if err != nil {
+		if errors.Is(err, syscall.EACCES) && os.Getenv("CI") == "" {
+			t.Skipf("cannot listen on port 80 here: %v", err)
+		}
+		t.Fatalf("listen on %s:80: %v", ip, err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: pageHandler()}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	_, other := serveOn(t, ip, pageHandler())
+
+	allowed := web.New(web.Config{Allow: []string{ip}})
+	if p, err := allowed.Fetch(context.Background(), "http://"+ip+"/article"); err != nil || !strings.Contains(p.Text, "12,000 books") {
+		t.Fatalf("allowed host on port 80: %+v, %v", p, err)
+	}
+	if _, err := allowed.Fetch(context.Background(), "http://"+ip+":"+strconv.Itoa(other)+"/article"); !errors.Is(err, web.ErrRefused) {
+		t.Fatalf("allowed host on another port: err %v, want a refusal", err)
+	}
+	if _, err := web.New(web.Config{}).Fetch(context.Background(), "http://"+ip+"/article"); !errors.Is(err, web.ErrRefused) {
+		t.Fatalf("without the entry: err %v, want a refusal", err)
 	}
 }
