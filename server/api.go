@@ -340,7 +340,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 	if approval {
 		run.Approval = &store.Approval{Required: true}
 	}
-	stored, existed, err := s.store.CreateRun(r.Context(), run)
+	stored, existed, err := s.runs.CreateRun(r.Context(), run)
 	switch {
 	case err != nil || existed:
 		s.queue.release()
@@ -372,7 +372,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 // idempotency_key_reused. It reports whether it answered; false when the
 // key is new (CreateRun still settles a concurrent first use).
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, k *store.Key, idem string, asked *store.Run) bool {
-	stored, err := s.store.RunByIdempotencyKey(r.Context(), k.ID, idem)
+	stored, err := s.runs.RunByIdempotencyKey(r.Context(), k.ID, idem)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return false
@@ -410,7 +410,7 @@ func (s *Server) retryHint() time.Duration {
 
 // visibleRun loads a run the key may see; others' runs are not found.
 func (s *Server) visibleRun(ctx context.Context, k *store.Key, id string) (*store.Run, error) {
-	run, err := s.store.GetRun(ctx, id)
+	run, err := s.runs.GetRun(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +426,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 		s.writeError(w, r, err)
 		return
 	}
-	events, err := s.store.Events(r.Context(), run.ID, 0)
+	events, err := s.eventLog.Events(r.Context(), run.ID, 0)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -470,7 +470,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store
 	if !seesAll(k) {
 		opts.Owner = k.ID
 	}
-	runs, next, err := s.store.ListRuns(r.Context(), opts)
+	runs, next, err := s.runs.ListRuns(r.Context(), opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -510,7 +510,7 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, k *store
 		s.writeError(w, r, err)
 		return
 	}
-	keys, err := s.store.ListKeys(r.Context())
+	keys, err := s.keyStore.ListKeys(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

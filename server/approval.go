@@ -85,7 +85,7 @@ func (s *Server) approvalRequired(v string) (bool, error) {
 
 // checkpointOf folds a run's stored events.
 func (s *Server) checkpointOf(ctx context.Context, id string) (team.Checkpoint, int64, error) {
-	events, err := s.store.Events(ctx, id, 0)
+	events, err := s.eventLog.Events(ctx, id, 0)
 	if err != nil {
 		return team.Checkpoint{}, 0, err
 	}
@@ -183,7 +183,7 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 		events = append(events, team.Event{Type: team.EventRunFinished, Time: d.At, StopReason: stop,
 			Index: len(cp.Messages), Total: cp.Usage})
 	}
-	if err := s.store.ResolveWaiting(ctx, run.ID, events, status, stop); err != nil {
+	if err := s.runs.ResolveWaiting(ctx, run.ID, events, status, stop); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errNotAwaiting
 		}
@@ -193,12 +193,12 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 	if status == store.StatusQueued {
 		s.requeue(ctx, run.ID, run.CreatedAt)
 	}
-	return s.store.GetRun(ctx, run.ID)
+	return s.runs.GetRun(ctx, run.ID)
 }
 
 // publishSince fans out the run's stored events after seq to SSE clients.
 func (s *Server) publishSince(ctx context.Context, id string, seq int64) {
-	events, err := s.store.Events(ctx, id, seq)
+	events, err := s.eventLog.Events(ctx, id, seq)
 	if err != nil {
 		s.log.Warn("publishing decision events", "run", id, "err", err)
 		return
@@ -232,7 +232,7 @@ func (s *Server) requeue(ctx context.Context, id string, created time.Time) {
 		s.queue.release()
 		return
 	}
-	c, ok, err := s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	c, ok, err := s.claims.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
 	if err == nil && ok {
 		s.pending[id] = c
 	}
@@ -256,7 +256,7 @@ func (s *Server) cancelWaiting(ctx context.Context, run *store.Run) (*store.Run,
 		return nil, err
 	}
 	e := team.Event{Type: team.EventRunFinished, Time: s.now(), StopReason: cancelReason, Index: len(cp.Messages), Total: cp.Usage}
-	if err := s.store.ResolveWaiting(ctx, run.ID, []team.Event{e}, store.StatusCancelled, cancelReason); err != nil {
+	if err := s.runs.ResolveWaiting(ctx, run.ID, []team.Event{e}, store.StatusCancelled, cancelReason); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errFinished
 		}
@@ -264,7 +264,7 @@ func (s *Server) cancelWaiting(ctx context.Context, run *store.Run) (*store.Run,
 	}
 	s.finished.cancelled.Add(1)
 	s.publishSince(ctx, run.ID, last)
-	return s.store.GetRun(ctx, run.ID)
+	return s.runs.GetRun(ctx, run.ID)
 }
 
 // expireWaiting ends the runs that have waited longer than the approval
@@ -274,7 +274,7 @@ func (s *Server) expireWaiting(ctx context.Context) (int, error) {
 	n := 0
 	cursor := ""
 	for {
-		runs, next, err := s.store.ListRuns(ctx, store.ListOptions{Status: store.StatusAwaitingApproval, Limit: 100, Cursor: cursor})
+		runs, next, err := s.runs.ListRuns(ctx, store.ListOptions{Status: store.StatusAwaitingApproval, Limit: 100, Cursor: cursor})
 		if err != nil {
 			return n, err
 		}
@@ -288,7 +288,7 @@ func (s *Server) expireWaiting(ctx context.Context) (int, error) {
 			}
 			reason := "approval timed out after " + s.cfg.ApprovalTimeout.String()
 			e := team.Event{Type: team.EventRunFinished, Time: s.now(), StopReason: reason, Index: len(cp.Messages), Total: cp.Usage}
-			switch err := s.store.ResolveWaiting(ctx, run.ID, []team.Event{e}, store.StatusExpired, reason); {
+			switch err := s.runs.ResolveWaiting(ctx, run.ID, []team.Event{e}, store.StatusExpired, reason); {
 			case errors.Is(err, store.ErrConflict): // decided meanwhile
 			case err != nil:
 				return n, err

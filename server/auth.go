@@ -41,7 +41,7 @@ func HashKey(secret string) string {
 // IssueKey creates a key named name in st and returns its secret, which is
 // shown once and never stored. An admin key has the admin role, any other
 // the reporter role (see IssueRoleKey).
-func IssueKey(ctx context.Context, st store.Store, name string, admin bool, now time.Time) (string, *store.Key, error) {
+func IssueKey(ctx context.Context, st store.Keys, name string, admin bool, now time.Time) (string, *store.Key, error) {
 	role := identity.RoleReporter
 	if admin {
 		role = identity.RoleAdmin
@@ -51,7 +51,7 @@ func IssueKey(ctx context.Context, st store.Store, name string, admin bool, now 
 
 // IssueRoleKey creates a key named name with role in st and returns its
 // secret, which is shown once and never stored.
-func IssueRoleKey(ctx context.Context, st store.Store, name string, role identity.Role, now time.Time) (string, *store.Key, error) {
+func IssueRoleKey(ctx context.Context, st store.Keys, name string, role identity.Role, now time.Time) (string, *store.Key, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", nil, errors.New("server: key name is required")
 	}
@@ -135,7 +135,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*store.Ke
 		return fail(`Bearer realm="newsroom"`)
 	}
 	hash := HashKey(secret)
-	k, err := s.store.KeyByHash(r.Context(), hash)
+	k, err := s.keyStore.KeyByHash(r.Context(), hash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !k.RevokedAt.IsZero()) {
 		return fail(`Bearer realm="newsroom", error="invalid_token"`)
 	}

@@ -13,7 +13,7 @@ import (
 // claims it anew (a greater fencing token), so a claim taken here only
 // reserves the run.
 func (s *Server) claim(ctx context.Context, id string) (bool, error) {
-	c, ok, err := s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	c, ok, err := s.claims.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
 	if err != nil || !ok {
 		return ok, err
 	}
@@ -33,7 +33,7 @@ func (s *Server) claimIfIdle(ctx context.Context, id string) (bool, error) {
 	if s.active[id] != nil || s.queue.contains(id) {
 		return false, nil
 	}
-	c, ok, err := s.store.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	c, ok, err := s.claims.ClaimRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
 	if err != nil || !ok {
 		return ok, err
 	}
@@ -58,7 +58,7 @@ func (s *Server) releasePending(ctx context.Context, id string) {
 	if !ok {
 		return
 	}
-	if err := s.store.ReleaseRun(ctx, c); err != nil {
+	if err := s.claims.ReleaseRun(ctx, c); err != nil {
 		s.log.Warn("releasing queued run", "run", id, "err", err)
 	}
 }
@@ -67,7 +67,7 @@ func (s *Server) releasePending(ctx context.Context, id string) {
 // returns how many it queued. Runs queued or executing here already are left
 // alone (their executor claims them when it picks them up).
 func (s *Server) takeClaimable(ctx context.Context, limit int) (int, error) {
-	runs, err := s.store.ClaimableRuns(ctx, limit)
+	runs, err := s.claims.ClaimableRuns(ctx, limit)
 	if err != nil {
 		return 0, err
 	}

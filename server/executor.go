@@ -186,7 +186,7 @@ func (e *executor) execute() stop {
 func (e *executor) acquire() (stop, bool) {
 	ctx, cancel := e.s.storeCtx()
 	defer cancel()
-	c, ok, err := e.s.store.ClaimRun(ctx, e.id, e.s.cfg.InstanceID, e.s.cfg.ClaimLease)
+	c, ok, err := e.s.claims.ClaimRun(ctx, e.id, e.s.cfg.InstanceID, e.s.cfg.ClaimLease)
 	if err != nil {
 		// It stays claimable; a scan (here or elsewhere) takes it again.
 		e.s.log.Error("claiming run", "run", e.id, "err", err)
@@ -208,10 +208,10 @@ func (e *executor) acquire() (stop, bool) {
 func (e *executor) load() (stop, bool) {
 	ctx, cancel := e.s.storeCtx()
 	defer cancel()
-	run, err := e.s.store.GetRun(ctx, e.id)
+	run, err := e.s.runs.GetRun(ctx, e.id)
 	var events []store.Event
 	if err == nil {
-		events, err = e.s.store.Events(ctx, e.id, 0)
+		events, err = e.s.eventLog.Events(ctx, e.id, 0)
 	}
 	if err != nil {
 		e.s.log.Error("loading run", "run", e.id, "err", err)
@@ -395,13 +395,13 @@ func (e *executor) finalEvent(stopReason, errText string) team.Event {
 func (e *executor) appendEvent(ev team.Event) (int64, error) {
 	ctx, cancel := e.s.storeCtx()
 	defer cancel()
-	return e.s.store.AppendEvent(ctx, e.claim, ev)
+	return e.s.eventLog.AppendEvent(ctx, e.claim, ev)
 }
 
 func (e *executor) update() error {
 	ctx, cancel := e.s.storeCtx()
 	defer cancel()
-	return e.s.store.UpdateRun(ctx, e.claim, e.run)
+	return e.s.runs.UpdateRun(ctx, e.claim, e.run)
 }
 
 // writeFailed is the stop after a failed write: fenced when the claim went
@@ -427,7 +427,7 @@ func (e *executor) fenced() stop {
 func (e *executor) release() {
 	ctx, cancel := e.s.storeCtx()
 	defer cancel()
-	if err := e.s.store.ReleaseRun(ctx, e.claim); err != nil {
+	if err := e.s.claims.ReleaseRun(ctx, e.claim); err != nil {
 		e.s.log.Warn("releasing run claim", "run", e.id, "err", err)
 	}
 }
@@ -459,7 +459,7 @@ func (e *executor) beat(renewed time.Time) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ClaimRenew)
 		before := time.Now()
-		ok, err := s.store.RenewClaim(ctx, e.claim, s.cfg.ClaimLease)
+		ok, err := s.claims.RenewClaim(ctx, e.claim, s.cfg.ClaimLease)
 		cancel()
 		switch {
 		case err != nil && before.Sub(renewed) >= s.cfg.ClaimLease:
@@ -489,7 +489,7 @@ func (s *Server) finishRun(c store.Claim, run *store.Run, cp team.Checkpoint, e 
 	s.finalState(run, cp, e, cancelled)
 	sctx, cancel := s.storeCtx()
 	defer cancel()
-	seq, err := s.store.FinishRun(sctx, c, run, e)
+	seq, err := s.runs.FinishRun(sctx, c, run, e)
 	if err != nil {
 		return 0, err
 	}

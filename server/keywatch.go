@@ -11,10 +11,13 @@ import (
 
 // keyWatch ends the event streams of revoked keys. One goroutine, running
 // only while streams are open, looks up each distinct key of the open
-// streams every KeyCheckInterval; the store is the truth, so a key revoked
-// through any instance ends its streams on every instance.
+// streams every interval (Config.KeyCheckInterval); the store is the truth,
+// so a key revoked through any instance ends its streams on every instance.
+// It needs the store's keys only.
 type keyWatch struct {
-	s *Server
+	keys  store.Keys
+	every time.Duration
+	done  <-chan struct{} // closed at shutdown: the goroutine ends
 
 	mu      sync.Mutex
 	subs    map[string]map[*keySub]struct{} // key hash -> its open streams
@@ -25,8 +28,8 @@ type keyWatch struct {
 // keySub is one stream's watch; revoked is closed when its key is revoked.
 type keySub struct{ revoked chan struct{} }
 
-func newKeyWatch(s *Server) *keyWatch {
-	return &keyWatch{s: s, subs: map[string]map[*keySub]struct{}{}}
+func newKeyWatch(keys store.Keys, every time.Duration, done <-chan struct{}) *keyWatch {
+	return &keyWatch{keys: keys, every: every, done: done, subs: map[string]map[*keySub]struct{}{}}
 }
 
 // watch returns a channel closed when the key with hash is revoked (or
@@ -36,7 +39,7 @@ func (kw *keyWatch) watch(hash string) (<-chan struct{}, func()) {
 	kw.mu.Lock()
 	defer kw.mu.Unlock()
 	select {
-	case <-kw.s.done:
+	case <-kw.done:
 		return sub.revoked, func() {} // shutting down: the stream ends anyway
 	default:
 	}
@@ -64,11 +67,11 @@ func (kw *keyWatch) wait() { kw.wg.Wait() }
 
 func (kw *keyWatch) loop() {
 	defer kw.wg.Done()
-	t := time.NewTicker(kw.s.cfg.KeyCheckInterval)
+	t := time.NewTicker(kw.every)
 	defer t.Stop()
 	for {
 		select {
-		case <-kw.s.done:
+		case <-kw.done:
 			kw.mu.Lock()
 			kw.running = false
 			kw.mu.Unlock()
@@ -102,9 +105,9 @@ func (kw *keyWatch) loop() {
 // revoked reports whether the key is revoked or gone; a store error is not a
 // revocation (the next check asks again).
 func (kw *keyWatch) revoked(hash string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), kw.s.cfg.KeyCheckInterval*4)
+	ctx, cancel := context.WithTimeout(context.Background(), kw.every*4)
 	defer cancel()
-	k, err := kw.s.store.KeyByHash(ctx, hash)
+	k, err := kw.keys.KeyByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return true
 	}

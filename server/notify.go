@@ -12,8 +12,7 @@ import (
 // followers, which read the events from the store (Last-Event-ID order, no
 // gaps, no duplicates). Losing a notification delays a follower until the
 // next one; it never loses an event. Implementations: PostgreSQL
-// LISTEN/NOTIFY (store/postgres.Notifier) and Redis pub/sub
-// (server/redisnotify).
+// LISTEN/NOTIFY (server/pgnotify) and Redis pub/sub (server/redisnotify).
 type Notifier interface {
 	// Notify tells every instance that the run's log has events up to seq.
 	Notify(ctx context.Context, n Notification) error

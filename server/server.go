@@ -166,14 +166,20 @@ type Events = iter.Seq2[team.Event, error]
 // Server is the newsroom web service. Build it with New, call Start, serve
 // Handler, and call Shutdown to stop.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	newID  func() string
-	store  store.Store
-	queue  *queue
-	hub    *hub
-	limits *limiter
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	newID func() string
+	// store is Config.Store whole, for /readyz only; everything else asks
+	// for the one role it uses.
+	store    store.Store
+	runs     store.Runs
+	eventLog store.EventLog
+	claims   store.Claims
+	keyStore store.Keys
+	queue    *queue
+	hub      *hub
+	limits   *limiter
 	// authFails limits unauthenticated and failed requests per client address.
 	authFails *limiter
 	keys      *keyWatch
@@ -289,6 +295,10 @@ func New(cfg Config) (*Server, error) {
 		now:         cfg.Now,
 		newID:       cfg.NewID,
 		store:       cfg.Store,
+		runs:        cfg.Store,
+		eventLog:    cfg.Store,
+		claims:      cfg.Store,
+		keyStore:    cfg.Store,
 		queue:       newQueue(cfg.QueueSize),
 		hub:         newHub(),
 		limits:      newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
@@ -304,7 +314,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuthFailureRate > 0 {
 		s.authFails = newLimiter(cfg.AuthFailureRate, float64(cfg.AuthFailureBurst), cfg.Now)
 	}
-	s.keys = newKeyWatch(s)
+	s.keys = newKeyWatch(s.keyStore, cfg.KeyCheckInterval, s.done)
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {

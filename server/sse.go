@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,6 +51,30 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	defer unwatch()
 
+	follow := runStream{events: s.eventLog, runs: s.runs, heartbeat: s.cfg.Heartbeat, done: s.done}
+	follow.serve(r.Context(), w, run.ID, last, sub, revoked)
+}
+
+// runStatus reads a run's stored state: all that a run's event stream needs
+// of store.Runs (whether the run finished).
+type runStatus interface {
+	GetRun(ctx context.Context, id string) (*store.Run, error)
+}
+
+// runStream writes one run's events to one client as Server-Sent Events:
+// the stored events after last, then the live ones from sub, until the run
+// finishes, the client leaves, the key is revoked or the service shuts down.
+// It reads the event log and the run's status, nothing else of the store.
+type runStream struct {
+	events    store.EventLog
+	runs      runStatus
+	heartbeat time.Duration
+	done      <-chan struct{} // closed at shutdown
+}
+
+// serve streams run id's events after last to w. revoked, when not nil, is
+// closed when the client's key is revoked.
+func (st runStream) serve(ctx context.Context, w http.ResponseWriter, id string, last int64, sub *subscriber, revoked <-chan struct{}) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{}) // the request has no body; the stream outlives ReadTimeout
 	h := w.Header()
@@ -84,7 +109,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	// catchUp sends the stored events after last; it reports whether the run is over.
 	catchUp := func() (bool, error) {
-		events, err := s.store.Events(r.Context(), run.ID, last)
+		events, err := st.events.Events(ctx, id, last)
 		if err != nil {
 			return false, err
 		}
@@ -107,7 +132,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	// The run may have finished between the replay and the subscription's
 	// first item: replay what is left and close.
-	cur, err := s.store.GetRun(r.Context(), run.ID)
+	cur, err := st.runs.GetRun(ctx, id)
 	if err != nil {
 		return
 	}
@@ -119,7 +144,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		// already (a run's final state and its run_finished are one write,
 		// store.Runs.FinishRun), or it was stored between the replay and
 		// the status read.
-		all, err := s.store.Events(r.Context(), run.ID, 0)
+		all, err := st.events.Events(ctx, id, 0)
 		if err != nil {
 			return
 		}
@@ -135,13 +160,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, k *store.K
 		_ = write(0, team.Event{Type: team.EventRunFinished, Time: cur.UpdatedAt, StopReason: cur.StopReason, Error: cur.Error, Total: cur.Usage})
 		return
 	}
-	beat := time.NewTicker(s.cfg.Heartbeat)
+	beat := time.NewTicker(st.heartbeat)
 	defer beat.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
-		case <-s.done:
+		case <-st.done:
 			// Shutting down: the client reconnects (to another instance)
 			// with Last-Event-ID, soon.
 			_ = rc.SetWriteDeadline(time.Now().Add(sseWriteWindow))

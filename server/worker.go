@@ -47,7 +47,7 @@ func (s *Server) claimInterrupted(ctx context.Context) (string, bool) {
 // Which instance claims such a run first executes it: the claim is the
 // store's, so two survivors never both take it.
 func (s *Server) claimOrphaned(ctx context.Context, before time.Time) (string, bool) {
-	runs, err := s.store.ClaimableRuns(ctx, 0)
+	runs, err := s.claims.ClaimableRuns(ctx, 0)
 	if err != nil {
 		s.log.Warn("scanning for orphaned runs", "err", err)
 		return "", false
@@ -118,18 +118,18 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 	if e != nil {
 		// Its executor may have just finished it (the final state and
 		// run_finished are one write).
-		if cur, err := s.store.GetRun(ctx, id); err == nil && cur.Status.Finished() {
+		if cur, err := s.runs.GetRun(ctx, id); err == nil && cur.Status.Finished() {
 			s.mu.Unlock()
 			return nil, errFinished
 		}
 		e.stopByUser()
 		s.mu.Unlock()
-		return s.store.GetRun(ctx, id)
+		return s.runs.GetRun(ctx, id)
 	}
 	// Not executing here: an executor that picks it up now sees it
 	// cancelled, because it registers in s.active before it reads the run.
 	defer s.mu.Unlock()
-	cur, err := s.store.GetRun(ctx, id)
+	cur, err := s.runs.GetRun(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 	}
 	s.queue.remove(id)
 	delete(s.pending, id) // superseded by the seizure
-	c, ok, err := s.store.SeizeRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
+	c, ok, err := s.claims.SeizeRun(ctx, id, s.cfg.InstanceID, s.cfg.ClaimLease)
 	if err != nil {
 		return nil, err
 	}
@@ -151,18 +151,18 @@ func (s *Server) cancel(ctx context.Context, id string) (*store.Run, error) {
 	defer func() {
 		rctx, cancel := s.storeCtx()
 		defer cancel()
-		if err := s.store.ReleaseRun(rctx, c); err != nil {
+		if err := s.claims.ReleaseRun(rctx, c); err != nil {
 			s.log.Warn("releasing run claim", "run", id, "err", err)
 		}
 	}()
-	run, err := s.store.GetRun(ctx, id)
+	run, err := s.runs.GetRun(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if run.Status.Finished() {
 		return nil, errFinished
 	}
-	events, err := s.store.Events(ctx, id, 0)
+	events, err := s.eventLog.Events(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
