@@ -69,6 +69,7 @@ func TestNewLogger_Redaction(t *testing.T) {
 		{"prompt_tokens", false},
 		{"agent", false},
 		{"run_id", false},
+		{"key_id", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
