@@ -123,8 +123,8 @@ type Info struct {
 	// Deployment is where requests without a Model go; ModelName is the
 	// model behind it, for pricing.
 	Deployment, ModelName string
-	// Deployments are every deployment the stack calls: the configured one,
-	// or a pool's members.
+	// Deployments are every name a request's Model may give: the
+	// configured deployment, or a pool's pools and members.
 	Deployments []string
 }
 
@@ -202,7 +202,9 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		s.Limiter, opts.LimiterOff = s.Pool.Limiter, true
 		bottom = s.Pool
-		deployment, modelName = s.Pool.Names()[0], s.Pool.ModelName
+		// Requests without a Model (and desk agents that name none) go to
+		// the default pool; agents may name another pool or a member.
+		deployment, modelName = s.Pool.Default(), s.Pool.ModelName
 		pc = provider.Config{}
 		s.Info = poolInfo(s.Pool)
 	case kind == config.KindEmulator:
@@ -237,7 +239,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.Info.Deployment, s.Info.ModelName, s.Info.Deployments = deployment, modelName, []string{deployment}
 	if s.Pool != nil {
-		s.Info.Deployments = s.Pool.Names()
+		s.Info.Deployments = s.Pool.Targets()
 	}
 	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
 	if bottom == nil {

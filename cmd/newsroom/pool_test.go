@@ -77,6 +77,8 @@ func TestRun_DeploymentsFileErrorsExit2(t *testing.T) {
 	cases := []struct{ name, body, want string }{
 		{"no deployment", "deployments: []\n", "deployments.yaml:1: deployments: no deployment listed"},
 		{"a missing endpoint", "deployments:\n  - name: a\n    deployment: d\n", "deployments.yaml:2: deployments[0].endpoint: missing"},
+		{"duplicate names", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n  - name: a\n    endpoint: https://b.openai.azure.com\n    deployment: d\n",
+			`deployments.yaml:5: deployments[1].name: "a" is already the name of the deployment at line 2`},
 		{"an unset key variable", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    api_key_env: UNSET_POOL_KEY\n",
 			"deployments.yaml:5: deployments[0].api_key_env"},
 		{"plain http to a remote host", "deployments:\n  - name: a\n    endpoint: http://a.openai.azure.com\n    deployment: d\n",
@@ -169,5 +171,101 @@ func TestRun_CacheSimilarityNeedsAnEmbeddingsDeployment(t *testing.T) {
 	r := runBinary(t, env, dir, "run", "--cache-similarity", "0.97", facts)
 	if r.code != 2 || !strings.Contains(r.stderr, "embeddings deployment") {
 		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// poolDesk names a deployment pinned in the default pool (secondary), a
+// named pool (fast) and nothing (the default pool, whose first deployment is
+// primary).
+const poolDesk = `name: regions
+kind: roundrobin
+agents:
+  - name: Sports_Writer
+    description: Writes short match reports from the facts given.
+    prompt: You are Sports_Writer, a sports reporter.
+    deployment: secondary
+  - name: Fact_Checker
+    description: Checks the figures.
+    prompt: You are Fact_Checker.
+    deployment: fast
+  - name: Copy_Chief
+    description: Reviews the report.
+    prompt: You are Copy_Chief.
+termination:
+  max_messages: 3
+`
+
+// TestRun_TeamFileNamesPoolsAndDeployments runs a desk whose agents name a
+// deployment, a pool and nothing, over a deployments file with two pools on
+// two emulators, and checks who answered each agent, in the JSON and on the
+// wire; a desk naming neither a pool nor a deployment exits 2 before any call.
+func TestRun_TeamFileNamesPoolsAndDeployments(t *testing.T) {
+	t.Parallel()
+	const key = "pool-desk-key"
+	east, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer east.Close()
+	west, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer west.Close()
+	env, dir := cleanEnv(t, "POOL_KEY="+key)
+	entry := func(name, url, deployment string, priority int, pool string) string {
+		s := "  - name: " + name + "\n    endpoint: " + url + "\n    deployment: " + deployment +
+			"\n    api_key_env: POOL_KEY\n    priority: " + string(rune('0'+priority)) + "\n"
+		if pool != "" {
+			s += "    pool: " + pool + "\n"
+		}
+		return s
+	}
+	file := writePoolFile(t, dir, "deployments:\n"+entry("primary", east.URL, "gpt-4o", 1, "")+
+		entry("secondary", west.URL, "gpt-4o", 2, "")+entry("fast-west", west.URL, "gpt-4o-mini", 1, "fast"))
+	desk := filepath.Join(dir, "regions.yaml")
+	write(t, desk, poolDesk)
+
+	unknown := filepath.Join(dir, "unknown.yaml")
+	write(t, unknown, strings.Replace(poolDesk, "deployment: fast", "deployment: westeurope", 1))
+	r := runBinary(t, env, dir, "run", "--no-cache", "--deployments-file", file, "--team-file", unknown, facts)
+	if r.code != 2 || !strings.Contains(r.stderr, `unknown deployment "westeurope"; known: default, fast, primary, fast-west, secondary`) {
+		t.Errorf("a desk naming an unknown deployment: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := east.Count() + west.Count(); n != 0 {
+		t.Fatalf("%d model calls before the desk was refused", n)
+	}
+
+	r = runBinary(t, env, dir, "run", "--no-cache", "--format", "json", "--deployments-file", file, "--team-file", desk, facts)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var doc struct {
+		Messages []struct {
+			Source, Deployment string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, m := range doc.Messages[1:] {
+		got[m.Source] = m.Deployment
+	}
+	want := map[string]string{"Sports_Writer": "secondary", "Fact_Checker": "fast-west", "Copy_Chief": "primary"}
+	if len(got) != 3 || got["Sports_Writer"] != want["Sports_Writer"] || got["Fact_Checker"] != want["Fact_Checker"] || got["Copy_Chief"] != want["Copy_Chief"] {
+		t.Errorf("answered by %v, want %v", got, want)
+	}
+	// On the wire: each agent's call reached its deployment's endpoint and
+	// Azure deployment name.
+	wire := map[string]string{}
+	for name, em := range map[string]*emulator.Running{"east": east, "west": west} {
+		for _, req := range em.Requests() {
+			wire[req.Messages[0].Content] = name + "/" + req.Deployment
+		}
+	}
+	if wire["You are Sports_Writer, a sports reporter."] != "west/gpt-4o" || wire["You are Fact_Checker."] != "west/gpt-4o-mini" ||
+		wire["You are Copy_Chief."] != "east/gpt-4o" {
+		t.Errorf("system prompt -> endpoint/deployment: %v", wire)
 	}
 }

@@ -166,11 +166,16 @@ func deploymentsFromEnv() []string {
 }
 
 // knownDeployments are the deployments a team file may name on this stack:
-// any on the emulator (it serves every deployment); otherwise the stack's
-// own (a pool's members) and those listed in NEWSROOM_DEPLOYMENTS.
+// any on the emulator (it serves every deployment); with a deployments file,
+// its pools and deployments only (the pool routes nothing else, so
+// NEWSROOM_DEPLOYMENTS does not apply); otherwise the stack's own and those
+// listed in NEWSROOM_DEPLOYMENTS.
 func knownDeployments(s *modelStack) []string {
 	if s.Info.Emulated {
 		return nil
+	}
+	if s.Pool != nil {
+		return slices.Clone(s.Info.Deployments)
 	}
 	known := []string{}
 	for _, d := range append(slices.Clone(s.Info.Deployments), s.Config.Model.Deployment, s.Config.Model.Model) {

@@ -79,7 +79,7 @@ func Build(f *File, opts BuildOptions) (*Built, error) {
 		if u, err := url.Parse(d.Endpoint); err == nil {
 			addr = u.Host
 		}
-		cfg.Members = append(cfg.Members, Member{Name: d.Name, Client: c, Priority: d.Priority, Weight: d.Weight, Address: addr})
+		cfg.Members = append(cfg.Members, Member{Name: d.Name, Client: c, Priority: d.Priority, Weight: d.Weight, Address: addr, Pool: d.Pool})
 	}
 	p, err := New(cfg)
 	if err != nil {

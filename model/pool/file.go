@@ -37,8 +37,13 @@ type Deployment struct {
 	// Model is the model behind the deployment, for pricing; empty means
 	// the deployment name.
 	Model string
+	// Pool names the pool the deployment belongs to; empty means
+	// DefaultPool. A team file's agent may name a pool or a deployment (see
+	// the package documentation).
+	Pool string
 	// Line is where the entry starts in the file.
-	Line int
+	Line     int
+	poolLine int
 }
 
 // File is a parsed deployments file.
@@ -105,6 +110,10 @@ func LoadFile(path string, lookupEnv func(string) (string, bool)) (*File, error)
 //	    rpm: 180
 //	    tpm: 30000
 //	    model: gpt-4o
+//	    pool: fast                          # optional; default "default"
+//
+// Pool names and deployment names share one namespace: a pool may not be
+// named like a deployment.
 func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*File, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
@@ -197,6 +206,11 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 				str(&d.APIKeyEnv)
 			case "model":
 				str(&d.Model)
+			case "pool":
+				str(&d.Pool)
+				if d.Pool == "" {
+					return nil, fail(v.Line, field, "must name a pool (omit it for the default pool, %q)", DefaultPool)
+				}
 			case "priority":
 				err = num(&d.Priority, 1)
 			case "weight":
@@ -206,7 +220,7 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 			case "tpm":
 				err = num(&d.TPM, 0)
 			default:
-				return nil, fail(k.Line, field, "unknown field (want name, endpoint, deployment, api_version, api_key_env, priority, weight, rpm, tpm or model)")
+				return nil, fail(k.Line, field, "unknown field (want name, endpoint, deployment, api_version, api_key_env, priority, weight, rpm, tpm, model or pool)")
 			}
 			if err != nil {
 				return nil, err
@@ -246,7 +260,21 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 		if d.APIVersion == "" {
 			d.APIVersion = provider.DefaultAPIVersion
 		}
+		d.poolLine = lineOf("pool")
 		f.Deployments = append(f.Deployments, d)
+	}
+	for i, d := range f.Deployments {
+		pool := d.Pool
+		if pool == "" {
+			pool = DefaultPool
+		}
+		if at, clash := names[pool]; clash {
+			field := fmt.Sprintf("deployments[%d].pool", i)
+			if d.Pool == "" {
+				field = fmt.Sprintf("deployments[%d]", i)
+			}
+			return nil, fail(d.poolLine, field, "pool %q has the name of the deployment at line %d: pools and deployments need distinct names", pool, at)
+		}
 	}
 	return f, nil
 }

@@ -61,6 +61,12 @@ func TestParse(t *testing.T) {
 		{"a bad priority", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    priority: first\n",
 			`bad.yaml:5: deployments[0].priority: must be a whole number of at least 1, not "first"`},
 		{"broken YAML", "deployments:\n  - name: [a\n", "bad.yaml:"},
+		{"a pool named like a deployment", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n  - name: b\n    endpoint: https://b.openai.azure.com\n    deployment: d\n    pool: a\n",
+			`bad.yaml:8: deployments[1].pool: pool "a" has the name of the deployment at line 2`},
+		{"a deployment named like the default pool", "deployments:\n  - name: default\n    endpoint: https://a.openai.azure.com\n    deployment: d\n",
+			`bad.yaml:2: deployments[0]: pool "default" has the name of the deployment at line 2`},
+		{"an empty pool", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    pool: \"\"\n",
+			`bad.yaml:5: deployments[0].pool: must name a pool`},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name+" is refused with file, line and field", func(t *testing.T) {
@@ -74,6 +80,12 @@ func TestParse(t *testing.T) {
 		})
 	}
 
+	t.Run("entries may name a pool; the others are in the default pool", func(t *testing.T) {
+		f, err := pool.Parse("p.yaml", []byte("deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n  - name: b\n    endpoint: https://b.openai.azure.com\n    deployment: d\n    pool: fast\n"), env(nil))
+		if err != nil || f.Deployments[0].Pool != "" || f.Deployments[1].Pool != "fast" {
+			t.Fatalf("file %+v, error %v", f, err)
+		}
+	})
 	t.Run("loopback http is allowed", func(t *testing.T) {
 		if _, err := pool.Parse("p.yaml", []byte("deployments:\n  - name: a\n    endpoint: http://127.0.0.1:8090\n    deployment: d\n"), env(nil)); err != nil {
 			t.Error(err)

@@ -22,6 +22,22 @@
 //     through, and when that call is answered the breaker closes and traffic
 //     returns to the deployment by priority.
 //
+// # Named pools
+//
+// Members may belong to named pools (Member.Pool; those without one are in
+// DefaultPool). A request's Model picks the route:
+//   - "" or the default pool's name: the default pool (DefaultPool when a
+//     member is in it, else the pool of the first member configured);
+//   - a pool's name: that pool, routed as above among its members only;
+//   - a member's name: that member first (pinned), then, when it is full or
+//     fails, the other members of its pool in their usual order, so a desk
+//     agent that asks for one deployment still survives its outage;
+//   - any other name: a 404 DeploymentNotFound, as Azure answers.
+//
+// Pool and member names share one namespace (New refuses a clash), so a name
+// always means one thing. Breakers belong to members, not routes: a member
+// failing for one route is kept away from every route.
+//
 // Every answer says which deployment gave it (model.Response.Deployment and
 // ServerAddress), so runs, telemetry and the JSON output can tell.
 //
@@ -40,6 +56,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -104,7 +121,12 @@ type Member struct {
 	Weight int
 	// Address is the endpoint's host[:port], reported as server.address.
 	Address string
+	// Pool names the pool the member belongs to; "" means DefaultPool.
+	Pool string
 }
+
+// DefaultPool is the pool of members that name none.
+const DefaultPool = "default"
 
 // Config configures a Pool. Only Members is required.
 type Config struct {
@@ -147,6 +169,16 @@ type Config struct {
 type Pool struct {
 	cfg     Config
 	members []*member // by priority, then as configured
+	pools   map[string]*route
+	names   []string // the pools' names, as first configured
+	def     string   // the default pool's name
+	byName  map[string]*member
+}
+
+// route is the members one call may go to, by priority, grouped by
+// priority for the weighted order.
+type route struct {
+	members []*member
 	groups  [][]*member
 }
 
@@ -180,18 +212,19 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Pool{cfg: cfg}
-	seen := map[string]bool{}
+	p := &Pool{cfg: cfg, pools: map[string]*route{}, byName: map[string]*member{}}
 	for _, m := range cfg.Members {
 		switch {
 		case m.Name == "":
 			return nil, errors.New("pool: a deployment has no name")
-		case seen[m.Name]:
+		case p.byName[m.Name] != nil:
 			return nil, fmt.Errorf("pool: two deployments are named %q", m.Name)
 		case m.Client == nil:
 			return nil, fmt.Errorf("pool: deployment %q has no client", m.Name)
 		}
-		seen[m.Name] = true
+		if m.Pool == "" {
+			m.Pool = DefaultPool
+		}
 		m.Priority = max(m.Priority, 1)
 		m.Weight = max(m.Weight, 1)
 		mb := &member{Member: m}
@@ -214,15 +247,65 @@ func New(cfg Config) (*Pool, error) {
 			},
 		})
 		p.members = append(p.members, mb)
+		p.byName[m.Name] = mb
+		if p.pools[m.Pool] == nil {
+			p.pools[m.Pool] = &route{}
+			p.names = append(p.names, m.Pool)
+		}
+	}
+	for _, name := range p.names {
+		if p.byName[name] != nil {
+			return nil, fmt.Errorf("pool: %q names both a pool and a deployment", name)
+		}
+	}
+	p.def = p.names[0]
+	if p.pools[DefaultPool] != nil {
+		p.def = DefaultPool
 	}
 	sort.SliceStable(p.members, func(i, j int) bool { return p.members[i].Priority < p.members[j].Priority })
-	for i, m := range p.members {
-		if i == 0 || m.Priority != p.members[i-1].Priority {
-			p.groups = append(p.groups, nil)
+	for _, m := range p.members {
+		r := p.pools[m.Pool]
+		if n := len(r.members); n == 0 || m.Priority != r.members[n-1].Priority {
+			r.groups = append(r.groups, nil)
 		}
-		p.groups[len(p.groups)-1] = append(p.groups[len(p.groups)-1], m)
+		r.members = append(r.members, m)
+		r.groups[len(r.groups)-1] = append(r.groups[len(r.groups)-1], m)
 	}
 	return p, nil
+}
+
+// Default returns the name of the pool requests without a Model go to.
+func (p *Pool) Default() string { return p.def }
+
+// Pools returns the pools' names, as first configured.
+func (p *Pool) Pools() []string { return append([]string(nil), p.names...) }
+
+// Targets returns every name a request's Model may give: the pools', then
+// the members' (by priority).
+func (p *Pool) Targets() []string { return append(p.Pools(), p.Names()...) }
+
+// plan returns the members a call for target tries, in order, and the route
+// they come from; an unknown target is a 404 as Azure gives it.
+func (p *Pool) plan(target string) ([]*member, *route, error) {
+	if target == "" {
+		target = p.def
+	}
+	if r := p.pools[target]; r != nil {
+		return r.order(p.cfg.Rand), r, nil
+	}
+	m := p.byName[target]
+	if m == nil {
+		return nil, nil, &model.Error{StatusCode: http.StatusNotFound, Code: "DeploymentNotFound",
+			Message: fmt.Sprintf("pool: no deployment or pool is named %q (known: %s)", target, strings.Join(p.Targets(), ", "))}
+	}
+	r := p.pools[m.Pool]
+	order := []*member{m}
+	for _, o := range r.order(p.cfg.Rand) {
+		if o != m {
+			order = append(order, o)
+		}
+	}
+	return order, r, nil
 }
 
 // errNotCounted marks an outcome that says nothing about a deployment's
@@ -258,7 +341,10 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 		lastErr error
 		waitOn  *member // the first member passed over for a full window
 	)
-	order := p.order()
+	order, rt, err := p.plan(req.Model)
+	if err != nil {
+		return nil, err
+	}
 	for pass := 0; pass < 2; pass++ {
 		for _, m := range order {
 			if pass == 1 && m != waitOn {
@@ -313,7 +399,7 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 	}
 	// No breaker let a call through (or the one a full window made the
 	// call wait on closed in between).
-	return nil, p.unavailable()
+	return nil, p.unavailable(rt)
 }
 
 func (p *Pool) leave(ctx context.Context, m *member, reason string) {
@@ -396,12 +482,12 @@ func (p *Pool) classify(ctx context.Context, err error) outcome {
 
 // order returns the members to try for one call: by priority, and within a
 // priority in a random order drawn by weight.
-func (p *Pool) order() []*member {
-	if len(p.groups) == len(p.members) {
-		return p.members
+func (r *route) order(rnd func() float64) []*member {
+	if len(r.groups) == len(r.members) {
+		return r.members
 	}
-	out := make([]*member, 0, len(p.members))
-	for _, g := range p.groups {
+	out := make([]*member, 0, len(r.members))
+	for _, g := range r.groups {
 		if len(g) == 1 {
 			out = append(out, g[0])
 			continue
@@ -412,7 +498,7 @@ func (p *Pool) order() []*member {
 			for _, m := range rest {
 				total += m.Weight
 			}
-			x := p.cfg.Rand() * float64(total)
+			x := rnd() * float64(total)
 			i := 0
 			for ; i < len(rest)-1; i++ {
 				x -= float64(rest[i].Weight)
@@ -430,10 +516,10 @@ func (p *Pool) order() []*member {
 // unavailable is the error of a call no deployment would take: a 503 whose
 // Retry-After is when the first open breaker lets a probe through, so the
 // retry middleware above comes back then.
-func (p *Pool) unavailable() error {
+func (p *Pool) unavailable(r *route) error {
 	wait := p.cfg.CoolDown
 	now := p.cfg.Now().UnixNano()
-	for _, m := range p.members {
+	for _, m := range r.members {
 		if at := m.openedAt.Load(); at != 0 {
 			wait = min(wait, time.Duration(at+int64(p.cfg.CoolDown)-now))
 		} else {
@@ -447,6 +533,7 @@ func (p *Pool) unavailable() error {
 // MemberStats is one deployment's state.
 type MemberStats struct {
 	Name     string `json:"name"`
+	Pool     string `json:"pool"`
 	Priority int    `json:"priority"`
 	// State is the breaker's: "closed", "half-open" or "open".
 	State    string `json:"state"`
@@ -458,7 +545,7 @@ type MemberStats struct {
 func (p *Pool) Stats() []MemberStats {
 	out := make([]MemberStats, len(p.members))
 	for i, m := range p.members {
-		out[i] = MemberStats{Name: m.Name, Priority: m.Priority, State: m.breaker.State().String(),
+		out[i] = MemberStats{Name: m.Name, Pool: m.Pool, Priority: m.Priority, State: m.breaker.State().String(),
 			Answered: m.answered.Load(), Failed: m.failed.Load()}
 	}
 	return out
