@@ -88,3 +88,33 @@ func TestPluralThousandsUSD(t *testing.T) {
 		}
 	}
 }
+
+func TestPrinter_MarksCachedAndSimilarAnswers(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		msg  agent.Message
+		want string
+	}{
+		{"a similar hit shows its similarity", agent.Message{Source: "News_Reporter", Content: "The fair opens.", Cached: true, Similarity: 0.98137,
+			Usage: model.Usage{PromptTokens: 12, CompletionTokens: 4}},
+			"[Prompt tokens: 12, Completion tokens: 4, cached: similar 0.981]\n"},
+		{"an exact hit says cached alone", agent.Message{Source: "News_Reporter", Content: "The fair opens.", Cached: true,
+			Usage: model.Usage{PromptTokens: 12, CompletionTokens: 4}},
+			"[Prompt tokens: 12, Completion tokens: 4, cached]\n"},
+		{"a live answer says neither", agent.Message{Source: "News_Reporter", Content: "The fair opens.",
+			Usage: model.Usage{PromptTokens: 12, CompletionTokens: 4, CostUSD: 0.00002}},
+			"[Prompt tokens: 12, Completion tokens: 4, Cost: $0.000020]\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			console.New(&b).Handle(team.Event{Type: team.EventMessage, Speaker: tc.msg.Source, Message: &tc.msg})
+			want := "---------- News_Reporter ----------\nThe fair opens.\n" + tc.want
+			if got := b.String(); got != want {
+				t.Errorf("console output:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
