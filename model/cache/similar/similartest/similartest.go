@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 
@@ -72,7 +73,7 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 	chats := func() int {
 		n := 0
 		for _, r := range em.Requests() {
-			if r.Path == "/openai/deployments/gpt-4o/chat/completions" {
+			if strings.HasSuffix(r.Path, "/chat/completions") {
 				n++
 			}
 		}
@@ -141,6 +142,32 @@ func Guard(t *testing.T, store cache.Store, index similar.Index) {
 			t.Errorf("%d lookups, want 4", n)
 		}
 	})
+	// The paraphrase hits with the first call's parameters (above); with any
+	// one of them changed it must not: the bucket holds the system prompt,
+	// the deployment and every generation parameter.
+	for _, tc := range []struct {
+		name   string
+		change func(*model.Request)
+	}{
+		{"another system prompt", func(r *model.Request) { r.Messages[0].Content = "You are a sports reporter." }},
+		{"another temperature", func(r *model.Request) { v := 0.2; r.Temperature = &v }},
+		{"another max_tokens", func(r *model.Request) { r.MaxTokens = 301 }},
+		{"another deployment", func(r *model.Request) { r.Model = "gpt-4o-mini" }},
+	} {
+		t.Run(tc.name+" never hits", func(t *testing.T) {
+			before := chats()
+			req := request("News_Reporter", Paraphrase)
+			tc.change(req)
+			resp, err := c.Complete(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Cached || resp.Similarity != 0 || chats() != before+1 || last() != similar.ResultMiss {
+				t.Errorf("cached %v (similarity %.3f), %d new model calls, lookup %s: want a miss and a model call",
+					resp.Cached, resp.Similarity, chats()-before, last())
+			}
+		})
+	}
 	t.Run("a call refused after its lookup carries the embedding on its error", func(t *testing.T) {
 		// The budget below the cache refuses the call (a one-token run
 		// budget): the lookup's embedding was paid and charged, so the
