@@ -372,17 +372,16 @@ func (s *Stack) Client(deployment string) (model.Client, error) {
 // run's budget (budgetUSD, else the configured per-run budget; maxTokens 0
 // means no token budget) travelling in the context of each call.
 func (s *Stack) RunClient(budgetUSD float64, maxTokens int) model.Client {
+	return s.ResumedRunClient(budgetUSD, maxTokens, model.Usage{})
+}
+
+// ResumedRunClient is RunClient for a run resumed from its checkpoint:
+// spent, what its earlier legs used, counts against its budget.
+func (s *Stack) ResumedRunClient(budgetUSD float64, maxTokens int, spent model.Usage) model.Client {
 	if budgetUSD <= 0 {
 		budgetUSD = s.cfg.BudgetUSD
 	}
-	if budgetUSD <= 0 && maxTokens <= 0 {
-		return s.Pipeline.Client
-	}
-	tr := budget.NewTracker(budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens})
-	next := s.Pipeline.Client
-	return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
-		return next.Complete(budget.WithTracker(ctx, tr), req)
-	})
+	return budget.ForRun(s.Pipeline.Client, budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens}, spent)
 }
 
 // entraCredential is where Entra ID sign-in tokens for PostgreSQL and Redis

@@ -170,7 +170,7 @@ func (e *executor) execute() stop {
 		return st
 	}
 	tm, err := e.s.cfg.Teams.Team(e.run.Team, TeamOptions{
-		RunID: e.id, MaxMessages: e.run.MaxMessages, BudgetUSD: e.run.BudgetUSD, Stop: termination.Or(e.user, e.drain),
+		RunID: e.id, MaxMessages: e.run.MaxMessages, BudgetUSD: e.run.BudgetUSD, Spent: e.cp.Usage, Stop: termination.Or(e.user, e.drain),
 		NoTools: e.run.Options.NoTools, NoGrounding: e.run.Options.NoGrounding,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/cost"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/store"
@@ -271,7 +272,10 @@ func (d *deskTeams) Names() []string {
 
 func (d *deskTeams) Team(name string, o TeamOptions) (team.Team, error) {
 	d.built.Add(1)
-	return desk.New(desk.Config{Team: name, Client: d.client, MaxMessages: o.MaxMessages, Extra: o.Stop,
+	// As serve builds it: the run's budget for the whole run (a budget
+	// middleware below, when the test wraps one in).
+	c := budget.ForRun(d.client, budget.Run{MaxUSD: o.BudgetUSD}, o.Spent)
+	return desk.New(desk.Config{Team: name, Client: c, MaxMessages: o.MaxMessages, Extra: o.Stop,
 		Tools: d.tools, NoTools: o.NoTools, NoGrounding: o.NoGrounding})
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/termination"
@@ -33,6 +34,10 @@ type TeamOptions struct {
 	MaxMessages int
 	// BudgetUSD is the run's budget; 0 means none.
 	BudgetUSD float64
+	// Spent is what the run used before this leg (a run resumed after a
+	// decision or a crash): it counts against BudgetUSD, which is the whole
+	// run's, not each leg's.
+	Spent model.Usage
 	// Stop is or-ed with the team's own stop conditions: the executor stops
 	// the run through it (the cancel button, a shutdown).
 	Stop termination.Condition

@@ -331,3 +331,28 @@ func TestCheckpoint_WorkedCountsLegsNotGaps(t *testing.T) {
 		t.Fatalf("worked %s, want 8s (3s + 4s + 1s: the crash and the wait left out)", cp.Worked)
 	}
 }
+
+// TestApproval_TheMessageCapEndsARevisedRun checks that a revision does not
+// get a fresh message cap: the messages of every leg count, the
+// editor-in-chief's note included.
+func TestApproval_TheMessageCapEndsARevisedRun(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft", "Draft 2", "Draft 3").queue("Editor", "APPROVE", "Better.\nAPPROVE")
+	tm := approvalTeam(t, s, 4)
+	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
+	if err != nil || !cp.Awaiting || len(cp.Messages) != 2 {
+		t.Fatalf("first leg: err %v awaiting %v, %d messages", err, cp.Awaiting, len(cp.Messages))
+	}
+	// The second leg alone (note, draft, review: 3 messages) would fit in
+	// the cap of 4, as the first did; both together do not.
+	cp, res, _, err := runToCheckpoint(t, tm, cp, team.WithApproval(true), team.WithCheckpoint(cp),
+		team.WithDecision(team.Decision{Decision: team.DecisionRevise, Note: "Shorter.", By: "eic"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != "max messages reached (4)" || cp.Awaiting {
+		t.Fatalf("second leg: stop %q awaiting %v after %d messages; want the cap of the whole run", res.StopReason, cp.Awaiting, len(cp.Messages))
+	}
+	if diff := cmp.Diff([]string{"Reporter", "Editor", team.EditorInChief, "Reporter"}, sources(cp.Messages)); diff != "" {
+		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+}

@@ -99,6 +99,22 @@ func (t *Tracker) Add(u model.Usage) {
 	t.spentTokens += u.TotalTokens()
 }
 
+// ForRun returns next with a new Tracker for budget r travelling in the
+// context of each call (WithTracker), for a budget middleware below it
+// shared by every run. spent is what the run spent before (a run resumed
+// from its checkpoint: a revision, a crash): it counts against r, so every
+// leg of a run shares one budget. A zero r returns next as it is.
+func ForRun(next model.Client, r Run, spent model.Usage) model.Client {
+	if r.MaxUSD <= 0 && r.MaxTokens <= 0 {
+		return next
+	}
+	tr := NewTracker(r)
+	tr.Add(spent)
+	return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		return next.Complete(WithTracker(ctx, tr), req)
+	})
+}
+
 // reserve holds a call's worst case, or says why it may not be made.
 func (t *Tracker) reserve(usd float64, tokens int) error {
 	t.mu.Lock()
