@@ -111,12 +111,14 @@ func approvalView(run *store.Run, cp team.Checkpoint) *store.Approval {
 }
 
 func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store.Key) {
-	run, err := s.visibleRun(r.Context(), k, r.PathValue("id"))
-	if err != nil {
+	// The role first: a caller who may not decide gets the same 403 for
+	// every run id, so it learns nothing of which runs exist.
+	if err := need(k, identity.RoleEditorInChief); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := need(k, identity.RoleEditorInChief); err != nil {
+	run, err := s.visibleRun(r.Context(), k, r.PathValue("id"))
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -140,7 +142,14 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store
 		return
 	}
 	s.log.Info("approval decided", "run", run.ID, "decision", d.Decision, "by", d.By)
-	writeJSON(w, http.StatusAccepted, s.viewOf(run))
+	v := s.viewOf(run)
+	// The decision just recorded is in the answer, as GET shows it.
+	if cp, _, err := s.checkpointOf(r.Context(), run.ID); err == nil {
+		v.Approval = approvalView(run, cp)
+	} else {
+		s.log.Warn("reading the decided run's decisions", "run", run.ID, "err", err)
+	}
+	writeJSON(w, http.StatusAccepted, v)
 }
 
 // errorText is an error's message without its package prefix.

@@ -85,6 +85,10 @@ func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {
 		t.Fatalf("waiting run: article %q approval %+v", waiting.Article, waiting.Approval)
 	}
 	calls := first.emu.Count()
+	// No decision yet is an empty list, not a missing one.
+	if _, raw := first.do("GET", "/v1/runs/"+v.ID, first.user, ""); !strings.Contains(string(raw), `"approval":{"required":true,"decisions":[]}`) {
+		t.Fatalf("waiting run's approval: %s", raw)
+	}
 
 	// The reporter who submitted it may not decide.
 	resp, b := first.decide(first.user, v.ID, `{"decision":"approve"}`)
@@ -127,6 +131,11 @@ func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("revise = %d %s", resp.StatusCode, b)
 	}
+	var accepted RunView
+	mustJSON(t, b, &accepted)
+	if a := accepted.Approval; a == nil || !a.Required || len(a.Decisions) != 1 || a.Decisions[0].Decision != "revise" || a.Decisions[0].Note != note {
+		t.Fatalf("the 202 of the revision shows approval %+v, want the decision just made", accepted.Approval)
+	}
 	again := second.waitStatus(eic, v.ID, store.StatusAwaitingApproval)
 	if reporterNoteRequests(second.emu, note) != 1 {
 		t.Fatal("the reporter's next prompt does not end with the editor-in-chief's note")
@@ -138,6 +147,10 @@ func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {
 	resp, b = second.decide(eic, v.ID, `{"decision":"approve","note":"Run it."}`)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("approve = %d %s", resp.StatusCode, b)
+	}
+	mustJSON(t, b, &accepted)
+	if a := accepted.Approval; a == nil || len(a.Decisions) != 2 || a.Decisions[1].Decision != "approve" || accepted.Status != store.StatusSucceeded {
+		t.Fatalf("the 202 of the approval: %s %+v", accepted.Status, accepted.Approval)
 	}
 	done := second.get(eic, v.ID)
 	if done.Status != store.StatusSucceeded || done.StopReason != team.StopApproved || done.FinishedAt.IsZero() {
@@ -476,7 +489,9 @@ func TestRoles_MatrixOnEveryEndpoint(t *testing.T) {
 		{"cancel someone else's run", "POST", func() string { return "/v1/runs/" + waitingRun() + "/cancel" }, "",
 			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 403, identity.RoleAdmin: 202}},
 		{"decide on someone else's run", "POST", func() string { return "/v1/runs/" + waitingRun() + "/decision" }, `{"decision":"reject"}`,
-			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
+			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
+		{"decide on a run that does not exist", "POST", func() string { return "/v1/runs/run_doesnotexist/decision" }, `{"decision":"reject"}`,
+			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 404, identity.RoleAdmin: 404}},
 		{"list keys", "GET", func() string { return "/v1/keys" }, "",
 			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 403, identity.RoleAdmin: 200}},
 	}

@@ -51,10 +51,11 @@ func (s Status) Finished() bool {
 
 // Approval is a run's approval gate: whether a person must approve it, and
 // the decisions made so far (kept in the run's event log as
-// approval_decided events; the store fills in only Required).
+// approval_decided events; the store fills in only Required). Decisions
+// nil is left out (a list of runs does not read them); empty is "[]".
 type Approval struct {
 	Required  bool            `json:"required"`
-	Decisions []team.Decision `json:"decisions,omitempty"`
+	Decisions []team.Decision `json:"decisions,omitzero"`
 }
 
 // RunOptions are a run's settings of tools, sources and grounding. The
