@@ -9,19 +9,39 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
-// inventingProxy stands between the CLI and the emulator: it passes every
-// request on and adds a figure no source has to each answer of
-// News_Reporter (the emulator never invents one), as a model might.
-func inventingProxy(t *testing.T, em *emulator.Running) string {
+// wireProxy stands between the CLI and the emulator: it passes every
+// request on and records its body; with invent it adds a figure no source
+// has to each answer of News_Reporter (the emulator never invents one), as
+// a model might.
+type wireProxy struct {
+	URL string
+
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+// requests returns the bodies of the requests so far.
+func (p *wireProxy) requests() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.bodies...)
+}
+
+func startWireProxy(t *testing.T, em *emulator.Running, invent bool) *wireProxy {
 	t.Helper()
+	p := &wireProxy{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		p.mu.Lock()
+		p.bodies = append(p.bodies, body)
+		p.mu.Unlock()
 		var req struct {
 			Messages []struct {
 				Role    string `json:"role"`
@@ -29,7 +49,7 @@ func inventingProxy(t *testing.T, em *emulator.Running) string {
 			} `json:"messages"`
 		}
 		_ = json.Unmarshal(body, &req)
-		reporter := len(req.Messages) > 0 && strings.HasPrefix(req.Messages[0].Content, "You are News_Reporter")
+		reporter := invent && len(req.Messages) > 0 && strings.HasPrefix(req.Messages[0].Content, "You are News_Reporter")
 		out, err := http.NewRequestWithContext(r.Context(), r.Method, em.URL+r.URL.RequestURI(), bytes.NewReader(body))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -68,7 +88,8 @@ func inventingProxy(t *testing.T, em *emulator.Running) string {
 		_, _ = w.Write(data)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	p.URL = srv.URL
+	return p
 }
 
 // A run whose reporter keeps a claim no source supports runs into its cap:
@@ -80,7 +101,7 @@ func TestRun_CappedWithUnsupportedClaimsExits1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer em.Close()
-	env, dir := cleanEnv(t, "AZURE_OPENAI_ENDPOINT="+inventingProxy(t, em), "AZURE_OPENAI_DEPLOYMENT=d", "AZURE_OPENAI_API_KEY=grounding-key")
+	env, dir := cleanEnv(t, "AZURE_OPENAI_ENDPOINT="+startWireProxy(t, em, true).URL, "AZURE_OPENAI_DEPLOYMENT=d", "AZURE_OPENAI_API_KEY=grounding-key")
 	r := runBinary(t, env, dir, "run", "--no-cache", "--no-tools", "--format", "json", "--max-messages", "5", facts)
 	if r.code != 1 || !strings.Contains(r.stderr, "the article still makes claims no source supports: 4.2 million") {
 		t.Fatalf("exit %d, want 1 and the unsupported claim named\n%s", r.code, r.stderr)

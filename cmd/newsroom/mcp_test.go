@@ -13,6 +13,9 @@ import (
 	"testing"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/mcptest"
 )
 
 // A desk's MCP server in these tests is this test binary run again with
@@ -227,5 +230,68 @@ func TestRun_MCPFlag(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr\n%s\nwant exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// --mcp NAME=URL connects to a streamable HTTP MCP server: its tools,
+// prefixed with the server's name, are in the reporter's requests on the
+// wire beside the built-in ones.
+func TestRun_MCPFlagWithAnHTTPServerGivesItsToolsToTheAgents(t *testing.T) {
+	srv := mcptest.HTTP(t, func() *sdk.Server {
+		s := sdk.NewServer(&sdk.Implementation{Name: "archive", Version: "1"}, nil)
+		sdk.AddTool(s, &sdk.Tool{Name: "lookup", Description: "Look a name up in the archive."}, func(_ context.Context, _ *sdk.CallToolRequest, in struct {
+			Name string `json:"name"`
+		}) (*sdk.CallToolResult, any, error) {
+			return mcptest.Text("no record of " + in.Name), nil, nil
+		})
+		return s
+	})
+	em, err := emulator.Start(emulator.Config{APIKey: "mcp-http-key"}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	wire := startWireProxy(t, em, false)
+	env, dir := cleanEnv(t, "AZURE_OPENAI_ENDPOINT="+wire.URL, "AZURE_OPENAI_DEPLOYMENT=d", "AZURE_OPENAI_API_KEY=mcp-http-key")
+	r := runBinary(t, env, dir, "run", "--no-cache", "--format", "json", "--mcp", "archive="+srv.URL, facts)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	type wireTool struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Parameters  json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	}
+	found := false
+	for _, body := range wire.requests() {
+		var req struct {
+			Messages []struct {
+				Content string `json:"content"`
+			} `json:"messages"`
+			Tools []wireTool `json:"tools"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 || !strings.HasPrefix(req.Messages[0].Content, "You are News_Reporter") {
+			continue
+		}
+		names := map[string]wireTool{}
+		var list []string
+		for _, tl := range req.Tools {
+			names[tl.Function.Name] = tl
+			list = append(list, tl.Function.Name)
+		}
+		lookup, ok := names["archive_lookup"]
+		if !ok || names["fetch_url"].Type != "function" {
+			t.Fatalf("the reporter's tools %v lack archive_lookup or fetch_url", list)
+		}
+		if lookup.Type != "function" || lookup.Function.Description != "Look a name up in the archive." || !strings.Contains(string(lookup.Function.Parameters), `"name"`) {
+			t.Fatalf("archive_lookup on the wire: %+v %s", lookup, lookup.Function.Parameters)
+		}
+		found = true
+	}
+	if !found {
+		t.Fatalf("no request of News_Reporter among %d", len(wire.requests()))
 	}
 }
