@@ -218,6 +218,24 @@ func TestPool_failsOver(t *testing.T) {
 		}
 	})
 
+	t.Run("on an answer slower than the attempt timeout (not streamed)", func(t *testing.T) {
+		primary, secondary := twoRegions(t)
+		var left leaves
+		p := build(t, file(t, primary, secondary, ""), pool.Config{AttemptTimeout: 300 * time.Millisecond, OnLeave: left.record})
+		primary.Force(t, emulator.ForcedFault{Fault: emulator.FaultStall, StallMS: 20000})
+		start := time.Now()
+		resp := mustAnswer(t, p, request("Facts: the primary answers too slowly."))
+		if resp.Deployment != "secondary" || resp.Content == "" {
+			t.Errorf("answered by %q with %d bytes, want the secondary", resp.Deployment, len(resp.Content))
+		}
+		if time.Since(start) >= 20*time.Second {
+			t.Error("the call waited out the slow answer")
+		}
+		if got := left.String(); got != "primary:timeout" {
+			t.Errorf("leaves %q, want primary:timeout", got)
+		}
+	})
+
 	t.Run("when the primary's process is gone", func(t *testing.T) {
 		// A dead endpoint: a port nothing listens on (connection refused).
 		_, secondary := twoRegions(t)
