@@ -269,3 +269,128 @@ func TestRun_TeamFileNamesPoolsAndDeployments(t *testing.T) {
 		t.Errorf("system prompt -> endpoint/deployment: %v", wire)
 	}
 }
+
+// TestRun_PoolAndSimilarityFromTheEnvironment configures the deployments file
+// and the similarity cache through NEWSROOM_DEPLOYMENTS_FILE,
+// NEWSROOM_CACHE_SIMILARITY and NEWSROOM_EMBEDDINGS_DEPLOYMENT alone: the
+// pool's deployment answers (not the offline emulator) and a paraphrase gets
+// similar hits.
+func TestRun_PoolAndSimilarityFromTheEnvironment(t *testing.T) {
+	t.Parallel()
+	const key = "pool-env-key"
+	em, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	env, dir := cleanEnv(t, "POOL_KEY="+key)
+	file := writePoolFile(t, dir, "deployments:\n  - name: eastus\n    endpoint: "+em.URL+"\n    deployment: gpt-4o\n    api_key_env: POOL_KEY\n")
+	env = append(env, "NEWSROOM_DEPLOYMENTS_FILE="+file, "NEWSROOM_CACHE_SIMILARITY=0.9",
+		"NEWSROOM_EMBEDDINGS_DEPLOYMENT=text-embedding-3-small")
+	run := func(task string) (deployments map[string]int, similar int) {
+		t.Helper()
+		r := runBinary(t, env, dir, "run", "--format", "json", "--cache-path", filepath.Join(dir, "responses.db"), task)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		var doc struct {
+			Messages []struct {
+				Deployment string  `json:"deployment"`
+				CacheMatch string  `json:"cache_match"`
+				Similarity float64 `json:"similarity"`
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+		}
+		deployments = map[string]int{}
+		for _, m := range doc.Messages[1:] {
+			if m.CacheMatch == "similar" && m.Similarity >= 0.9 {
+				similar++
+			} else {
+				deployments[m.Deployment]++
+			}
+		}
+		return deployments, similar
+	}
+	deps, _ := run(facts)
+	if len(deps) != 1 || deps["eastus"] == 0 {
+		t.Errorf("messages answered by %v, want the pool's eastus only", deps)
+	}
+	embeds := 0
+	for _, r := range em.Requests() {
+		if strings.HasSuffix(r.Path, "/embeddings") {
+			embeds++
+		}
+	}
+	if embeds == 0 {
+		t.Error("no embeddings request reached the pool's endpoint: the similarity cache is off")
+	}
+	paraphrase := "Facts: On Tuesday the city council approved a new bike lane on Main Street; construction, which starts in March, costs 2.1 million dollars."
+	if _, similar := run(paraphrase); similar == 0 {
+		t.Error("a paraphrase got no similar hit with NEWSROOM_CACHE_SIMILARITY=0.9")
+	}
+}
+
+// TestServe_MessageEventsCarryTheDeployment: serve over a pool whose primary
+// fails; each message event of a run, live on the SSE stream and replayed
+// from the store after the run, names the deployment that answered.
+func TestServe_MessageEventsCarryTheDeployment(t *testing.T) {
+	dir := isolate(t)
+	const key = "pool-serve-key"
+	t.Setenv("POOL_SERVE_KEY", key)
+	primary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Close()
+	secondary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secondary.Close()
+	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
+	file := writePoolFile(t, dir, "deployments:\n  - name: eastus\n    endpoint: "+primary.URL+
+		"\n    deployment: gpt-4o\n    api_key_env: POOL_SERVE_KEY\n  - name: swedencentral\n    endpoint: "+secondary.URL+
+		"\n    deployment: gpt-4o\n    api_key_env: POOL_SERVE_KEY\n    priority: 2\n")
+	srv := startServe(t, dir, "--deployments-file", file, "--drain-delay", "0s")
+	resp := srv.do(t, "POST", "/v1/runs", `{"task":"`+facts+`"}`)
+	var run struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&run)
+	resp.Body.Close()
+	if run.ID == "" {
+		t.Fatalf("POST /v1/runs: status %d", resp.StatusCode)
+	}
+	check := func(which, stream string) {
+		t.Helper()
+		n := 0
+		for block := range strings.SplitSeq(stream, "\n\n") {
+			if !strings.Contains(block, "event: message\n") {
+				continue
+			}
+			_, data, _ := strings.Cut(block, "data: ")
+			var e struct {
+				Message struct{ Source, Deployment string }
+			}
+			if err := json.Unmarshal([]byte(data), &e); err != nil {
+				t.Fatalf("%s: a message event is not JSON: %v\n%s", which, err, data)
+			}
+			if e.Message.Source == "user" {
+				continue
+			}
+			n++
+			if e.Message.Deployment != "swedencentral" {
+				t.Errorf("%s: %s's message event names deployment %q, want swedencentral", which, e.Message.Source, e.Message.Deployment)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no agent message event:\n%s", which, stream)
+		}
+	}
+	live := srv.follow(t, run.ID)
+	if !strings.Contains(live, "event: run_finished") {
+		t.Fatalf("the stream did not finish:\n%s", live)
+	}
+	check("live", live)
+	check("stored", srv.follow(t, run.ID))
+}
