@@ -358,9 +358,9 @@ func (s *Stack) Close() {
 
 // Client returns the client of a deployment: "" (or the configured
 // deployment's name) is the stack's default, the whole pipeline (over the
-// pool when there is one). Another name is ErrUnknownDeployment. A pool's
-// member names are known to the stack (Pool.Names); a client pinned to one
-// member is the next step for desks that name a deployment.
+// pool when there is one). Another name is ErrUnknownDeployment. Desks
+// that name a pool or one of its deployments need no client of their own:
+// the pool routes by each request's Model (see model/pool).
 func (s *Stack) Client(deployment string) (model.Client, error) {
 	if deployment == "" || deployment == s.Info.Deployment {
 		return s.Pipeline.Client, nil
