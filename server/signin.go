@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,10 +21,21 @@ import (
 // again on every request (signature, issuer, audience, expiry), so any
 // instance accepts it and nothing is kept on the server. The CSRF cookie is
 // readable by the page, which echoes it in CSRFHeader on every write.
+//
+// Browsers keep a cookie only when its name and value fit in 4096 bytes,
+// and an Entra ID token listing many groups is longer: the token is split
+// across sessionCookie ("<parts>.<first part>") and sessionCookie_1,
+// sessionCookie_2, ... (the rest), each part under sessionChunk bytes.
 const (
 	sessionCookie = "newsroom_session"
-	csrfCookie    = "newsroom_csrf"
-	loginCookie   = "newsroom_login"
+	// sessionChunk is the most of the token one cookie holds: with the
+	// name and the count it stays well under 4000 bytes.
+	sessionChunk = 3800
+	// maxSessionParts bounds a session's cookies (about 30 KB of token;
+	// Entra ID leaves groups out of a token past 200 and says so).
+	maxSessionParts = 8
+	csrfCookie      = "newsroom_csrf"
+	loginCookie     = "newsroom_login"
 	// CSRFHeader carries the CSRF cookie's value on cookie-authenticated writes.
 	CSRFHeader = "X-CSRF-Token"
 )
@@ -69,11 +81,11 @@ func (s *Server) person(r *http.Request, bearer bool, token string) (k *store.Ke
 	if r.Header.Get("Authorization") != "" {
 		return nil, false, nil
 	}
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	raw, ok := readSession(r)
+	if !ok {
 		return nil, false, nil
 	}
-	p, err := s.cfg.OIDC.Verifier.Verify(r.Context(), c.Value)
+	p, err := s.cfg.OIDC.Verifier.Verify(r.Context(), raw)
 	if err != nil {
 		s.log.Info("session refused", "err", err)
 		return nil, true, errUnauthorized
@@ -137,6 +149,72 @@ func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 	http.SetCookie(w, c)
 }
 
+// sessionPart is the name of the session's i-th cookie (0 is sessionCookie).
+func sessionPart(i int) string {
+	if i == 0 {
+		return sessionCookie
+	}
+	return sessionCookie + "_" + strconv.Itoa(i)
+}
+
+var errTokenTooLarge = errors.New("server: the ID token is too large for the session cookies")
+
+// setSession stores the ID token in the session cookies, each HttpOnly, and
+// clears parts a longer earlier session left.
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, raw string, ttl time.Duration) error {
+	var parts []string
+	for rest := raw; rest != ""; {
+		n := min(len(rest), sessionChunk)
+		parts = append(parts, rest[:n])
+		rest = rest[n:]
+	}
+	if len(parts) == 0 || len(parts) > maxSessionParts {
+		return errTokenTooLarge
+	}
+	for i, part := range parts {
+		if i == 0 {
+			part = strconv.Itoa(len(parts)) + "." + part
+		}
+		s.setCookie(w, r, sessionPart(i), part, ttl, true)
+	}
+	s.clearSession(w, r, len(parts))
+	return nil
+}
+
+// clearSession clears the session cookies the request carries from part
+// from on.
+func (s *Server) clearSession(w http.ResponseWriter, r *http.Request, from int) {
+	for i := from; i < maxSessionParts; i++ {
+		if _, err := r.Cookie(sessionPart(i)); err == nil {
+			s.setCookie(w, r, sessionPart(i), "", -1, true)
+		}
+	}
+}
+
+// readSession joins the ID token of the session cookies; false when there
+// is no session or a part is missing (a browser that dropped one).
+func readSession(r *http.Request) (string, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	count, first, found := strings.Cut(c.Value, ".")
+	n, err := strconv.Atoi(count)
+	if !found || err != nil || n < 1 || n > maxSessionParts {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(first)
+	for i := 1; i < n; i++ {
+		c, err := r.Cookie(sessionPart(i))
+		if err != nil || c.Value == "" {
+			return "", false
+		}
+		b.WriteString(c.Value)
+	}
+	return b.String(), true
+}
+
 // handleLogin starts the authorization code flow with PKCE: state, nonce and
 // the code verifier wait in a short-lived cookie.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -197,7 +275,11 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if !tok.Expiry.IsZero() {
 		ttl = max(time.Until(tok.Expiry), time.Minute)
 	}
-	s.setCookie(w, r, sessionCookie, raw, ttl, true)
+	if err := s.setSession(w, r, raw, ttl); err != nil {
+		s.log.Warn("sign-in ID token too large for the session", "bytes", len(raw))
+		bad("the identity provider's token is too large to keep (" + strconv.Itoa(len(raw)) + " bytes); ask for fewer groups in it")
+		return
+	}
 	s.setCookie(w, r, csrfCookie, rand.Text(), ttl, false)
 	s.log.Info("signed in", "who", p.ID, "role", p.Role.String())
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -216,6 +298,7 @@ func errorKind(err error) string {
 // handleLogout ends the session (a write: CSRF-checked like any other).
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *store.Key) {
 	s.setCookie(w, r, sessionCookie, "", -1, true)
+	s.clearSession(w, r, 1)
 	s.setCookie(w, r, csrfCookie, "", -1, false)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -142,23 +142,33 @@ func TestOIDC_BearerTokensAndTheBadTokenMatrix(t *testing.T) {
 // the client holding the session cookies and the callback's cookies.
 func signIn(t *testing.T, e *env, iss *oidctest.Issuer) (*http.Client, []*http.Cookie) {
 	t.Helper()
+	c, cookies, _ := signInAt(t, e.ts.URL, iss.Client().Transport, iss)
+	return c, cookies
+}
+
+// signInAt is signIn against the service at base, through transport; it
+// also returns every cookie the service set on the way.
+func signInAt(t *testing.T, base string, transport http.RoundTripper, iss *oidctest.Issuer) (*http.Client, []*http.Cookie, []*http.Cookie) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Transport: iss.Client().Transport, Jar: jar,
+	c := &http.Client{Transport: transport, Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	next := e.ts.URL + "/auth/login"
-	var callbackCookies []*http.Cookie
+	next := base + "/auth/login"
+	var all []*http.Cookie
 	for range 4 {
 		resp, err := c.Get(next)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if strings.HasPrefix(next, base) {
+			all = append(all, resp.Cookies()...)
+		}
 		if strings.Contains(next, "/auth/callback") {
-			callbackCookies = resp.Cookies()
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("callback = %d", resp.StatusCode)
 			}
-			return c, callbackCookies
+			return c, resp.Cookies(), all
 		}
 		if resp.StatusCode != http.StatusFound {
 			t.Fatalf("GET %s = %d", next, resp.StatusCode)
@@ -176,7 +186,7 @@ func signIn(t *testing.T, e *env, iss *oidctest.Issuer) (*http.Client, []*http.C
 		next = loc.String()
 	}
 	t.Fatal("the sign-in did not reach the callback")
-	return nil, nil
+	return nil, nil, nil
 }
 
 func TestOIDC_SignInSessionAndCSRF(t *testing.T) {
