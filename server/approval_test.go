@@ -458,46 +458,90 @@ func TestApproval_DecisionRacingACancel(t *testing.T) {
 	}
 }
 
+// metricsStub stands in for the Prometheus handler: the matrix checks who
+// may reach /metrics, not what it says.
+var metricsStub = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("up 1\n")) })
+
 func TestRoles_MatrixOnEveryEndpoint(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{cfg: Config{RequireApproval: true, KeyRateLimit: -1}})
-	keys := map[identity.Role]string{}
+	e := newEnv(t, envOpts{cfg: Config{RequireApproval: true, KeyRateLimit: -1, Metrics: metricsStub}})
+	callers := map[identity.Role]string{}
 	for _, r := range []identity.Role{identity.RoleReader, identity.RoleReporter, identity.RoleEditorInChief, identity.RoleAdmin} {
-		keys[r] = e.roleKey(r)
+		callers[r] = e.roleKey(r)
 	}
-	owner := e.roleKey(identity.RoleReporter) // owns the runs the others act on
-	waitingRun := func() string {
-		v := e.create(owner, `{"task":"Facts: A ferry resumed service."}`)
-		e.waitStatus(owner, v.ID, store.StatusAwaitingApproval)
+	roleMatrix(t, e, callers, e.roleKey(identity.RoleReporter))
+
+	// Keys made before roles keep what they could do: admin keys are admin,
+	// the others reporters.
+	if resp, _ := e.do("GET", "/v1/keys", e.admin, ""); resp.StatusCode != 200 {
+		t.Errorf("an old admin key lists keys: %d", resp.StatusCode)
+	}
+	someone := e.create(e.user, `{"task":"Facts: A ferry resumed service."}`)
+	e.waitStatus(e.user, someone.ID, store.StatusAwaitingApproval)
+	if resp, _ := e.do("POST", "/v1/runs/"+someone.ID+"/decision", e.admin, `{"decision":"approve"}`); resp.StatusCode != 202 {
+		t.Errorf("an old admin key decides: %d", resp.StatusCode)
+	}
+}
+
+// TestRoles_MatrixWithSignedInPeople runs the role matrix again with
+// OpenID Connect tokens whose roles claim carries each role.
+func TestRoles_MatrixWithSignedInPeople(t *testing.T) {
+	t.Parallel()
+	e, iss, _ := oidcEnv(t, Config{RequireApproval: true, Metrics: metricsStub})
+	callers := map[identity.Role]string{}
+	for _, r := range []identity.Role{identity.RoleReader, identity.RoleReporter, identity.RoleEditorInChief, identity.RoleAdmin} {
+		callers[r] = iss.Sign(t, claimsWith(iss.Claims("sub-"+r.String()), "oid", "oid-"+r.String(), "roles", []string{r.String()}))
+	}
+	owner := iss.Sign(t, claimsWith(iss.Claims("sub-owner"), "oid", "oid-owner", "roles", []string{"reporter"}))
+	roleMatrix(t, e, callers, owner)
+}
+
+// roleMatrix checks what each role may do on every endpoint, callers
+// holding a bearer secret (an API key or a token) per role; owner, a
+// reporter, owns the runs the others act on.
+func roleMatrix(t *testing.T, e *env, callers map[identity.Role]string, owner string) {
+	t.Helper()
+	waitingRun := func(by string) string {
+		v := e.create(by, `{"task":"Facts: A ferry resumed service."}`)
+		e.waitStatus(by, v.ID, store.StatusAwaitingApproval)
 		return v.ID
 	}
-	someone := waitingRun()
+	someone := waitingRun(owner)
 	type want map[identity.Role]int
+	all := func(code int) want {
+		return want{identity.RoleReader: code, identity.RoleReporter: code, identity.RoleEditorInChief: code, identity.RoleAdmin: code}
+	}
 	cases := []struct {
 		name   string
 		method string
-		path   func() string
+		path   func(caller string) string
 		body   string
 		want   want
 	}{
-		{"submit a run", "POST", func() string { return "/v1/runs" }, `{"task":"Facts: x.","approval":"none"}`,
+		{"submit a run", "POST", func(string) string { return "/v1/runs" }, `{"task":"Facts: x.","approval":"none"}`,
 			want{identity.RoleReader: 403, identity.RoleReporter: 202, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
-		{"list runs", "GET", func() string { return "/v1/runs" }, "",
-			want{identity.RoleReader: 200, identity.RoleReporter: 200, identity.RoleEditorInChief: 200, identity.RoleAdmin: 200}},
-		{"see someone else's run", "GET", func() string { return "/v1/runs/" + someone }, "",
+		{"list runs", "GET", func(string) string { return "/v1/runs" }, "", all(200)},
+		{"see someone else's run", "GET", func(string) string { return "/v1/runs/" + someone }, "",
 			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 200, identity.RoleAdmin: 200}},
-		{"cancel someone else's run", "POST", func() string { return "/v1/runs/" + waitingRun() + "/cancel" }, "",
+		{"cancel someone else's run", "POST", func(string) string { return "/v1/runs/" + waitingRun(owner) + "/cancel" }, "",
 			want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 403, identity.RoleAdmin: 202}},
-		{"decide on someone else's run", "POST", func() string { return "/v1/runs/" + waitingRun() + "/decision" }, `{"decision":"reject"}`,
+		{"cancel their own run", "POST", func(caller string) string { return "/v1/runs/" + waitingRun(caller) + "/cancel" }, "",
+			want{identity.RoleReporter: 202, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
+		{"decide on someone else's run", "POST", func(string) string { return "/v1/runs/" + waitingRun(owner) + "/decision" }, `{"decision":"reject"}`,
 			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 202, identity.RoleAdmin: 202}},
-		{"decide on a run that does not exist", "POST", func() string { return "/v1/runs/run_doesnotexist/decision" }, `{"decision":"reject"}`,
+		{"decide on a run that does not exist", "POST", func(string) string { return "/v1/runs/run_doesnotexist/decision" }, `{"decision":"reject"}`,
 			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 404, identity.RoleAdmin: 404}},
-		{"list keys", "GET", func() string { return "/v1/keys" }, "",
+		{"list keys", "GET", func(string) string { return "/v1/keys" }, "",
+			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 403, identity.RoleAdmin: 200}},
+		{"who am I", "GET", func(string) string { return "/v1/me" }, "", all(200)},
+		{"list teams", "GET", func(string) string { return "/v1/teams" }, "", all(200)},
+		{"sign out", "POST", func(string) string { return "/auth/logout" }, "", all(204)},
+		{"read the metrics", "GET", func(string) string { return "/metrics" }, "",
 			want{identity.RoleReader: 403, identity.RoleReporter: 403, identity.RoleEditorInChief: 403, identity.RoleAdmin: 200}},
 	}
 	for _, c := range cases {
 		for role, code := range c.want {
-			resp, b := e.do(c.method, c.path(), keys[role], c.body)
+			resp, b := e.do(c.method, c.path(callers[role]), callers[role], c.body)
 			if resp.StatusCode != code {
 				t.Errorf("%s as %s = %d %s, want %d", c.name, role, resp.StatusCode, b, code)
 				continue
@@ -506,15 +550,24 @@ func TestRoles_MatrixOnEveryEndpoint(t *testing.T) {
 				t.Errorf("%s as %s: 403 without the role needed: %s", c.name, role, b)
 			}
 		}
-		if resp, _ := e.do(c.method, c.path(), "", c.body); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := e.do(c.method, c.path(owner), "", c.body); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s without a key = %d, want 401", c.name, resp.StatusCode)
 		}
 	}
+	// What /v1/me says each may do.
+	for role, caller := range callers {
+		_, b := e.do("GET", "/v1/me", caller, "")
+		var me MeView
+		mustJSON(t, b, &me)
+		if me.Role != role.String() || me.CanDecide != role.Allows(identity.RoleEditorInChief) {
+			t.Errorf("me as %s = %s", role, b)
+		}
+	}
 	// The events of someone else's run follow the same rule as the run.
-	for role, code := range (want{identity.RoleReporter: 404, identity.RoleEditorInChief: 200}) {
+	for role, code := range (want{identity.RoleReader: 404, identity.RoleReporter: 404, identity.RoleEditorInChief: 200}) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/v1/runs/"+someone+"/events", nil)
-		req.Header.Set("Authorization", "Bearer "+keys[role])
+		req.Header.Set("Authorization", "Bearer "+callers[role])
 		resp, err := e.ts.Client().Do(req)
 		if err != nil {
 			cancel()
@@ -527,23 +580,15 @@ func TestRoles_MatrixOnEveryEndpoint(t *testing.T) {
 		}
 	}
 	// A reader sees only their own runs in the list; an editor-in-chief all.
-	_, b := e.do("GET", "/v1/runs", keys[identity.RoleReader], "")
+	_, b := e.do("GET", "/v1/runs", callers[identity.RoleReader], "")
 	var list RunList
 	mustJSON(t, b, &list)
 	if len(list.Runs) != 0 {
 		t.Errorf("a reader's list shows %d runs of others", len(list.Runs))
 	}
-	_, b = e.do("GET", "/v1/runs?status=awaiting_approval", keys[identity.RoleEditorInChief], "")
+	_, b = e.do("GET", "/v1/runs?status=awaiting_approval", callers[identity.RoleEditorInChief], "")
 	mustJSON(t, b, &list)
 	if len(list.Runs) == 0 || list.Runs[0].Status != store.StatusAwaitingApproval {
 		t.Errorf("the editor-in-chief's waiting list: %s", b)
-	}
-	// Keys made before roles keep what they could do: admin keys are admin,
-	// the others reporters.
-	if resp, _ := e.do("GET", "/v1/keys", e.admin, ""); resp.StatusCode != 200 {
-		t.Errorf("an old admin key lists keys: %d", resp.StatusCode)
-	}
-	if resp, _ := e.do("POST", "/v1/runs/"+someone+"/decision", e.admin, `{"decision":"approve"}`); resp.StatusCode != 202 {
-		t.Errorf("an old admin key decides: %d", resp.StatusCode)
 	}
 }
