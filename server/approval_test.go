@@ -19,6 +19,7 @@ import (
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/termination"
 )
 
 const approvalTask = `{"task":"Facts: The city council approved a bike lane on Main Street on Tuesday.","approval":"required"}`
@@ -153,7 +154,7 @@ func testApprovalRestart(t *testing.T, open func(t testing.TB) store.Store) {
 		t.Fatalf("the 202 of the approval: %s %+v", accepted.Status, accepted.Approval)
 	}
 	done := second.get(eic, v.ID)
-	if done.Status != store.StatusSucceeded || done.StopReason != team.StopApproved || done.FinishedAt.IsZero() {
+	if done.Status != store.StatusSucceeded || done.StopReason != team.StopApproved || done.StopReasonKind != termination.KindApproved || done.FinishedAt.IsZero() {
 		t.Fatalf("approved run: %s %q", done.Status, done.StopReason)
 	}
 	ds := done.Approval.Decisions
@@ -403,12 +404,14 @@ func TestApproval_RejectExpireAndSSE(t *testing.T) {
 	if !strings.Contains(joined, "approval_requested") || !strings.HasSuffix(joined, "approval_decided,run_finished") {
 		t.Fatalf("SSE events %s", joined)
 	}
-	if got := e.get(e.user, rj.ID); got.Status != store.StatusRejected {
-		t.Fatalf("rejected run is %s", got.Status)
+	if got := e.get(e.user, rj.ID); got.Status != store.StatusRejected || got.StopReasonKind != termination.KindRejected {
+		t.Fatalf("rejected run is %s (kind %q)", got.Status, got.StopReasonKind)
 	}
 
 	ex := e.create(e.user, `{"task":"Facts: A bridge reopened."}`)
-	e.waitStatus(e.user, ex.ID, store.StatusAwaitingApproval)
+	if w := e.waitStatus(e.user, ex.ID, store.StatusAwaitingApproval); w.StopReasonKind != termination.KindAwaitingApproval {
+		t.Fatalf("waiting run's stop reason kind %q", w.StopReasonKind)
+	}
 	if n, err := e.srv.expireWaiting(context.Background()); err != nil || n != 0 {
 		t.Fatalf("expired %d (err %v) before the timeout", n, err)
 	}
@@ -416,8 +419,8 @@ func TestApproval_RejectExpireAndSSE(t *testing.T) {
 	if n, err := e.srv.expireWaiting(context.Background()); err != nil || n != 1 {
 		t.Fatalf("expired %d (err %v), want 1", n, err)
 	}
-	if got := e.get(e.user, ex.ID); got.Status != store.StatusExpired || !strings.Contains(got.StopReason, "72h") {
-		t.Fatalf("forgotten run: %s %q", got.Status, got.StopReason)
+	if got := e.get(e.user, ex.ID); got.Status != store.StatusExpired || !strings.Contains(got.StopReason, "72h") || got.StopReasonKind != termination.KindExpired {
+		t.Fatalf("forgotten run: %s %q (kind %q)", got.Status, got.StopReason, got.StopReasonKind)
 	}
 	if resp, _ := e.decide(eic, ex.ID, `{"decision":"approve"}`); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("decision on an expired run = %d", resp.StatusCode)

@@ -27,17 +27,24 @@ const (
 	// claims no source supports.
 	KindGrounding Kind = "grounding"
 	KindError     Kind = "error"
-	KindOther     Kind = "other"
+	// The approval gate: a run waiting for a person's decision, approved,
+	// rejected, or forgotten until its approval timeout.
+	KindAwaitingApproval Kind = "awaiting_approval"
+	KindApproved         Kind = "approved"
+	KindRejected         Kind = "rejected"
+	KindExpired          Kind = "expired"
+	KindOther            Kind = "other"
 )
 
 // Kinds lists every Kind, for documentation and tests.
 var Kinds = []Kind{KindVerdict, KindTextMention, KindMaxMessages, KindTokenLimit, KindBudget, KindTimeout,
-	KindSourceMatch, KindExternal, KindCancelled, KindContentFilter, KindShutdown, KindGrounding, KindError, KindOther}
+	KindSourceMatch, KindExternal, KindCancelled, KindContentFilter, KindShutdown, KindGrounding, KindError,
+	KindAwaitingApproval, KindApproved, KindRejected, KindExpired, KindOther}
 
 // kindPrefixes map the start of each stop reason newsroom writes to its kind:
 // the conditions of this package, the budget and content-filter stops of the
-// model middleware (model.StopError), and the run loop's and the service's
-// own reasons. The tests of this package build every one of those reasons
+// model middleware (model.StopError), the run loop's and the approval
+// gate's (team.StopApproved, ...), and the service's own reasons. The tests of this package build every one of those reasons
 // and check their kinds, so a reworded reason cannot fall out of its kind
 // unnoticed.
 var kindPrefixes = []struct {
@@ -58,6 +65,10 @@ var kindPrefixes = []struct {
 	{"server shutting down", KindShutdown},
 	{"grounding:", KindGrounding},
 	{"error", KindError},
+	{"awaiting approval", KindAwaitingApproval},
+	{"approved", KindApproved},
+	{"rejected", KindRejected},
+	{"approval timed out", KindExpired},
 }
 
 // KindOf returns the kind of a stop reason. An And of several conditions

@@ -10,6 +10,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/model/retry"
+	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/termination"
 )
 
@@ -70,6 +71,12 @@ func TestKindOf_EveryReasonNewsroomWrites(t *testing.T) {
 		{"the run loop's error", "error", termination.KindError},
 		{"a user's cancel", "cancelled by user", termination.KindCancelled},
 		{"shutdown", "server shutting down", termination.KindShutdown},
+		{"waiting for a decision", team.StopAwaitingApproval, termination.KindAwaitingApproval},
+		{"approved", team.StopApproved, termination.KindApproved},
+		{"rejected", team.StopRejected, termination.KindRejected},
+		// The service's sweep writes it (server.expireWaiting); the server's
+		// tests check an expired run's kind.
+		{"the approval timed out", "approval timed out after 72h0m0s", termination.KindExpired},
 		{"someone else's condition", "the moon is full", termination.KindOther},
 	}
 	for _, c := range cases {
