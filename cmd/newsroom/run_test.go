@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,10 +25,15 @@ const facts = "Facts: The city council approved a new bike lane on Main Street o
 
 // binary is the newsroom command built once for the tests that run it as a
 // user would, in a process of its own (its environment, its certificate roots).
-var binary string
+var (
+	binary   string
+	binaryMu sync.Mutex // parallel tests ask for it at once
+)
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	binaryMu.Lock()
+	defer binaryMu.Unlock()
 	if binary != "" {
 		return binary
 	}
