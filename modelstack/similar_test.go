@@ -3,7 +3,6 @@ package modelstack_test
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -105,14 +104,12 @@ func TestBuild_FailingEmbeddingsNeverFailTheCall(t *testing.T) {
 	t.Parallel()
 	em := startEmulator(t, emulator.Config{APIKey: similarKey})
 	target, _ := url.Parse(em.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	direct := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		direct(r)
-		if strings.HasSuffix(r.URL.Path, "/embeddings") {
-			r.Header.Set(emulator.HeaderFault, string(emulator.Fault503))
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		if strings.HasSuffix(r.Out.URL.Path, "/embeddings") {
+			r.Out.Header.Set(emulator.HeaderFault, string(emulator.Fault503))
 		}
-	}
+	}}
 	front := httptest.NewServer(proxy)
 	t.Cleanup(front.Close)
 
