@@ -70,8 +70,14 @@ type stackConfig struct {
 	cache      cache.Config
 	// bottom wraps the provider (below the limiter): the benchmarks' meter.
 	bottom model.Middleware
-	// similar is the similarity cache.
-	similar model.Middleware
+	// similarity turns the stack's similarity cache on at this threshold
+	// (a memory index, the embeddings deployment embeddingsDeployment on
+	// the same emulator); similar adjusts it.
+	similarity float64
+	similar    modelstack.SimilarOptions
+	// pool, when it names deployments, makes the stack a pool of them in
+	// place of the one emulator at url.
+	pool modelstack.PoolOptions
 }
 
 // newStack builds the production stack over a provider to the emulator,
@@ -84,9 +90,12 @@ func newStack(sc stackConfig) (*pipeline.Pipeline, error) {
 	cfg := &config.Config{RPM: sc.quota.RequestsPerMinute, TPM: sc.quota.TokensPerMinute,
 		Model: config.Model{Kind: config.KindAzure, Endpoint: sc.url, Deployment: Deployment,
 			Model: emulator.DefaultModelName, APIKey: config.Secret(apiKey)}}
+	if sc.similarity > 0 {
+		cfg.Cache, cfg.CacheSimilarity, cfg.EmbeddingsDeployment = config.CacheMemory, sc.similarity, embeddingsDeployment
+	}
 	cc := sc.cache
 	st, err := modelstack.Build(context.Background(), modelstack.Options{Config: cfg, HTTPClient: sc.httpClient,
-		Limiter: lim, LimiterOff: sc.limiterOff, Retry: sc.retry, Cache: &cc, Bottom: sc.bottom, Similar: sc.similar})
+		Limiter: lim, LimiterOff: sc.limiterOff, Retry: sc.retry, Cache: &cc, Bottom: sc.bottom, Similar: sc.similar, Pool: sc.pool})
 	if err != nil {
 		return nil, err
 	}

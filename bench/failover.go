@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,9 +14,8 @@ import (
 	"github.com/newsroom-dev/newsroom/httpx"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/pool"
-	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
-	"github.com/newsroom-dev/newsroom/pipeline"
+	"github.com/newsroom-dev/newsroom/modelstack"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -69,13 +68,27 @@ type FailoverReport struct {
 	FirstError string `json:"first_error,omitempty"`
 }
 
-// callTrace is filled by the members for the recorder above the pool.
+// callTrace is filled by the HTTP client for the recorder above the stack.
 type callTrace struct {
-	mu       sync.Mutex
-	answered time.Duration // how long the answering attempt took
+	mu   sync.Mutex
+	last time.Time // when the call's latest attempt started
 }
 
 type traceKey struct{}
+
+// attemptClock is the benchmark's HTTP transport: it notes in the call's
+// trace when each request to a deployment starts. Attempts of one call are
+// sequential, so the last noted is the answering one.
+type attemptClock struct{ next http.RoundTripper }
+
+func (a attemptClock) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tr, ok := req.Context().Value(traceKey{}).(*callTrace); ok {
+		tr.mu.Lock()
+		tr.last = time.Now()
+		tr.mu.Unlock()
+	}
+	return a.next.RoundTrip(req)
+}
 
 // Failover runs teams on a pool of two emulators, makes the primary fail,
 // then recover, and measures what the runs noticed.
@@ -115,35 +128,22 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 		}
 		defer ems[i].Close()
 	}
-	hc := httpx.NewClient(httpx.Options{})
-	lim := ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: 100000, TokensPerMinute: 100000000})
-	var members []pool.Member
+	// The pool of the two emulators, built by modelstack as run and serve
+	// build a deployments file's pool; only the timeouts are the
+	// benchmark's. The HTTP client marks when each attempt of a call
+	// starts: the last is the one that answered.
+	f := &pool.File{Path: "bench failover"}
 	for i, name := range []string{"primary", "secondary"} {
-		prov, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: ems[i].URL, Deployment: Deployment,
-			APIKey: apiKey, HTTPClient: hc})
-		if err != nil {
-			return nil, err
-		}
-		inner := ratelimit.Wrap(prov, ratelimit.Config{Limiter: lim, Deployment: name})
-		u, _ := url.Parse(ems[i].URL)
-		members = append(members, pool.Member{Name: name, Priority: i + 1, Address: u.Host,
-			Client: model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
-				start := time.Now()
-				resp, err := inner.Complete(ctx, req)
-				if tr, ok := ctx.Value(traceKey{}).(*callTrace); ok && err == nil {
-					tr.mu.Lock()
-					tr.answered = time.Since(start)
-					tr.mu.Unlock()
-				}
-				return resp, err
-			})})
+		f.Deployments = append(f.Deployments, pool.Deployment{Name: name, Endpoint: ems[i].URL, Deployment: Deployment,
+			APIKey: apiKey, Priority: i + 1, Weight: 1, Model: emulator.DefaultModelName})
 	}
+	hc := httpx.NewClient(httpx.Options{})
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc.Transport = attemptClock{next: next}
 	var failovers atomic.Int64
-	p, err := pool.New(pool.Config{Members: members, StallTimeout: cfg.StallTimeout, CoolDown: cfg.CoolDown,
-		OnFailover: func(string, error) { failovers.Add(1) }})
-	if err != nil {
-		return nil, err
-	}
 
 	type call struct {
 		start      time.Duration // since the benchmark began
@@ -155,24 +155,31 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 		calls []call
 	)
 	begin := time.Now()
-	recorder := func(next model.Client) model.Client {
-		return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
-			tr := &callTrace{}
-			start := time.Now()
-			resp, err := next.Complete(context.WithValue(ctx, traceKey{}, tr), req)
-			if err == nil {
-				tr.mu.Lock()
-				c := call{start: start.Sub(begin), added: max(time.Since(start)-tr.answered, 0), deployment: resp.Deployment}
-				tr.mu.Unlock()
-				mu.Lock()
-				calls = append(calls, c)
-				mu.Unlock()
-			}
-			return resp, err
-		})
+	pl, err := newStack(stackConfig{httpClient: hc, limiterOff: true,
+		quota: ratelimit.LimiterConfig{RequestsPerMinute: 100000, TokensPerMinute: 100000000},
+		pool: modelstack.PoolOptions{Deployments: f, StallTimeout: cfg.StallTimeout, CoolDown: cfg.CoolDown,
+			OnFailover: func(string, error) { failovers.Add(1) }}})
+	if err != nil {
+		return nil, err
 	}
-	pl := pipeline.New(pipeline.Config{Provider: p, Deployment: Deployment, ModelName: emulator.DefaultModelName,
-		LimiterOff: true, Telemetry: recorder})
+	// The recorder is outermost: a call's added latency is everything
+	// before its answering attempt started (failed attempts, stalls,
+	// retries and their waits).
+	client := model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		tr := &callTrace{}
+		start := time.Now()
+		tr.last = start
+		resp, err := pl.Client.Complete(context.WithValue(ctx, traceKey{}, tr), req)
+		if err == nil {
+			tr.mu.Lock()
+			c := call{start: start.Sub(begin), added: max(tr.last.Sub(start), 0), deployment: resp.Deployment}
+			tr.mu.Unlock()
+			mu.Lock()
+			calls = append(calls, c)
+			mu.Unlock()
+		}
+		return resp, err
+	})
 
 	rctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -182,7 +189,7 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 	for i := range cfg.Runs {
 		wg.Go(func() {
 			for n := 0; rctx.Err() == nil; n++ {
-				tm, err := desk.New(desk.Config{Team: teamName, Client: pl.Client})
+				tm, err := desk.New(desk.Config{Team: teamName, Client: client})
 				if err != nil {
 					failed.Add(1)
 					return

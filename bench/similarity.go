@@ -14,7 +14,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/cache/memory"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
 	"github.com/newsroom-dev/newsroom/model/cost"
-	"github.com/newsroom-dev/newsroom/model/provider"
+	"github.com/newsroom-dev/newsroom/modelstack"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
@@ -131,25 +131,16 @@ func Similarity(ctx context.Context, cfg SimilarityConfig) (*SimilarityReport, e
 		return nil, err
 	}
 	defer em.Close()
-	emb, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: embeddingsDeployment, APIKey: apiKey})
-	if err != nil {
-		return nil, err
-	}
-	prices := cost.Default()
-	if !prices.Known(embeddingsDeployment) {
+	if !cost.Default().Known(embeddingsDeployment) {
 		return nil, fmt.Errorf("bench: no built-in price for %s", embeddingsDeployment)
 	}
-	store := memory.New(memory.Config{})
 	var lookupTokens, refused atomic.Int64
-	sim := similar.New(similar.Config{Store: store, Index: similar.NewMemoryIndex(0), Embedder: emb,
-		Threshold: cfg.Threshold, Dimensions: cfg.Dimensions, Namespace: "bench",
-		PriceEmbedding: func(u model.Usage) float64 { usd, _ := prices.Cost(embeddingsDeployment, u); return usd },
-		OnLookup: func(result string, u model.Usage) {
-			lookupTokens.Add(int64(u.PromptTokens))
-			if result == similar.ResultRefused {
-				refused.Add(1)
-			}
-		}})
+	onLookup := func(result string, u model.Usage) {
+		lookupTokens.Add(int64(u.PromptTokens))
+		if result == similar.ResultRefused {
+			refused.Add(1)
+		}
+	}
 	type tally struct{ calls, hits, saved int }
 	var cur *tally
 	var total model.Usage // every call's usage, as a run's totals add it
@@ -167,8 +158,10 @@ func Similarity(ctx context.Context, cfg SimilarityConfig) (*SimilarityReport, e
 			return resp, err
 		})
 	}
-	p, err := newStack(stackConfig{url: em.URL, cache: cache.Config{Store: store, Namespace: "bench"}, limiterOff: true,
-		similar: sim})
+	// The exact and the similarity cache, as the stack builds them from
+	// the configuration: one memory store, one namespace (the stack's).
+	p, err := newStack(stackConfig{url: em.URL, cache: cache.Config{Store: memory.New(memory.Config{})}, limiterOff: true,
+		similarity: cfg.Threshold, similar: modelstack.SimilarOptions{Dimensions: cfg.Dimensions, OnLookup: onLookup}})
 	if err != nil {
 		return nil, err
 	}

@@ -98,9 +98,12 @@ type Options struct {
 	// a benchmark's meter, or serve's measure of the calls' sizes and
 	// durations (server.CallStats). Nil means none.
 	Bottom model.Middleware
-	// Similar, when set, replaces the configured similarity cache
-	// (benchmarks); the configured one is built by similarCache.
-	Similar model.Middleware
+	// Similar adjusts the configured similarity cache (a benchmark's
+	// embedding length and its tally of lookups).
+	Similar SimilarOptions
+	// Pool adjusts the deployments pool (a benchmark's deployments,
+	// timeouts and failover count).
+	Pool PoolOptions
 	// Spend keeps the daily spending for every instance of the service when
 	// no Redis is configured (NEWSROOM_REDIS_URL wins): `serve` passes the
 	// PostgreSQL store's (store/postgres Spend). Nil means this process
@@ -194,9 +197,9 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
 	var bottom model.Client
 	switch kind := cfg.Model.Kind; {
-	case cfg.DeploymentsFile != "":
+	case cfg.DeploymentsFile != "" || opts.Pool.Deployments != nil:
 		// A pool's members limit themselves, each in its own bucket.
-		s.Pool, err = buildPool(cfg, hc, log, opts.Telemetry)
+		s.Pool, err = buildPool(cfg, opts.Pool, hc, log, opts.Telemetry)
 		if err != nil {
 			return nil, err
 		}
@@ -294,9 +297,9 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Pool != nil {
 		namespace = "pool|" + strings.Join(s.Pool.Names(), ",")
 	}
-	similarMW := opts.Similar
-	if similarMW == nil && cc.Store != nil {
-		if similarMW, err = s.similarCache(ctx, cfg, cc.Store, embeddingsConfig(pc, s.Pool, hc), namespace, prices, log, opts.Telemetry); err != nil {
+	var similarMW model.Middleware
+	if cc.Store != nil {
+		if similarMW, err = s.similarCache(ctx, cfg, opts.Similar, cc.Store, embeddingsConfig(pc, s.Pool, hc), namespace, prices, log, opts.Telemetry); err != nil {
 			return nil, err
 		}
 	}

@@ -44,9 +44,19 @@ func embeddingsConfig(pc provider.Config, p *pool.Built, hc *http.Client) provid
 	return ec
 }
 
+// SimilarOptions adjust the configured similarity cache for a benchmark; the
+// zero value is the production cache.
+type SimilarOptions struct {
+	// Dimensions is the embeddings' length; 0 means EmbeddingDimensions.
+	Dimensions int
+	// OnLookup, when set, is told each lookup's result (similar.Result*) and
+	// its embedding usage, besides the metrics.
+	OnLookup func(result string, u model.Usage)
+}
+
 // similarCache builds the similarity cache beside the exact cache's store,
 // or returns nil when it is off (no cache-similarity).
-func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cache.Store, pc provider.Config, namespace string,
+func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, so SimilarOptions, store cache.Store, pc provider.Config, namespace string,
 	prices *cost.Table, log *slog.Logger, tel *telemetry.Provider) (model.Middleware, error) {
 	if cfg.CacheSimilarity <= 0 || store == nil {
 		return nil, nil
@@ -100,11 +110,18 @@ func (s *Stack) similarCache(ctx context.Context, cfg *config.Config, store cach
 		metric.WithDescription("similarity cache lookups by result: hit, miss, refused_fingerprint"))
 	tokens, _ := tel.Meter().Int64Counter(telemetry.MetricSimilarEmbeddingTokens, metric.WithUnit("{token}"),
 		metric.WithDescription("tokens sent to the embeddings deployment"))
+	dims := so.Dimensions
+	if dims <= 0 {
+		dims = EmbeddingDimensions
+	}
 	return similar.New(similar.Config{Store: store, Index: index, Embedder: emb, Threshold: cfg.CacheSimilarity,
-		Dimensions: EmbeddingDimensions, Namespace: namespace,
+		Dimensions: dims, Namespace: namespace,
 		OnLookup: func(result string, u model.Usage) {
 			lookups.Add(context.Background(), 1, metric.WithAttributes(telemetry.AttrCacheResult.String(result)))
 			tokens.Add(context.Background(), int64(u.PromptTokens))
+			if so.OnLookup != nil {
+				so.OnLookup(result, u)
+			}
 		},
 		OnStepAside: func(err error) {
 			log.Warn("the embeddings deployment failed: the similarity cache steps aside for this process",

@@ -99,7 +99,8 @@ within --grace and exits 0.`,
 	fs.StringVar(&o.clientIPHeader, "client-ip-header", os.Getenv("NEWSROOM_CLIENT_IP_HEADER"),
 		"header the load balancer puts the client address in, last entry used (App Service: X-Forwarded-For; env NEWSROOM_CLIENT_IP_HEADER)")
 	fs.DurationVar(&o.drainDelay, "drain-delay", 5*time.Second,
-		"on SIGTERM, how long the listener keeps answering (503 shutting_down for new work, /readyz 503) so the load balancer moves clients away; at most --grace")
+		"on SIGTERM, the least time the listener keeps answering (503 shutting_down for new work, /readyz 503) so the load balancer moves clients away; "+
+			"it stays open longer while runs are handed over, never beyond --grace")
 	fs.BoolVar(&o.requireApproval, "require-approval", os.Getenv("NEWSROOM_REQUIRE_APPROVAL") == "true",
 		`runs wait for an editor-in-chief's decision when the team is done, unless a run asks for "approval": "none" (env NEWSROOM_REQUIRE_APPROVAL=true)`)
 	fs.DurationVar(&o.approvalTimeout, "approval-timeout", server.DefaultApprovalTimeout, "a run nobody decides on within this long ends as expired")
