@@ -13,6 +13,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/modelstack"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
@@ -54,5 +55,31 @@ func TestBuild_PoolFailoverMetrics(t *testing.T) {
 	if len(lines) != 1 || !strings.Contains(lines[0], `newsroom_deployment="primary"`) ||
 		!strings.Contains(lines[0], `newsroom_pool_reason="server_error"`) || !strings.HasSuffix(lines[0], " 1") {
 		t.Errorf("failover series %q, want one: primary, server_error, 1", lines)
+	}
+}
+
+// TestBuild_PoolOptions: a stack over deployments given in Options (a
+// benchmark's emulators, no file) builds the same pool, with the given
+// stall timeout and failover hook.
+func TestBuild_PoolOptions(t *testing.T) {
+	primary := startEmulator(t, emulator.Config{APIKey: "right"})
+	secondary := startEmulator(t, emulator.Config{APIKey: "right"})
+	f := &pool.File{Path: "test", Deployments: []pool.Deployment{
+		{Name: "primary", Endpoint: primary.URL, Deployment: "gpt-4o", APIKey: "right", Priority: 1, Weight: 1},
+		{Name: "secondary", Endpoint: secondary.URL, Deployment: "gpt-4o", APIKey: "right", Priority: 2, Weight: 1}}}
+	var left []string
+	cfg := &config.Config{RPM: 600, TPM: 600_000, Model: config.Model{Kind: config.KindAzure}}
+	s := mustBuild(t, modelstack.Options{Config: cfg, RetryOff: true,
+		Pool: modelstack.PoolOptions{Deployments: f, OnFailover: func(from string, _ error) { left = append(left, from) }}})
+	if s.Pool == nil || fmt.Sprint(s.Info.Deployments) != "[primary secondary]" {
+		t.Fatalf("stack deployments = %v, want the pool of primary and secondary", s.Info.Deployments)
+	}
+	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
+	resp, err := s.Pipeline.Client.Complete(context.Background(), request())
+	if err != nil || resp.Deployment != "secondary" {
+		t.Fatalf("answered by %v, %v; want the secondary", resp, err)
+	}
+	if fmt.Sprint(left) != "[primary]" {
+		t.Errorf("OnFailover told %v, want [primary]", left)
 	}
 }
