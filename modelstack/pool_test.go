@@ -71,8 +71,8 @@ func TestBuild_PoolOptions(t *testing.T) {
 	cfg := &config.Config{RPM: 600, TPM: 600_000, Model: config.Model{Kind: config.KindAzure}}
 	s := mustBuild(t, modelstack.Options{Config: cfg, RetryOff: true,
 		Pool: modelstack.PoolOptions{Deployments: f, OnFailover: func(from string, _ error) { left = append(left, from) }}})
-	if s.Pool == nil || fmt.Sprint(s.Info.Deployments) != "[primary secondary]" {
-		t.Fatalf("stack deployments = %v, want the pool of primary and secondary", s.Info.Deployments)
+	if s.Pool == nil || fmt.Sprint(s.Pool.Names()) != "[primary secondary]" {
+		t.Fatalf("stack pool = %v, want the pool of primary and secondary", s.Pool)
 	}
 	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
 	resp, err := s.Pipeline.Client.Complete(context.Background(), request())
