@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
 )
@@ -321,4 +323,26 @@ func TestRunStream_ReadsTheEventLogOnly(t *testing.T) {
 			t.Errorf("stream = %v, want %s", ids, want)
 		}
 	})
+}
+
+func TestIssueRoleKey_NeedsTheKeysOnly(t *testing.T) {
+	t.Parallel()
+	keys := newKeysOnly()
+	secret, k, err := IssueRoleKey(context.Background(), keys, "desk", identity.RoleEditorInChief, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := keys.KeyByHash(context.Background(), HashKey(secret))
+	if err != nil {
+		t.Fatalf("the issued key is not found by its secret's hash: %v", err)
+	}
+	if stored.ID != k.ID || stored.Role != identity.RoleEditorInChief.String() || stored.Admin {
+		t.Errorf("stored key = %+v, want %s with role %s", stored, k.ID, identity.RoleEditorInChief)
+	}
+	if stored.Hash == secret || strings.Contains(fmt.Sprint(*stored), secret) {
+		t.Error("the store holds the key's secret")
+	}
+	if _, _, err := IssueRoleKey(context.Background(), keys, " ", identity.RoleReporter, time.Now()); err == nil {
+		t.Error("a key without a name was issued")
+	}
 }
