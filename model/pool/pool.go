@@ -32,7 +32,11 @@
 //   - a member's name: that member first (pinned), then, when it is full or
 //     fails, the other members of its pool in their usual order, so a desk
 //     agent that asks for one deployment still survives its outage;
-//   - any other name: a 404 DeploymentNotFound, as Azure answers.
+//   - any other name (a caller that knows the model, not the pool, e.g.
+//     "gpt-4o"): the default pool, as before pools had names. Team files
+//     cannot get here with a typo: their names are checked against
+//     Targets when they are loaded (cmd/newsroom), an unknown one is a
+//     usage error.
 //
 // Pool and member names share one namespace (New refuses a clash), so a name
 // always means one thing. Breakers belong to members, not routes: a member
@@ -56,7 +60,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -285,18 +288,16 @@ func (p *Pool) Pools() []string { return append([]string(nil), p.names...) }
 func (p *Pool) Targets() []string { return append(p.Pools(), p.Names()...) }
 
 // plan returns the members a call for target tries, in order, and the route
-// they come from; an unknown target is a 404 as Azure gives it.
-func (p *Pool) plan(target string) ([]*member, *route, error) {
-	if target == "" {
-		target = p.def
-	}
+// they come from: a pool's, a member's (pinned first), else the default
+// pool's.
+func (p *Pool) plan(target string) ([]*member, *route) {
 	if r := p.pools[target]; r != nil {
-		return r.order(p.cfg.Rand), r, nil
+		return r.order(p.cfg.Rand), r
 	}
 	m := p.byName[target]
 	if m == nil {
-		return nil, nil, &model.Error{StatusCode: http.StatusNotFound, Code: "DeploymentNotFound",
-			Message: fmt.Sprintf("pool: no deployment or pool is named %q (known: %s)", target, strings.Join(p.Targets(), ", "))}
+		r := p.pools[p.def]
+		return r.order(p.cfg.Rand), r
 	}
 	r := p.pools[m.Pool]
 	order := []*member{m}
@@ -305,7 +306,7 @@ func (p *Pool) plan(target string) ([]*member, *route, error) {
 			order = append(order, o)
 		}
 	}
-	return order, r, nil
+	return order, r
 }
 
 // errNotCounted marks an outcome that says nothing about a deployment's
@@ -341,10 +342,7 @@ func (p *Pool) Complete(ctx context.Context, req *model.Request) (*model.Respons
 		lastErr error
 		waitOn  *member // the first member passed over for a full window
 	)
-	order, rt, err := p.plan(req.Model)
-	if err != nil {
-		return nil, err
-	}
+	order, rt := p.plan(req.Model)
 	for pass := 0; pass < 2; pass++ {
 		for _, m := range order {
 			if pass == 1 && m != waitOn {

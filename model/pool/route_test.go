@@ -57,17 +57,12 @@ func TestPool_routesByPoolOrDeploymentName(t *testing.T) {
 		}
 	}
 
-	req := request("Facts: nobody answers.")
-	req.Model = "westeurope"
-	_, err := p.Complete(t.Context(), req)
-	var me *model.Error
-	if !errors.As(err, &me) || me.StatusCode != http.StatusNotFound || me.Code != "DeploymentNotFound" {
-		t.Errorf("an unknown name: %v, want a 404 DeploymentNotFound", err)
-	}
-	for _, st := range p.Stats() {
-		if st.Failed != 0 {
-			t.Errorf("%s failed %d calls: the unknown name must not reach a deployment", st.Name, st.Failed)
-		}
+	// A name the pool does not know (a caller that knows the model, not
+	// the pool) goes to the default pool; team files are checked at load.
+	req := request("Facts: a caller names the model.")
+	req.Model = "gpt-4o"
+	if got := mustAnswer(t, p, req).Deployment; got != "primary" {
+		t.Errorf("Model gpt-4o answered by %q, want the default pool's primary", got)
 	}
 }
 
