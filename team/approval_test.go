@@ -3,6 +3,7 @@ package team_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,52 @@ func TestApproval_TheMessageCapEndsARevisedRun(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"Reporter", "Editor", team.EditorInChief, "Reporter"}, sources(cp.Messages)); diff != "" {
 		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+}
+
+// TestApproval_TheGroundingGateComesFirst checks that a run whose article
+// makes unsupported claims does not pause for a person: the grounding check
+// sends it back to the writer first, and only the clean article waits for
+// the editor-in-chief.
+func TestApproval_TheGroundingGateComesFirst(t *testing.T) {
+	s := newScript().queue("Reporter", "Draft with a made-up figure", "Draft from the facts").queue("Editor", "APPROVE", "APPROVE")
+	tm := approvalTeam(t, s, 10)
+	checks := 0
+	check := func(msgs []agent.Message, _ team.Material) team.Grounding {
+		checks++
+		if checks == 1 {
+			return team.Grounding{Checked: 2, Unsupported: []string{"a made-up figure"}, Author: "Reporter"}
+		}
+		return team.Grounding{Checked: 2, Author: "Reporter"}
+	}
+	// A task of facts is material to check against.
+	const task = "Facts: The council met on Tuesday."
+	var cp team.Checkpoint
+	var events []team.Event
+	res, err := team.Collect(task, cp, tm.Stream(context.Background(), task, team.WithApproval(true), team.WithGrounding(check)), func(e team.Event) {
+		events = append(events, e)
+		cp.Apply(e)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != team.StopAwaitingApproval || !cp.Awaiting || checks != 2 {
+		t.Fatalf("stop %q awaiting %v after %d checks; want a pause after the second, clean check", res.StopReason, cp.Awaiting, checks)
+	}
+	var got []string
+	for _, e := range events {
+		switch e.Type {
+		case team.EventGrounding:
+			got = append(got, fmt.Sprintf("grounding(%d unsupported)", len(e.Grounding.Unsupported)))
+		case team.EventMessage:
+			got = append(got, "message from "+e.Message.Source)
+		case team.EventApprovalRequested:
+			got = append(got, "approval requested")
+		}
+	}
+	want := []string{"message from Reporter", "message from Editor", "grounding(1 unsupported)", "message from " + team.GroundingCheck,
+		"message from Reporter", "message from Editor", "grounding(0 unsupported)", "approval requested"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("events (-want +got):\n%s", diff)
 	}
 }
