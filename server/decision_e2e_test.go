@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/identity"
+	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/tool"
+)
+
+// storeWaitingSourcedRun stores, as the run's executor would, a run that
+// read two documents (an https page and a hostile javascript: URL), wrote
+// its article and now waits for a decision. It returns the run's id.
+func storeWaitingSourcedRun(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Now().UTC()
+	safe := tool.NewSource("https://news.example/ferry", "Ferry service resumes", "The ferry resumed service on Monday.", at)
+	safe.ID = 1
+	hostile := tool.NewSource("javascript:window.__pwned='panel'", "Hostile source", "text", at)
+	hostile.ID = 2
+	article := "# Ferry Back\n\nThe ferry resumed service on Monday [1]."
+	v := e.create(e.user, `{"task":"Facts: The ferry resumed service on Monday.","approval":"required"}`)
+	c := seize(t, e.st, v.ID)
+	for _, ev := range []team.Event{
+		{Type: team.EventRunStarted, Task: "Facts: The ferry resumed service on Monday."},
+		{Type: team.EventSource, Source: safe},
+		{Type: team.EventSource, Source: hostile},
+		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Reporter, Content: article, Time: at}},
+		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Editor, Content: "Clean.\nAPPROVE", Time: at}},
+		{Type: team.EventApprovalRequested, Reason: "verdict APPROVE from " + desk.Editor, Index: 2},
+		{Type: team.EventRunFinished, StopReason: team.StopAwaitingApproval, Index: 2},
+	} {
+		ev.Time = at
+		if _, err := e.st.AppendEvent(ctx, c, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := e.st.GetRun(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Status, run.StopReason, run.Article = store.StatusAwaitingApproval, team.StopAwaitingApproval, article
+	if err := e.st.UpdateRun(ctx, c, run); err != nil {
+		t.Fatal(err)
+	}
+	return v.ID
+}
+
+// TestE2E_DecisionPanelListsSourcesAndRejects opens a waiting run that read
+// documents as an editor-in-chief: the decision panel lists its sources
+// (links only for http(s)), and Reject ends the run rejected.
+func TestE2E_DecisionPanelListsSourcesAndRejects(t *testing.T) {
+	ctx := browser(t)
+	e := newEnv(t, envOpts{noStart: true, cfg: Config{KeyRateLimit: -1}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+	id := storeWaitingSourcedRun(t, e)
+
+	must(t, "open the waiting run", chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+eic+`')`),
+		chromedp.Navigate(e.ts.URL+"/#run="+id),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#decision")),
+	))
+	listenCSP(t, ctx)
+	waitFor(t, ctx, "the panel's sources", `!document.getElementById('decision-sources').hidden && document.querySelectorAll('#sources li').length === 2`)
+	type link struct{ Href, Text string }
+	if l := eval[link](t, ctx, `(() => { const a = document.querySelector('#sources li[data-id="1"] a'); return a ? {Href: a.href, Text: a.textContent} : {}; })()`); l.Href != "https://news.example/ferry" || l.Text != "Ferry service resumes" {
+		t.Errorf("the panel's first source = %+v, want a link to https://news.example/ferry titled \"Ferry service resumes\"", l)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#sources li[data-id="2"] a').length`); n != 0 {
+		t.Error("the panel made the javascript: source a link")
+	}
+
+	must(t, "reject", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#reject"))))
+	waitFor(t, ctx, "the rejected run", `document.getElementById('run-status').textContent === 'rejected' && document.getElementById('decision').hidden`)
+	checkNotExecuted(t, ctx)
+	got := e.get(e.admin, id)
+	if ds := got.Approval.Decisions; got.Status != store.StatusRejected || len(ds) != 1 || ds[0].Decision != "reject" || ds[0].By == "" {
+		t.Fatalf("run %s decisions %+v, want rejected with one reject decision", got.Status, ds)
+	}
+}
