@@ -38,10 +38,12 @@ func TestRecordFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := telemetry.Middleware(tp.Provider, telemetry.MiddlewareOptions{})(p)
+	req := request()
+	req.Model = "" // the pool's default route: a Model names a pool or one of its members
 	for range 2 {
-		resp, err := c.Complete(context.Background(), request())
+		resp, err := c.Complete(context.Background(), req)
 		if err != nil || resp.Deployment != "secondary" {
-			t.Fatalf("answered by %q, %v; want the secondary", resp.Deployment, err)
+			t.Fatalf("answered by %v, %v; want the secondary", resp, err)
 		}
 	}
 	rm := tp.collect(t)
