@@ -60,6 +60,19 @@ type grant struct {
 // Start starts an issuer whose tokens are for clientID; it stops with t.
 func Start(t testing.TB, clientID string) *Issuer {
 	t.Helper()
+	return start(t, clientID, httptest.NewTLSServer)
+}
+
+// StartPlain is Start over plain HTTP on loopback, for a test of a program
+// that builds its own HTTP client (which does not trust the test's TLS
+// certificate).
+func StartPlain(t testing.TB, clientID string) *Issuer {
+	t.Helper()
+	return start(t, clientID, httptest.NewServer)
+}
+
+func start(t testing.TB, clientID string, newServer func(http.Handler) *httptest.Server) *Issuer {
+	t.Helper()
 	iss := &Issuer{ClientID: clientID, codes: map[string]grant{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", iss.discovery)
@@ -67,7 +80,7 @@ func Start(t testing.TB, clientID string) *Issuer {
 	mux.HandleFunc("GET /authorize", iss.authorize)
 	mux.HandleFunc("POST /token", iss.token)
 	mux.HandleFunc("POST /v1.0/users/{id}/checkMemberGroups", iss.checkMemberGroups)
-	iss.srv = httptest.NewTLSServer(mux)
+	iss.srv = newServer(mux)
 	t.Cleanup(iss.srv.Close)
 	iss.Rotate(t, false)
 	return iss
