@@ -26,8 +26,8 @@ func benchFailover(cmd *cobra.Command) func(ctx context.Context) (any, string, e
 		if err != nil {
 			return nil, "", err
 		}
-		return r, fmt.Sprintf("bench failover: %d failed runs, p95 added latency %.0f ms during the outage, secondary share %.2f, back to the primary %.1fs after it recovered",
-			r.FailedRuns, r.P95AddedLatencyMS, r.SecondaryShare, r.ReturnAfterS), nil
+		return r, fmt.Sprintf("bench failover: %d failed runs, p95 added latency %.0f ms over the %d calls of the switch (%.1f ms over all %d outage calls), secondary share %.2f, back to the primary %.1fs after it recovered",
+			r.FailedRuns, r.P95AddedLatencyMS, r.SwitchCalls, r.OutageP95AddedMS, r.OutageCalls, r.SecondaryShare, r.ReturnAfterS), nil
 	}
 }
 
