@@ -8,15 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
 	"github.com/newsroom-dev/newsroom/store"
+	"github.com/newsroom-dev/newsroom/team"
 )
 
 // callCost is what every model call of TestApproval_TheBudgetCoversEveryLeg
-// costs: far more than a call's worst case at list prices (about $0.05),
-// so the budget binds on what was spent, not on what is in flight.
+// costs: far more than a call's worst case at list prices (the desk's 1000
+// max_tokens and the prompt: about $0.011), so the budget binds on what
+// was spent, not on what is in flight.
 const callCost = 0.10
 
 // TestApproval_TheBudgetCoversEveryLeg checks that budget_usd is the whole
@@ -46,8 +50,9 @@ func TestApproval_TheBudgetCoversEveryLeg(t *testing.T) {
 		t.Fatalf("the first leg cost $%v: the test needs at least two calls", spent)
 	}
 
-	// Room for the first leg and a little more, never for another call.
-	body := strings.Replace(approvalTask, `{`, fmt.Sprintf(`{"budget_usd":%v,`, spent+0.01), 1)
+	// Room for the first leg and a little more, never for another call
+	// (whose worst case is over $0.01).
+	body := strings.Replace(approvalTask, `{`, fmt.Sprintf(`{"budget_usd":%v,`, spent+0.005), 1)
 	v := e.create(e.user, body)
 	waiting := e.waitStatus(e.user, v.ID, store.StatusAwaitingApproval)
 	if waiting.Usage.CostUSD != spent {
@@ -84,5 +89,48 @@ func (e *env) waitDecided(key, id string, decisions int) RunView {
 			e.t.Fatalf("run %s is %s after %s", id, v.Status, 30*time.Second)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestExecutor_AResumedRunKeepsWhatItSpent resumes a run whose instance
+// died after its first message (a crash: the claim released, the events
+// stored): the spending of that message counts against budget_usd, so the
+// resumed run stops on the budget before another call. A fresh budget per
+// resumption would let the editor's call through.
+func TestExecutor_AResumedRunKeepsWhatItSpent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{noStart: true, cfg: Config{KeyRateLimit: -1}, wrap: func(c model.Client) model.Client {
+		return budget.Wrap(c, budget.Config{Model: "gpt-4o"})
+	}})
+	ctx := context.Background()
+	// $0.119 spent leaves $0.001: less than any call's worst case (the
+	// desk's max_tokens at list prices). A fresh $0.12 is plenty for the
+	// emulator's calls (about $0.002 each).
+	v := e.create(e.user, `{"task":"Facts: The museum reopens on Saturday.","budget_usd":0.12}`)
+	c := seize(t, e.st, v.ID)
+	at := time.Now().UTC()
+	for _, ev := range []team.Event{
+		{Type: team.EventRunStarted, Task: "Facts: The museum reopens on Saturday."},
+		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Reporter, Content: "# Museum Reopens\n\nThe museum reopens on Saturday.",
+			Usage: model.Usage{PromptTokens: 400, CompletionTokens: 100, Requests: 1, CostUSD: 0.119}, Time: at}},
+	} {
+		ev.Time = at
+		if _, err := e.st.AppendEvent(ctx, c, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.st.ReleaseRun(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := e.waitFinished(e.user, v.ID)
+	if !strings.Contains(done.StopReason, "run budget") || e.emu.Count() != 0 {
+		var srcs []string
+		for _, m := range e.get(e.user, v.ID).Messages {
+			srcs = append(srcs, fmt.Sprintf("%s $%v", m.Source, m.Usage.CostUSD))
+		}
+		t.Fatalf("the resumed run is %s (%q) after %d model calls (%v, usage %+v); want a stop on the run budget before any", done.Status, done.StopReason, e.emu.Count(), srcs, done.Usage)
 	}
 }
