@@ -83,7 +83,11 @@ type errorBody struct {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := statusOf(err)
-	if ae.Status >= 500 {
+	switch {
+	case errors.Is(err, errDraining):
+		// A planned shutdown: the client is told to come back, nothing failed.
+		s.log.Info("request refused while shutting down", "method", r.Method, "path", r.URL.Path)
+	case ae.Status >= 500:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if ae.RetryAfter > 0 {

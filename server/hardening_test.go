@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/sqlite"
 	"github.com/newsroom-dev/newsroom/team"
@@ -339,7 +341,8 @@ func TestServer_RevokedKeyEndsItsStreams(t *testing.T) {
 // and open streams end with a reconnect hint.
 func TestServer_DrainingAnswersButTakesNoWork(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	logs := &syncbuf.Buffer{}
+	e := newEnv(t, envOpts{cfg: Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))}})
 	e.client.holdFrom(1)
 	v := e.create(e.user, task)
 	<-e.client.waiting
@@ -381,4 +384,11 @@ func TestServer_DrainingAnswersButTakesNoWork(t *testing.T) {
 	}
 	e.client.release()
 	<-shut
+	// A planned shutdown's refusals are not failures: no ERROR line for them.
+	if strings.Contains(logs.String(), "shutting_down") || strings.Contains(logs.String(), `"level":"ERROR","msg":"request failed"`) {
+		t.Errorf("the refusals while draining were logged as failures:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "request refused while shutting down") {
+		t.Errorf("the refusals while draining were not logged at all")
+	}
 }
