@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -20,16 +19,13 @@ import (
 // its article and now waits for a decision. It returns the run's id.
 func storeWaitingSourcedRun(t *testing.T, e *env) string {
 	t.Helper()
-	ctx := context.Background()
 	at := time.Now().UTC()
 	safe := tool.NewSource("https://news.example/ferry", "Ferry service resumes", "The ferry resumed service on Monday.", at)
 	safe.ID = 1
 	hostile := tool.NewSource("javascript:window.__pwned='panel'", "Hostile source", "text", at)
 	hostile.ID = 2
 	article := "# Ferry Back\n\nThe ferry resumed service on Monday [1]."
-	v := e.create(e.user, `{"task":"Facts: The ferry resumed service on Monday.","approval":"required"}`)
-	c := seize(t, e.st, v.ID)
-	for _, ev := range []team.Event{
+	events := []team.Event{
 		{Type: team.EventRunStarted, Task: "Facts: The ferry resumed service on Monday."},
 		{Type: team.EventSource, Source: safe},
 		{Type: team.EventSource, Source: hostile},
@@ -37,21 +33,10 @@ func storeWaitingSourcedRun(t *testing.T, e *env) string {
 		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Editor, Content: "Clean.\nAPPROVE", Time: at}},
 		{Type: team.EventApprovalRequested, Reason: "verdict APPROVE from " + desk.Editor, Index: 2},
 		{Type: team.EventRunFinished, StopReason: team.StopAwaitingApproval, Index: 2},
-	} {
-		ev.Time = at
-		if _, err := e.st.AppendEvent(ctx, c, ev); err != nil {
-			t.Fatal(err)
-		}
 	}
-	run, err := e.st.GetRun(ctx, v.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Status, run.StopReason, run.Article = store.StatusAwaitingApproval, team.StopAwaitingApproval, article
-	if err := e.st.UpdateRun(ctx, c, run); err != nil {
-		t.Fatal(err)
-	}
-	return v.ID
+	return storeRunWith(t, e, `{"task":"Facts: The ferry resumed service on Monday.","approval":"required"}`, at, events, func(run *store.Run) {
+		run.Status, run.StopReason, run.Article = store.StatusAwaitingApproval, team.StopAwaitingApproval, article
+	})
 }
 
 // TestE2E_DecisionPanelListsSourcesAndRejects opens a waiting run that read

@@ -319,8 +319,18 @@ func seize(t testing.TB, st store.Store, id string) store.Claim {
 // reason is the last event's. It returns the run's id.
 func storeFinishedRun(t *testing.T, e *env, at time.Time, article string, events []team.Event) string {
 	t.Helper()
+	return storeRunWith(t, e, task, at, events, func(run *store.Run) {
+		run.Status, run.StopReason, run.Article, run.FinishedAt = store.StatusSucceeded, events[len(events)-1].StopReason, article, at
+	})
+}
+
+// storeRunWith creates a run of the request body body, stores events for it
+// (each stamped at) under a claim of its own, then saves the run as set
+// leaves it. It returns the run's id.
+func storeRunWith(t *testing.T, e *env, body string, at time.Time, events []team.Event, set func(*store.Run)) string {
+	t.Helper()
 	ctx := context.Background()
-	v := e.create(e.user, task)
+	v := e.create(e.user, body)
 	c := seize(t, e.st, v.ID)
 	for _, ev := range events {
 		ev.Time = at
@@ -332,7 +342,7 @@ func storeFinishedRun(t *testing.T, e *env, at time.Time, article string, events
 	if err != nil {
 		t.Fatal(err)
 	}
-	run.Status, run.StopReason, run.Article, run.FinishedAt = store.StatusSucceeded, events[len(events)-1].StopReason, article, at
+	set(run)
 	if err := e.st.UpdateRun(ctx, c, run); err != nil {
 		t.Fatal(err)
 	}

@@ -19,19 +19,23 @@ func writePoolFile(t *testing.T, dir, body string) string {
 	return p
 }
 
+// startKeyedEmulator starts an emulator process of its own that asks for
+// key, for a deployments file's entry; it stops with the test.
+func startKeyedEmulator(t *testing.T, key string) *emulator.Running {
+	t.Helper()
+	em, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Close() })
+	return em
+}
+
 func TestRun_DeploymentsFile(t *testing.T) {
 	t.Parallel()
 	const key = "pool-test-key"
-	primary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer primary.Close()
-	secondary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer secondary.Close()
+	primary := startKeyedEmulator(t, key)
+	secondary := startKeyedEmulator(t, key)
 	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
 
 	env, dir := cleanEnv(t, "POOL_KEY="+key)
@@ -202,16 +206,8 @@ termination:
 func TestRun_TeamFileNamesPoolsAndDeployments(t *testing.T) {
 	t.Parallel()
 	const key = "pool-desk-key"
-	east, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer east.Close()
-	west, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer west.Close()
+	east := startKeyedEmulator(t, key)
+	west := startKeyedEmulator(t, key)
 	env, dir := cleanEnv(t, "POOL_KEY="+key)
 	entry := func(name, url, deployment string, priority int, pool string) string {
 		s := "  - name: " + name + "\n    endpoint: " + url + "\n    deployment: " + deployment +
@@ -278,11 +274,7 @@ func TestRun_TeamFileNamesPoolsAndDeployments(t *testing.T) {
 func TestRun_PoolAndSimilarityFromTheEnvironment(t *testing.T) {
 	t.Parallel()
 	const key = "pool-env-key"
-	em, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer em.Close()
+	em := startKeyedEmulator(t, key)
 	env, dir := cleanEnv(t, "POOL_KEY="+key)
 	file := writePoolFile(t, dir, "deployments:\n  - name: eastus\n    endpoint: "+em.URL+"\n    deployment: gpt-4o\n    api_key_env: POOL_KEY\n")
 	env = append(env, "NEWSROOM_DEPLOYMENTS_FILE="+file, "NEWSROOM_CACHE_SIMILARITY=0.9",
@@ -339,16 +331,8 @@ func TestServe_MessageEventsCarryTheDeployment(t *testing.T) {
 	dir := isolate(t)
 	const key = "pool-serve-key"
 	t.Setenv("POOL_SERVE_KEY", key)
-	primary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer primary.Close()
-	secondary, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer secondary.Close()
+	primary := startKeyedEmulator(t, key)
+	secondary := startKeyedEmulator(t, key)
 	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
 	file := writePoolFile(t, dir, "deployments:\n  - name: eastus\n    endpoint: "+primary.URL+
 		"\n    deployment: gpt-4o\n    api_key_env: POOL_SERVE_KEY\n  - name: swedencentral\n    endpoint: "+secondary.URL+
