@@ -62,7 +62,7 @@ func (s *Server) connect(ctx context.Context, gen int) (*conn, []*sdk.Tool, erro
 			msg += "; " + c.why(ctx)
 		}
 		_ = c.close()
-		return nil, nil, s.red.err(&wrapped{msg: msg, err: err})
+		return nil, nil, s.red.err(&textError{msg: msg, err: err})
 	}
 	client := sdk.NewClient(&sdk.Implementation{Name: "newsroom", Version: "1"}, nil)
 	session, err := client.Connect(ctx, t, nil)
@@ -80,15 +80,6 @@ func (s *Server) connect(ctx context.Context, gen int) (*conn, []*sdk.Tool, erro
 	}
 	return c, listed, nil
 }
-
-// wrapped is an error with its own text that unwraps to err.
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (e *wrapped) Error() string { return e.msg }
-func (e *wrapped) Unwrap() error { return e.err }
 
 // dead reports whether the connection is known to be gone.
 func (c *conn) dead() bool {

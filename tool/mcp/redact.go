@@ -98,15 +98,15 @@ func (r *redactor) err(err error) error {
 	if clean == msg {
 		return err
 	}
-	return &redactedError{msg: clean, err: err}
+	return &textError{msg: clean, err: err}
 }
 
-// redactedError is an error whose text had secrets taken out; it still
-// unwraps to the original.
-type redactedError struct {
+// textError is an error with a text of its own (a redacted one, or one
+// that says more) that still unwraps to err.
+type textError struct {
 	msg string
 	err error
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *textError) Error() string { return e.msg }
+func (e *textError) Unwrap() error { return e.err }
