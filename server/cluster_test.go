@@ -520,7 +520,8 @@ func TestCluster_StaleInstanceWritesNothing(t *testing.T) {
 // under way does not wait behind every run queued on the survivors.
 func TestCluster_BusyInstanceResumesADeadInstancesRunBeforeItsQueue(t *testing.T) {
 	dsn := testsvc.Postgres(t)
-	const lease = 500 * time.Millisecond
+	// Long enough that a live instance's claims never lapse on a loaded machine.
+	const lease = 3 * time.Second
 	a := newEnv(t, envOpts{openStore: openPostgres(dsn), cfg: clusterConfig("A", 1, lease)})
 	b := newEnv(t, envOpts{openStore: openPostgres(dsn), emulator: a.emu, cfg: clusterConfig("B", 1, lease)})
 	a.client.holdFrom(2) // A's run checkpoints its first call and hangs in the second
@@ -616,7 +617,11 @@ func TestCluster_DeadInstancesQueuedRunsStartBeforeLaterOnes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := tc.open(t)
-			const lease = 500 * time.Millisecond
+			// Long enough that a live instance's claims never lapse on a loaded
+			// 2-core machine (a renewal late by the whole lease rebuilds a
+			// run, which this test counts); the wait below for A's to lapse
+			// costs about one lease.
+			const lease = 3 * time.Second
 			a := newEnv(t, envOpts{openStore: open, cfg: clusterConfig("A", 1, lease)})
 			b := newEnv(t, envOpts{openStore: open, emulator: a.emu, cfg: clusterConfig("B", 1, lease)})
 			held := func(g *gate, what string) {
