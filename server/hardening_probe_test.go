@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -65,5 +68,55 @@ func TestServer_ReadyzProvesAWrite(t *testing.T) {
 	resp, b = e.do("POST", "/v1/runs", e.user, task)
 	if resp.StatusCode != 503 || errCode(t, b) != "store_unavailable" || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("POST /v1/runs with a store that takes no writes = %d %s, want 503 store_unavailable with Retry-After", resp.StatusCode, b)
+	}
+}
+
+// TestServer_ValidKeysPassAFloodOfBadOnes floods the failure limit from one
+// address (a shared proxy) with bad keys while valid keys arrive from the same
+// address at the same time: every valid request succeeds, and the flood is
+// refused.
+func TestServer_ValidKeysPassAFloodOfBadOnes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{noStart: true, cfg: Config{AuthFailureRate: 2, AuthFailureBurst: 4, ClientIPHeader: "X-Forwarded-For"}})
+	proxy := []string{"X-Forwarded-For", "198.51.100.7"}
+	var wg sync.WaitGroup
+	var limited atomic.Int64
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if resp, _ := e.do("GET", "/v1/runs", "nr_"+strings.ToLower(rand.Text()), "", proxy...); resp.StatusCode == 429 {
+					limited.Add(1)
+				}
+			}
+		})
+	}
+	var valid sync.WaitGroup
+	var refused atomic.Int64
+	for i := range 40 {
+		valid.Go(func() {
+			key := e.user
+			if i%2 == 1 {
+				key = e.admin
+			}
+			if resp, b := e.do("GET", "/v1/runs", key, "", proxy...); resp.StatusCode != 200 {
+				refused.Add(1)
+				t.Errorf("a valid key during the flood = %d %s", resp.StatusCode, b)
+			}
+		})
+	}
+	valid.Wait()
+	for limited.Load() == 0 { // the flood outlasts its burst
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+	if n := refused.Load(); n != 0 {
+		t.Errorf("%d of 40 valid-key requests were refused while bad keys flooded from their address", n)
 	}
 }

@@ -102,7 +102,7 @@ type Config struct {
 	MetricsPublic bool
 	// AuthFailureRate is how many requests a second one client address may
 	// make without credentials or with bad ones (a token bucket); beyond it
-	// they are refused with 429 before the store is asked. 0 means 20,
+	// they are refused with 429. A valid key is never refused by it. 0 means 20,
 	// negative means no limit. AuthFailureBurst is the bucket's size; 0
 	// means twice the rate.
 	AuthFailureRate  float64

@@ -401,12 +401,14 @@ func teamInfos(r *desk.Registry) []server.TeamInfo {
 }
 
 // countAuthFailures tells the alert monitor about every request refused for
-// a missing or bad API key, so a burst of them raises the auth_failures alert.
+// bad credentials, so a burst of them raises the auth_failures alert. A 401
+// to a request that presented none (a visitor's page asking GET /v1/me) is
+// not a failure.
 func countAuthFailures(next http.Handler, mon *alerts.Monitor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status == http.StatusUnauthorized {
+		if sw.status == http.StatusUnauthorized && server.PresentedCredentials(r) {
 			mon.ObserveAuthFailure(alerts.AuthAPIKey)
 		}
 	})
