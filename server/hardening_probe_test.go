@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
@@ -15,6 +19,7 @@ import (
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
+	"github.com/newsroom-dev/newsroom/tool/web"
 )
 
 // TestServer_ReadyzProvesAWrite serves from PostgreSQL as a role that may
@@ -118,5 +123,39 @@ func TestServer_ValidKeysPassAFloodOfBadOnes(t *testing.T) {
 	wg.Wait()
 	if n := refused.Load(); n != 0 {
 		t.Errorf("%d of 40 valid-key requests were refused while bad keys flooded from their address", n)
+	}
+}
+
+// TestServer_ASourceWithoutTextIsRefused gives a run a source that is a gzip
+// bomb of zeros declared as HTML: the run is refused 422 source_unavailable
+// saying the document has no text, and nothing is queued.
+func TestServer_ASourceWithoutTextIsRefused(t *testing.T) {
+	t.Parallel()
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zeros := make([]byte, 1<<20)
+	for range 32 {
+		if _, err := zw.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(bomb.Bytes())
+	}))
+	defer site.Close()
+	e := newEnv(t, envOpts{noStart: true, fetch: web.New(web.Config{Allow: []string{strings.TrimPrefix(site.URL, "http://")}})})
+	resp, b := e.do("POST", "/v1/runs", e.user, `{"task":"Facts: x.","sources":["`+site.URL+`/bomb"]}`)
+	var eb errorBody
+	mustJSON(t, b, &eb)
+	if resp.StatusCode != 422 || eb.Error.Code != "source_unavailable" || eb.Error.Field != "sources[0]" || !strings.Contains(eb.Error.Message, "no text") {
+		t.Errorf("a gzip bomb as a source = %d %s, want 422 source_unavailable saying no text", resp.StatusCode, b)
+	}
+	if resp, b := e.do("GET", "/v1/runs", e.user, ""); !strings.Contains(string(b), `"runs":[]`) {
+		t.Errorf("runs after the refusal = %d %s, want none", resp.StatusCode, b)
 	}
 }

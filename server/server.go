@@ -180,6 +180,8 @@ type Server struct {
 	queue    *queue
 	hub      *hub
 	limits   *limiter
+	// methods is the route table's methods per path, for 405s (harden).
+	methods *methodTable
 	// authFails limits unauthenticated and failed requests per client address.
 	authFails *limiter
 	keys      *keyWatch
@@ -317,9 +319,12 @@ func New(cfg Config) (*Server, error) {
 	s.keys = newKeyWatch(s.keyStore, cfg.KeyCheckInterval, s.done)
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
+	var patterns []string
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
+		patterns = append(patterns, rt.pattern)
 	}
+	s.methods = newMethodTable(patterns)
 	return s, nil
 }
 
@@ -365,6 +370,9 @@ func (s *Server) Handler() http.Handler {
 // method) the mux answers itself in plain text; that answer is turned into
 // the API's JSON error.
 func (s *Server) serveMux(w http.ResponseWriter, r *http.Request) {
+	if s.harden(w, r) {
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		w = &jsonErrorWriter{ResponseWriter: w, s: s, r: r}
 	}
