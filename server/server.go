@@ -180,6 +180,8 @@ type Server struct {
 	queue    *queue
 	hub      *hub
 	limits   *limiter
+	// userinfo caches what sign-ins' userinfo endpoints said (signin).
+	userinfo *userinfoCache
 	// methods is the route table's methods per path, for 405s (harden).
 	methods *methodTable
 	// authFails limits unauthenticated and failed requests per client address.
@@ -303,6 +305,7 @@ func New(cfg Config) (*Server, error) {
 		keyStore:    cfg.Store,
 		queue:       newQueue(cfg.QueueSize),
 		hub:         newHub(),
+		userinfo:    newUserinfoCache(),
 		limits:      newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
 		active:      map[string]*executor{},
 		pending:     map[string]store.Claim{},
