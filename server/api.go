@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/identity"
@@ -268,6 +269,9 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		return
 	case len(idem) > 200:
 		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is longer than 200 characters"))
+		return
+	case !utf8.ValidString(idem):
+		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is not valid UTF-8"))
 		return
 	}
 	if err := s.checkRunOptions(&req); err != nil {

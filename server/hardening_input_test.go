@@ -45,6 +45,12 @@ func TestServer_FreeTextFieldsFollowTheTasksRules(t *testing.T) {
 			t.Errorf("task = %q", v.Task)
 		}
 	})
+	t.Run("an Idempotency-Key with invalid UTF-8", func(t *testing.T) {
+		resp, b := e.do("POST", "/v1/runs", e.user, task, "Idempotency-Key", "k\xff\xfe")
+		if resp.StatusCode != 400 || errCode(t, b) != "bad_idempotency_key" {
+			t.Errorf("an Idempotency-Key of invalid UTF-8 = %d %s, want 400 bad_idempotency_key", resp.StatusCode, b)
+		}
+	})
 	t.Run("a long note", func(t *testing.T) {
 		resp, b := e.do("POST", decision, e.admin, `{"decision":"revise","note":"`+strings.Repeat("x", MaxNoteBytes+1)+`"}`)
 		if resp.StatusCode != 400 || errCode(t, b) != "note_too_long" {
