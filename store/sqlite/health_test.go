@@ -144,3 +144,20 @@ func TestStore_CheckWritableProvesAWrite(t *testing.T) {
 }
 
 func randomID() string { return rand.Text() }
+
+// BenchmarkStore_CheckWritable is the cost of one readiness write probe
+// (an upsert committed with synchronous=FULL), paid by every /readyz and
+// every new run.
+func BenchmarkStore_CheckWritable(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "n.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		if err := s.CheckWritable(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
