@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"mime"
 	"net/http"
 	"path"
@@ -27,17 +28,14 @@ const maxQuoted = 40
 // harmless), and cut to its first maxQuoted characters with its length
 // given, so a 60,000-character value makes a short error.
 func quoteValue(v string) string {
-	if utf8.RuneCountInString(v) <= maxQuoted {
-		return strconv.Quote(v)
-	}
-	cut := v
+	n := 0
 	for i := range v {
-		if utf8.RuneCountInString(v[:i]) == maxQuoted {
-			cut = v[:i]
-			break
+		if n == maxQuoted {
+			return strconv.Quote(v[:i]) + "… (" + strconv.Itoa(len(v)) + " bytes)"
 		}
+		n++
 	}
-	return strconv.Quote(cut) + "… (" + strconv.Itoa(len(v)) + " bytes)"
+	return strconv.Quote(v)
 }
 
 // textProblem says what is wrong with a JSON value's strings that decoding
@@ -96,14 +94,7 @@ func hex4(raw []byte, i int) (rune, bool) {
 // checkText applies textProblem to every field of a decoded JSON object: a
 // bad one is a 400 "bad_<field>" naming the field.
 func checkText(raw map[string]json.RawMessage) error {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range raw {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		if p := textProblem(raw[name]); p != "" {
 			return &apiError{Status: http.StatusBadRequest, Code: "bad_" + name, Field: name, Message: name + " " + p}
 		}
