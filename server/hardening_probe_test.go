@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/newsroom-dev/newsroom/internal/dnstest"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
@@ -157,5 +158,24 @@ func TestServer_ASourceWithoutTextIsRefused(t *testing.T) {
 	}
 	if resp, b := e.do("GET", "/v1/runs", e.user, ""); !strings.Contains(string(b), `"runs":[]`) {
 		t.Errorf("runs after the refusal = %d %s, want none", resp.StatusCode, b)
+	}
+}
+
+// TestServer_ASourceThatDoesNotResolveNamesNoResolver gives a run a source
+// whose host name does not resolve: the 422 says the name did not resolve and
+// names neither the resolver nor its port.
+func TestServer_ASourceThatDoesNotResolveNamesNoResolver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{noStart: true, fetch: web.New(web.Config{Resolver: dnstest.NXDomain(t)})})
+	resp, b := e.do("POST", "/v1/runs", e.user, `{"task":"Facts: x.","sources":["http://0x7f000001.example/press"]}`)
+	var eb errorBody
+	mustJSON(t, b, &eb)
+	if resp.StatusCode != 422 || eb.Error.Code != "source_unavailable" || !strings.Contains(eb.Error.Message, "did not resolve") {
+		t.Errorf("a source that does not resolve = %d %s, want 422 source_unavailable saying the name did not resolve", resp.StatusCode, b)
+	}
+	for _, leak := range []string{":53", "lookup", "udp"} {
+		if strings.Contains(eb.Error.Message, leak) {
+			t.Errorf("the error %q names the resolver (%q)", eb.Error.Message, leak)
+		}
 	}
 }

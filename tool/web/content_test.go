@@ -5,62 +5,21 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/newsroom-dev/newsroom/internal/dnstest"
 	"github.com/newsroom-dev/newsroom/tool/web"
 )
-
-// startNXDomain starts a DNS server on loopback UDP that answers every
-// query "no such name" (NXDOMAIN), and returns a resolver that asks it
-// whatever server the system's configuration names: its errors name that
-// server, as the service's resolver's did.
-func startNXDomain(t *testing.T) *net.Resolver {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := buf[:n]
-			end := 12 // the question: a name of labels, then type and class
-			for end < len(q) && q[end] != 0 {
-				end += int(q[end]) + 1
-			}
-			end += 5
-			if n < 12 || end > n {
-				continue
-			}
-			resp := append([]byte{}, q[:end]...)
-			resp[2] = 0x80 | q[2]&0x79 // a response, the query's opcode and RD
-			resp[3] = 0x80 | 3         // RA, NXDOMAIN
-			resp[6], resp[7], resp[8], resp[9], resp[10], resp[11] = 0, 0, 0, 0, 0, 0
-			_, _ = pc.WriteTo(resp, from)
-		}
-	}()
-	addr := pc.LocalAddr().String()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", addr)
-	}}
-}
 
 // TestFetch_ANameThatDoesNotResolveNamesNoResolver fetches a host name the
 // DNS server does not know: the error says the name did not resolve, and
 // names neither the resolver nor its port.
 func TestFetch_ANameThatDoesNotResolveNamesNoResolver(t *testing.T) {
 	t.Parallel()
-	r := startNXDomain(t)
+	r := dnstest.NXDomain(t)
 	if _, err := r.LookupHost(context.Background(), "0x7f000001.example"); err == nil || !strings.Contains(err.Error(), ":53") {
 		t.Fatalf("the resolver's own error = %v, want one naming its server (the test proves nothing otherwise)", err)
 	}
