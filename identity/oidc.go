@@ -1,11 +1,15 @@
 package identity
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +32,15 @@ type Principal struct {
 	// its groups out (group overage) and they could not be read elsewhere;
 	// empty otherwise.
 	RoleNote string `json:"role_note,omitempty"`
+	// Subject is the ID token's subject, for matching the userinfo
+	// endpoint's answer (UserInfo); empty for an API key.
+	Subject string `json:"-"`
 }
+
+// noRoleClaims is the RoleNote of a person whose sign-in named no roles and
+// no groups anywhere the service looked.
+const noRoleClaims = "the identity provider sent neither a roles nor a groups claim (in the ID token or from userinfo); " +
+	"give the person a role there, or ask for the scope that releases those claims (serve --oidc-scopes)"
 
 // Errors returned by the Verifier. Their messages never contain the token.
 var (
@@ -36,6 +48,9 @@ var (
 	ErrInvalidToken = errors.New("identity: invalid token")
 	// ErrNoConfig is returned by New without an issuer or a client id.
 	ErrNoConfig = errors.New("identity: OpenID Connect needs an issuer URL and a client id")
+	// ErrInsecureIssuer is returned by New for an issuer URL that is not
+	// https (plain http is accepted on loopback only, for tests).
+	ErrInsecureIssuer = errors.New("identity: the issuer URL must be https (OpenID Connect requires TLS; plain http only on loopback)")
 )
 
 // signingAlgs are the algorithms accepted: asymmetric only, so neither a
@@ -64,6 +79,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock for expiry, not-before and the key cache; nil means time.Now.
 	Now func() time.Time
+	// DiscoveryTimeout bounds the reading of the discovery document at New,
+	// so an issuer that accepts and never answers fails start-up; 0 means
+	// DefaultDiscoveryTimeout.
+	DiscoveryTimeout time.Duration
 	// KeysMaxAge is how long fetched keys are trusted before the key set is
 	// fetched again, so a key the issuer retired stops verifying; 0 means
 	// DefaultKeysMaxAge. A token naming a key not yet seen fetches at once.
@@ -72,6 +91,33 @@ type Config struct {
 
 // DefaultKeysMaxAge is the default Config.KeysMaxAge.
 const DefaultKeysMaxAge = time.Hour
+
+// DefaultDiscoveryTimeout is the default Config.DiscoveryTimeout.
+const DefaultDiscoveryTimeout = 15 * time.Second
+
+// checkIssuer refuses an issuer URL that is not absolute https, but for
+// plain http to a loopback host.
+func checkIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("identity: issuer %q is not an absolute URL", issuer)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInsecureIssuer, u.Redacted())
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
 
 // Verifier validates OpenID Connect tokens: signature against the issuer's
 // JWKS (fetched again when a token names a key it has not seen, so key
@@ -87,12 +133,17 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.ClientID == "" {
 		return nil, ErrNoConfig
 	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
 	if cfg.HTTPClient != nil {
 		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
 	}
-	p, err := oidc.NewProvider(ctx, strings.TrimSuffix(cfg.Issuer, "/"))
+	// The issuer as configured: go-oidc compares it exactly with the one the
+	// discovery document names, trailing slash included.
+	p, err := discover(ctx, cfg.Issuer, cmp.Or(cfg.DiscoveryTimeout, DefaultDiscoveryTimeout))
 	if err != nil {
-		return nil, fmt.Errorf("identity: discovery for %s: %w", cfg.Issuer, err)
+		return nil, err
 	}
 	var meta struct {
 		JWKSURL string `json:"jwks_uri"`
@@ -107,12 +158,28 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		cfg.KeysMaxAge = DefaultKeysMaxAge
 	}
 	keys := &keySet{url: meta.JWKSURL, maxAge: cfg.KeysMaxAge, now: cfg.Now, ctx: ctx}
-	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	issuer := cfg.Issuer
 	if c, ok := issuerOf(p); ok {
 		issuer = c
 	}
 	v := oidc.NewVerifier(issuer, keys, &oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: signingAlgs, Now: cfg.Now})
 	return &Verifier{cfg: cfg, provider: p, verifier: v}, nil
+}
+
+// discover reads the issuer's discovery document within timeout. The
+// timeout bounds this request only: ctx, which go-oidc keeps for fetching
+// keys later, is not cancelled.
+func discover(ctx context.Context, issuer string, timeout time.Duration) (*oidc.Provider, error) {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p, err := oidc.NewProvider(dctx, issuer)
+	switch {
+	case err != nil && dctx.Err() != nil && ctx.Err() == nil:
+		return nil, fmt.Errorf("identity: discovery for %s: no answer within %s: %w", issuer, timeout, dctx.Err())
+	case err != nil:
+		return nil, fmt.Errorf("identity: discovery for %s: %w", issuer, err)
+	}
+	return p, nil
 }
 
 // issuerOf is the issuer the discovery document names (go-oidc has checked
@@ -161,16 +228,39 @@ func (v *Verifier) HTTPClient() *http.Client { return v.cfg.HTTPClient }
 
 // claims are the token claims identity reads.
 type claims struct {
-	Name              string   `json:"name"`
-	Email             string   `json:"email"`
-	PreferredUsername string   `json:"preferred_username"`
-	OID               string   `json:"oid"`
-	Roles             []string `json:"roles"`
-	Groups            []string `json:"groups"`
+	Name              string     `json:"name"`
+	Email             string     `json:"email"`
+	PreferredUsername string     `json:"preferred_username"`
+	OID               string     `json:"oid"`
+	Roles             stringList `json:"roles"`
+	Groups            stringList `json:"groups"`
 	// Group overage: the groups claim is left out and named here instead
 	// (_claim_names.groups), or flagged by hasgroups (implicit flow).
 	ClaimNames map[string]any `json:"_claim_names"`
 	HasGroups  bool           `json:"hasgroups"`
+}
+
+// stringList is a claim that is a list of strings, also when a provider
+// sends one value as a plain string ("roles": "editor-in-chief").
+type stringList []string
+
+// UnmarshalJSON reads an array of strings, a string, or null.
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*l = nil
+		return nil
+	}
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("a list of strings or a string was expected")
+	}
+	*l = many
+	return nil
 }
 
 // groupsLeftOut reports whether the token says it left out the groups claim.
@@ -221,14 +311,51 @@ func (v *Verifier) verify(ctx context.Context, raw, nonce string) (Principal, er
 			name = alt
 		}
 	}
-	p := Principal{ID: "oidc:" + id, Name: name}
+	p := Principal{ID: "oidc:" + id, Name: name, Subject: tok.Subject}
 	groups, note := c.Groups, ""
 	if c.groupsLeftOut() && len(v.cfg.RoleMap) > 0 {
 		groups, note = v.overageGroups(ctx, c.OID)
 	}
 	p.Role = roleFrom(c.Roles, groups, v.cfg.RoleMap)
 	if p.Role == RoleNone {
-		p.RoleNote = note
+		p.RoleNote = cmp.Or(note, noRoleClaimsNote(c))
+	}
+	return p, nil
+}
+
+// noRoleClaimsNote is noRoleClaims when the token had neither claim.
+func noRoleClaimsNote(c claims) string {
+	if c.Roles == nil && c.Groups == nil && !c.groupsLeftOut() {
+		return noRoleClaims
+	}
+	return ""
+}
+
+// UserInfo reads the claims the provider keeps at its userinfo endpoint
+// with the sign-in's access token (in OpenID Connect's code flow a provider
+// may release roles, groups and the name there only) and returns p with
+// them counted: the higher of the two roles, the name if p had none. The
+// answer must be about p's subject.
+func (v *Verifier) UserInfo(ctx context.Context, accessToken string, p Principal) (Principal, error) {
+	if v.cfg.HTTPClient != nil {
+		ctx = oidc.ClientContext(ctx, v.cfg.HTTPClient)
+	}
+	ui, err := v.provider.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"}))
+	if err != nil {
+		return p, fmt.Errorf("identity: userinfo: %s", scrub(err.Error(), accessToken))
+	}
+	if ui.Subject != p.Subject {
+		return p, errors.New("identity: userinfo: the answer is about another subject than the ID token")
+	}
+	var c claims
+	if err := ui.Claims(&c); err != nil {
+		return p, fmt.Errorf("identity: userinfo claims: %s", scrub(err.Error(), accessToken))
+	}
+	if p.Name == "" {
+		p.Name = cmp.Or(c.Name, c.PreferredUsername, c.Email)
+	}
+	if r := roleFrom(c.Roles, c.Groups, v.cfg.RoleMap); r > p.Role {
+		p.Role, p.RoleNote = r, ""
 	}
 	return p, nil
 }

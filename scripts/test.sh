@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean checkout: installs what the tests need
 # when it is missing (Debian packages redis-server, postgresql, chromium; Go
-# modules; axe-core from npm), then vets and runs every test with the race detector. The tests
+# modules; axe-core and oidc-provider from npm), then vets and runs every test with the race detector. The tests
 # start their own Redis, PostgreSQL and Chromium on loopback with free ports.
 # With CI=true a test whose server cannot be started fails instead of skipping.
 set -euo pipefail
@@ -38,6 +38,24 @@ if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
   npm install --prefix "$axe_dir" --no-save --no-audit --no-fund --loglevel=error "axe-core@$axe_version" >/dev/null
 fi
 export NEWSROOM_AXE_JS="$axe_dir/node_modules/axe-core/axe.min.js"
+
+# oidc-provider (npm, OpenID Certified), the independent identity provider
+# the sign-in tests start with node (internal/oidctest.StartProvider);
+# installed once into the user cache, like axe-core.
+oidcp_version=9.13.3
+oidcp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/oidc-provider-$oidcp_version"
+if [ ! -f "$oidcp_dir/node_modules/oidc-provider/lib/index.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  echo "test.sh: installing oidc-provider $oidcp_version with npm"
+  mkdir -p "$oidcp_dir"
+  npm install --prefix "$oidcp_dir" --no-save --no-audit --no-fund --loglevel=error "oidc-provider@$oidcp_version" >/dev/null
+fi
+export NEWSROOM_OIDC_PROVIDER="$oidcp_dir/node_modules/oidc-provider"
 
 go mod download
 if ! go mod tidy -diff >/dev/null; then

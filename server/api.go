@@ -134,9 +134,10 @@ func roundedMessages(msgs []agent.Message) []agent.Message {
 // decodeJSON reads one JSON object into v: bounded size, field names exactly
 // as v's json tags spell them (encoding/json alone would accept "Task" for
 // "task"), no unknown fields, nothing after it. It returns the object's raw
-// fields, for checks the decoded values can no longer show (invalid UTF-8 is
-// replaced while decoding). Its messages name JSON fields and JSON types,
-// never Go's.
+// fields, for checks the decoded values can no longer show. Every string in
+// it must be valid UTF-8 without NUL characters or lone surrogate escapes
+// (checkText), as decoding would replace them silently. Its messages name
+// JSON fields and JSON types, never Go's.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) (map[string]json.RawMessage, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	body, err := io.ReadAll(r.Body)
@@ -164,8 +165,11 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) (map[
 	known := jsonFields(v)
 	for name := range raw {
 		if !slices.Contains(known, name) {
-			return nil, badRequest("bad_json", "unknown field "+strconv.Quote(name)+"; the fields are "+strings.Join(known, ", "))
+			return nil, badRequest("bad_json", "unknown field "+quoteValue(name)+"; the fields are "+strings.Join(known, ", "))
 		}
+	}
+	if err := checkText(raw); err != nil {
+		return nil, err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return nil, badJSON(err)
@@ -228,22 +232,6 @@ func jsonFields(v any) []string {
 	return names
 }
 
-// taskProblem says what is wrong with a task's text that JSON decoding hid:
-// invalid UTF-8 and lone surrogate escapes both decode to U+FFFD, and NUL
-// characters break storage and display. "" when nothing is.
-func taskProblem(raw json.RawMessage, task string) string {
-	switch {
-	case !utf8.Valid(raw):
-		return "task is not valid UTF-8"
-	case strings.ContainsRune(task, 0):
-		return "task contains a NUL character"
-	case strings.ContainsRune(task, utf8.RuneError) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) &&
-		!bytes.ContainsRune(raw, utf8.RuneError):
-		return "task has an escape that is not a character (a lone UTF-16 surrogate)"
-	}
-	return ""
-}
-
 func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *store.Key) {
 	if err := need(k, identity.RoleReporter); err != nil {
 		s.writeError(w, r, err)
@@ -254,13 +242,8 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		return
 	}
 	var req CreateRunRequest
-	raw, err := s.decodeJSON(w, r, &req)
-	if err != nil {
+	if _, err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	if p := taskProblem(raw["task"], req.Task); p != "" {
-		s.writeError(w, r, badRequest("bad_task", p))
 		return
 	}
 	req.Task = strings.TrimSpace(req.Task)
@@ -276,7 +259,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, badRequest("task_too_long", "task is longer than "+strconv.Itoa(s.cfg.MaxTaskBytes)+" bytes"))
 		return
 	case !s.knownTeam(req.Team):
-		s.writeError(w, r, badRequest("unknown_team", "unknown team "+strconv.Quote(req.Team)+"; want one of "+strings.Join(s.teamNames(), ", ")))
+		s.writeError(w, r, badRequest("unknown_team", "unknown team "+quoteValue(req.Team)+"; want one of "+strings.Join(s.teamNames(), ", ")))
 		return
 	case req.MaxMessages < 0 || req.MaxMessages > s.cfg.MaxRunMessages:
 		s.writeError(w, r, badRequest("bad_max_messages", "max_messages must be between 0 and "+strconv.Itoa(s.cfg.MaxRunMessages)))
@@ -286,6 +269,9 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		return
 	case len(idem) > 200:
 		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is longer than 200 characters"))
+		return
+	case !utf8.ValidString(idem):
+		s.writeError(w, r, badRequest("bad_idempotency_key", "Idempotency-Key is not valid UTF-8"))
 		return
 	}
 	if err := s.checkRunOptions(&req); err != nil {
@@ -456,7 +442,7 @@ func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, k *store
 	case "", store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled,
 		store.StatusAwaitingApproval, store.StatusRejected, store.StatusExpired:
 	default:
-		s.writeError(w, r, badRequest("bad_status", "unknown status "+strconv.Quote(string(opts.Status))))
+		s.writeError(w, r, badRequest("bad_status", "unknown status "+quoteValue(string(opts.Status))))
 		return
 	}
 	if l := q.Get("limit"); l != "" {

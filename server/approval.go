@@ -26,9 +26,13 @@ const (
 type DecisionRequest struct {
 	// Decision is "approve", "revise" or "reject".
 	Decision string `json:"decision"`
-	// Note is what the reporter should change (required for "revise").
+	// Note is what the reporter should change (required for "revise"); at
+	// most MaxNoteBytes, valid UTF-8 without NUL characters, like the task.
 	Note string `json:"note,omitempty"`
 }
+
+// MaxNoteBytes is the longest note a decision may carry.
+const MaxNoteBytes = 4096
 
 var errNotAwaiting = &apiError{Status: http.StatusConflict, Code: "not_awaiting_approval",
 	Message: "the run is not awaiting approval"}
@@ -80,7 +84,7 @@ func (s *Server) approvalRequired(v string) (bool, error) {
 	case ApprovalNone:
 		return false, nil
 	}
-	return false, badRequest("bad_approval", "approval must be \"required\" or \"none\", not "+strconv.Quote(v))
+	return false, badRequest("bad_approval", "approval must be \"required\" or \"none\", not "+quoteValue(v))
 }
 
 // checkpointOf folds a run's stored events.
@@ -125,6 +129,17 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store
 	var req DecisionRequest
 	if _, err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	switch req.Decision {
+	case team.DecisionApprove, team.DecisionRevise, team.DecisionReject:
+	default:
+		s.writeError(w, r, badRequest("bad_decision", "decision must be approve, revise or reject, not "+quoteValue(req.Decision)))
+		return
+	}
+	if len(req.Note) > MaxNoteBytes {
+		s.writeError(w, r, &apiError{Status: http.StatusBadRequest, Code: "note_too_long", Field: "note",
+			Message: "note is longer than " + strconv.Itoa(MaxNoteBytes) + " bytes"})
 		return
 	}
 	d := team.Decision{Decision: req.Decision, Note: req.Note, By: k.ID, At: s.now().UTC()}

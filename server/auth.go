@@ -104,18 +104,17 @@ func (s *Server) allowKey(ctx context.Context, id string) (time.Duration, bool) 
 type keyHashCtx struct{}
 
 // authenticate finds the request's unrevoked key and returns it with its
-// hash. A request that does not get that far costs its client address a
-// token of the failure limit.
+// hash. The key is checked first: a valid key (or token, or session) is
+// never refused by the failure limit, even while its client address (a
+// shared proxy) floods bad ones. A request that does not authenticate costs
+// its client address a token of the failure limit, and is refused 429 once
+// the address has none left.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*store.Key, string, error) {
-	addr := s.clientAddr(r)
-	if s.authFails != nil {
-		if wait, ok := s.authFails.peek(addr); !ok {
-			return nil, "", errAuthRateLimited(wait)
-		}
-	}
 	fail := func(challenge string) (*store.Key, string, error) {
 		if s.authFails != nil {
-			s.authFails.allow(addr)
+			if wait, ok := s.authFails.allow(s.clientAddr(r)); !ok {
+				return nil, "", errAuthRateLimited(wait)
+			}
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		return nil, "", errUnauthorized
@@ -143,6 +142,18 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*store.Ke
 		return nil, "", err
 	}
 	return k, hash, nil
+}
+
+// PresentedCredentials reports whether a request carries credentials (an
+// Authorization header or a session cookie): a 401 to such a request is an
+// authentication failure, while one to a request without any (a visitor's
+// page asking GET /v1/me) is not.
+func PresentedCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
+	}
+	_, err := r.Cookie(sessionCookie)
+	return err == nil
 }
 
 // clientAddr is the address a request comes from: the last entry of
@@ -251,20 +262,6 @@ func (l *limiter) allow(name string) (time.Duration, bool) {
 	b := l.refill(name, l.now())
 	if b.tokens >= 1 {
 		b.tokens--
-		return 0, true
-	}
-	return l.wait(b), false
-}
-
-// peek reports whether name has a token left, without taking it.
-func (l *limiter) peek(name string) (time.Duration, bool) {
-	if l.rate <= 0 {
-		return 0, true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.refill(name, l.now())
-	if b.tokens >= 1 {
 		return 0, true
 	}
 	return l.wait(b), false

@@ -17,6 +17,7 @@ func BenchmarkServer_CreateRun(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		req, _ := http.NewRequest("POST", e.ts.URL+"/v1/runs", strings.NewReader(task))
 		req.Header.Set("Authorization", "Bearer "+e.user)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil || resp.StatusCode != http.StatusAccepted {
 			b.Fatalf("POST = %v %v", resp, err)

@@ -148,6 +148,9 @@ func (e *env) do(method, path, key string, body string, hdr ...string) (*http.Re
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // hdr may say otherwise
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -102,7 +102,7 @@ type Config struct {
 	MetricsPublic bool
 	// AuthFailureRate is how many requests a second one client address may
 	// make without credentials or with bad ones (a token bucket); beyond it
-	// they are refused with 429 before the store is asked. 0 means 20,
+	// they are refused with 429. A valid key is never refused by it. 0 means 20,
 	// negative means no limit. AuthFailureBurst is the bucket's size; 0
 	// means twice the rate.
 	AuthFailureRate  float64
@@ -180,6 +180,10 @@ type Server struct {
 	queue    *queue
 	hub      *hub
 	limits   *limiter
+	// userinfo caches what sign-ins' userinfo endpoints said (signin).
+	userinfo *userinfoCache
+	// methods is the route table's methods per path, for 405s (harden).
+	methods *methodTable
 	// authFails limits unauthenticated and failed requests per client address.
 	authFails *limiter
 	keys      *keyWatch
@@ -301,6 +305,7 @@ func New(cfg Config) (*Server, error) {
 		keyStore:    cfg.Store,
 		queue:       newQueue(cfg.QueueSize),
 		hub:         newHub(),
+		userinfo:    newUserinfoCache(),
 		limits:      newLimiter(float64(cfg.KeyRateLimit)/60, float64(cfg.KeyRateLimit), cfg.Now),
 		active:      map[string]*executor{},
 		pending:     map[string]store.Claim{},
@@ -317,9 +322,12 @@ func New(cfg Config) (*Server, error) {
 	s.keys = newKeyWatch(s.keyStore, cfg.KeyCheckInterval, s.done)
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
+	var patterns []string
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
+		patterns = append(patterns, rt.pattern)
 	}
+	s.methods = newMethodTable(patterns)
 	return s, nil
 }
 
@@ -365,6 +373,9 @@ func (s *Server) Handler() http.Handler {
 // method) the mux answers itself in plain text; that answer is turned into
 // the API's JSON error.
 func (s *Server) serveMux(w http.ResponseWriter, r *http.Request) {
+	if s.harden(w, r) {
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		w = &jsonErrorWriter{ResponseWriter: w, s: s, r: r}
 	}

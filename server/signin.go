@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,23 @@ type OIDCConfig struct {
 	// RedirectURL is where the provider sends the browser back:
 	// https://HOST/auth/callback. Empty means built from each request's host.
 	RedirectURL string
+	// Scopes are asked for at sign-in; nil means DefaultScopes. "openid" is
+	// always asked for.
+	Scopes []string
+}
+
+// DefaultScopes are the scopes sign-in asks for when OIDCConfig.Scopes is nil.
+var DefaultScopes = []string{"openid", "profile", "email"}
+
+// scopes are the scopes to ask for: the configured ones, with openid.
+func (c *OIDCConfig) scopes() []string {
+	if len(c.Scopes) == 0 {
+		return DefaultScopes
+	}
+	if slices.Contains(c.Scopes, "openid") {
+		return c.Scopes
+	}
+	return append([]string{"openid"}, c.Scopes...)
 }
 
 // personKey turns a signed-in person into the caller the handlers see: the
@@ -93,7 +111,7 @@ func (s *Server) person(r *http.Request, bearer bool, token string) (k *store.Ke
 	if !safeMethod(r.Method) && !s.csrfOK(r) {
 		return nil, true, errCSRF
 	}
-	return personKey(p), true, nil
+	return personKey(s.withUserInfo(r.Context(), r, p)), true, nil
 }
 
 func safeMethod(m string) bool {
@@ -135,7 +153,7 @@ func (s *Server) oauthConfig(r *http.Request) *oauth2.Config {
 	}
 	v := s.cfg.OIDC.Verifier
 	return &oauth2.Config{ClientID: v.ClientID(), ClientSecret: s.cfg.OIDC.ClientSecret, Endpoint: v.Endpoint(),
-		RedirectURL: redirect, Scopes: []string{"openid", "profile", "email"}}
+		RedirectURL: redirect, Scopes: s.cfg.OIDC.scopes()}
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration, httpOnly bool) {
@@ -281,8 +299,28 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, r, csrfCookie, rand.Text(), ttl, false)
+	p = s.keepUserInfo(ctx, w, r, p, tok.AccessToken, ttl)
 	s.log.Info("signed in", "who", p.ID, "role", p.Role.String())
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// keepUserInfo asks userinfo about a person whose ID token names no role,
+// and when it names one keeps the access token for the session's later
+// requests (userinfoCookie); else it clears any such cookie.
+func (s *Server) keepUserInfo(ctx context.Context, w http.ResponseWriter, r *http.Request, p identity.Principal, accessToken string, ttl time.Duration) identity.Principal {
+	if p.Role == identity.RoleNone && accessToken != "" && len(accessToken) <= sessionChunk {
+		got, err := s.cfg.OIDC.Verifier.UserInfo(ctx, accessToken, p)
+		if err != nil {
+			s.log.Warn("reading the signed-in person's userinfo", "who", p.ID, "err", err)
+		} else if got.Role != identity.RoleNone {
+			s.setCookie(w, r, userinfoCookie, accessToken, ttl, true)
+			return got
+		}
+	}
+	if _, err := r.Cookie(userinfoCookie); err == nil {
+		s.setCookie(w, r, userinfoCookie, "", -1, true)
+	}
+	return p
 }
 
 // errorKind describes an oauth2 error without the response body, which
@@ -300,6 +338,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *store.K
 	s.setCookie(w, r, sessionCookie, "", -1, true)
 	s.clearSession(w, r, 1)
 	s.setCookie(w, r, csrfCookie, "", -1, false)
+	if _, err := r.Cookie(userinfoCookie); err == nil {
+		s.setCookie(w, r, userinfoCookie, "", -1, true)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -215,6 +215,9 @@ func TestOIDC_SignInSessionAndCSRF(t *testing.T) {
 
 	call := func(method, path, body string, hdr ...string) (int, string) {
 		req, _ := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}

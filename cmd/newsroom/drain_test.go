@@ -64,6 +64,9 @@ func TestRunServe_SIGTERMDrainsBeforeClosing(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s during the drain: %v (the listener must stay open)", method, path, err)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -60,6 +61,7 @@ type serveOptions struct {
 
 	// sign-in with OpenID Connect (Microsoft Entra ID)
 	oidcIssuer, oidcClientID, oidcRedirect, roleMap string
+	oidcScopes                                      string
 	oidcGraphGroups                                 bool
 	graphEndpoint                                   string
 }
@@ -110,6 +112,9 @@ within --grace and exits 0.`,
 		"application (client) id the tokens are for (env NEWSROOM_OIDC_CLIENT_ID); the client secret, when needed, comes from NEWSROOM_OIDC_CLIENT_SECRET")
 	fs.StringVar(&o.oidcRedirect, "oidc-redirect-url", os.Getenv("NEWSROOM_OIDC_REDIRECT_URL"),
 		"https://HOST/auth/callback as registered with the identity provider (default: from each request's host)")
+	fs.StringVar(&o.oidcScopes, "oidc-scopes", os.Getenv("NEWSROOM_OIDC_SCOPES"),
+		"scopes sign-in asks for, separated by spaces or commas, for a provider that releases roles or groups under a scope of its own "+
+			"(default \"openid profile email\"; openid is always asked for; env NEWSROOM_OIDC_SCOPES)")
 	fs.StringVar(&o.roleMap, "role-map", os.Getenv("NEWSROOM_ROLE_MAP"),
 		"roles from groups: editor-in-chief=GROUP_ID,reporter=GROUP_ID,... (env NEWSROOM_ROLE_MAP); app roles in the roles claim always count")
 	fs.BoolVar(&o.oidcGraphGroups, "oidc-graph-groups", os.Getenv("NEWSROOM_OIDC_GRAPH_GROUPS") == "true",
@@ -212,7 +217,8 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("%w: sign-in: %w", errConfig, err)
 		}
-		oidcCfg = &server.OIDCConfig{Verifier: v, ClientSecret: os.Getenv("NEWSROOM_OIDC_CLIENT_SECRET"), RedirectURL: o.oidcRedirect}
+		oidcCfg = &server.OIDCConfig{Verifier: v, ClientSecret: os.Getenv("NEWSROOM_OIDC_CLIENT_SECRET"), RedirectURL: o.oidcRedirect,
+			Scopes: strings.FieldsFunc(o.oidcScopes, func(r rune) bool { return r == ',' || r == ' ' })}
 		log.Info("sign-in with OpenID Connect", "issuer", o.oidcIssuer, "client_id", o.oidcClientID)
 	}
 	keyLimiter, closeLimiter, err := sharedKeyLimiter(stack.Config.RedisURL.Value(), stack.Config.RedisAuth, pg, o.rate)
@@ -401,12 +407,14 @@ func teamInfos(r *desk.Registry) []server.TeamInfo {
 }
 
 // countAuthFailures tells the alert monitor about every request refused for
-// a missing or bad API key, so a burst of them raises the auth_failures alert.
+// bad credentials, so a burst of them raises the auth_failures alert. A 401
+// to a request that presented none (a visitor's page asking GET /v1/me) is
+// not a failure.
 func countAuthFailures(next http.Handler, mon *alerts.Monitor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status == http.StatusUnauthorized {
+		if sw.status == http.StatusUnauthorized && server.PresentedCredentials(r) {
 			mon.ObserveAuthFailure(alerts.AuthAPIKey)
 		}
 	})

@@ -116,3 +116,37 @@ func TestRunServe_RequireApprovalFromTheEnvironment(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRunServe_OIDCScopesAndAnInsecureIssuer asks serve for the scopes of
+// NEWSROOM_OIDC_SCOPES (the sign-in's authorization request carries them,
+// openid first), and refuses at start an issuer over plain http that is not
+// on loopback, before any request.
+func TestRunServe_OIDCScopesAndAnInsecureIssuer(t *testing.T) {
+	dir := isolate(t)
+	const clientID = "44444444-5555-4666-8777-888888888888"
+	iss := oidctest.StartPlain(t, clientID)
+	t.Setenv("NEWSROOM_OIDC_ISSUER", iss.URL())
+	t.Setenv("NEWSROOM_OIDC_CLIENT_ID", clientID)
+	t.Setenv("NEWSROOM_OIDC_SCOPES", "profile,groups")
+	srv := startServe(t, dir, "--drain-delay", "0s")
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(srv.base + "/auth/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("/auth/login = %d without a Location: %v", resp.StatusCode, err)
+	}
+	if got := loc.Query().Get("scope"); got != "openid profile groups" {
+		t.Errorf("the authorization request asks for scope %q, want \"openid profile groups\"", got)
+	}
+
+	t.Setenv("NEWSROOM_OIDC_SCOPES", "")
+	t.Setenv("NEWSROOM_OIDC_ISSUER", "http://login.example.com/tenant/v2.0")
+	err = runServe(context.Background(), []string{"--addr", "127.0.0.1:0", "--no-cache"}, io.Discard, io.Discard)
+	if !errors.Is(err, errConfig) || !strings.Contains(err.Error(), "https") {
+		t.Errorf("serve with a plain-http issuer off loopback = %v, want a configuration error asking for https", err)
+	}
+}

@@ -113,6 +113,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if _, err := tx.Exec(ctx, healthTable); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	var current int
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // ErrFileGone is returned by CheckWritable when the database file is no
@@ -30,9 +31,25 @@ func createPrivate(path string) (os.FileInfo, error) {
 	return os.Stat(path)
 }
 
+// ErrFull is returned by CheckWritable when the database has no room left
+// for a new run (its max_page_count is nearly reached).
+var ErrFull = errors.New("sqlite: the database is full")
+
+// healthTable is the one-row table CheckWritable writes to.
+const healthTable = `CREATE TABLE IF NOT EXISTS store_health (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	checked_at INTEGER NOT NULL
+) STRICT`
+
+// headroomPages is the free room, in pages, CheckWritable wants: about a
+// megabyte, more than a new run and its first events take.
+const headroomPages = 256
+
 // CheckWritable reports whether the store can take a write now: the file
-// it opened is still the one at its path, and the writer can take SQLite's
-// write lock (BEGIN IMMEDIATE, rolled back: nothing is written).
+// it opened is still the one at its path, a write commits (a row of
+// store_health is upserted, so a read-only file or connection and a disk
+// that cannot take the write-ahead log's frame fail here), and the
+// database has room for a new run below its max_page_count.
 func (s *Store) CheckWritable(ctx context.Context) error {
 	fi, err := os.Stat(s.path)
 	if err != nil {
@@ -41,15 +58,25 @@ func (s *Store) CheckWritable(ctx context.Context) error {
 	if !os.SameFile(s.file, fi) {
 		return fmt.Errorf("%w: %s was replaced", ErrFileGone, s.path)
 	}
-	conn, err := s.w.Conn(ctx)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: write check: %w", err)
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO store_health (id, checked_at) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, time.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("sqlite: write check: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+	var pages, free, maxPages int64
+	for q, v := range map[string]*int64{"PRAGMA page_count": &pages, "PRAGMA freelist_count": &free, "PRAGMA max_page_count": &maxPages} {
+		if err := tx.QueryRowContext(ctx, q).Scan(v); err != nil {
+			return fmt.Errorf("sqlite: write check: %w", err)
+		}
+	}
+	if maxPages-pages+free < headroomPages {
+		return fmt.Errorf("%w: %d of at most %d pages used", ErrFull, pages-free, maxPages)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: write check: %w", err)
 	}
 	return nil

@@ -81,8 +81,9 @@ func ParseAllow(list string) []string {
 	return out
 }
 
-// dialer returns a DialContext that applies the guard.
-func (g *Guard) dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialer returns a DialContext that applies the guard, resolving names
+// with resolver (nil: the system's).
+func (g *Guard) dialer(timeout time.Duration, resolver *net.Resolver) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -91,7 +92,7 @@ func (g *Guard) dialer(timeout time.Duration) func(ctx context.Context, network,
 		host = strings.ToLower(host)
 		hostOK := g.hosts[host] && (port == "80" || port == "443")
 		portOK := g.ports[net.JoinHostPort(host, port)]
-		d := &net.Dialer{Timeout: timeout, Control: func(_, address string, _ syscall.RawConn) error {
+		d := &net.Dialer{Timeout: timeout, Resolver: resolver, Control: func(_, address string, _ syscall.RawConn) error {
 			if hostOK || portOK {
 				return nil
 			}

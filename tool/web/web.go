@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -63,6 +64,8 @@ type Config struct {
 	// Logger receives a WARN line naming the host of every refused or failed fetch.
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Resolver resolves host names; nil means the system's.
+	Resolver *net.Resolver
 }
 
 // Fetcher holds the HTTP client the tools share.
@@ -100,7 +103,7 @@ func New(cfg Config) *Fetcher {
 	g := NewGuard(cfg.Allow, cfg.AllowPorts...)
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us, past the guard
-		DialContext:           g.dialer(cfg.Timeout),
+		DialContext:           g.dialer(cfg.Timeout, cfg.Resolver),
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 		MaxIdleConns:          16,
@@ -177,7 +180,7 @@ func (f *Fetcher) get(ctx context.Context, raw string, accept string) (body []by
 			return nil, false, nil, "", refused
 		}
 		f.log.WarnContext(ctx, "fetch failed", "host", u.Hostname(), "error", err)
-		return nil, false, nil, "", fmt.Errorf("web: fetching %s: %w", u.Redacted(), unwrapURLError(err))
+		return nil, false, nil, "", fmt.Errorf("web: fetching %s: %w", u.Redacted(), publicError(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -211,6 +214,11 @@ func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Page, error) {
 		return nil, err
 	}
 	p := &Page{URL: raw, FinalURL: final.String(), Truncated: truncated}
+	if isText(mt) {
+		if err := sniffText(body, mt, final); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case mt == "text/html" || mt == "application/xhtml+xml" || mt == "":
 		art, err := readability.FromReader(bytes.NewReader(body), final)
@@ -227,10 +235,19 @@ func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Page, error) {
 		return nil, fmt.Errorf("web: %s is %s, not a page with text", final.Redacted(), mt)
 	}
 	p.Text = tidy(p.Text)
+	if !readable(p.Text) {
+		return nil, errNoText(final)
+	}
 	if cut, ok := f.tok.Truncate(p.Text, f.cfg.MaxTokens); ok {
 		p.Text, p.Truncated = cut, true
 	}
 	return p, nil
+}
+
+// isText reports whether a media type is one Fetch reads as text (no type
+// is read as HTML).
+func isText(mt string) bool {
+	return mt == "" || strings.HasPrefix(mt, "text/") || mt == "application/xhtml+xml" || mt == "application/json"
 }
 
 // Feed is what read_feed returns.
