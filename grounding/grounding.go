@@ -76,7 +76,7 @@ var (
 	isoDateRe  = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
 	// numberRe is a number with optional thousands separators and decimals,
 	// an optional currency sign before it, and an optional unit or percent after it.
-	numberRe   = regexp.MustCompile(`([$€£¥])?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s(?:percent|per cent|million|billion|thousand|trillion|dollars?|euros?|pounds?|yen|km|kilometres?|kilometers?|miles?|metres?|meters?|kg|kilograms?|tonnes?|tons?|hours?|minutes?|years?|days?|weeks?|months?|people|residents|jobs|homes|seats|votes)\b)?`)
+	numberRe   = regexp.MustCompile(`([$€£¥])?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s(?i:percent|per cent|million|billion|thousand|trillion|dollars?|euros?|pounds?|yen|km|kilometres?|kilometers?|miles?|metres?|meters?|kg|kilograms?|tonnes?|tons?|hours?|minutes?|years?|days?|weeks?|months?|people|residents|jobs|homes|seats|votes)\b)?`)
 	monthDayRe = regexp.MustCompile(`\b(?:(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{1,2})|(\d{1,2})\s+(January|February|March|April|May|June|July|August|September|October|November|December))\b`)
 )
 

@@ -132,16 +132,8 @@ func quoteParts(q string) []string {
 // hasQuote reports whether each passage of a quotation appears in text,
 // in order.
 func hasQuote(text, q string) bool {
-	parts := quoteParts(q)
-	pos := 0
-	for _, p := range parts {
-		i := strings.Index(text[pos:], p)
-		if i < 0 {
-			return false
-		}
-		pos += i + len(p)
-	}
-	return len(parts) > 0
+	s, _ := QuoteAt(text, q)
+	return s >= 0
 }
 
 // scoreRe is a score or a tally written with a hyphen ("3-1"); the checks
@@ -190,4 +182,36 @@ func hasToken(text, tok string) bool {
 // in either order ("december 8", "8 december").
 func hasDate(text, month, day string) bool {
 	return hasToken(text, month+" "+day) || hasToken(text, day+" "+month)
+}
+
+// Canonical is the form in which the checker compares an article's
+// quotations with its material: lower case, straight quotes, collapsed
+// spaces, AP abbreviations spelled out and number words as figures. Two
+// texts that differ only in those conventions have the same canonical form.
+func Canonical(s string) string { return canonical(s) }
+
+// HasQuote reports whether the passages of quotation q (the parts between
+// its marked elisions, without the punctuation at their edges) appear in
+// text, in order: the checker's test of a quotation.
+func HasQuote(text, q string) bool { return hasQuote(canonical(text), q) }
+
+// QuoteAt returns where the first passage of quotation q starts in
+// canonical text and where its last ends, or -1, -1.
+func QuoteAt(canonicalText, q string) (start, end int) {
+	parts := quoteParts(q)
+	pos, start := 0, -1
+	for _, p := range parts {
+		i := strings.Index(canonicalText[pos:], p)
+		if i < 0 {
+			return -1, -1
+		}
+		if start < 0 {
+			start = pos + i
+		}
+		pos += i + len(p)
+	}
+	if start < 0 {
+		return -1, -1
+	}
+	return start, pos
 }
