@@ -53,11 +53,11 @@ type Case struct {
 	Expect  Expect   `yaml:"expect,omitempty" json:"expect" doc:"What the article must and must not do."`
 	// Documents are the sources' texts, read by Load (files) or filled by
 	// the runner (URLs).
-	Documents []Document `yaml:"-" json:"-"`
+	Documents []SourceDoc `yaml:"-" json:"-"`
 }
 
-// Document is a case's source: a file's text, or a URL to fetch.
-type Document struct {
+// SourceDoc is a case's source: a file's text, or a URL to fetch.
+type SourceDoc struct {
 	// Name is the path as the suite gives it, or the URL.
 	Name string
 	// URL is set for a document to fetch; Text for a file.
@@ -353,7 +353,7 @@ func (l *loader) readSources(c *Case, cn *yaml.Node, i int) {
 	for j, s := range c.Sources {
 		n := srcs.Content[j]
 		if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-			c.Documents = append(c.Documents, Document{Name: s, URL: s})
+			c.Documents = append(c.Documents, SourceDoc{Name: s, URL: s})
 			continue
 		}
 		if filepath.IsAbs(s) || strings.HasPrefix(filepath.Clean(s), "..") {
@@ -365,7 +365,7 @@ func (l *loader) readSources(c *Case, cn *yaml.Node, i int) {
 			l.add(n, fmt.Sprintf("cases[%d].sources[%d]: %v", i, j, err))
 			continue
 		}
-		c.Documents = append(c.Documents, Document{Name: s, Text: documentText(s, b)})
+		c.Documents = append(c.Documents, SourceDoc{Name: s, Text: documentText(s, b)})
 	}
 }
 

@@ -131,11 +131,11 @@ func readability(text string) (ease, grade float64, ok bool) {
 	return 206.835 - 1.015*wps - 84.6*spw, 0.39*wps + 11.8*spw - 15.59, true
 }
 
-// splitHeadline returns an article's headline and body: the desk's first
+// SplitHeadline returns an article's headline and body: the desk's first
 // headline when it wrote one (the body then is the whole text, less a
 // first line equal to it), else the body's first line when it reads as a
 // title (no final full stop, followed by a blank line).
-func splitHeadline(body string, headlines []string) (headline, rest string) {
+func SplitHeadline(body string, headlines []string) (headline, rest string) {
 	body = strings.TrimSpace(body)
 	first, after, hasMore := strings.Cut(body, "\n")
 	line := strings.TrimSpace(strings.TrimLeft(first, "# "))
@@ -147,7 +147,7 @@ func splitHeadline(body string, headlines []string) (headline, rest string) {
 		}
 		return h, body
 	}
-	if hasMore && line != "" && !strings.HasSuffix(line, ".") && len(words(line)) <= 20 &&
+	if hasMore && line != "" && !strings.HasSuffix(line, ".") && len(words(line)) <= 30 &&
 		strings.HasPrefix(after, "\n") || hasMore && strings.HasPrefix(first, "#") {
 		return line, strings.TrimSpace(after)
 	}
