@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -52,13 +53,18 @@ func marked(body string, failed []Check) template.HTML {
 			spans = append(spans, span{i, i + len(c.Text), c.Metric + ": " + c.Detail})
 		}
 	}
-	sort.Slice(spans, func(a, b int) bool { return spans[a].start < spans[b].start })
+	// The narrowest marks win (a figure over the sentence holding it).
+	sort.SliceStable(spans, func(a, b int) bool { return spans[a].end-spans[a].start < spans[b].end-spans[b].start })
+	var kept []span
+	for _, s := range spans {
+		if !slices.ContainsFunc(kept, func(k span) bool { return s.start < k.end && k.start < s.end }) {
+			kept = append(kept, s)
+		}
+	}
+	sort.Slice(kept, func(a, b int) bool { return kept[a].start < kept[b].start })
 	var b strings.Builder
 	pos := 0
-	for _, s := range spans {
-		if s.start < pos {
-			continue // overlaps an earlier mark
-		}
+	for _, s := range kept {
 		b.WriteString(template.HTMLEscapeString(body[pos:s.start]))
 		fmt.Fprintf(&b, `<mark title="%s">%s</mark>`, template.HTMLEscapeString(s.why), template.HTMLEscapeString(body[s.start:s.end]))
 		pos = s.end
