@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/eval"
+)
+
+// miniSuite is the two-case suite of eval/testdata (a case with a source
+// file, a brief without sources).
+func miniSuite(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../../eval/testdata/mini/suite.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fastQuota keeps the emulator's quota limiter from pacing the test's runs.
+var fastQuota = []string{"--rpm", "100000", "--tpm", "100000000"}
+
+func readDoc(t *testing.T, s string) *eval.Document {
+	t.Helper()
+	var d eval.Document
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		t.Fatalf("not a result document: %v\n%s", err, s)
+	}
+	return &d
+}
+
+func TestEval_TwoDesksOnTheEmulatorThenGateAndCompare(t *testing.T) {
+	env, dir := cleanEnv(t)
+	out := filepath.Join(dir, "out")
+	r := runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin,selector", "--out", out, "--format", "json"}, fastQuota...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	d := readDoc(t, r.stdout)
+	if d.Format != eval.FormatVersion || d.Suite.Name != "mini" || d.Suite.Hash == "" || d.BinaryVersion == "" || !d.Emulated {
+		t.Errorf("document header %+v", d.Suite)
+	}
+	if len(d.Variants) != 2 || d.Variants[0].Name != "roundrobin" || d.Variants[1].Name != "selector" || len(d.Results) != 4 {
+		t.Fatalf("variants %+v, %d results", d.Variants, len(d.Results))
+	}
+	for _, res := range d.Results {
+		for _, m := range []string{eval.ClaimSupport, eval.ExpectedFacts, eval.HeadlineSupported, eval.Approved, eval.CostUSD, eval.Calls, eval.WallMS} {
+			if _, ok := res.Metrics[m]; !ok {
+				t.Errorf("%s on %s: no %s", res.Case, res.Variant, m)
+			}
+		}
+		if res.Metrics[eval.CostUSD] <= 0 || res.Article.Body == "" {
+			t.Errorf("%s on %s: cost %v, body %q", res.Case, res.Variant, res.Metrics[eval.CostUSD], res.Article.Body)
+		}
+	}
+	if _, ok := d.Results[0].Metrics[eval.CitationCoverage]; !ok {
+		t.Error("the case with a source has no citation_coverage")
+	}
+	for _, f := range []string{"results.json", "results.jsonl", "report.md", "report.html"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("--out lacks %s (%v)", f, err)
+		}
+	}
+
+	// A base that claims better support than any article can have: the
+	// new run is clearly worse, and --fail-if-worse exits 1.
+	for i := range d.Results {
+		d.Results[i].Metrics[eval.ClaimSupport] += 1
+	}
+	base := filepath.Join(dir, "base.json")
+	var b bytes.Buffer
+	if err := d.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(base, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--fail-if-worse", base, "--fail-under", "approved=0", "--out", filepath.Join(dir, "new")}, fastQuota...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "eval gate: claim_support is worse") || strings.Contains(r.stderr, "approved") {
+		t.Fatalf("exit %d, want 1 for the worse claim_support only\n%s", r.code, r.stderr)
+	}
+	r = runBinary(t, env, dir, "eval", "compare", base, filepath.Join(dir, "new", "results.json"))
+	if r.code != 0 || !strings.Contains(r.stdout, "claim_support") || !strings.Contains(r.stdout, "worse") {
+		t.Fatalf("compare: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--fail-under", "approved=1.5"}, fastQuota...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "roundrobin: approved 1 is below 1.5") {
+		t.Fatalf("--fail-under: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func journalKeys(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r eval.Result
+		if json.Unmarshal(sc.Bytes(), &r) == nil {
+			out = append(out, r.Key())
+		}
+	}
+	return out
+}
+
+func TestEval_ResumeAfterAKillRunsOnlyWhatIsLeft(t *testing.T) {
+	env, dir := cleanEnv(t)
+	out := filepath.Join(dir, "out")
+	journal := filepath.Join(out, "results.jsonl")
+	args := append([]string{"eval", miniSuite(t), "--desk", "roundrobin,selector", "--repeat", "3", "--concurrency", "1", "--out", out}, fastQuota...)
+	cmd := exec.Command(buildBinary(t), args...)
+	cmd.Env, cmd.Dir = env, dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(journalKeys(t, journal)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	before := journalKeys(t, journal)
+	if len(before) == 0 || len(before) >= 12 {
+		t.Fatalf("%d results before the kill, want some of 12", len(before))
+	}
+	r := runBinary(t, env, dir, append(args, "--resume", "--format", "json")...)
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+	}
+	after := journalKeys(t, journal)
+	seen := map[string]bool{}
+	for _, k := range after {
+		if seen[k] {
+			t.Errorf("%q ran twice", k)
+		}
+		seen[k] = true
+	}
+	if len(after) != 12 || strings.Join(after[:len(before)], "|") != strings.Join(before, "|") {
+		t.Errorf("journal after resume has %d results (want 12) and must start with the %d from before", len(after), len(before))
+	}
+	if d := readDoc(t, r.stdout); len(d.Results) != 12 {
+		t.Errorf("document has %d results, want 12", len(d.Results))
+	}
+}
+
+func TestEval_BadSuitesExitTwoWithFileLineColumn(t *testing.T) {
+	env, dir := cleanEnv(t)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"an unknown field", []string{"eval", "validate", write("a.yaml", "cases:\n  - name: a\n    task: t\n    expct: {}\n")}, "a.yaml:4:5: unknown field \"expct\""},
+		{"a missing document", []string{"eval", write("b.yaml", "cases:\n  - name: a\n    task: t\n    sources: [missing.txt]\n")}, "b.yaml:4:15: cases[0].sources[0]: no such document"},
+		{"an unknown desk in the suite", []string{"eval", write("c.yaml", "desks: [nosuch]\ncases:\n  - name: a\n    task: t\n")}, "c.yaml:1:9: desks: unknown desk \"nosuch\""},
+		{"an unknown desk flag", []string{"eval", write("d.yaml", "cases:\n  - name: a\n    task: t\n"), "--desk", "nosuch"}, "--desk: unknown desk \"nosuch\""},
+		{"a bad gate", []string{"eval", write("e.yaml", "cases:\n  - name: a\n    task: t\n"), "--fail-under", "nosuch=1"}, "unknown metric \"nosuch\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBinary(t, env, dir, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, want 2 with %q\n%s", r.code, tt.want, r.stderr)
+			}
+		})
+	}
+	r := runBinary(t, env, dir, "eval", "validate", miniSuite(t))
+	if r.code != 0 || !strings.Contains(r.stdout, "ok (2 cases)") {
+		t.Errorf("validate of a good suite: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, env, dir, "eval", "schema")
+	if r.code != 0 || !json.Valid([]byte(r.stdout)) {
+		t.Errorf("schema: exit %d\n%s", r.code, r.stderr)
+	}
+}
