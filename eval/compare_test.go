@@ -66,3 +66,16 @@ func TestCheckGates_SaysWhichVariantMissesWhichThreshold(t *testing.T) {
 		t.Errorf("gates %q, want none", got)
 	}
 }
+
+func TestParseJudgeReply_NeedsEveryCriterionScoredOneToFive(t *testing.T) {
+	ok := `Here: {"faithfulness":{"score":5,"reason":"a"},"neutrality":{"score":4,"reason":"b"},"clarity":{"score":3,"reason":"c"},"news_value":{"score":2,"reason":"d"},"extra":{"score":1,"reason":"e"}}`
+	s, err := ParseJudgeReply(ok)
+	if err != nil || len(s) != 4 || s["clarity"].Score != 3 {
+		t.Fatalf("scores %+v, %v", s, err)
+	}
+	for _, bad := range []string{"no json", `{"faithfulness":{"score":6,"reason":"a"}}`, `{"faithfulness":{"score":5}}`} {
+		if _, err := ParseJudgeReply(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -27,6 +27,7 @@ type evalOptions struct {
 	resume                      bool
 	failUnder                   []string
 	failIfWorse                 string
+	judge                       string
 	timeout                     time.Duration
 	model                       *modelFlags
 	tools                       *toolFlags
@@ -64,6 +65,7 @@ exit 1; a bad suite exits 2.`,
 	fs.BoolVar(&o.resume, "resume", false, "continue the evaluation in --out: runs already in its results.jsonl are not repeated")
 	fs.StringArrayVar(&o.failUnder, "fail-under", nil, "exit 1 when a variant's mean METRIC is below VALUE: METRIC=VALUE (repeatable)")
 	fs.StringVar(&o.failIfWorse, "fail-if-worse", "", "exit 1 when a quality metric is clearly worse than in this result document")
+	fs.StringVar(&o.judge, "judge", "", "also score each article with this deployment (or model) as judge: rubric scores 1-5 from eval/prompts/judge-v1.md, reported apart from the metrics, with their own cost")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "deadline for each run")
 	o.model = addModelFlags(fs)
 	o.tools = addToolFlags(fs, false)
@@ -253,7 +255,7 @@ func runEval(cmd *cobra.Command, o *evalOptions, path string) error {
 
 func checkEvalDeployments(o *evalOptions, stack *modelStack) error {
 	known := knownDeployments(stack)
-	for _, d := range o.deployments {
+	for _, d := range append(slices.Clone(o.deployments), o.judge) {
 		if d != "" && known != nil && !slices.Contains(known, d) {
 			return fmt.Errorf("%w: unknown deployment %q; known: %s (list more in %s)", errConfig, d, strings.Join(known, ", "), deploymentsEnv)
 		}
@@ -263,7 +265,7 @@ func checkEvalDeployments(o *evalOptions, stack *modelStack) error {
 
 // evaluate runs the jobs, appending each result to --out's journal as it
 // finishes and showing progress on a terminal.
-func evaluate(ctx context.Context, o *evalOptions, s *eval.Suite, variants []eval.Variant, r eval.Runner, stderr io.Writer) ([]eval.Result, error) {
+func evaluate(ctx context.Context, o *evalOptions, s *eval.Suite, variants []eval.Variant, r *evalRunner, stderr io.Writer) ([]eval.Result, error) {
 	cfg := eval.Config{Runner: r, Concurrency: o.concurrency}
 	var journal *eval.Journal
 	if o.out != "" {
@@ -300,6 +302,9 @@ func evaluate(ctx context.Context, o *evalOptions, s *eval.Suite, variants []eva
 			return journal.Append(res)
 		}
 		return nil
+	}
+	if o.judge != "" {
+		cfg.Judge = &eval.ModelJudge{Client: r.stack.RunClient(0, 0), Deployment: o.judge}
 	}
 	return eval.Evaluate(ctx, eval.Jobs(s, variants, o.repeat), cfg)
 }

@@ -195,3 +195,37 @@ func TestEval_BadSuitesExitTwoWithFileLineColumn(t *testing.T) {
 		t.Errorf("schema: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator(t *testing.T) {
+	env, dir := cleanEnv(t)
+	r := runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--judge", "gpt-4o", "--format", "json"}, fastQuota...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	d := readDoc(t, r.stdout)
+	for _, res := range d.Results {
+		j := res.Judge
+		if j == nil || j.PromptVersion != eval.JudgePromptVersion || len(j.Scores) != len(eval.JudgeCriteria) || j.CostUSD <= 0 {
+			t.Fatalf("%s: judge %+v", res.Case, j)
+		}
+		for _, c := range eval.JudgeCriteria {
+			if s := j.Scores[c]; s.Score < 1 || s.Score > 5 || s.Reason == "" {
+				t.Errorf("%s: %s = %+v", res.Case, c, s)
+			}
+			if _, ok := res.Metrics[c]; ok {
+				t.Errorf("%s: the judge's %s is among the measured metrics", res.Case, c)
+			}
+		}
+	}
+	v := d.Variants[0]
+	if v.JudgeCostUSD <= 0 || v.Judge["faithfulness"].N != 2 {
+		t.Errorf("variant judge summary %+v cost %v", v.Judge, v.JudgeCostUSD)
+	}
+	var runCost float64
+	for _, res := range d.Results {
+		runCost += res.Metrics[eval.CostUSD]
+	}
+	if !(v.Metrics[eval.CostUSD].Mean*2-runCost < 1e-9 && runCost-v.Metrics[eval.CostUSD].Mean*2 < 1e-9) {
+		t.Errorf("cost_usd mean %v is not the runs' own cost %v", v.Metrics[eval.CostUSD].Mean, runCost/2)
+	}
+}
