@@ -139,3 +139,25 @@ func TestSentences_KeepCitationsAndAbbreviations(t *testing.T) {
 		t.Errorf("sentences\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestSplitHeadline_TakesTheTitleLineOrTheDesksHeadline(t *testing.T) {
+	tests := []struct {
+		name, body      string
+		headlines       []string
+		wantHead, wantB string
+	}{
+		{"a title line", "Council Votes\n\nThe council voted.", nil, "Council Votes", "The council voted."},
+		{"a markdown heading", "# Council Votes\nThe council voted.", nil, "Council Votes", "The council voted."},
+		{"no title", "The council voted.\n\nIt met on Tuesday.", nil, "", "The council voted.\n\nIt met on Tuesday."},
+		{"the desk's headline replaces the writer's title", "Council Votes\n\nThe council voted.", []string{"Budget Passes"}, "Budget Passes", "The council voted."},
+		{"the desk's headline over an untitled body", "The council voted.", []string{"Budget Passes"}, "Budget Passes", "The council voted."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, b := SplitHeadline(tt.body, tt.headlines)
+			if h != tt.wantHead || b != tt.wantB {
+				t.Errorf("got %q / %q, want %q / %q", h, b, tt.wantHead, tt.wantB)
+			}
+		})
+	}
+}

@@ -44,6 +44,9 @@ type Output struct {
 	Article    Article
 	Sources    []Source
 	StopReason string
+	// Approved is true when the desk's editor approved the article (its
+	// last message ends with APPROVE), whatever ended the run after that.
+	Approved bool
 	// Grounded is true when the run's last grounding check left no
 	// unsupported claim (or there was nothing to check against).
 	Grounded         bool
@@ -101,7 +104,7 @@ func approved(stop string) bool {
 // Score measures one run of a case.
 func Score(c *Case, v Variant, repeat int, o Output) Result {
 	m, checks := Measure(o.Article, Material{Task: c.Task, Sources: o.Sources}, c.Expect)
-	ok := approved(o.StopReason)
+	ok := o.Approved || approved(o.StopReason)
 	m[Approved] = float64(b2i(ok))
 	for k, x := range map[string]float64{Messages: float64(o.Messages), Calls: float64(o.Calls),
 		PromptTokens: float64(o.PromptTokens), CompletionTokens: float64(o.CompletionTokens),

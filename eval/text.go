@@ -131,25 +131,22 @@ func readability(text string) (ease, grade float64, ok bool) {
 	return 206.835 - 1.015*wps - 84.6*spw, 0.39*wps + 11.8*spw - 15.59, true
 }
 
-// SplitHeadline returns an article's headline and body: the desk's first
-// headline when it wrote one (the body then is the whole text, less a
-// first line equal to it), else the body's first line when it reads as a
-// title (no final full stop, followed by a blank line).
+// SplitHeadline returns an article's headline and body. The body loses
+// its first line when that line reads as a title (a "#" heading, or a
+// line without a final full stop followed by a blank line): the writer's
+// own headline. The headline is the desk's first generated headline when
+// it wrote some, else that title line.
 func SplitHeadline(body string, headlines []string) (headline, rest string) {
 	body = strings.TrimSpace(body)
 	first, after, hasMore := strings.Cut(body, "\n")
-	line := strings.TrimSpace(strings.TrimLeft(first, "# "))
-	line = strings.Trim(line, "*")
-	if len(headlines) > 0 {
-		h := strings.TrimSpace(headlines[0])
-		if strings.EqualFold(line, h) {
-			return h, strings.TrimSpace(after)
-		}
-		return h, body
+	line := strings.Trim(strings.TrimSpace(strings.TrimLeft(first, "# ")), "*")
+	titled := hasMore && line != "" && (strings.HasPrefix(first, "#") ||
+		(!strings.HasSuffix(line, ".") && len(words(line)) <= 30 && strings.HasPrefix(after, "\n")))
+	if titled {
+		headline, body = line, strings.TrimSpace(after)
 	}
-	if hasMore && line != "" && !strings.HasSuffix(line, ".") && len(words(line)) <= 30 &&
-		strings.HasPrefix(after, "\n") || hasMore && strings.HasPrefix(first, "#") {
-		return line, strings.TrimSpace(after)
+	if len(headlines) > 0 && strings.TrimSpace(headlines[0]) != "" {
+		headline = strings.TrimSpace(headlines[0])
 	}
-	return "", body
+	return headline, body
 }

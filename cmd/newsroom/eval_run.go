@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/eval"
 	"github.com/newsroom-dev/newsroom/model"
@@ -70,7 +72,7 @@ func (r *evalRunner) Run(ctx context.Context, v eval.Variant, c *eval.Case) (eva
 	a := spec.ArticleOf(res.Messages)
 	headline, body := eval.SplitHeadline(a.Body, a.Headlines)
 	o := eval.Output{Article: eval.Article{Headline: headline, Body: body}, StopReason: res.StopReason,
-		Grounded: res.Grounding == nil || len(res.Grounding.Unsupported) == 0, Messages: len(res.Messages),
+		Approved: editorApproved(res.Messages), Grounded: res.Grounding == nil || len(res.Grounding.Unsupported) == 0, Messages: len(res.Messages),
 		Calls: res.Usage.Requests, PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens,
 		ReasoningTokens: reasoningTokensOf(res.Usage), CostUSD: model.RoundUSD(res.Usage.CostUSD),
 		Wall: time.Since(start), TTFT: ttft, Err: runErr}
@@ -99,4 +101,18 @@ func (r *evalRunner) sources(ctx context.Context, c *eval.Case) ([]*tool.Source,
 		out = append(out, docs...)
 	}
 	return out, nil
+}
+
+// editorApproved reports whether the desk's editor approved the article:
+// its last message ends with the line APPROVE (the selector and graph
+// desks go on to headlines after that, and stop for another reason).
+func editorApproved(msgs []agent.Message) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Source != desk.Editor {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(msgs[i].Content), "\n")
+		return strings.TrimSpace(lines[len(lines)-1]) == "APPROVE"
+	}
+	return false
 }

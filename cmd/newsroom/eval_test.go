@@ -229,3 +229,27 @@ func TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator(t *testing.T) {
 		t.Errorf("cost_usd mean %v is not the runs' own cost %v", v.Metrics[eval.CostUSD].Mean, runCost/2)
 	}
 }
+
+// starterGates are the thresholds the repository's CI holds the shipped
+// roundrobin desk to on the starter suite, on the emulator.
+var starterGates = []string{"claim_support=0.95", "citation_precision=0.95", "quote_fidelity=0.95", "expected_facts=0.9",
+	"forbidden_absent=1", "length_ok=1", "approved=1"}
+
+func TestEval_StarterSuiteMeetsItsThresholds(t *testing.T) {
+	env, dir := cleanEnv(t)
+	suite, err := filepath.Abs("../../eval/suites/starter/suite.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"eval", suite, "--desk", "roundrobin", "--concurrency", "4", "--format", "json"}, fastQuota...)
+	for _, g := range starterGates {
+		args = append(args, "--fail-under", g)
+	}
+	r := runBinary(t, env, dir, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if d := readDoc(t, r.stdout); len(d.Results) < 12 || d.Variants[0].OutcomeOK < 1 {
+		t.Errorf("%d results, outcome as expected %v", len(d.Results), d.Variants[0].OutcomeOK)
+	}
+}
