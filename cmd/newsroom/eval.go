@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/eval"
@@ -189,13 +190,13 @@ func runEval(cmd *cobra.Command, o *evalOptions, path string) error {
 	if err := checkEvalFlags(o); err != nil {
 		return err
 	}
-	// --deployment x,y makes one variant per deployment; the stack's
-	// default is the first.
+	// --deployment x,y makes one variant per deployment, each sent as its
+	// requests' deployment. It is not the configuration's deployment (which
+	// would also mean "Azure is configured" and end the emulator): the
+	// stack keeps the configured one (AZURE_OPENAI_DEPLOYMENT) as default.
 	if f := cmd.Flags().Lookup("deployment"); f.Changed {
 		o.deployments = strings.Split(f.Value.String(), ",")
-		if err := f.Value.Set(o.deployments[0]); err != nil {
-			return usageErrorf("--deployment: %v", err)
-		}
+		o.model.fs = settingsWithout(cmd.Flags(), "deployment")
 	}
 	s, err := loadSuite(path)
 	if err != nil {
@@ -341,4 +342,17 @@ func writeEvalOutputs(o *evalOptions, doc *eval.Document, stdout io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// settingsWithout is a flag set with the configuration flags set on fs,
+// but name: what modelFlags.set reads for the configuration.
+func settingsWithout(fs *pflag.FlagSet, name string) *pflag.FlagSet {
+	out := pflag.NewFlagSet(fs.Name(), pflag.ContinueOnError)
+	fs.Visit(func(f *pflag.Flag) {
+		if f.Name != name && settingNames[f.Name] {
+			out.AddFlag(f)
+			_ = out.Set(f.Name, f.Value.String()) // scalar settings: setting the same value again changes nothing
+		}
+	})
+	return out
 }

@@ -196,13 +196,28 @@ func TestEval_BadSuitesExitTwoWithFileLineColumn(t *testing.T) {
 	}
 }
 
+// TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator also runs the
+// variant flags' cross product: a shipped desk and a team file, two
+// deployments, a reasoning effort.
 func TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator(t *testing.T) {
 	env, dir := cleanEnv(t)
-	r := runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--judge", "gpt-4o", "--format", "json"}, fastQuota...)...)
+	teamFile, err := filepath.Abs("../../desk/teams/roundrobin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--team-file", teamFile,
+		"--deployment", "gpt-4o,gpt-4o-mini", "--reasoning-effort", "low", "--judge", "gpt-4o", "--format", "json"}, fastQuota...)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	d := readDoc(t, r.stdout)
+	var names []string
+	for _, v := range d.Variants {
+		names = append(names, v.Name)
+	}
+	if got := strings.Join(names, " "); got != "roundrobin@gpt-4o+low roundrobin@gpt-4o-mini+low file:roundrobin@gpt-4o+low file:roundrobin@gpt-4o-mini+low" || len(d.Results) != 8 {
+		t.Fatalf("variants %s, %d results", got, len(d.Results))
+	}
 	for _, res := range d.Results {
 		j := res.Judge
 		if j == nil || j.PromptVersion != eval.JudgePromptVersion || len(j.Scores) != len(eval.JudgeCriteria) || j.CostUSD <= 0 {
@@ -223,7 +238,9 @@ func TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator(t *testing.T) {
 	}
 	var runCost float64
 	for _, res := range d.Results {
-		runCost += res.Metrics[eval.CostUSD]
+		if res.Variant == v.Name {
+			runCost += res.Metrics[eval.CostUSD]
+		}
 	}
 	if !(v.Metrics[eval.CostUSD].Mean*2-runCost < 1e-9 && runCost-v.Metrics[eval.CostUSD].Mean*2 < 1e-9) {
 		t.Errorf("cost_usd mean %v is not the runs' own cost %v", v.Metrics[eval.CostUSD].Mean, runCost/2)
