@@ -92,7 +92,7 @@ func quality(v VariantSummary) float64 {
 
 // chart draws each variant at its mean cost per run (x) and quality (y).
 func chart(d *Document) template.HTML {
-	const w, h, pad = 560.0, 300.0, 50.0
+	const w, h, pad, plotW = 760.0, 300.0, 50.0, 400.0
 	maxCost := 0.0
 	for _, v := range d.Variants {
 		maxCost = max(maxCost, v.Metrics[CostUSD].Mean)
@@ -103,15 +103,23 @@ func chart(d *Document) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg role="img" aria-labelledby="chart-title" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f">`, w, h, w, h)
 	b.WriteString(`<title id="chart-title">Mean cost per run against mean quality ratio, one point per variant</title>`)
-	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`, pad, h-pad, w-pad, h-pad)
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`, pad, h-pad, pad+plotW, h-pad)
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`, pad, pad/2, pad, h-pad)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="middle">cost per run (USD, 0 to %.4g)</text>`, w/2, h-12, maxCost)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="middle">cost per run (USD, 0 to %.4g)</text>`, pad+plotW/2, h-12, maxCost)
 	fmt.Fprintf(&b, `<text x="14" y="%.0f" font-size="12" transform="rotate(-90 14 %.0f)" text-anchor="middle">quality (0 to 1)</text>`, h/2, h/2)
-	for _, v := range d.Variants {
-		x := pad + (w-2*pad)*v.Metrics[CostUSD].Mean/maxCost
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" text-anchor="middle">0</text><text x="%.0f" y="%.0f" font-size="11" text-anchor="middle">%.4g</text>`,
+		pad, h-pad+14, pad+plotW, h-pad+14, maxCost)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" text-anchor="end">1</text><text x="%.0f" y="%.0f" font-size="11" text-anchor="end">0</text>`,
+		pad-4, pad/2+4, pad-4, h-pad)
+	// Points are numbered; the legend on the right names them, so close
+	// points do not hide each other's labels.
+	for i, v := range d.Variants {
+		x := pad + plotW*v.Metrics[CostUSD].Mean/maxCost
 		y := h - pad - (h-1.5*pad)*quality(v)
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="6" fill="#1f4e9e"/><text x="%.1f" y="%.1f" font-size="12">%s</text>`,
-			x, y, x+9, y-8, template.HTMLEscapeString(v.Name))
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="9" fill="#1f4e9e"/><text x="%.1f" y="%.1f" font-size="11" fill="#fff" text-anchor="middle">%d</text>`,
+			x, y, x, y+4, i+1)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12">%d. %s: $%.4g per run, quality %.3f</text>`,
+			pad+plotW+20, pad/2+10+18*float64(i), i+1, template.HTMLEscapeString(v.Name), v.Metrics[CostUSD].Mean, quality(v))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // names escaped above
