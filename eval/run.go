@@ -243,11 +243,19 @@ type Journal struct {
 
 // OpenJournal opens (creating or appending to) a journal.
 func OpenJournal(path string) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("eval: journal: %w", err)
 	}
-	return &Journal{f: f, w: bufio.NewWriter(f)}, nil
+	j := &Journal{f: f, w: bufio.NewWriter(f)}
+	// A line cut short by a kill is ended, so the next result starts a line of its own.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			_, _ = j.w.WriteString("\n")
+		}
+	}
+	return j, nil
 }
 
 // Append writes a result and flushes it to the file.
