@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,5 +271,28 @@ func TestEval_StarterSuiteMeetsItsThresholds(t *testing.T) {
 	}
 	if d := readDoc(t, r.stdout); len(d.Results) < 12 || d.Variants[0].OutcomeOK < 1 {
 		t.Errorf("%d results, outcome as expected %v", len(d.Results), d.Variants[0].OutcomeOK)
+	}
+}
+
+func TestEval_URLSourcesAreFetchedBeforeTheRun(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<html><head><title>Harbour library</title></head><body><article><p>The harbour library reopens on Saturday with 12,000 books, director Léa Martin said.</p></article></body></html>`)
+	}))
+	defer ts.Close()
+	env, dir := cleanEnv(t)
+	suite := filepath.Join(dir, "suite.yaml")
+	body := "cases:\n  - name: library\n    task: \"Write a short news article on the library from the source.\"\n    sources: [\"" + ts.URL + "/library\"]\n    expect:\n      facts: [\"12,000 books\"]\n"
+	if err := os.WriteFile(suite, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(ts.URL, "http://")
+	r := runBinary(t, env, dir, append([]string{"eval", suite, "--fetch-allow", host, "--format", "json"}, fastQuota...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	res := readDoc(t, r.stdout).Results[0]
+	if _, ok := res.Metrics[eval.CitationCoverage]; !ok || res.Metrics[eval.ExpectedFacts] != 1 || res.Metrics[eval.ClaimSupport] != 1 {
+		t.Errorf("metrics %v, article %q", res.Metrics, res.Article.Body)
 	}
 }
