@@ -1,7 +1,9 @@
 package grounding
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -181,8 +183,17 @@ func hasToken(text, tok string) bool {
 // hasDate reports whether text holds the month and the day side by side,
 // in either order ("december 8", "8 december").
 func hasDate(text, month, day string) bool {
-	return hasToken(text, month+" "+day) || hasToken(text, day+" "+month)
+	if hasToken(text, month+" "+day) || hasToken(text, day+" "+month) {
+		return true
+	}
+	// An ISO date of the material ("2026-12-08") is the same day.
+	m := slices.Index(months, month) + 1
+	d, err := strconv.Atoi(day)
+	return m > 0 && err == nil && strings.Contains(text, fmt.Sprintf("-%02d-%02d", m, d))
 }
+
+var months = []string{"january", "february", "march", "april", "may", "june", "july", "august", "september",
+	"october", "november", "december"}
 
 // Canonical is the form in which the checker compares an article's
 // quotations with its material: lower case, straight quotes, collapsed
