@@ -58,7 +58,7 @@ exit 1; a bad suite exits 2.`,
 	fs := cmd.Flags()
 	fs.StringSliceVar(&o.desks, "desk", nil, "desks to run, comma-separated (default: the suite's desks, else roundrobin)")
 	fs.StringArrayVar(&o.teamFiles, "team-file", nil, "also run the desk of this team file (repeatable)")
-	fs.StringSliceVar(&o.efforts, "reasoning-effort", nil, "reasoning efforts to run, comma-separated (low, medium, high)")
+	fs.StringSliceVar(&o.efforts, "reasoning-effort", nil, "reasoning efforts to run, comma-separated (minimal, low, medium, high); recorded per variant, not yet sent: the model layer has no reasoning effort yet (docs/eval.md)")
 	fs.IntVar(&o.repeat, "repeat", 1, "run each case N times per variant")
 	fs.IntVar(&o.concurrency, "concurrency", 2, "runs in flight at once (the quota limiter paces their calls)")
 	fs.StringVar(&o.format, "format", "text", "output: text (a summary) or json (the result document)")
