@@ -197,3 +197,22 @@ func (c Comparison) WorseQuality() []Difference {
 	}
 	return out
 }
+
+// OnlyVariant returns a copy of the document with the results of one
+// variant only, so that two variants of one evaluation can be compared;
+// ok is false when the document has no such variant.
+func (d *Document) OnlyVariant(name string) (*Document, bool) {
+	out := *d
+	out.Results, out.Variants = nil, nil
+	for _, r := range d.Results {
+		if r.Variant == name {
+			out.Results = append(out.Results, r)
+		}
+	}
+	for _, v := range d.Variants {
+		if v.Name == name {
+			out.Variants = append(out.Variants, v)
+		}
+	}
+	return &out, len(out.Variants) > 0 || len(out.Results) > 0
+}

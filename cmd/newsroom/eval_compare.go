@@ -18,11 +18,17 @@ import (
 const compareSeed = 21
 
 func newEvalCompareCmd() *cobra.Command {
-	var format string
+	var format, baseVariant, newVariant string
 	cmd := &cobra.Command{
 		Use:   "compare BASE.json NEW.json",
 		Short: "Compare two evaluations: per metric the difference, its 95% interval and a verdict",
-		Args:  cobra.ExactArgs(2),
+		Long: `Compare two result documents case by case: a case's value of a metric is its
+mean over the document's runs of it (every variant and repeat, or only those of
+--base-variant and --new-variant), and the 95% interval of the difference comes
+from resampling the cases both documents have. Cases whose expected outcome
+changed are listed first. Two variants of one evaluation compare with the same
+file twice: compare r.json r.json --base-variant roundrobin --new-variant selector.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return usageErrorf("--format must be text or json, not %q", format)
@@ -35,6 +41,12 @@ func newEvalCompareCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
+			if base, err = onlyVariant(base, baseVariant, "--base-variant"); err != nil {
+				return err
+			}
+			if next, err = onlyVariant(next, newVariant, "--new-variant"); err != nil {
+				return err
+			}
 			c := eval.Compare(base, next, compareSeed)
 			if format == "json" {
 				return writeIndentedJSON(cmd.OutOrStdout(), c)
@@ -44,7 +56,25 @@ func newEvalCompareCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output: text or json")
+	cmd.Flags().StringVar(&baseVariant, "base-variant", "", "compare only this variant's results of BASE")
+	cmd.Flags().StringVar(&newVariant, "new-variant", "", "compare only this variant's results of NEW")
 	return cmd
+}
+
+// onlyVariant keeps one variant's results of a document ("" keeps all).
+func onlyVariant(d *eval.Document, name, flag string) (*eval.Document, error) {
+	if name == "" {
+		return d, nil
+	}
+	out, ok := d.OnlyVariant(name)
+	if !ok {
+		var names []string
+		for _, v := range d.Variants {
+			names = append(names, v.Name)
+		}
+		return nil, usageErrorf("%s: no variant %q; the document has %s", flag, name, strings.Join(names, ", "))
+	}
+	return out, nil
 }
 
 // writeComparison prints the cases that changed outcome first, then the metrics.

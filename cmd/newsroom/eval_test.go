@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,21 @@ func TestEval_TwoDesksOnTheEmulatorThenGateAndCompare(t *testing.T) {
 	r = runBinary(t, env, dir, "eval", "compare", base, filepath.Join(dir, "new", "results.json"))
 	if r.code != 0 || !strings.Contains(r.stdout, "claim_support") || !strings.Contains(r.stdout, "worse") {
 		t.Fatalf("compare: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Two variants of one document: the selector desk needs more calls.
+	r = runBinary(t, env, dir, "eval", "compare", filepath.Join(out, "results.json"), filepath.Join(out, "results.json"),
+		"--base-variant", "roundrobin", "--new-variant", "selector", "--format", "json")
+	var c eval.Comparison
+	if err := json.Unmarshal([]byte(r.stdout), &c); r.code != 0 || err != nil {
+		t.Fatalf("compare variants: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	calls := slices.IndexFunc(c.Differences, func(d eval.Difference) bool { return d.Metric == eval.Calls })
+	if calls < 0 || c.Differences[calls].Delta <= 0 || c.Differences[calls].Verdict != eval.Worse {
+		t.Errorf("differences %+v, want more calls on the selector desk (worse)", c.Differences)
+	}
+	r = runBinary(t, env, dir, "eval", "compare", base, base, "--base-variant", "nosuch")
+	if r.code != 2 || !strings.Contains(r.stderr, `no variant "nosuch"`) {
+		t.Errorf("an unknown variant: exit %d\n%s", r.code, r.stderr)
 	}
 	r = runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--fail-under", "approved=1.5"}, fastQuota...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "roundrobin: approved 1 is below 1.5") {
