@@ -139,7 +139,8 @@ func TestEval_ResumeAfterAKillRunsOnlyWhatIsLeft(t *testing.T) {
 	env, dir := cleanEnv(t)
 	out := filepath.Join(dir, "out")
 	journal := filepath.Join(out, "results.jsonl")
-	args := append([]string{"eval", miniSuite(t), "--desk", "roundrobin,selector", "--repeat", "3", "--concurrency", "1", "--out", out}, fastQuota...)
+	const total = 2 * 2 * 5 // desks x cases x repeats
+	args := append([]string{"eval", miniSuite(t), "--desk", "roundrobin,selector", "--repeat", "5", "--concurrency", "1", "--out", out}, fastQuota...)
 	cmd := exec.Command(buildBinary(t), args...)
 	cmd.Env, cmd.Dir = env, dir
 	if err := cmd.Start(); err != nil {
@@ -154,8 +155,8 @@ func TestEval_ResumeAfterAKillRunsOnlyWhatIsLeft(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	before := journalKeys(t, journal)
-	if len(before) == 0 || len(before) >= 12 {
-		t.Fatalf("%d results before the kill, want some of 12", len(before))
+	if len(before) == 0 || len(before) >= total {
+		t.Fatalf("%d results before the kill, want some of %d", len(before), total)
 	}
 	r := runBinary(t, env, dir, append(args, "--resume", "--format", "json")...)
 	if r.code != 0 {
@@ -169,11 +170,11 @@ func TestEval_ResumeAfterAKillRunsOnlyWhatIsLeft(t *testing.T) {
 		}
 		seen[k] = true
 	}
-	if len(after) != 12 || strings.Join(after[:len(before)], "|") != strings.Join(before, "|") {
-		t.Errorf("journal after resume has %d results (want 12) and must start with the %d from before", len(after), len(before))
+	if len(after) != total || strings.Join(after[:len(before)], "|") != strings.Join(before, "|") {
+		t.Errorf("journal after resume has %d results (want %d) and must start with the %d from before", len(after), total, len(before))
 	}
-	if d := readDoc(t, r.stdout); len(d.Results) != 12 {
-		t.Errorf("document has %d results, want 12", len(d.Results))
+	if d := readDoc(t, r.stdout); len(d.Results) != total {
+		t.Errorf("document has %d results, want %d", len(d.Results), total)
 	}
 }
 
