@@ -33,6 +33,9 @@ var personaNames = []string{Planner, Reporter, Editor, Headliner, Researcher, Fa
 
 // personaReply answers a conversation as the persona it addresses.
 func personaReply(msgs []model.Message) string {
+	if isJudge(msgs) {
+		return judgeReply(msgs)
+	}
 	if len(msgs) > 0 {
 		if cands, ok := selectionCandidates(msgs[0].Content); ok {
 			return selectSpeaker(msgs[0].Content, cands)

@@ -66,6 +66,8 @@ type Claim struct {
 	// words its words (names, units).
 	numbers []string
 	words   []string
+	// exact is a token the material must hold as written (a score).
+	exact string
 }
 
 var (
@@ -74,7 +76,7 @@ var (
 	isoDateRe  = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
 	// numberRe is a number with optional thousands separators and decimals,
 	// an optional currency sign before it, and an optional unit or percent after it.
-	numberRe   = regexp.MustCompile(`([$€£¥])?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s(?:percent|per cent|million|billion|thousand|trillion|dollars?|euros?|pounds?|yen|km|kilometres?|kilometers?|miles?|metres?|meters?|kg|kilograms?|tonnes?|tons?|hours?|minutes?|years?|days?|weeks?|months?|people|residents|jobs|homes|seats|votes)\b)?`)
+	numberRe   = regexp.MustCompile(`([$€£¥])?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?%|\s(?i:percent|per cent|million|billion|thousand|trillion|dollars?|euros?|pounds?|yen|km|kilometres?|kilometers?|miles?|metres?|meters?|kg|kilograms?|tonnes?|tons?|hours?|minutes?|years?|days?|weeks?|months?|people|residents|jobs|homes|seats|votes)\b)?`)
 	monthDayRe = regexp.MustCompile(`\b(?:(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{1,2})|(\d{1,2})\s+(January|February|March|April|May|June|July|August|September|October|November|December))\b`)
 )
 
@@ -92,13 +94,17 @@ func Claims(article string) []Claim {
 	for _, d := range isoDateRe.FindAllString(text, -1) {
 		out = append(out, Claim{Kind: Date, Text: d, numbers: []string{d}})
 	}
-	noISO := isoDateRe.ReplaceAllString(text, " ")
+	// Dates, figures and names are read with AP abbreviations spelled
+	// out ("Dec. 8" is a date, "Gov." no name of its own).
+	noISO := isoDateRe.ReplaceAllString(expandAbbreviations(text), " ")
 	for _, m := range monthDayRe.FindAllStringSubmatch(noISO, -1) {
 		month, day := m[1]+m[4], m[2]+m[3]
 		out = append(out, Claim{Kind: Date, Text: m[0], numbers: []string{strings.TrimLeft(day, "0")}, words: []string{strings.ToLower(month)}})
 	}
 	// A date is one claim, not a figure and a name besides.
 	noISO = monthDayRe.ReplaceAllStringFunc(noISO, func(d string) string { return strings.Repeat(" ", len(d)) })
+	sc, noISO := scores(noISO)
+	out = append(out, sc...)
 	for _, m := range numberRe.FindAllStringSubmatchIndex(noISO, -1) {
 		whole := noISO[m[0]:m[1]]
 		intPart := strings.ReplaceAll(noISO[m[4]:m[5]], ",", "")
@@ -218,7 +224,7 @@ func lowerAll(ws []string) []string {
 
 // index is the material, prepared for look-ups.
 type index struct {
-	text    string          // lower-cased, quotes straightened, spaces collapsed
+	text    string          // canonical: lower-cased, quotes straightened, spaces collapsed, abbreviations spelled out, number words as figures
 	words   map[string]bool // lower-cased words
 	numbers map[string]bool // normalised numbers
 }
@@ -229,9 +235,10 @@ func newIndex(material []string) *index {
 		b.WriteString(plain(m))
 		b.WriteString("\n")
 	}
-	text := normalize(b.String())
+	words := normalize(expandAbbreviations(b.String()))
+	text := figures(words)
 	idx := &index{text: text, words: map[string]bool{}, numbers: map[string]bool{}}
-	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' }) {
+	for _, w := range strings.FieldsFunc(words, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' }) {
 		idx.words[strings.Trim(w, "-")] = true
 		for _, part := range strings.Split(w, "-") {
 			idx.words[part] = true
@@ -288,9 +295,13 @@ func normalize(s string) string {
 }
 
 func (idx *index) supports(c Claim) bool {
-	switch c.Kind {
-	case Quote:
-		return strings.Contains(idx.text, normalize(c.Text))
+	switch {
+	case c.Kind == Quote:
+		return hasQuote(idx.text, c.Text)
+	case c.exact != "":
+		return hasToken(idx.text, c.exact)
+	case c.Kind == Date && len(c.words) == 1 && len(c.numbers) == 1:
+		return hasDate(idx.text, c.words[0], c.numbers[0])
 	}
 	for _, n := range c.numbers {
 		if !idx.numbers[n] {

@@ -46,3 +46,21 @@ func TestCheck_ReadsJSONDocumentsAsText(t *testing.T) {
 		t.Fatalf("report %+v", r)
 	}
 }
+
+func TestCheck_ADateIsTheMonthAndDayTogether(t *testing.T) {
+	material := []string{"Facts: The vote was on 2026-12-08. The plan has 9 parts and 12 steps. Work ends on 3 March."}
+	tests := []struct {
+		article string
+		want    []string
+	}{
+		{"The council voted on December 8.", nil},
+		{"The council voted Dec. 8; work ends March 3.", nil},
+		{"The council voted on December 9.", []string{"December 9"}},
+		{"Work ends on March 12.", []string{"March 12"}},
+	}
+	for _, tt := range tests {
+		if got := grounding.Check(tt.article, material).Unsupported; !cmp.Equal(got, tt.want) {
+			t.Errorf("%s: unsupported %q, want %q", tt.article, got, tt.want)
+		}
+	}
+}

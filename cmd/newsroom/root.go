@@ -77,6 +77,7 @@ emulator.`,
 		newBenchCmd(),
 		newHealthcheckCmd(),
 		newTeamsCmd(),
+		newEvalCmd(),
 	)
 	return root
 }
