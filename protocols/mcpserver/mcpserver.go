@@ -312,7 +312,7 @@ func cmpOr(a, b string) string {
 // without valid credentials get 401 with the protected resource metadata's
 // address (MCP's authorization flow) from api's /v1/me.
 func HTTPHandler(s *mcp.Server, api *apiclient.Client, resourceMetadataURL func(*http.Request) string) http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true, PropagateRequestCancellation: true})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			if _, err := api.WithAuthorization(r.Header.Get("Authorization")).Me(r.Context()); err != nil {

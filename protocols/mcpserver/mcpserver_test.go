@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/newsroom-dev/newsroom/apiclient"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/protocols/internal/svctest"
 	"github.com/newsroom-dev/newsroom/protocols/mcpserver"
 	"github.com/newsroom-dev/newsroom/server"
@@ -85,6 +86,8 @@ func TestMCP_WriteArticleOverHTTPReturnsTheArticleWithProgress(t *testing.T) {
 	cs := connect(t, s, s.Keys["reporter"], func(m string) { mu.Lock(); notes = append(notes, m); mu.Unlock() })
 	if v := cs.InitializeResult().ProtocolVersion; v == "" {
 		t.Fatal("no protocol version negotiated")
+	} else {
+		t.Logf("protocol version %q", v)
 	}
 	res, out := call(t, cs, "write_article", map[string]any{"task": "Facts: The harbour bridge reopened on Monday after repairs costing 3 million euros.", "approval": "none"})
 	if res.IsError {
@@ -212,3 +215,48 @@ func text(r *mcp.CallToolResult) string {
 }
 
 func decision(d string) server.DecisionRequest { return server.DecisionRequest{Decision: d} }
+
+func TestMCP_CancellingTheCallCancelsTheRun(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 16)
+	s := startHTTP(t, svctest.Options{Wrap: func(next model.Client) model.Client {
+		return model.ClientFunc(func(ctx context.Context, req *model.Request) (*model.Response, error) {
+			started <- struct{}{}
+			<-ctx.Done() // every model call hangs until the run is cancelled
+			return nil, ctx.Err()
+		})
+	}})
+	cs := connect(t, s, s.Keys["reporter"], nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "write_article", Arguments: map[string]any{"task": "Facts: The ferry runs again.", "approval": "none"}})
+		done <- err
+	}()
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatal("the run's first model call never came")
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a cancelled call returned no error")
+	}
+	api := apiclient.New(s.HTTP.URL, nil).WithAuthorization(s.Keys["reporter"])
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list struct {
+			Runs []server.RunView `json:"runs"`
+		}
+		if err := api.Call(context.Background(), http.MethodGet, "/v1/runs", nil, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Runs) == 1 && list.Runs[0].Status == "cancelled" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runs after the cancelled call: %+v, want one cancelled", list.Runs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
