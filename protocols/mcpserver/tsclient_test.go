@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/newsroom-dev/newsroom/protocols/internal/nodeclient"
+	"github.com/newsroom-dev/newsroom/internal/nodeclient"
 	"github.com/newsroom-dev/newsroom/protocols/internal/svctest"
 )
 

@@ -12,7 +12,8 @@ const out = { progress: [] };
 let transport;
 if (mode === 'stdio') {
   const [command, ...args] = JSON.parse(target);
-  transport = new StdioClientTransport({ command, args, env: { ...process.env }, stderr: 'inherit' });
+  transport = new StdioClientTransport({ command, args, env: { ...process.env }, stderr: 'pipe' });
+  transport.stderr?.on('data', (d) => { out.stderr = ((out.stderr ?? '') + d).slice(-4000); });
 } else {
   const headers = auth ? { Authorization: auth } : {};
   transport = new StreamableHTTPClientTransport(new URL(target), { requestInit: { headers } });

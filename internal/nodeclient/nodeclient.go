@@ -34,7 +34,8 @@ func Dir(t testing.TB) string {
 }
 
 // Run runs script (a file of testdata, as an ES module beside the clients)
-// with args and decodes the one JSON document it prints into out.
+// with args (in env when it is not nil, else in this process's
+// environment) and decodes the one JSON document it prints into out.
 func Run(t testing.TB, script string, out any, env []string, args ...string) {
 	t.Helper()
 	dir := Dir(t)
@@ -52,7 +53,10 @@ func Run(t testing.TB, script string, out any, env []string, args ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(work, filepath.Base(script))}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = os.Environ()
+	if env != nil { // only these, and the PATH to find node
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
