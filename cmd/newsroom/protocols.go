@@ -6,13 +6,14 @@ import (
 	"strings"
 
 	"github.com/newsroom-dev/newsroom/apiclient"
+	"github.com/newsroom-dev/newsroom/protocols/agui"
 	"github.com/newsroom-dev/newsroom/protocols/mcpserver"
 )
 
 // withProtocols serves the open protocols beside the API, each an adapter
 // that calls api (the service's own handler) with the caller's credentials:
 // MCP over streamable HTTP at /mcp, with the protected resource metadata of
-// MCP's authorization flow.
+// MCP's authorization flow, and AG-UI at /agui.
 func withProtocols(api http.Handler, o *serveOptions) http.Handler {
 	client := apiclient.Handler(api)
 	mux := http.NewServeMux()
@@ -26,6 +27,7 @@ func withProtocols(api http.Handler, o *serveOptions) http.Handler {
 	}
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", meta)
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource", meta)
+	mux.Handle("/agui", agui.Handler(client))
 	mux.Handle("/", api)
 	return mux
 }
