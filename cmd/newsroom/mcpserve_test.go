@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/newsroom-dev/newsroom/internal/nodeclient"
 )
@@ -42,4 +48,54 @@ func TestMCP_StdioServesTheTypeScriptSDKAsTheLocalUser(t *testing.T) {
 	if !strings.Contains(got.Stderr, "serving on http://127.0.0.1:") {
 		t.Errorf("the service's own lines belong on stderr; stderr = %q", got.Stderr)
 	}
+}
+
+// TestRunServe_ServesTheProtocolsBesideTheAPI: serve mounts MCP at /mcp
+// (with its protected resource metadata), AG-UI at /agui and A2A at /a2a
+// with the agent card, each answering with the API's credentials.
+func TestRunServe_ServesTheProtocolsBesideTheAPI(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mc := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+	cs, err := mc.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.base + "/mcp", DisableStandaloneSSE: true,
+		HTTPClient: &http.Client{Transport: bearer{"Bearer " + s.key}}}, nil)
+	if err != nil {
+		t.Fatalf("MCP connect: %v", err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "list_desks"})
+	if err != nil || res.IsError {
+		t.Fatalf("list_desks: %v %+v", err, res)
+	}
+	for path, want := range map[string]string{
+		"/.well-known/oauth-protected-resource/mcp": `"resource":"` + s.base + `/mcp"`,
+		"/.well-known/agent-card.json":              `"url":"` + s.base + `/a2a"`,
+	} {
+		resp := s.do(t, "GET", path, "")
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d %s, want %s", path, resp.StatusCode, b, want)
+		}
+	}
+	resp := s.do(t, "POST", "/agui", `{`)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST /agui with bad JSON: %d, want 400", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", s.base+"/a2a", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"id":"x"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("A2A without a key: %v %v, want 401", resp.StatusCode, err)
+	}
+}
+
+type bearer struct{ auth string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", b.auth)
+	return http.DefaultTransport.RoundTrip(r)
 }

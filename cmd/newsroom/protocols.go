@@ -6,15 +6,18 @@ import (
 	"strings"
 
 	"github.com/newsroom-dev/newsroom/apiclient"
+	"github.com/newsroom-dev/newsroom/protocols/a2aserver"
 	"github.com/newsroom-dev/newsroom/protocols/agui"
 	"github.com/newsroom-dev/newsroom/protocols/mcpserver"
+	"github.com/newsroom-dev/newsroom/server"
 )
 
 // withProtocols serves the open protocols beside the API, each an adapter
 // that calls api (the service's own handler) with the caller's credentials:
 // MCP over streamable HTTP at /mcp, with the protected resource metadata of
-// MCP's authorization flow, and AG-UI at /agui.
-func withProtocols(api http.Handler, o *serveOptions) http.Handler {
+// MCP's authorization flow; AG-UI at /agui; A2A's JSON-RPC binding at /a2a
+// with its agent card at /.well-known/agent-card.json.
+func withProtocols(api http.Handler, o *serveOptions, desks []server.TeamInfo) http.Handler {
 	client := apiclient.Handler(api)
 	mux := http.NewServeMux()
 	mcpSrv := mcpserver.New(mcpserver.Config{API: client, Version: buildVersion(), PerRequestAuth: true})
@@ -28,6 +31,9 @@ func withProtocols(api http.Handler, o *serveOptions) http.Handler {
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", meta)
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource", meta)
 	mux.Handle("/agui", agui.Handler(client))
+	mux.Handle("/a2a", a2aserver.Handler(client))
+	mux.Handle("GET /.well-known/agent-card.json", a2aserver.CardHandler(a2aserver.CardConfig{
+		Desks: desks, Version: buildVersion(), Issuer: o.oidcIssuer, ClientID: o.oidcClientID}))
 	mux.Handle("/", api)
 	return mux
 }

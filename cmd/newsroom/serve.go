@@ -298,7 +298,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return fmt.Errorf("%w: listen on %s: %w", errConfig, o.addr, err)
 	}
 	hs := srv.HTTPServer(o.addr)
-	hs.Handler = telemetry.HTTPHandler(stack.Tel, countAuthFailures(withProtocols(hs.Handler, o), stack.Alerts))
+	hs.Handler = telemetry.HTTPHandler(stack.Tel, countAuthFailures(withProtocols(hs.Handler, o, teamInfos(desks)), stack.Alerts))
 	if err := srv.Start(ctx); err != nil {
 		ln.Close()
 		return err

@@ -21,7 +21,7 @@ func Dir(t testing.TB) string {
 	dir := os.Getenv("NEWSROOM_PROTOCOL_CLIENTS")
 	if dir == "" {
 		home, _ := os.UserCacheDir()
-		dir = filepath.Join(home, "newsroom", "protocol-clients")
+		dir = filepath.Join(home, "newsroom", "protocol-clients-1")
 	}
 	_, errNode := exec.LookPath("node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk")); err != nil || errNode != nil {
