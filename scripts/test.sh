@@ -57,6 +57,17 @@ if [ ! -f "$oidcp_dir/node_modules/oidc-provider/lib/index.js" ]; then
 fi
 export NEWSROOM_OIDC_PROVIDER="$oidcp_dir/node_modules/oidc-provider"
 
+# The protocol clients other people wrote, that the MCP, A2A and AG-UI tests
+# drive newsroom with (internal/nodeclient); installed once into the user cache.
+clients_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/protocol-clients-1"
+if [ ! -d "$clients_dir/node_modules/@ag-ui/client" ]; then
+  echo "test.sh: installing the MCP, A2A and AG-UI clients with npm"
+  mkdir -p "$clients_dir"
+  npm install --prefix "$clients_dir" --no-save --no-audit --no-fund --loglevel=error \
+    "@modelcontextprotocol/sdk@1.32.2" "@a2a-js/sdk@1.3.0" "@ag-ui/client@1.0.0" >/dev/null
+fi
+export NEWSROOM_PROTOCOL_CLIENTS="$clients_dir"
+
 go mod download
 if ! go mod tidy -diff >/dev/null; then
   echo "test.sh: go.mod/go.sum are not tidy: run go mod tidy"; exit 1

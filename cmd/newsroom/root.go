@@ -71,6 +71,7 @@ emulator.`,
 	root.AddCommand(
 		newRunCmd(),
 		newServeCmd(),
+		newMCPCmd(),
 		newEmulatorCmd(),
 		newAuthCmd(),
 		newKeysCmd(),

@@ -25,6 +25,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/server"
 	"github.com/newsroom-dev/newsroom/server/redislimit"
+	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
@@ -64,10 +65,17 @@ type serveOptions struct {
 	oidcScopes                                      string
 	oidcGraphGroups                                 bool
 	graphEndpoint                                   string
+
+	// onServing, when set, runs once the service answers (newsroom mcp's
+	// stdio server); the service stops when it returns.
+	onServing func(ctx context.Context, srv *server.Server, st store.Store) error
 }
 
-func newServeCmd() *cobra.Command {
-	o := &serveOptions{}
+func newServeCmd() *cobra.Command { return serveCmd(&serveOptions{}) }
+
+// serveCmd is `newsroom serve` with its flags read into o (newsroom mcp
+// takes the same flags).
+func serveCmd(o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
 		Short: "Serve the web page and the HTTP API",
@@ -296,7 +304,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return fmt.Errorf("%w: listen on %s: %w", errConfig, o.addr, err)
 	}
 	hs := srv.HTTPServer(o.addr)
-	hs.Handler = telemetry.HTTPHandler(stack.Tel, countAuthFailures(hs.Handler, stack.Alerts))
+	hs.Handler = telemetry.HTTPHandler(stack.Tel, countAuthFailures(withProtocols(hs.Handler, o, teamInfos(desks)), stack.Alerts))
 	if err := srv.Start(ctx); err != nil {
 		ln.Close()
 		return err
@@ -313,8 +321,13 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	fmt.Fprintln(stdout, "newsroom: create an API key with: newsroom keys create --name YOUR_NAME")
 	log.Info("serving", "url", url, "store", storeDesc, "model", stack.Info.Model, "workers", workers, "workers_from", workersFrom, "queue", o.queue)
 
+	hookDone, hookErr := make(chan error, 1), error(nil)
+	if o.onServing != nil {
+		go func() { hookDone <- o.onServing(ctx, srv, st) }()
+	}
 	select {
 	case <-ctx.Done():
+	case hookErr = <-hookDone:
 	case err := <-served:
 		if !errors.Is(err, http.ErrServerClosed) {
 			sctx, cancel := context.WithTimeout(context.Background(), o.grace)
@@ -352,7 +365,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		<-runsDone
 	}
 	fmt.Fprintln(stdout, "newsroom: stopped; unfinished runs resume at the next start")
-	return nil
+	return hookErr
 }
 
 // sharedKeyLimiter is the per-key rate limit every instance shares: through
