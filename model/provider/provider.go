@@ -93,6 +93,11 @@ type Config struct {
 	// Model is the default model name for OpenAI-compatible endpoints.
 	Model string
 
+	// API is the protocol the calls use: APIChat (chat completions, the
+	// default when empty) or APIResponses (the Responses API, see
+	// responses.go).
+	API string
+
 	// HTTPClient sends the requests. Nil means a new client from
 	// httpx.NewClient; pass the process's shared one so connections are reused.
 	HTTPClient *http.Client
@@ -123,12 +128,14 @@ type Client struct {
 	timeout      time.Duration
 	onRateLimit  func(string, int, int)
 	now          func() time.Time
+	api          string // APIChat or APIResponses
 }
 
 var _ model.Client = (*Client)(nil)
 
 // New validates cfg and returns a client. It makes no request.
 func New(cfg Config) (*Client, error) {
+	var err error
 	kind := strings.ToLower(strings.TrimSpace(cfg.Kind))
 	if kind == "" {
 		kind = KindOpenAI
@@ -143,6 +150,9 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{kind: kind, apiKey: cfg.APIKey, timeout: max(cfg.RequestTimeout, 0), onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.api, err = checkAPI(cfg.API); err != nil {
+		return nil, err
 	}
 	var auth policy.Policy
 	switch kind {
@@ -228,6 +238,9 @@ func DefaultCredential(opts *azidentity.DefaultAzureCredentialOptions) (azcore.T
 
 // Complete sends one chat completion request; it streams when req.OnDelta is set.
 func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	if c.api == APIResponses {
+		return c.completeResponse(ctx, req)
+	}
 	body, deployment, err := c.requestBody(req)
 	if err != nil {
 		return nil, err
@@ -309,8 +322,11 @@ type wireNamedChoice struct {
 	} `json:"function"`
 }
 
+// wireFormat is response_format: json_object, or json_schema with its
+// schema (see format.go).
 type wireFormat struct {
-	Type string `json:"type"`
+	Type       string          `json:"type"`
+	JSONSchema *wireJSONSchema `json:"json_schema,omitempty"`
 }
 
 type streamOptions struct {
@@ -379,9 +395,7 @@ func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 	default:
 		w.Stop = req.Stop
 	}
-	if req.JSONMode {
-		w.ResponseFormat = &wireFormat{Type: "json_object"}
-	}
+	w.ResponseFormat = chatFormat(req)
 	if req.Streaming() {
 		w.Stream = true
 		w.StreamOptions = &streamOptions{IncludeUsage: true}
