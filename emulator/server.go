@@ -163,6 +163,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.chat(w, r, &rec, false)
+	case path == ResponsesPath || path == "/v1/responses":
+		if r.Method != http.MethodPost {
+			rec.Status = s.notFound(w)
+			return
+		}
+		if s.authorize(w, r, &rec, path == ResponsesPath) {
+			s.responses(w, r, &rec)
+		}
 	case path == ControlPath:
 		if !s.authorize(w, r, &rec, true) {
 			return
