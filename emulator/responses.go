@@ -395,7 +395,37 @@ func inputMessages(instructions string, raw json.RawMessage, store bool) ([]mode
 			return nil, "Invalid value: '" + it.Type + "'. This deployment takes input items of type message, reasoning, function_call and function_call_output.", "invalid_value"
 		}
 	}
+	if p := checkLastRound(items, reasoned); p != "" {
+		return nil, p, ""
+	}
 	return msgs, "", ""
+}
+
+// reasonedCall matches the call id of a call the emulator made after
+// reasoning: call_<H><n>, its reasoning item being rs_<H>.
+var reasonedCall = regexp.MustCompile(`^call_([0-9a-f]{24})[0-9a-f]{2}$`)
+
+// checkLastRound insists that the calls of the input's last tool round
+// (the function calls its trailing results answer, the round of the reply
+// being written) come with the reasoning item they were made after, when
+// the emulator reasoned before making them: stricter than the service,
+// which then just reasons again, so that a client dropping the reasoning
+// between tool rounds is caught. Earlier rounds (replayed turns) need not.
+func checkLastRound(items []inputItem, reasoned map[string]bool) string {
+	i := len(items)
+	for i > 0 && items[i-1].Type == "function_call_output" {
+		i--
+	}
+	if i == len(items) {
+		return ""
+	}
+	for ; i > 0 && items[i-1].Type == "function_call"; i-- {
+		m := reasonedCall.FindStringSubmatch(items[i-1].CallID)
+		if m != nil && !reasoned["rs_"+m[1]] {
+			return "Item 'fc_" + strings.TrimPrefix(items[i-1].CallID, "call_") + "' of type 'function_call' was provided without its required 'reasoning' item: 'rs_" + m[1] + "'."
+		}
+	}
+	return ""
 }
 
 // textOrEmpty is text() that gives "" for content it cannot read.
@@ -497,6 +527,7 @@ type rusage struct {
 
 // routput is what a call answers.
 type routput struct {
+	id          string // the response's id
 	reasoningID string // "" without a reasoning item
 	calls       []model.ToolCall
 	itemIDs     []string
@@ -516,6 +547,7 @@ func (s *Server) answer(c *rcall) routput {
 		think = reasoningTokens(c.effort, c.prompt)
 	}
 	h := s.itemHash()
+	out.id = "resp_" + h
 	if think > 0 {
 		out.reasoningID = "rs_" + h
 	}
@@ -527,7 +559,11 @@ func (s *Server) answer(c *rcall) routput {
 	case len(calls) > 0:
 		out.calls = calls
 		for i := range calls {
-			out.itemIDs = append(out.itemIDs, "fc_"+h+hex.EncodeToString([]byte{byte(i)}))
+			n := hex.EncodeToString([]byte{byte(i)})
+			out.itemIDs = append(out.itemIDs, "fc_"+h+n)
+			if out.reasoningID != "" {
+				calls[i].ID = "call_" + h + n // ties the call to its reasoning
+			}
 		}
 		visible = s.toolCallTokens(calls)
 	default:

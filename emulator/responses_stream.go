@@ -62,7 +62,7 @@ func (s *Server) items(c *rcall, out routput, done bool) []any {
 // responseJSON is the response object in a given status.
 func (s *Server) responseJSON(c *rcall, out routput, status string) map[string]any {
 	r := map[string]any{
-		"id": "resp_" + c.rec.Deployment + "_" + out.messageID + out.reasoningID, "object": "response", "created_at": c.created,
+		"id": out.id, "object": "response", "created_at": c.created,
 		"status": status, "background": false, "error": nil, "incomplete_details": nil, "instructions": nil,
 		"max_output_tokens": c.body.MaxOutputTokens, "model": s.cfg.ModelName, "output": []any{}, "parallel_tool_calls": true,
 		"previous_response_id": nil, "store": c.body.Store == nil || *c.body.Store, "tool_choice": "auto", "tools": c.body.Tools,

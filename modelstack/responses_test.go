@@ -1,0 +1,84 @@
+package modelstack_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/newsroom-dev/newsroom/config"
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/modelstack"
+)
+
+// firstThrottled makes the emulator answer the first request it carries
+// with 429 and Retry-After (the emulator's fault header).
+type firstThrottled struct {
+	n    atomic.Int32
+	next http.RoundTripper
+}
+
+func (f *firstThrottled) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.n.Add(1) == 1 {
+		r = r.Clone(r.Context())
+		r.Header.Set(emulator.HeaderFault, string(emulator.Fault429))
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestBuild_PoolOnTheResponsesAPI: deployments that choose api: responses
+// go through the whole stack as chat deployments do: a 429 is retried, the
+// answer is priced with its reasoning tokens, a repeat comes from the
+// cache, and a failing primary fails over to the secondary.
+func TestBuild_PoolOnTheResponsesAPI(t *testing.T) {
+	primary := startEmulator(t, emulator.Config{APIKey: "right", ModelName: "gpt-5-mini"})
+	secondary := startEmulator(t, emulator.Config{APIKey: "right", ModelName: "gpt-5-mini"})
+	t.Setenv("POOL_TEST_KEY", "right")
+	path := filepath.Join(t.TempDir(), "deployments.yaml")
+	y := fmt.Sprintf("deployments:\n  - name: primary\n    endpoint: %s\n    deployment: gpt-5-mini\n    api: responses\n    api_key_env: POOL_TEST_KEY\n    priority: 1\n"+
+		"  - name: secondary\n    endpoint: %s\n    deployment: gpt-5-mini\n    api: responses\n    api_key_env: POOL_TEST_KEY\n    priority: 2\n", primary.URL, secondary.URL)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &firstThrottled{next: http.DefaultTransport}}
+	cfg := &config.Config{RPM: 600, TPM: 600_000, Model: config.Model{Kind: config.KindAzure}, DeploymentsFile: path,
+		Cache: config.CacheMemory}
+	s := mustBuild(t, modelstack.Options{Config: cfg, HTTPClient: hc})
+	ctx := context.Background()
+
+	resp, err := s.Pipeline.Client.Complete(ctx, request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Content == "" || resp.Usage.ReasoningTokens == 0 || resp.Usage.CostUSD <= 0 || resp.Usage.Requests != 1 || resp.Deployment == "" {
+		t.Errorf("answer = %+v", resp)
+	}
+	var statuses []int
+	for _, em := range []*emulator.Running{primary, secondary} {
+		for _, r := range em.Requests() {
+			if r.Path != emulator.ResponsesPath || r.Auth != emulator.AuthAPIKey {
+				t.Errorf("recorded %+v", r)
+			}
+			statuses = append(statuses, r.Status)
+		}
+	}
+	if fmt.Sprint(statuses) != "[429 200]" {
+		t.Errorf("statuses %v, want the 429 then its retry", statuses)
+	}
+
+	again, err := s.Pipeline.Client.Complete(ctx, request())
+	if err != nil || !again.Cached || again.Content != resp.Content || again.Usage.SavedTokens != resp.Usage.TotalTokens() {
+		t.Errorf("repeat = %+v, %v; want the cached answer", again, err)
+	}
+
+	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
+	other := &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "Write one line about herons."}}}
+	resp, err = s.Pipeline.Client.Complete(ctx, other)
+	if err != nil || resp.Deployment != "secondary" || resp.Usage.ReasoningTokens == 0 {
+		t.Fatalf("answered by %+v, %v; want the secondary", resp, err)
+	}
+}
