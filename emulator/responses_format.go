@@ -178,8 +178,12 @@ func (f *filler) value(s map[string]any, name string) any {
 		}
 	}
 	t, _ := s["type"].(string)
-	if ts, ok := s["type"].([]any); ok && len(ts) > 0 {
-		t, _ = ts[0].(string)
+	if ts, ok := s["type"].([]any); ok {
+		for _, x := range ts { // the first type that is not null
+			if t, _ = x.(string); t != "null" {
+				break
+			}
+		}
 	}
 	switch t {
 	case "object":
