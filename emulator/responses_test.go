@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,42 @@ func TestResponsesSDK_EntraBearerAndRetryAfter(t *testing.T) {
 	if len(reqs) != 2 || reqs[0].Status != http.StatusTooManyRequests || reqs[1].Status != http.StatusOK ||
 		reqs[0].Auth != AuthBearer || reqs[1].Auth != AuthBearer {
 		t.Errorf("recorded %+v", reqs)
+	}
+}
+
+// TestResponses_QuotaCountsReasoning: the Responses API shares the
+// deployment's quota with chat completions; the tokens a call uses
+// (reasoning included) count against TPM, and a call past it gets 429 with
+// Retry-After.
+func TestResponses_QuotaCountsReasoning(t *testing.T) {
+	clock := newFakeClock()
+	r := mustStart(t, Config{APIKey: testKey, ModelName: "gpt-5-mini", Quota: Quota{TokensPerMinute: 1150}, Now: clock.Now}, Options{})
+	key := map[string]string{"api-key": testKey}
+	body := map[string]any{"model": "dep", "input": "You are News_Reporter. " + testTask, "reasoning": map[string]any{"effort": "high"}}
+	resp, data := do(t, r, reqOpts{path: ResponsesPath, headers: key, body: body})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, data)
+	}
+	first := decode[struct {
+		Usage struct {
+			TotalTokens         int `json:"total_tokens"`
+			OutputTokensDetails struct {
+				ReasoningTokens int `json:"reasoning_tokens"`
+			} `json:"output_tokens_details"`
+		} `json:"usage"`
+	}](t, data)
+	// The second call's admission (its prompt) fits the quota only if the
+	// first call's reasoning was not counted.
+	if first.Usage.OutputTokensDetails.ReasoningTokens < 960 || first.Usage.TotalTokens > 1150 || first.Usage.TotalTokens-first.Usage.OutputTokensDetails.ReasoningTokens+64 > 1150 {
+		t.Fatalf("usage %+v", first.Usage)
+	}
+	left, _ := strconv.Atoi(resp.Header.Get("x-ratelimit-remaining-tokens"))
+	resp, data = do(t, r, reqOpts{path: ResponsesPath, headers: key, body: body})
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second call: status %d (%d tokens were left): %s", resp.StatusCode, left, data)
+	}
+	clock.Advance(time.Minute)
+	if resp, data = do(t, r, reqOpts{path: ResponsesPath, headers: key, body: body}); resp.StatusCode != 200 {
+		t.Errorf("after a minute: status %d: %s", resp.StatusCode, data)
 	}
 }
