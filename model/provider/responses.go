@@ -355,13 +355,17 @@ type responsesEvent struct {
 
 // responsesStream reads a streamed answer: text deltas go to OnDelta as
 // they arrive; the terminal event (response.completed, .incomplete or
-// .failed) carries the whole response, which gives the result. An "error"
-// event or a stream that ends before its terminal event fails the call.
+// .failed) carries the whole response, which gives the result, with the
+// items of the response.output_item.done events when it has no output
+// (function call arguments come whole in those; their deltas are not
+// needed). An "error" event or a stream that ends before its terminal event
+// fails the call.
 func (c *Client) responsesStream(ctx context.Context, req *model.Request, raw *http.Response) (*model.Response, error) {
 	dec := newSSEDecoder(raw.Body)
 	defer dec.release()
 	var err error
 	var final *responseObject
+	var done []json.RawMessage // the output items, as response.output_item.done gave them
 	events := 0
 	for final == nil {
 		data, ok := dec.next()
@@ -379,6 +383,8 @@ func (c *Client) responsesStream(ctx context.Context, req *model.Request, raw *h
 			if ev.Delta != "" {
 				req.OnDelta(model.Delta{Text: ev.Delta})
 			}
+		case "response.output_item.done":
+			done = append(done, bytes.Clone(ev.Item))
 		case "error":
 			err = &streamErrorEvent{data: wrapError(bytes.Clone(data))}
 		case "response.completed", "response.incomplete", "response.failed":
@@ -405,5 +411,8 @@ func (c *Client) responsesStream(ctx context.Context, req *model.Request, raw *h
 		}
 	}
 	dec.drain(drainLimit)
+	if len(final.Output) == 0 {
+		final.Output = done // a terminal event that leaves the output out
+	}
 	return c.responseOf(final, raw)
 }
