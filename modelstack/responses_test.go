@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/modelstack"
+	"github.com/newsroom-dev/newsroom/telemetry"
 )
 
 // firstThrottled makes the emulator answer the first request it carries
@@ -33,7 +37,8 @@ func (f *firstThrottled) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestBuild_PoolOnTheResponsesAPI: deployments that choose api: responses
 // go through the whole stack as chat deployments do: a 429 is retried, the
 // answer is priced with its reasoning tokens, a repeat comes from the
-// cache, and a failing primary fails over to the secondary.
+// cache, a failing primary fails over to the secondary, and telemetry
+// counts the tokens.
 func TestBuild_PoolOnTheResponsesAPI(t *testing.T) {
 	primary := startEmulator(t, emulator.Config{APIKey: "right", ModelName: "gpt-5-mini"})
 	secondary := startEmulator(t, emulator.Config{APIKey: "right", ModelName: "gpt-5-mini"})
@@ -44,16 +49,22 @@ func TestBuild_PoolOnTheResponsesAPI(t *testing.T) {
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Prometheus: true, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
 	hc := &http.Client{Transport: &firstThrottled{next: http.DefaultTransport}}
 	cfg := &config.Config{RPM: 600, TPM: 600_000, Model: config.Model{Kind: config.KindAzure}, DeploymentsFile: path,
 		Cache: config.CacheMemory}
-	s := mustBuild(t, modelstack.Options{Config: cfg, HTTPClient: hc})
+	s := mustBuild(t, modelstack.Options{Config: cfg, HTTPClient: hc, Telemetry: tel})
 	ctx := context.Background()
 
 	resp, err := s.Pipeline.Client.Complete(ctx, request())
 	if err != nil {
 		t.Fatal(err)
 	}
+	output := resp.Usage.CompletionTokens
 	if resp.Content == "" || resp.Usage.ReasoningTokens == 0 || resp.Usage.CostUSD <= 0 || resp.Usage.Requests != 1 || resp.Deployment == "" {
 		t.Errorf("answer = %+v", resp)
 	}
@@ -80,5 +91,24 @@ func TestBuild_PoolOnTheResponsesAPI(t *testing.T) {
 	resp, err = s.Pipeline.Client.Complete(ctx, other)
 	if err != nil || resp.Deployment != "secondary" || resp.Usage.ReasoningTokens == 0 {
 		t.Fatalf("answered by %+v, %v; want the secondary", resp, err)
+	}
+
+	output += resp.Usage.CompletionTokens
+
+	// Telemetry counts the output tokens of the two calls made, reasoning included.
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	sum := 0.0
+	for l := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(l, "gen_ai_client_token_usage_sum{") && strings.Contains(l, `gen_ai_token_type="output"`) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(l[strings.LastIndexByte(l, ' '):]), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += v
+		}
+	}
+	if int(sum) != output {
+		t.Errorf("telemetry counted %v output tokens, the answers %d", sum, output)
 	}
 }
