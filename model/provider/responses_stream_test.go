@@ -17,7 +17,7 @@ func sseServer(t *testing.T, events ...string) *Client {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		for _, e := range events {
-			typ := e[len(`{"type":"`):strings.Index(e[len(`{"type":"`):], `"`)+len(`{"type":"`)]
+			typ := e[len(`{"type":"`) : strings.Index(e[len(`{"type":"`):], `"`)+len(`{"type":"`)]
 			_, _ = w.Write([]byte("event: " + typ + "\ndata: " + e + "\n\n"))
 		}
 	}))
