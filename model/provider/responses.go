@@ -21,9 +21,9 @@ import (
 // assistant's tool calls, function_call_output items for tool results);
 // tools become flat function tools with strict off (the Responses API makes
 // them strict by default, which newsroom's derived schemas need not meet);
-// MaxTokens is max_output_tokens, ReasoningEffort reasoning.effort and
-// ResponseFormat text.format. Seed and Stop have no Responses counterpart
-// and are not sent.
+// MaxTokens is max_output_tokens (at least 16, the API's minimum),
+// ReasoningEffort reasoning.effort and ResponseFormat text.format. Seed and
+// Stop have no Responses counterpart and are not sent.
 //
 // Nothing is kept on the service: every request has store false and asks
 // for include ["reasoning.encrypted_content"], so an answer that calls tools
@@ -43,6 +43,9 @@ const (
 )
 
 const responsesRoute = "responses"
+
+// minOutputTokens is the smallest max_output_tokens the Responses API takes.
+const minOutputTokens = 16
 
 // checkAPI validates Config.API; empty means APIChat.
 func checkAPI(api string) (string, error) {
@@ -133,8 +136,12 @@ func (c *Client) responsesBody(req *model.Request) ([]byte, string, error) {
 	if name == "" {
 		return nil, "", fmt.Errorf("%w: no deployment: set one in the configuration or the request", ErrConfig)
 	}
-	w := responsesRequest{Model: name, Include: []string{"reasoning.encrypted_content"}, MaxOutputTokens: max(req.MaxTokens, 0),
+	w := responsesRequest{Model: name, Include: []string{"reasoning.encrypted_content"},
 		Temperature: req.Temperature, TopP: req.TopP, Stream: req.Streaming()}
+	if req.MaxTokens > 0 {
+		// The Responses API refuses a max_output_tokens below 16.
+		w.MaxOutputTokens = max(req.MaxTokens, minOutputTokens)
+	}
 	input, err := responsesInput(req.Messages)
 	if err != nil {
 		return nil, "", err

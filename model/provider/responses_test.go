@@ -213,3 +213,26 @@ func TestResponses_StructuredOutput(t *testing.T) {
 		t.Errorf("text.format = %v", format)
 	}
 }
+
+func TestResponsesBody_SmallBudgetIsRaisedToTheMinimum(t *testing.T) {
+	c, err := New(Config{Endpoint: "https://x.openai.azure.com", Deployment: "d", APIKey: "k", API: APIResponses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := reporterRequest()
+	req.MaxTokens = 5
+	body, _, err := c.responsesBody(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		MaxOutputTokens int  `json:"max_output_tokens"`
+		Store           bool `json:"store"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil || w.MaxOutputTokens != 16 || w.Store {
+		t.Errorf("body %s", body)
+	}
+	if got := c.responsesURL(); got != "https://x.openai.azure.com/openai/v1/responses" {
+		t.Errorf("URL %s", got)
+	}
+}
