@@ -134,6 +134,38 @@ func TestResponsesSDK_ToolLoopCarriesReasoning(t *testing.T) {
 			t.Errorf("events %v", events)
 		}
 	})
+	t.Run("the tool call, streamed", func(t *testing.T) {
+		stream := client.Responses.NewStreaming(ctx, params)
+		var args strings.Builder
+		var done responses.ResponseFunctionToolCall
+		var events []string
+		for stream.Next() {
+			ev := stream.Current()
+			if len(events) == 0 || events[len(events)-1] != ev.Type {
+				events = append(events, ev.Type)
+			}
+			switch ev.Type {
+			case "response.function_call_arguments.delta":
+				args.WriteString(ev.Delta)
+			case "response.output_item.done":
+				if it := ev.AsResponseOutputItemDone().Item; it.Type == "function_call" {
+					done = it.AsFunctionCall()
+				}
+			}
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if args.String() != fc.Arguments || done.Arguments != fc.Arguments || done.CallID == "" || done.Name != ToolFetchURL {
+			t.Errorf("streamed arguments %q, done %+v; want %q", args.String(), done, fc.Arguments)
+		}
+		want := "[response.created response.in_progress response.output_item.added response.output_item.done " +
+			"response.output_item.added response.function_call_arguments.delta response.function_call_arguments.done " +
+			"response.output_item.done response.completed]"
+		if fmt.Sprint(events) != want {
+			t.Errorf("events %v", events)
+		}
+	})
 	t.Run("a round without the reasoning is refused", func(t *testing.T) {
 		_, err := client.Responses.New(ctx, toolRound(params, first, false))
 		var apiErr *openai.Error

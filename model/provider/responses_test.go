@@ -236,3 +236,31 @@ func TestResponsesBody_SmallBudgetIsRaisedToTheMinimum(t *testing.T) {
 		t.Errorf("URL %s", got)
 	}
 }
+
+func TestResponses_ModelWithoutReasoning(t *testing.T) {
+	e := startEmulator(t, emulator.Config{APIKey: "emu-key", ModelName: "gpt-4o-2024-11-20"}, true)
+	c, wire := responsesClient(t, e, Config{Deployment: "gpt-4o", APIKey: "emu-key"})
+	req := &model.Request{Messages: []model.Message{
+		{Role: model.RoleSystem, Content: "You are News_Reporter. You write news articles."},
+		{Role: model.RoleUser, Name: "user", Content: "Write a short article from https://news.example/fair."},
+	}, Tools: []model.Tool{fetchTool}}
+	first, err := c.Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.ToolCalls) != 1 || first.Reasoning != nil || first.Usage.ReasoningTokens != 0 {
+		t.Fatalf("first answer %+v", first)
+	}
+	next := *req
+	next.Messages = append(append([]model.Message{}, req.Messages...),
+		model.Message{Role: model.RoleAssistant, ToolCalls: first.ToolCalls, Reasoning: first.Reasoning},
+		model.Message{Role: model.RoleTool, ToolCallID: first.ToolCalls[0].ID, Content: `{"text":"The fair opened with 40 stalls on Saturday."}`})
+	second, err := c.Complete(context.Background(), &next)
+	if err != nil || second.FinishReason != "stop" || !strings.Contains(second.Content, "40 stalls") {
+		t.Fatalf("second answer %+v, %v", second, err)
+	}
+	fc := wire.body(t, 1)["input"].([]any)[2].(map[string]any)
+	if fc["type"] != "function_call" || fc["id"] != nil {
+		t.Errorf("a call without reasoning is sent without its item id: %v", fc)
+	}
+}
