@@ -380,10 +380,7 @@ func inputMessages(instructions string, raw json.RawMessage, store bool) ([]mode
 			if !calls[it.CallID] {
 				return nil, "No tool call found for function call output with call_id " + it.CallID + ".", ""
 			}
-			var out string
-			if json.Unmarshal(it.Output, &out) != nil {
-				out = wireMessage{Content: it.Output}.textOrEmpty()
-			}
+			out, _ := itemText(it.Output)
 			msgs = append(msgs, model.Message{Role: model.RoleTool, ToolCallID: it.CallID, Content: out})
 		case "message", "":
 			m, ok := messageItem(it)
@@ -428,10 +425,26 @@ func checkLastRound(items []inputItem, reasoned map[string]bool) string {
 	return ""
 }
 
-// textOrEmpty is text() that gives "" for content it cannot read.
-func (m wireMessage) textOrEmpty() string {
-	t, _ := m.text()
-	return t
+// itemText reads an item's content or output: a string, or content parts
+// (input_text, output_text) whose texts are joined.
+func itemText(raw json.RawMessage) (string, bool) {
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		return text, true
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) != nil {
+		return "", false
+	}
+	for _, p := range parts {
+		if p.Type == "input_text" || p.Type == "output_text" {
+			text += p.Text
+		}
+	}
+	return text, true
 }
 
 // messageItem reads an input message, taking a participant's name from the
@@ -446,17 +459,9 @@ func messageItem(it inputItem) (model.Message, bool) {
 	default:
 		return model.Message{}, false
 	}
-	text, err := wireMessage{Content: it.Content}.text()
-	if err != nil {
-		var parts []struct {
-			Text string `json:"text"`
-		}
-		if json.Unmarshal(it.Content, &parts) != nil {
-			return model.Message{}, false
-		}
-		for _, p := range parts {
-			text += p.Text
-		}
+	text, ok := itemText(it.Content)
+	if !ok {
+		return model.Message{}, false
 	}
 	m := model.Message{Role: model.Role(role), Content: text}
 	if role == "user" {

@@ -329,3 +329,18 @@ func TestResponses_QuotaCountsReasoning(t *testing.T) {
 		t.Errorf("after a minute: status %d: %s", resp.StatusCode, data)
 	}
 }
+
+func TestResponses_ContentParts(t *testing.T) {
+	r := mustStart(t, Config{APIKey: testKey, ModelName: "gpt-5-mini"}, Options{})
+	body := map[string]any{"model": "dep", "input": []any{
+		map[string]any{"type": "message", "role": "developer", "content": []any{map[string]any{"type": "input_text", "text": "You are News_Reporter."}}},
+		map[string]any{"type": "message", "role": "user", "content": []any{map[string]any{"type": "input_text", "text": testTask}}},
+	}}
+	resp, data := do(t, r, reqOpts{path: ResponsesPath, headers: map[string]string{"api-key": testKey}, body: body})
+	if resp.StatusCode != 200 || !strings.Contains(string(data), "80,000 books") {
+		t.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	if msgs := r.Requests()[0].Messages; len(msgs) != 2 || msgs[0].Role != "system" || msgs[1].Content != testTask {
+		t.Errorf("messages %+v", msgs)
+	}
+}
