@@ -2,6 +2,7 @@
 // protocol to Azure OpenAI or an OpenAI-compatible endpoint (OpenAI, Ollama,
 // vLLM) over azcore's HTTP pipeline, encoding its request bodies and
 // decoding answers and server-sent event streams itself.
+// A client may speak the Responses API instead (Config.API, responses.go).
 //
 // The client does one attempt per call. The pipeline's own retries are
 // switched off because newsroom has one retry policy for the whole process,
@@ -236,7 +237,8 @@ func DefaultCredential(opts *azidentity.DefaultAzureCredentialOptions) (azcore.T
 	return cred, nil
 }
 
-// Complete sends one chat completion request; it streams when req.OnDelta is set.
+// Complete sends one chat completion request (a Responses API request when
+// the client's API is APIResponses); it streams when req.OnDelta is set.
 func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
 	if c.api == APIResponses {
 		return c.completeResponse(ctx, req)
