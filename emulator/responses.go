@@ -297,6 +297,9 @@ func (c *rcall) checkTools() (string, string, string) {
 		c.tools[t.Name] = true
 	}
 	choice, ok := responsesToolChoice(c.body.ToolChoice)
+	if ok && choice == "required" && len(c.tools) == 0 {
+		return "Tool choice 'required' must be specified with 'tools' parameter.", "tool_choice", ""
+	}
 	if !ok || (choice != "" && choice != "none" && choice != "auto" && choice != "required" && !c.tools[choice]) {
 		return "Invalid value for 'tool_choice': must be none, auto, required or a function the request offers.", "tool_choice", "invalid_value"
 	}

@@ -220,6 +220,11 @@ func TestResponsesSDK_RefusedParameters(t *testing.T) {
 					"properties": map[string]any{"headline": map[string]any{"type": "string"}}}}}
 			return nil
 		}, "text.format.schema", "invalid_json_schema"},
+		{"tool_choice required without tools", func(p *responses.ResponseNewParams) []option.RequestOption {
+			p.Tools = nil
+			p.ToolChoice = responses.ResponseNewParamsToolChoiceUnion{OfToolChoiceMode: openai.Opt(responses.ToolChoiceOptionsRequired)}
+			return nil
+		}, "tool_choice", ""},
 		{"a stored response to continue", func(p *responses.ResponseNewParams) []option.RequestOption {
 			p.PreviousResponseID = openai.String("resp_abc")
 			return nil
