@@ -89,6 +89,10 @@ type Config struct {
 	// Context chooses the part of the conversation sent on each call; the
 	// zero value sends all of it.
 	Context ContextPolicy
+	// Output, when set, asks for a structured answer: JSON valid against
+	// its schema, as the message's Content (see OutputFormat and
+	// ParseOutput). Nil means text.
+	Output *model.ResponseFormat
 
 	// Tools the agent may call; none means a plain model call per reply.
 	Tools []tool.Tool
@@ -183,6 +187,7 @@ func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(m
 		OnDelta:     onDelta,
 		Meta:        model.Meta{Agent: a.cfg.Name, Purpose: model.PurposeReply},
 	}
+	req.ResponseFormat = a.cfg.Output // nil for text
 	if m, ok := MetaFrom(ctx); ok {
 		req.Meta.RunID = m.RunID
 	}

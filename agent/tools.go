@@ -140,7 +140,10 @@ func (a *Assistant) replyWithTools(ctx context.Context, base *model.Request) (*m
 			resp.Cached = cached
 			return resp, exchanges, usage, nil
 		}
-		msgs = append(msgs[:len(msgs):len(msgs)], model.Message{Role: model.RoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls})
+		// The answer's reasoning (Responses API) rides on the assistant
+		// message so the next round hands it back with the results.
+		msgs = append(msgs[:len(msgs):len(msgs)], model.Message{Role: model.RoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls,
+			Reasoning: resp.Reasoning})
 		done := a.runTools(ctx, h, round, resp.ToolCalls)
 		for _, ex := range done {
 			exchanges = append(exchanges, ex)

@@ -58,6 +58,10 @@ type Config struct {
 	// SelectorModel, when set, is the selector's deployment or model,
 	// whatever the file says.
 	SelectorModel string
+	// ModelName is the model behind Model (gpt-4o-2024-11-20, gpt-5-mini),
+	// for what the deployment can do: the selector and the headline writer
+	// use structured outputs where it takes them. Empty means Model's name.
+	ModelName string
 	// MaxMessages, when positive, replaces the file's max_messages (or caps
 	// a desk whose file has none).
 	MaxMessages int
@@ -135,6 +139,9 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			ctx = d.Context
 		}
 		c.Context = policy(ctx, count)
+		if as.Name == s.headlineWriter() && cfg.structured(c.Model) {
+			c.Output = HeadlineFormat
+		}
 		if err := giveTools(&c, as, cfg); err != nil {
 			return nil, fmt.Errorf("desk %s: agent %s: %w", s.Name, as.Name, err)
 		}
@@ -168,6 +175,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			sc.Context = policy(sel.Context, count)
 		}
 		sc.Model = first(cfg.SelectorModel, sc.Model)
+		sc.StructuredOutput = cfg.structured(sc.Model)
 		t, err = team.NewSelector(sc)
 	case Graph:
 		gc := team.GraphConfig{Participants: agents, Termination: cond}
@@ -322,11 +330,7 @@ func (s *Spec) Baseline() *Spec {
 // from its writer (Writer) and the headlines from the agent its file names
 // (by default Headline_Generator).
 func (s *Spec) ArticleOf(msgs []agent.Message) Article {
-	heads := Headliner
-	if a := s.Article; a != nil {
-		heads = first(a.Headlines, heads)
-	}
-	return articleOf(msgs, s.Writer(), heads)
+	return articleOf(msgs, s.Writer(), s.headlineWriter())
 }
 
 // Writer is the agent whose last message is the desk's article: the one

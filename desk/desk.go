@@ -53,6 +53,9 @@ func articleOf(msgs []agent.Message, body, heads string) Article {
 }
 
 func headlines(s string) []string {
+	if hs, ok := structuredHeadlines(s); ok {
+		return hs
+	}
 	var out []string
 	for _, line := range strings.Split(s, "\n") {
 		if m := listItem.FindStringSubmatch(line); m != nil {

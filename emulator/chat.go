@@ -115,6 +115,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		return
 	}
 
+	if problem := s.checkChatSchema(c); problem != "" {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(nil, "response_format", problem))
+		return
+	}
 	if !s.chooseFault(w, r.Header, c) {
 		return
 	}
@@ -163,7 +167,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		return
 	}
 	text := personaReply(c.msgs)
-	if jsonMode {
+	if f := c.req.ResponseFormat; f != nil && f.Type == "json_schema" {
+		text = structuredReply(c.msgs, f.JSONSchema.Schema)
+	} else if jsonMode {
 		// The personas write prose; in JSON mode the prose is wrapped in an
 		// object so the answer is the valid JSON the client asked for.
 		b, _ := json.Marshal(map[string]string{"content": text})

@@ -10,6 +10,9 @@
 // malformed chunks, content filter and context length errors), chosen at
 // random with a seed or per request by the x-emulator-fault header.
 //
+// It serves the Responses API of Azure's v1 surface too (responses.go),
+// and structured outputs on both (responses_format.go).
+//
 // A Server is an http.Handler; Start runs one on a loopback port, with a
 // self-signed certificate when TLS is asked for.
 package emulator
@@ -163,6 +166,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.chat(w, r, &rec, false)
+	case path == ResponsesPath || path == "/v1/responses":
+		if r.Method != http.MethodPost {
+			rec.Status = s.notFound(w)
+			return
+		}
+		if s.authorize(w, r, &rec, path == ResponsesPath) {
+			s.responses(w, r, &rec)
+		}
 	case path == ControlPath:
 		if !s.authorize(w, r, &rec, true) {
 			return

@@ -22,7 +22,8 @@ type chatRequest struct {
 	MaxTokens           *int `json:"max_tokens"`
 	MaxCompletionTokens *int `json:"max_completion_tokens"`
 	ResponseFormat      *struct {
-		Type string `json:"type"`
+		Type       string            `json:"type"`
+		JSONSchema *jsonSchemaFormat `json:"json_schema"`
 	} `json:"response_format"`
 	Tools      []wireTool      `json:"tools"`
 	ToolChoice json.RawMessage `json:"tool_choice"`

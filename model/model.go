@@ -39,6 +39,11 @@ type Message struct {
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	// ToolCallID is the call a RoleTool message answers.
 	ToolCallID string `json:"tool_call_id,omitempty"`
+	// Reasoning is the opaque reasoning state of the answer that asked for
+	// ToolCalls (see Response.Reasoning): the agent's tool loop copies it
+	// into the assistant message so the next round of the same reply hands
+	// it back. Nil everywhere else.
+	Reasoning json.RawMessage `json:"reasoning,omitempty"`
 }
 
 // Tool describes a function the model may call.
@@ -58,6 +63,9 @@ type ToolCall struct {
 	Name string `json:"name"`
 	// Arguments is the JSON text the model wrote; it may be malformed.
 	Arguments string `json:"arguments"`
+	// ItemID is the Responses API's id of the function call item (fc_...),
+	// sent back with the reasoning that led to it; empty for chat completions.
+	ItemID string `json:"item_id,omitempty"`
 }
 
 // Tool choices besides the name of one tool.
@@ -101,6 +109,13 @@ type Request struct {
 	// default.
 	ToolChoice string `json:"tool_choice,omitempty"`
 
+	// ReasoningEffort is the reasoning effort of a reasoning model
+	// ("minimal", "low", "medium", "high"); empty means the service default.
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	// ResponseFormat asks for an answer that is JSON valid against a schema
+	// (structured outputs); it takes precedence over JSONMode.
+	ResponseFormat *ResponseFormat `json:"response_format,omitempty"`
+
 	// OnDelta, when non-nil, makes the call streaming: the client calls it
 	// synchronously, in order, with each piece of text as it arrives. It is not
 	// part of the request's identity (the cache key ignores it).
@@ -135,6 +150,9 @@ type Usage struct {
 	PromptTokens       int `json:"prompt_tokens"`
 	CompletionTokens   int `json:"completion_tokens"`
 	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
+	// ReasoningTokens are the hidden reasoning tokens of a reasoning model,
+	// part of CompletionTokens (billed as output).
+	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
 	// Requests is the number of model calls summed into this usage.
 	Requests int `json:"requests,omitempty"`
 	// CachedResponses counts the calls answered from the response cache.
@@ -179,6 +197,7 @@ func (u Usage) Add(v Usage) Usage {
 		PromptTokens:       u.PromptTokens + v.PromptTokens,
 		CompletionTokens:   u.CompletionTokens + v.CompletionTokens,
 		CachedPromptTokens: u.CachedPromptTokens + v.CachedPromptTokens,
+		ReasoningTokens:    u.ReasoningTokens + v.ReasoningTokens,
 		Requests:           u.Requests + v.Requests,
 		CachedResponses:    u.CachedResponses + v.CachedResponses,
 		CostUSD:            u.CostUSD + v.CostUSD,
@@ -199,6 +218,11 @@ type Response struct {
 	// "tool_calls"); several calls in one answer are meant to run in parallel.
 	ToolCalls    []ToolCall `json:"tool_calls,omitempty"`
 	FinishReason string     `json:"finish_reason,omitempty"`
+	// Reasoning is the opaque reasoning state a Responses API answer that
+	// calls tools returns (its reasoning items with their encrypted content,
+	// as a JSON array), to be handed back with the tool results in the next
+	// round (see Message.Reasoning); nil for chat completions.
+	Reasoning json.RawMessage `json:"reasoning,omitempty"`
 	// Usage of this call; a cached answer has zero tokens and cost, Requests 1,
 	// CachedResponses 1, and the original call's tokens and cost as SavedTokens and SavedUSD.
 	Usage Usage `json:"usage"`

@@ -35,9 +35,9 @@ func TestChain_FirstMiddlewareIsOutermost(t *testing.T) {
 }
 
 func TestUsage_AddSumsEveryField(t *testing.T) {
-	a := model.Usage{PromptTokens: 1, CompletionTokens: 2, CachedPromptTokens: 3, Requests: 4, CachedResponses: 5, CostUSD: 0.5, SavedTokens: 6, SavedUSD: 0.25,
+	a := model.Usage{PromptTokens: 1, CompletionTokens: 2, CachedPromptTokens: 3, ReasoningTokens: 1, Requests: 4, CachedResponses: 5, CostUSD: 0.5, SavedTokens: 6, SavedUSD: 0.25,
 		EmbeddingTokens: 7, EmbeddingUSD: 0.125}
-	if got := a.Add(a); got != (model.Usage{2, 4, 6, 8, 10, 1, 12, 0.5, 14, 0.25}) || got.TotalTokens() != 6 {
+	if got := a.Add(a); got != (model.Usage{2, 4, 6, 2, 8, 10, 1, 12, 0.5, 14, 0.25}) || got.TotalTokens() != 6 {
 		t.Fatalf("%+v", got)
 	}
 }
@@ -81,5 +81,19 @@ func TestUsage_RoundedCostsAreExactDecimalsInJSON(t *testing.T) {
 	}
 	if got := model.RoundUSD(1e-10); got != 0 {
 		t.Fatalf("RoundUSD(1e-10) = %v", got)
+	}
+}
+
+func TestSupportsStructuredOutputs(t *testing.T) {
+	for name, want := range map[string]bool{
+		"gpt-4o-2024-11-20": true, "gpt-4o-2024-08-06": true, "gpt-4o-2024-05-13": false, "gpt-4o": true,
+		"newsroom-gpt-4o": true, "gpt-4o-mini": true, "gpt-4.1-nano": true, "gpt-5-mini": true, "gpt-5.1": true,
+		"gpt-5-chat": true, "o3": true, "o3-mini": true, "o4-mini": true, "o1": true, "o1-mini": false,
+		"o1-preview": false, "gpt-35-turbo": false, "gpt-4": false, "gpt-4-turbo": false, "prod1": false,
+		"llama3": false, "": false,
+	} {
+		if got := model.SupportsStructuredOutputs(name); got != want {
+			t.Errorf("SupportsStructuredOutputs(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
@@ -65,6 +66,11 @@ type SelectorConfig struct {
 	// Context chooses the part of the conversation shown to the selector
 	// model; the zero value shows all of it.
 	Context agent.ContextPolicy
+	// StructuredOutput asks for the speaker with a strict JSON schema (an
+	// enum of the candidates; see structured.go) instead of free text. Set
+	// it for deployments that take response_format json_schema
+	// (model.SupportsStructuredOutputs).
+	StructuredOutput bool
 }
 
 // Selector is a team whose next speaker is chosen by a model before each turn.
@@ -72,6 +78,9 @@ type Selector struct {
 	base
 	cfg      SelectorConfig
 	patterns map[string]*regexp.Regexp // participant name -> mention pattern
+	// textOnly is set when the deployment refused the structured format:
+	// the selector keeps to text from then on.
+	textOnly atomic.Bool
 }
 
 var _ Team = (*Selector)(nil)
@@ -146,11 +155,15 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	}
 	for sel.attempts < t.cfg.MaxSelectorAttempts {
 		sel.attempts++
-		resp, err := t.cfg.Client.Complete(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta})
+		resp, structured, err := t.ask(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta}, candidates)
 		if err != nil {
 			return sel, fmt.Errorf("team: selecting speaker: %w", err)
 		}
 		sel.usage = sel.usage.Add(resp.Usage)
+		if name, ok := parseSpeaker(resp.Content, candidates); structured && ok {
+			sel.speaker = t.byName[name]
+			return sel, nil
+		}
 		name, feedback := t.parse(resp.Content, candidates, last)
 		if feedback == "" {
 			sel.speaker = t.byName[name]
@@ -163,6 +176,25 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	sel.fallback = true
 	sel.speaker = t.byName[t.fallback(candidates, last)]
 	return sel, nil
+}
+
+// ask makes one selection call: with the speaker's schema when the
+// selector is structured and the deployment has not refused it, else as
+// text. A refused schema is asked again as text, once, and remembered.
+func (t *Selector) ask(ctx context.Context, req *model.Request, candidates []string) (*model.Response, bool, error) {
+	if !t.cfg.StructuredOutput || t.textOnly.Load() {
+		resp, err := t.cfg.Client.Complete(ctx, req)
+		return resp, false, err
+	}
+	sreq := *req
+	sreq.ResponseFormat = speakerFormat(candidates)
+	resp, err := t.cfg.Client.Complete(ctx, &sreq)
+	if err == nil || !refusedFormat(err) {
+		return resp, err == nil, err
+	}
+	t.textOnly.Store(true)
+	resp, err = t.cfg.Client.Complete(ctx, req)
+	return resp, false, err
 }
 
 // planLine is one step of a plan: "1. News_Reporter : Draft the article",

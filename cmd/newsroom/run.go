@@ -126,7 +126,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		return err
 	}
 	client := stack.RunClient(o.budgetUSD, o.maxTokens)
-	tm, err := desk.New(tools.deskConfig(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, SelectorModel: o.selectorDep,
+	tm, err := desk.New(tools.deskConfig(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, ModelName: stack.Info.ModelName, SelectorModel: o.selectorDep,
 		MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)}, o.tools))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)

@@ -39,6 +39,9 @@ type Entry struct {
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ToolCalls of a tool-call answer, replayed exactly (ids included).
 	ToolCalls []model.ToolCall `json:"tool_calls,omitempty"`
+	// Reasoning is the tool-call answer's reasoning state (Responses API),
+	// replayed with it so the next round hands it back.
+	Reasoning json.RawMessage `json:"reasoning,omitempty"`
 	// Usage is what the original call used, kept for reference only: a hit
 	// reports zero tokens.
 	Usage model.Usage `json:"usage"`
@@ -48,7 +51,7 @@ type Entry struct {
 
 // Size is an estimate of the bytes an entry holds, for size-bounded stores.
 func (e Entry) Size() int {
-	n := len(e.Content) + len(e.Model) + len(e.FinishReason) + 96
+	n := len(e.Content) + len(e.Model) + len(e.FinishReason) + len(e.Reasoning) + 96
 	for _, tc := range e.ToolCalls {
 		n += len(tc.ID) + len(tc.Name) + len(tc.Arguments) + 48
 	}
@@ -147,6 +150,9 @@ type canonical struct {
 	// keys of such requests are what they were before tools existed.
 	Tools      []model.Tool `json:"tools,omitempty"`
 	ToolChoice string       `json:"tool_choice,omitempty"`
+	// Left out when unset too, for the same reason.
+	ReasoningEffort string                `json:"reasoning_effort,omitempty"`
+	ResponseFormat  *model.ResponseFormat `json:"response_format,omitempty"`
 }
 
 // Key returns the cache key of req in a namespace: the hex SHA-256 of a
@@ -169,6 +175,7 @@ func Key(namespace string, req *model.Request) string {
 		Tools:       req.Tools,
 		ToolChoice:  req.ToolChoice,
 	}
+	c.ReasoningEffort, c.ResponseFormat = req.ReasoningEffort, req.ResponseFormat
 	if c.Messages == nil {
 		c.Messages = []model.Message{}
 	}
@@ -299,6 +306,7 @@ func (c *Client) set(ctx context.Context, key string, resp *model.Response) {
 		Model:        resp.Model,
 		FinishReason: resp.FinishReason,
 		ToolCalls:    resp.ToolCalls,
+		Reasoning:    resp.Reasoning,
 		Usage:        resp.Usage,
 		CreatedAt:    time.Now().UTC(),
 	}
@@ -324,6 +332,7 @@ func (c *Client) hit(req *model.Request, e Entry) *model.Response {
 		Content:      e.Content,
 		FinishReason: e.FinishReason,
 		ToolCalls:    e.ToolCalls,
+		Reasoning:    e.Reasoning,
 		Usage: model.Usage{Requests: 1, CachedResponses: 1,
 			SavedTokens: e.Usage.TotalTokens(), SavedUSD: e.Usage.CostUSD},
 		Cached: true,

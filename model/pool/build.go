@@ -59,7 +59,7 @@ func Build(f *File, opts BuildOptions) (*Built, error) {
 	cfg.Members = nil
 	for _, d := range f.Deployments {
 		pc := provider.Config{Kind: provider.KindAzure, Endpoint: d.Endpoint, Deployment: d.Deployment,
-			APIVersion: d.APIVersion, APIKey: d.APIKey, HTTPClient: opts.HTTPClient}
+			APIVersion: d.APIVersion, API: d.API, APIKey: d.APIKey, HTTPClient: opts.HTTPClient}
 		if d.APIKey == "" {
 			if opts.Credential == nil {
 				return nil, fmt.Errorf("pool: deployment %s has no api_key_env and no Entra ID credential is available", d.Name)

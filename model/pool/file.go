@@ -24,6 +24,9 @@ type Deployment struct {
 	Deployment string
 	// APIVersion is the api-version; empty means provider.DefaultAPIVersion.
 	APIVersion string
+	// API is the protocol: provider.APIChat (chat completions, the default)
+	// or provider.APIResponses (the Responses API on Azure's v1 surface).
+	API string
 	// APIKeyEnv names the environment variable holding the API key; empty
 	// means Entra ID. APIKey is its value, read when the file is loaded.
 	APIKeyEnv string
@@ -104,6 +107,7 @@ func LoadFile(path string, lookupEnv func(string) (string, bool)) (*File, error)
 //	    endpoint: https://contoso-eastus.openai.azure.com
 //	    deployment: gpt-4o
 //	    api_version: 2024-10-21
+//	    api: chat                           # or responses; default chat
 //	    api_key_env: PRIMARY_OPENAI_KEY   # omit for Entra ID
 //	    priority: 1
 //	    weight: 1
@@ -202,6 +206,11 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 				str(&d.Deployment)
 			case "api_version":
 				str(&d.APIVersion)
+			case "api":
+				str(&d.API)
+				if d.API != provider.APIChat && d.API != provider.APIResponses {
+					return nil, fail(v.Line, field, "must be %q or %q, not %q", provider.APIChat, provider.APIResponses, v.Value)
+				}
 			case "api_key_env":
 				str(&d.APIKeyEnv)
 			case "model":
@@ -220,7 +229,7 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 			case "tpm":
 				err = num(&d.TPM, 0)
 			default:
-				return nil, fail(k.Line, field, "unknown field (want name, endpoint, deployment, api_version, api_key_env, priority, weight, rpm, tpm, model or pool)")
+				return nil, fail(k.Line, field, "unknown field (want name, endpoint, deployment, api_version, api, api_key_env, priority, weight, rpm, tpm, model or pool)")
 			}
 			if err != nil {
 				return nil, err

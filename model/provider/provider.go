@@ -2,6 +2,7 @@
 // protocol to Azure OpenAI or an OpenAI-compatible endpoint (OpenAI, Ollama,
 // vLLM) over azcore's HTTP pipeline, encoding its request bodies and
 // decoding answers and server-sent event streams itself.
+// A client may speak the Responses API instead (Config.API, responses.go).
 //
 // The client does one attempt per call. The pipeline's own retries are
 // switched off because newsroom has one retry policy for the whole process,
@@ -93,6 +94,11 @@ type Config struct {
 	// Model is the default model name for OpenAI-compatible endpoints.
 	Model string
 
+	// API is the protocol the calls use: APIChat (chat completions, the
+	// default when empty) or APIResponses (the Responses API, see
+	// responses.go).
+	API string
+
 	// HTTPClient sends the requests. Nil means a new client from
 	// httpx.NewClient; pass the process's shared one so connections are reused.
 	HTTPClient *http.Client
@@ -123,12 +129,14 @@ type Client struct {
 	timeout      time.Duration
 	onRateLimit  func(string, int, int)
 	now          func() time.Time
+	api          string // APIChat or APIResponses
 }
 
 var _ model.Client = (*Client)(nil)
 
 // New validates cfg and returns a client. It makes no request.
 func New(cfg Config) (*Client, error) {
+	var err error
 	kind := strings.ToLower(strings.TrimSpace(cfg.Kind))
 	if kind == "" {
 		kind = KindOpenAI
@@ -143,6 +151,9 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{kind: kind, apiKey: cfg.APIKey, timeout: max(cfg.RequestTimeout, 0), onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.api, err = checkAPI(cfg.API); err != nil {
+		return nil, err
 	}
 	var auth policy.Policy
 	switch kind {
@@ -226,8 +237,12 @@ func DefaultCredential(opts *azidentity.DefaultAzureCredentialOptions) (azcore.T
 	return cred, nil
 }
 
-// Complete sends one chat completion request; it streams when req.OnDelta is set.
+// Complete sends one chat completion request (a Responses API request when
+// the client's API is APIResponses); it streams when req.OnDelta is set.
 func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	if c.api == APIResponses {
+		return c.completeResponse(ctx, req)
+	}
 	body, deployment, err := c.requestBody(req)
 	if err != nil {
 		return nil, err
@@ -309,8 +324,11 @@ type wireNamedChoice struct {
 	} `json:"function"`
 }
 
+// wireFormat is response_format: json_object, or json_schema with its
+// schema (see format.go).
 type wireFormat struct {
-	Type string `json:"type"`
+	Type       string          `json:"type"`
+	JSONSchema *wireJSONSchema `json:"json_schema,omitempty"`
 }
 
 type streamOptions struct {
@@ -379,9 +397,7 @@ func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 	default:
 		w.Stop = req.Stop
 	}
-	if req.JSONMode {
-		w.ResponseFormat = &wireFormat{Type: "json_object"}
-	}
+	w.ResponseFormat = chatFormat(req)
 	if req.Streaming() {
 		w.Stream = true
 		w.StreamOptions = &streamOptions{IncludeUsage: true}

@@ -86,6 +86,9 @@ func baseOf(u *url.URL) string {
 // {endpoint}/openai/deployments/{deployment}/{route}?api-version=...) or of
 // route under the base URL (OpenAI, where the model is named in the body).
 func (c *Client) routeURL(route, deployment string) string {
+	if route == responsesRoute {
+		return c.responsesURL()
+	}
 	if c.kind == KindAzure {
 		return c.base + "/openai/deployments/" + url.PathEscape(deployment) + "/" + route + "?api-version=" + c.apiVersion
 	}

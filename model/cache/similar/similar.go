@@ -310,6 +310,9 @@ type bucketKey struct {
 	Seed        *int64        `json:"seed"`
 	Stop        []string      `json:"stop"`
 	JSONMode    bool          `json:"json_mode"`
+	// Left out when unset, so the buckets of other requests stay as they were.
+	ReasoningEffort string                `json:"reasoning_effort,omitempty"`
+	ResponseFormat  *model.ResponseFormat `json:"response_format,omitempty"`
 }
 
 // Bucket returns the hash of everything a similar request must share with
@@ -318,6 +321,7 @@ type bucketKey struct {
 func Bucket(namespace string, req *model.Request) string {
 	k := bucketKey{V: 1, Namespace: namespace, Model: req.Model, Agent: req.Meta.Agent, Purpose: req.Meta.Purpose,
 		MaxTokens: req.MaxTokens, Temperature: req.Temperature, TopP: req.TopP, Seed: req.Seed, Stop: req.Stop, JSONMode: req.JSONMode}
+	k.ReasoningEffort, k.ResponseFormat = req.ReasoningEffort, req.ResponseFormat
 	for _, m := range req.Messages {
 		if m.Role == model.RoleSystem {
 			k.System = append(k.System, m.Content)
