@@ -13,6 +13,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // Defaults of the tool loop.
@@ -199,7 +200,8 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 			id := h.Register(srcs[i])
 			srcs[i].ID = id
 			out[i].SourceID = id
-			out[i].Result = withSourceID(out[i].Result, id)
+			// Inside the run's boundaries, if the result has them (package untrusted).
+			out[i].Result = untrusted.MapInner(out[i].Result, func(s string) string { return withSourceID(s, id) })
 		}
 		if h.OnResult != nil {
 			h.OnResult(out[i], srcs[i])

@@ -85,6 +85,11 @@ type Config struct {
 	NoGrounding bool
 	// Logger receives the agents' WARN lines about failed tool calls; nil means slog.Default().
 	Logger *slog.Logger
+	// FetchOpen are hosts the run's fetch tools may reach any URL of, besides
+	// those the file opens (--fetch-open, NEWSROOM_FETCH_OPEN).
+	FetchOpen []string
+	// FetchAny turns URL provenance off (--fetch-any), whatever the file says.
+	FetchAny bool
 }
 
 // New builds the team a desk describes.
@@ -119,6 +124,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if s.Defaults != nil {
 		d = *s.Defaults
 	}
+	run := untrustedRun(s, cfg)
 	agents := make([]agent.Agent, 0, len(s.Agents))
 	for _, as := range s.Agents {
 		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
@@ -135,7 +141,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			ctx = d.Context
 		}
 		c.Context = policy(ctx, count)
-		if err := giveTools(&c, as, cfg); err != nil {
+		if err := giveTools(&c, as, cfg, run); err != nil {
 			return nil, fmt.Errorf("desk %s: agent %s: %w", s.Name, as.Name, err)
 		}
 		a, err := agent.NewAssistant(c)
@@ -184,7 +190,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desk %s: %w", s.Name, err)
 	}
-	return grounded(&named{Team: t, name: s.Name}, s, cfg), nil
+	return grounded(guardedTeam{Team: &named{Team: t, name: s.Name}, run: run}, s, cfg), nil
 }
 
 // named reports the desk's name instead of its kind: runs, the store and

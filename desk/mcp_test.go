@@ -20,6 +20,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // The stdio MCP server of these tests is this test binary run again with
@@ -140,10 +141,11 @@ func TestDesk_AgentsShareTheMCPServersTheirFileLists(t *testing.T) {
 	if len(w) != 2 || len(e) != 1 || w[0].IsError || w[1].IsError || e[0].IsError {
 		t.Fatalf("writer's calls %+v, editor's %+v", w, e)
 	}
-	if w[1].Result != "echo: hello" {
+	// Results reach the model inside the run's boundaries.
+	if untrusted.Inner(w[1].Result) != "echo: hello" {
 		t.Errorf("web_echo: %q", w[1].Result)
 	}
-	pid, err := strconv.Atoi(w[0].Result)
+	pid, err := strconv.Atoi(untrusted.Inner(w[0].Result))
 	if err != nil || pid == os.Getpid() || e[0].Result != w[0].Result {
 		t.Fatalf("archive_pid: writer %q, editor %q; want one shared server process", w[0].Result, e[0].Result)
 	}
@@ -188,7 +190,7 @@ func TestDesk_AnMCPServerThatDiesMidRunIsRestartedAndTheRunGoesOn(t *testing.T) 
 	if ex := res.Messages[0].ToolCalls; len(ex) != 1 || !ex[0].IsError || !strings.Contains(ex[0].Result, "the server went away during the call") {
 		t.Errorf("Writer: exchanges %+v, want the error of the call the server died in", ex)
 	}
-	if ex := res.Messages[1].ToolCalls; len(ex) != 1 || ex[0].IsError || ex[0].Result != "echo: still there?" {
+	if ex := res.Messages[1].ToolCalls; len(ex) != 1 || ex[0].IsError || untrusted.Inner(ex[0].Result) != "echo: still there?" {
 		t.Errorf("Editor: exchanges %+v, want the restarted server's answer", ex)
 	}
 	if n := strings.Count(logs.String(), "tool call failed"); n != 1 || !strings.Contains(logs.String(), "tool=archive_exit") {

@@ -19,6 +19,13 @@ type Spec struct {
 	Article     *ArticleSpec   `yaml:"article,omitempty" doc:"Which agents' messages make the finished article; default News_Reporter (else the first agent that is not the planner) and Headline_Generator."`
 	Defaults    *AgentDefaults `yaml:"defaults,omitempty" doc:"Settings every agent inherits unless it sets its own."`
 	Grounding   *bool          `yaml:"grounding,omitempty" doc:"Check the article against the task and the sources before an approval ends the run; default true."`
+	Fetch       *FetchSpec     `yaml:"fetch,omitempty" doc:"What fetch_url and read_feed may reach; default only URLs with provenance (the task, the sources, the links of pages the run fetched)."`
+}
+
+// FetchSpec says what a desk's fetch tools may reach.
+type FetchSpec struct {
+	Open       []string `yaml:"open,omitempty" doc:"Hosts any URL of which may be fetched (wire.example; *.wire.example also opens its subdomains)."`
+	Provenance string   `yaml:"provenance,omitempty" doc:"on (default): only URLs the run has seen, and the open hosts; off: any URL the network guard lets through (a warning is printed at start)." enum:"on,off"`
 }
 
 // AgentSpec is one participant.

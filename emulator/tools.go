@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // Function calling, as Azure OpenAI's chat completions API (2024-10-21)
@@ -256,7 +257,8 @@ func toolSources(msgs []model.Message) []toolSource {
 				Summary string `json:"summary"`
 			} `json:"items"`
 		}
-		if json.Unmarshal([]byte(m.Content), &r) != nil || r.Error != "" {
+		// A model reads a result through the run's boundaries (package untrusted).
+		if json.Unmarshal([]byte(untrusted.Inner(m.Content)), &r) != nil || r.Error != "" {
 			continue
 		}
 		text := r.Text
@@ -463,6 +465,9 @@ func givenSources(content string) []toolSource {
 	var out []toolSource
 	var cur *toolSource
 	for _, line := range strings.Split(content, "\n") {
+		if untrusted.IsMarker(line) {
+			continue
+		}
 		if m := sourceHeader.FindStringSubmatch(line); m != nil {
 			id, _ := strconv.Atoi(m[1])
 			title, _, _ := strings.Cut(m[2], " — ")

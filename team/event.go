@@ -16,6 +16,7 @@ import (
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // EventType names the kind of an Event.
@@ -138,6 +139,8 @@ type Event struct {
 	Source *tool.Source `json:"source,omitempty"`
 	// Grounding is the grounding check of the article (grounding).
 	Grounding *Grounding `json:"grounding,omitempty"`
+	// Security is what the run's guard refused or neutralised (security).
+	Security *untrusted.Event `json:"security,omitempty"`
 	// StopReason says why the run ended (run_finished).
 	StopReason string `json:"stop_reason,omitempty"`
 	// Error is set when the run failed (run_finished).

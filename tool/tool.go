@@ -55,6 +55,9 @@ type Source struct {
 	FetchedAt time.Time `json:"fetched_at"`
 	// Hash is the hex SHA-256 of the text read.
 	Hash string `json:"hash,omitempty"`
+	// Links are the document's links as it had them (a page's a elements,
+	// a feed's item links): a run may fetch them (see package untrusted).
+	Links []string `json:"links,omitempty"`
 	// Text is the readable text, kept so a grounding check can compare the
 	// article against it. It is not part of the JSON of a source.
 	Text string `json:"-"`

@@ -17,6 +17,7 @@ import (
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
 	"github.com/newsroom-dev/newsroom/termination"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // defaultMaxTaskBytes caps a task, like the service's default (server.Config.MaxTaskBytes).
@@ -116,6 +117,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
+	if w := o.tools.provenanceOff(spec); w != "" {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 
 	tools, err := o.tools.build(ctx, stack.Logger, stack.Config.FetchAllow)
 	if err != nil {
@@ -147,9 +151,14 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	opts := append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
 		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
 		team.WithToolContext(obs.ToolContext)}, tools.Options...)
-	var onEvent func(team.Event)
-	if printer != nil {
-		onEvent = printer.Handle
+	var security []untrusted.Event
+	onEvent := func(e team.Event) {
+		if e.Type == team.EventSecurity && e.Security != nil {
+			security = append(security, *e.Security)
+		}
+		if printer != nil {
+			printer.Handle(e)
+		}
 	}
 	var res *team.Result
 	var runErr error
@@ -194,7 +203,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding); err != nil {
+		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding, security); err != nil {
 			return err
 		}
 	case "markdown":
