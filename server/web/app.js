@@ -759,6 +759,10 @@
       case 'source':
         addSource(ev.source);
         break;
+      case 'security':
+        // What the run's guard refused or neutralised (issue 19): text, never HTML.
+        if (ev.security) addNote('Security: ' + (ev.security.detail || ev.security.kind), 'n-security');
+        break;
       case 'grounding':
         if (state.run) state.run.grounding = ev.grounding;
         showGrounding(ev.grounding);
