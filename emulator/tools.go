@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/grounding"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/untrusted"
 )
@@ -295,7 +296,9 @@ func sourceFacts(srcs []toolSource) []string {
 		n := 0
 		for _, sent := range sentences(s.text) {
 			sent = strings.TrimSpace(sent)
-			if wordCount(sent) < 4 {
+			// The reporter's prompt: a source's instructions to a model are
+			// data, never facts of the article.
+			if wordCount(sent) < 4 || grounding.IsImperative(sent) {
 				continue
 			}
 			out = append(out, trimStop(sent)+" ["+strconv.Itoa(s.id)+"]"+stopOf(sent))
