@@ -38,6 +38,16 @@ func archiveServer() *sdk.Server { return mcptest.NewServer("archive") }
 // the writer also has the HTTP server "web".
 func archiveDesk(t *testing.T, webURL string) *desk.Spec {
 	t.Helper()
+	s, err := desk.Parse("archive.yaml", []byte(archiveYAML(t, webURL)), desk.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// archiveYAML is the team file of archiveDesk.
+func archiveYAML(t *testing.T, webURL string) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +71,7 @@ termination:
     - verdict: {agent: Editor, word: APPROVE}
     - max_messages: 4
 `, exe, webURL)
-	s, err := desk.Parse("archive.yaml", []byte(src), desk.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return src
 }
 
 // toolScript answers each agent's first call with the tool calls calls

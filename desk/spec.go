@@ -48,10 +48,17 @@ type AgentSpec struct {
 // speaking MCP over its standard input and output, or a streamable HTTP
 // URL. An entry with only a name refers to a server another entry defines.
 type MCPSpec struct {
-	Name    string   `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
-	Command string   `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
-	Args    []string `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
-	URL     string   `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
+	Name    string    `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
+	Command string    `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
+	Args    []string  `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
+	URL     string    `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
+	Pins    []PinSpec `yaml:"pins,omitempty" doc:"The hash of each of the server's tools (name, description, parameters) when they were pinned (newsroom teams pin); a server whose tools differ is refused."`
+}
+
+// PinSpec is the pinned hash of one MCP tool.
+type PinSpec struct {
+	Tool   string `yaml:"tool" doc:"The tool's name on the server (without the <server>_ prefix)." required:"true"`
+	SHA256 string `yaml:"sha256" doc:"Hex SHA-256 of the tool's name, description and parameter schema." required:"true"`
 }
 
 // AgentDefaults holds settings every agent inherits.
