@@ -36,7 +36,7 @@ func giveTools(c *agent.Config, as AgentSpec, cfg Config, run *untrusted.Run) er
 			}
 			return fmt.Errorf("tool %q is not available", n)
 		}
-		c.Tools = append(c.Tools, spotlight(found, run, false))
+		c.Tools = append(c.Tools, Spotlight(found, run, false))
 	}
 	for _, m := range as.MCP {
 		ts, ok := cfg.MCP.tools(m.Name)
@@ -44,11 +44,11 @@ func giveTools(c *agent.Config, as AgentSpec, cfg Config, run *untrusted.Run) er
 			return fmt.Errorf("MCP server %q is not connected (desk.ConnectMCP connects a desk's servers)", m.Name)
 		}
 		for _, t := range ts {
-			c.Tools = append(c.Tools, spotlight(t, run, true))
+			c.Tools = append(c.Tools, Spotlight(t, run, true))
 		}
 	}
 	for _, t := range cfg.ExtraTools {
-		c.Tools = append(c.Tools, spotlight(t, run, true))
+		c.Tools = append(c.Tools, Spotlight(t, run, true))
 	}
 	seen := map[string]bool{}
 	for _, t := range c.Tools {

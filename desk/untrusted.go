@@ -43,9 +43,11 @@ type spotlit struct {
 
 var _ tool.Tool = (*spotlit)(nil)
 
-// spotlight wraps t; a tool of an MCP server (external) has its description
-// spotlit too, since a server writes it.
-func spotlight(t tool.Tool, run *untrusted.Run, external bool) tool.Tool {
+// Spotlight wraps t so that its results reach the model inside run's
+// boundaries, naming the tool and what it read; a tool of an MCP server
+// (external) has its description spotlit too, since a server writes it.
+// Calls run with run in their context (the fetch tools' provenance).
+func Spotlight(t tool.Tool, run *untrusted.Run, external bool) tool.Tool {
 	def := t.Definition()
 	if external && def.Description != "" {
 		def.Description = MCPDescriptionIntro + run.Spotlight("MCP tool "+def.Name+" description", def.Description)
