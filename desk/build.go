@@ -124,7 +124,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if s.Defaults != nil {
 		d = *s.Defaults
 	}
-	run := untrustedRun(s, cfg)
+	run, gate := untrustedRun(s, cfg), &toolGate{}
 	agents := make([]agent.Agent, 0, len(s.Agents))
 	for _, as := range s.Agents {
 		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
@@ -141,7 +141,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			ctx = d.Context
 		}
 		c.Context = policy(ctx, count)
-		if err := giveTools(&c, as, cfg, run); err != nil {
+		if err := giveTools(&c, s, as, cfg, run, gate); err != nil {
 			return nil, fmt.Errorf("desk %s: agent %s: %w", s.Name, as.Name, err)
 		}
 		a, err := agent.NewAssistant(c)
@@ -190,7 +190,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desk %s: %w", s.Name, err)
 	}
-	return grounded(guardedTeam{Team: &named{Team: t, name: s.Name}, run: run}, s, cfg), nil
+	return grounded(guardedTeam{Team: &named{Team: t, name: s.Name}, run: run, gate: gate}, s, cfg), nil
 }
 
 // named reports the desk's name instead of its kind: runs, the store and

@@ -18,7 +18,7 @@ Cite the documents you use by their source number in brackets, as [1] or [2], af
 
 // giveTools sets the tools a file lists for an agent (built-in tools by
 // name, and the tools of its MCP servers), and the extra tools.
-func giveTools(c *agent.Config, as AgentSpec, cfg Config, run *untrusted.Run) error {
+func giveTools(c *agent.Config, s *Spec, as AgentSpec, cfg Config, run *untrusted.Run, gate *toolGate) error {
 	if cfg.NoTools || (len(as.Tools) == 0 && len(as.MCP) == 0) || (cfg.Tools == nil && len(cfg.ExtraTools) == 0 && cfg.MCP == nil) {
 		return nil
 	}
@@ -43,11 +43,18 @@ func giveTools(c *agent.Config, as AgentSpec, cfg Config, run *untrusted.Run) er
 		if !ok {
 			return fmt.Errorf("MCP server %q is not connected (desk.ConnectMCP connects a desk's servers)", m.Name)
 		}
+		entry := s.mcpEntry(m.Name)
 		for _, t := range ts {
+			if acts(t, entry) {
+				t = &gated{Tool: t, gate: gate}
+			}
 			c.Tools = append(c.Tools, Spotlight(t, run, true))
 		}
 	}
 	for _, t := range cfg.ExtraTools {
+		if acts(t, MCPSpec{}) {
+			t = &gated{Tool: t, gate: gate}
+		}
 		c.Tools = append(c.Tools, Spotlight(t, run, true))
 	}
 	seen := map[string]bool{}

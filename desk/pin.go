@@ -67,15 +67,19 @@ func checkPins(server string, pins []PinSpec, tools []tool.Tool) error {
 }
 
 // pinsOf returns the pins the file gives the server named name.
-func (s *Spec) pinsOf(name string) []PinSpec {
+func (s *Spec) pinsOf(name string) []PinSpec { return s.mcpEntry(name).Pins }
+
+// mcpEntry returns the entry that defines the server named name (the zero
+// entry when none does).
+func (s *Spec) mcpEntry(name string) MCPSpec {
 	for _, a := range s.Agents {
 		for _, m := range a.MCP {
 			if m.Name == name && (m.Command != "" || m.URL != "") {
-				return m.Pins
+				return m
 			}
 		}
 	}
-	return nil
+	return MCPSpec{}
 }
 
 // Pin connects to the MCP servers of the team file data (named file) and

@@ -48,11 +48,13 @@ type AgentSpec struct {
 // speaking MCP over its standard input and output, or a streamable HTTP
 // URL. An entry with only a name refers to a server another entry defines.
 type MCPSpec struct {
-	Name    string    `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
-	Command string    `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
-	Args    []string  `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
-	URL     string    `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
-	Pins    []PinSpec `yaml:"pins,omitempty" doc:"The hash of each of the server's tools (name, description, parameters) when they were pinned (newsroom teams pin); a server whose tools differ is refused."`
+	Name     string    `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
+	Command  string    `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
+	Args     []string  `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
+	URL      string    `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
+	Effect   string    `yaml:"effect,omitempty" doc:"read: the server's tools only read; write: they act (write, send, publish) and each call waits for the editor-in-chief's yes. Default: what the server's annotations say (a tool that says it is not read-only acts)." enum:"read,write"`
+	Approval string    `yaml:"approval,omitempty" doc:"required: every call of the server's tools waits for the editor-in-chief's yes; none: no call waits, whatever the annotations say." enum:"required,none"`
+	Pins     []PinSpec `yaml:"pins,omitempty" doc:"The hash of each of the server's tools (name, description, parameters) when they were pinned (newsroom teams pin); a server whose tools differ is refused."`
 }
 
 // PinSpec is the pinned hash of one MCP tool.

@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"iter"
@@ -76,16 +77,20 @@ func (s *spotlit) Call(ctx context.Context, args json.RawMessage) (tool.Result, 
 
 // guardedTeam gives each run of a desk's team its untrusted.Run: in the
 // context of its tools, seeded with the task, the sources and (resumed) the
-// documents already read, and its reports as security events.
+// documents already read, and its reports as security events. It also
+// pauses the run when a call to an acting tool waits for a person (see
+// toolGate).
 type guardedTeam struct {
 	team.Team
-	run *untrusted.Run
+	run  *untrusted.Run
+	gate *toolGate
 }
 
 func (g guardedTeam) Stream(ctx context.Context, task string, opts ...team.RunOption) iter.Seq2[team.Event, error] {
 	run := g.run
 	run.AddText(task)
-	if cp := team.ResumedFrom(opts...); cp != nil {
+	cp := team.ResumedFrom(opts...)
+	if cp != nil {
 		for _, src := range cp.Sources {
 			seedSource(run, &src)
 		}
@@ -95,24 +100,84 @@ func (g guardedTeam) Stream(ctx context.Context, task string, opts ...team.RunOp
 			}
 		}
 	}
-	ctx = untrusted.With(ctx, run)
+	g.gate.reset(cp)
 	opts = append(slices.Clip(opts), team.WithSpotlight(run.Spotlight))
-	events := g.Team.Stream(ctx, task, opts...)
-	seeded := func(yield func(team.Event, error) bool) {
-		for e, err := range events {
-			switch {
-			case err != nil:
-			case e.Type == team.EventSource || e.Type == team.EventToolResult:
-				seedSource(run, e.Source)
-			case e.Type == team.EventMessage && e.Message != nil && e.Message.Source == team.EditorInChief:
-				run.AddText(e.Message.Content)
+	return team.WithSecurity(func(yield func(team.Event, error) bool) {
+		ctx, cancel := context.WithCancel(untrusted.With(ctx, run))
+		defer cancel()
+		p := pauser{gate: g.gate, cancel: cancel}
+		for e, err := range g.Team.Stream(ctx, task, opts...) {
+			if err == nil {
+				seed(run, e)
 			}
-			if !yield(e, err) {
+			emit, done := p.next(e, err)
+			for _, x := range emit {
+				if !yield(x, nil) {
+					return
+				}
+			}
+			if done {
+				return
+			}
+			if len(emit) == 0 && err != nil {
+				yield(e, err)
 				return
 			}
 		}
+	}, run)
+}
+
+// seed records what an event tells the run it has seen.
+func seed(run *untrusted.Run, e team.Event) {
+	switch {
+	case e.Type == team.EventSource || e.Type == team.EventToolResult:
+		seedSource(run, e.Source)
+	case e.Type == team.EventMessage && e.Message != nil && e.Message.Source == team.EditorInChief:
+		run.AddText(e.Message.Content)
 	}
-	return team.WithSecurity(seeded, run)
+}
+
+// pauser turns a team's stream into a paused run once a call waits for a
+// person: the waiting call's own result is dropped (so a resumed run runs
+// it), the turn is stopped when the round's results are in, and the leg
+// ends with tool_approval_requested and run_finished (awaiting tool approval).
+type pauser struct {
+	gate   *toolGate
+	cancel context.CancelFunc
+	last   team.Event
+	asked  *team.ToolApproval
+}
+
+// next returns the events to pass on for e (or its error), and whether the stream ends.
+func (p *pauser) next(e team.Event, err error) ([]team.Event, bool) {
+	w := p.gate.pending()
+	if w == nil {
+		if err != nil {
+			return nil, false
+		}
+		p.last = e
+		return []team.Event{e}, false
+	}
+	if err == nil && e.Type == team.EventToolResult && e.Tool != nil && p.asked == nil && CallKey(e.Tool.Name, e.Tool.Arguments) == w.Key {
+		a := *w
+		a.Speaker = e.Speaker
+		p.asked = &a
+		p.cancel() // the round is done: stop before the model sees its results
+		return nil, false
+	}
+	if err == nil && e.Type != team.EventRunFinished && e.Type != team.EventMessage {
+		p.last = e
+		return []team.Event{e}, false
+	}
+	a := p.asked
+	if a == nil {
+		a = w
+	}
+	at := cmp.Or(e.Time, p.last.Time)
+	return []team.Event{
+		{Type: team.EventToolApprovalRequested, Time: at, Speaker: a.Speaker, ToolApproval: a, Index: p.last.Index, Total: p.last.Total},
+		{Type: team.EventRunFinished, Time: at, StopReason: team.StopAwaitingToolApproval, Index: p.last.Index, Total: p.last.Total},
+	}, true
 }
 
 func seedSource(run *untrusted.Run, src *tool.Source) {

@@ -141,6 +141,9 @@ type Event struct {
 	Grounding *Grounding `json:"grounding,omitempty"`
 	// Security is what the run's guard refused or neutralised (security).
 	Security *untrusted.Event `json:"security,omitempty"`
+	// ToolApproval is a call to an acting tool that waits for a person
+	// (tool_approval_requested) or the person's decision (tool_decision).
+	ToolApproval *ToolApproval `json:"tool_approval,omitempty"`
 	// StopReason says why the run ended (run_finished).
 	StopReason string `json:"stop_reason,omitempty"`
 	// Error is set when the run failed (run_finished).
@@ -187,6 +190,10 @@ type Checkpoint struct {
 	// ToolResults are the finished tool calls of the message in progress:
 	// a resumed run does not run them again.
 	ToolResults []agent.ToolExchange
+	// AwaitingTool is the call that waits for a person, if any;
+	// ToolDecisions the decisions made on calls, the latest for each.
+	AwaitingTool  *ToolApproval
+	ToolDecisions []ToolApproval
 	// Grounding is the last grounding check; GroundingHeld is true while
 	// its unsupported claims hold the run's end.
 	Grounding     *Grounding
@@ -235,6 +242,8 @@ func (c *Checkpoint) Apply(e Event) {
 		c.addUsage(cmp.Or(e.Speaker, unattributed), e.Deployment, e.Usage)
 	case EventApprovalRequested:
 		c.Awaiting = true
+	case EventToolApprovalRequested, EventToolDecided:
+		c.applyTool(e)
 	case EventApprovalDecided:
 		c.Awaiting = false
 		if e.Decision != nil {

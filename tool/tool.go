@@ -34,6 +34,14 @@ type Tool interface {
 	Call(ctx context.Context, args json.RawMessage) (Result, error)
 }
 
+// Acting is implemented by a tool that may say whether it acts on the world
+// (writes, sends, deletes) rather than only reading: an MCP tool whose
+// annotations say it is not read-only. A desk makes a call to an acting tool
+// wait for a person's yes.
+type Acting interface {
+	Acts() bool
+}
+
 // Result is what a call returns.
 type Result struct {
 	// Content is the text the model sees (JSON for the built-in tools).
