@@ -1,10 +1,7 @@
 package desk
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -66,6 +63,7 @@ func (g *toolGate) ask(a team.ToolApproval) (team.ToolApproval, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if d, ok := g.decisions[a.Key]; ok {
+		delete(g.decisions, a.Key) // a decision answers one call; the same call later asks again
 		return d, true
 	}
 	if g.waiting == nil {
@@ -90,7 +88,7 @@ var _ tool.Tool = (*gated)(nil)
 
 func (g *gated) Call(ctx context.Context, args json.RawMessage) (tool.Result, error) {
 	name := g.Definition().Name
-	d, ok := g.gate.ask(team.ToolApproval{Tool: name, Arguments: redactArgs(args), Key: CallKey(name, string(args))})
+	d, ok := g.gate.ask(team.ToolApproval{Tool: name, Arguments: redactArgs(args), Key: team.CallKey(name, string(args))})
 	switch {
 	case !ok:
 		return tool.Result{}, errAwaitingApproval
@@ -102,17 +100,6 @@ func (g *gated) Call(ctx context.Context, args json.RawMessage) (tool.Result, er
 		return tool.Result{}, errors.New(msg + "; do not try it again, go on without it")
 	}
 	return g.Tool.Call(ctx, args)
-}
-
-// CallKey identifies a call by its tool and its arguments (compacted JSON).
-func CallKey(name, args string) string {
-	var b bytes.Buffer
-	if json.Compact(&b, []byte(args)) != nil {
-		b.Reset()
-		b.WriteString(args)
-	}
-	sum := sha256.Sum256([]byte(name + "\x00" + b.String()))
-	return hex.EncodeToString(sum[:16])
 }
 
 var secretKeyRe = regexp.MustCompile(`(?i)pass|secret|token|api[-_]?key|auth|credential|cookie|private`)

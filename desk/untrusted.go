@@ -158,7 +158,7 @@ func (p *pauser) next(e team.Event, err error) ([]team.Event, bool) {
 		p.last = e
 		return []team.Event{e}, false
 	}
-	if err == nil && e.Type == team.EventToolResult && e.Tool != nil && p.asked == nil && CallKey(e.Tool.Name, e.Tool.Arguments) == w.Key {
+	if err == nil && e.Type == team.EventToolResult && e.Tool != nil && p.asked == nil && team.CallKey(e.Tool.Name, e.Tool.Arguments) == w.Key {
 		a := *w
 		a.Speaker = e.Speaker
 		p.asked = &a

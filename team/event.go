@@ -228,6 +228,7 @@ func (c *Checkpoint) Apply(e Event) {
 		if e.Tool != nil {
 			c.ToolResults = append(c.ToolResults, *e.Tool)
 		}
+		c.consumeTool(e.Tool)
 		c.addSource(e.Source)
 	case EventSource:
 		c.addSource(e.Source)

@@ -1,9 +1,15 @@
 package team
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/newsroom-dev/newsroom/agent"
 )
 
 // Tool approval: a call to a tool that acts (writes, sends, publishes) waits
@@ -82,4 +88,25 @@ func (c *Checkpoint) applyTool(e Event) {
 		c.ToolDecisions = slices.DeleteFunc(c.ToolDecisions, func(d ToolApproval) bool { return d.Key == e.ToolApproval.Key })
 		c.ToolDecisions = append(c.ToolDecisions, *e.ToolApproval)
 	}
+}
+
+// CallKey identifies a call by its tool and its arguments (compacted JSON).
+func CallKey(name, args string) string {
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(args)) != nil {
+		b.Reset()
+		b.WriteString(args)
+	}
+	sum := sha256.Sum256([]byte(name + "\x00" + b.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
+// consumeTool drops the decision a finished call used: a decision answers
+// one call, and the same call made again later asks again.
+func (c *Checkpoint) consumeTool(ex *agent.ToolExchange) {
+	if ex == nil || len(c.ToolDecisions) == 0 {
+		return
+	}
+	k := CallKey(ex.Name, ex.Arguments)
+	c.ToolDecisions = slices.DeleteFunc(c.ToolDecisions, func(d ToolApproval) bool { return d.Key == k })
 }
