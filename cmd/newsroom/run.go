@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -162,6 +163,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	var res *team.Result
 	var runErr error
+	stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
+		return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+	}
 	if o.approve {
 		// The prompts go where the live text goes, or to standard error so
 		// that JSON and Markdown output stay clean.
@@ -178,10 +182,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 				fmt.Fprintln(prompt, decisionLine(*e.Decision))
 			}
 		}
-		stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
-			return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
-		}
-		ask := deskDecider(spec, cmd.InOrStdin(), prompt, localPerson(), time.Now)
+		in := bufio.NewReader(cmd.InOrStdin()) // one reader for both questions
+		ask := deskDecider(spec, in, prompt, localPerson(), time.Now)
 		decide := func(r *team.Result) (team.Decision, error) {
 			stopLive() // the status line would draw over the question
 			stopLive = func() {}
@@ -191,10 +193,19 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 			}
 			return d, err
 		}
-		res, runErr = runWithApproval(stream, task, opts, onEvent, decide)
+		askTool := terminalToolDecider(in, prompt, localPerson(), time.Now)
+		decideTool := func(cp team.Checkpoint) (team.Event, error) {
+			stopLive()
+			stopLive = func() {}
+			ev, err := askTool(cp)
+			if printer != nil && isTerminal(stdout) {
+				stopLive = printer.Live(100 * time.Millisecond)
+			}
+			return ev, err
+		}
+		res, runErr = runWithApproval(stream, task, opts, onEvent, decide, decideTool)
 	} else {
-		events := obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
-		res, runErr = team.Collect(task, team.Checkpoint{}, events, onEvent)
+		res, runErr = runWithApproval(stream, task, opts, onEvent, nil, denyTools(time.Now))
 	}
 	stopLive()
 	finalGrounding(res, spec, o.tools.noGrounding)
