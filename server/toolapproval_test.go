@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
@@ -108,5 +110,32 @@ func TestServer_ACallToAnActingToolWaitsForTheEditorInChiefThroughTheAPI(t *test
 				t.Errorf("no cms_publish exchange in the run's messages")
 			}
 		})
+	}
+}
+
+func TestE2E_TheEditorInChiefAllowsAToolCallOnThePage(t *testing.T) {
+	ctx := browser(t)
+	var calls atomic.Int64
+	e := newEnv(t, envOpts{extra: []tool.Tool{newPublishTool(&calls)},
+		wrap: func(c model.Client) model.Client { return publishing{next: c} }})
+	v := e.create(e.user, `{"task":"Facts: The council met on Monday.","approval":"none"}`)
+	e.waitStatus(e.user, v.ID, StatusAwaitingToolApproval)
+	must(t, "open the waiting run", chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+e.admin+`')`),
+		chromedp.Navigate(e.ts.URL+"/#run="+v.ID),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#tool-decision")),
+	))
+	args := text(t, ctx, "#tool-call-args")
+	if !strings.Contains(text(t, ctx, "#tool-call-name"), "cms_publish") || strings.Contains(args, "s3cret") || !strings.Contains(args, "The council met.") {
+		t.Fatalf("the page shows %q %q", text(t, ctx, "#tool-call-name"), args)
+	}
+	if calls.Load() != 0 {
+		t.Fatal("the tool ran before the click")
+	}
+	must(t, "allow", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tool-allow"))))
+	if got := e.waitFinished(e.user, v.ID); got.Status != store.StatusSucceeded || calls.Load() != 1 {
+		t.Fatalf("run %s, cms_publish ran %d times; want it allowed once", got.Status, calls.Load())
 	}
 }
