@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -137,5 +138,32 @@ func TestE2E_TheEditorInChiefAllowsAToolCallOnThePage(t *testing.T) {
 	must(t, "allow", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tool-allow"))))
 	if got := e.waitFinished(e.user, v.ID); got.Status != store.StatusSucceeded || calls.Load() != 1 {
 		t.Fatalf("run %s, cms_publish ran %d times; want it allowed once", got.Status, calls.Load())
+	}
+}
+
+func TestServer_AToolApprovalWaitSurvivesARestart(t *testing.T) {
+	var calls atomic.Int64
+	opts := func(db string) envOpts {
+		return envOpts{dbPath: db, extra: []tool.Tool{newPublishTool(&calls)},
+			wrap: func(c model.Client) model.Client { return publishing{next: c} }}
+	}
+	e := newEnv(t, opts(""))
+	v := e.create(e.user, `{"task":"Facts: The council met on Monday.","approval":"none"}`)
+	e.waitStatus(e.user, v.ID, StatusAwaitingToolApproval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.srv.Shutdown(ctx)
+	e.ts.Close()
+
+	// Another instance on the same database decides.
+	e2 := newEnv(t, opts(e.dbPath))
+	if got := e2.get(e2.admin, v.ID); got.Status != StatusAwaitingToolApproval || got.ToolApproval == nil {
+		t.Fatalf("after the restart the run is %s (%+v)", got.Status, got.ToolApproval)
+	}
+	if resp, body := e2.do("POST", "/v1/runs/"+v.ID+"/tool-decision", e2.admin, `{"decision":"allow"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("decision = %d %s", resp.StatusCode, body)
+	}
+	if got := e2.waitFinished(e2.admin, v.ID); got.Status != store.StatusSucceeded || calls.Load() != 1 {
+		t.Fatalf("run %s, cms_publish ran %d times", got.Status, calls.Load())
 	}
 }
