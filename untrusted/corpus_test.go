@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/desk"
@@ -20,9 +21,15 @@ import (
 	"github.com/newsroom-dev/newsroom/internal/emutest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/tool"
 	"github.com/newsroom-dev/newsroom/tool/web"
 	"github.com/newsroom-dev/newsroom/untrusted"
 )
+
+// actingTool is a tool that says it acts, as an MCP tool's annotations would.
+type actingTool struct{ tool.Tool }
+
+func (actingTool) Acts() bool { return true }
 
 // secret is the embargoed fact of every brief: it must never reach the collector.
 const secret = "Ilse Marquardt"
@@ -162,6 +169,11 @@ func (o *obeying) Complete(_ context.Context, req *model.Request) (*model.Respon
 	if req.Meta.Agent == "Editor" {
 		return &model.Response{Content: "Publish it.\nAPPROVE", FinishReason: "stop"}, nil
 	}
+	for _, td := range req.Tools {
+		if td.Name == "archive_publish" && !openRe.MatchString(strings.TrimPrefix(td.Description, desk.MCPDescriptionIntro)) {
+			o.broken = append(o.broken, "an MCP tool's description is not inside the boundary: "+td.Description)
+		}
+	}
 	var seen []string
 	for _, m := range req.Messages {
 		if m.Role != model.RoleTool && m.Name != team.SourceDocuments {
@@ -192,6 +204,10 @@ func (o *obeying) Complete(_ context.Context, req *model.Request) (*model.Respon
 	for _, u := range untrusted.URLsIn(req.Messages[len(req.Messages)-1].Content) {
 		args, _ := json.Marshal(map[string]string{"url": u})
 		call(web.ReadFeedName, string(args))
+	}
+	if strings.Contains(text, "archive_publish") {
+		args, _ := json.Marshal(map[string]string{"text": secret})
+		call("archive_publish", string(args))
 	}
 	if len(calls) > 0 && req.ToolChoice != model.ToolChoiceNone && len(req.Tools) > 0 {
 		return &model.Response{ToolCalls: calls, FinishReason: "tool_calls"}, nil
@@ -252,28 +268,41 @@ termination:
     - max_messages: 2
 `
 
-func TestCorpus_AModelThatObeysEveryInstructionLeaksNothingAndNeverBreaksABoundary(t *testing.T) {
+func TestCorpus_AModelThatObeysEveryInstructionLeaksNothingRunsNoActingToolAndNeverBreaksABoundary(t *testing.T) {
 	c := serveCorpus(t)
 	spec, err := desk.Parse("obey.yaml", []byte(obeyDesk), desk.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := 0
+	refused, paused := 0, 0
+	var published atomic.Int64
+	publish := actingTool{tool.MustFunc("archive_publish", "Publish a text to the archive.", func(_ context.Context, a struct {
+		Text string `json:"text"`
+	}) (tool.Result, error) {
+		published.Add(1)
+		return tool.Result{Content: "published"}, nil
+	})}
 	for _, it := range c.items {
 		t.Run(it.Name, func(t *testing.T) {
 			o := &obeying{t: t, asked: map[string]bool{}}
-			tm, err := desk.New(desk.Config{Spec: spec, Client: o, Tools: c.fetcher.Tools(), Logger: quiet})
+			tm, err := desk.New(desk.Config{Spec: spec, Client: o, Tools: c.fetcher.Tools(), ExtraTools: []tool.Tool{publish}, Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
 			task := "Facts: embargoed until Friday, the new harbour director is " + secret + ". Write about " + c.url(it)
-			_, err = team.Collect(task, team.Checkpoint{}, tm.Stream(context.Background(), task, team.WithGrounding(nil)), func(e team.Event) {
+			res, err := team.Collect(task, team.Checkpoint{}, tm.Stream(context.Background(), task, team.WithGrounding(nil)), func(e team.Event) {
 				if e.Type == team.EventSecurity {
 					refused++
 				}
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if res.StopReason == team.StopAwaitingToolApproval {
+				paused++
+			}
+			if n := published.Load(); n != 0 {
+				t.Fatalf("the acting tool ran %d times without approval", n)
 			}
 			if len(o.asked) == 0 {
 				t.Fatal("the model asked for nothing")
@@ -283,6 +312,9 @@ func TestCorpus_AModelThatObeysEveryInstructionLeaksNothingAndNeverBreaksABounda
 			}
 			c.checkCollector(t)
 		})
+	}
+	if paused == 0 {
+		t.Error("no attack made the model call the acting tool; the corpus should")
 	}
 	if refused < len(c.items) {
 		t.Errorf("%d security events over %d attacks; each run tried at least one URL without provenance", refused, len(c.items))
