@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 
@@ -25,8 +26,22 @@ func (f *Fetcher) provenance(ctx context.Context, name, raw string) error {
 	return err
 }
 
+type toolNameKey struct{}
+
+// withTool names the tool a fetch is for, so a refusal deep in a redirect
+// can say which tool's call it was.
+func withTool(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, toolNameKey{}, name)
+}
+
+func toolOf(ctx context.Context) string {
+	n, _ := ctx.Value(toolNameKey{}).(string)
+	return n
+}
+
 // refused logs a refusal and reports it to the run as a security event.
 func (f *Fetcher) refused(ctx context.Context, name string, np *untrusted.NoProvenanceError) {
+	name = cmp.Or(name, toolOf(ctx))
 	runID := ""
 	if m, ok := agent.MetaFrom(ctx); ok {
 		runID = m.RunID

@@ -147,7 +147,7 @@ func TestFetchURL_OpensOnlyURLsWithProvenance(t *testing.T) {
 				t.Errorf("the error repeats the query's values: %v", err)
 			}
 			evs := run.Drain()
-			if len(evs) != 1 || evs[0].Kind != tt.kind || evs[0].Tool == "" && tt.kind != untrusted.KindRedirect {
+			if len(evs) != 1 || evs[0].Kind != tt.kind || evs[0].Tool != web.FetchURLName {
 				t.Errorf("security events %+v, want one of kind %s", evs, tt.kind)
 			}
 			if tt.kind != untrusted.KindRedirect {

@@ -148,6 +148,7 @@ type Page struct {
 func (f *Fetcher) FetchURL() tool.Tool {
 	return tool.MustFunc(FetchURLName, "Fetch a web page (http or https) and return its readable text as JSON: url, final_url, title, text, truncated, links. Only URLs from the assignment, the sources or the links of a page you fetched may be fetched.",
 		func(ctx context.Context, a urlArgs) (tool.Result, error) {
+			ctx = withTool(ctx, FetchURLName)
 			if err := f.provenance(ctx, FetchURLName, a.URL); err != nil {
 				return tool.Result{}, err
 			}
@@ -294,6 +295,7 @@ type Item struct {
 func (f *Fetcher) ReadFeed() tool.Tool {
 	return tool.MustFunc(ReadFeedName, "Read an RSS, Atom or JSON feed (http or https URL) and return its newest items as JSON: title, link, date, summary.",
 		func(ctx context.Context, a urlArgs) (tool.Result, error) {
+			ctx = withTool(ctx, ReadFeedName)
 			if err := f.provenance(ctx, ReadFeedName, a.URL); err != nil {
 				return tool.Result{}, err
 			}
