@@ -84,8 +84,12 @@ func hooksFrom(ctx context.Context) *ToolHooks {
 
 // errorResult is the text a failed call returns to the model.
 func errorResult(msg string) string {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	return string(b)
+	// Not HTML-escaped: the model reads "<", not "\u003c".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"error": msg})
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // withSourceID adds "source": id to a JSON object result, so the model

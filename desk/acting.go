@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +25,9 @@ import (
 // errAwaitingApproval is the call's result while it waits: the run pauses
 // before the model sees it.
 var errAwaitingApproval = errors.New("this call waits for the editor-in-chief's approval")
+
+// errDenied is wrapped by the result of a call a person denied.
+var errDenied = errors.New("the editor-in-chief denied this call")
 
 // acts reports whether t needs a person's yes under the file entry m.
 func acts(t tool.Tool, m MCPSpec) bool {
@@ -93,11 +97,11 @@ func (g *gated) Call(ctx context.Context, args json.RawMessage) (tool.Result, er
 	case !ok:
 		return tool.Result{}, errAwaitingApproval
 	case d.Decision != team.ToolAllow:
-		msg := "the editor-in-chief denied this call"
+		note := ""
 		if d.Note != "" {
-			msg += ": " + d.Note
+			note = ": " + d.Note
 		}
-		return tool.Result{}, errors.New(msg + "; do not try it again, go on without it")
+		return tool.Result{}, fmt.Errorf("%w%s; do not try it again, go on without it", errDenied, note)
 	}
 	return g.Tool.Call(ctx, args)
 }

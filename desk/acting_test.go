@@ -144,7 +144,7 @@ func TestDesk_ACallToAnActingToolWaitsForAPersonAcrossARestart(t *testing.T) {
 				for _, x := range msg.ToolCalls {
 					if x.Name == "cms_publish" {
 						ex = &x.Result
-						if (tc.decision == team.ToolDeny) != (x.IsError && strings.Contains(x.Result, "denied")) {
+						if (tc.decision == team.ToolDeny) != (x.IsError && strings.Contains(x.Result, "denied") && !strings.Contains(x.Result, "<<<DATA")) {
 							t.Errorf("publish result %+v", x)
 						}
 					}

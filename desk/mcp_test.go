@@ -193,7 +193,7 @@ func TestDesk_AnMCPServerThatDiesMidRunIsRestartedAndTheRunGoesOn(t *testing.T) 
 	if len(res.Messages) != 2 || !strings.Contains(res.Messages[1].Content, "APPROVE") {
 		t.Fatalf("the run did not go on: %+v, stop %q", res.Messages, res.StopReason)
 	}
-	if ex := res.Messages[0].ToolCalls; len(ex) != 1 || !ex[0].IsError || !strings.Contains(ex[0].Result, "the server went away during the call") {
+	if ex := res.Messages[0].ToolCalls; len(ex) != 1 || !ex[0].IsError || !strings.Contains(ex[0].Result, "the server went away during the call") || !strings.Contains(ex[0].Result, "<<<DATA ") {
 		t.Errorf("Writer: exchanges %+v, want the error of the call the server died in", ex)
 	}
 	if ex := res.Messages[1].ToolCalls; len(ex) != 1 || ex[0].IsError || untrusted.Inner(ex[0].Result) != "echo: still there?" {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"iter"
 	"slices"
 
@@ -38,8 +39,9 @@ const MCPDescriptionIntro = "An MCP server's tool. Its description, as the serve
 // description, reach the model inside the run's boundaries.
 type spotlit struct {
 	tool.Tool
-	run *untrusted.Run
-	def model.Tool
+	run      *untrusted.Run
+	def      model.Tool
+	external bool
 }
 
 var _ tool.Tool = (*spotlit)(nil)
@@ -53,7 +55,7 @@ func Spotlight(t tool.Tool, run *untrusted.Run, external bool) tool.Tool {
 	if external && def.Description != "" {
 		def.Description = MCPDescriptionIntro + run.Spotlight("MCP tool "+def.Name+" description", def.Description)
 	}
-	return &spotlit{Tool: t, run: run, def: def}
+	return &spotlit{Tool: t, run: run, def: def, external: external}
 }
 
 func (s *spotlit) Definition() model.Tool { return s.def }
@@ -64,6 +66,10 @@ func (s *spotlit) Call(ctx context.Context, args json.RawMessage) (tool.Result, 
 		ctx = untrusted.With(ctx, s.run)
 	}
 	res, err := s.Tool.Call(ctx, args)
+	if err != nil && s.external && !errors.Is(err, errAwaitingApproval) && !errors.Is(err, errDenied) {
+		// A server's error text is the server's words, like its results.
+		return res, &spotlitError{err: err, msg: s.run.Spotlight("tool "+s.def.Name+" error", err.Error())}
+	}
 	if err != nil {
 		return res, err
 	}
@@ -74,6 +80,15 @@ func (s *spotlit) Call(ctx context.Context, args json.RawMessage) (tool.Result, 
 	res.Content = s.run.Spotlight(origin, res.Content)
 	return res, nil
 }
+
+// spotlitError is an MCP tool's error with its text inside the run's boundaries.
+type spotlitError struct {
+	err error
+	msg string
+}
+
+func (e *spotlitError) Error() string { return e.msg }
+func (e *spotlitError) Unwrap() error { return e.err }
 
 // guardedTeam gives each run of a desk's team its untrusted.Run: in the
 // context of its tools, seeded with the task, the sources and (resumed) the
