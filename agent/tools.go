@@ -13,6 +13,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // Defaults of the tool loop.
@@ -83,8 +84,12 @@ func hooksFrom(ctx context.Context) *ToolHooks {
 
 // errorResult is the text a failed call returns to the model.
 func errorResult(msg string) string {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	return string(b)
+	// Not HTML-escaped: the model reads "<", not "\u003c".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"error": msg})
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // withSourceID adds "source": id to a JSON object result, so the model
@@ -202,7 +207,8 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 			id := h.Register(srcs[i])
 			srcs[i].ID = id
 			out[i].SourceID = id
-			out[i].Result = withSourceID(out[i].Result, id)
+			// Inside the run's boundaries, if the result has them (package untrusted).
+			out[i].Result = untrusted.MapInner(out[i].Result, func(s string) string { return withSourceID(s, id) })
 		}
 		if h.OnResult != nil {
 			h.OnResult(out[i], srcs[i])

@@ -43,7 +43,27 @@ type ToolsReport struct {
 	// LoopUs is RoundTripUs - FetchUs: the extra model call (with the
 	// page in its prompt) and the loop's own work (events, sources).
 	LoopUs float64 `json:"loop_us"`
-	Note   string  `json:"note"`
+	// GuardedToolUsPerReply is ToolUsPerReply with the protection of
+	// untrusted input on, as a desk runs it: the URL's provenance checked
+	// before the fetch, the result inside the run's boundaries, the
+	// system prompt's guidance on spotlit text. GuardUsPerReply is what
+	// it adds, measured against the same reply without it, the two
+	// interleaved.
+	GuardedToolUsPerReply float64 `json:"guarded_tool_us_per_reply"`
+	GuardUsPerReply       float64 `json:"guard_us_per_reply"`
+	// CheckNsPerCall and SpotlightNsPerCall time the two steps alone, per
+	// tool call (a run that has seen 50 URLs; the bench page's JSON result).
+	CheckNsPerCall     float64 `json:"check_ns_per_call"`
+	SpotlightNsPerCall float64 `json:"spotlight_ns_per_call"`
+	// PromptTokensPerReply and GuardedPromptTokensPerReply are the prompt
+	// tokens of the two model calls of a reply with one fetch, without and
+	// with the protection; BoundaryTokens what the markers add to one
+	// result, GuidanceTokens what the prompt guidance adds to one call.
+	PromptTokensPerReply        int    `json:"prompt_tokens_per_reply"`
+	GuardedPromptTokensPerReply int    `json:"guarded_prompt_tokens_per_reply"`
+	BoundaryTokens              int    `json:"boundary_tokens"`
+	GuidanceTokens              int    `json:"guidance_tokens"`
+	Note                        string `json:"note"`
 }
 
 const benchPage = `<html><head><title>Harbour plan approved</title></head><body><article><h1>Harbour plan approved</h1>
@@ -83,7 +103,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 	url := "http://" + l.Addr().String() + "/harbour"
 
 	timed := &timedTool{Tool: fetcher.FetchURL()}
-	reporter, err := agent.NewAssistant(agent.Config{Name: emulator.Reporter, SystemPrompt: "You are News_Reporter, a reporter in a newsroom.",
+	reporter, err := agent.NewAssistant(agent.Config{Name: emulator.Reporter, SystemPrompt: reporterPrompt,
 		Client: p.Client, Model: Deployment, MaxTokens: 1000, Tools: []tool.Tool{timed}})
 	if err != nil {
 		return nil, err
@@ -91,17 +111,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 	plain := []agent.Message{{Source: agent.SourceUser, Content: Tasks[0]}}
 	withURL := []agent.Message{{Source: agent.SourceUser, Content: "Write about " + url}}
 	timeReplies := func(history []agent.Message, wantTools int) (time.Duration, error) {
-		start := time.Now()
-		for range c.Replies {
-			m, err := reporter.Reply(ctx, history, nil)
-			if err != nil {
-				return 0, err
-			}
-			if len(m.ToolCalls) != wantTools || (wantTools > 0 && m.ToolCalls[0].IsError) {
-				return 0, fmt.Errorf("bench tools: a reply made %d tool calls (want %d): %+v", len(m.ToolCalls), wantTools, m.ToolCalls)
-			}
-		}
-		return time.Since(start), nil
+		return timeWith(ctx, reporter, history, wantTools, c.Replies)
 	}
 	// Warm up connections and caches of both paths.
 	if _, err := timeReplies(withURL, 1); err != nil {
@@ -122,7 +132,25 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 		Note: "the full model stack without a response cache, against the in-process emulator at zero latency; the page is served on loopback, so the fetch is the guard, HTTP, readability and the token cut, not the network"}
 	r.RoundTripUs = r.ToolUsPerReply - r.PlainUsPerReply
 	r.LoopUs = r.RoundTripUs - r.FetchUs
+	if err := guardCost(ctx, r, p.Client, timed, url, withURL, c.Replies); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// timeWith times n replies of a to history, each with wantTools calls.
+func timeWith(ctx context.Context, a *agent.Assistant, history []agent.Message, wantTools, n int) (time.Duration, error) {
+	start := time.Now()
+	for range n {
+		m, err := a.Reply(ctx, history, nil)
+		if err != nil {
+			return 0, err
+		}
+		if len(m.ToolCalls) != wantTools || (wantTools > 0 && m.ToolCalls[0].IsError) {
+			return 0, fmt.Errorf("bench tools: a reply made %d tool calls (want %d): %+v", len(m.ToolCalls), wantTools, m.ToolCalls)
+		}
+	}
+	return time.Since(start), nil
 }
 
 // timedTool sums the time spent inside a tool's calls.

@@ -171,7 +171,7 @@ func (p *Printer) Handle(e team.Event) {
 			line += fmt.Sprintf(": similar %.3f", m.Similarity) // "cached: similar 0.981"
 		}
 		fmt.Fprintf(p.w, "[%s]\n", line)
-	case team.EventToolCall, team.EventToolResult, team.EventSource, team.EventGrounding:
+	case team.EventToolCall, team.EventToolResult, team.EventSource, team.EventGrounding, team.EventSecurity:
 		p.toolEvent(e)
 	case team.EventRunFinished:
 		if p.open {

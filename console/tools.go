@@ -48,6 +48,10 @@ func (p *Printer) toolEvent(e team.Event) {
 		fmt.Fprintf(p.w, "[source [%d] %s]\n", e.Source.ID, SourceLine(*e.Source))
 	case team.EventGrounding:
 		fmt.Fprintf(p.w, "[grounding: %s]\n", GroundingLine(e.Grounding))
+	case team.EventSecurity:
+		if s := e.Security; s != nil {
+			fmt.Fprintf(p.w, "[security: %s %s %s]\n", s.Kind, s.Tool, s.URL)
+		}
 	}
 }
 

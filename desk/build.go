@@ -89,6 +89,11 @@ type Config struct {
 	NoGrounding bool
 	// Logger receives the agents' WARN lines about failed tool calls; nil means slog.Default().
 	Logger *slog.Logger
+	// FetchOpen are hosts the run's fetch tools may reach any URL of, besides
+	// those the file opens (--fetch-open, NEWSROOM_FETCH_OPEN).
+	FetchOpen []string
+	// FetchAny turns URL provenance off (--fetch-any), whatever the file says.
+	FetchAny bool
 }
 
 // New builds the team a desk describes.
@@ -123,6 +128,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if s.Defaults != nil {
 		d = *s.Defaults
 	}
+	run, gate := untrustedRun(s, cfg), &toolGate{}
 	agents := make([]agent.Agent, 0, len(s.Agents))
 	for _, as := range s.Agents {
 		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
@@ -142,7 +148,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 		if as.Name == s.headlineWriter() && cfg.structured(c.Model) {
 			c.Output = HeadlineFormat
 		}
-		if err := giveTools(&c, as, cfg); err != nil {
+		if err := giveTools(&c, s, as, cfg, run, gate); err != nil {
 			return nil, fmt.Errorf("desk %s: agent %s: %w", s.Name, as.Name, err)
 		}
 		a, err := agent.NewAssistant(c)
@@ -192,7 +198,7 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desk %s: %w", s.Name, err)
 	}
-	return grounded(&named{Team: t, name: s.Name}, s, cfg), nil
+	return grounded(guardedTeam{Team: &named{Team: t, name: s.Name}, run: run, gate: gate}, s, cfg), nil
 }
 
 // named reports the desk's name instead of its kind: runs, the store and

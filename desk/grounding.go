@@ -9,6 +9,7 @@ import (
 	"github.com/newsroom-dev/newsroom/grounding"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // ToolsPrompt is added to the system prompt of an agent that has tools.
@@ -17,7 +18,7 @@ Cite the documents you use by their source number in brackets, as [1] or [2], af
 
 // giveTools sets the tools a file lists for an agent (built-in tools by
 // name, and the tools of its MCP servers), and the extra tools.
-func giveTools(c *agent.Config, as AgentSpec, cfg Config) error {
+func giveTools(c *agent.Config, s *Spec, as AgentSpec, cfg Config, run *untrusted.Run, gate *toolGate) error {
 	if cfg.NoTools || (len(as.Tools) == 0 && len(as.MCP) == 0) || (cfg.Tools == nil && len(cfg.ExtraTools) == 0 && cfg.MCP == nil) {
 		return nil
 	}
@@ -35,16 +36,27 @@ func giveTools(c *agent.Config, as AgentSpec, cfg Config) error {
 			}
 			return fmt.Errorf("tool %q is not available", n)
 		}
-		c.Tools = append(c.Tools, found)
+		c.Tools = append(c.Tools, Spotlight(found, run, false))
 	}
 	for _, m := range as.MCP {
 		ts, ok := cfg.MCP.tools(m.Name)
 		if !ok {
 			return fmt.Errorf("MCP server %q is not connected (desk.ConnectMCP connects a desk's servers)", m.Name)
 		}
-		c.Tools = append(c.Tools, ts...)
+		entry := s.mcpEntry(m.Name)
+		for _, t := range ts {
+			if acts(t, entry) {
+				t = &gated{Tool: t, gate: gate}
+			}
+			c.Tools = append(c.Tools, Spotlight(t, run, true))
+		}
 	}
-	c.Tools = append(c.Tools, cfg.ExtraTools...)
+	for _, t := range cfg.ExtraTools {
+		if acts(t, MCPSpec{}) {
+			t = &gated{Tool: t, gate: gate}
+		}
+		c.Tools = append(c.Tools, Spotlight(t, run, true))
+	}
 	seen := map[string]bool{}
 	for _, t := range c.Tools {
 		n := t.Definition().Name
@@ -55,7 +67,7 @@ func giveTools(c *agent.Config, as AgentSpec, cfg Config) error {
 	}
 	c.Logger = cfg.Logger
 	if len(c.Tools) > 0 {
-		c.SystemPrompt += "\n" + ToolsPrompt
+		c.SystemPrompt += "\n" + ToolsPrompt + "\n" + untrusted.Prompt
 	}
 	return nil
 }

@@ -60,6 +60,10 @@ func ConnectMCP(ctx context.Context, s *Spec, opts mcp.Options, log *slog.Logger
 			return nil, fmt.Errorf("desk %s: %w", s.Name, err)
 		}
 		m.servers = append(m.servers, srv)
+		if err := checkPins(sp.Name, s.pinsOf(sp.Name), srv.Tools()); err != nil {
+			_ = m.Close()
+			return nil, fmt.Errorf("desk %s: %w", s.Name, err)
+		}
 		log.Info("mcp server connected", "desk", s.Name, "server", sp.Name, "tools", len(srv.Tools()))
 	}
 	return m, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // The stdio MCP server of these tests is this test binary run again with
@@ -36,6 +37,16 @@ func archiveServer() *sdk.Server { return mcptest.NewServer("archive") }
 // archiveDesk is a desk whose two agents share the stdio server "archive";
 // the writer also has the HTTP server "web".
 func archiveDesk(t *testing.T, webURL string) *desk.Spec {
+	t.Helper()
+	s, err := desk.Parse("archive.yaml", []byte(archiveYAML(t, webURL)), desk.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// archiveYAML is the team file of archiveDesk.
+func archiveYAML(t *testing.T, webURL string) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -60,11 +71,7 @@ termination:
     - verdict: {agent: Editor, word: APPROVE}
     - max_messages: 4
 `, exe, webURL)
-	s, err := desk.Parse("archive.yaml", []byte(src), desk.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return src
 }
 
 // toolScript answers each agent's first call with the tool calls calls
@@ -140,10 +147,11 @@ func TestDesk_AgentsShareTheMCPServersTheirFileLists(t *testing.T) {
 	if len(w) != 2 || len(e) != 1 || w[0].IsError || w[1].IsError || e[0].IsError {
 		t.Fatalf("writer's calls %+v, editor's %+v", w, e)
 	}
-	if w[1].Result != "echo: hello" {
+	// Results reach the model inside the run's boundaries.
+	if untrusted.Inner(w[1].Result) != "echo: hello" {
 		t.Errorf("web_echo: %q", w[1].Result)
 	}
-	pid, err := strconv.Atoi(w[0].Result)
+	pid, err := strconv.Atoi(untrusted.Inner(w[0].Result))
 	if err != nil || pid == os.Getpid() || e[0].Result != w[0].Result {
 		t.Fatalf("archive_pid: writer %q, editor %q; want one shared server process", w[0].Result, e[0].Result)
 	}
@@ -185,10 +193,10 @@ func TestDesk_AnMCPServerThatDiesMidRunIsRestartedAndTheRunGoesOn(t *testing.T) 
 	if len(res.Messages) != 2 || !strings.Contains(res.Messages[1].Content, "APPROVE") {
 		t.Fatalf("the run did not go on: %+v, stop %q", res.Messages, res.StopReason)
 	}
-	if ex := res.Messages[0].ToolCalls; len(ex) != 1 || !ex[0].IsError || !strings.Contains(ex[0].Result, "the server went away during the call") {
+	if ex := res.Messages[0].ToolCalls; len(ex) != 1 || !ex[0].IsError || !strings.Contains(ex[0].Result, "the server went away during the call") || !strings.Contains(ex[0].Result, "<<<DATA ") {
 		t.Errorf("Writer: exchanges %+v, want the error of the call the server died in", ex)
 	}
-	if ex := res.Messages[1].ToolCalls; len(ex) != 1 || ex[0].IsError || ex[0].Result != "echo: still there?" {
+	if ex := res.Messages[1].ToolCalls; len(ex) != 1 || ex[0].IsError || untrusted.Inner(ex[0].Result) != "echo: still there?" {
 		t.Errorf("Editor: exchanges %+v, want the restarted server's answer", ex)
 	}
 	if n := strings.Count(logs.String(), "tool call failed"); n != 1 || !strings.Contains(logs.String(), "tool=archive_exit") {

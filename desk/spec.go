@@ -19,6 +19,13 @@ type Spec struct {
 	Article     *ArticleSpec   `yaml:"article,omitempty" doc:"Which agents' messages make the finished article; default News_Reporter (else the first agent that is not the planner) and Headline_Generator."`
 	Defaults    *AgentDefaults `yaml:"defaults,omitempty" doc:"Settings every agent inherits unless it sets its own."`
 	Grounding   *bool          `yaml:"grounding,omitempty" doc:"Check the article against the task and the sources before an approval ends the run; default true."`
+	Fetch       *FetchSpec     `yaml:"fetch,omitempty" doc:"What fetch_url and read_feed may reach; default only URLs with provenance (the task, the sources, the links of pages the run fetched)."`
+}
+
+// FetchSpec says what a desk's fetch tools may reach.
+type FetchSpec struct {
+	Open       []string `yaml:"open,omitempty" doc:"Hosts any URL of which may be fetched (wire.example; *.wire.example also opens its subdomains)."`
+	Provenance string   `yaml:"provenance,omitempty" doc:"on (default): only URLs the run has seen, and the open hosts; off: any URL the network guard lets through (a warning is printed at start)." enum:"on,off"`
 }
 
 // AgentSpec is one participant.
@@ -41,10 +48,19 @@ type AgentSpec struct {
 // speaking MCP over its standard input and output, or a streamable HTTP
 // URL. An entry with only a name refers to a server another entry defines.
 type MCPSpec struct {
-	Name    string   `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
-	Command string   `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
-	Args    []string `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
-	URL     string   `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
+	Name     string    `yaml:"name" doc:"The server's name, prefixed to its tool names: a letter, then letters, digits, '_' or '-' (at most 32)." required:"true"`
+	Command  string    `yaml:"command,omitempty" doc:"A program speaking MCP over its standard input and output, started without a shell."`
+	Args     []string  `yaml:"args,omitempty" doc:"The command's arguments, passed as they are (no shell, no expansion)."`
+	URL      string    `yaml:"url,omitempty" doc:"A streamable HTTP endpoint, http:// or https://."`
+	Effect   string    `yaml:"effect,omitempty" doc:"read: the server's tools only read; write: they act (write, send, publish) and each call waits for the editor-in-chief's yes. Default: what the server's annotations say (a tool that says it is not read-only acts)." enum:"read,write"`
+	Approval string    `yaml:"approval,omitempty" doc:"required: every call of the server's tools waits for the editor-in-chief's yes; none: no call waits, whatever the annotations say." enum:"required,none"`
+	Pins     []PinSpec `yaml:"pins,omitempty" doc:"The hash of each of the server's tools (name, description, parameters) when they were pinned (newsroom teams pin); a server whose tools differ is refused."`
+}
+
+// PinSpec is the pinned hash of one MCP tool.
+type PinSpec struct {
+	Tool   string `yaml:"tool" doc:"The tool's name on the server (without the <server>_ prefix)." required:"true"`
+	SHA256 string `yaml:"sha256" doc:"Hex SHA-256 of the tool's name, description and parameter schema." required:"true"`
 }
 
 // AgentDefaults holds settings every agent inherits.

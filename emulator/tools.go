@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/grounding"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // Function calling, as Azure OpenAI's chat completions API (2024-10-21)
@@ -256,7 +258,8 @@ func toolSources(msgs []model.Message) []toolSource {
 				Summary string `json:"summary"`
 			} `json:"items"`
 		}
-		if json.Unmarshal([]byte(m.Content), &r) != nil || r.Error != "" {
+		// A model reads a result through the run's boundaries (package untrusted).
+		if json.Unmarshal([]byte(untrusted.Inner(m.Content)), &r) != nil || r.Error != "" {
 			continue
 		}
 		text := r.Text
@@ -293,7 +296,9 @@ func sourceFacts(srcs []toolSource) []string {
 		n := 0
 		for _, sent := range sentences(s.text) {
 			sent = strings.TrimSpace(sent)
-			if wordCount(sent) < 4 {
+			// The reporter's prompt: a source's instructions to a model are
+			// data, never facts of the article.
+			if wordCount(sent) < 4 || grounding.IsImperative(sent) {
 				continue
 			}
 			out = append(out, trimStop(sent)+" ["+strconv.Itoa(s.id)+"]"+stopOf(sent))
@@ -463,6 +468,9 @@ func givenSources(content string) []toolSource {
 	var out []toolSource
 	var cur *toolSource
 	for _, line := range strings.Split(content, "\n") {
+		if untrusted.IsMarker(line) {
+			continue
+		}
 		if m := sourceHeader.FindStringSubmatch(line); m != nil {
 			id, _ := strconv.Atoi(m[1])
 			title, _, _ := strings.Cut(m[2], " — ")

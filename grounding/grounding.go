@@ -43,6 +43,15 @@ func Check(article string, material []string) Report {
 			r.Unsupported = append(r.Unsupported, c.Text)
 		}
 	}
+	// An instruction to a model is never supported, whatever repeats it.
+	for _, c := range imperatives(citationRe.ReplaceAllString(article, "")) {
+		if seen[c.Text] {
+			continue
+		}
+		seen[c.Text] = true
+		r.Checked++
+		r.Unsupported = append(r.Unsupported, c.Text)
+	}
 	return r
 }
 

@@ -83,8 +83,11 @@ type RunView struct {
 	Emulated bool `json:"emulated,omitempty"`
 	// Approval is set for a run that requires a person's approval; the
 	// decisions are listed only on GET /v1/runs/{id}.
-	Approval *store.Approval   `json:"approval,omitempty"`
-	Links    map[string]string `json:"links"`
+	Approval *store.Approval `json:"approval,omitempty"`
+	// ToolApproval is the call to an acting tool the run waits for (status
+	// awaiting_tool_approval), on GET /v1/runs/{id}.
+	ToolApproval *team.ToolApproval `json:"tool_approval,omitempty"`
+	Links        map[string]string  `json:"links"`
 }
 
 // RunList is a page of GET /v1/runs.
@@ -100,8 +103,12 @@ func (s *Server) viewOf(r *store.Run) RunView {
 	if r.StopReason != "" || r.Error != "" {
 		kind = termination.KindOfRun(r.StopReason, r.Error)
 	}
+	status := r.Status
+	if awaitingTool(r) {
+		status = StatusAwaitingToolApproval
+	}
 	return RunView{StopReasonKind: kind,
-		ID: r.ID, Status: r.Status, Task: r.Task, Team: r.Team, MaxMessages: s.maxMessagesFor(r),
+		ID: r.ID, Status: status, Task: r.Task, Team: r.Team, MaxMessages: s.maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage.Rounded(), PerAgent: roundedUsage(r.PerAgent),
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
 		Approval: r.Approval, Emulated: s.cfg.Emulator, Options: optionsView(r.Options),
@@ -423,6 +430,9 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	v := s.viewOf(run)
 	v.Approval = approvalView(run, cp)
+	if awaitingTool(run) {
+		v.ToolApproval = cp.AwaitingTool
+	}
 	v.Messages = roundedMessages(cp.Messages)
 	if v.Messages == nil {
 		v.Messages = []agent.Message{}

@@ -281,8 +281,8 @@ func (e *executor) stream(tm team.Team) stop {
 				e.s.log.Info("run interrupted by shutdown; it resumes at the next start", "run", e.id, "messages", len(e.cp.Messages))
 				return stopHandedBack
 			}
-			if ev.StopReason == team.StopAwaitingApproval && !e.cancelled.Load() {
-				return e.pause()
+			if (ev.StopReason == team.StopAwaitingApproval || ev.StopReason == team.StopAwaitingToolApproval) && !e.cancelled.Load() {
+				return e.pause(ev.StopReason)
 			}
 			if st, ok := e.groundFinal(); !ok {
 				return st
@@ -350,9 +350,9 @@ func (e *executor) finish(ev team.Event) stop {
 // awaiting_approval): the status, the article so far and its usage. Its
 // approval_requested event is stored already; it is published now, after the
 // status, so a client that refreshes on it finds the run waiting.
-func (e *executor) pause() stop {
+func (e *executor) pause(reason string) stop {
 	run := e.run
-	run.Status, run.StopReason, run.Error = store.StatusAwaitingApproval, team.StopAwaitingApproval, ""
+	run.Status, run.StopReason, run.Error = store.StatusAwaitingApproval, reason, ""
 	run.Usage, run.PerAgent, run.UpdatedAt = e.cp.Usage, e.cp.PerAgent, e.s.now().UTC()
 	if art := e.s.cfg.Teams.Article(run.Team, e.cp.Messages); art != "" {
 		run.Article = art

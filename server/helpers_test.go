@@ -58,6 +58,8 @@ type envOpts struct {
 	// fetch, when set, gives the desks its tools (fetch_url, read_feed)
 	// and fetches runs' sources.
 	fetch *web.Fetcher
+	// extra are tools every agent with tools gets (as MCP servers' tools are).
+	extra []tool.Tool
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -95,7 +97,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e.client = &gate{next: c}
 	cfg := o.cfg
 	cfg.Store = st
-	dt := &deskTeams{client: e.client, built: &e.building, names: o.teamNames}
+	dt := &deskTeams{client: e.client, built: &e.building, names: o.teamNames, extra: o.extra}
 	if o.fetch != nil {
 		dt.tools = o.fetch.Tools()
 		cfg.FetchSources = o.fetch.Sources
@@ -262,6 +264,7 @@ type deskTeams struct {
 	built  *atomic.Int64
 	names  []string // nil: desk.Teams
 	tools  []tool.Tool
+	extra  []tool.Tool
 }
 
 var _ Teams = (*deskTeams)(nil)
@@ -279,7 +282,7 @@ func (d *deskTeams) Team(name string, o TeamOptions) (team.Team, error) {
 	// middleware below, when the test wraps one in).
 	c := budget.ForRun(d.client, budget.Run{MaxUSD: o.BudgetUSD}, o.Spent)
 	return desk.New(desk.Config{Team: name, Client: c, MaxMessages: o.MaxMessages, Extra: o.Stop,
-		Tools: d.tools, NoTools: o.NoTools, NoGrounding: o.NoGrounding})
+		Tools: d.tools, ExtraTools: d.extra, NoTools: o.NoTools, NoGrounding: o.NoGrounding})
 }
 
 var _ FinalGrounder = (*deskTeams)(nil)

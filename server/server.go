@@ -349,6 +349,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/runs/{id}/events", s.authed(s.handleEvents)},
 		{"POST /v1/runs/{id}/cancel", s.authed(s.handleCancel)},
 		{"POST /v1/runs/{id}/decision", s.authed(s.handleDecision)},
+		{"POST /v1/runs/{id}/tool-decision", s.authed(s.handleToolDecision)},
 		{"GET /v1/me", s.authed(s.handleMe)},
 		{"GET /auth/login", s.handleLogin},
 		{"GET /auth/callback", s.handleCallback},

@@ -16,6 +16,7 @@ import (
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // EventType names the kind of an Event.
@@ -138,6 +139,11 @@ type Event struct {
 	Source *tool.Source `json:"source,omitempty"`
 	// Grounding is the grounding check of the article (grounding).
 	Grounding *Grounding `json:"grounding,omitempty"`
+	// Security is what the run's guard refused or neutralised (security).
+	Security *untrusted.Event `json:"security,omitempty"`
+	// ToolApproval is a call to an acting tool that waits for a person
+	// (tool_approval_requested) or the person's decision (tool_decision).
+	ToolApproval *ToolApproval `json:"tool_approval,omitempty"`
 	// StopReason says why the run ended (run_finished).
 	StopReason string `json:"stop_reason,omitempty"`
 	// Error is set when the run failed (run_finished).
@@ -184,6 +190,10 @@ type Checkpoint struct {
 	// ToolResults are the finished tool calls of the message in progress:
 	// a resumed run does not run them again.
 	ToolResults []agent.ToolExchange
+	// AwaitingTool is the call that waits for a person, if any;
+	// ToolDecisions the decisions made on calls, the latest for each.
+	AwaitingTool  *ToolApproval
+	ToolDecisions []ToolApproval
 	// Grounding is the last grounding check; GroundingHeld is true while
 	// its unsupported claims hold the run's end.
 	Grounding     *Grounding
@@ -218,6 +228,7 @@ func (c *Checkpoint) Apply(e Event) {
 		if e.Tool != nil {
 			c.ToolResults = append(c.ToolResults, *e.Tool)
 		}
+		c.consumeTool(e.Tool)
 		c.addSource(e.Source)
 	case EventSource:
 		c.addSource(e.Source)
@@ -232,6 +243,8 @@ func (c *Checkpoint) Apply(e Event) {
 		c.addUsage(cmp.Or(e.Speaker, unattributed), e.Deployment, e.Usage)
 	case EventApprovalRequested:
 		c.Awaiting = true
+	case EventToolApprovalRequested, EventToolDecided:
+		c.applyTool(e)
 	case EventApprovalDecided:
 		c.Awaiting = false
 		if e.Decision != nil {

@@ -63,6 +63,7 @@ type runOptions struct {
 	grounding GroundingFunc
 	sources   []*tool.Source
 	toolCtx   func(context.Context, model.ToolCall) (context.Context, func(error))
+	spotlight func(origin, text string) string // see WithSpotlight
 }
 
 // WithApproval makes the run wait for a person's decision when the team's
@@ -402,7 +403,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			}
 			finish("error", err)
 		}
-		if len(o.sources) > 0 && o.decision == nil && !awaiting && !b.giveSources(st, o.sources, now, yield) {
+		if len(o.sources) > 0 && o.decision == nil && !awaiting && !b.giveSources(st, o.sources, o.spotlight, now, yield) {
 			return
 		}
 		switch {

@@ -203,8 +203,15 @@ func (st *state) toolHooks(speaker string, o *runOptions, now func() Event, emit
 	return h
 }
 
+// WithSpotlight makes the run hand the documents given before it (WithSources)
+// to the team each as wrap(origin, text): inside the run's boundaries (see
+// package untrusted).
+func WithSpotlight(wrap func(origin, text string) string) RunOption {
+	return func(o *runOptions) { o.spotlight = wrap }
+}
+
 // sourcesMessage hands documents given before the run to the team.
-func sourcesMessage(docs []tool.Source) string {
+func sourcesMessage(docs []tool.Source, wrap func(origin, text string) string) string {
 	var b strings.Builder
 	b.WriteString("Source documents for this assignment. Use them as your facts and cite them by number, as [1], [2].\n")
 	for _, d := range docs {
@@ -213,7 +220,11 @@ func sourcesMessage(docs []tool.Source) string {
 			b.WriteString(d.Title + " — ")
 		}
 		b.WriteString(d.URL + "\n")
-		b.WriteString(strings.TrimSpace(d.Text))
+		if wrap != nil {
+			b.WriteString(wrap("source document "+d.URL, strings.TrimSpace(d.Text)))
+		} else {
+			b.WriteString(strings.TrimSpace(d.Text))
+		}
 		b.WriteString("\n")
 	}
 	return b.String()
@@ -238,7 +249,7 @@ func groundingStop(cap string) string {
 
 // giveSources registers the documents given before the run and hands them
 // to the team, once. It reports whether the stream goes on.
-func (b *base) giveSources(st *state, docs []*tool.Source, now func() time.Time, yield func(Event, error) bool) bool {
+func (b *base) giveSources(st *state, docs []*tool.Source, wrap func(origin, text string) string, now func() time.Time, yield func(Event, error) bool) bool {
 	for _, m := range st.messages {
 		if m.Source == SourceDocuments {
 			return true // a resumed run has them already
@@ -260,7 +271,7 @@ func (b *base) giveSources(st *state, docs []*tool.Source, now func() time.Time,
 	if len(given) == 0 {
 		return true
 	}
-	return yield(st.record(agent.Message{Source: SourceDocuments, Content: sourcesMessage(given)}, now), nil)
+	return yield(st.record(agent.Message{Source: SourceDocuments, Content: sourcesMessage(given, wrap)}, now), nil)
 }
 
 // ground runs the grounding check when the team's work is done. Unsupported

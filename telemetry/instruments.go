@@ -34,6 +34,10 @@ const (
 	// newsroom.cache.result (hit, miss, refused_fingerprint);
 	// MetricSimilarEmbeddingTokens the tokens sent to the embeddings
 	// deployment for them.
+	// MetricSecurityEvents counts a run's security events (a fetch without
+	// provenance, a redirect off-site, a neutralised boundary) by
+	// newsroom.security.kind, a closed set (untrusted.Kinds, else "other").
+	MetricSecurityEvents         = "newsroom.security.events"
 	MetricSimilarLookups         = "newsroom.cache.similar.lookups"
 	MetricSimilarEmbeddingTokens = "newsroom.cache.similar.embedding_tokens"
 )
@@ -58,6 +62,7 @@ type instruments struct {
 	runDuration metric.Float64Histogram
 	firstChunk  metric.Float64Histogram
 	failovers   metric.Int64Counter
+	security    metric.Int64Counter
 }
 
 var noopInstruments = func() *instruments {
@@ -112,6 +117,9 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	in.failovers, err = m.Int64Counter(MetricPoolFailovers, metric.WithUnit("{failover}"),
 		metric.WithDescription("Calls a pool moved off a deployment, by newsroom.deployment (the one left) and newsroom.pool.reason "+
 			"(spill_over, circuit_open, throttled, server_error, timeout, connection)."))
+	add(err)
+	in.security, err = m.Int64Counter(MetricSecurityEvents, metric.WithUnit("{event}"),
+		metric.WithDescription("Security events of runs (refused fetches, neutralised boundaries), by newsroom.security.kind."))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("telemetry: instruments: %w", err)

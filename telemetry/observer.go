@@ -195,6 +195,10 @@ func (o *RunObserver) Observe(ctx context.Context, e team.Event) {
 			l.LogAttrs(ctx, slog.LevelInfo, "message", append(o.logAttrs(e.Speaker, at.Sub(start)), UsageAttrs(u)...)...)
 		}
 		o.last = at
+	case team.EventSecurity:
+		if e.Security != nil {
+			in.security.Add(ctx, 1, metric.WithAttributes(append(o.teamAttrs(), AttrSecurityKind.String(securityKind(e.Security.Kind)))...))
+		}
 	case team.EventRunFinished:
 		o.startLocked(ctx, at)
 		var err error

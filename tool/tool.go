@@ -34,6 +34,14 @@ type Tool interface {
 	Call(ctx context.Context, args json.RawMessage) (Result, error)
 }
 
+// Acting is implemented by a tool that may say whether it acts on the world
+// (writes, sends, deletes) rather than only reading: an MCP tool whose
+// annotations say it is not read-only. A desk makes a call to an acting tool
+// wait for a person's yes.
+type Acting interface {
+	Acts() bool
+}
+
 // Result is what a call returns.
 type Result struct {
 	// Content is the text the model sees (JSON for the built-in tools).
@@ -55,6 +63,9 @@ type Source struct {
 	FetchedAt time.Time `json:"fetched_at"`
 	// Hash is the hex SHA-256 of the text read.
 	Hash string `json:"hash,omitempty"`
+	// Links are the document's links as it had them (a page's a elements,
+	// a feed's item links): a run may fetch them (see package untrusted).
+	Links []string `json:"links,omitempty"`
 	// Text is the readable text, kept so a grounding check can compare the
 	// article against it. It is not part of the JSON of a source.
 	Text string `json:"-"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -123,17 +124,20 @@ func localPerson() string {
 // decision until the person approves or rejects (or a cap ends the run).
 // onEvent sees every event of every leg, and the decisions.
 func runWithApproval(stream func(...team.RunOption) iter.Seq2[team.Event, error], task string, opts []team.RunOption,
-	onEvent func(team.Event), decide decider) (*team.Result, error) {
+	onEvent func(team.Event), decide decider, decideTool toolDecider) (*team.Result, error) {
 	var cp team.Checkpoint
 	var res *team.Result
+	var d *team.Decision
 	for leg := 0; ; leg++ {
-		legOpts := append(append([]team.RunOption{}, opts...), team.WithApproval(true))
+		legOpts := append([]team.RunOption{}, opts...)
+		if decide != nil {
+			legOpts = append(legOpts, team.WithApproval(true))
+		}
 		if leg > 0 {
-			d, err := decide(res)
-			if err != nil {
-				return res, err
+			legOpts = append(legOpts, team.WithCheckpoint(cp))
+			if d != nil {
+				legOpts = append(legOpts, team.WithDecision(*d))
 			}
-			legOpts = append(legOpts, team.WithCheckpoint(cp), team.WithDecision(d))
 		}
 		from := cp
 		var err error
@@ -143,9 +147,66 @@ func runWithApproval(stream func(...team.RunOption) iter.Seq2[team.Event, error]
 				onEvent(e)
 			}
 		})
-		if err != nil || res.StopReason != team.StopAwaitingApproval {
+		if err != nil {
 			return res, err
 		}
+		d = nil
+		switch {
+		case res.StopReason == team.StopAwaitingToolApproval && cp.AwaitingTool != nil:
+			ev, err := decideTool(cp)
+			if err != nil {
+				return res, err
+			}
+			cp.Apply(ev)
+			if onEvent != nil {
+				onEvent(ev)
+			}
+		case res.StopReason == team.StopAwaitingApproval && decide != nil:
+			x, err := decide(res)
+			if err != nil {
+				return res, err
+			}
+			d = &x
+		default:
+			return res, nil
+		}
+	}
+}
+
+// toolDecider returns a person's decision on the call a run waits for (a
+// team.EventToolDecided).
+type toolDecider func(cp team.Checkpoint) (team.Event, error)
+
+// terminalToolDecider asks on in/out whether the waiting call may run.
+func terminalToolDecider(in io.Reader, out io.Writer, by string, now func() time.Time) toolDecider {
+	r := bufio.NewReader(in)
+	return func(cp team.Checkpoint) (team.Event, error) {
+		a := cp.AwaitingTool
+		fmt.Fprintln(out)
+		fmt.Fprintf(out, "=== %s wants to call %s, a tool that acts ===\n", cmp.Or(a.Speaker, "An agent"), a.Tool)
+		fmt.Fprintln(out, "Arguments: "+a.Arguments)
+		for {
+			fmt.Fprint(out, "Allow or deny? [a/d] ")
+			line, err := r.ReadString('\n')
+			if err != nil && line == "" {
+				return team.Event{}, fmt.Errorf("no tool decision: %w", err)
+			}
+			switch strings.ToLower(strings.TrimSpace(line)) {
+			case "a", "allow":
+				return team.DecideTool(cp, team.ToolAllow, by, "", now())
+			case "d", "deny":
+				return team.DecideTool(cp, team.ToolDeny, by, "", now())
+			}
+			fmt.Fprintln(out, "Please answer a (allow) or d (deny).")
+		}
+	}
+}
+
+// denyTools denies every call to an acting tool: without --approve nobody
+// is at the terminal to allow one.
+func denyTools(now func() time.Time) toolDecider {
+	return func(cp team.Checkpoint) (team.Event, error) {
+		return team.DecideTool(cp, team.ToolDeny, "newsroom run", "nobody can approve it: the run was started without --approve", now())
 	}
 }
 

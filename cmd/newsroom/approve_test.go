@@ -96,7 +96,7 @@ func TestRunWithApproval_ReviseReachesTheReporterThenApprove(t *testing.T) {
 			if e.Type == team.EventApprovalDecided {
 				decided = append(decided, decisionLine(*e.Decision))
 			}
-		}, decide)
+		}, decide, denyTools(time.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,12 +132,12 @@ func TestRunWithApproval_RejectAndNoDecision(t *testing.T) {
 	res, err := runWithApproval(streamOf(tm, "Facts: A library opened."), "Facts: A library opened.", nil, nil,
 		func(*team.Result) (team.Decision, error) {
 			return team.Decision{Decision: team.DecisionReject, By: "x"}, nil
-		})
+		}, denyTools(time.Now))
 	if err != nil || res.StopReason != team.StopRejected {
 		t.Fatalf("stop %q err %v", res.StopReason, err)
 	}
 	_, err = runWithApproval(streamOf(tm, "Facts: A library opened."), "Facts: A library opened.", nil, nil,
-		func(*team.Result) (team.Decision, error) { return team.Decision{}, io.EOF })
+		func(*team.Result) (team.Decision, error) { return team.Decision{}, io.EOF }, denyTools(time.Now))
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("err %v, want the decider's", err)
 	}

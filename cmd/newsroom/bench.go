@@ -217,7 +217,9 @@ func benchTools(cmd *cobra.Command) func(ctx context.Context) (any, string, erro
 		if err != nil {
 			return nil, "", err
 		}
-		return r, fmt.Sprintf("bench tools: a tool round trip adds %.0f µs to a reply (%.0f µs with fetch_url vs %.0f µs without; the fetch %.0f µs, the second model call and the loop %.0f µs)",
-			r.RoundTripUs, r.ToolUsPerReply, r.PlainUsPerReply, r.FetchUs, r.LoopUs), nil
+		return r, fmt.Sprintf("bench tools: a tool round trip adds %.0f µs to a reply (%.0f µs with fetch_url vs %.0f µs without; the fetch %.0f µs, the second model call and the loop %.0f µs); "+
+			"provenance and boundaries add %.0f µs and %d prompt tokens a reply (check %.0f ns, spotlight %.0f ns a call; markers %d tokens a result, guidance %d tokens a call)",
+			r.RoundTripUs, r.ToolUsPerReply, r.PlainUsPerReply, r.FetchUs, r.LoopUs,
+			r.GuardUsPerReply, r.GuardedPromptTokensPerReply-r.PromptTokensPerReply, r.CheckNsPerCall, r.SpotlightNsPerCall, r.BoundaryTokens, r.GuidanceTokens), nil
 	}
 }

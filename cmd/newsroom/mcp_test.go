@@ -14,8 +14,10 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/emulator"
 	"github.com/newsroom-dev/newsroom/internal/mcptest"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // A desk's MCP server in these tests is this test binary run again with
@@ -286,7 +288,8 @@ func TestRun_MCPFlagWithAnHTTPServerGivesItsToolsToTheAgents(t *testing.T) {
 		if !ok || names["fetch_url"].Type != "function" {
 			t.Fatalf("the reporter's tools %v lack archive_lookup or fetch_url", list)
 		}
-		if lookup.Type != "function" || lookup.Function.Description != "Look a name up in the archive." || !strings.Contains(string(lookup.Function.Parameters), `"name"`) {
+		// The server's description reaches the model inside the run's boundaries.
+		if lookup.Type != "function" || untrusted.Inner(strings.TrimPrefix(lookup.Function.Description, desk.MCPDescriptionIntro)) != "Look a name up in the archive." || !strings.Contains(string(lookup.Function.Parameters), `"name"`) {
 			t.Fatalf("archive_lookup on the wire: %+v %s", lookup, lookup.Function.Parameters)
 		}
 		found = true

@@ -13,6 +13,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/modelstack"
 	"github.com/newsroom-dev/newsroom/team"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // jsonResult is the document `run --format json` prints. Amounts in USD are
@@ -40,6 +41,15 @@ type jsonResult struct {
 	// article against them (see tools.go).
 	Sources   []jsonSource          `json:"sources"`
 	Grounding *team.GroundingReport `json:"grounding,omitempty"`
+	// Events are the run's security events: what its guard refused or
+	// neutralised (a fetch without provenance, a forged boundary); [] when none.
+	Events []jsonEvent `json:"events"`
+}
+
+// jsonEvent is a security event in `run --format json`.
+type jsonEvent struct {
+	Type string `json:"type"`
+	untrusted.Event
 }
 
 type jsonMessage struct {
@@ -79,7 +89,7 @@ type jsonAgent struct {
 	Deployments map[string]int `json:"deployments,omitempty"`
 }
 
-func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec, noGrounding bool) error {
+func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec, noGrounding bool, security []untrusted.Event) error {
 	out := jsonResult{
 		StopReason:  res.StopReason,
 		Messages:    []jsonMessage{{Source: agent.SourceUser, Content: res.Task}},
@@ -94,6 +104,10 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 		SavedUSD:    model.RoundUSD(res.Usage.SavedUSD),
 		Sources:     sourcesJSON(res),
 		Grounding:   groundingJSON(res, spec, noGrounding),
+		Events:      []jsonEvent{},
+	}
+	for _, e := range security {
+		out.Events = append(out.Events, jsonEvent{Type: string(team.EventSecurity), Event: e})
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
 	"github.com/newsroom-dev/newsroom/termination"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // defaultMaxTaskBytes caps a task, like the service's default (server.Config.MaxTaskBytes).
@@ -116,6 +118,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if stack.Info.Emulated {
 		fmt.Fprint(stderr, emulatorNotice)
 	}
+	if w := o.tools.provenanceOff(spec); w != "" {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 
 	tools, err := o.tools.build(ctx, stack.Logger, stack.Config.FetchAllow)
 	if err != nil {
@@ -147,12 +152,20 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	opts := append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
 		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
 		team.WithToolContext(obs.ToolContext)}, tools.Options...)
-	var onEvent func(team.Event)
-	if printer != nil {
-		onEvent = printer.Handle
+	var security []untrusted.Event
+	onEvent := func(e team.Event) {
+		if e.Type == team.EventSecurity && e.Security != nil {
+			security = append(security, *e.Security)
+		}
+		if printer != nil {
+			printer.Handle(e)
+		}
 	}
 	var res *team.Result
 	var runErr error
+	stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
+		return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+	}
 	if o.approve {
 		// The prompts go where the live text goes, or to standard error so
 		// that JSON and Markdown output stay clean.
@@ -169,10 +182,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 				fmt.Fprintln(prompt, decisionLine(*e.Decision))
 			}
 		}
-		stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
-			return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
-		}
-		ask := deskDecider(spec, cmd.InOrStdin(), prompt, localPerson(), time.Now)
+		in := bufio.NewReader(cmd.InOrStdin()) // one reader for both questions
+		ask := deskDecider(spec, in, prompt, localPerson(), time.Now)
 		decide := func(r *team.Result) (team.Decision, error) {
 			stopLive() // the status line would draw over the question
 			stopLive = func() {}
@@ -182,10 +193,19 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 			}
 			return d, err
 		}
-		res, runErr = runWithApproval(stream, task, opts, onEvent, decide)
+		askTool := terminalToolDecider(in, prompt, localPerson(), time.Now)
+		decideTool := func(cp team.Checkpoint) (team.Event, error) {
+			stopLive()
+			stopLive = func() {}
+			ev, err := askTool(cp)
+			if printer != nil && isTerminal(stdout) {
+				stopLive = printer.Live(100 * time.Millisecond)
+			}
+			return ev, err
+		}
+		res, runErr = runWithApproval(stream, task, opts, onEvent, decide, decideTool)
 	} else {
-		events := obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
-		res, runErr = team.Collect(task, team.Checkpoint{}, events, onEvent)
+		res, runErr = runWithApproval(stream, task, opts, onEvent, nil, denyTools(time.Now))
 	}
 	stopLive()
 	finalGrounding(res, spec, o.tools.noGrounding)
@@ -194,7 +214,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding); err != nil {
+		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding, security); err != nil {
 			return err
 		}
 	case "markdown":

@@ -254,6 +254,9 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return err
 	}
 	defer tools.Close()
+	if w := o.tools.provenanceOff(deskSpecs(desks)...); w != "" {
+		log.Warn(w)
+	}
 	if err := tools.connectDesks(ctx, o.tools, deskSpecs(desks)...); err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ run stops. newsroom ships three desks; more come from --team-file on run, or
 			return err
 		},
 	}
-	cmd.AddCommand(list, show, validate, schema)
+	cmd.AddCommand(list, show, validate, schema, newTeamsPinCmd())
 	return cmd
 }
 

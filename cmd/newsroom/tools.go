@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/newsroom-dev/newsroom/tool"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
 	"github.com/newsroom-dev/newsroom/tool/web"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // toolFlags are the flags about tools, sources and grounding.
@@ -25,6 +27,8 @@ type toolFlags struct {
 	fetchAllow  string
 	sources     []string
 	mcp         []string
+	fetchOpen   []string
+	fetchAny    bool
 	withSources bool // the command offers --source, --mcp and --no-grounding
 	fs          *pflag.FlagSet
 }
@@ -33,6 +37,8 @@ func addToolFlags(fs *pflag.FlagSet, run bool) *toolFlags {
 	f := &toolFlags{withSources: run, fs: fs}
 	fs.BoolVar(&f.noTools, "no-tools", false, "agents run without tools (no fetch_url, read_feed or MCP tools)")
 	fs.StringVar(&f.fetchAllow, "fetch-allow", "", "comma-separated host or host:port destinations the fetch tools may reach although internal (default $"+web.EnvAllow+" from the environment or the .env file)")
+	fs.StringArrayVar(&f.fetchOpen, "fetch-open", nil, "a host whose every URL the fetch tools may open, besides the URLs a run has seen (repeatable; also $"+untrusted.EnvOpen+", comma-separated)")
+	fs.BoolVar(&f.fetchAny, "fetch-any", false, "turn URL provenance off: the fetch tools may open any URL the network guard allows, not only those the run has seen (a warning is printed)")
 	if run {
 		fs.StringArrayVar(&f.sources, "source", nil, "fetch this URL before the team starts and give it to the team as a source (repeatable)")
 		fs.StringArrayVar(&f.mcp, "mcp", nil, "tools of an MCP server: NAME=COMMAND ARGS... (stdio) or NAME=URL (streamable HTTP) (repeatable)")
@@ -142,10 +148,37 @@ func (f *toolFlags) build(ctx context.Context, log *slog.Logger, configured stri
 // deskConfig adds the tools to a desk configuration.
 func (s *toolSetup) deskConfig(c desk.Config, f *toolFlags) desk.Config {
 	c.Tools, c.ExtraTools, c.NoTools, c.NoGrounding, c.Logger = s.Tools, s.Extra, f.noTools, f.noGrounding, s.log
+	c.FetchOpen, c.FetchAny = f.open(), f.fetchAny
 	if c.Spec != nil {
 		c.MCP = s.desks[c.Spec.Name]
 	}
 	return c
+}
+
+// open returns the open hosts of --fetch-open and $NEWSROOM_FETCH_OPEN.
+func (f *toolFlags) open() []string {
+	return append(untrusted.ParseOpen(os.Getenv(untrusted.EnvOpen)), f.fetchOpen...)
+}
+
+// provenanceOff returns the warning for desks whose fetch tools may open
+// any URL (--fetch-any, or a file's fetch: {provenance: off}), or "".
+func (f *toolFlags) provenanceOff(specs ...*desk.Spec) string {
+	if f.noTools {
+		return ""
+	}
+	if f.fetchAny {
+		return "URL provenance is off (--fetch-any): fetch_url and read_feed may open any URL the network guard allows, including URLs a page told the model to write"
+	}
+	var names []string
+	for _, s := range specs {
+		if s.ProvenanceOff() {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "URL provenance is off for desk " + strings.Join(names, ", ") + " (fetch: {provenance: off}): its fetch tools may open any URL the network guard allows"
 }
 
 // jsonSource is a source in `run --format json`.

@@ -429,6 +429,38 @@
     $('cancel').hidden = !(run.status === 'queued' || run.status === 'running');
     showMeters(run.usage);
     showDecision(run);
+    showToolDecision(run);
+  }
+
+  // showToolDecision shows the call to an acting tool a run waits for, with
+  // allow and deny, to people who may decide (issue 19). Text only.
+  function showToolDecision(run) {
+    const a = run.tool_approval;
+    const waiting = run.status === 'awaiting_tool_approval' && !!a;
+    const mayDecide = !!(state.me && state.me.can_decide);
+    $('tool-decision').hidden = !(waiting && mayDecide);
+    if (!waiting) return;
+    $('tool-call-name').textContent = (a.speaker ? a.speaker + ' calls ' : '') + a.tool;
+    $('tool-call-args').textContent = a.arguments;
+  }
+
+  async function decideTool(decision) {
+    if (!state.run) return;
+    const status = $('tool-decision-status');
+    const buttons = ['tool-allow', 'tool-deny'].map($);
+    for (const b of buttons) b.disabled = true;
+    try {
+      const run = await api('/v1/runs/' + encodeURIComponent(state.run.id) + '/tool-decision', { method: 'POST', body: { decision } });
+      status.textContent = decision === 'allow' ? 'Allowed; the run goes on.' : 'Denied; the run goes on without it.';
+      state.run = Object.assign(state.run, { status: run.status, stop_reason: run.stop_reason, tool_approval: null });
+      $('tool-decision').hidden = true;
+      showRunHead();
+      loadHistory(false);
+    } catch (e) {
+      status.textContent = e.message;
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
   }
 
   // ---------- the editor-in-chief's decision ----------
@@ -758,6 +790,17 @@
         break;
       case 'source':
         addSource(ev.source);
+        break;
+      case 'tool_approval_requested':
+        if (ev.tool_approval) addNote('Waiting for the editor-in-chief: ' + ev.tool_approval.tool + ' ' + ev.tool_approval.arguments, 'n-info');
+        refreshRun('awaiting_tool_approval');
+        break;
+      case 'tool_decision':
+        if (ev.tool_approval) addNote('Editor-in-chief ' + (ev.tool_approval.decision === 'allow' ? 'allowed ' : 'denied ') + ev.tool_approval.tool + (ev.tool_approval.by ? ' (' + ev.tool_approval.by + ')' : '') + '.', 'n-info');
+        break;
+      case 'security':
+        // What the run's guard refused or neutralised (issue 19): text, never HTML.
+        if (ev.security) addNote('Security: ' + (ev.security.detail || ev.security.kind), 'n-security');
         break;
       case 'grounding':
         if (state.run) state.run.grounding = ev.grounding;
@@ -1120,6 +1163,8 @@
     $('copy').addEventListener('click', copyArticle);
     $('download').addEventListener('click', downloadArticle);
     $('approve').addEventListener('click', () => decide('approve'));
+    $('tool-allow').addEventListener('click', () => decideTool('allow'));
+    $('tool-deny').addEventListener('click', () => decideTool('deny'));
     $('revise').addEventListener('click', () => decide('revise'));
     $('reject').addEventListener('click', () => decide('reject'));
     $('sign-out').addEventListener('click', signOut);

@@ -183,7 +183,7 @@ func Connect(ctx context.Context, spec Spec, opts Options) (*Server, error) {
 			params = json.RawMessage(`{"type":"object"}`)
 		}
 		s.want[td.Name] = c.schemas[td.Name]
-		s.tools = append(s.tools, &remoteTool{server: s, remote: td.Name, def: model.Tool{
+		s.tools = append(s.tools, &remoteTool{server: s, remote: td.Name, acts: acts(td.Annotations), def: model.Tool{
 			Name: toolName(spec.Name, td.Name), Description: td.Description, Parameters: params}})
 	}
 	return s, nil
@@ -418,9 +418,21 @@ type remoteTool struct {
 	server *Server
 	remote string
 	def    model.Tool
+	acts   bool
 }
 
+var _ tool.Acting = (*remoteTool)(nil)
+
 func (t *remoteTool) Definition() model.Tool { return t.def }
+
+// Acts reports whether the server says the tool is not read-only (its
+// annotations: readOnlyHint false, or destructiveHint true). A tool without
+// annotations says nothing and is taken as reading, as before annotations.
+func (t *remoteTool) Acts() bool { return t.acts }
+
+func acts(a *sdk.ToolAnnotations) bool {
+	return a != nil && (!a.ReadOnlyHint || (a.DestructiveHint != nil && *a.DestructiveHint))
+}
 
 // Call calls the tool on its server. Text content is returned as it is;
 // other content is named, not passed on; an error answer is an error.

@@ -61,6 +61,7 @@ func (f *Fetcher) Sources(ctx context.Context, urls []string) ([]*tool.Source, e
 				return
 			}
 			out[i] = tool.NewSource(p.FinalURL, p.Title, p.Text, f.cfg.Now())
+			out[i].Links = p.Links
 		})
 	}
 	wg.Wait()

@@ -25,9 +25,11 @@ import (
 
 	"codeberg.org/readeck/go-readability/v2"
 	"github.com/mmcdole/gofeed"
+	"golang.org/x/net/html"
 
 	"github.com/newsroom-dev/newsroom/tokenizer"
 	"github.com/newsroom-dev/newsroom/tool"
+	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
 // Limits of a fetch.
@@ -117,6 +119,11 @@ func New(cfg Config) *Fetcher {
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 			return fmt.Errorf("web: redirect to a %s URL refused", req.URL.Scheme)
 		}
+		// Within the same site a redirect is the site's own business;
+		// elsewhere only to a URL the run has seen.
+		if run := untrusted.From(req.Context()); run != nil {
+			return run.CheckRedirect(via[0].URL, req.URL)
+		}
 		return nil
 	}}
 	return &Fetcher{cfg: cfg, client: client, log: log, tok: tokenizer.MustForModel("gpt-4o")}
@@ -136,18 +143,27 @@ type Page struct {
 	Title     string `json:"title"`
 	Text      string `json:"text"`
 	Truncated bool   `json:"truncated"`
+	// Links are the page's links (at most MaxLinks): a run may fetch them.
+	Links []string `json:"links,omitempty"`
 }
 
 // FetchURL is the fetch_url tool.
 func (f *Fetcher) FetchURL() tool.Tool {
-	return tool.MustFunc(FetchURLName, "Fetch a web page (http or https) and return its readable text as JSON: url, final_url, title, text, truncated.",
+	return tool.MustFunc(FetchURLName, "Fetch a web page (http or https) and return its readable text as JSON: url, final_url, title, text, truncated, links. Only URLs from the assignment, the sources or the links of a page you fetched may be fetched.",
 		func(ctx context.Context, a urlArgs) (tool.Result, error) {
+			ctx = withTool(ctx, FetchURLName)
+			if err := f.provenance(ctx, FetchURLName, a.URL); err != nil {
+				return tool.Result{}, err
+			}
 			p, err := f.Fetch(ctx, a.URL)
 			if err != nil {
 				return tool.Result{}, err
 			}
+			record(ctx, append([]string{p.FinalURL}, p.Links...)...)
 			b, _ := json.Marshal(p)
-			return tool.Result{Content: string(b), Source: tool.NewSource(p.FinalURL, p.Title, p.Text, f.cfg.Now())}, nil
+			src := tool.NewSource(p.FinalURL, p.Title, p.Text, f.cfg.Now())
+			src.Links = p.Links
+			return tool.Result{Content: string(b), Source: src}, nil
 		})
 }
 
@@ -174,6 +190,11 @@ func (f *Fetcher) get(ctx context.Context, raw string, accept string) (body []by
 	req.Header.Set("Accept", accept)
 	resp, err := f.client.Do(req)
 	if err != nil {
+		var np *untrusted.NoProvenanceError
+		if errors.As(err, &np) {
+			f.refused(ctx, "", np)
+			return nil, false, nil, "", np
+		}
 		var refused *RefusedError
 		if errors.As(err, &refused) {
 			f.log.WarnContext(ctx, "fetch refused", "host", refused.Host, "address", refused.Address, "reason", refused.Reason)
@@ -221,16 +242,10 @@ func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Page, error) {
 	}
 	switch {
 	case mt == "text/html" || mt == "application/xhtml+xml" || mt == "":
-		art, err := readability.FromReader(bytes.NewReader(body), final)
-		if err == nil && art.Node != nil {
-			var b strings.Builder
-			_ = art.RenderText(&b)
-			p.Title, p.Text = strings.TrimSpace(art.Title()), b.String()
-		} else {
-			p.Text = stripTags(string(body))
-		}
+		f.readHTML(p, body, final)
 	case strings.HasPrefix(mt, "text/") || mt == "application/json":
-		p.Text = string(body)
+		p.Text = Invisible(string(body))
+		p.Links = textLinks(p.Text)
 	default:
 		return nil, fmt.Errorf("web: %s is %s, not a page with text", final.Redacted(), mt)
 	}
@@ -248,6 +263,34 @@ func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Page, error) {
 // is read as HTML).
 func isText(mt string) bool {
 	return mt == "" || strings.HasPrefix(mt, "text/") || mt == "application/xhtml+xml" || mt == "application/json"
+}
+
+// readHTML sets the page's title, text and links from its HTML, without
+// what a reader would not see.
+func (f *Fetcher) readHTML(p *Page, body []byte, final *url.URL) {
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		p.Text = Invisible(stripTags(string(body)))
+		return
+	}
+	clean(doc)
+	p.Links = links(doc, final)
+	art, err := readability.FromDocument(doc, final)
+	if err == nil && art.Node != nil {
+		var b strings.Builder
+		_ = art.RenderText(&b)
+		p.Title, p.Text = strings.TrimSpace(art.Title()), b.String()
+		return
+	}
+	var b bytes.Buffer
+	_ = html.Render(&b, doc)
+	p.Text = stripTags(b.String())
+}
+
+// textLinks returns the URLs written in a plain text document, at most MaxLinks.
+func textLinks(text string) []string {
+	us := untrusted.URLsIn(text)
+	return slices.Compact(us[:min(len(us), MaxLinks)])
 }
 
 // Feed is what read_feed returns.
@@ -269,16 +312,27 @@ type Item struct {
 func (f *Fetcher) ReadFeed() tool.Tool {
 	return tool.MustFunc(ReadFeedName, "Read an RSS, Atom or JSON feed (http or https URL) and return its newest items as JSON: title, link, date, summary.",
 		func(ctx context.Context, a urlArgs) (tool.Result, error) {
+			ctx = withTool(ctx, ReadFeedName)
+			if err := f.provenance(ctx, ReadFeedName, a.URL); err != nil {
+				return tool.Result{}, err
+			}
 			fd, err := f.Feed(ctx, a.URL)
 			if err != nil {
 				return tool.Result{}, err
 			}
 			b, _ := json.Marshal(fd)
 			var text strings.Builder
+			var seen []string
 			for _, it := range fd.Items {
 				text.WriteString(it.Title + "\n" + it.Summary + "\n")
+				if it.Link != "" {
+					seen = append(seen, it.Link)
+				}
 			}
-			return tool.Result{Content: string(b), Source: tool.NewSource(fd.URL, fd.Title, text.String(), f.cfg.Now())}, nil
+			record(ctx, append([]string{fd.URL}, seen...)...)
+			src := tool.NewSource(fd.URL, fd.Title, text.String(), f.cfg.Now())
+			src.Links = seen
+			return tool.Result{Content: string(b), Source: src}, nil
 		})
 }
 
@@ -312,11 +366,11 @@ func (f *Fetcher) Feed(ctx context.Context, raw string) (*Feed, error) {
 		if summary == "" {
 			summary = it.Content
 		}
-		summary = tidy(stripTags(summary))
+		summary = tidy(textOf(summary))
 		if cut, ok := f.tok.Truncate(summary, 200); ok {
 			summary = cut + " …"
 		}
-		item := Item{Title: strings.TrimSpace(it.Title), Link: it.Link, Summary: summary}
+		item := Item{Title: strings.TrimSpace(Invisible(it.Title)), Link: it.Link, Summary: summary}
 		if d := date(it); !d.IsZero() {
 			item.Date = d.UTC().Format(time.RFC3339)
 		}
