@@ -93,7 +93,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 	timeReplies := func(history []agent.Message, wantTools int) (time.Duration, error) {
 		start := time.Now()
 		for range c.Replies {
-			m, err := reporter.Reply(ctx, history, nil)
+			m, err := agent.Reply(ctx, reporter, agent.Turn{History: history})
 			if err != nil {
 				return 0, err
 			}

@@ -79,7 +79,7 @@ type jsonAgent struct {
 	Deployments map[string]int `json:"deployments,omitempty"`
 }
 
-func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec, noGrounding bool) error {
+func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec) error {
 	out := jsonResult{
 		StopReason:  res.StopReason,
 		Messages:    []jsonMessage{{Source: agent.SourceUser, Content: res.Task}},
@@ -93,7 +93,7 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 		SavedTokens: res.Usage.SavedTokens,
 		SavedUSD:    model.RoundUSD(res.Usage.SavedUSD),
 		Sources:     sourcesJSON(res),
-		Grounding:   groundingJSON(res, spec, noGrounding),
+		Grounding:   res.Grounding.Report(),
 	}
 	for _, m := range res.Messages {
 		out.Messages = append(out.Messages, jsonMessage{Source: m.Source, Content: m.Content,

@@ -142,11 +142,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 	}
 	runID := newRunID()
-	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: spec.Kind, Logger: stack.Logger})
-	rctx := obs.Start(ctx)
-	opts := append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
-		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
-		team.WithToolContext(obs.ToolContext)}, tools.Options...)
+	rctx, observed, wrap := telemetry.Instrument(ctx, stack.Tel, telemetry.RunInfo{RunID: runID, Team: spec.Kind, Logger: stack.Logger})
+	opts := append(append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID)}, observed...), tools.Options...)
 	var onEvent func(team.Event)
 	if printer != nil {
 		onEvent = printer.Handle
@@ -170,7 +167,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 			}
 		}
 		stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
-			return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+			return wrap(tm.Stream(rctx, task, opts...))
 		}
 		ask := deskDecider(spec, cmd.InOrStdin(), prompt, localPerson(), time.Now)
 		decide := func(r *team.Result) (team.Decision, error) {
@@ -184,17 +181,16 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 		res, runErr = runWithApproval(stream, task, opts, onEvent, decide)
 	} else {
-		events := obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+		events := wrap(tm.Stream(rctx, task, opts...))
 		res, runErr = team.Collect(task, team.Checkpoint{}, events, onEvent)
 	}
 	stopLive()
-	finalGrounding(res, spec, o.tools.noGrounding)
 
 	switch o.format {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding); err != nil {
+		if err := writeJSON(stdout, res, stack.Info, spec); err != nil {
 			return err
 		}
 	case "markdown":
