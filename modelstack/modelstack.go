@@ -16,6 +16,7 @@
 package modelstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -289,7 +290,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 			}
 		}})
 	}
-	endpoint := firstNonEmpty(pc.Endpoint, pc.BaseURL)
+	endpoint := cmp.Or(pc.Endpoint, pc.BaseURL)
 	namespace := endpoint + "|" + deployment
 	if s.Info.Emulated {
 		namespace = "emulator|" + deployment // its port changes with every process
@@ -531,13 +532,4 @@ func hostPort(raw string) (string, int) {
 	}
 	p, _ := strconv.Atoi(u.Port())
 	return u.Hostname(), p
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,7 +171,7 @@ func articleMarkdown(a desk.Article, sources []mdSource) string {
 			if id == 0 {
 				id = i + 1
 			}
-			name := firstNonEmpty(s.Title, s.URL)
+			name := cmp.Or(s.Title, s.URL)
 			if s.URL != "" {
 				fmt.Fprintf(&b, "%d. [%s](%s)\n", id, escapeBrackets(name), s.URL)
 			} else {

@@ -166,7 +166,7 @@ func (c *Client) countPrompt(req *model.Request) (int, error) {
 	}
 	n := ct.count(req.Messages)
 	if len(req.Tools) > 0 {
-		n += ct.tok.CountTools(req.Tools)
+		n += model.ToolTokens(ct.tok.Count, req.Tools)
 	}
 	return n, nil
 }
@@ -192,7 +192,7 @@ func (c *Client) counter(name string) (*counter, error) {
 	}
 	ct, _ := c.counters.LoadOrStore(name, &counter{
 		tok:  tok,
-		base: tok.CountMessages(nil),
+		base: model.PromptTokens(tok.Count, nil),
 		seen: make(map[uint64]int),
 		seed: maphash.MakeSeed(),
 	})
@@ -251,7 +251,7 @@ func (ct *counter) count(msgs []model.Message) int {
 		ct.mu.Unlock()
 		if !ok {
 			one := [1]model.Message{m}
-			v = ct.tok.CountMessages(one[:]) - ct.base
+			v = model.PromptTokens(ct.tok.Count, one[:]) - ct.base
 			ct.mu.Lock()
 			if len(ct.seen) >= maxCountedMessages {
 				clear(ct.seen)
