@@ -84,7 +84,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 
 	timed := &timedTool{Tool: fetcher.FetchURL()}
 	reporter, err := agent.NewAssistant(agent.Config{Name: emulator.Reporter, SystemPrompt: "You are News_Reporter, a reporter in a newsroom.",
-		Client: p.Client, Model: Deployment, MaxTokens: 1000, Tools: []tool.Tool{timed}})
+		Client: p, Model: Deployment, MaxTokens: 1000, Tools: []tool.Tool{timed}})
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,19 @@
 // in one place, for every entry point (newsroom run, newsroom serve,
 // newsroom bench): the provider client (or the offline emulator), the quota
 // limiter fed by the provider's rate-limit headers, retry, cost, budget,
-// the response cache and the telemetry middleware, composed by package
-// pipeline in its fixed order.
+// the response cache and the telemetry middleware, composed in the order
+// that makes each of them right:
+//
+//	telemetry → cache → similarity cache → budget → cost → retry → quota limiter → provider
+//
+// Telemetry sees every call as the agent made it, cache hits included, with
+// its final cost. A cache hit costs nothing, so it never reaches the budget
+// (a run close to its budget is not stopped by a call the cache answers), the
+// retry, the limiter or the network. The budget checks a call's worst case
+// before anything is spent and counts the priced result; the cost middleware
+// prices what the service answered. Every retry attempt passes the limiter,
+// so retries spend quota like any call, and the provider makes no retries of
+// its own: one retry policy for the process.
 //
 // Callers ask the Stack for clients rather than wiring middleware: Client
 // returns the client of a deployment, RunClient the client of one run with
@@ -55,7 +66,6 @@ import (
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/ratelimit/redisquota"
 	"github.com/newsroom-dev/newsroom/model/retry"
-	"github.com/newsroom-dev/newsroom/pipeline"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
 
@@ -135,8 +145,6 @@ type Info struct {
 // Stack is a process's model stack. It is safe for concurrent use.
 type Stack struct {
 	Info Info
-	// Pipeline is the composed client and its parts.
-	Pipeline *pipeline.Pipeline
 	// Limiter is the quota limiter (nil when off); with a pool, the pool's
 	// (one bucket per member).
 	Limiter *ratelimit.Limiter
@@ -150,6 +158,7 @@ type Stack struct {
 	// Limits are what every call must fit in, for preflight.CheckTask.
 	Limits preflight.Limits
 
+	root       *composed
 	cfg        *config.Config
 	rdb        *redis.Client
 	credential azcore.TokenCredential
@@ -312,7 +321,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pcfg := pipeline.Config{
+	pcfg := layers{
 		SharedQuota: shared,
 		Provider:    bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
 		Limiter: s.Limiter, LimiterOff: opts.LimiterOff || s.Pool != nil,
@@ -347,7 +356,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 			}
 		}
 	}
-	s.Pipeline = pipeline.New(pcfg)
+	s.root = compose(pcfg)
 	return s, nil
 }
 
@@ -367,10 +376,14 @@ func (s *Stack) Close() {
 // the pool routes by each request's Model (see model/pool).
 func (s *Stack) Client(deployment string) (model.Client, error) {
 	if deployment == "" || deployment == s.Info.Deployment {
-		return s.Pipeline.Client, nil
+		return s.root.Client, nil
 	}
 	return nil, fmt.Errorf("%w %q (this stack has %q)", ErrUnknownDeployment, deployment, s.Info.Deployment)
 }
+
+// Root returns the whole stack's client, shared by every run (over the pool
+// when there is one).
+func (s *Stack) Root() model.Client { return s.root.Client }
 
 // RunClient returns the client for one run: the shared pipeline, with the
 // run's budget (budgetUSD, else the configured per-run budget; maxTokens 0
@@ -385,7 +398,7 @@ func (s *Stack) ResumedRunClient(budgetUSD float64, maxTokens int, spent model.U
 	if budgetUSD <= 0 {
 		budgetUSD = s.cfg.BudgetUSD
 	}
-	return budget.ForRun(s.Pipeline.Client, budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens}, spent)
+	return budget.ForRun(s.root.Client, budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens}, spent)
 }
 
 // entraCredential is where Entra ID sign-in tokens for PostgreSQL and Redis

@@ -37,7 +37,7 @@ var floors = map[string]int{
 	// 3: runs of a team and what watches them.
 	"team": 3, "telemetry": 3, "console": 3, "config": 3,
 	// 4: composition: stores, desks, model stacks, the emulator.
-	"store": 4, "desk": 4, "modelstack": 4, "pipeline": 4, "emulator": 4, "internal/emutest": 4,
+	"store": 4, "desk": 4, "modelstack": 4, "emulator": 4, "internal/emutest": 4,
 	// 5: the service and the benchmarks.
 	"server": 5, "bench": 5,
 	// 6: the command.
