@@ -418,23 +418,30 @@ func (r *run) check() bool {
 	return true
 }
 
-// pauseOrStop ends the run for out, a stop, or pauses it: a run whose work
-// is done pauses for a person's decision when approval is required. A cap
-// reached while unsupported claims hold the run's end (held: the grounding
-// feedback itself reached it) is a grounding stop. Caps and outside stops
-// end the run.
+// pauseOrStop ends the run for out, a stop, or pauses it for a person's
+// decision (see stop). A cap reached while unsupported claims hold the run's
+// end (held: the grounding feedback itself reached it) is a grounding stop.
 func (r *run) pauseOrStop(out termination.Outcome, held bool) {
-	switch {
-	case held || (!out.Done && r.st.held):
-		r.finish(groundingStop(out.Reason), nil)
-	case out.Done && r.o.approval:
-		e := r.event(EventApprovalRequested)
-		e.Reason = out.Reason
-		if r.emit(e) {
-			r.finish(StopAwaitingApproval, nil)
-		}
-	default:
-		r.finish(out.Reason, nil)
+	reason := out.Reason
+	if held || (!out.Done && r.st.held) {
+		reason = groundingStop(reason)
+	}
+	r.stop(reason, out.Done)
+}
+
+// stop ends the run with reason, or pauses it. This is where the approval
+// rule lives, for stops of conditions (pauseOrStop) and of failed calls
+// (fail) alike: when approval is required, a run whose work is done (done)
+// pauses for a person's decision; caps and outside stops end the run.
+func (r *run) stop(reason string, done bool) {
+	if !r.o.approval || !done {
+		r.finish(reason, nil)
+		return
+	}
+	e := r.event(EventApprovalRequested)
+	e.Reason = reason
+	if r.emit(e) {
+		r.finish(StopAwaitingApproval, nil)
 	}
 }
 
@@ -462,15 +469,15 @@ func (r *run) groundFinal() bool {
 func (r *run) fail(err error) {
 	r.spent.Usage, r.spent.Speaker, r.spent.Deployment = model.Spent(err)
 	if reason, ok := model.AsStop(err); ok {
-		r.finish(reason, nil)
+		r.stop(reason, false)
 		return
 	}
 	if errors.Is(context.Cause(r.ctx), errTimeout) {
 		if out := r.evaluate(); out.Stop {
-			r.finish(out.Reason, nil)
+			r.stop(out.Reason, false)
 			return
 		}
-		r.finish("timeout", nil)
+		r.stop("timeout", false)
 		return
 	}
 	if r.ctx.Err() != nil {
