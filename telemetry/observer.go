@@ -76,8 +76,8 @@ func NewRunObserver(p *Provider, info RunInfo) *RunObserver {
 }
 
 // Start opens the run span and returns ctx carrying it; pass that context
-// to the team so model calls made outside the step hooks still nest under
-// the run. Calling Start is optional: the run_started event opens the span
+// to the team so model calls made outside the turns and selections the
+// observer wraps still nest under the run. Calling Start is optional: the run_started event opens the span
 // otherwise.
 func (o *RunObserver) Start(ctx context.Context) context.Context {
 	o.mu.Lock()

@@ -206,7 +206,7 @@ const maxCountedMessages = 8192
 // counter counts prompts with one tokenizer and remembers each message's
 // tokens: a conversation resends its whole history on every turn, and
 // tokenizing is by far the middleware's largest cost. The chat accounting
-// is a sum over messages (tokenizer.CountMessages), so the parts add up.
+// is a sum over messages (model.PromptTokens), so the parts add up.
 // Messages are remembered by a 64-bit hash, not as keys, so the cache holds
 // no message text: its memory is bounded by maxCountedMessages alone, not
 // by the size of the articles it has seen. A collision (about one in 2^64
