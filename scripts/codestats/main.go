@@ -225,6 +225,12 @@ func (st *stats) print() {
 			}
 		}
 		fmt.Printf("  over 20 in %s/: %d %v\n", dir, len(high), high)
+		for _, f := range fns { // longest first
+			if strings.HasPrefix(f.name, dir+".") || strings.HasPrefix(f.name, dir+"/") {
+				fmt.Printf("longest function in %s/: %d lines (%s)\n", dir, f.lines, f.name)
+				break
+			}
+		}
 	}
 	fmt.Printf("methods on server.Server: %d\n", st.serverMethods)
 	fmt.Printf("fields of server.Config: %d\n", st.configFields)
