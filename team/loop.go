@@ -273,18 +273,32 @@ func (r *run) agent(a agent.Agent) agent.Agent {
 // stopped, which stopped the turn.
 func (r *run) relay(speaker string, events iter.Seq2[agent.Event, error]) (agent.Message, error) {
 	idx := len(r.st.messages)
+	// The loop body is a closure: it sets these rather than returning, so
+	// that a turn's message is not copied to the heap once more.
+	var reply *agent.Message
+	var failed error
 	for e, err := range events {
 		if err != nil {
-			return agent.Message{}, err
+			failed = err
+			break
 		}
 		if e.Type == agent.EventMessage && e.Message != nil {
-			msg := *e.Message
-			msg.Source = speaker
-			return msg, nil
+			reply = e.Message
+			break
 		}
 		if !r.emit(r.forward(speaker, idx, e)) {
-			return agent.Message{}, nil
+			break
 		}
+	}
+	switch {
+	case failed != nil:
+		return agent.Message{}, failed
+	case reply != nil:
+		msg := *reply
+		msg.Source = speaker
+		return msg, nil
+	case r.over:
+		return agent.Message{}, nil
 	}
 	return agent.Message{}, cmp.Or(r.ctx.Err(), errNoReply)
 }
