@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"strings"
 	"time"
@@ -50,9 +51,12 @@ type Agent interface {
 	Name() string
 	// Description tells the selector what the agent does.
 	Description() string
-	// Reply answers the conversation so far (the task first). When onDelta is
-	// non-nil the agent streams its answer through it.
-	Reply(ctx context.Context, history []Message, onDelta func(model.Delta)) (Message, error)
+	// Run answers the conversation of turn (the task first) and yields what
+	// the turn does as it happens: text deltas (when turn.Stream is set),
+	// tool calls and their results, and last the message (its usage in it).
+	// A failed turn yields the error instead of the message; a consumer
+	// that stops early cancels the turn.
+	Run(ctx context.Context, turn Turn) iter.Seq2[Event, error]
 }
 
 // Errors returned by this package.
@@ -177,31 +181,74 @@ func (a *Assistant) SystemPrompt() string { return a.cfg.SystemPrompt }
 // client's default.
 func (a *Assistant) Model() string { return a.cfg.Model }
 
-// Reply asks the model for the agent's next message.
-func (a *Assistant) Reply(ctx context.Context, history []Message, onDelta func(model.Delta)) (Message, error) {
+// Run asks the model for the agent's next message (see Agent.Run).
+func (a *Assistant) Run(ctx context.Context, turn Turn) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		t := &turnRun{a: a, turn: turn, yield: yield, cancel: cancel}
+		msg, err := t.reply(ctx)
+		if t.stopped {
+			return
+		}
+		if err != nil {
+			yield(Event{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err))
+			return
+		}
+		yield(Event{Type: EventMessage, Message: &msg}, nil)
+	}
+}
+
+// turnRun is one turn of an Assistant: the request it makes and the stream
+// it yields to.
+type turnRun struct {
+	a       *Assistant
+	turn    Turn
+	yield   func(Event, error) bool
+	cancel  context.CancelFunc
+	stopped bool
+}
+
+// emit yields e unless the consumer has stopped; a consumer that stops
+// cancels the turn's calls.
+func (t *turnRun) emit(e Event) bool {
+	if t.stopped {
+		return false
+	}
+	if !t.yield(e, nil) {
+		t.stopped = true
+		t.cancel()
+	}
+	return !t.stopped
+}
+
+func (t *turnRun) reply(ctx context.Context) (Message, error) {
+	a := t.a
 	req := &model.Request{
 		Model:       a.cfg.Model,
-		Messages:    a.Prompt(history),
+		Messages:    a.Prompt(t.turn.History),
 		MaxTokens:   a.cfg.MaxTokens,
 		Temperature: a.cfg.Temperature,
-		OnDelta:     onDelta,
 		Meta:        model.Meta{Agent: a.cfg.Name, Purpose: model.PurposeReply},
 	}
 	req.ResponseFormat = a.cfg.Output // nil for text
-	if m, ok := MetaFrom(ctx); ok {
+	if t.turn.Stream {
+		req.OnDelta = func(d model.Delta) { t.emit(Event{Type: EventDelta, Delta: d}) }
+	}
+	if m, ok := model.MetaFrom(ctx); ok {
 		req.Meta.RunID = m.RunID
 	}
 	if len(a.cfg.Tools) > 0 {
-		resp, exchanges, usage, err := a.replyWithTools(ctx, req)
+		resp, exchanges, usage, err := t.replyWithTools(ctx, req)
 		if err != nil {
-			return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
+			return Message{}, err
 		}
 		return Message{Source: a.cfg.Name, Content: strings.TrimSpace(resp.Content), Usage: usage, Time: time.Now(),
 			Cached: resp.Cached, ToolCalls: exchanges, Deployment: cmp.Or(resp.Deployment, a.cfg.Model), Model: resp.Model}, nil
 	}
 	resp, err := a.cfg.Client.Complete(ctx, req)
 	if err != nil {
-		return Message{}, fmt.Errorf("agent %s: %w", a.cfg.Name, err)
+		return Message{}, err
 	}
 	return Message{
 		Source:     a.cfg.Name,
@@ -240,17 +287,4 @@ func (a *Assistant) Prompt(history []Message) []model.Message {
 		}
 	}
 	return msgs
-}
-
-type metaKey struct{}
-
-// WithMeta returns a context whose model calls carry m (the run id) in their Meta.
-func WithMeta(ctx context.Context, m model.Meta) context.Context {
-	return context.WithValue(ctx, metaKey{}, m)
-}
-
-// MetaFrom returns the call metadata stored by WithMeta.
-func MetaFrom(ctx context.Context) (model.Meta, bool) {
-	m, ok := ctx.Value(metaKey{}).(model.Meta)
-	return m, ok
 }

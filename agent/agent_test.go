@@ -35,8 +35,8 @@ func TestAssistant_ReplyCarriesMetaUsageAndTrimmedContent(t *testing.T) {
 		return &model.Response{Content: "  draft \n", Usage: model.Usage{PromptTokens: 3, CompletionTokens: 1}, Cached: true}, nil
 	})
 	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", SystemPrompt: "You are News_Reporter", Client: c, MaxTokens: 77})
-	ctx := agent.WithMeta(context.Background(), model.Meta{RunID: "run_1"})
-	m, err := a.Reply(ctx, []agent.Message{{Source: agent.SourceUser, Content: "task"}, {Source: "odd source!", Content: "x"}}, nil)
+	ctx := model.WithMeta(context.Background(), model.Meta{RunID: "run_1"})
+	m, err := agent.Reply(ctx, a, agent.Turn{History: []agent.Message{{Source: agent.SourceUser, Content: "task"}, {Source: "odd source!", Content: "x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestAssistant_ReplyWrapsModelErrors(t *testing.T) {
 	want := &model.Error{StatusCode: 500, Message: "boom"}
 	c := model.ClientFunc(func(context.Context, *model.Request) (*model.Response, error) { return nil, want })
 	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: c})
-	_, err := a.Reply(context.Background(), nil, nil)
+	_, err := agent.Reply(context.Background(), a, agent.Turn{})
 	var me *model.Error
 	if !errors.As(err, &me) || me != want {
 		t.Fatalf("err %v does not wrap the model error", err)

@@ -38,8 +38,8 @@ func ExampleParseOutput() {
 		fmt.Println(err)
 		return
 	}
-	msg, err := writer.Reply(context.Background(), []agent.Message{{Source: agent.SourceUser,
-		Content: "Facts: The bridge reopened on Monday. Repairs took two years."}}, nil)
+	msg, err := agent.Reply(context.Background(), writer, agent.Turn{History: []agent.Message{{Source: agent.SourceUser,
+		Content: "Facts: The bridge reopened on Monday. Repairs took two years."}}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -40,8 +40,8 @@ func TestAssistant_ToolLoopOnTheResponsesAPIHandsBackTheReasoning(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := a.Reply(context.Background(), []agent.Message{{Source: agent.SourceUser,
-		Content: "Write a short article from https://fair.example/news about the fair."}}, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{History: []agent.Message{{Source: agent.SourceUser,
+		Content: "Write a short article from https://fair.example/news about the fair."}}})
 	if err != nil {
 		t.Fatal(err)
 	}

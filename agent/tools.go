@@ -48,40 +48,6 @@ type ToolExchange struct {
 	SourceID int `json:"source_id,omitempty"`
 }
 
-// ToolHooks connect an assistant's tool loop to the run it is part of. The
-// team sets them on the context of each turn (WithToolHooks); every hook is
-// optional and called on the goroutine that called Reply, except Span.
-type ToolHooks struct {
-	// OnCall is called with each call before it runs, in order.
-	OnCall func(round int, call model.ToolCall)
-	// OnResult is called with each finished call in the order of the calls,
-	// with the source it read (its ID set), if any.
-	OnResult func(ex ToolExchange, src *tool.Source)
-	// Stored returns the result a run already recorded for a call (after a
-	// crash): the call is then not run again and no events are repeated.
-	Stored func(call model.ToolCall) (ToolExchange, bool)
-	// Register numbers a source the run has read; the same URL keeps its number.
-	Register func(src *tool.Source) int
-	// Span derives the context of one tool execution (a telemetry span);
-	// end is called with its error when it returns. It may be called from
-	// several goroutines at once.
-	Span func(ctx context.Context, call model.ToolCall) (context.Context, func(err error))
-}
-
-type hooksKey struct{}
-
-// WithToolHooks returns a context whose tool calls report to h.
-func WithToolHooks(ctx context.Context, h *ToolHooks) context.Context {
-	return context.WithValue(ctx, hooksKey{}, h)
-}
-
-func hooksFrom(ctx context.Context) *ToolHooks {
-	if h, ok := ctx.Value(hooksKey{}).(*ToolHooks); ok && h != nil {
-		return h
-	}
-	return &ToolHooks{}
-}
-
 // errorResult is the text a failed call returns to the model.
 func errorResult(msg string) string {
 	// Not HTML-escaped: the model reads "<", not "\u003c".
@@ -110,8 +76,8 @@ func withSourceID(content string, id int) string {
 // parallel, their results back to the model, until it answers with text.
 // A failed model call's error carries the usage of the rounds before it
 // (model.WithSpent).
-func (a *Assistant) replyWithTools(ctx context.Context, base *model.Request) (*model.Response, []ToolExchange, model.Usage, error) {
-	h := hooksFrom(ctx)
+func (t *turnRun) replyWithTools(ctx context.Context, base *model.Request) (*model.Response, []ToolExchange, model.Usage, error) {
+	a := t.a
 	defs := tool.Definitions(a.cfg.Tools)
 	maxRounds := a.cfg.MaxToolRounds
 	if maxRounds <= 0 {
@@ -149,7 +115,7 @@ func (a *Assistant) replyWithTools(ctx context.Context, base *model.Request) (*m
 		// message so the next round hands it back with the results.
 		msgs = append(msgs[:len(msgs):len(msgs)], model.Message{Role: model.RoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls,
 			Reasoning: resp.Reasoning})
-		done := a.runTools(ctx, h, round, resp.ToolCalls)
+		done := t.runTools(ctx, round, resp.ToolCalls)
 		for _, ex := range done {
 			exchanges = append(exchanges, ex)
 			msgs = append(msgs, model.Message{Role: model.RoleTool, ToolCallID: ex.ID, Content: ex.Result})
@@ -158,22 +124,21 @@ func (a *Assistant) replyWithTools(ctx context.Context, base *model.Request) (*m
 }
 
 // runTools runs one round's calls in parallel and returns their exchanges
-// in the order of the calls.
-func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls []model.ToolCall) []ToolExchange {
+// in the order of the calls. It yields a tool_call event for each call
+// before they run and a tool_result event for each after they all ran; a
+// call the run already recorded (Turn.Done) is not run and yields neither.
+func (t *turnRun) runTools(ctx context.Context, round int, calls []model.ToolCall) []ToolExchange {
+	a := t.a
 	out := make([]ToolExchange, len(calls))
 	srcs := make([]*tool.Source, len(calls))
 	stored := make([]bool, len(calls))
 	for i, c := range calls {
-		if h.Stored != nil {
-			if ex, ok := h.Stored(c); ok {
-				ex.Round, ex.ID = round, c.ID
-				out[i], stored[i] = ex, true
-				continue
-			}
+		if ex, ok := t.turn.done(c); ok {
+			ex.Round, ex.ID = round, c.ID
+			out[i], stored[i] = ex, true
+			continue
 		}
-		if h.OnCall != nil {
-			h.OnCall(round, c)
-		}
+		t.emit(Event{Type: EventToolCall, Tool: &ToolExchange{Round: round, ID: c.ID, Name: c.Name, Arguments: c.Arguments}})
 	}
 	limit := a.cfg.MaxToolCalls
 	if limit <= 0 {
@@ -193,7 +158,7 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 			continue
 		}
 		wg.Go(func() {
-			res, isErr, src := a.runOne(ctx, h, c)
+			res, isErr, src := a.runOne(ctx, c)
 			out[i] = ToolExchange{Round: round, ID: c.ID, Name: c.Name, Arguments: c.Arguments, Result: res, IsError: isErr}
 			srcs[i] = src
 		})
@@ -203,16 +168,21 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 		if stored[i] {
 			continue
 		}
-		if srcs[i] != nil && h.Register != nil {
-			id := h.Register(srcs[i])
+		e := Event{Type: EventToolResult}
+		if srcs[i] != nil && t.turn.Sources != nil {
+			id := t.turn.Sources.Number(*srcs[i])
 			srcs[i].ID = id
 			out[i].SourceID = id
 			// Inside the run's boundaries, if the result has them (package untrusted).
 			out[i].Result = untrusted.MapInner(out[i].Result, func(s string) string { return withSourceID(s, id) })
 		}
-		if h.OnResult != nil {
-			h.OnResult(out[i], srcs[i])
+		if srcs[i] != nil {
+			src := *srcs[i]
+			e.Source = &src
 		}
+		ex := out[i]
+		e.Tool = &ex
+		t.emit(e)
 	}
 	return out
 }
@@ -220,7 +190,7 @@ func (a *Assistant) runTools(ctx context.Context, h *ToolHooks, round int, calls
 // runOne runs one call with its own timeout; a panic, an unknown tool,
 // malformed arguments and a huge result all become an error text for the
 // model and a log line.
-func (a *Assistant) runOne(ctx context.Context, h *ToolHooks, c model.ToolCall) (result string, isErr bool, src *tool.Source) {
+func (a *Assistant) runOne(ctx context.Context, c model.ToolCall) (result string, isErr bool, src *tool.Source) {
 	log := a.logger()
 	fail := func(msg string, err error) (string, bool, *tool.Source) {
 		log.WarnContext(ctx, "tool call failed", "agent", a.cfg.Name, "tool", c.Name, "call_id", c.ID, "error", err)
@@ -252,10 +222,6 @@ func (a *Assistant) runOne(ctx context.Context, h *ToolHooks, c model.ToolCall) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	end := func(error) {}
-	if h.Span != nil {
-		cctx, end = h.Span(cctx, c)
-	}
 	type outcome struct {
 		res tool.Result
 		err error
@@ -281,7 +247,6 @@ func (a *Assistant) runOne(ctx context.Context, h *ToolHooks, c model.ToolCall) 
 			o.err = fmt.Errorf("tool %s did not answer within %s", c.Name, timeout)
 		}
 	}
-	end(o.err)
 	if o.err != nil {
 		return fail(o.err.Error(), o.err)
 	}

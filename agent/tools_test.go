@@ -97,15 +97,20 @@ func TestAssistant_RunsToolsInParallelAndSendsResultsBack(t *testing.T) {
 	}}}
 	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: []tool.Tool{slow}})
 	var events []string
-	var srcs []tool.Source
-	ctx := agent.WithToolHooks(context.Background(), &agent.ToolHooks{
-		OnCall:   func(round int, c model.ToolCall) { events = append(events, fmt.Sprintf("call %d %s", round, c.ID)) },
-		OnResult: func(ex agent.ToolExchange, _ *tool.Source) { events = append(events, "result "+ex.ID) },
-		Register: func(s *tool.Source) int { srcs = append(srcs, *s); return len(srcs) },
-	})
-	msg, err := a.Reply(ctx, []agent.Message{{Source: agent.SourceUser, Content: "task"}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	var msg agent.Message
+	srcs := &numbering{}
+	for e, err := range a.Run(context.Background(), agent.Turn{History: []agent.Message{{Source: agent.SourceUser, Content: "task"}}, Sources: srcs}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e.Type {
+		case agent.EventToolCall:
+			events = append(events, fmt.Sprintf("call %d %s", e.Tool.Round, e.Tool.ID))
+		case agent.EventToolResult:
+			events = append(events, "result "+e.Tool.ID)
+		case agent.EventMessage:
+			msg = *e.Message
+		}
 	}
 	if peak.Load() != 2 {
 		t.Fatalf("calls ran one at a time (peak %d)", peak.Load())
@@ -142,7 +147,7 @@ func TestAssistant_ToolRoundsAreCapped(t *testing.T) {
 		m.rounds = append(m.rounds, []model.ToolCall{{ID: fmt.Sprint("c", i), Name: "echo", Arguments: `{"text":"x"}`}})
 	}
 	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo}, MaxToolRounds: 3})
-	msg, err := a.Reply(context.Background(), nil, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +157,7 @@ func TestAssistant_ToolRoundsAreCapped(t *testing.T) {
 	// Reflecting: one round of tools, then one call that must answer with text.
 	m = &toolModel{rounds: m.rounds[:2]}
 	a, _ = agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo}, ReflectOnToolUse: true})
-	if _, err := a.Reply(context.Background(), nil, nil); err != nil {
+	if _, err := agent.Reply(context.Background(), a, agent.Turn{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(m.reqs) != 2 || m.reqs[1].ToolChoice != model.ToolChoiceNone {
@@ -188,7 +193,7 @@ func TestAssistant_BadCallsBecomeErrorResultsAndTheReplyGoesOn(t *testing.T) {
 	var logs bytes.Buffer
 	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo, panicky{}, hang, huge},
 		ToolTimeout: 50 * time.Millisecond, MaxToolResult: 100, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	msg, err := a.Reply(context.Background(), nil, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +238,7 @@ func TestAssistant_CallsPastTheLimitOfOneAnswerAreNotRun(t *testing.T) {
 	var logs bytes.Buffer
 	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo}, MaxToolCalls: 3,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	msg, err := a.Reply(context.Background(), nil, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,18 +267,18 @@ func TestAssistant_StoredResultsAreNotRunAgain(t *testing.T) {
 	m := &toolModel{rounds: [][]model.ToolCall{{{ID: "c1", Name: "echo", Arguments: `{"text":"a"}`}, {ID: "c2", Name: "echo", Arguments: `{"text":"b"}`}}}}
 	a, _ := agent.NewAssistant(agent.Config{Name: "A", Client: m, Tools: []tool.Tool{echo}})
 	var results int
-	ctx := agent.WithToolHooks(context.Background(), &agent.ToolHooks{
-		Stored: func(c model.ToolCall) (agent.ToolExchange, bool) {
-			if c.ID == "c1" {
-				return agent.ToolExchange{ID: "c1", Name: "echo", Arguments: c.Arguments, Result: "stored a"}, true
-			}
-			return agent.ToolExchange{}, false
-		},
-		OnResult: func(agent.ToolExchange, *tool.Source) { results++ },
-	})
-	msg, err := a.Reply(ctx, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	var msg agent.Message
+	done := []agent.ToolExchange{{ID: "c1", Name: "echo", Arguments: `{"text":"a"}`, Result: "stored a"}}
+	for e, err := range a.Run(context.Background(), agent.Turn{Done: done}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e.Type {
+		case agent.EventToolResult:
+			results++
+		case agent.EventMessage:
+			msg = *e.Message
+		}
 	}
 	if runs.Load() != 1 || results != 1 || msg.ToolCalls[0].Result != "stored a" || msg.ToolCalls[1].Result != "b" {
 		t.Fatalf("%d runs, %d result events, exchanges %+v", runs.Load(), results, msg.ToolCalls)
@@ -320,7 +325,7 @@ func TestAssistant_AFailedToolRoundCarriesTheEarlierRoundsSpending(t *testing.T)
 	echo := tool.MustFunc("echo", "Echo.", func(_ context.Context, a echoArgs) (tool.Result, error) { return tool.Result{Content: a.Text}, nil })
 	reset := errors.New("provider: connection reset")
 	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Model: "gpt-4o", Client: &failingRound{err: reset}, Tools: []tool.Tool{echo}})
-	_, err := a.Reply(context.Background(), []agent.Message{{Source: agent.SourceUser, Content: "task"}}, nil)
+	_, err := agent.Reply(context.Background(), a, agent.Turn{History: []agent.Message{{Source: agent.SourceUser, Content: "task"}}})
 	if !errors.Is(err, reset) {
 		t.Fatalf("Reply = %v, want the call's error", err)
 	}
@@ -332,7 +337,7 @@ func TestAssistant_AFailedToolRoundCarriesTheEarlierRoundsSpending(t *testing.T)
 	first := &failingRound{err: reset}
 	first.n.Store(1)
 	b, _ := agent.NewAssistant(agent.Config{Name: "B", Client: first, Tools: []tool.Tool{echo}})
-	if _, err := b.Reply(context.Background(), nil, nil); !errors.Is(err, reset) {
+	if _, err := agent.Reply(context.Background(), b, agent.Turn{}); !errors.Is(err, reset) {
 		t.Fatalf("Reply = %v, want the call's error", err)
 	} else if u, _, _ := model.Spent(err); u != (model.Usage{}) {
 		t.Errorf("a first round failing: Spent = %+v, want nothing", u)
@@ -356,7 +361,7 @@ func TestAssistant_DefaultToolRoundCapIsFive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := a.Reply(context.Background(), nil, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,4 +376,17 @@ func TestAssistant_DefaultToolRoundCapIsFive(t *testing.T) {
 	if len(msg.ToolCalls) != 5 {
 		t.Fatalf("%d tool exchanges, want 5", len(msg.ToolCalls))
 	}
+}
+
+// numbering numbers sources in the order they come, as a run does.
+type numbering struct {
+	mu   sync.Mutex
+	srcs []tool.Source
+}
+
+func (n *numbering) Number(src tool.Source) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.srcs = append(n.srcs, src)
+	return len(n.srcs)
 }

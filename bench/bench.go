@@ -29,7 +29,6 @@ import (
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/retry"
 	"github.com/newsroom-dev/newsroom/modelstack"
-	"github.com/newsroom-dev/newsroom/pipeline"
 )
 
 // Deployment is the deployment name every benchmark sends to the emulator.
@@ -82,7 +81,7 @@ type stackConfig struct {
 
 // newStack builds the production stack over a provider to the emulator,
 // through modelstack like run and serve: only the benchmark's knobs differ.
-func newStack(sc stackConfig) (*pipeline.Pipeline, error) {
+func newStack(sc stackConfig) (model.Client, error) {
 	var lim *ratelimit.Limiter
 	if !sc.limiterOff {
 		lim = ratelimit.NewLimiter(sc.quota)
@@ -99,7 +98,7 @@ func newStack(sc stackConfig) (*pipeline.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.Pipeline, nil
+	return st.Root(), nil
 }
 
 // procStatus reads fields in kB (VmRSS, VmHWM) from /proc/PID/status; pid 0

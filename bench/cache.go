@@ -179,7 +179,7 @@ func benchStore(ctx context.Context, cfg CacheConfig, teamName, name string) (*S
 		if err != nil {
 			return nil, 0, err
 		}
-		tm, err := desk.New(desk.Config{Team: teamName, Client: p.Client})
+		tm, err := desk.New(desk.Config{Team: teamName, Client: p})
 		if err != nil {
 			return nil, 0, err
 		}

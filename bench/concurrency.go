@@ -241,7 +241,7 @@ func concurrencyPhase(ctx context.Context, cfg ConcurrencyConfig, teamName, url,
 		go func() {
 			defer wg.Done()
 			defer inFlight.Add(-1)
-			tm, err := desk.New(desk.Config{Team: teamName, Client: p.Client})
+			tm, err := desk.New(desk.Config{Team: teamName, Client: p})
 			if err == nil {
 				_, err = team.Run(ctx, tm, Tasks[i%len(Tasks)], team.WithStreaming(true))
 			}

@@ -176,7 +176,7 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) 
 		tr := &callTrace{}
 		start := time.Now()
 		tr.last = start
-		resp, err := pl.Client.Complete(context.WithValue(ctx, traceKey{}, tr), req)
+		resp, err := pl.Complete(context.WithValue(ctx, traceKey{}, tr), req)
 		if err == nil {
 			tr.mu.Lock()
 			c := failoverCall{start: start.Sub(begin), added: max(tr.last.Sub(start), 0), deployment: resp.Deployment, attempts: tr.attempts}

@@ -86,7 +86,7 @@ func guardCost(ctx context.Context, r *ToolsReport, client model.Client, fetch t
 
 // promptTokens is the prompt tokens of one reply (its model calls).
 func promptTokens(ctx context.Context, a *agent.Assistant, history []agent.Message) (int, error) {
-	m, err := a.Reply(ctx, history, nil)
+	m, err := agent.Reply(ctx, a, agent.Turn{History: history})
 	if err != nil {
 		return 0, err
 	}

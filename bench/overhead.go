@@ -97,7 +97,7 @@ func NewHarness(ctx context.Context, teamName string) (*Harness, error) {
 		em.Close()
 		return nil, err
 	}
-	h := &Harness{em: em, client: p.Client, team: teamName, hc: hc}
+	h := &Harness{em: em, client: p, team: teamName, hc: hc}
 	if _, err := h.FrameworkRun(ctx); err != nil {
 		h.Close()
 		return nil, err

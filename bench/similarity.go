@@ -165,7 +165,7 @@ func Similarity(ctx context.Context, cfg SimilarityConfig) (*SimilarityReport, e
 	if err != nil {
 		return nil, err
 	}
-	pl := count(p.Client) // outermost: it sees every call as the agent made it
+	pl := count(p) // outermost: it sees every call as the agent made it
 	run := func(task string, t *tally) error {
 		cur = t
 		tm, err := desk.New(desk.Config{Team: teamName, Client: pl})

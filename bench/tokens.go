@@ -148,7 +148,7 @@ func runDesk(ctx context.Context, s *desk.Spec, task string, t *TokenTally) (*te
 	if err != nil {
 		return nil, err
 	}
-	tm, err := desk.New(desk.Config{Spec: s, Client: p.Client})
+	tm, err := desk.New(desk.Config{Spec: s, Client: p})
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 
 	timed := &timedTool{Tool: fetcher.FetchURL()}
 	reporter, err := agent.NewAssistant(agent.Config{Name: emulator.Reporter, SystemPrompt: reporterPrompt,
-		Client: p.Client, Model: Deployment, MaxTokens: 1000, Tools: []tool.Tool{timed}})
+		Client: p, Model: Deployment, MaxTokens: 1000, Tools: []tool.Tool{timed}})
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 		Note: "the full model stack without a response cache, against the in-process emulator at zero latency; the page is served on loopback, so the fetch is the guard, HTTP, readability and the token cut, not the network"}
 	r.RoundTripUs = r.ToolUsPerReply - r.PlainUsPerReply
 	r.LoopUs = r.RoundTripUs - r.FetchUs
-	if err := guardCost(ctx, r, p.Client, timed, url, withURL, c.Replies); err != nil {
+	if err := guardCost(ctx, r, p, timed, url, withURL, c.Replies); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -142,7 +142,7 @@ func Tools(ctx context.Context, c ToolsConfig) (*ToolsReport, error) {
 func timeWith(ctx context.Context, a *agent.Assistant, history []agent.Message, wantTools, n int) (time.Duration, error) {
 	start := time.Now()
 	for range n {
-		m, err := a.Reply(ctx, history, nil)
+		m, err := agent.Reply(ctx, a, agent.Turn{History: history})
 		if err != nil {
 			return 0, err
 		}

@@ -22,8 +22,8 @@ func attr(kvs []attribute.KeyValue, key string) string {
 	return ""
 }
 
-// A desk run wired as `newsroom run` wires it (team.WithToolContext with
-// the run observer's ToolContext) records an execute_tool span for each
+// A desk run wired as `newsroom run` wires it (team.WithObserver with
+// the run observer) records an execute_tool span for each
 // tool call, under the span of the reporter's turn, with the GenAI
 // attributes of the call; a failed call's span says it failed.
 func TestDesk_EachToolCallIsAnExecuteToolSpanUnderTheAgentsTurn(t *testing.T) {
@@ -40,7 +40,7 @@ func TestDesk_EachToolCallIsAnExecuteToolSpanUnderTheAgentsTurn(t *testing.T) {
 	obs := telemetry.NewRunObserver(p, telemetry.RunInfo{RunID: "run-tools", Team: desk.RoundRobin})
 	ctx := obs.Start(context.Background())
 	_, events := runDesk(t, desk.Config{Tools: withPages(t, docs)}, task,
-		team.WithTurnContext(obs.TurnContext), team.WithToolContext(obs.ToolContext))
+		team.WithObserver(obs))
 	for _, e := range events {
 		obs.Observe(ctx, e)
 	}

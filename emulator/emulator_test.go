@@ -192,7 +192,7 @@ func TestServer_nonStreaming(t *testing.T) {
 				t.Fatalf("choices = %+v", c.Choices)
 			}
 			content := c.Choices[0].Message.Content
-			wantPrompt := tk.CountMessages([]model.Message{
+			wantPrompt := model.PromptTokens(tk.Count, []model.Message{
 				{Role: "system", Content: msgs[0].Content},
 				{Role: "user", Name: "user", Content: msgs[1].Content},
 			})
@@ -368,7 +368,7 @@ func TestServer_quota(t *testing.T) {
 		const tpm = 1000
 		r := mustStart(t, Config{Quota: Quota{TokensPerMinute: tpm}, Now: clock.Now}, Options{})
 		tk := tokenizer.MustForModel(DefaultModelName)
-		prompt := tk.CountMessages([]model.Message{{Role: "system", Content: simpleMsgs()[0].Content}, {Role: "user", Content: simpleMsgs()[1].Content}})
+		prompt := model.PromptTokens(tk.Count, []model.Message{{Role: "system", Content: simpleMsgs()[0].Content}, {Role: "user", Content: simpleMsgs()[1].Content}})
 
 		resp, data := do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_tokens": 500})})
 		if resp.StatusCode != 200 {
@@ -445,7 +445,7 @@ func TestServer_faults(t *testing.T) {
 		}},
 		{"context length from the window", "", big, false, 400, func(t *testing.T, _ *http.Response, data []byte) {
 			e := decode[wireError](t, data)
-			prompt := tokenizer.MustForModel(DefaultModelName).CountMessages([]model.Message{{Role: "user", Content: big[0].Content}})
+			prompt := model.PromptTokens(tokenizer.MustForModel(DefaultModelName).Count, []model.Message{{Role: "user", Content: big[0].Content}})
 			want := fmt.Sprintf("This model's maximum context length is 50 tokens. However, your messages resulted in %d tokens.", prompt)
 			if errCode(t, data) != "context_length_exceeded" || !strings.HasPrefix(e.Error.Message, want) {
 				t.Errorf("body %s, want message starting %q", data, want)

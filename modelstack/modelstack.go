@@ -2,8 +2,19 @@
 // in one place, for every entry point (newsroom run, newsroom serve,
 // newsroom bench): the provider client (or the offline emulator), the quota
 // limiter fed by the provider's rate-limit headers, retry, cost, budget,
-// the response cache and the telemetry middleware, composed by package
-// pipeline in its fixed order.
+// the response cache and the telemetry middleware, composed in the order
+// that makes each of them right:
+//
+//	telemetry → cache → similarity cache → budget → cost → retry → quota limiter → provider
+//
+// Telemetry sees every call as the agent made it, cache hits included, with
+// its final cost. A cache hit costs nothing, so it never reaches the budget
+// (a run close to its budget is not stopped by a call the cache answers), the
+// retry, the limiter or the network. The budget checks a call's worst case
+// before anything is spent and counts the priced result; the cost middleware
+// prices what the service answered. Every retry attempt passes the limiter,
+// so retries spend quota like any call, and the provider makes no retries of
+// its own: one retry policy for the process.
 //
 // Callers ask the Stack for clients rather than wiring middleware: Client
 // returns the client of a deployment, RunClient the client of one run with
@@ -16,6 +27,7 @@
 package modelstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +66,6 @@ import (
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/ratelimit/redisquota"
 	"github.com/newsroom-dev/newsroom/model/retry"
-	"github.com/newsroom-dev/newsroom/pipeline"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
 
@@ -134,8 +145,6 @@ type Info struct {
 // Stack is a process's model stack. It is safe for concurrent use.
 type Stack struct {
 	Info Info
-	// Pipeline is the composed client and its parts.
-	Pipeline *pipeline.Pipeline
 	// Limiter is the quota limiter (nil when off); with a pool, the pool's
 	// (one bucket per member).
 	Limiter *ratelimit.Limiter
@@ -149,6 +158,7 @@ type Stack struct {
 	// Limits are what every call must fit in, for preflight.CheckTask.
 	Limits preflight.Limits
 
+	root       *composed
 	cfg        *config.Config
 	rdb        *redis.Client
 	credential azcore.TokenCredential
@@ -166,87 +176,126 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("%w: no configuration", ErrConfig)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := &builder{opts: opts, cfg: cfg, log: opts.Logger, hc: opts.HTTPClient, s: &Stack{cfg: cfg, last: &outcome{}}}
+	if b.log == nil {
+		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Stack{cfg: cfg, last: &outcome{}}
+	if b.hc == nil {
+		b.hc = httpx.NewClient(httpx.Options{})
+	}
 	defer func() {
 		if err != nil {
-			s.Close()
+			b.s.Close()
 		}
 	}()
+	b.limiter()
+	bottom, err := b.target()
+	if err != nil {
+		return nil, err
+	}
+	l := layers{Provider: bottom, Deployment: b.deployment, ModelName: b.modelName, Namespace: b.namespace(),
+		Limiter: b.s.Limiter, LimiterOff: b.opts.LimiterOff || b.s.Pool != nil, RetryOff: opts.RetryOff,
+		OnUnknownModel: func(name string) {
+			b.log.Warn("no price for this model: its calls are counted as $0; add it with --prices-file", "model", name)
+		}}
+	if l.Prices, err = b.prices(); err != nil {
+		return nil, err
+	}
+	if l.Cache, l.Similar, err = b.caches(ctx, l.Namespace, l.Prices); err != nil {
+		return nil, err
+	}
+	if l.Daily, err = b.daily(); err != nil {
+		return nil, err
+	}
+	if l.SharedQuota, err = b.s.sharedQuota(cfg); err != nil {
+		return nil, err
+	}
+	l.Retry = opts.Retry
+	if l.Retry.OnRetry == nil && opts.Telemetry != nil {
+		l.Retry.OnRetry = opts.Telemetry.OnRetry
+	}
+	l.Telemetry = b.telemetry()
+	b.s.root = compose(l)
+	return b.s, nil
+}
 
-	if !opts.LimiterOff {
-		s.Limiter = opts.Limiter
-		if s.Limiter == nil {
-			s.Limiter = ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: cfg.RPM, TokensPerMinute: cfg.TPM})
-		}
+// builder builds one Stack, one part per method, in the order Build calls
+// them: the limiter, the target (provider, emulator or pool), prices,
+// caches, the daily budget, telemetry.
+type builder struct {
+	s    *Stack
+	opts Options
+	cfg  *config.Config
+	log  *slog.Logger
+	hc   *http.Client
+	// pc is the provider's configuration (zero for a pool); deployment is
+	// where requests without a Model go, modelName the model behind it.
+	pc                    provider.Config
+	deployment, modelName string
+}
+
+// limiter sets the stack's quota limiter: the given one, or one sized by
+// the configuration's RPM and TPM, unless it is off.
+func (b *builder) limiter() {
+	if b.opts.LimiterOff {
+		return
 	}
-	observe := func(deployment string, requests, tokens int) {
-		if s.Limiter != nil {
-			s.Limiter.Observe(deployment, requests, tokens)
-		}
+	b.s.Limiter = b.opts.Limiter
+	if b.s.Limiter == nil {
+		b.s.Limiter = ratelimit.NewLimiter(ratelimit.LimiterConfig{RequestsPerMinute: b.cfg.RPM, TokensPerMinute: b.cfg.TPM})
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = httpx.NewClient(httpx.Options{})
+}
+
+// observe feeds the service's rate-limit headers to the limiter.
+func (b *builder) observe(deployment string, requests, tokens int) {
+	if b.s.Limiter != nil {
+		b.s.Limiter.Observe(deployment, requests, tokens)
 	}
-	pc := cfg.ProviderConfig()
-	pc.HTTPClient, pc.OnRateLimitHeaders = hc, observe
-	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
+}
+
+// target returns the bottom of the stack: a pool of deployments, the
+// offline emulator, or the configured provider, wrapped so /readyz learns
+// the latest call's outcome, under the caller's Bottom.
+func (b *builder) target() (model.Client, error) {
+	s, cfg := b.s, b.cfg
+	b.pc = cfg.ProviderConfig()
+	b.pc.HTTPClient, b.pc.OnRateLimitHeaders = b.hc, b.observe
+	b.deployment, b.modelName = cfg.Model.Deployment, cfg.Model.Model
 	var bottom model.Client
 	switch kind := cfg.Model.Kind; {
-	case cfg.DeploymentsFile != "" || opts.Pool.Deployments != nil:
-		// A pool's members limit themselves, each in its own bucket.
-		s.Pool, err = buildPool(cfg, opts.Pool, hc, log, opts.Telemetry)
+	case cfg.DeploymentsFile != "" || b.opts.Pool.Deployments != nil:
+		p, err := b.pool()
 		if err != nil {
 			return nil, err
 		}
-		s.Limiter, opts.LimiterOff = s.Pool.Limiter, true
-		bottom = s.Pool
-		// Requests without a Model (and desk agents that name none) go to
-		// the default pool; agents may name another pool or a member.
-		deployment, modelName = s.Pool.Default(), s.Pool.ModelName
-		pc = provider.Config{}
-		s.Info = poolInfo(s.Pool)
+		bottom = p
 	case kind == config.KindEmulator:
-		ec := opts.Emulator
-		if ec.ContextWindow == 0 {
-			ec.ContextWindow = cfg.ContextWindow
+		if err := b.emulator(); err != nil {
+			return nil, err
 		}
-		s.Emulator, err = emulator.Start(ec, emulator.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("modelstack: starting the offline emulator: %w", err)
-		}
-		s.closers = append(s.closers, func() { s.Emulator.Close() })
-		deployment, modelName = "gpt-4o", emulator.DefaultModelName
-		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment,
-			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe}
-		s.Info = Info{Model: "offline emulator (" + modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
 	case kind == config.KindAzure:
 		if !cfg.Model.APIKey.IsSet() {
 			cred, err := provider.DefaultCredential(nil)
 			if err != nil {
 				return nil, fmt.Errorf("%w: no API key and no Entra ID credential: %w", ErrConfig, err)
 			}
-			pc.Credential, s.credential = cred, cred
+			b.pc.Credential, s.credential = cred, cred
 		}
-		s.Info = Info{Model: deployment + " (Azure OpenAI deployment)", Kind: config.KindAzure}
-		if modelName == "" {
-			modelName = deployment // the price table matches the deployment name when it names a model
+		s.Info = Info{Model: b.deployment + " (Azure OpenAI deployment)", Kind: config.KindAzure}
+		if b.modelName == "" {
+			b.modelName = b.deployment // the price table matches the deployment name when it names a model
 		}
 	default:
-		deployment = modelName
-		s.Info = Info{Model: modelName, Kind: config.KindOpenAI}
+		b.deployment = b.modelName
+		s.Info = Info{Model: b.modelName, Kind: config.KindOpenAI}
 	}
-	s.Info.Deployment, s.Info.ModelName, s.Info.Deployments = deployment, modelName, []string{deployment}
+	s.Info.Deployment, s.Info.ModelName, s.Info.Deployments = b.deployment, b.modelName, []string{b.deployment}
 	if s.Pool != nil {
 		s.Info.Deployments = s.Pool.Targets()
 	}
-	s.Limits = preflight.Limits{Model: modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
+	s.Limits = preflight.Limits{Model: b.modelName, ContextWindow: cfg.ContextWindow, TokensPerMinute: cfg.TPM}
 	if bottom == nil {
-		prov, err := provider.New(pc)
+		prov, err := provider.New(b.pc)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -254,100 +303,147 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	// The outcome of the latest call tells /readyz whether an API key works.
 	bottom = &recordOutcome{next: bottom, last: s.last}
-	if opts.Bottom != nil {
-		bottom = opts.Bottom(bottom)
+	if b.opts.Bottom != nil {
+		bottom = b.opts.Bottom(bottom)
 	}
+	return bottom, nil
+}
 
-	prices := cost.Default()
-	if cfg.PricesFile != "" {
-		if prices, err = cost.LoadPrices(cfg.PricesFile); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
-	}
-	cc := cache.Config{}
-	if opts.Cache != nil {
-		cc = *opts.Cache
-	} else if !opts.NoCache {
-		st, err := s.openCache(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		cc = cache.Config{Store: st, OnError: func(op string, err error) { log.Warn("cache "+op+" failed", "error", err) }}
-	}
-	if cfg.DailyBudgetUSD > 0 {
-		shared, err := s.sharedSpend(cfg)
-		if err != nil {
-			return nil, err
-		}
-		if shared == nil {
-			shared = opts.Spend
-		}
-		s.Daily = budget.NewDaily(budget.DailyConfig{BudgetUSD: cfg.DailyBudgetUSD, Shared: shared, OnAlert: func(a budget.Alert) {
-			log.Warn("daily budget", "alert", a.Kind, "spent_usd", a.SpentUSD, "budget_usd", a.BudgetUSD, "day", a.Day)
-			if opts.Alerts != nil {
-				opts.Alerts.ObserveCost(a.SpentUSD, a.BudgetUSD)
-			}
-		}})
-	}
-	endpoint := firstNonEmpty(pc.Endpoint, pc.BaseURL)
-	namespace := endpoint + "|" + deployment
-	if s.Info.Emulated {
-		namespace = "emulator|" + deployment // its port changes with every process
-	}
-	if s.Pool != nil {
-		namespace = "pool|" + strings.Join(s.Pool.Names(), ",")
-	}
-	var similarMW model.Middleware
-	if cc.Store != nil {
-		if similarMW, err = s.similarCache(ctx, cfg, opts.Similar, cc.Store, embeddingsConfig(pc, s.Pool, hc), namespace, prices, log, opts.Telemetry); err != nil {
-			return nil, err
-		}
-	}
-	rc := opts.Retry
-	if rc.OnRetry == nil && opts.Telemetry != nil {
-		rc.OnRetry = opts.Telemetry.OnRetry
-	}
-	shared, err := s.sharedQuota(cfg)
+// pool builds the deployments pool. A pool's members limit themselves,
+// each in its own bucket; requests without a Model (and desk agents that
+// name none) go to the default pool, and agents may name another pool or a
+// member.
+func (b *builder) pool() (*pool.Built, error) {
+	s := b.s
+	p, err := buildPool(b.cfg, b.opts.Pool, b.hc, b.log, b.opts.Telemetry)
 	if err != nil {
 		return nil, err
 	}
-	pcfg := pipeline.Config{
-		SharedQuota: shared,
-		Provider:    bottom, Deployment: deployment, ModelName: modelName, Namespace: namespace,
-		Limiter: s.Limiter, LimiterOff: opts.LimiterOff || s.Pool != nil,
-		Retry: rc, RetryOff: opts.RetryOff,
-		Cache:   cc,
-		Similar: similarMW,
-		Prices:  prices,
-		OnUnknownModel: func(name string) {
-			log.Warn("no price for this model: its calls are counted as $0; add it with --prices-file", "model", name)
-		},
-		Daily: s.Daily,
+	s.Pool = p
+	s.Limiter, b.opts.LimiterOff = p.Limiter, true
+	b.deployment, b.modelName = p.Default(), p.ModelName
+	b.pc = provider.Config{}
+	s.Info = poolInfo(p)
+	return p, nil
+}
+
+// emulator starts the offline emulator and points the provider at it.
+func (b *builder) emulator() error {
+	s := b.s
+	ec := b.opts.Emulator
+	if ec.ContextWindow == 0 {
+		ec.ContextWindow = b.cfg.ContextWindow
 	}
-	if opts.Telemetry != nil {
-		host, port := hostPort(endpoint)
-		pcfg.Telemetry = telemetry.Middleware(opts.Telemetry, telemetry.MiddlewareOptions{ProviderName: providerName(cfg.Model.Kind),
-			DefaultModel: modelName, ServerAddress: host, ServerPort: port,
-			OnCall: func(latency time.Duration, err error) {
-				if opts.Alerts == nil {
-					return
-				}
-				opts.Alerts.ObserveModelCall(latency, err)
-				if s.Limiter != nil {
-					opts.Alerts.ObserveQuota(s.Limiter.Stats(deployment).UsedFraction)
-				}
-				if s.Daily != nil {
-					opts.Alerts.ObserveCost(s.Daily.Spent(), s.Daily.Budget())
-				}
-			}})
-		if s.Limiter != nil {
-			if stop, err := opts.Telemetry.ObserveQuota(func() float64 { return s.Limiter.Stats(deployment).UsedFraction }); err == nil {
-				s.closers = append(s.closers, func() { _ = stop() })
+	em, err := emulator.Start(ec, emulator.Options{})
+	if err != nil {
+		return fmt.Errorf("modelstack: starting the offline emulator: %w", err)
+	}
+	s.Emulator = em
+	s.closers = append(s.closers, func() { em.Close() })
+	b.deployment, b.modelName = "gpt-4o", emulator.DefaultModelName
+	b.pc = provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: b.deployment,
+		APIKey: "offline-emulator", HTTPClient: b.hc, OnRateLimitHeaders: b.observe}
+	s.Info = Info{Model: "offline emulator (" + b.modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
+	return nil
+}
+
+// prices is the price table: the configuration's prices file, or the default.
+func (b *builder) prices() (*cost.Table, error) {
+	if b.cfg.PricesFile == "" {
+		return cost.Default(), nil
+	}
+	prices, err := cost.LoadPrices(b.cfg.PricesFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return prices, nil
+}
+
+// namespace separates the cache entries of different endpoints and
+// deployments sharing a store.
+func (b *builder) namespace() string {
+	switch {
+	case b.s.Pool != nil:
+		return "pool|" + strings.Join(b.s.Pool.Names(), ",")
+	case b.s.Info.Emulated:
+		return "emulator|" + b.deployment // its port changes with every process
+	}
+	return cmp.Or(b.pc.Endpoint, b.pc.BaseURL) + "|" + b.deployment
+}
+
+// caches returns the response cache (the caller's, the configured one, or
+// none) and the similarity cache asked after an exact miss (nil for none).
+func (b *builder) caches(ctx context.Context, namespace string, prices *cost.Table) (cache.Config, model.Middleware, error) {
+	cc := cache.Config{}
+	if b.opts.Cache != nil {
+		cc = *b.opts.Cache
+	} else if !b.opts.NoCache {
+		st, err := b.s.openCache(ctx, b.cfg)
+		if err != nil {
+			return cc, nil, err
+		}
+		cc = cache.Config{Store: st, OnError: func(op string, err error) { b.log.Warn("cache "+op+" failed", "error", err) }}
+	}
+	if cc.Store == nil {
+		return cc, nil, nil
+	}
+	similarMW, err := b.s.similarCache(ctx, b.cfg, b.opts.Similar, cc.Store, embeddingsConfig(b.pc, b.s.Pool, b.hc), namespace, prices, b.log, b.opts.Telemetry)
+	return cc, similarMW, err
+}
+
+// daily is the process's daily budget, shared with the service's other
+// instances through Redis or the caller's spend store; nil when none is
+// configured.
+func (b *builder) daily() (*budget.Daily, error) {
+	if b.cfg.DailyBudgetUSD <= 0 {
+		return nil, nil
+	}
+	shared, err := b.s.sharedSpend(b.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if shared == nil {
+		shared = b.opts.Spend
+	}
+	alerts := b.opts.Alerts
+	b.s.Daily = budget.NewDaily(budget.DailyConfig{BudgetUSD: b.cfg.DailyBudgetUSD, Shared: shared, OnAlert: func(a budget.Alert) {
+		b.log.Warn("daily budget", "alert", a.Kind, "spent_usd", a.SpentUSD, "budget_usd", a.BudgetUSD, "day", a.Day)
+		if alerts != nil {
+			alerts.ObserveCost(a.SpentUSD, a.BudgetUSD)
+		}
+	}})
+	return b.s.Daily, nil
+}
+
+// telemetry is the outermost middleware (spans, metrics, alerts of every
+// call) and the quota gauge; nil without telemetry.
+func (b *builder) telemetry() model.Middleware {
+	tel, al, s := b.opts.Telemetry, b.opts.Alerts, b.s
+	if tel == nil {
+		return nil
+	}
+	deployment := b.deployment
+	host, port := hostPort(cmp.Or(b.pc.Endpoint, b.pc.BaseURL))
+	mw := telemetry.Middleware(tel, telemetry.MiddlewareOptions{ProviderName: providerName(b.cfg.Model.Kind),
+		DefaultModel: b.modelName, ServerAddress: host, ServerPort: port,
+		OnCall: func(latency time.Duration, err error) {
+			if al == nil {
+				return
 			}
+			al.ObserveModelCall(latency, err)
+			if s.Limiter != nil {
+				al.ObserveQuota(s.Limiter.Stats(deployment).UsedFraction)
+			}
+			if s.Daily != nil {
+				al.ObserveCost(s.Daily.Spent(), s.Daily.Budget())
+			}
+		}})
+	if s.Limiter != nil {
+		if stop, err := tel.ObserveQuota(func() float64 { return s.Limiter.Stats(deployment).UsedFraction }); err == nil {
+			s.closers = append(s.closers, func() { _ = stop() })
 		}
 	}
-	s.Pipeline = pipeline.New(pcfg)
-	return s, nil
+	return mw
 }
 
 // Close releases what Build opened (cache files, the emulator, gauges).
@@ -366,10 +462,14 @@ func (s *Stack) Close() {
 // the pool routes by each request's Model (see model/pool).
 func (s *Stack) Client(deployment string) (model.Client, error) {
 	if deployment == "" || deployment == s.Info.Deployment {
-		return s.Pipeline.Client, nil
+		return s.root.Client, nil
 	}
 	return nil, fmt.Errorf("%w %q (this stack has %q)", ErrUnknownDeployment, deployment, s.Info.Deployment)
 }
+
+// Root returns the whole stack's client, shared by every run (over the pool
+// when there is one).
+func (s *Stack) Root() model.Client { return s.root.Client }
 
 // RunClient returns the client for one run: the shared pipeline, with the
 // run's budget (budgetUSD, else the configured per-run budget; maxTokens 0
@@ -384,7 +484,7 @@ func (s *Stack) ResumedRunClient(budgetUSD float64, maxTokens int, spent model.U
 	if budgetUSD <= 0 {
 		budgetUSD = s.cfg.BudgetUSD
 	}
-	return budget.ForRun(s.Pipeline.Client, budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens}, spent)
+	return budget.ForRun(s.root.Client, budget.Run{MaxUSD: budgetUSD, MaxTokens: maxTokens}, spent)
 }
 
 // entraCredential is where Entra ID sign-in tokens for PostgreSQL and Redis
@@ -531,13 +631,4 @@ func hostPort(raw string) (string, int) {
 	}
 	p, _ := strconv.Atoi(u.Port())
 	return u.Hostname(), p
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -78,7 +78,7 @@ func TestBuild_LimiterLearnsTheServiceHeaders(t *testing.T) {
 	cfg.RPM, cfg.TPM = 100_000, 100_000_000
 	s := mustBuild(t, modelstack.Options{Config: cfg})
 	before := s.Limiter.Stats("gpt-4o").RequestsAvailable
-	if _, err := s.Pipeline.Client.Complete(context.Background(), request()); err != nil {
+	if _, err := s.Root().Complete(context.Background(), request()); err != nil {
 		t.Fatal(err)
 	}
 	after := s.Limiter.Stats("gpt-4o").RequestsAvailable
@@ -94,14 +94,14 @@ func TestStack_ReadyFollowsTheLatestCall(t *testing.T) {
 	if err := wrong.Ready(context.Background()); err != nil {
 		t.Fatalf("Ready before any call = %v", err)
 	}
-	if _, err := wrong.Pipeline.Client.Complete(context.Background(), request()); err == nil {
+	if _, err := wrong.Root().Complete(context.Background(), request()); err == nil {
 		t.Fatal("a call with a wrong key succeeded")
 	}
 	if err := wrong.Ready(context.Background()); !errors.Is(err, modelstack.ErrCredential) {
 		t.Errorf("Ready after a refused call = %v, want ErrCredential", err)
 	}
 	right := mustBuild(t, modelstack.Options{Config: azure(em, "right")})
-	if _, err := right.Pipeline.Client.Complete(context.Background(), request()); err != nil {
+	if _, err := right.Root().Complete(context.Background(), request()); err != nil {
 		t.Fatal(err)
 	}
 	if err := right.Ready(context.Background()); err != nil {

@@ -39,7 +39,7 @@ func TestBuild_PoolFailoverMetrics(t *testing.T) {
 	cfg := &config.Config{RPM: 600, TPM: 600_000, Model: config.Model{Kind: config.KindAzure}, DeploymentsFile: path}
 	s := mustBuild(t, modelstack.Options{Config: cfg, Telemetry: tel, RetryOff: true})
 	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
-	resp, err := s.Pipeline.Client.Complete(context.Background(), request())
+	resp, err := s.Root().Complete(context.Background(), request())
 	if err != nil || resp.Deployment != "secondary" {
 		t.Fatalf("answered by %v, %v; want the secondary", resp, err)
 	}
@@ -75,7 +75,7 @@ func TestBuild_PoolOptions(t *testing.T) {
 		t.Fatalf("stack pool = %v, want the pool of primary and secondary", s.Pool)
 	}
 	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
-	resp, err := s.Pipeline.Client.Complete(context.Background(), request())
+	resp, err := s.Root().Complete(context.Background(), request())
 	if err != nil || resp.Deployment != "secondary" {
 		t.Fatalf("answered by %v, %v; want the secondary", resp, err)
 	}

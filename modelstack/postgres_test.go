@@ -8,10 +8,10 @@ import (
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest/similartest"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/budget"
-	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 	"github.com/newsroom-dev/newsroom/modelstack"
 )
 

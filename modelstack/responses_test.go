@@ -60,7 +60,7 @@ func TestBuild_PoolOnTheResponsesAPI(t *testing.T) {
 	s := mustBuild(t, modelstack.Options{Config: cfg, HTTPClient: hc, Telemetry: tel})
 	ctx := context.Background()
 
-	resp, err := s.Pipeline.Client.Complete(ctx, request())
+	resp, err := s.Root().Complete(ctx, request())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +81,14 @@ func TestBuild_PoolOnTheResponsesAPI(t *testing.T) {
 		t.Errorf("statuses %v, want the 429 then its retry", statuses)
 	}
 
-	again, err := s.Pipeline.Client.Complete(ctx, request())
+	again, err := s.Root().Complete(ctx, request())
 	if err != nil || !again.Cached || again.Content != resp.Content || again.Usage.SavedTokens != resp.Usage.TotalTokens() {
 		t.Errorf("repeat = %+v, %v; want the cached answer", again, err)
 	}
 
 	primary.Force(emulator.ForcedFault{Fault: emulator.Fault503})
 	other := &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "Write one line about herons."}}}
-	resp, err = s.Pipeline.Client.Complete(ctx, other)
+	resp, err = s.Root().Complete(ctx, other)
 	if err != nil || resp.Deployment != "secondary" || resp.Usage.ReasoningTokens == 0 {
 		t.Fatalf("answered by %+v, %v; want the secondary", resp, err)
 	}

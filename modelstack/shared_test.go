@@ -50,7 +50,7 @@ func TestBuild_InstancesShareTheQuotaThroughRedis(t *testing.T) {
 	instance := func() model.Client {
 		cfg := &config.Config{RPM: rpm, TPM: 10_000_000, RedisURL: config.Secret(redisURL),
 			Model: config.Model{Kind: config.KindAzure, Endpoint: em.URL, Deployment: deployment, Model: "gpt-4o", APIKey: "right"}}
-		return mustBuild(t, modelstack.Options{Config: cfg, Bottom: meter, RetryOff: true}).Pipeline.Client
+		return mustBuild(t, modelstack.Options{Config: cfg, Bottom: meter, RetryOff: true}).Root()
 	}
 	a, c := instance(), instance()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

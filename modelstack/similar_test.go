@@ -15,10 +15,10 @@ import (
 
 	"github.com/newsroom-dev/newsroom/config"
 	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/emutest/similartest"
 	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
-	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 	"github.com/newsroom-dev/newsroom/modelstack"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
@@ -52,7 +52,7 @@ func TestBuild_SimilarCacheMetrics(t *testing.T) {
 	s := mustBuild(t, modelstack.Options{Config: similarConfig(em.URL), Telemetry: tel, RetryOff: true})
 	var embedded int
 	for _, task := range []string{similartest.Task, similartest.Paraphrase, similartest.Changed} {
-		resp, err := s.Pipeline.Client.Complete(context.Background(), reporterRequest(task))
+		resp, err := s.Root().Complete(context.Background(), reporterRequest(task))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestBuild_FailingEmbeddingsNeverFailTheCall(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	s := mustBuild(t, modelstack.Options{Config: similarConfig(front.URL), Logger: log, RetryOff: true})
 	for i, task := range []string{similartest.Task, similartest.Paraphrase, similartest.Changed} {
-		resp, err := s.Pipeline.Client.Complete(context.Background(), reporterRequest(task))
+		resp, err := s.Root().Complete(context.Background(), reporterRequest(task))
 		if err != nil || resp.Content == "" || resp.Cached {
 			t.Fatalf("call %d with the embeddings down: %v, cached %v; want a live answer", i, err, resp != nil && resp.Cached)
 		}

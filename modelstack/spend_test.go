@@ -33,7 +33,7 @@ func TestBuild_DailyBudgetSharedThroughPostgreSQL(t *testing.T) {
 	a, spend := stack()
 	b, _ := stack()
 	day := time.Now().UTC().Format(time.DateOnly)
-	resp, err := a.Pipeline.Client.Complete(context.Background(), &model.Request{
+	resp, err := a.Root().Complete(context.Background(), &model.Request{
 		Messages: []model.Message{{Role: model.RoleUser, Content: "Harbour reopens after storm repairs."}}})
 	if err != nil {
 		t.Fatalf("Complete: %v", err)

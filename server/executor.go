@@ -264,6 +264,7 @@ func (e *executor) stream(tm team.Team) stop {
 			wrap = w
 		}
 	}
+	var grounding *team.Event
 	for ev, err := range wrap(tm.Stream(ctx, e.run.Task, opts...)) {
 		if err != nil {
 			break // the run_finished event carrying it came first
@@ -271,21 +272,26 @@ func (e *executor) stream(tm team.Team) stop {
 		if e.lost.Load() {
 			return e.fenced()
 		}
+		if ev.Type == team.EventGrounding {
+			grounding = &ev // stored with the event after it (see keepGrounding)
+			continue
+		}
+		if st, ok := e.keepGrounding(grounding, ev); !ok {
+			return st
+		}
+		grounding = nil
 		switch ev.Type {
 		case team.EventDelta:
 			e.s.publish(e.id, item{Event: ev})
 		case team.EventRunFinished:
 			if e.cancelled.Load() {
 				ev.StopReason, ev.Error = cancelReason, ""
-			} else if e.s.draining.Load() && (ev.StopReason == drainReason || e.ctx.Err() != nil) {
+			} else if e.handsBack(ev) {
 				e.s.log.Info("run interrupted by shutdown; it resumes at the next start", "run", e.id, "messages", len(e.cp.Messages))
 				return stopHandedBack
 			}
 			if (ev.StopReason == team.StopAwaitingApproval || ev.StopReason == team.StopAwaitingToolApproval) && !e.cancelled.Load() {
 				return e.pause(ev.StopReason)
-			}
-			if st, ok := e.groundFinal(); !ok {
-				return st
 			}
 			return e.finish(ev)
 		case team.EventApprovalRequested:

@@ -1,32 +1,22 @@
 package server
 
-import (
-	"github.com/newsroom-dev/newsroom/agent"
-	"github.com/newsroom-dev/newsroom/team"
-)
+import "github.com/newsroom-dev/newsroom/team"
 
-// FinalGrounder is implemented by Teams whose desks check a run's final
-// article when the run ended before a check ran (a cap, a failure): the
-// service then stores that check with the run, as `newsroom run` reports
-// it, so every finished run with grounding on shows one.
-type FinalGrounder interface {
-	// FinalGrounding is the check of the run's final article (desk.Spec's
-	// FinalGrounding), nil when the desk turns grounding off.
-	FinalGrounding(name, task string, msgs []agent.Message) *team.Grounding
+// keepGrounding checkpoints a grounding check the run's stream yielded
+// (held, nil for none) once the event after it, next, is known: a run that
+// ends without a check having run yields the check of its final article
+// just before run_finished, and a run handed back at shutdown must not keep
+// it, or the run, resumed, would end without checking its final article.
+func (e *executor) keepGrounding(held *team.Event, next team.Event) (stop, bool) {
+	if held == nil || (next.Type == team.EventRunFinished && e.handsBack(next)) {
+		return 0, true
+	}
+	return e.checkpoint(*held)
 }
 
-// groundFinal checkpoints the grounding check of the run's final article
-// when no check ran and the run has grounding on: an EventGrounding event,
-// stored and published before the run_finished event.
-func (e *executor) groundFinal() (stop, bool) {
-	g, ok := e.s.cfg.Teams.(FinalGrounder)
-	if !ok || e.run.Options.NoGrounding || e.cp.Grounding != nil {
-		return 0, true
-	}
-	check := g.FinalGrounding(e.run.Team, e.run.Task, e.cp.Messages)
-	if check == nil {
-		return 0, true
-	}
-	return e.checkpoint(team.Event{Type: team.EventGrounding, Time: e.s.now(), Grounding: check,
-		Index: len(e.cp.Messages), Total: e.cp.Usage})
+// handsBack reports whether a run_finished event ends the run's execution
+// here without finishing the run: a shutdown interrupted it, and it resumes
+// at the next start.
+func (e *executor) handsBack(ev team.Event) bool {
+	return !e.cancelled.Load() && e.s.draining.Load() && (ev.StopReason == drainReason || e.ctx.Err() != nil)
 }

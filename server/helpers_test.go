@@ -285,16 +285,6 @@ func (d *deskTeams) Team(name string, o TeamOptions) (team.Team, error) {
 		Tools: d.tools, ExtraTools: d.extra, NoTools: o.NoTools, NoGrounding: o.NoGrounding})
 }
 
-var _ FinalGrounder = (*deskTeams)(nil)
-
-func (d *deskTeams) FinalGrounding(name, task string, msgs []agent.Message) *team.Grounding {
-	dk, ok := desk.NewRegistry().Get(name)
-	if !ok {
-		return nil
-	}
-	return dk.Spec.FinalGrounding(task, msgs)
-}
-
 func (d *deskTeams) MaxMessages(name string) int {
 	if name == desk.Selector {
 		return desk.DefaultSelectorMaxMessages

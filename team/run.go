@@ -56,13 +56,11 @@ type runOptions struct {
 	runID     string
 	now       func() time.Time
 	extra     termination.Condition
-	turnCtx   func(context.Context, string) (context.Context, func())
-	selectCtx func(context.Context) (context.Context, func())
+	observer  Observer
 	approval  bool
 	decision  *Decision
 	grounding GroundingFunc
 	sources   []*tool.Source
-	toolCtx   func(context.Context, model.ToolCall) (context.Context, func(error))
 	spotlight func(origin, text string) string // see WithSpotlight
 }
 
@@ -79,16 +77,21 @@ func WithApproval(required bool) RunOption { return func(o *runOptions) { o.appr
 // on from where it stopped.
 func WithDecision(d Decision) RunOption { return func(o *runOptions) { o.decision = &d } }
 
-// WithTurnContext lets an observer derive the context each agent's Reply
-// runs with (to open a span, add log fields); done is called when Reply returns.
-func WithTurnContext(f func(ctx context.Context, speaker string) (context.Context, func())) RunOption {
-	return func(o *runOptions) { o.turnCtx = f }
+// Observer watches a run from outside (telemetry): it may wrap each agent
+// of the run, to give the agent's turn a context of its own (a span the
+// turn's model calls are children of) and to read the events the turn
+// yields, and derive the context of each speaker selection the team makes
+// with a model call.
+type Observer interface {
+	// Agent returns a, or an agent that runs a's turns and yields their events.
+	Agent(a agent.Agent) agent.Agent
+	// SelectContext derives the context of one speaker selection; done is
+	// called when the selection returns.
+	SelectContext(ctx context.Context) (_ context.Context, done func())
 }
 
-// WithSelectContext is WithTurnContext for each speaker selection.
-func WithSelectContext(f func(ctx context.Context) (context.Context, func())) RunOption {
-	return func(o *runOptions) { o.selectCtx = f }
-}
+// WithObserver makes o watch the run (see Observer).
+func WithObserver(o Observer) RunOption { return func(ro *runOptions) { ro.observer = o } }
 
 // WithCheckpoint resumes a run from a checkpoint: its messages are not written
 // again and a speaker already selected is not selected again.
@@ -205,6 +208,8 @@ type state struct {
 	pending []agent.ToolExchange
 	// held is true while a grounding check holds the run's end.
 	held bool
+	// mu guards sources: the agents of a parallel batch number theirs at once.
+	mu sync.Mutex
 }
 
 // record adds msg to the transcript and its usage to the total, dating it
@@ -261,312 +266,25 @@ func newBase(name string, participants []agent.Agent, cond termination.Condition
 func (b *base) Name() string                { return b.name }
 func (b *base) Participants() []agent.Agent { return b.participants }
 
-// stream is the run loop shared by both teams.
-func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOption) iter.Seq2[Event, error] {
-	return func(yield func(Event, error) bool) {
-		o := runOptions{now: time.Now}
-		for _, opt := range opts {
-			opt(&o)
-		}
-		now := o.now
-		cond := b.cond
-		if o.extra != nil {
-			cond = termination.Or(b.cond, o.extra)
-		}
-		st := &state{task: task, started: now()}
-		var next string
-		awaiting := false
-		if o.resume != nil {
-			awaiting = o.resume.Awaiting
-			st.messages = append(st.messages, o.resume.Messages...)
-			st.usage = o.resume.Usage
-			if _, ok := p.(replayer); !ok {
-				next = o.resume.NextSpeaker
-			}
-			st.sources = slices.Clone(o.resume.Sources)
-			st.held = o.resume.GroundingHeld
-		}
-		var stored []agent.ToolExchange // finished calls of the resumed turn
-		if o.resume != nil {
-			stored = o.resume.ToolResults
-		}
-		// spent is what the failed call that ends the run cost (model.Spent:
-		// an embedding paid before a budget refused the call, say); the
-		// run_finished event carries it, so the totals count it.
-		var spent Event
-		finish := func(reason string, err error) {
-			e := Event{Type: EventRunFinished, Time: now(), StopReason: reason, Total: st.usage, Index: len(st.messages)}
-			if spent.Usage != (model.Usage{}) {
-				st.usage = st.usage.Add(spent.Usage)
-				e.Usage, e.Speaker, e.Deployment, e.Total = spent.Usage, spent.Speaker, spent.Deployment, st.usage
-			}
-			if err != nil {
-				e.Error = err.Error()
-			}
-			if yield(e, nil) && err != nil {
-				yield(Event{}, err)
-			}
-		}
-		if !yield(Event{Type: EventRunStarted, Time: st.started, Task: task, Resumed: o.resume != nil, Index: len(st.messages), Total: st.usage}, nil) {
-			return
-		}
-		if task == "" {
-			finish("error", ErrEmptyTask)
-			return
-		}
-		if o.runID != "" {
-			ctx = agent.WithMeta(ctx, model.Meta{RunID: o.runID})
-		}
-		// The timeout counts the time the run has worked, over all its legs:
-		// a resumed run's clock starts where the last leg's stopped.
-		clock := st.started
-		if o.resume != nil {
-			clock = clock.Add(-o.resume.Worked)
-		}
-		if d, ok := cond.(termination.Deadliner); ok {
-			if t, ok := d.Deadline(clock); ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadlineCause(ctx, t, errTimeout)
-				defer cancel()
-			}
-		}
-		evaluate := func() termination.Outcome {
-			ts := &termination.State{Messages: st.messages, Usage: st.usage, Started: clock, Now: now()}
-			if st.lastSpeaker() == EditorInChief {
-				// A revision note: only caps may stop here. The work is done
-				// when the team says so after the note.
-				return termination.EvaluateCaps(cond, ts)
-			}
-			return termination.Evaluate(cond, ts)
-		}
-		check := func() (string, bool) {
-			out := evaluate()
-			return out.Reason, out.Stop
-		}
-		// stopOrPause ends the run when a condition stops it, or pauses it
-		// for a person's decision when approval is required and the work is
-		// done. It reports whether the stream is over.
-		stopOrPause := func() bool {
-			out := evaluate()
-			if !out.Stop {
-				return false
-			}
-			if out.Done && o.grounding != nil {
-				g, goOn := b.ground(st, o.grounding, now, yield)
-				if !goOn {
-					return true // the consumer stopped
-				}
-				if len(g.Unsupported) > 0 {
-					if g.Author != "" && b.byName[g.Author] != nil {
-						next = g.Author
-					}
-					if out := evaluate(); out.Stop { // the feedback itself reached a cap
-						finish(groundingStop(out.Reason), nil)
-						return true
-					}
-					return false
-				}
-			}
-			if !out.Done && st.held {
-				finish(groundingStop(out.Reason), nil)
-				return true
-			}
-			if o.approval && out.Done {
-				if yield(Event{Type: EventApprovalRequested, Time: now(), Reason: out.Reason, Index: len(st.messages), Total: st.usage}, nil) {
-					finish(StopAwaitingApproval, nil)
-				}
-				return true
-			}
-			finish(out.Reason, nil)
-			return true
-		}
-		// stopFor turns a failed step into the run's end: a graceful stop for
-		// budget and content-filter stops and for the run's own deadline, an
-		// error otherwise.
-		stopFor := func(err error) {
-			spent.Usage, spent.Speaker, spent.Deployment = model.Spent(err)
-			if reason, ok := model.AsStop(err); ok {
-				finish(reason, nil)
-				return
-			}
-			if errors.Is(context.Cause(ctx), errTimeout) {
-				if reason, ok := check(); ok {
-					finish(reason, nil)
-					return
-				}
-				finish("timeout", nil)
-				return
-			}
-			if ctx.Err() != nil {
-				finish("cancelled", err)
-				return
-			}
-			finish("error", err)
-		}
-		if len(o.sources) > 0 && o.decision == nil && !awaiting && !b.giveSources(st, o.sources, o.spotlight, now, yield) {
-			return
-		}
-		switch {
-		case o.decision != nil:
-			if !awaiting {
-				finish("error", ErrNotAwaitingApproval)
-				return
-			}
-			if !b.decide(*o.decision, st, now, yield, finish) {
-				return
-			}
-			if stopOrPause() {
-				return
-			}
-		case awaiting: // resumed without a decision: still waiting
-			finish(StopAwaitingApproval, nil)
-			return
-		case len(st.messages) > 0:
-			if stopOrPause() {
-				return
-			}
-		}
-		for {
-			var speaker agent.Agent
-			if next != "" {
-				speaker = b.byName[next]
-				if speaker == nil {
-					finish("error", fmt.Errorf("%w %q in checkpoint", ErrUnknownSpeaker, next))
-					return
-				}
-				next = ""
-			} else {
-				pickCtx, pickDone := ctx, func() {}
-				if o.selectCtx != nil {
-					pickCtx, pickDone = o.selectCtx(ctx)
-				}
-				sel, err := p.pick(pickCtx, st)
-				pickDone()
-				st.usage = st.usage.Add(sel.usage)
-				if err != nil {
-					stopFor(err)
-					return
-				}
-				if sel.stop != "" { // a graph with no step left: its work is done
-					if o.approval {
-						if yield(Event{Type: EventApprovalRequested, Time: now(), Reason: sel.stop, Index: len(st.messages), Total: st.usage}, nil) {
-							finish(StopAwaitingApproval, nil)
-						}
-						return
-					}
-					finish(sel.stop, nil)
-					return
-				}
-				if len(sel.batch) > 1 {
-					for i, a := range sel.batch {
-						e := Event{Type: EventSpeakerSelected, Time: now(), Speaker: a.Name(), Index: len(st.messages) + i, Total: st.usage}
-						if !yield(e, nil) {
-							return
-						}
-					}
-					msgs, err := b.fanOut(ctx, sel.batch, st.history(), o)
-					for _, msg := range msgs {
-						if !yield(st.record(msg, now), nil) {
-							return
-						}
-						if stopOrPause() {
-							return
-						}
-					}
-					if err == nil {
-						err = ctx.Err()
-					}
-					if err != nil {
-						stopFor(err)
-						return
-					}
-					continue
-				}
-				speaker = sel.speaker
-				if !yield(Event{Type: EventSpeakerSelected, Time: now(), Speaker: speaker.Name(), Usage: sel.usage,
-					Attempts: sel.attempts, Fallback: sel.fallback, Planned: sel.planned, Deployment: sel.deployment, Index: len(st.messages), Total: st.usage}, nil) {
-					return
-				}
-			}
-			var onDelta func(model.Delta)
-			stopped := false
-			turnCtx, cancelTurn := context.WithCancel(ctx)
-			if o.streaming {
-				name, idx := speaker.Name(), len(st.messages)
-				onDelta = func(d model.Delta) {
-					if stopped {
-						return
-					}
-					if !yield(Event{Type: EventDelta, Time: now(), Speaker: name, Delta: d.Text, Restart: d.Restart, Index: idx, Total: st.usage}, nil) {
-						stopped = true
-						cancelTurn()
-					}
-				}
-			}
-			replyCtx, replyDone := turnCtx, func() {}
-			if o.turnCtx != nil {
-				replyCtx, replyDone = o.turnCtx(turnCtx, speaker.Name())
-			}
-			{
-				name, idx := speaker.Name(), len(st.messages)
-				base := func() Event { return Event{Time: now(), Index: idx, Total: st.usage} }
-				emit := func(e Event) bool {
-					if stopped {
-						return false
-					}
-					if !yield(e, nil) {
-						stopped = true
-						cancelTurn()
-					}
-					return !stopped
-				}
-				replyCtx = agent.WithToolHooks(replyCtx, st.toolHooks(name, &o, base, emit, stored))
-				stored = nil
-			}
-			msg, err := speaker.Reply(replyCtx, st.history(), onDelta)
-			replyDone()
-			cancelTurn()
-			if stopped {
-				return
-			}
-			if err != nil {
-				stopFor(err)
-				return
-			}
-			msg.Source = speaker.Name()
-			st.pending = nil
-			if !yield(st.record(msg, now), nil) {
-				return
-			}
-			if stopOrPause() {
-				return
-			}
-			if err := ctx.Err(); err != nil {
-				stopFor(err)
-				return
-			}
-		}
-	}
-}
-
 // decide applies a person's decision to a waiting run (see Decide). It
 // reports whether the team goes on (a revision); otherwise the stream is over.
-func (b *base) decide(d Decision, st *state, now func() time.Time, yield func(Event, error) bool, finish func(string, error)) bool {
-	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true}, d, now())
+func (r *run) decide(d Decision) bool {
+	st := r.st
+	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true}, d, r.now())
 	if err != nil {
-		finish("error", err)
+		r.finish("error", err)
 		return false
 	}
 	for _, e := range events {
 		if e.Message != nil {
 			st.messages = append(st.messages, *e.Message)
 		}
-		if !yield(e, nil) {
+		if !r.emit(e) {
 			return false
 		}
 	}
 	if stop != "" {
-		finish(stop, nil)
+		r.finish(stop, nil)
 		return false
 	}
 	return true
@@ -601,39 +319,4 @@ func Decide(cp Checkpoint, d Decision, now time.Time) (events []Event, stopReaso
 	msg := agent.Message{Source: EditorInChief, Content: d.Note, Time: d.At}
 	events = append(events, Event{Type: EventMessage, Time: d.At, Speaker: EditorInChief, Message: &msg, Index: n, Total: cp.Usage})
 	return events, "", nil
-}
-
-// fanOut lets agents with no dependency on each other answer the same
-// history at once (without streaming: their texts would interleave). It
-// returns the messages of every agent that answered, in the agents' order,
-// and the first failure: a reply that came back while another failed was
-// paid for, so it is kept (recorded and counted in the totals), not dropped.
-func (b *base) fanOut(ctx context.Context, agents []agent.Agent, history []agent.Message, o runOptions) ([]agent.Message, error) {
-	msgs := make([]agent.Message, len(agents))
-	errs := make([]error, len(agents))
-	var wg sync.WaitGroup
-	for i, a := range agents {
-		wg.Go(func() {
-			replyCtx, done := ctx, func() {}
-			if o.turnCtx != nil {
-				replyCtx, done = o.turnCtx(ctx, a.Name())
-			}
-			defer done()
-			msgs[i], errs[i] = a.Reply(replyCtx, history, nil)
-			msgs[i].Source = a.Name()
-		})
-	}
-	wg.Wait()
-	var firstErr error
-	answered := msgs[:0]
-	for i, err := range errs {
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		answered = append(answered, msgs[i])
-	}
-	return answered, firstErr
 }

@@ -150,7 +150,7 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	msgs := []model.Message{{Role: model.RoleSystem, Content: prompt}}
 	sel := selection{deployment: t.cfg.Model}
 	meta := model.Meta{Agent: SelectorSource, Purpose: model.PurposeSelect}
-	if m, ok := agent.MetaFrom(ctx); ok {
+	if m, ok := model.MetaFrom(ctx); ok {
 		meta.RunID = m.RunID
 	}
 	for sel.attempts < t.cfg.MaxSelectorAttempts {

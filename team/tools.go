@@ -1,14 +1,11 @@
 package team
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
-	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool"
 )
 
@@ -89,7 +86,9 @@ type GroundingFunc func(msgs []agent.Message, m Material) Grounding
 // contain, the stop does not stand, the list goes to the article's author as
 // a message from GroundingCheck, and the team goes on within its caps. A
 // cap reached while claims are still unsupported ends the run with a stop
-// reason of kind "grounding".
+// reason of kind "grounding". A run that ends without a check having run (a
+// cap, a failure, an outside stop) yields the check of its final article
+// just before run_finished, so every finished run's stream has one.
 func WithGrounding(check GroundingFunc) RunOption { return func(o *runOptions) { o.grounding = check } }
 
 // WithSources gives the run documents read before it started: they are
@@ -98,29 +97,27 @@ func WithGrounding(check GroundingFunc) RunOption { return func(o *runOptions) {
 // ignores them.
 func WithSources(docs []*tool.Source) RunOption { return func(o *runOptions) { o.sources = docs } }
 
-// WithToolContext lets an observer derive the context of each tool
-// execution (a telemetry span); end is called with the call's error.
-func WithToolContext(f func(ctx context.Context, call model.ToolCall) (context.Context, func(error))) RunOption {
-	return func(o *runOptions) { o.toolCtx = f }
-}
-
-// register numbers a source: a URL the run has read before keeps its number.
-func (s *state) register(src *tool.Source) int {
+// Number numbers a source: a URL the run has read before keeps its number.
+// The agents of a parallel batch call it at once.
+func (s *state) Number(src tool.Source) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, have := range s.sources {
 		if have.URL == src.URL {
 			return have.ID
 		}
 	}
-	c := *src
-	c.ID = len(s.sources) + 1
-	s.sources = append(s.sources, c)
-	return c.ID
+	src.ID = len(s.sources) + 1
+	s.sources = append(s.sources, src)
+	return src.ID
 }
 
 // material returns the task and every document the run has read: the
 // documents' texts as the tools returned them, and the sources message.
 func (s *state) material() Material {
 	m := MaterialOf(s.task, s.messages)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, src := range s.sources {
 		if src.Text != "" {
 			m.Documents = append(m.Documents, src.Text)
@@ -158,49 +155,6 @@ func (m *Material) addResults(calls []agent.ToolExchange) {
 // against: documents, or a task given as facts ("Facts: ...").
 func (m Material) HasMaterial() bool {
 	return len(m.Documents) > 0 || strings.HasPrefix(strings.ToLower(strings.TrimSpace(m.Task)), "facts:")
-}
-
-// toolHooks connects one turn of speaker to the run: events, stored results
-// of a resumed turn, source numbering, spans.
-func (st *state) toolHooks(speaker string, o *runOptions, now func() Event, emit func(Event) bool, stored []agent.ToolExchange) *agent.ToolHooks {
-	h := &agent.ToolHooks{
-		OnCall: func(round int, c model.ToolCall) {
-			e := now()
-			e.Type, e.Speaker = EventToolCall, speaker
-			e.Tool = &agent.ToolExchange{Round: round, ID: c.ID, Name: c.Name, Arguments: c.Arguments}
-			emit(e)
-		},
-		OnResult: func(ex agent.ToolExchange, src *tool.Source) {
-			st.pending = append(st.pending, ex)
-			e := now()
-			e.Type, e.Speaker = EventToolResult, speaker
-			x := ex
-			e.Tool = &x
-			if src != nil {
-				c := *src
-				e.Source = &c
-			}
-			emit(e)
-		},
-		Register: st.register,
-		Span:     o.toolCtx,
-	}
-	if len(stored) > 0 {
-		h.Stored = func(c model.ToolCall) (agent.ToolExchange, bool) {
-			for _, ex := range stored {
-				if ex.ID == c.ID && ex.Name == c.Name {
-					return ex, true
-				}
-			}
-			for _, ex := range stored {
-				if ex.Name == c.Name && ex.Arguments == c.Arguments {
-					return ex, true
-				}
-			}
-			return agent.ToolExchange{}, false
-		}
-	}
-	return h
 }
 
 // WithSpotlight makes the run hand the documents given before it (WithSources)
@@ -249,7 +203,8 @@ func groundingStop(cap string) string {
 
 // giveSources registers the documents given before the run and hands them
 // to the team, once. It reports whether the stream goes on.
-func (b *base) giveSources(st *state, docs []*tool.Source, wrap func(origin, text string) string, now func() time.Time, yield func(Event, error) bool) bool {
+func (r *run) giveSources(docs []*tool.Source) bool {
+	st := r.st
 	for _, m := range st.messages {
 		if m.Source == SourceDocuments {
 			return true // a resumed run has them already
@@ -261,37 +216,47 @@ func (b *base) giveSources(st *state, docs []*tool.Source, wrap func(origin, tex
 			continue
 		}
 		c := *d
-		c.ID = st.register(d)
+		c.ID = st.Number(c)
 		given = append(given, c)
+		e := r.event(EventSource)
 		src := c
-		if !yield(Event{Type: EventSource, Time: now(), Source: &src, Index: len(st.messages), Total: st.usage}, nil) {
+		e.Source = &src
+		if !r.emit(e) {
 			return false
 		}
 	}
 	if len(given) == 0 {
 		return true
 	}
-	return yield(st.record(agent.Message{Source: SourceDocuments, Content: sourcesMessage(given, wrap)}, now), nil)
+	return r.emit(st.record(agent.Message{Source: SourceDocuments, Content: sourcesMessage(given, r.o.spotlight)}, r.now))
 }
 
-// ground runs the grounding check when the team's work is done. Unsupported
-// claims go to the team as a message from GroundingCheck. It returns the
-// check and whether the stream goes on.
-func (b *base) ground(st *state, check GroundingFunc, now func() time.Time, yield func(Event, error) bool) (Grounding, bool) {
+// ground runs the grounding check when the team's work is done.
+// Unsupported claims hold the run's end: they go to the team as a message
+// from GroundingCheck, and the article's author speaks next. It reports
+// whether claims held the end, and whether the stream goes on.
+func (r *run) ground() (held, ok bool) {
+	st := r.st
 	m := st.material()
 	var g Grounding
 	if m.HasMaterial() {
-		g = check(st.messages, m)
+		g = r.o.grounding(st.messages, m)
 	} else {
 		g = Grounding{Skipped: "no sources"}
 	}
 	st.held = len(g.Unsupported) > 0
+	r.grounded = true
+	e := r.event(EventGrounding)
 	gc := g
-	if !yield(Event{Type: EventGrounding, Time: now(), Grounding: &gc, Index: len(st.messages), Total: st.usage}, nil) {
-		return g, false
+	e.Grounding = &gc
+	if !r.emit(e) {
+		return st.held, false
 	}
-	if len(g.Unsupported) == 0 {
-		return g, true
+	if !st.held {
+		return false, true
 	}
-	return g, yield(st.record(agent.Message{Source: GroundingCheck, Content: groundingFeedback(g)}, now), nil)
+	if g.Author != "" && r.b.byName[g.Author] != nil {
+		r.next = g.Author
+	}
+	return true, r.emit(st.record(agent.Message{Source: GroundingCheck, Content: groundingFeedback(g)}, r.now))
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
@@ -52,7 +51,7 @@ func BenchmarkLogger(b *testing.B) {
 	tp := mustProvider(b, telemetry.Config{})
 	ctx, span := tp.TracerProvider().Tracer("b").Start(context.Background(), "op")
 	defer span.End()
-	ctx = agent.WithMeta(ctx, model.Meta{RunID: "run-1"})
+	ctx = model.WithMeta(ctx, model.Meta{RunID: "run-1"})
 	attrs := append([]slog.Attr{slog.String("agent", "Reporter"), telemetry.DurationAttr(1500)}, telemetry.UsageAttrs(model.Usage{PromptTokens: 10, CompletionTokens: 5})...)
 	for _, c := range []struct {
 		name string

@@ -16,7 +16,7 @@ func TestHookedTeam(t *testing.T) {
 	tm, _ := team.NewRoundRobin(team.RoundRobinConfig{Participants: []agent.Agent{assistant(t, "Reporter", c), assistant(t, "Editor", c)}, Termination: termination.MaxMessages(2)})
 	obs := telemetry.NewRunObserver(tp.Provider, telemetry.RunInfo{RunID: "r"})
 	ctx := obs.Start(context.Background())
-	for _, err := range obs.Wrap(ctx, tm.Stream(ctx, "x", team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext))) {
+	for _, err := range obs.Wrap(ctx, tm.Stream(ctx, "x", team.WithObserver(obs))) {
 		if err != nil {
 			t.Fatal(err)
 		}

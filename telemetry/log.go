@@ -9,20 +9,20 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/redact"
 )
 
 // Redacted replaces the value of an attribute whose name looks like a secret.
-const Redacted = "[redacted]"
+const Redacted = redact.Marker
 
 // NewLogger returns a logger writing JSON (format "json") or text (anything
 // else) to w at level. Its handler adds trace_id and span_id when the
 // record's context carries a span, run_id from the context's model metadata
-// (agent.WithMeta), the attributes stored by ContextWithLogAttrs, and
-// redacts attributes named like secrets (see IsSecretName).
+// (model.WithMeta), the attributes stored by ContextWithLogAttrs, and
+// redacts attributes named like secrets (see redact.IsSecretName).
 func NewLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact.Attr}
 	var h slog.Handler
 	if strings.EqualFold(format, "json") {
 		h = slog.NewJSONHandler(w, opts)
@@ -55,7 +55,7 @@ func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
 		extra = append(extra, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	extra = append(extra, logAttrsFrom(ctx)...)
-	if m, ok := agent.MetaFrom(ctx); ok {
+	if m, ok := model.MetaFrom(ctx); ok {
 		if m.RunID != "" {
 			extra = append(extra, slog.String("run_id", m.RunID))
 		}
@@ -146,29 +146,6 @@ func UsageAttrs(u model.Usage) []slog.Attr {
 	}
 }
 
-// secretSuffixes end the names of attributes that must never be logged.
-var secretSuffixes = []string{"key", "token", "secret", "password", "passwd", "pwd", "authorization", "credential", "credentials", "cookie", "connectionstring", "connection_string"}
-
-// IsSecretName reports whether an attribute called name may hold a secret:
-// its lower-cased name ends with key, token, secret, password (and a few
-// more). Counts such as "tokens" or "prompt_tokens" are not secrets.
-func IsSecretName(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range secretSuffixes {
-		if strings.HasSuffix(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // RedactAttr is a slog ReplaceAttr function that replaces the values of
-// secret-named attributes with Redacted.
-func RedactAttr(groups []string, a slog.Attr) slog.Attr { return redact(groups, a) }
-
-func redact(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() != slog.KindGroup && IsSecretName(a.Key) {
-		return slog.String(a.Key, Redacted)
-	}
-	return a
-}
+// secret-named attributes with Redacted (redact.Attr).
+func RedactAttr(groups []string, a slog.Attr) slog.Attr { return redact.Attr(groups, a) }

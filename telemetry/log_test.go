@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/telemetry"
 )
@@ -20,7 +19,7 @@ func TestNewLogger_TraceAndRunFields(t *testing.T) {
 	log := telemetry.NewLogger(&buf, "json", slog.LevelDebug)
 
 	ctx, span := tp.TracerProvider().Tracer("t").Start(context.Background(), "op")
-	ctx = agent.WithMeta(ctx, model.Meta{RunID: "run-3"})
+	ctx = model.WithMeta(ctx, model.Meta{RunID: "run-3"})
 	ctx = telemetry.ContextWithLogAttrs(ctx, slog.String("agent", "Editor"))
 	log.InfoContext(ctx, "message", append([]any{telemetry.DurationAttr(1500 * time.Microsecond)}, anyAttrs(telemetry.UsageAttrs(model.Usage{PromptTokens: 3, CompletionTokens: 4}))...)...)
 	span.End()
@@ -48,7 +47,7 @@ func TestNewLogger_TraceAndRunFields(t *testing.T) {
 func TestNewLogger_ExplicitFieldsWin(t *testing.T) {
 	var buf bytes.Buffer
 	log := telemetry.NewLogger(&buf, "text", slog.LevelInfo).With("run_id", "explicit")
-	log.InfoContext(agent.WithMeta(context.Background(), model.Meta{RunID: "from-ctx"}), "x")
+	log.InfoContext(model.WithMeta(context.Background(), model.Meta{RunID: "from-ctx"}), "x")
 	if strings.Count(buf.String(), "run_id=") != 1 || !strings.Contains(buf.String(), "run_id=explicit") {
 		t.Errorf("run_id duplicated or lost: %s", buf.String())
 	}

@@ -42,10 +42,10 @@ type RunInfo struct {
 // RunObserver turns a team's event stream into spans, metrics and log lines:
 // a span for the run, one per selector decision and one per agent turn
 // ("invoke_agent {agent}"). Model-call spans become children of the turn or
-// selection span when the team derives each step's context through
-// TurnContext and SelectContext; without those hooks they are children of
-// the run span, and the turn and selection spans are reconstructed from the
-// event times.
+// selection span when the run is watched with team.WithObserver (the
+// observer wraps each agent and derives each selection's context); a run
+// not watched that way has them under the run span, and the turn and
+// selection spans are reconstructed from the event times.
 //
 // A RunObserver watches one run. Its methods are safe for concurrent use.
 type RunObserver struct {
@@ -76,8 +76,8 @@ func NewRunObserver(p *Provider, info RunInfo) *RunObserver {
 }
 
 // Start opens the run span and returns ctx carrying it; pass that context
-// to the team so model calls made outside the step hooks still nest under
-// the run. Calling Start is optional: the run_started event opens the span
+// to the team so model calls made outside the turns and selections the
+// observer wraps still nest under the run. Calling Start is optional: the run_started event opens the span
 // otherwise.
 func (o *RunObserver) Start(ctx context.Context) context.Context {
 	o.mu.Lock()
@@ -102,10 +102,9 @@ func (o *RunObserver) startLocked(ctx context.Context, at time.Time) {
 }
 
 // TurnContext derives the context of one agent turn: it opens the span
-// "invoke_agent {speaker}" under the run span. The team calls it just before
-// agent.Reply and calls done when Reply returns; the message event then
-// closes the span with its usage. Its signature fits the proposed
-// team.WithTurnContext run option.
+// "invoke_agent {speaker}" under the run span. The observer's agent wrapper
+// (Agent) runs each turn with it and calls done when the turn's reply is
+// complete; the message event then closes the span with its usage.
 func (o *RunObserver) TurnContext(ctx context.Context, speaker string) (context.Context, func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -122,8 +121,7 @@ func (o *RunObserver) TurnContext(ctx context.Context, speaker string) (context.
 }
 
 // SelectContext derives the context of one speaker selection: it opens the
-// selection span under the run span. Its signature fits the proposed
-// team.WithSelectContext run option.
+// selection span under the run span (team.Observer).
 func (o *RunObserver) SelectContext(ctx context.Context) (context.Context, func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -14,23 +14,12 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"github.com/newsroom-dev/newsroom/model"
 )
 
 // Encoding names.
 const (
 	O200kBase  = "o200k_base"
 	CL100kBase = "cl100k_base"
-)
-
-// OpenAI's chat accounting (the "counting tokens" cookbook): every message
-// costs a fixed overhead, a name one more token, and the reply is primed with
-// a few tokens.
-const (
-	tokensPerMessage = 3
-	tokensPerName    = 1
-	tokensPerReply   = 3
 )
 
 // ErrEncoding is wrapped by errors loading an encoding.
@@ -124,37 +113,6 @@ func (t *Tokenizer) Tokens(text string) []int {
 // Count returns the number of tokens in text.
 func (t *Tokenizer) Count(text string) int {
 	return t.bpe.encode(text, nil)
-}
-
-// CountMessages returns the prompt tokens the service bills for a chat
-// request with these messages, following OpenAI's accounting: 3 tokens per
-// message plus its role and content, 1 more (plus the name's tokens) when the
-// message has a name, and 3 tokens priming the reply.
-func (t *Tokenizer) CountMessages(msgs []model.Message) int {
-	n := tokensPerReply
-	for _, m := range msgs {
-		n += tokensPerMessage + t.Count(string(m.Role)) + t.Count(m.Content)
-		if m.Name != "" {
-			n += tokensPerName + t.Count(m.Name)
-		}
-		for _, tc := range m.ToolCalls {
-			n += tokensPerMessage + t.Count(tc.ID) + t.Count(tc.Name) + t.Count(tc.Arguments)
-		}
-		if m.ToolCallID != "" {
-			n += tokensPerName + t.Count(m.ToolCallID)
-		}
-	}
-	return n
-}
-
-// CountTools returns the prompt tokens tool definitions add to a request:
-// the service bills the definitions' JSON.
-func (t *Tokenizer) CountTools(tools []model.Tool) int {
-	n := 0
-	for _, tl := range tools {
-		n += tokensPerMessage + t.Count(tl.Name) + t.Count(tl.Description) + t.Count(string(tl.Parameters))
-	}
-	return n
 }
 
 // Split cuts text into its token pieces, in order, for streaming it the way

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/newsroom-dev/newsroom/model"
 )
 
 func TestEncodingForModel(t *testing.T) {
@@ -81,22 +79,6 @@ func TestTokenizer_Count(t *testing.T) {
 				t.Errorf("Count(%q) = %d, want %d", tt.text, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestTokenizer_CountMessages(t *testing.T) {
-	tk := MustForModel("gpt-4o")
-	msgs := []model.Message{
-		{Role: model.RoleSystem, Content: "hello world"},             // 3 + 1 + 2
-		{Role: model.RoleUser, Name: "user", Content: "hello world"}, // 3 + 1 + 2 + 1 + 1
-		{Role: model.RoleAssistant, Content: "hello world"},          // 3 + 1 + 2
-	}
-	want := 3 + (3 + 1 + 2) + (3 + 1 + 2 + 1 + 1) + (3 + 1 + 2)
-	if got := tk.CountMessages(msgs); got != want {
-		t.Errorf("CountMessages = %d, want %d", got, want)
-	}
-	if got := tk.CountMessages(nil); got != 3 {
-		t.Errorf("CountMessages(nil) = %d, want 3 (reply priming)", got)
 	}
 }
 
@@ -192,29 +174,5 @@ func BenchmarkTokenizer_Split(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tk.Split(text)
-	}
-}
-
-func TestTokenizer_CountTools(t *testing.T) {
-	t.Parallel()
-	tk := MustForModel("gpt-4o")
-	fetch := model.Tool{Name: "fetch_url", Description: "Fetch a web page and return its readable text.",
-		Parameters: []byte(`{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}`)}
-	feed := model.Tool{Name: "read_feed", Description: "Read a feed.", Parameters: []byte(`{"type":"object"}`)}
-	if n := tk.CountTools(nil); n != 0 {
-		t.Errorf("no tools: %d tokens, want 0", n)
-	}
-	one := tk.CountTools([]model.Tool{fetch})
-	if floor := tk.Count(fetch.Name) + tk.Count(fetch.Description) + tk.Count(string(fetch.Parameters)); one <= floor {
-		t.Errorf("one tool: %d tokens, want more than its name, description and schema (%d)", one, floor)
-	}
-	if both := tk.CountTools([]model.Tool{fetch, feed}); both != one+tk.CountTools([]model.Tool{feed}) {
-		t.Errorf("two tools: %d tokens, want the sum of each (%d + %d)", both, one, tk.CountTools([]model.Tool{feed}))
-	}
-	// A richer schema costs what its extra text costs.
-	rich := fetch
-	rich.Parameters = []byte(`{"type":"object","properties":{"url":{"type":"string","description":"an absolute http or https URL"}},"required":["url"]}`)
-	if got, want := tk.CountTools([]model.Tool{rich})-one, tk.Count(string(rich.Parameters))-tk.Count(string(fetch.Parameters)); got != want || got <= 0 {
-		t.Errorf("richer schema: %d more tokens, want %d", got, want)
 	}
 }

@@ -68,7 +68,6 @@ func (r *evalRunner) Run(ctx context.Context, v eval.Variant, c *eval.Case) (eva
 	if ctx.Err() != nil {
 		return eval.Output{}, context.Cause(ctx)
 	}
-	finalGrounding(res, spec, r.flags.noGrounding)
 	a := spec.ArticleOf(res.Messages)
 	headline, body := eval.SplitHeadline(a.Body, a.Headlines)
 	o := eval.Output{Article: eval.Article{Headline: headline, Body: body}, StopReason: res.StopReason,

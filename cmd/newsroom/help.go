@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // command's own flags first.
 func writeHelp(w io.Writer, c *cobra.Command) {
 	var b strings.Builder
-	if d := strings.TrimSpace(firstNonEmpty(c.Long, c.Short)); d != "" {
+	if d := strings.TrimSpace(cmp.Or(c.Long, c.Short)); d != "" {
 		b.WriteString(d + "\n\n")
 	}
 	b.WriteString("Usage:\n")

@@ -156,12 +156,3 @@ func buildModel(ctx context.Context, mf *modelFlags, stderr io.Writer, opts stac
 	ok = true
 	return s, nil
 }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}

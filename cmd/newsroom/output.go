@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ type jsonAgent struct {
 	Deployments map[string]int `json:"deployments,omitempty"`
 }
 
-func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec, noGrounding bool, security []untrusted.Event) error {
+func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.Spec, security []untrusted.Event) error {
 	out := jsonResult{
 		StopReason:  res.StopReason,
 		Messages:    []jsonMessage{{Source: agent.SourceUser, Content: res.Task}},
@@ -103,7 +104,7 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 		SavedTokens: res.Usage.SavedTokens,
 		SavedUSD:    model.RoundUSD(res.Usage.SavedUSD),
 		Sources:     sourcesJSON(res),
-		Grounding:   groundingJSON(res, spec, noGrounding),
+		Grounding:   res.Grounding.Report(),
 		Events:      []jsonEvent{},
 	}
 	for _, e := range security {
@@ -184,7 +185,7 @@ func articleMarkdown(a desk.Article, sources []mdSource) string {
 			if id == 0 {
 				id = i + 1
 			}
-			name := firstNonEmpty(s.Title, s.URL)
+			name := cmp.Or(s.Title, s.URL)
 			if s.URL != "" {
 				fmt.Fprintf(&b, "%d. [%s](%s)\n", id, escapeBrackets(name), s.URL)
 			} else {

@@ -147,11 +147,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 	}
 	runID := newRunID()
-	obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: spec.Kind, Logger: stack.Logger})
-	rctx := obs.Start(ctx)
-	opts := append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID),
-		team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
-		team.WithToolContext(obs.ToolContext)}, tools.Options...)
+	rctx, observed, wrap := telemetry.Instrument(ctx, stack.Tel, telemetry.RunInfo{RunID: runID, Team: spec.Kind, Logger: stack.Logger})
+	opts := append(append([]team.RunOption{team.WithStreaming(o.format == "text"), team.WithRunID(runID)}, observed...), tools.Options...)
 	var security []untrusted.Event
 	onEvent := func(e team.Event) {
 		if e.Type == team.EventSecurity && e.Security != nil {
@@ -164,7 +161,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	var res *team.Result
 	var runErr error
 	stream := func(opts ...team.RunOption) iter.Seq2[team.Event, error] {
-		return obs.Wrap(rctx, tm.Stream(rctx, task, opts...))
+		return wrap(tm.Stream(rctx, task, opts...))
 	}
 	if o.approve {
 		// The prompts go where the live text goes, or to standard error so
@@ -208,13 +205,12 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		res, runErr = runWithApproval(stream, task, opts, onEvent, nil, denyTools(time.Now))
 	}
 	stopLive()
-	finalGrounding(res, spec, o.tools.noGrounding)
 
 	switch o.format {
 	case "text":
 		printer.Summary(res, stack.Info.Model)
 	case "json":
-		if err := writeJSON(stdout, res, stack.Info, spec, o.tools.noGrounding, security); err != nil {
+		if err := writeJSON(stdout, res, stack.Info, spec, security); err != nil {
 			return err
 		}
 	case "markdown":

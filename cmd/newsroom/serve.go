@@ -278,11 +278,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		InstanceID:   instanceID(),
 		Notifier:     notifier,
 		Instrument: func(ctx context.Context, runID, kind string) (context.Context, []team.RunOption, func(server.Events) server.Events) {
-			obs := telemetry.NewRunObserver(stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log, NoFinishLine: true})
-			rctx := obs.Start(ctx)
-			return rctx, []team.RunOption{team.WithTurnContext(obs.TurnContext), team.WithSelectContext(obs.SelectContext),
-					team.WithToolContext(obs.ToolContext)},
-				func(ev server.Events) server.Events { return obs.Wrap(rctx, ev) }
+			return telemetry.Instrument(ctx, stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log, NoFinishLine: true})
 		},
 		RequireApproval:  o.requireApproval,
 		ApprovalTimeout:  o.approvalTimeout,

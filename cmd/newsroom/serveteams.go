@@ -43,18 +43,6 @@ func (d deskTeams) Team(name string, o server.TeamOptions) (team.Team, error) {
 	return desk.New(c)
 }
 
-var _ server.FinalGrounder = deskTeams{}
-
-// FinalGrounding is the check of a run's final article by its desk, as
-// `newsroom run` reports it (desk.Spec.FinalGrounding).
-func (d deskTeams) FinalGrounding(name, task string, msgs []agent.Message) *team.Grounding {
-	dk, ok := d.desks.Get(name)
-	if !ok {
-		return nil
-	}
-	return dk.Spec.FinalGrounding(task, msgs)
-}
-
 func (d deskTeams) MaxMessages(name string) int {
 	if dk, ok := d.desks.Get(name); ok {
 		return dk.Spec.MaxMessages()

@@ -198,23 +198,6 @@ func sourcesJSON(res *team.Result) []jsonSource {
 	return out
 }
 
-// finalGrounding gives a run that ended before its team was done (a cap)
-// the grounding check of its final article, by the desk's writer, so every
-// output format reports one (desk.Spec.FinalGrounding, as the service does);
-// off (--no-grounding) leaves it without.
-func finalGrounding(res *team.Result, spec *desk.Spec, off bool) {
-	if off || res.Grounding != nil {
-		return
-	}
-	res.Grounding = spec.FinalGrounding(res.Task, res.Messages)
-}
-
-// groundingJSON is the run's last grounding check (see finalGrounding).
-func groundingJSON(res *team.Result, spec *desk.Spec, off bool) *team.GroundingReport {
-	finalGrounding(res, spec, off)
-	return res.Grounding.Report()
-}
-
 // errGrounding is the error of a run that reached its cap with unsupported claims.
 var errGrounding = errors.New("the article still makes claims no source supports")
 

@@ -307,7 +307,7 @@ func (c *Client) promptTokens(req *model.Request) int {
 		name = c.cfg.Model
 	}
 	if tk, err := tokenizer.ForModel(name); err == nil {
-		return tk.CountMessages(req.Messages) + tk.CountTools(req.Tools)
+		return model.PromptTokens(tk.Count, req.Messages) + model.ToolTokens(tk.Count, req.Tools)
 	}
 	// No tokenizer: a token is at least one byte, so bytes bound it.
 	n := 3

@@ -33,7 +33,7 @@ func (s *scripted) Complete(_ context.Context, req *model.Request) (*model.Respo
 	if s.completion != nil {
 		n = s.completion(n)
 	}
-	prompt := tokenizer.MustForModel(req.Model).CountMessages(req.Messages)
+	prompt := model.PromptTokens(tokenizer.MustForModel(req.Model).Count, req.Messages)
 	return &model.Response{
 		Model: req.Model, Content: "ok", FinishReason: "stop",
 		Usage: model.Usage{PromptTokens: prompt, CompletionTokens: n, Requests: 1},
@@ -119,7 +119,7 @@ func TestClient_NeverCrossesWithCheaperRealCalls(t *testing.T) {
 func TestClient_TokenBudget(t *testing.T) {
 	next := &scripted{}
 	c := budget.Wrap(next, budget.Config{Tracker: budget.NewTracker(budget.Run{MaxTokens: 200}), Prices: prices})
-	prompt := tokenizer.MustForModel("test-model").CountMessages(request(0).Messages)
+	prompt := model.PromptTokens(tokenizer.MustForModel("test-model").Count, request(0).Messages)
 	perCall := prompt + 30
 	err := callUntilStop(t, c, context.Background(), 30)
 	if want := int32(200 / perCall); next.calls.Load() != want {
@@ -320,7 +320,7 @@ func TestClient_WorstCaseCountsToolsAndToolMessages(t *testing.T) {
 
 	plain := c.WorstCase(&model.Request{Model: name, Messages: msgs, MaxTokens: 10}).PromptTokens
 	withTools := c.WorstCase(&model.Request{Model: name, Messages: msgs, Tools: tools, MaxTokens: 10}).PromptTokens
-	if want := tok.CountMessages(msgs) + tok.CountTools(tools); withTools != want || withTools <= plain {
+	if want := model.PromptTokens(tok.Count, msgs) + model.ToolTokens(tok.Count, tools); withTools != want || withTools <= plain {
 		t.Errorf("with tools: %d prompt tokens, want %d (without them %d)", withTools, want, plain)
 	}
 
@@ -330,7 +330,7 @@ func TestClient_WorstCaseCountsToolsAndToolMessages(t *testing.T) {
 	bare := append(append([]model.Message(nil), msgs...), model.Message{Role: model.RoleAssistant}, model.Message{Role: model.RoleTool})
 	withRound := c.WorstCase(&model.Request{Model: name, Messages: round, MaxTokens: 10}).PromptTokens
 	withoutRound := c.WorstCase(&model.Request{Model: name, Messages: bare, MaxTokens: 10}).PromptTokens
-	if withRound != tok.CountMessages(round) || withRound <= withoutRound {
-		t.Errorf("tool round: %d prompt tokens, want %d (without its calls and results %d)", withRound, tok.CountMessages(round), withoutRound)
+	if withRound != model.PromptTokens(tok.Count, round) || withRound <= withoutRound {
+		t.Errorf("tool round: %d prompt tokens, want %d (without its calls and results %d)", withRound, model.PromptTokens(tok.Count, round), withoutRound)
 	}
 }

@@ -27,7 +27,7 @@ func TestIntegration_RerunCostsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		// The production order (package pipeline): the cache above the cost
+		// The production order (package modelstack): the cache above the cost
 		// middleware, so an entry keeps the price of its original call.
 		return model.Chain(p,
 			cache.New(cache.Config{Store: s, Namespace: run.URL + "|newsroom-chat"}),

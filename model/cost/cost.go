@@ -9,6 +9,7 @@ package cost
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -230,7 +231,7 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 	}
 	p, ok := c.Price(resp.Model, req.Model)
 	if !ok {
-		c.warn(firstNonEmpty(resp.Model, req.Model, c.cfg.Model))
+		c.warn(cmp.Or(resp.Model, req.Model, c.cfg.Model))
 		resp.Usage.CostUSD = 0
 		return resp, err
 	}
@@ -270,13 +271,4 @@ func (c *Client) warn(name string) {
 	if _, loaded := c.warned.LoadOrStore(name, struct{}{}); !loaded {
 		c.cfg.OnUnknown(name)
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

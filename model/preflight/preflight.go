@@ -7,6 +7,7 @@
 package preflight
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -78,10 +79,10 @@ func Check(msgs []model.Message, l Limits) error {
 	if err != nil {
 		return fmt.Errorf("preflight: %w", err)
 	}
-	n := tok.CountMessages(msgs)
+	n := model.PromptTokens(tok.Count, msgs)
 	switch {
 	case window > 0 && n > window:
-		return &Error{Limit: LimitContextWindow, Tokens: n, Max: window, Model: firstNonEmpty(l.Model, "the model")}
+		return &Error{Limit: LimitContextWindow, Tokens: n, Max: window, Model: cmp.Or(l.Model, "the model")}
 	case l.TokensPerMinute > 0 && n > l.TokensPerMinute:
 		return &Error{Limit: LimitTokensPerMin, Tokens: n, Max: l.TokensPerMinute, Model: l.Model}
 	}
@@ -143,13 +144,4 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tokenizer"
 )
 
@@ -63,7 +64,7 @@ func taskTokens(t *testing.T, tok *tokenizer.Tokenizer, task string) int {
 	if n < 1000 {
 		t.Fatalf("test task too short: %d tokens", n)
 	}
-	return tok.CountMessages(nil) + 3 + tok.Count("user") + n
+	return model.PromptTokens(tok.Count, nil) + 3 + tok.Count("user") + n
 }
 
 func TestThousands(t *testing.T) {

@@ -166,7 +166,7 @@ func (c *Client) countPrompt(req *model.Request) (int, error) {
 	}
 	n := ct.count(req.Messages)
 	if len(req.Tools) > 0 {
-		n += ct.tok.CountTools(req.Tools)
+		n += model.ToolTokens(ct.tok.Count, req.Tools)
 	}
 	return n, nil
 }
@@ -192,7 +192,7 @@ func (c *Client) counter(name string) (*counter, error) {
 	}
 	ct, _ := c.counters.LoadOrStore(name, &counter{
 		tok:  tok,
-		base: tok.CountMessages(nil),
+		base: model.PromptTokens(tok.Count, nil),
 		seen: make(map[uint64]int),
 		seed: maphash.MakeSeed(),
 	})
@@ -206,7 +206,7 @@ const maxCountedMessages = 8192
 // counter counts prompts with one tokenizer and remembers each message's
 // tokens: a conversation resends its whole history on every turn, and
 // tokenizing is by far the middleware's largest cost. The chat accounting
-// is a sum over messages (tokenizer.CountMessages), so the parts add up.
+// is a sum over messages (model.PromptTokens), so the parts add up.
 // Messages are remembered by a 64-bit hash, not as keys, so the cache holds
 // no message text: its memory is bounded by maxCountedMessages alone, not
 // by the size of the articles it has seen. A collision (about one in 2^64
@@ -251,7 +251,7 @@ func (ct *counter) count(msgs []model.Message) int {
 		ct.mu.Unlock()
 		if !ok {
 			one := [1]model.Message{m}
-			v = ct.tok.CountMessages(one[:]) - ct.base
+			v = model.PromptTokens(ct.tok.Count, one[:]) - ct.base
 			ct.mu.Lock()
 			if len(ct.seen) >= maxCountedMessages {
 				clear(ct.seen)

@@ -17,7 +17,7 @@ import (
 var hello = []model.Message{{Role: model.RoleSystem, Content: "You are a reporter."}, {Role: model.RoleUser, Content: "Write about the harbour."}}
 
 func TestClient_Complete(t *testing.T) {
-	prompt := tokenizer.MustForModel(dep).CountMessages(hello)
+	prompt := model.PromptTokens(tokenizer.MustForModel(dep).Count, hello)
 	const tpm = 10000
 	tests := []struct {
 		name        string
@@ -229,7 +229,7 @@ func TestClient_Complete_countsLikeTheTokenizer(t *testing.T) {
 		if _, err := c.Complete(t.Context(), req); err != nil {
 			t.Fatal(err)
 		}
-		want := tokenizer.MustForModel(dep).CountMessages(history) + 10
+		want := model.PromptTokens(tokenizer.MustForModel(dep).Count, history) + 10
 		if reserved != want {
 			t.Errorf("turn %d: reserved %d tokens, want the tokenizer's %d + max_tokens", turn, reserved, want)
 		}
@@ -295,7 +295,7 @@ func TestClient_Complete_reservesTheTokensOfToolsAndToolMessages(t *testing.T) {
 
 	plain := reserve(&model.Request{Model: dep, Messages: hello, MaxTokens: 10})
 	withTools := reserve(&model.Request{Model: dep, Messages: hello, Tools: tools, MaxTokens: 10})
-	if want := tok.CountMessages(hello) + tok.CountTools(tools) + 10; withTools != want || withTools <= plain {
+	if want := model.PromptTokens(tok.Count, hello) + model.ToolTokens(tok.Count, tools) + 10; withTools != want || withTools <= plain {
 		t.Errorf("with tools: reserved %d, want %d (without them %d)", withTools, want, plain)
 	}
 
@@ -306,10 +306,10 @@ func TestClient_Complete_reservesTheTokensOfToolsAndToolMessages(t *testing.T) {
 	bare := append(append([]model.Message(nil), hello...), model.Message{Role: model.RoleAssistant}, model.Message{Role: model.RoleTool})
 	withRound := reserve(&model.Request{Model: dep, Messages: round, MaxTokens: 10})
 	withoutRound := reserve(&model.Request{Model: dep, Messages: bare, MaxTokens: 10})
-	if want := tok.CountMessages(round) + 10; withRound != want || withRound <= withoutRound {
+	if want := model.PromptTokens(tok.Count, round) + 10; withRound != want || withRound <= withoutRound {
 		t.Errorf("tool round: reserved %d, want %d (the same messages without calls and results: %d)", withRound, want, withoutRound)
 	}
-	if want := tok.CountMessages(bare) + 10; withoutRound != want {
+	if want := model.PromptTokens(tok.Count, bare) + 10; withoutRound != want {
 		t.Errorf("without the round's calls and results: reserved %d, want %d", withoutRound, want)
 	}
 }

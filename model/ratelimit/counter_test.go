@@ -25,7 +25,7 @@ func TestCounter_MatchesTheTokenizerAndTellsLookAlikesApart(t *testing.T) {
 	}
 	for range 2 { // the second pass is answered from the cache
 		for _, p := range prompts {
-			if got, want := ct.count(p), tok.CountMessages(p); got != want {
+			if got, want := ct.count(p), model.PromptTokens(tok.Count, p); got != want {
 				t.Errorf("count(%v) = %d, want %d", p, got, want)
 			}
 		}

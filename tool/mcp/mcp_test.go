@@ -261,7 +261,7 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 			// Calls that answer, with a timeout no loaded machine reaches.
 			m := &scripted{rounds: [][]model.ToolCall{calls(prefix+"echo", prefix+"fail", prefix+"huge", prefix+"nope")}}
 			a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: time.Minute, MaxToolResult: 100_000})
-			msg, err := a.Reply(context.Background(), nil, nil)
+			msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +274,7 @@ func TestServer_ToolsOverStdioAndHTTPArePrefixedAndCallable(t *testing.T) {
 			// A call that hangs is given up at its timeout.
 			m = &scripted{rounds: [][]model.ToolCall{calls(prefix + "slow")}}
 			a, _ = agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: 200 * time.Millisecond})
-			slow, err := a.Reply(context.Background(), nil, nil)
+			slow, err := agent.Reply(context.Background(), a, agent.Turn{})
 			if err != nil || !strings.Contains(slow.ToolCalls[0].Result, "did not answer within") || slow.Content != "done" {
 				t.Fatalf("slow call: %+v %v", slow, err)
 			}
@@ -292,7 +292,7 @@ func TestServer_ADyingServerFailsItsCallAndIsRestartedForTheNext(t *testing.T) {
 	ch := startChild(t, mcp.Options{})
 	m := &scripted{rounds: [][]model.ToolCall{calls("docs_die"), calls("docs_echo")}}
 	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: ch.s.Tools(), ToolTimeout: time.Minute})
-	msg, err := a.Reply(context.Background(), nil, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestServer_AnHTTPServerThatGoesAwayBecomesErrorResults(t *testing.T) {
 	srv.Close()
 	m := &scripted{rounds: [][]model.ToolCall{calls("web_echo")}}
 	a, _ := agent.NewAssistant(agent.Config{Name: "News_Reporter", Client: m, Tools: s.Tools(), ToolTimeout: time.Minute})
-	msg, err := a.Reply(context.Background(), nil, nil)
+	msg, err := agent.Reply(context.Background(), a, agent.Turn{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/untrusted"
 )
 
@@ -43,7 +43,7 @@ func toolOf(ctx context.Context) string {
 func (f *Fetcher) refused(ctx context.Context, name string, np *untrusted.NoProvenanceError) {
 	name = cmp.Or(name, toolOf(ctx))
 	runID := ""
-	if m, ok := agent.MetaFrom(ctx); ok {
+	if m, ok := model.MetaFrom(ctx); ok {
 		runID = m.RunID
 	}
 	f.log.WarnContext(ctx, "fetch refused: no provenance", "run", runID, "tool", name, "url", np.URL, "kind", np.Kind)

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/tool/web"
 	"github.com/newsroom-dev/newsroom/untrusted"
@@ -101,7 +100,7 @@ func TestFetchURL_OpensOnlyURLsWithProvenance(t *testing.T) {
 	newRun := func(t *testing.T, open ...string) (context.Context, *untrusted.Run) {
 		run := untrusted.New(untrusted.Options{Open: open})
 		run.AddText("Write about the council's papers at " + base + "/index.")
-		ctx := agent.WithMeta(untrusted.With(context.Background(), run), model.Meta{RunID: "run-42"})
+		ctx := model.WithMeta(untrusted.With(context.Background(), run), model.Meta{RunID: "run-42"})
 		if _, err := callIn(ctx, t, f, web.FetchURLName, base+"/index"); err != nil {
 			t.Fatalf("the task's URL was refused: %v", err)
 		}

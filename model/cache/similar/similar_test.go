@@ -4,10 +4,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/newsroom-dev/newsroom/internal/emutest/similartest"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/model/cache/memory"
 	"github.com/newsroom-dev/newsroom/model/cache/similar"
-	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 )
 
 func TestFacts(t *testing.T) {

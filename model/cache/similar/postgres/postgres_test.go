@@ -5,10 +5,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/newsroom-dev/newsroom/internal/emutest/similartest"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	cachepostgres "github.com/newsroom-dev/newsroom/model/cache/postgres"
 	"github.com/newsroom-dev/newsroom/model/cache/similar/postgres"
-	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 )
 
 func TestMain(m *testing.M) { testsvc.Main(m) }

@@ -7,10 +7,10 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/newsroom-dev/newsroom/internal/emutest/similartest"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	cacheredis "github.com/newsroom-dev/newsroom/model/cache/redis"
 	"github.com/newsroom-dev/newsroom/model/cache/similar/redis"
-	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
 )
 
 func TestMain(m *testing.M) { testsvc.Main(m) }

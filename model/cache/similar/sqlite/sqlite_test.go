@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/newsroom-dev/newsroom/model/cache/similar/similartest"
+	"github.com/newsroom-dev/newsroom/internal/emutest/similartest"
 	"github.com/newsroom-dev/newsroom/model/cache/similar/sqlite"
 	cachesqlite "github.com/newsroom-dev/newsroom/model/cache/sqlite"
 )

@@ -1,18 +1,4 @@
-// Package pipeline composes the model middleware in one place, in the order
-// that makes each of them right:
-//
-//	telemetry → cache → budget → cost → retry → quota limiter → provider
-//
-// Telemetry sees every call as the agent made it, cache hits included, with
-// its final cost. A cache hit costs nothing, so it never reaches the budget
-// (a run close to its budget is not stopped by a call the cache answers), the
-// retry, the limiter or the network. The budget checks a call's worst case
-// before anything is spent and counts the priced result; the cost middleware
-// prices what the service answered.
-// Every retry attempt passes the limiter, so retries spend quota like any
-// call, and the provider makes no retries of its own: one retry policy for
-// the process.
-package pipeline
+package modelstack
 
 import (
 	"github.com/newsroom-dev/newsroom/model"
@@ -23,9 +9,9 @@ import (
 	"github.com/newsroom-dev/newsroom/model/retry"
 )
 
-// Config configures a Pipeline. Only Provider is required; every zero value
-// is the production default.
-type Config struct {
+// layers are the parts compose stacks. Only Provider is required; every
+// zero value is the production default.
+type layers struct {
 	// Provider is the bottom client that talks to the service. Required.
 	Provider model.Client
 	// Deployment is the deployment (or model) requests without a Model go
@@ -74,8 +60,8 @@ type Config struct {
 	Telemetry model.Middleware
 }
 
-// Pipeline is the composed model client of a process, shared by every run.
-type Pipeline struct {
+// composed is the composed model client of a process, shared by every run.
+type composed struct {
 	// Client is the whole stack.
 	Client model.Client
 	// Limiter is the quota limiter in the stack (nil when off), for stats and
@@ -85,9 +71,10 @@ type Pipeline struct {
 	Prices *cost.Table
 }
 
-// New composes the pipeline.
-func New(cfg Config) *Pipeline {
-	p := &Pipeline{Prices: cfg.Prices}
+// compose stacks the middleware over cfg.Provider in their fixed order
+// (see the package comment).
+func compose(cfg layers) *composed {
+	p := &composed{Prices: cfg.Prices}
 	if p.Prices == nil {
 		p.Prices = cost.Default()
 	}

@@ -1,4 +1,4 @@
-package pipeline_test
+package modelstack
 
 import (
 	"context"
@@ -14,13 +14,12 @@ import (
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/retry"
-	"github.com/newsroom-dev/newsroom/pipeline"
 	"github.com/newsroom-dev/newsroom/team"
 )
 
-const task = "Facts: The city council approved a new bike lane on Main Street on Tuesday. Construction starts in March and costs 2.1 million dollars."
+const composeTask = "Facts: The city council approved a new bike lane on Main Street on Tuesday. Construction starts in March and costs 2.1 million dollars."
 
-func start(t *testing.T, cfg emulator.Config) *emulator.Running {
+func startEmulator(t *testing.T, cfg emulator.Config) *emulator.Running {
 	t.Helper()
 	em, err := emulator.Start(cfg, emulator.Options{})
 	if err != nil {
@@ -30,7 +29,7 @@ func start(t *testing.T, cfg emulator.Config) *emulator.Running {
 	return em
 }
 
-func stack(t *testing.T, em *emulator.Running, mod func(*pipeline.Config)) *pipeline.Pipeline {
+func composeOver(t *testing.T, em *emulator.Running, mod func(*layers)) *composed {
 	t.Helper()
 	lim := ratelimit.NewLimiter(ratelimit.LimiterConfig{})
 	prov, err := provider.New(provider.Config{Kind: "azure", Endpoint: em.URL, Deployment: "gpt-4o", APIKey: "test-key",
@@ -38,31 +37,31 @@ func stack(t *testing.T, em *emulator.Running, mod func(*pipeline.Config)) *pipe
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := pipeline.Config{Provider: prov, Deployment: "gpt-4o", ModelName: "gpt-4o", Limiter: lim,
+	cfg := layers{Provider: prov, Deployment: "gpt-4o", ModelName: "gpt-4o", Limiter: lim,
 		Retry: retry.Config{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	return pipeline.New(cfg)
+	return compose(cfg)
 }
 
-func run(t *testing.T, c model.Client, kind string, ctx context.Context) *team.Result {
+func runDesk(t *testing.T, c model.Client, kind string, ctx context.Context) *team.Result {
 	t.Helper()
 	tm, err := desk.New(desk.Config{Team: kind, Client: c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := team.Run(ctx, tm, task, team.WithStreaming(true))
+	res, err := team.Run(ctx, tm, composeTask, team.WithStreaming(true))
 	if err != nil {
 		t.Fatalf("run failed: %v", err)
 	}
 	return res
 }
 
-func TestPipeline_BothTeamsFinishAgainstTheEmulatorWithCost(t *testing.T) {
-	em := start(t, emulator.Config{APIKey: "test-key"})
-	p := stack(t, em, nil)
-	rr := run(t, p.Client, desk.RoundRobin, context.Background())
+func TestCompose_BothTeamsFinishAgainstTheEmulatorWithCost(t *testing.T) {
+	em := startEmulator(t, emulator.Config{APIKey: "test-key"})
+	p := composeOver(t, em, nil)
+	rr := runDesk(t, p.Client, desk.RoundRobin, context.Background())
 	if len(rr.Messages) != 4 || rr.StopReason != "verdict APPROVE from News_Editor" {
 		t.Fatalf("roundrobin: %d messages, stop %q", len(rr.Messages), rr.StopReason)
 	}
@@ -74,7 +73,7 @@ func TestPipeline_BothTeamsFinishAgainstTheEmulatorWithCost(t *testing.T) {
 	if d := rr.Usage.CostUSD - want; d > 1e-6 || d < -1e-6 {
 		t.Fatalf("cost %v, want %v from the price table", rr.Usage.CostUSD, want)
 	}
-	sel := run(t, p.Client, desk.Selector, context.Background())
+	sel := runDesk(t, p.Client, desk.Selector, context.Background())
 	if sel.StopReason != `text mention: "TERMINATE" from PlanningAgent` {
 		t.Fatalf("selector stop %q after %d messages", sel.StopReason, len(sel.Messages))
 	}
@@ -87,14 +86,14 @@ func TestPipeline_BothTeamsFinishAgainstTheEmulatorWithCost(t *testing.T) {
 	}
 }
 
-func TestPipeline_ARunUnderA429StormCompletes(t *testing.T) {
-	em := start(t, emulator.Config{Faults: emulator.Faults{Rates: map[emulator.Fault]float64{
+func TestCompose_ARunUnderA429StormCompletes(t *testing.T) {
+	em := startEmulator(t, emulator.Config{Faults: emulator.Faults{Rates: map[emulator.Fault]float64{
 		emulator.Fault429: 0.3, emulator.Fault503: 0.1, emulator.FaultCut: 0.1}}, Seed: 7})
-	p := stack(t, em, func(c *pipeline.Config) {
+	p := composeOver(t, em, func(c *layers) {
 		c.Limiter = ratelimit.NewLimiter(ratelimit.LimiterConfig{DefaultPause: time.Millisecond})
 		c.Retry.MaxAttempts = 10
 	})
-	res := run(t, p.Client, desk.Selector, context.Background())
+	res := runDesk(t, p.Client, desk.Selector, context.Background())
 	if len(res.Messages) < 5 {
 		t.Fatalf("only %d messages", len(res.Messages))
 	}
@@ -109,13 +108,13 @@ func TestPipeline_ARunUnderA429StormCompletes(t *testing.T) {
 	}
 }
 
-func TestPipeline_ARerunIsServedFromTheCacheForFree(t *testing.T) {
-	em := start(t, emulator.Config{})
+func TestCompose_ARerunIsServedFromTheCacheForFree(t *testing.T) {
+	em := startEmulator(t, emulator.Config{})
 	store := memory.New(memory.Config{})
-	p := stack(t, em, func(c *pipeline.Config) { c.Cache = cache.Config{Store: store} })
-	first := run(t, p.Client, desk.RoundRobin, context.Background())
+	p := composeOver(t, em, func(c *layers) { c.Cache = cache.Config{Store: store} })
+	first := runDesk(t, p.Client, desk.RoundRobin, context.Background())
 	calls := em.Count()
-	second := run(t, p.Client, desk.RoundRobin, context.Background())
+	second := runDesk(t, p.Client, desk.RoundRobin, context.Background())
 	if em.Count() != calls {
 		t.Fatalf("the rerun reached the service %d times", em.Count()-calls)
 	}
@@ -129,12 +128,12 @@ func TestPipeline_ARerunIsServedFromTheCacheForFree(t *testing.T) {
 	}
 }
 
-func TestPipeline_BudgetStopsBeforeTheCrossingCall(t *testing.T) {
-	em := start(t, emulator.Config{})
-	p := stack(t, em, nil)
+func TestCompose_BudgetStopsBeforeTheCrossingCall(t *testing.T) {
+	em := startEmulator(t, emulator.Config{})
+	p := composeOver(t, em, nil)
 	tr := budget.NewTracker(budget.Run{MaxUSD: 0.015})
 	ctx := budget.WithTracker(context.Background(), tr)
-	res := run(t, p.Client, desk.RoundRobin, ctx)
+	res := runDesk(t, p.Client, desk.RoundRobin, ctx)
 	spent, _ := tr.Spent()
 	if spent > 0.015 {
 		t.Fatalf("spent $%v, over the $0.015 budget", spent)
@@ -150,13 +149,13 @@ func TestPipeline_BudgetStopsBeforeTheCrossingCall(t *testing.T) {
 	}
 }
 
-func TestPipeline_ACachedAnswerIsNeverRefusedByTheBudget(t *testing.T) {
-	em := start(t, emulator.Config{})
-	p := stack(t, em, func(c *pipeline.Config) { c.Cache = cache.Config{Store: memory.New(memory.Config{})} })
-	full := run(t, p.Client, desk.RoundRobin, context.Background())
+func TestCompose_ACachedAnswerIsNeverRefusedByTheBudget(t *testing.T) {
+	em := startEmulator(t, emulator.Config{})
+	p := composeOver(t, em, func(c *layers) { c.Cache = cache.Config{Store: memory.New(memory.Config{})} })
+	full := runDesk(t, p.Client, desk.RoundRobin, context.Background())
 	// A budget far below any real call: only the cache can answer.
 	ctx := budget.WithTracker(context.Background(), budget.NewTracker(budget.Run{MaxUSD: 0.000001}))
-	again := run(t, p.Client, desk.RoundRobin, ctx)
+	again := runDesk(t, p.Client, desk.RoundRobin, ctx)
 	if again.StopReason != full.StopReason || len(again.Messages) != len(full.Messages) {
 		t.Fatalf("cached rerun stopped early: %q after %d messages", again.StopReason, len(again.Messages))
 	}
