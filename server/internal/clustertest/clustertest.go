@@ -97,6 +97,7 @@ func FollowAcross(t *testing.T, dsn string, na, nb server.Notifier) []time.Durat
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("POST", a.url+"/v1/runs", strings.NewReader(`{"task":"City council approves new cycle lanes on Main Street. Work starts in March."}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
