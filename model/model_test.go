@@ -35,9 +35,9 @@ func TestChain_FirstMiddlewareIsOutermost(t *testing.T) {
 }
 
 func TestUsage_AddSumsEveryField(t *testing.T) {
-	a := model.Usage{PromptTokens: 1, CompletionTokens: 2, CachedPromptTokens: 3, Requests: 4, CachedResponses: 5, CostUSD: 0.5, SavedTokens: 6, SavedUSD: 0.25,
+	a := model.Usage{PromptTokens: 1, CompletionTokens: 2, CachedPromptTokens: 3, ReasoningTokens: 1, Requests: 4, CachedResponses: 5, CostUSD: 0.5, SavedTokens: 6, SavedUSD: 0.25,
 		EmbeddingTokens: 7, EmbeddingUSD: 0.125}
-	if got := a.Add(a); got != (model.Usage{2, 4, 6, 8, 10, 1, 12, 0.5, 14, 0.25}) || got.TotalTokens() != 6 {
+	if got := a.Add(a); got != (model.Usage{2, 4, 6, 2, 8, 10, 1, 12, 0.5, 14, 0.25}) || got.TotalTokens() != 6 {
 		t.Fatalf("%+v", got)
 	}
 }

@@ -16,6 +16,7 @@
 package modelstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,6 +116,9 @@ type Options struct {
 	Emulator emulator.Config
 }
 
+// EmulatorDeployment is the deployment the offline emulator's requests name.
+const EmulatorDeployment = "gpt-5"
+
 // Info describes the model a stack talks to.
 type Info struct {
 	// Model is what summaries show, e.g. "gpt-4o (Azure OpenAI deployment)".
@@ -194,7 +198,12 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	pc := cfg.ProviderConfig()
 	pc.HTTPClient, pc.OnRateLimitHeaders = hc, observe
-	deployment, modelName := cfg.Model.Deployment, cfg.Model.Model
+	pc.OnAdapt = func(deployment, param, code string) {
+		log.Warn("the deployment refused a parameter its model profile expected: adapted and sent again; set its model (AZURE_OPENAI_MODEL or model: in the deployments file) to skip this",
+			"deployment", deployment, "parameter", param, "code", code)
+	}
+	onAdapt := pc.OnAdapt
+	deployment, modelName := cfg.Model.Deployment, cmp.Or(cfg.Model.DeploymentModel, cfg.Model.Model)
 	var bottom model.Client
 	switch kind := cfg.Model.Kind; {
 	case cfg.DeploymentsFile != "" || opts.Pool.Deployments != nil:
@@ -220,9 +229,9 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("modelstack: starting the offline emulator: %w", err)
 		}
 		s.closers = append(s.closers, func() { s.Emulator.Close() })
-		deployment, modelName = "gpt-4o", emulator.DefaultModelName
-		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment,
-			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe}
+		deployment, modelName = EmulatorDeployment, cmp.Or(ec.ModelName, emulator.DefaultModelName)
+		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment, DeploymentModel: modelName,
+			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe, OnAdapt: onAdapt}
 		s.Info = Info{Model: "offline emulator (" + modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
 	case kind == config.KindAzure:
 		if !cfg.Model.APIKey.IsSet() {
@@ -234,7 +243,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		s.Info = Info{Model: deployment + " (Azure OpenAI deployment)", Kind: config.KindAzure}
 		if modelName == "" {
-			modelName = deployment // the price table matches the deployment name when it names a model
+			modelName = deployment // the price and profile tables match the deployment name when it names a model
 		}
 	default:
 		deployment = modelName

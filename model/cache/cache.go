@@ -147,6 +147,9 @@ type canonical struct {
 	// keys of such requests are what they were before tools existed.
 	Tools      []model.Tool `json:"tools,omitempty"`
 	ToolChoice string       `json:"tool_choice,omitempty"`
+	// ReasoningEffort and Verbosity are left out when unset, for the same reason.
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	Verbosity       string `json:"verbosity,omitempty"`
 }
 
 // Key returns the cache key of req in a namespace: the hex SHA-256 of a
@@ -168,6 +171,9 @@ func Key(namespace string, req *model.Request) string {
 		JSONMode:    req.JSONMode,
 		Tools:       req.Tools,
 		ToolChoice:  req.ToolChoice,
+
+		ReasoningEffort: req.ReasoningEffort,
+		Verbosity:       req.Verbosity,
 	}
 	if c.Messages == nil {
 		c.Messages = []model.Message{}
