@@ -1,6 +1,8 @@
 package desk
 
 import (
+	"github.com/newsroom-dev/newsroom/model/profile"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,13 @@ const (
 // reservations and the budget's worst cases tight.
 const DefaultMaxTokens = 1000
 
+// DefaultReasoningMaxTokens is that cap on a reasoning deployment, where it
+// is max_completion_tokens and also holds the hidden reasoning: on the
+// emulator's model of GPT-5 the reporter's reasoning at medium effort and
+// its article take up to about 1,500 tokens of it on the shipped desks (see
+// BENCHMARKS.md), so 4,000 leaves room for longer tasks and high effort.
+const DefaultReasoningMaxTokens = 4000
+
 // ErrUnknownTeam is returned for a desk name that is not known.
 var ErrUnknownTeam = errors.New("desk: unknown team")
 
@@ -63,8 +72,15 @@ type Config struct {
 	MaxMessages int
 	// Extra is or-ed with the desk's stop conditions (timeouts, token limits, external stop).
 	Extra termination.Condition
-	// MaxTokens caps the replies of agents whose file sets no cap; 0 means DefaultMaxTokens.
+	// MaxTokens caps the replies of agents whose file sets no cap; 0 means
+	// DefaultMaxTokens, or DefaultReasoningMaxTokens on a reasoning deployment.
 	MaxTokens int
+	// ReasoningEffort, when set, is every agent's and the selector's
+	// reasoning effort, whatever the file says (--reasoning-effort).
+	ReasoningEffort string
+	// Profile returns the profile of the model behind a deployment ("" is
+	// Model's); nil knows only deployments named after a model.
+	Profile func(deployment string) profile.Profile
 	// Count counts tokens for budget context policies; nil means the
 	// tokenizer of Model (o200k_base when unknown).
 	Count func(string) int
@@ -108,8 +124,8 @@ func New(cfg Config) (team.Team, error) {
 }
 
 func build(s *Spec, cfg Config) (team.Team, error) {
-	if cfg.MaxTokens <= 0 {
-		cfg.MaxTokens = DefaultMaxTokens
+	profileOf := func(deployment string) profile.Profile {
+		return profileFor(deployment, LoadOptions{Profile: cfg.Profile})
 	}
 	count := cfg.Count
 	if count == nil {
@@ -123,12 +139,21 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	for _, as := range s.Agents {
 		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
 			Model: first(as.Deployment, d.Deployment, cfg.Model), MaxTokens: as.MaxTokens, Temperature: as.Temperature,
-			MaxToolRounds: as.MaxToolRounds, ReflectOnToolUse: as.ReflectOnToolUse}
+			MaxToolRounds: as.MaxToolRounds, ReflectOnToolUse: as.ReflectOnToolUse,
+			ReasoningEffort: first(cfg.ReasoningEffort, as.ReasoningEffort), Verbosity: as.Verbosity}
+		p := profileOf(c.Model)
+		c.MaxOutputTokens = p.MaxOutput
 		if c.MaxTokens == 0 {
 			c.MaxTokens = d.MaxTokens
 		}
 		if c.MaxTokens == 0 {
 			c.MaxTokens = cfg.MaxTokens
+		}
+		if c.MaxTokens == 0 && p.Reasoning {
+			c.MaxTokens = DefaultReasoningMaxTokens
+		}
+		if c.MaxTokens == 0 {
+			c.MaxTokens = DefaultMaxTokens
 		}
 		ctx := as.Context
 		if ctx == nil {
@@ -166,7 +191,9 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			sc.Planner = sel.Planner
 			sc.FollowPlan = sel.Planner != "" && (sel.FollowPlan == nil || *sel.FollowPlan)
 			sc.Context = policy(sel.Context, count)
+			sc.ReasoningEffort, sc.Verbosity = sel.ReasoningEffort, sel.Verbosity
 		}
+		sc.ReasoningEffort = first(cfg.ReasoningEffort, sc.ReasoningEffort)
 		sc.Model = first(cfg.SelectorModel, sc.Model)
 		t, err = team.NewSelector(sc)
 	case Graph:

@@ -31,7 +31,7 @@ type chatRequest struct {
 	LogitBias        json.RawMessage `json:"logit_bias"`
 	ReasoningEffort  *string         `json:"reasoning_effort"`
 	Verbosity        *string         `json:"verbosity"`
-	ResponseFormat      *struct {
+	ResponseFormat   *struct {
 		Type string `json:"type"`
 	} `json:"response_format"`
 	Tools      []wireTool      `json:"tools"`

@@ -51,6 +51,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/cost"
 	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/model/preflight"
+	"github.com/newsroom-dev/newsroom/model/profile"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/ratelimit/redisquota"
@@ -154,6 +155,7 @@ type Stack struct {
 	Limits preflight.Limits
 
 	cfg        *config.Config
+	profiles   *profile.Set
 	rdb        *redis.Client
 	credential azcore.TokenCredential
 	entraCred  entra.CredentialSource
@@ -197,7 +199,8 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		hc = httpx.NewClient(httpx.Options{})
 	}
 	pc := cfg.ProviderConfig()
-	pc.HTTPClient, pc.OnRateLimitHeaders = hc, observe
+	s.profiles = profile.NewSet(nil, nil)
+	pc.HTTPClient, pc.OnRateLimitHeaders, pc.Profiles = hc, observe, s.profiles
 	pc.OnAdapt = func(deployment, param, code string) {
 		log.Warn("the deployment refused a parameter its model profile expected: adapted and sent again; set its model (AZURE_OPENAI_MODEL or model: in the deployments file) to skip this",
 			"deployment", deployment, "parameter", param, "code", code)
@@ -231,7 +234,7 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.closers = append(s.closers, func() { s.Emulator.Close() })
 		deployment, modelName = EmulatorDeployment, cmp.Or(ec.ModelName, emulator.DefaultModelName)
 		pc = provider.Config{Kind: provider.KindAzure, Endpoint: s.Emulator.URL, Deployment: deployment, DeploymentModel: modelName,
-			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe, OnAdapt: onAdapt}
+			APIKey: "offline-emulator", HTTPClient: hc, OnRateLimitHeaders: observe, OnAdapt: onAdapt, Profiles: s.profiles}
 		s.Info = Info{Model: "offline emulator (" + modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
 	case kind == config.KindAzure:
 		if !cfg.Model.APIKey.IsSet() {
@@ -378,6 +381,28 @@ func (s *Stack) Client(deployment string) (model.Client, error) {
 		return s.Pipeline.Client, nil
 	}
 	return nil, fmt.Errorf("%w %q (this stack has %q)", ErrUnknownDeployment, deployment, s.Info.Deployment)
+}
+
+// Profile returns the profile of the model behind a deployment a desk
+// names ("" is the stack's default): for a pool, of the first member
+// named so or in the pool so named; else what the provider knows (the
+// configured model, the deployment's name, the model of its first answer).
+func (s *Stack) Profile(deployment string) profile.Profile {
+	if s.Pool != nil && s.Pool.File != nil {
+		name := cmp.Or(deployment, s.Info.Deployment)
+		for _, d := range s.Pool.File.Deployments {
+			if d.Name == name || cmp.Or(d.Pool, pool.DefaultPool) == name {
+				p, _ := s.profiles.Table().Lookup(cmp.Or(d.Model, d.Deployment))
+				return p
+			}
+		}
+		return profile.Profile{}
+	}
+	if deployment == "" || deployment == s.Info.Deployment {
+		s.profiles.Configure(s.Info.Deployment, s.Info.ModelName)
+		return s.profiles.Profile(s.Info.Deployment)
+	}
+	return s.profiles.Profile(deployment)
 }
 
 // RunClient returns the client for one run: the shared pipeline, with the

@@ -42,6 +42,9 @@ type SelectorConfig struct {
 	// Model is the deployment or model name for selection calls; empty means
 	// the client's default.
 	Model string
+	// ReasoningEffort and Verbosity are sent with selection calls to a
+	// reasoning deployment; empty means the model's default.
+	ReasoningEffort, Verbosity string
 	// Prompt is the selection prompt template; empty means DefaultSelectorPrompt.
 	Prompt string
 	// AllowRepeatedSpeaker lets the same agent speak twice in a row.
@@ -146,7 +149,8 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	}
 	for sel.attempts < t.cfg.MaxSelectorAttempts {
 		sel.attempts++
-		resp, err := t.cfg.Client.Complete(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta})
+		resp, err := t.cfg.Client.Complete(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta,
+			ReasoningEffort: t.cfg.ReasoningEffort, Verbosity: t.cfg.Verbosity})
 		if err != nil {
 			return sel, fmt.Errorf("team: selecting speaker: %w", err)
 		}
