@@ -116,15 +116,19 @@ func reasoningTokens(effort string, prompt int) int {
 	return 0
 }
 
-// applyVerbosity shortens a reply for verbosity low: each paragraph of
-// more than one sentence keeps its first sentence. Short lines (headlines,
-// verdicts, names) are kept whole. medium and high leave it as it is: the
-// personas already write in full.
+// applyVerbosity shortens a reply for verbosity low: a reply of more than
+// three paragraphs keeps the first half of them (at least three), and each
+// paragraph of more than one sentence keeps its first. Short lines
+// (headlines, verdicts, names) are kept whole. medium and high leave it as
+// it is: the personas already write in full.
 func applyVerbosity(text, verbosity string) string {
 	if verbosity != profile.VerbosityLow {
 		return text
 	}
 	paras := strings.Split(text, "\n\n")
+	if n := len(paras); n > 3 {
+		paras = paras[:max(3, (n+1)/2)]
+	}
 	for i, p := range paras {
 		if wordCount(p) <= 12 || strings.Contains(p, "\n") {
 			continue

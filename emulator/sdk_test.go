@@ -79,7 +79,10 @@ func TestOpenAISDK_azure(t *testing.T) {
 	if !strings.Contains(text, "80,000 books") || resp.Choices[0].FinishReason != "stop" || resp.Model != DefaultModelName {
 		t.Errorf("response %+v", resp)
 	}
-	if resp.Usage.CompletionTokens != int64(tk.Count(text)) || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
+	// GPT-5: the completion holds the hidden reasoning, which the SDK reads
+	// from completion_tokens_details.
+	reasoning := resp.Usage.CompletionTokensDetails.ReasoningTokens
+	if reasoning <= 0 || resp.Usage.CompletionTokens != int64(tk.Count(text))+reasoning || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
 		t.Errorf("usage %+v", resp.Usage)
 	}
 	rec := r.Requests()[0]

@@ -154,35 +154,39 @@ func (p Params) MaxCompletionTokens() bool {
 // Adapt records that the deployment refused a parameter (a 400 with code
 // unsupported_parameter, unsupported_value or invalid_value naming it):
 // max_tokens moves to max_completion_tokens (and back, when that is the
-// one refused), any other parameter is no longer sent. It reports whether
-// anything changed: false when the parameter was already adapted, so a
-// caller resends at most once per parameter.
-func (s *Set) Adapt(deployment, param string) bool {
+// one refused), any other parameter is no longer sent. adapted reports
+// whether the next encoding leaves the parameter out (false when nothing
+// can be adapted: the caller gives up); first whether this call made the
+// change (concurrent calls refused alike all resend, one of them warns).
+func (s *Set) Adapt(deployment, param string) (adapted, first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.get(deployment)
 	switch param {
 	case "":
-		return false
+		return false, false
 	case ParamMaxTokens:
 		if st.moved {
-			return false
+			return true, false
 		}
 		st.moved, st.back = true, false
-		return true
+		return true, true
 	case ParamMaxCompletionTokens:
-		if st.back || st.moved {
-			return false
+		if st.moved {
+			return false, false // both were refused: nothing left to send
+		}
+		if st.back {
+			return true, false
 		}
 		st.back = true
-		return true
+		return true, true
 	}
 	if st.dropped[param] {
-		return false
+		return true, false
 	}
 	if st.dropped == nil {
 		st.dropped = map[string]bool{}
 	}
 	st.dropped[param] = true
-	return true
+	return true, true
 }

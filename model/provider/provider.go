@@ -271,10 +271,11 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		return resp, err
 	}
 	deployment := cmp.Or(req.Model, c.defaultModel)
-	if !c.profiles.Adapt(deployment, me.Param) {
+	adapted, first := c.profiles.Adapt(deployment, me.Param)
+	if !adapted {
 		return resp, err
 	}
-	if c.onAdapt != nil {
+	if first && c.onAdapt != nil {
 		c.onAdapt(deployment, me.Param, me.Code)
 	}
 	return c.complete(ctx, req)
