@@ -107,7 +107,10 @@ func TestNew_CustomDeskUsesItsPromptsAndDeploymentsOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, override := range []string{"", "selector-override"} {
-		em, client := emutest.Start(t, emulator.Config{}, "default-deployment", nil)
+		// The run's deployment is a GPT-5 one; the desk's gpt-4o and
+		// gpt-4o-mini deployments are GPT-4o ones: both families on the wire.
+		em, client := emutest.Start(t, emulator.Config{Deployments: map[string]string{
+			"gpt-4o": "gpt-4o-2024-11-20", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}}, "default-deployment", nil)
 		tm, err := desk.New(desk.Config{Spec: s, Client: client, SelectorModel: override})
 		if err != nil {
 			t.Fatal(err)
