@@ -234,7 +234,8 @@ func TestRun_UsageAndConfigErrorsExit2WithoutSecrets(t *testing.T) {
 }
 
 func TestRun_AzureWithAPIKeyFromDotEnvUsesTheOriginalNames(t *testing.T) {
-	em, err := emulator.Start(emulator.Config{APIKey: "dotenv-key"}, emulator.Options{})
+	// The original project's .env: a GPT-4o deployment on a dated api-version.
+	em, err := emulator.Start(emulator.Config{APIKey: "dotenv-key", ModelName: "gpt-4o-2024-11-20"}, emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,9 @@ func write(t *testing.T, path, text string) {
 // deployment or a misplaced --selector-deployment exits 2 without a request.
 func TestRun_TeamFileMistakesFailBeforeAnyModelCall(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.Start(emulator.Config{APIKey: "team-test-key"}, emulator.Options{})
+	// The deployments are GPT-4o ones, named after their models.
+	em, err := emulator.Start(emulator.Config{APIKey: "team-test-key", Deployments: map[string]string{
+		"gpt-4o": "gpt-4o-2024-11-20", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}}, emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
