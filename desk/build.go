@@ -44,10 +44,12 @@ const (
 const DefaultMaxTokens = 1000
 
 // DefaultReasoningMaxTokens is that cap on a reasoning deployment, where it
-// is max_completion_tokens and also holds the hidden reasoning: on the
-// emulator's model of GPT-5 the reporter's reasoning at medium effort and
-// its article take up to about 1,500 tokens of it on the shipped desks (see
-// BENCHMARKS.md), so 4,000 leaves room for longer tasks and high effort.
+// is max_completion_tokens and also holds the hidden reasoning. Measured on
+// the emulator's model of GPT-5 (reasoning 160 + prompt/6 tokens at medium,
+// 480 + prompt/3 at high): the reporter's largest reply on the shipped desks
+// takes 289 to 339 completion tokens at medium, 216 to 266 of them
+// reasoning (BENCHMARKS.md); 4,000 still holds high effort and a 300-token
+// article for prompts up to about 9,600 tokens.
 const DefaultReasoningMaxTokens = 4000
 
 // ErrUnknownTeam is returned for a desk name that is not known.

@@ -149,6 +149,10 @@ func TestPipeline_BudgetStopsBeforeTheCrossingCall(t *testing.T) {
 	if got := res.StopReason; len(got) < 7 || got[:7] != "budget:" {
 		t.Fatalf("stop reason %q, want a budget stop", got)
 	}
+	// The spending the budget counted is the calls' reasoning included.
+	if res.Usage.ReasoningTokens <= 0 || spent != res.Usage.CostUSD && spent-res.Usage.CostUSD > 1e-9 {
+		t.Fatalf("usage %+v, budget spent $%v: want reasoning tokens counted and priced", res.Usage, spent)
+	}
 	if em.Count() != res.Usage.Requests {
 		t.Fatalf("service saw %d calls, run counted %d: a refused call must not be sent", em.Count(), res.Usage.Requests)
 	}
