@@ -198,8 +198,15 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if hc == nil {
 		hc = httpx.NewClient(httpx.Options{})
 	}
+	prices := cost.Default()
+	if cfg.PricesFile != "" {
+		if prices, err = cost.LoadPrices(cfg.PricesFile); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
 	pc := cfg.ProviderConfig()
-	s.profiles = profile.NewSet(nil, nil)
+	// A price file may describe models the built-in profiles do not know.
+	s.profiles = profile.NewSet(profile.Default().Merge(prices.Profiles()), nil)
 	pc.HTTPClient, pc.OnRateLimitHeaders, pc.Profiles = hc, observe, s.profiles
 	pc.OnAdapt = func(deployment, param, code string) {
 		log.Warn("the deployment refused a parameter its model profile expected: adapted and sent again; set its model (AZURE_OPENAI_MODEL or model: in the deployments file) to skip this",
@@ -270,12 +277,6 @@ func Build(ctx context.Context, opts Options) (_ *Stack, err error) {
 		bottom = opts.Bottom(bottom)
 	}
 
-	prices := cost.Default()
-	if cfg.PricesFile != "" {
-		if prices, err = cost.LoadPrices(cfg.PricesFile); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
-	}
 	cc := cache.Config{}
 	if opts.Cache != nil {
 		cc = *opts.Cache
