@@ -48,13 +48,13 @@ const DefaultMaxTokens = 1000
 // the emulator's model of GPT-5 (reasoning 160 + prompt/6 tokens at medium,
 // 480 + prompt/3 at high): the reporter's largest reply on the shipped desks
 // takes 289 to 339 completion tokens at medium, 216 to 266 of them
-// reasoning (BENCHMARKS.md). 2,000 holds medium effort and a 300-token
-// article for prompts up to about 9,000 tokens, high effort up to about
-// 3,600; the quota limiter reserves the whole cap while a call runs, and
-// 4,000 held so much that a 30,000 TPM deployment reached only 87 % of its
-// quota (BENCHMARKS.md). Longer tasks set max_tokens in their team file;
-// an empty answer is retried once with twice the cap.
-const DefaultReasoningMaxTokens = 2000
+// reasoning (BENCHMARKS.md). 1,500 holds medium effort and a 300-token
+// article for prompts up to about 6,200 tokens, high effort up to about
+// 2,100. The quota limiter holds the whole cap while a call runs: at 4,000 a
+// 30,000 TPM deployment reached 86.7 % of its quota, at 2,000 94.2 %, at
+// 1,500 95.6 % (BENCHMARKS.md). Longer tasks set max_tokens in their team
+// file; an empty answer is retried once with twice the cap.
+const DefaultReasoningMaxTokens = 1500
 
 // ErrUnknownTeam is returned for a desk name that is not known.
 var ErrUnknownTeam = errors.New("desk: unknown team")

@@ -27,7 +27,7 @@ type AgentSpec struct {
 	Description string   `yaml:"description" doc:"What the agent does; the selector reads it." required:"true"`
 	Prompt      string   `yaml:"prompt" doc:"The agent's system prompt, sent as is (no includes, no variables)." required:"true"`
 	Deployment  string   `yaml:"deployment,omitempty" doc:"This agent's own deployment (Azure) or model; default the run's deployment."`
-	MaxTokens   int      `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens (on a reasoning deployment, max_completion_tokens: the hidden reasoning included); default 1000, 2000 on a reasoning deployment." minimum:"1"`
+	MaxTokens   int      `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens (on a reasoning deployment, max_completion_tokens: the hidden reasoning included); default 1000, 1500 on a reasoning deployment." minimum:"1"`
 	Temperature *float64 `yaml:"temperature,omitempty" doc:"Sampling temperature; default the service's. Not for reasoning deployments (GPT-5, o3, o4-mini), which take reasoning_effort and verbosity instead." minimum:"0" maximum:"2"`
 	// ReasoningEffort and Verbosity go to reasoning deployments only.
 	ReasoningEffort string   `yaml:"reasoning_effort,omitempty" doc:"How much a reasoning deployment thinks before it writes (none and minimal exist on some models only); default the model's. Ignored by other deployments." enum:"none,minimal,low,medium,high"`
