@@ -200,6 +200,10 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			sc.ReasoningEffort, sc.Verbosity = sel.ReasoningEffort, sel.Verbosity
 		}
 		sc.ReasoningEffort = first(cfg.ReasoningEffort, sc.ReasoningEffort)
+		if profileOf(sc.Model).Reasoning {
+			// The limiter then reserves this, reasoning included, not a guess.
+			sc.MaxTokens = DefaultReasoningMaxTokens
+		}
 		sc.Model = first(cfg.SelectorModel, sc.Model)
 		t, err = team.NewSelector(sc)
 	case Graph:

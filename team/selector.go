@@ -45,6 +45,10 @@ type SelectorConfig struct {
 	// ReasoningEffort and Verbosity are sent with selection calls to a
 	// reasoning deployment; empty means the model's default.
 	ReasoningEffort, Verbosity string
+	// MaxTokens caps each selection call (max_completion_tokens on a
+	// reasoning deployment, where the quota limiter then reserves it rather
+	// than a guess); 0 means the service default.
+	MaxTokens int
 	// Prompt is the selection prompt template; empty means DefaultSelectorPrompt.
 	Prompt string
 	// AllowRepeatedSpeaker lets the same agent speak twice in a row.
@@ -150,7 +154,7 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	for sel.attempts < t.cfg.MaxSelectorAttempts {
 		sel.attempts++
 		resp, err := t.cfg.Client.Complete(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta,
-			ReasoningEffort: t.cfg.ReasoningEffort, Verbosity: t.cfg.Verbosity})
+			ReasoningEffort: t.cfg.ReasoningEffort, Verbosity: t.cfg.Verbosity, MaxTokens: t.cfg.MaxTokens})
 		if err != nil {
 			return sel, fmt.Errorf("team: selecting speaker: %w", err)
 		}
