@@ -89,14 +89,15 @@ type Profile struct {
 func (p Profile) Known() bool { return p.Name != "" }
 
 // Accepts reports whether the model takes a parameter. An unknown model is
-// assumed to take what a GPT-4o deployment takes; Set adapts it when the
-// service says otherwise.
+// assumed to take what a GPT-4o deployment takes (no reasoning_effort, no
+// verbosity: most deployments refuse them); Set adapts it when the service
+// says otherwise, and the model its first answer names replaces it.
 func (p Profile) Accepts(param string) bool {
 	switch param {
 	case ParamReasoningEffort:
-		return len(p.Efforts) > 0 || !p.Known()
+		return len(p.Efforts) > 0
 	case ParamVerbosity:
-		return p.Verbosity || !p.Known()
+		return p.Verbosity
 	case ParamMaxCompletionTokens:
 		return true
 	}
