@@ -88,8 +88,17 @@ type Config struct {
 	Model string
 	// MaxTokens caps each reply; 0 means the service default.
 	MaxTokens int
-	// Temperature; nil means the service default.
+	// Temperature; nil means the service default. A reasoning deployment
+	// never gets it (see package model/profile).
 	Temperature *float64
+	// ReasoningEffort and Verbosity are the reasoning_effort and verbosity
+	// of a reasoning deployment; empty means the model's default. Other
+	// deployments never get them.
+	ReasoningEffort string
+	Verbosity       string
+	// MaxOutputTokens bounds the larger cap an empty answer is retried with
+	// (the model's largest output); 0 means twice MaxTokens, unbounded.
+	MaxOutputTokens int
 	// Context chooses the part of the conversation sent on each call; the
 	// zero value sends all of it.
 	Context ContextPolicy
@@ -225,11 +234,13 @@ func (t *turnRun) emit(e Event) bool {
 func (t *turnRun) reply(ctx context.Context) (Message, error) {
 	a := t.a
 	req := &model.Request{
-		Model:       a.cfg.Model,
-		Messages:    a.Prompt(t.turn.History),
-		MaxTokens:   a.cfg.MaxTokens,
-		Temperature: a.cfg.Temperature,
-		Meta:        model.Meta{Agent: a.cfg.Name, Purpose: model.PurposeReply},
+		Model:           a.cfg.Model,
+		Messages:        a.Prompt(t.turn.History),
+		MaxTokens:       a.cfg.MaxTokens,
+		Temperature:     a.cfg.Temperature,
+		ReasoningEffort: a.cfg.ReasoningEffort,
+		Verbosity:       a.cfg.Verbosity,
+		Meta:            model.Meta{Agent: a.cfg.Name, Purpose: model.PurposeReply},
 	}
 	req.ResponseFormat = a.cfg.Output // nil for text
 	if t.turn.Stream {
@@ -246,7 +257,7 @@ func (t *turnRun) reply(ctx context.Context) (Message, error) {
 		return Message{Source: a.cfg.Name, Content: strings.TrimSpace(resp.Content), Usage: usage, Time: time.Now(),
 			Cached: resp.Cached, ToolCalls: exchanges, Deployment: cmp.Or(resp.Deployment, a.cfg.Model), Model: resp.Model}, nil
 	}
-	resp, err := a.cfg.Client.Complete(ctx, req)
+	resp, err := a.complete(ctx, req)
 	if err != nil {
 		return Message{}, err
 	}

@@ -99,7 +99,7 @@ func (t *turnRun) replyWithTools(ctx context.Context, base *model.Request) (*mod
 			// must answer with text from what it has.
 			req.ToolChoice = model.ToolChoiceNone
 		}
-		resp, err := a.cfg.Client.Complete(ctx, &req)
+		resp, err := a.complete(ctx, &req)
 		if err != nil {
 			// The earlier rounds were paid for (the budgets charged them):
 			// the error carries their usage so the run counts it.

@@ -32,7 +32,7 @@ import (
 )
 
 // Deployment is the deployment name every benchmark sends to the emulator.
-const Deployment = "gpt-4o"
+const Deployment = "gpt-5"
 
 // apiKey is the emulator's key in the benchmarks (a loopback test value).
 const apiKey = "bench-key"

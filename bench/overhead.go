@@ -120,7 +120,7 @@ func NewHarness(ctx context.Context, teamName string) (*Harness, error) {
 type rawBody struct {
 	Model         string        `json:"model"`
 	Messages      []rawMessage  `json:"messages"`
-	MaxTokens     int           `json:"max_tokens,omitempty"`
+	MaxTokens     int           `json:"max_completion_tokens,omitempty"` // the GPT-5 deployment's cap
 	Stream        bool          `json:"stream,omitempty"`
 	StreamOptions *rawStreamOpt `json:"stream_options,omitempty"`
 }

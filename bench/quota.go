@@ -201,7 +201,7 @@ func Quota(ctx context.Context, cfg QuotaConfig) (*QuotaReport, error) {
 		go func() {
 			defer wg.Done()
 			for i := 0; runCtx.Err() == nil; i++ {
-				tm, err := desk.New(desk.Config{Team: cfg.Team, Client: p})
+				tm, err := desk.New(desk.Config{Team: cfg.Team, Client: p, Model: Deployment}) // a GPT-5 deployment: reasoning defaults
 				if err == nil {
 					_, err = team.Run(runCtx, tm, Tasks[(w+i)%len(Tasks)], team.WithStreaming(true),
 						team.WithRunID(fmt.Sprintf("bench-%d-%d", w, i)))

@@ -23,23 +23,32 @@ type TokensConfig struct {
 
 // TokenTally sums the model calls of a desk's runs over the task set.
 type TokenTally struct {
-	Calls              int     `json:"calls"`
-	SelectorCalls      int     `json:"selector_calls"`
-	PromptTokens       int     `json:"prompt_tokens"`
-	CachedPromptTokens int     `json:"cached_prompt_tokens"`
-	CompletionTokens   int     `json:"completion_tokens"`
-	CostUSD            float64 `json:"cost_usd"`
-	CostPerArticleUSD  float64 `json:"cost_per_article_usd"`
-	Messages           int     `json:"messages"`
+	Calls              int `json:"calls"`
+	SelectorCalls      int `json:"selector_calls"`
+	PromptTokens       int `json:"prompt_tokens"`
+	CachedPromptTokens int `json:"cached_prompt_tokens"`
+	CompletionTokens   int `json:"completion_tokens"`
+	// ReasoningTokens are the GPT-5 deployment's hidden reasoning, part
+	// of CompletionTokens and priced as output.
+	ReasoningTokens   int     `json:"reasoning_tokens"`
+	CostUSD           float64 `json:"cost_usd"`
+	CostPerArticleUSD float64 `json:"cost_per_article_usd"`
+	Messages          int     `json:"messages"`
 }
 
 // TeamTokens compares a desk with its baseline (Spec.Baseline: a selector
 // call before every turn, full history everywhere). Ratios are desk ÷ baseline.
 type TeamTokens struct {
-	Team                  string     `json:"team"`
-	Tasks                 int        `json:"tasks"`
-	Desk                  TokenTally `json:"desk"`
-	Baseline              TokenTally `json:"baseline"`
+	Team     string     `json:"team"`
+	Tasks    int        `json:"tasks"`
+	Desk     TokenTally `json:"desk"`
+	Baseline TokenTally `json:"baseline"`
+	// Medium is the desk with every agent and the selector at reasoning
+	// effort medium instead of the efforts its file ships with;
+	// EffortCostRatio is the desk's cost ÷ Medium's (below 1: the shipped
+	// efforts are cheaper).
+	Medium                TokenTally `json:"all_medium"`
+	EffortCostRatio       float64    `json:"effort_cost_ratio"`
 	PromptTokensRatio     float64    `json:"prompt_tokens_ratio"`
 	CallsRatio            float64    `json:"calls_ratio"`
 	CompletionTokensRatio float64    `json:"completion_tokens_ratio"`
@@ -94,11 +103,14 @@ func Tokens(ctx context.Context, cfg TokensConfig) (*TokensReport, error) {
 		}
 		tt.GoalPromptTokensRatio, tt.GoalCallsRatio = goal[0], goal[1]
 		for i, task := range tasks {
-			got, err := runDesk(ctx, d.Spec, task, &tt.Desk)
+			got, err := runDesk(ctx, d.Spec, task, "", &tt.Desk)
 			if err != nil {
 				return nil, fmt.Errorf("%s, task %d: %w", name, i+1, err)
 			}
-			base, err := runDesk(ctx, d.Spec.Baseline(), task, &tt.Baseline)
+			if _, err := runDesk(ctx, d.Spec, task, "medium", &tt.Medium); err != nil {
+				return nil, fmt.Errorf("%s at medium, task %d: %w", name, i+1, err)
+			}
+			base, err := runDesk(ctx, d.Spec.Baseline(), task, "", &tt.Baseline)
 			if err != nil {
 				return nil, fmt.Errorf("%s baseline, task %d: %w", name, i+1, err)
 			}
@@ -112,7 +124,10 @@ func Tokens(ctx context.Context, cfg TokensConfig) (*TokensReport, error) {
 				tt.Differences = append(tt.Differences, fmt.Sprintf("task %d: the article differs from the baseline's", i+1))
 			}
 		}
-		for _, t := range []*TokenTally{&tt.Desk, &tt.Baseline} {
+		if tt.Medium.CostUSD > 0 {
+			tt.EffortCostRatio = round3(tt.Desk.CostUSD / tt.Medium.CostUSD)
+		}
+		for _, t := range []*TokenTally{&tt.Desk, &tt.Baseline, &tt.Medium} {
 			t.CostPerArticleUSD = t.CostUSD / float64(len(tasks))
 		}
 		tt.PromptTokensRatio = ratio(tt.Desk.PromptTokens, tt.Baseline.PromptTokens)
@@ -136,9 +151,10 @@ func ratio(a, b int) float64 {
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
-// runDesk runs one task on a fresh emulator through the production pipeline
-// (no response cache: every call is paid for) and adds its usage to t.
-func runDesk(ctx context.Context, s *desk.Spec, task string, t *TokenTally) (*team.Result, error) {
+// runDesk runs one task on a fresh emulator (a GPT-5 deployment) through
+// the production pipeline (no response cache: every call is paid for), at
+// effort for every agent ("" the file's own), and adds its usage to t.
+func runDesk(ctx context.Context, s *desk.Spec, task, effort string, t *TokenTally) (*team.Result, error) {
 	em, err := emulator.Start(emulator.Config{APIKey: apiKey, MaxRecorded: -1}, emulator.Options{})
 	if err != nil {
 		return nil, err
@@ -148,7 +164,7 @@ func runDesk(ctx context.Context, s *desk.Spec, task string, t *TokenTally) (*te
 	if err != nil {
 		return nil, err
 	}
-	tm, err := desk.New(desk.Config{Spec: s, Client: p})
+	tm, err := desk.New(desk.Config{Spec: s, Client: p, Model: Deployment, ReasoningEffort: effort})
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +178,7 @@ func runDesk(ctx context.Context, s *desk.Spec, task string, t *TokenTally) (*te
 	t.PromptTokens += u.PromptTokens
 	t.CachedPromptTokens += u.CachedPromptTokens
 	t.CompletionTokens += u.CompletionTokens
+	t.ReasoningTokens += u.ReasoningTokens
 	t.CostUSD += u.CostUSD
 	t.Messages += len(res.Messages)
 	return res, nil

@@ -31,6 +31,13 @@ func TestTokens_DesksBeatTheirBaselineWithTheSameArticles(t *testing.T) {
 		if tt.Baseline.Calls == 0 || tt.Desk.CostUSD <= 0 || tt.Desk.CostPerArticleUSD*float64(tt.Tasks) != tt.Desk.CostUSD {
 			t.Errorf("%s: tallies %+v", tt.Team, tt)
 		}
+		// On the GPT-5 emulator: reasoning tokens are spent, and the shipped
+		// efforts cost less than every agent at medium.
+		if tt.Desk.ReasoningTokens <= 0 || tt.Medium.ReasoningTokens <= tt.Desk.ReasoningTokens ||
+			tt.EffortCostRatio <= 0 || tt.EffortCostRatio >= 1 || tt.Medium.Calls != tt.Desk.Calls {
+			t.Errorf("%s: reasoning %d (all medium %d), cost %.3f× all medium; want fewer reasoning tokens and a lower cost",
+				tt.Team, tt.Desk.ReasoningTokens, tt.Medium.ReasoningTokens, tt.EffortCostRatio)
+		}
 	}
 	sel := rep.Teams[1]
 	if sel.Team != "selector" || sel.PromptTokensRatio > 0.6 || sel.CallsRatio > 0.7 || sel.Desk.SelectorCalls >= sel.Baseline.SelectorCalls {

@@ -16,6 +16,7 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/entra"
+	"github.com/newsroom-dev/newsroom/model/profile"
 	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
@@ -60,22 +62,25 @@ var ErrInvalid = errors.New("config: invalid configuration")
 // defines its flags with these names and passes the ones the user set in
 // Sources.Flags.
 const (
-	Provider       = "provider"
-	Endpoint       = "endpoint"
-	Deployment     = "deployment"
-	APIVersion     = "api-version"
-	APIKey         = "api-key"
-	BaseURL        = "base-url"
-	ModelName      = "model"
-	Cache          = "cache"
-	CachePath      = "cache-path"
-	RedisURL       = "redis-url"
-	RPM            = "rpm"
-	TPM            = "tpm"
-	ContextWindow  = "context-window"
-	BudgetUSD      = "budget-usd"
-	DailyBudgetUSD = "daily-budget-usd"
-	PricesFile     = "prices-file"
+	Provider   = "provider"
+	Endpoint   = "endpoint"
+	Deployment = "deployment"
+	// DeploymentModel is the model behind the Azure deployment
+	// (gpt-5-mini), which decides the parameters its requests carry.
+	DeploymentModel = "deployment-model"
+	APIVersion      = "api-version"
+	APIKey          = "api-key"
+	BaseURL         = "base-url"
+	ModelName       = "model"
+	Cache           = "cache"
+	CachePath       = "cache-path"
+	RedisURL        = "redis-url"
+	RPM             = "rpm"
+	TPM             = "tpm"
+	ContextWindow   = "context-window"
+	BudgetUSD       = "budget-usd"
+	DailyBudgetUSD  = "daily-budget-usd"
+	PricesFile      = "prices-file"
 	// DeploymentsFile lists a pool of deployments (package model/pool).
 	DeploymentsFile = "deployments-file"
 	// CacheSimilarity and EmbeddingsDeployment turn on the similarity cache.
@@ -122,7 +127,8 @@ func Settings() []Setting {
 		{Provider, []string{"NEWSROOM_PROVIDER"}, false, "", "model kind: azure, openai or emulator (default: inferred from the other settings)"},
 		{Endpoint, []string{"AZURE_OPENAI_ENDPOINT", "azure_endpoint"}, false, "", "Azure OpenAI resource URL, https://NAME.openai.azure.com"},
 		{Deployment, []string{"AZURE_OPENAI_DEPLOYMENT", "model-name"}, false, "", "Azure OpenAI deployment name"},
-		{APIVersion, []string{"OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION", "api-version"}, false, provider.DefaultAPIVersion, "Azure OpenAI API version"},
+		{DeploymentModel, []string{"AZURE_OPENAI_MODEL"}, false, "", "the model behind the Azure OpenAI deployment, e.g. gpt-5-mini (default: the deployment's name, then the model its first answer names); a reasoning model gets max_completion_tokens and reasoning_effort, never temperature"},
+		{APIVersion, []string{"OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION", "api-version"}, false, provider.DefaultAPIVersion, "Azure OpenAI API: v1 (https://RESOURCE.openai.azure.com/openai/v1/), or a dated api-version such as 2024-10-21"},
 		{APIKey, []string{"AZURE_OPENAI_API_KEY", "OPENAI_API_KEY", "api_key"}, true, "", "API key (Azure: AZURE_OPENAI_API_KEY or api_key; OpenAI: OPENAI_API_KEY or api_key); without one Azure uses Entra ID"},
 		{BaseURL, []string{"OPENAI_BASE_URL"}, false, "", "OpenAI-compatible base URL (OpenAI, Ollama, vLLM); default https://api.openai.com/v1"},
 		{ModelName, []string{"OPENAI_MODEL", "model-name"}, false, "", "model name for OpenAI-compatible endpoints"},
@@ -166,10 +172,12 @@ type Model struct {
 	Kind       string `json:"kind"`
 	Endpoint   string `json:"endpoint,omitempty"`
 	Deployment string `json:"deployment,omitempty"`
-	APIVersion string `json:"api_version,omitempty"`
-	APIKey     Secret `json:"api_key,omitempty"`
-	BaseURL    string `json:"base_url,omitempty"`
-	Model      string `json:"model,omitempty"`
+	// DeploymentModel is the model behind Deployment (AZURE_OPENAI_MODEL).
+	DeploymentModel string `json:"deployment_model,omitempty"`
+	APIVersion      string `json:"api_version,omitempty"`
+	APIKey          Secret `json:"api_key,omitempty"`
+	BaseURL         string `json:"base_url,omitempty"`
+	Model           string `json:"model,omitempty"`
 }
 
 // Config is the loaded configuration. Printing it (fmt, JSON, slog) never
@@ -236,14 +244,32 @@ func (c *Config) ProviderConfig() provider.Config {
 		kind = KindOpenAI
 	}
 	return provider.Config{
-		Kind:       kind,
-		Endpoint:   m.Endpoint,
-		Deployment: m.Deployment,
-		APIVersion: m.APIVersion,
-		APIKey:     m.APIKey.Value(),
-		BaseURL:    m.BaseURL,
-		Model:      m.Model,
+		Kind:            kind,
+		Endpoint:        m.Endpoint,
+		Deployment:      m.Deployment,
+		DeploymentModel: m.DeploymentModel,
+		APIVersion:      m.APIVersion,
+		APIKey:          m.APIKey.Value(),
+		BaseURL:         m.BaseURL,
+		Model:           m.Model,
 	}
+}
+
+// ReasoningAPIVersionProblem says what is wrong with calling a deployment
+// (whose model is modelName, or its name's) with a dated api-version older
+// than the first that takes max_completion_tokens, when the deployment is a
+// reasoning model; "" when nothing is.
+func ReasoningAPIVersionProblem(apiVersion, deployment, modelName string) string {
+	if strings.EqualFold(apiVersion, provider.APIVersionV1) || apiVersion >= provider.MinReasoningAPIVersion {
+		return ""
+	}
+	name := cmp.Or(modelName, deployment)
+	p, ok := profile.Default().Lookup(name)
+	if !ok || !p.Reasoning {
+		return ""
+	}
+	return fmt.Sprintf("api-version %s is older than %s, the first that takes max_completion_tokens, which deployment %q (%s, a reasoning model) needs: set OPENAI_API_VERSION=v1 (or %s or later)",
+		apiVersion, provider.MinReasoningAPIVersion, deployment, name, provider.MinReasoningAPIVersion)
 }
 
 // Validate reports every missing or inconsistent setting in one error that
@@ -267,6 +293,8 @@ func (c *Config) Validate() error {
 		}
 		if m.APIVersion == "" {
 			add("the API version is empty: set OPENAI_API_VERSION or leave it unset for %s", provider.DefaultAPIVersion)
+		} else if msg := ReasoningAPIVersionProblem(m.APIVersion, m.Deployment, m.DeploymentModel); msg != "" {
+			add("%s (from %s): %s", APIVersion, c.Source(APIVersion), msg)
 		}
 	case KindOpenAI:
 		why := c.configuredBecause(BaseURL, ModelName, APIKey)

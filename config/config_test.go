@@ -98,9 +98,9 @@ func TestLoad_Kinds(t *testing.T) {
 	}{
 		{"nothing configured runs the emulator", nil, Model{Kind: KindEmulator}},
 		{"azure standard names", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d", "AZURE_OPENAI_API_KEY": "k", "OPENAI_API_KEY": "openai-key"},
-			Model{Kind: KindAzure, Endpoint: "https://a.openai.azure.com", Deployment: "d", APIVersion: "2024-10-21", APIKey: "k"}},
+			Model{Kind: KindAzure, Endpoint: "https://a.openai.azure.com", Deployment: "d", APIVersion: "v1", APIKey: "k"}},
 		{"azure without key uses Entra ID, never the OpenAI key", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://a.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d", "OPENAI_API_KEY": "openai-key"},
-			Model{Kind: KindAzure, Endpoint: "https://a.openai.azure.com", Deployment: "d", APIVersion: "2024-10-21"}},
+			Model{Kind: KindAzure, Endpoint: "https://a.openai.azure.com", Deployment: "d", APIVersion: "v1"}},
 		{"openai compatible", map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1", "OPENAI_MODEL": "llama3"},
 			Model{Kind: KindOpenAI, BaseURL: "http://localhost:11434/v1", Model: "llama3"}},
 		{"openai", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_MODEL": "gpt-4o"},
@@ -307,7 +307,7 @@ func TestConfig_ProviderConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc := cfg.ProviderConfig()
-	if pc.Kind != KindAzure || pc.Endpoint != "https://a.openai.azure.com" || pc.Deployment != "d" || pc.APIKey != "k" || pc.APIVersion != "2024-10-21" {
+	if pc.Kind != KindAzure || pc.Endpoint != "https://a.openai.azure.com" || pc.Deployment != "d" || pc.APIKey != "k" || pc.APIVersion != "v1" {
 		t.Errorf("ProviderConfig = %+v", pc)
 	}
 }
@@ -458,3 +458,33 @@ func TestConfig_UsesPostgres_HigherPrecedenceWins(t *testing.T) {
 type resolverFunc func(string) (string, error)
 
 func (f resolverFunc) Resolve(_ context.Context, ref string) (string, error) { return f(ref) }
+
+func TestValidate_OldAPIVersionWithAReasoningDeploymentIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		flags   map[string]string
+		problem string // "" when valid
+	}{
+		{"gpt-5 by its model", map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "prod", DeploymentModel: "gpt-5-mini", APIKey: "k", APIVersion: "2024-06-01"},
+			"api-version 2024-06-01 is older than 2024-09-01-preview"},
+		{"o3 by its deployment name", map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "o3", APIKey: "k", APIVersion: "2024-08-01-preview"},
+			"set OPENAI_API_VERSION=v1"},
+		{"gpt-5 on the first version that takes it", map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "gpt-5", APIKey: "k", APIVersion: "2024-09-01-preview"}, ""},
+		{"gpt-5 on v1", map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "gpt-5", APIKey: "k"}, ""},
+		{"gpt-4o keeps its old version", map[string]string{Endpoint: "https://a.openai.azure.com", Deployment: "gpt-4o", APIKey: "k", APIVersion: "2024-06-01"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := LoadContext(context.Background(), Sources{Flags: tc.flags})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			if tc.problem == "" && err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem) || !strings.Contains(err.Error(), "2024-09-01-preview")) {
+				t.Fatalf("Validate = %v, want it to name %q and the version to use", err, tc.problem)
+			}
+		})
+	}
+}

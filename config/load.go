@@ -206,6 +206,7 @@ func (l *loader) load() error {
 	case KindAzure:
 		m.Endpoint, _ = l.get(Endpoint, l.vars(Endpoint))
 		m.Deployment, _ = l.get(Deployment, l.vars(Deployment))
+		m.DeploymentModel, _ = l.get(DeploymentModel, l.vars(DeploymentModel))
 		m.APIVersion, _ = l.get(APIVersion, l.vars(APIVersion))
 		key, _ := l.get(APIKey, azureKeyVars)
 		m.APIKey = Secret(key)

@@ -183,6 +183,9 @@ func (p *Printer) Handle(e team.Event) {
 
 func usageLine(u model.Usage, cached bool) string {
 	s := fmt.Sprintf("Prompt tokens: %d, Completion tokens: %d", u.PromptTokens, u.CompletionTokens)
+	if u.ReasoningTokens > 0 {
+		s += fmt.Sprintf(" (%d reasoning)", u.ReasoningTokens)
+	}
 	if u.CostUSD > 0 {
 		s += fmt.Sprintf(", Cost: $%.6f", u.CostUSD)
 	}
@@ -210,6 +213,9 @@ func (p *Printer) Summary(res *team.Result, modelName string) {
 	fmt.Fprintf(p.w, "Finish reason: %s\n", res.StopReason)
 	fmt.Fprintf(p.w, "Total prompt tokens: %d\n", res.Usage.PromptTokens)
 	fmt.Fprintf(p.w, "Total completion tokens: %d\n", res.Usage.CompletionTokens)
+	if res.Usage.ReasoningTokens > 0 {
+		fmt.Fprintf(p.w, "Total reasoning tokens: %d (part of the completion tokens, billed as output)\n", res.Usage.ReasoningTokens)
+	}
 	if res.Usage.CachedResponses > 0 {
 		fmt.Fprintf(p.w, "Cached responses: %d of %s\n", res.Usage.CachedResponses, Plural(res.Usage.Requests, "model call", "model calls"))
 	}

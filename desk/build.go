@@ -1,6 +1,8 @@
 package desk
 
 import (
+	"github.com/newsroom-dev/newsroom/model/profile"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,19 @@ const (
 // reservations and the budget's worst cases tight.
 const DefaultMaxTokens = 1000
 
+// DefaultReasoningMaxTokens is that cap on a reasoning deployment, where it
+// is max_completion_tokens and also holds the hidden reasoning. Measured on
+// the emulator's model of GPT-5 (reasoning 160 + prompt/6 tokens at medium,
+// 480 + prompt/3 at high): the reporter's largest reply on the shipped desks
+// takes 289 to 339 completion tokens at medium, 216 to 266 of them
+// reasoning (BENCHMARKS.md). 1,500 holds medium effort and a 300-token
+// article for prompts up to about 6,200 tokens, high effort up to about
+// 2,100. The quota limiter holds the whole cap while a call runs: at 4,000 a
+// 30,000 TPM deployment reached 86.7 % of its quota, at 2,000 94.2 %, at
+// 1,500 95.6 % (BENCHMARKS.md). Longer tasks set max_tokens in their team
+// file; an empty answer is retried once with twice the cap.
+const DefaultReasoningMaxTokens = 1500
+
 // ErrUnknownTeam is returned for a desk name that is not known.
 var ErrUnknownTeam = errors.New("desk: unknown team")
 
@@ -67,8 +82,15 @@ type Config struct {
 	MaxMessages int
 	// Extra is or-ed with the desk's stop conditions (timeouts, token limits, external stop).
 	Extra termination.Condition
-	// MaxTokens caps the replies of agents whose file sets no cap; 0 means DefaultMaxTokens.
+	// MaxTokens caps the replies of agents whose file sets no cap; 0 means
+	// DefaultMaxTokens, or DefaultReasoningMaxTokens on a reasoning deployment.
 	MaxTokens int
+	// ReasoningEffort, when set, is every agent's and the selector's
+	// reasoning effort, whatever the file says (--reasoning-effort).
+	ReasoningEffort string
+	// Profile returns the profile of the model behind a deployment ("" is
+	// Model's); nil knows only deployments named after a model.
+	Profile func(deployment string) profile.Profile
 	// Count counts tokens for budget context policies; nil means the
 	// tokenizer of Model (o200k_base when unknown).
 	Count func(string) int
@@ -117,8 +139,8 @@ func New(cfg Config) (team.Team, error) {
 }
 
 func build(s *Spec, cfg Config) (team.Team, error) {
-	if cfg.MaxTokens <= 0 {
-		cfg.MaxTokens = DefaultMaxTokens
+	profileOf := func(deployment string) profile.Profile {
+		return profileFor(deployment, LoadOptions{Profile: cfg.Profile})
 	}
 	count := cfg.Count
 	if count == nil {
@@ -133,12 +155,21 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 	for _, as := range s.Agents {
 		c := agent.Config{Name: as.Name, Description: as.Description, SystemPrompt: as.Prompt, Client: cfg.Client,
 			Model: first(as.Deployment, d.Deployment, cfg.Model), MaxTokens: as.MaxTokens, Temperature: as.Temperature,
-			MaxToolRounds: as.MaxToolRounds, ReflectOnToolUse: as.ReflectOnToolUse}
+			MaxToolRounds: as.MaxToolRounds, ReflectOnToolUse: as.ReflectOnToolUse,
+			ReasoningEffort: first(cfg.ReasoningEffort, as.ReasoningEffort), Verbosity: as.Verbosity}
+		p := profileOf(c.Model)
+		c.MaxOutputTokens = p.MaxOutput
 		if c.MaxTokens == 0 {
 			c.MaxTokens = d.MaxTokens
 		}
 		if c.MaxTokens == 0 {
 			c.MaxTokens = cfg.MaxTokens
+		}
+		if c.MaxTokens == 0 && p.Reasoning {
+			c.MaxTokens = DefaultReasoningMaxTokens
+		}
+		if c.MaxTokens == 0 {
+			c.MaxTokens = DefaultMaxTokens
 		}
 		ctx := as.Context
 		if ctx == nil {
@@ -179,6 +210,12 @@ func build(s *Spec, cfg Config) (team.Team, error) {
 			sc.Planner = sel.Planner
 			sc.FollowPlan = sel.Planner != "" && (sel.FollowPlan == nil || *sel.FollowPlan)
 			sc.Context = policy(sel.Context, count)
+			sc.ReasoningEffort, sc.Verbosity = sel.ReasoningEffort, sel.Verbosity
+		}
+		sc.ReasoningEffort = first(cfg.ReasoningEffort, sc.ReasoningEffort)
+		if profileOf(sc.Model).Reasoning {
+			// The limiter then reserves this, reasoning included, not a guess.
+			sc.MaxTokens = DefaultReasoningMaxTokens
 		}
 		sc.Model = first(cfg.SelectorModel, sc.Model)
 		sc.StructuredOutput = cfg.structured(sc.Model)

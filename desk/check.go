@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
+	"github.com/newsroom-dev/newsroom/model/profile"
 	"github.com/newsroom-dev/newsroom/tool/mcp"
 )
 
@@ -50,6 +51,14 @@ func (l *loader) check(s *Spec, opts LoadOptions) {
 			}
 		}
 		l.context(f+".context", a.Context)
+		dep := a.Deployment
+		if dep == "" && s.Defaults != nil {
+			dep = s.Defaults.Deployment
+		}
+		l.reasoning(f, dep, a.Temperature != nil, a.ReasoningEffort, opts)
+	}
+	if s.Selector != nil {
+		l.reasoning("selector", s.Selector.Deployment, false, s.Selector.ReasoningEffort, opts)
 	}
 	l.mcp(s)
 	known := func(field, name string) bool {
@@ -440,4 +449,33 @@ func (l *loader) mcp(s *Spec) {
 				fmt.Sprintf("server %q has no definition: give it a command or a url here or in another agent's entry (%s)", m.Name, known))
 		}
 	}
+}
+
+// reasoning refuses what the model behind a deployment does not take: a
+// temperature on a reasoning model (which takes reasoning_effort and
+// verbosity instead), a reasoning effort the model lacks.
+func (l *loader) reasoning(f, deployment string, temperature bool, effort string, opts LoadOptions) {
+	p := profileFor(deployment, opts)
+	if !p.Reasoning {
+		return
+	}
+	what := "the run's deployment"
+	if deployment != "" {
+		what = "deployment " + strconv.Quote(deployment)
+	}
+	if temperature {
+		l.at(f+".temperature", fmt.Sprintf("%s is %s, a reasoning model, which takes no temperature: remove temperature and set reasoning_effort (%s) and verbosity (low, medium, high) instead",
+			what, p.Name, strings.Join(p.Efforts, ", ")))
+	}
+	if effort != "" && !p.AcceptsEffort(effort) {
+		l.at(f+".reasoning_effort", fmt.Sprintf("%s is %s, which has no reasoning_effort %q; it has %s", what, p.Name, effort, strings.Join(p.Efforts, ", ")))
+	}
+}
+
+func profileFor(deployment string, opts LoadOptions) profile.Profile {
+	if opts.Profile != nil {
+		return opts.Profile(deployment)
+	}
+	p, _ := profile.Default().Lookup(deployment)
+	return p
 }

@@ -1,6 +1,8 @@
 package desk
 
 import (
+	"github.com/newsroom-dev/newsroom/model/profile"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -67,6 +69,11 @@ type LoadOptions struct {
 	Deployments []string
 	// Tools are the tool names an agent may list; nil means KnownTools.
 	Tools []string
+	// Profile returns the profile of the model behind a deployment an agent
+	// or the selector names ("" is the run's default deployment): a
+	// temperature on a reasoning deployment, or a reasoning effort its model
+	// lacks, is refused. Nil knows only deployments named after a model.
+	Profile func(deployment string) profile.Profile
 }
 
 // KnownTools are the tool names a team file may give an agent by default.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/newsroom-dev/newsroom/desk"
+	"github.com/newsroom-dev/newsroom/model/profile"
 )
 
 const sports = `name: sports
@@ -59,7 +60,7 @@ func TestParse_NamesFileLineColumnAndField(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", desk.LoadOptions{}, []string{"bad.yaml:1:1: want a mapping with the fields name, description, kind"}},
 		{"empty file", "# nothing\n", desk.LoadOptions{}, []string{"bad.yaml: is empty"}},
 		{"unknown field", edit("    max_tokens: 800", "    max_tokens: 800\n    temprature: 0.2"),
-			desk.LoadOptions{}, []string{`bad.yaml:10:5: agents[0]: unknown field "temprature"; allowed: name, description, prompt, deployment, max_tokens, temperature, tools, max_tool_rounds, reflect_on_tool_use, mcp, context`}},
+			desk.LoadOptions{}, []string{`bad.yaml:10:5: agents[0]: unknown field "temprature"; allowed: name, description, prompt, deployment, max_tokens, temperature, reasoning_effort, verbosity, tools, max_tool_rounds, reflect_on_tool_use, mcp, context`}},
 		{"wrong type", edit("max_tokens: 800", "max_tokens: lots"), desk.LoadOptions{},
 			[]string{`bad.yaml:9:17: agents[0].max_tokens: want a whole number, not "lots"`}},
 		{"bad kind", edit("kind: roundrobin", "kind: roundtable"), desk.LoadOptions{},
@@ -190,5 +191,44 @@ func TestRegistry_ShipsThreeValidDesksAndLoadsADirectory(t *testing.T) {
 	err := desk.NewRegistry().LoadDir(dir, desk.LoadOptions{})
 	if err == nil || !strings.Contains(err.Error(), `a desk named "selector" already exists (builtin)`) {
 		t.Fatalf("clash: %v", err)
+	}
+}
+
+func TestParse_TemperatureOnAReasoningDeploymentIsRefusedWithItsLine(t *testing.T) {
+	const file = `name: warm
+kind: roundrobin
+agents:
+  - name: Writer
+    description: Writes.
+    prompt: You write.
+    deployment: gpt-5-mini
+    temperature: 0.7
+  - name: Chat
+    description: Chats.
+    prompt: You chat.
+    deployment: gpt-4o
+    temperature: 0.7
+    reasoning_effort: low
+termination:
+  max_messages: 2
+`
+	_, err := desk.Parse("warm.yaml", []byte(file), desk.LoadOptions{})
+	if err == nil {
+		t.Fatal("a temperature on a GPT-5 agent was accepted")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "warm.yaml:8:18: agents[0].temperature:") || !strings.Contains(msg, "reasoning_effort (minimal, low, medium, high)") ||
+		strings.Contains(msg, "agents[1]") {
+		t.Errorf("error %q, want agents[0].temperature at 8:18 saying to set reasoning_effort instead, and nothing about the GPT-4o agent", msg)
+	}
+	// The run's own deployment counts too, as the stack knows it.
+	gpt5 := func(string) profile.Profile { p, _ := profile.Default().Lookup("gpt-5"); return p }
+	noDeployment := strings.ReplaceAll(file, "    deployment: gpt-5-mini\n", "")
+	if _, err := desk.Parse("warm.yaml", []byte(noDeployment), desk.LoadOptions{Profile: gpt5}); err == nil || !strings.Contains(err.Error(), "the run's deployment is gpt-5") {
+		t.Errorf("error %v, want the run's GPT-5 deployment named", err)
+	}
+	badEffort := strings.Replace(file, "    temperature: 0.7\n", "    reasoning_effort: none\n", 1)
+	if _, err := desk.Parse("warm.yaml", []byte(badEffort), desk.LoadOptions{}); err == nil || !strings.Contains(err.Error(), `has no reasoning_effort "none"`) {
+		t.Errorf("error %v, want reasoning_effort none refused for gpt-5-mini", err)
 	}
 }

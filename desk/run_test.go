@@ -107,7 +107,10 @@ func TestNew_CustomDeskUsesItsPromptsAndDeploymentsOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, override := range []string{"", "selector-override"} {
-		em, client := emutest.Start(t, emulator.Config{}, "default-deployment", nil)
+		// The run's deployment is a GPT-5 one; the desk's gpt-4o and
+		// gpt-4o-mini deployments are GPT-4o ones: both families on the wire.
+		em, client := emutest.Start(t, emulator.Config{Deployments: map[string]string{
+			"gpt-4o": "gpt-4o-2024-11-20", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}}, "default-deployment", nil)
 		tm, err := desk.New(desk.Config{Spec: s, Client: client, SelectorModel: override})
 		if err != nil {
 			t.Fatal(err)
@@ -161,6 +164,43 @@ func TestNew_CustomDeskUsesItsPromptsAndDeploymentsOnTheWire(t *testing.T) {
 			if wantDep := map[string]string{"Sports_Writer": "gpt-4o", "Copy_Chief": "gpt-4o-mini"}[m.Source]; m.Deployment != wantDep {
 				t.Errorf("%s answered on %q, want %q", m.Source, m.Deployment, wantDep)
 			}
+		}
+	}
+}
+
+// TestNew_ReasoningDeploymentGetsTheReasoningCaps: on a GPT-5 deployment the
+// agents that set no max_tokens, and the selector, send the reasoning
+// default as max_completion_tokens; on GPT-4o the agents keep the old one.
+func TestNew_ReasoningDeploymentGetsTheReasoningCaps(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		deployment, modelName string
+		agents, selector      int
+	}{
+		{"gpt-5", emulator.DefaultModelName, desk.DefaultReasoningMaxTokens, desk.DefaultReasoningMaxTokens},
+		{"gpt-4o", "gpt-4o-2024-11-20", desk.DefaultMaxTokens, 0},
+	} {
+		em, client := emutest.Start(t, emulator.Config{ModelName: tc.modelName}, tc.deployment, nil)
+		tm, err := desk.New(desk.Config{Team: desk.Selector, Client: client, Model: tc.deployment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := team.Run(context.Background(), tm, task); err != nil {
+			t.Fatal(err)
+		}
+		selections := 0
+		for _, r := range em.Requests() {
+			want := tc.agents
+			if isSelection(r) {
+				want = tc.selector
+				selections++
+			}
+			if r.MaxTokens != want || r.Status != 200 {
+				t.Errorf("%s: a request with max tokens %d (status %d), want %d", tc.deployment, r.MaxTokens, r.Status, want)
+			}
+		}
+		if selections == 0 {
+			t.Errorf("%s: the selector made no call", tc.deployment)
 		}
 	}
 }

@@ -34,9 +34,12 @@ type AgentSpec struct {
 	Description string   `yaml:"description" doc:"What the agent does; the selector reads it." required:"true"`
 	Prompt      string   `yaml:"prompt" doc:"The agent's system prompt, sent as is (no includes, no variables)." required:"true"`
 	Deployment  string   `yaml:"deployment,omitempty" doc:"This agent's own deployment (Azure) or model; default the run's deployment."`
-	MaxTokens   int      `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens; default 1000." minimum:"1"`
-	Temperature *float64 `yaml:"temperature,omitempty" doc:"Sampling temperature; default the service's." minimum:"0" maximum:"2"`
-	Tools       []string `yaml:"tools,omitempty" doc:"Names of the tools the agent may call."`
+	MaxTokens   int      `yaml:"max_tokens,omitempty" doc:"Cap on each reply's tokens (on a reasoning deployment, max_completion_tokens: the hidden reasoning included); default 1000, 1500 on a reasoning deployment." minimum:"1"`
+	Temperature *float64 `yaml:"temperature,omitempty" doc:"Sampling temperature; default the service's. Not for reasoning deployments (GPT-5, o3, o4-mini), which take reasoning_effort and verbosity instead." minimum:"0" maximum:"2"`
+	// ReasoningEffort and Verbosity go to reasoning deployments only.
+	ReasoningEffort string   `yaml:"reasoning_effort,omitempty" doc:"How much a reasoning deployment thinks before it writes (none and minimal exist on some models only); default the model's. Ignored by other deployments." enum:"none,minimal,low,medium,high"`
+	Verbosity       string   `yaml:"verbosity,omitempty" doc:"How long a GPT-5 deployment's answers are; default medium. Ignored by other deployments." enum:"low,medium,high"`
+	Tools           []string `yaml:"tools,omitempty" doc:"Names of the tools the agent may call."`
 	// MaxToolRounds and ReflectOnToolUse tune the agent's tool loop.
 	MaxToolRounds    int          `yaml:"max_tool_rounds,omitempty" doc:"Model calls that may ask for tools in one reply; past them the agent answers with text. Default 5." minimum:"1"`
 	ReflectOnToolUse bool         `yaml:"reflect_on_tool_use,omitempty" doc:"After one round of tools, one more model call writes the reply from their results (AutoGen's reflect_on_tool_use)."`
@@ -113,6 +116,8 @@ type TokenUsageSpec struct {
 // SelectorSpec configures the selector of a selector desk.
 type SelectorSpec struct {
 	Deployment           string       `yaml:"deployment,omitempty" doc:"The selector's own deployment or model; default the run's deployment."`
+	ReasoningEffort      string       `yaml:"reasoning_effort,omitempty" doc:"The selector's reasoning effort on a reasoning deployment; default the model's." enum:"none,minimal,low,medium,high"`
+	Verbosity            string       `yaml:"verbosity,omitempty" doc:"The selector's verbosity on a GPT-5 deployment." enum:"low,medium,high"`
 	Prompt               string       `yaml:"prompt,omitempty" doc:"Selection prompt; {roles}, {participants} and {history} are filled in. Default the built-in prompt."`
 	AllowRepeatedSpeaker bool         `yaml:"allow_repeated_speaker,omitempty" doc:"Whether an agent may speak twice in a row."`
 	MaxAttempts          int          `yaml:"max_attempts,omitempty" doc:"Model calls per turn before falling back; default 3." minimum:"1"`

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/profile"
 )
 
 // maxBody bounds a request body; Azure's own limit is in the same range.
@@ -36,6 +38,9 @@ type call struct {
 	latency    Latency
 	prompt     int
 	cached     int
+	reasoning  int
+	model      string
+	profile    profile.Profile
 	id         string
 	created    int64
 	apiVersion string
@@ -55,11 +60,22 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	}
 	rec.Model, rec.Stream = c.req.Model, c.req.Stream
 	rec.IncludeUsage = c.req.StreamOptions != nil && c.req.StreamOptions.IncludeUsage
-	if !azure {
+	if rec.Deployment == "" { // the v1 and OpenAI-style routes
 		rec.Deployment = c.req.Model
-		if rec.Deployment == "" {
+		if rec.Deployment == "" && !azure {
 			rec.Deployment = s.cfg.ModelName
 		}
+	}
+	if rec.Deployment == "" {
+		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("missing_required_parameter"), "model",
+			"Missing required parameter: 'model'."))
+		return
+	}
+	c.model = s.modelFor(rec.Deployment)
+	c.profile = profileOf(c.model)
+	if e := checkParams(&c.req, c.profile, rec.APIVersion); e != nil {
+		rec.Status = s.fail(w, http.StatusBadRequest, *e)
+		return
 	}
 	switch {
 	case c.req.MaxCompletionTokens != nil:
@@ -124,12 +140,16 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	}
 
 	c.prompt = s.promptTokens(c.msgs) + s.countTools(c.req.Tools)
+	window := s.cfg.ContextWindow
+	if window <= 0 {
+		window = cmp.Or(c.profile.ContextWindow, DefaultContextWindow)
+	}
 	switch {
 	case c.fault == FaultContentFilter:
 		rec.Status = s.fail(w, http.StatusBadRequest, contentFilterError())
 		return
-	case c.prompt > s.cfg.ContextWindow || c.fault == FaultContextLength:
-		rec.Status = s.fail(w, http.StatusBadRequest, contextLengthError(s.cfg.ContextWindow, c.prompt))
+	case c.prompt > window || c.fault == FaultContextLength:
+		rec.Status = s.fail(w, http.StatusBadRequest, contextLengthError(window, c.prompt))
 		return
 	case c.fault == Fault429:
 		rec.Status = s.throttle(w, c, "token", max(c.retryAfter, time.Second), -1, -1)
@@ -151,9 +171,19 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 	}
 	setRemaining(w.Header(), adm.remainingRequests, adm.remainingTokens)
 	c.cached = s.cachedTokens(rec.Deployment, c.msgs)
+	if c.profile.Reasoning {
+		c.reasoning = reasoningTokens(profile.Effective(c.profile, deref(c.req.ReasoningEffort)), c.prompt)
+		if c.maxTokens > 0 && c.reasoning >= c.maxTokens {
+			// The whole budget went on reasoning: Azure answers "length"
+			// with no content at all.
+			c.reasoning = c.maxTokens
+			s.answerText(w, r, c, adm.entry, "", "length")
+			return
+		}
+	}
 
 	if calls := plannedToolCalls(c.msgs, toolNames(c.req.Tools), choice); len(calls) > 0 {
-		completion := s.toolCallTokens(calls)
+		completion := c.reasoning + s.toolCallTokens(calls)
 		s.quota.reconcile(rec.Deployment, adm.entry, c.prompt+completion)
 		c.id = s.completionID()
 		c.created = s.cfg.Now().Unix()
@@ -166,7 +196,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		s.respondToolCalls(r.Context(), w, c, calls, completion)
 		return
 	}
-	text := personaReply(c.msgs)
+	text := applyVerbosity(personaReply(c.msgs), deref(c.req.Verbosity))
 	if f := c.req.ResponseFormat; f != nil && f.Type == "json_schema" {
 		text = structuredReply(c.msgs, f.JSONSchema.Schema)
 	} else if jsonMode {
@@ -175,25 +205,37 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec *RecordedReque
 		b, _ := json.Marshal(map[string]string{"content": text})
 		text = string(b)
 	}
-	finish := "stop"
+	s.answerText(w, r, c, adm.entry, text, "stop")
+}
+
+// answerText answers call c with text, cut to what max_tokens (or
+// max_completion_tokens less the reasoning) leaves room for.
+func (s *Server) answerText(w http.ResponseWriter, r *http.Request, c *call, entry *quotaEntry, text, finish string) {
 	sp := s.split(text)
-	if c.maxTokens > 0 && sp.tokens > c.maxTokens {
-		text, _ = s.tok.Truncate(text, c.maxTokens)
+	if room := c.maxTokens - c.reasoning; c.maxTokens > 0 && sp.tokens > room {
+		text, _ = s.tok.Truncate(text, room)
 		sp = splitResult{pieces: s.tok.Split(text), tokens: s.tok.Count(text)}
 		finish = "length"
 	}
-	s.quota.reconcile(rec.Deployment, adm.entry, c.prompt+sp.tokens)
+	s.quota.reconcile(c.rec.Deployment, entry, c.prompt+c.reasoning+sp.tokens)
 
 	c.id = s.completionID()
 	c.created = s.cfg.Now().Unix()
 	s.setIDs(w.Header())
-	rec.Status = http.StatusOK
-	rec.Answer = text
+	c.rec.Status = http.StatusOK
+	c.rec.Answer = text
 	if c.req.Stream {
 		s.stream(r.Context(), w, c, sp, finish)
 		return
 	}
-	s.respond(r.Context(), w, c, text, sp.tokens, finish)
+	s.respond(r.Context(), w, c, text, c.reasoning+sp.tokens, finish)
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func mentionsJSON(msgs []model.Message) bool {
@@ -362,7 +404,7 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, c *call, te
 	if !pauseFor(ctx, wait) {
 		return
 	}
-	resp := newCompletion(c, s.cfg.ModelName, completionMessage{Role: "assistant", Content: text}, finish, completionTokens, safeFilter)
+	resp := newCompletion(c, c.model, completionMessage{Role: "assistant", Content: text}, finish, completionTokens, safeFilter)
 	b, ok := encode(w, resp)
 	if !ok {
 		return
@@ -392,7 +434,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 		}
 	}
 	empty := ""
-	base := chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: s.cfg.ModelName, SystemFingerprint: systemFingerprint}
+	base := chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model, SystemFingerprint: systemFingerprint}
 	first := base
 	first.Choices = []chunkChoice{{Delta: chunkDelta{Role: "assistant", Content: &empty}}}
 	if c.azure {
@@ -420,7 +462,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 	suffix = append(suffix, `,"id":`...)
 	suffix = appendJSONString(suffix, c.id)
 	suffix = append(suffix, `,"model":`...)
-	suffix = appendJSONString(suffix, s.cfg.ModelName)
+	suffix = appendJSONString(suffix, c.model)
 	suffix = append(suffix, `,"object":"chat.completion.chunk","system_fingerprint":"`+systemFingerprint+`"}`+"\n\n"...)
 
 	perToken := c.latency.perToken()
@@ -463,7 +505,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, c *call, sp 
 	if c.rec.IncludeUsage {
 		u := base
 		u.Choices = []chunkChoice{}
-		u.Usage = newUsage(c.prompt, c.cached, sp.tokens)
+		u.Usage = newUsage(c, c.reasoning+sp.tokens)
 		if !es.sendJSON(u) {
 			return
 		}

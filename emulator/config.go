@@ -18,12 +18,21 @@ type Config struct {
 	// (tests use it for Entra ID tokens). It must be safe for concurrent use.
 	TokenValidator func(token string) bool
 
-	// ModelName is the model the responses say answered; it also picks the
-	// tokenizer. Empty means DefaultModelName.
+	// ModelName is the model behind every deployment Deployments does not
+	// name: the model the responses say answered, and what decides which
+	// parameters a request may carry (a reasoning model such as GPT-5
+	// refuses max_tokens and temperature; see reasoning.go). It also picks
+	// the tokenizer. Empty means DefaultModelName, a GPT-5 model.
 	ModelName string
+	// Deployments maps deployment names to the model behind each, for
+	// deployments whose model is not ModelName (a GPT-4o deployment next
+	// to the GPT-5 default, say). On the v1 and OpenAI-style routes the
+	// deployment is the body's model.
+	Deployments map[string]string
 	// ContextWindow is the model's context length in tokens: a prompt longer
-	// than this gets Azure's context_length_exceeded error. Zero means
-	// DefaultContextWindow.
+	// than this gets Azure's context_length_exceeded error. Zero means the
+	// model's own (272,000 for GPT-5, 128,000 for GPT-4o; DefaultContextWindow
+	// for a model the profile table does not know).
 	ContextWindow int
 
 	// Quota limits requests and tokens per minute per deployment, like an
@@ -47,7 +56,7 @@ type Config struct {
 
 // Defaults for zero Config fields.
 const (
-	DefaultModelName     = "gpt-4o-2024-11-20"
+	DefaultModelName     = "gpt-5-2025-08-07"
 	DefaultContextWindow = 128000
 	defaultMaxRecorded   = 10000
 	defaultStall         = 2 * time.Second

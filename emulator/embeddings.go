@@ -18,6 +18,7 @@ const DefaultEmbeddingDimensions = 1536
 
 // embeddingsRequest is Azure's embeddings request body (2024-10-21).
 type embeddingsRequest struct {
+	Model          string          `json:"model"`
 	Input          json.RawMessage `json:"input"`
 	Dimensions     *int            `json:"dimensions"`
 	EncodingFormat string          `json:"encoding_format"`
@@ -54,6 +55,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, rec *Recorde
 		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("BadRequest"), "",
 			"We could not parse the JSON body of your request. The API expects a JSON payload."))
 		return
+	}
+	if rec.Deployment == "" {
+		rec.Deployment = req.Model // the v1 API names the deployment in the body
 	}
 	var inputs []string
 	var one string

@@ -196,9 +196,13 @@ func TestServer_nonStreaming(t *testing.T) {
 				{Role: "system", Content: msgs[0].Content},
 				{Role: "user", Name: "user", Content: msgs[1].Content},
 			})
-			if c.Usage.PromptTokens != wantPrompt || c.Usage.CompletionTokens != tk.Count(content) ||
+			// The default model is GPT-5: its completion tokens are the
+			// answer's and the hidden reasoning's (medium effort by default).
+			reasoning := reasoningTokens("medium", wantPrompt)
+			if c.Usage.PromptTokens != wantPrompt || c.Usage.CompletionTokens != tk.Count(content)+reasoning ||
+				c.Usage.CompletionTokensDetails.ReasoningTokens != reasoning || reasoning == 0 ||
 				c.Usage.TotalTokens != c.Usage.PromptTokens+c.Usage.CompletionTokens {
-				t.Errorf("usage = %+v, want prompt %d completion %d", c.Usage, wantPrompt, tk.Count(content))
+				t.Errorf("usage = %+v, want prompt %d completion %d+%d reasoning", c.Usage, wantPrompt, tk.Count(content), reasoning)
 			}
 			if azure != (len(c.PromptFilterResults) == 1) || azure != (len(c.Choices[0].ContentFilterResults) > 0) {
 				t.Errorf("content filter results present = %v/%v on azure=%v", len(c.PromptFilterResults), len(c.Choices[0].ContentFilterResults), azure)
@@ -276,7 +280,8 @@ func TestServer_streaming(t *testing.T) {
 			}
 			if usage != nil {
 				if len(usage.Choices) != 0 || usage.Usage.PromptTokens != want.Usage.PromptTokens ||
-					usage.Usage.CompletionTokens != tk.Count(text) || usage.Usage.TotalTokens != want.Usage.TotalTokens {
+					usage.Usage.CompletionTokens != tk.Count(text)+want.Usage.CompletionTokensDetails.ReasoningTokens ||
+					usage.Usage.CompletionTokensDetails != want.Usage.CompletionTokensDetails || usage.Usage.TotalTokens != want.Usage.TotalTokens {
 					t.Errorf("usage chunk = %+v, want %+v", usage.Usage, want.Usage)
 				}
 				if s.events[len(s.events)-1] != mustJSON(t, usage) && !strings.Contains(s.events[len(s.events)-1], `"usage"`) {
@@ -296,7 +301,9 @@ func mustJSON(t testing.TB, v any) string {
 }
 
 func TestServer_maxTokens(t *testing.T) {
-	r := mustStart(t, Config{}, Options{})
+	// A GPT-4o deployment takes both fields and spends no reasoning tokens
+	// (TestServer_reasoning covers GPT-5's).
+	r := mustStart(t, Config{ModelName: "gpt-4o-2024-11-20"}, Options{})
 	tk := tokenizer.MustForModel(DefaultModelName)
 	msgs := []msg{{Role: "system", Content: "You are News_Reporter, a reporter."}, {Role: "user", Name: "user", Content: testTask}}
 	_, full := do(t, r, reqOpts{path: azurePath, body: chatBody(msgs, nil)})
@@ -370,25 +377,25 @@ func TestServer_quota(t *testing.T) {
 		tk := tokenizer.MustForModel(DefaultModelName)
 		prompt := model.PromptTokens(tk.Count, []model.Message{{Role: "system", Content: simpleMsgs()[0].Content}, {Role: "user", Content: simpleMsgs()[1].Content}})
 
-		resp, data := do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_tokens": 500})})
+		resp, data := do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_completion_tokens": 500})})
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		// Admission charges prompt + max_tokens.
+		// Admission charges prompt + max_completion_tokens (which holds the reasoning too).
 		if got := resp.Header.Get("x-ratelimit-remaining-tokens"); got != strconv.Itoa(tpm-prompt-500) {
 			t.Errorf("remaining tokens = %s, want %d", got, tpm-prompt-500)
 		}
 		used1 := decode[wireCompletion](t, data).Usage.TotalTokens
 
 		clock.Advance(30 * time.Second)
-		resp, _ = do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_tokens": 100})})
+		resp, _ = do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_completion_tokens": 100})})
 		// The first request was reconciled to what it used.
 		if got := resp.Header.Get("x-ratelimit-remaining-tokens"); got != strconv.Itoa(tpm-used1-prompt-100) {
 			t.Errorf("remaining tokens = %s, want %d", got, tpm-used1-prompt-100)
 		}
 
 		// This one cannot fit until both earlier requests leave the window.
-		resp, data = do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_tokens": tpm - prompt - 10})})
+		resp, data = do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_completion_tokens": tpm - prompt - 10})})
 		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "60" || resp.Header.Get("retry-after-ms") != "60000" {
 			t.Fatalf("status %d headers %v", resp.StatusCode, resp.Header)
 		}
@@ -399,7 +406,7 @@ func TestServer_quota(t *testing.T) {
 			t.Errorf("remaining headers missing on 429: %v", resp.Header)
 		}
 		clock.Advance(60 * time.Second)
-		if resp, _ := do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_tokens": tpm - prompt - 10})}); resp.StatusCode != 200 {
+		if resp, _ := do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"max_completion_tokens": tpm - prompt - 10})}); resp.StatusCode != 200 {
 			t.Errorf("after the window slid: status %d", resp.StatusCode)
 		}
 	})
@@ -590,7 +597,7 @@ func TestParseFaultRates(t *testing.T) {
 }
 
 func TestServer_countAndReset(t *testing.T) {
-	r := mustStart(t, Config{MaxRecorded: 2}, Options{})
+	r := mustStart(t, Config{MaxRecorded: 2, ModelName: "gpt-4o-2024-11-20"}, Options{})
 	for range 3 {
 		do(t, r, reqOpts{path: azurePath, body: chatBody(simpleMsgs(), map[string]any{"stream": true, "max_tokens": 5})})
 	}

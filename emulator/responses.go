@@ -100,19 +100,8 @@ func isReasoningModel(name string) bool {
 	return false
 }
 
-// reasoningBase is the reasoning tokens an effort spends before the
-// prompt's share.
-var reasoningBase = map[string]int{"minimal": 0, "low": 96, "medium": 320, "high": 960}
-
-// reasoningTokens is what a call reasons: more with the effort and the
-// prompt. Minimal effort spends none.
-func reasoningTokens(effort string, prompt int) int {
-	if effort == "minimal" || effort == "none" {
-		return 0
-	}
-	div := map[string]int{"low": 32, "medium": 12, "high": 4}[effort]
-	return reasoningBase[effort] + prompt/div
-}
+// responsesEfforts are the reasoning efforts the Responses API takes.
+var responsesEfforts = map[string]bool{"minimal": true, "low": true, "medium": true, "high": true}
 
 func (s *Server) responses(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
 	c := &rcall{call: &call{azure: true, rec: rec, latency: s.cfg.Latency, stall: s.cfg.Faults.Stall}}
@@ -247,7 +236,7 @@ func (s *Server) checkResponsesParams(c *rcall) (string, string, string) {
 		if b.Reasoning != nil && b.Reasoning.Effort != "" {
 			c.effort = b.Reasoning.Effort
 		}
-		if _, ok := reasoningBase[c.effort]; !ok {
+		if !responsesEfforts[c.effort] {
 			return "Invalid value: '" + c.effort + "'. Supported values are: 'minimal', 'low', 'medium', and 'high'.", "reasoning.effort", "unsupported_value"
 		}
 	} else if b.Reasoning != nil && b.Reasoning.Effort != "" {

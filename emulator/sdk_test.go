@@ -79,7 +79,10 @@ func TestOpenAISDK_azure(t *testing.T) {
 	if !strings.Contains(text, "80,000 books") || resp.Choices[0].FinishReason != "stop" || resp.Model != DefaultModelName {
 		t.Errorf("response %+v", resp)
 	}
-	if resp.Usage.CompletionTokens != int64(tk.Count(text)) || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
+	// GPT-5: the completion holds the hidden reasoning, which the SDK reads
+	// from completion_tokens_details.
+	reasoning := resp.Usage.CompletionTokensDetails.ReasoningTokens
+	if reasoning <= 0 || resp.Usage.CompletionTokens != int64(tk.Count(text))+reasoning || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
 		t.Errorf("usage %+v", resp.Usage)
 	}
 	rec := r.Requests()[0]
@@ -142,5 +145,45 @@ func TestOpenAISDK_openAIStyle(t *testing.T) {
 	}
 	if rec := r.Requests()[0]; rec.Auth != AuthBearer || rec.Deployment != "gpt-4o-mini" {
 		t.Errorf("recorded %+v", rec)
+	}
+}
+
+// TestOpenAISDK_bothFamilies checks the emulator's GPT-5 and GPT-4o
+// deployments against the official SDK: the SDK reads GPT-5's refusal of
+// max_tokens as Azure's error (type, param, code), sends reasoning_effort
+// and max_completion_tokens and reads the reasoning tokens back; the GPT-4o
+// deployment takes max_tokens and a temperature and spends no reasoning.
+func TestOpenAISDK_bothFamilies(t *testing.T) {
+	r := mustStart(t, Config{APIKey: testKey, Deployments: map[string]string{"chat4o": "gpt-4o-2024-11-20"}}, Options{TLS: true})
+	client := openai.NewClient(azure.WithEndpoint(r.URL, testVersion), azure.WithAPIKey(testKey),
+		option.WithHTTPClient(r.Client()), option.WithMaxRetries(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs := []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("You are News_Reporter, a reporter."), openai.UserMessage(testTask)}
+
+	_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "writer5", Messages: msgs, MaxTokens: openai.Int(500)})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Code != "unsupported_parameter" || apiErr.Param != "max_tokens" || apiErr.Type != "invalid_request_error" {
+		t.Fatalf("max_tokens on GPT-5: %v", err)
+	}
+	resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "writer5", Messages: msgs,
+		MaxCompletionTokens: openai.Int(2000), ReasoningEffort: openai.ReasoningEffortLow, Verbosity: openai.ChatCompletionNewParamsVerbosityLow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := resp.Usage.CompletionTokensDetails.ReasoningTokens; n <= 0 || resp.Model != DefaultModelName || resp.Choices[0].Message.Content == "" {
+		t.Errorf("GPT-5 answer: model %s, %d reasoning tokens, %q", resp.Model, n, resp.Choices[0].Message.Content)
+	}
+	resp, err = client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat4o", Messages: msgs,
+		MaxTokens: openai.Int(500), Temperature: openai.Float(0.2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "gpt-4o-2024-11-20" || resp.Usage.CompletionTokensDetails.ReasoningTokens != 0 {
+		t.Errorf("GPT-4o answer: model %s usage %+v", resp.Model, resp.Usage)
+	}
+	_, err = client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat4o", Messages: msgs, ReasoningEffort: openai.ReasoningEffortLow})
+	if !errors.As(err, &apiErr) || apiErr.Code != "unsupported_parameter" || apiErr.Param != "reasoning_effort" {
+		t.Errorf("reasoning_effort on GPT-4o: %v", err)
 	}
 }

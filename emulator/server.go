@@ -100,9 +100,6 @@ func New(cfg Config) *Server {
 	if cfg.ModelName == "" {
 		cfg.ModelName = DefaultModelName
 	}
-	if cfg.ContextWindow <= 0 {
-		cfg.ContextWindow = DefaultContextWindow
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -157,7 +154,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.chat(w, r, &rec, true)
-	case path == "/v1/chat/completions" || path == "/openai/v1/chat/completions":
+	case path == "/openai/v1/chat/completions" || path == "/openai/v1/embeddings":
+		// Azure's v1 API: no api-version, the deployment is the body's
+		// model, Azure's answers (content filter results, error bodies).
+		if r.Method != http.MethodPost {
+			rec.Status = s.notFound(w)
+			return
+		}
+		if !s.authorize(w, r, &rec, true) {
+			return
+		}
+		if path == "/openai/v1/embeddings" {
+			s.embeddings(w, r, &rec)
+			return
+		}
+		s.chat(w, r, &rec, true)
+	case path == "/v1/chat/completions":
 		if r.Method != http.MethodPost {
 			rec.Status = s.notFound(w)
 			return

@@ -354,7 +354,7 @@ func (s *Server) respondToolCalls(ctx context.Context, w http.ResponseWriter, c 
 	if !pauseFor(ctx, c.latency.TimeToFirstToken+time.Duration(completionTokens)*c.latency.perToken()) {
 		return
 	}
-	resp := newCompletion(c, s.cfg.ModelName, toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, "tool_calls",
+	resp := newCompletion(c, c.model, toolCompletionMessage{Role: "assistant", ToolCalls: wireCalls(calls)}, "tool_calls",
 		completionTokens, json.RawMessage(`{}`))
 	b, ok := encode(w, resp)
 	if !ok {
@@ -402,7 +402,7 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 		if c.azure {
 			ch.ContentFilterResults = json.RawMessage(`{}`)
 		}
-		return toolChunk{Choices: []choice{ch}, Created: c.created, ID: c.id, Model: s.cfg.ModelName,
+		return toolChunk{Choices: []choice{ch}, Created: c.created, ID: c.id, Model: c.model,
 			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint}
 	}
 	if c.azure && !es.sendJSON(chunk{Choices: []chunkChoice{}, PromptFilterResults: promptFilters}) {
@@ -440,8 +440,8 @@ func (s *Server) streamToolCalls(ctx context.Context, w http.ResponseWriter, c *
 		return
 	}
 	if c.rec.IncludeUsage {
-		u := toolChunk{Choices: []choice{}, Created: c.created, ID: c.id, Model: s.cfg.ModelName,
-			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint, Usage: newUsage(c.prompt, c.cached, completionTokens)}
+		u := toolChunk{Choices: []choice{}, Created: c.created, ID: c.id, Model: c.model,
+			Object: "chat.completion.chunk", SystemFingerprint: systemFingerprint, Usage: newUsage(c, completionTokens)}
 		if !es.sendJSON(u) {
 			return
 		}

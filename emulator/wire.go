@@ -21,7 +21,17 @@ type chatRequest struct {
 	} `json:"stream_options"`
 	MaxTokens           *int `json:"max_tokens"`
 	MaxCompletionTokens *int `json:"max_completion_tokens"`
-	ResponseFormat      *struct {
+	// The sampling parameters reasoning models refuse, and the reasoning
+	// ones other models refuse (see reasoning.go).
+	Temperature      *float64        `json:"temperature"`
+	TopP             *float64        `json:"top_p"`
+	PresencePenalty  *float64        `json:"presence_penalty"`
+	FrequencyPenalty *float64        `json:"frequency_penalty"`
+	Logprobs         *bool           `json:"logprobs"`
+	LogitBias        json.RawMessage `json:"logit_bias"`
+	ReasoningEffort  *string         `json:"reasoning_effort"`
+	Verbosity        *string         `json:"verbosity"`
+	ResponseFormat   *struct {
 		Type       string            `json:"type"`
 		JSONSchema *jsonSchemaFormat `json:"json_schema"`
 	} `json:"response_format"`
@@ -78,9 +88,12 @@ type usageBody struct {
 	} `json:"completion_tokens_details"`
 }
 
-func newUsage(prompt, cached, completion int) *usageBody {
-	u := &usageBody{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
-	u.PromptTokensDetails.CachedTokens = cached
+// newUsage is the usage of call c with completion tokens in all (its
+// reasoning tokens included).
+func newUsage(c *call, completion int) *usageBody {
+	u := &usageBody{PromptTokens: c.prompt, CompletionTokens: completion, TotalTokens: c.prompt + completion}
+	u.PromptTokensDetails.CachedTokens = c.cached
+	u.CompletionTokensDetails.ReasoningTokens = c.reasoning
 	return u
 }
 
@@ -135,7 +148,7 @@ func newCompletion[M any](c *call, modelName string, msg M, finish string, compl
 		Model:             modelName,
 		SystemFingerprint: systemFingerprint,
 		Choices:           []completionChoice[M]{{Message: msg, FinishReason: finish}},
-		Usage:             newUsage(c.prompt, c.cached, completionTokens),
+		Usage:             newUsage(c, completionTokens),
 	}
 	if c.azure {
 		resp.Choices[0].ContentFilterResults = filter

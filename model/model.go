@@ -94,13 +94,24 @@ type Request struct {
 	Model    string    `json:"model,omitempty"`
 	Messages []Message `json:"messages"`
 
-	MaxTokens   int      `json:"max_tokens,omitempty"`
+	// MaxTokens caps the completion: sent as max_tokens, or as
+	// max_completion_tokens to a reasoning deployment, where it also holds
+	// the model's hidden reasoning tokens.
+	MaxTokens int `json:"max_tokens,omitempty"`
+	// Temperature and TopP are never sent to a reasoning deployment.
 	Temperature *float64 `json:"temperature,omitempty"`
 	TopP        *float64 `json:"top_p,omitempty"`
 	Seed        *int64   `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
 	// JSONMode asks for a JSON object response (response_format json_object).
 	JSONMode bool `json:"json_mode,omitempty"`
+	// ReasoningEffort is the reasoning_effort of a reasoning deployment
+	// ("none", "minimal", "low", "medium", "high"; see package
+	// model/profile); empty means the model's default. Verbosity is
+	// GPT-5's verbosity ("low", "medium", "high"). Neither is sent to a
+	// deployment that does not take it.
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	Verbosity       string `json:"verbosity,omitempty"`
 
 	// Tools the model may call; empty means none.
 	Tools []Tool `json:"tools,omitempty"`
@@ -109,9 +120,6 @@ type Request struct {
 	// default.
 	ToolChoice string `json:"tool_choice,omitempty"`
 
-	// ReasoningEffort is the reasoning effort of a reasoning model
-	// ("minimal", "low", "medium", "high"); empty means the service default.
-	ReasoningEffort string `json:"reasoning_effort,omitempty"`
 	// ResponseFormat asks for an answer that is JSON valid against a schema
 	// (structured outputs); it takes precedence over JSONMode.
 	ResponseFormat *ResponseFormat `json:"response_format,omitempty"`
@@ -150,8 +158,9 @@ type Usage struct {
 	PromptTokens       int `json:"prompt_tokens"`
 	CompletionTokens   int `json:"completion_tokens"`
 	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
-	// ReasoningTokens are the hidden reasoning tokens of a reasoning model,
-	// part of CompletionTokens (billed as output).
+	// ReasoningTokens are the hidden reasoning tokens of a reasoning model
+	// (usage.completion_tokens_details.reasoning_tokens): part of
+	// CompletionTokens, and billed as output.
 	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
 	// Requests is the number of model calls summed into this usage.
 	Requests int `json:"requests,omitempty"`
@@ -277,6 +286,9 @@ type Error struct {
 	// "context_length_exceeded".
 	Code    string
 	Message string
+	// Param is the request parameter the service named as the problem
+	// (error.param), such as "max_tokens" for unsupported_parameter.
+	Param string
 	// RequestID is the service's request id (apim-request-id or x-request-id).
 	RequestID string
 	// RetryAfter is the wait the service asked for; 0 when it said nothing.

@@ -32,12 +32,12 @@ func startEmulator(t *testing.T, cfg emulator.Config) *emulator.Running {
 func composeOver(t *testing.T, em *emulator.Running, mod func(*layers)) *composed {
 	t.Helper()
 	lim := ratelimit.NewLimiter(ratelimit.LimiterConfig{})
-	prov, err := provider.New(provider.Config{Kind: "azure", Endpoint: em.URL, Deployment: "gpt-4o", APIKey: "test-key",
-		OnRateLimitHeaders: lim.Observe})
+	prov, err := provider.New(provider.Config{Kind: "azure", Endpoint: em.URL, Deployment: "gpt-5", APIKey: "test-key",
+		DeploymentModel: emulator.DefaultModelName, OnRateLimitHeaders: lim.Observe})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers{Provider: prov, Deployment: "gpt-4o", ModelName: "gpt-4o", Limiter: lim,
+	cfg := layers{Provider: prov, Deployment: "gpt-5", ModelName: emulator.DefaultModelName, Limiter: lim,
 		Retry: retry.Config{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}}
 	if mod != nil {
 		mod(&cfg)
@@ -66,9 +66,13 @@ func TestCompose_BothTeamsFinishAgainstTheEmulatorWithCost(t *testing.T) {
 		t.Fatalf("roundrobin: %d messages, stop %q", len(rr.Messages), rr.StopReason)
 	}
 	if rr.Usage.CostUSD <= 0 {
-		t.Fatalf("roundrobin cost %v, want > 0 for gpt-4o", rr.Usage.CostUSD)
+		t.Fatalf("roundrobin cost %v, want > 0 for gpt-5", rr.Usage.CostUSD)
 	}
-	price, _, _ := p.Prices.Lookup("gpt-4o-2024-11-20")
+	if rr.Usage.ReasoningTokens <= 0 || rr.Usage.ReasoningTokens >= rr.Usage.CompletionTokens {
+		t.Fatalf("usage %+v: want reasoning tokens, a part of the completion tokens", rr.Usage)
+	}
+	// Reasoning tokens are completion tokens: priced as output.
+	price, _, _ := p.Prices.Lookup(emulator.DefaultModelName)
 	want := price.Cost(rr.Usage)
 	if d := rr.Usage.CostUSD - want; d > 1e-6 || d < -1e-6 {
 		t.Fatalf("cost %v, want %v from the price table", rr.Usage.CostUSD, want)
@@ -143,6 +147,10 @@ func TestCompose_BudgetStopsBeforeTheCrossingCall(t *testing.T) {
 	}
 	if got := res.StopReason; len(got) < 7 || got[:7] != "budget:" {
 		t.Fatalf("stop reason %q, want a budget stop", got)
+	}
+	// The spending the budget counted is the calls' reasoning included.
+	if res.Usage.ReasoningTokens <= 0 || spent != res.Usage.CostUSD && spent-res.Usage.CostUSD > 1e-9 {
+		t.Fatalf("usage %+v, budget spent $%v: want reasoning tokens counted and priced", res.Usage, spent)
 	}
 	if em.Count() != res.Usage.Requests {
 		t.Fatalf("service saw %d calls, run counted %d: a refused call must not be sent", em.Count(), res.Usage.Requests)

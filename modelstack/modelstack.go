@@ -62,6 +62,7 @@ import (
 	"github.com/newsroom-dev/newsroom/model/cost"
 	"github.com/newsroom-dev/newsroom/model/pool"
 	"github.com/newsroom-dev/newsroom/model/preflight"
+	"github.com/newsroom-dev/newsroom/model/profile"
 	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/model/ratelimit"
 	"github.com/newsroom-dev/newsroom/model/ratelimit/redisquota"
@@ -126,6 +127,9 @@ type Options struct {
 	Emulator emulator.Config
 }
 
+// EmulatorDeployment is the deployment the offline emulator's requests name.
+const EmulatorDeployment = "gpt-5"
+
 // Info describes the model a stack talks to.
 type Info struct {
 	// Model is what summaries show, e.g. "gpt-4o (Azure OpenAI deployment)".
@@ -160,6 +164,7 @@ type Stack struct {
 
 	root       *composed
 	cfg        *config.Config
+	profiles   *profile.Set
 	rdb        *redis.Client
 	credential azcore.TokenCredential
 	entraCred  entra.CredentialSource
@@ -258,9 +263,15 @@ func (b *builder) observe(deployment string, requests, tokens int) {
 // the latest call's outcome, under the caller's Bottom.
 func (b *builder) target() (model.Client, error) {
 	s, cfg := b.s, b.cfg
+	// A price file may describe models the built-in profiles do not know.
+	prices, err := b.prices()
+	if err != nil {
+		return nil, err
+	}
+	s.profiles = profile.NewSet(profile.Default().Merge(prices.Profiles()), nil)
 	b.pc = cfg.ProviderConfig()
-	b.pc.HTTPClient, b.pc.OnRateLimitHeaders = b.hc, b.observe
-	b.deployment, b.modelName = cfg.Model.Deployment, cfg.Model.Model
+	b.pc.HTTPClient, b.pc.OnRateLimitHeaders, b.pc.Profiles, b.pc.OnAdapt = b.hc, b.observe, s.profiles, b.onAdapt
+	b.deployment, b.modelName = cfg.Model.Deployment, cmp.Or(cfg.Model.DeploymentModel, cfg.Model.Model)
 	var bottom model.Client
 	switch kind := cfg.Model.Kind; {
 	case cfg.DeploymentsFile != "" || b.opts.Pool.Deployments != nil:
@@ -283,7 +294,7 @@ func (b *builder) target() (model.Client, error) {
 		}
 		s.Info = Info{Model: b.deployment + " (Azure OpenAI deployment)", Kind: config.KindAzure}
 		if b.modelName == "" {
-			b.modelName = b.deployment // the price table matches the deployment name when it names a model
+			b.modelName = b.deployment // the price and profile tables match the deployment name when it names a model
 		}
 	default:
 		b.deployment = b.modelName
@@ -327,6 +338,13 @@ func (b *builder) pool() (*pool.Built, error) {
 	return p, nil
 }
 
+// onAdapt logs a deployment refusing a parameter its model's profile said
+// it takes (the provider adapted the call and sent it again, once).
+func (b *builder) onAdapt(deployment, param, code string) {
+	b.log.Warn("the deployment refused a parameter its model profile expected: adapted and sent again; set its model (AZURE_OPENAI_MODEL or model: in the deployments file) to skip this",
+		"deployment", deployment, "parameter", param, "code", code)
+}
+
 // emulator starts the offline emulator and points the provider at it.
 func (b *builder) emulator() error {
 	s := b.s
@@ -340,9 +358,9 @@ func (b *builder) emulator() error {
 	}
 	s.Emulator = em
 	s.closers = append(s.closers, func() { em.Close() })
-	b.deployment, b.modelName = "gpt-4o", emulator.DefaultModelName
-	b.pc = provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: b.deployment,
-		APIKey: "offline-emulator", HTTPClient: b.hc, OnRateLimitHeaders: b.observe}
+	b.deployment, b.modelName = EmulatorDeployment, cmp.Or(ec.ModelName, emulator.DefaultModelName)
+	b.pc = provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: b.deployment, DeploymentModel: b.modelName,
+		APIKey: "offline-emulator", HTTPClient: b.hc, OnRateLimitHeaders: b.observe, OnAdapt: b.onAdapt, Profiles: s.profiles}
 	s.Info = Info{Model: "offline emulator (" + b.modelName + " persona)", Emulated: true, Kind: config.KindEmulator}
 	return nil
 }
@@ -470,6 +488,28 @@ func (s *Stack) Client(deployment string) (model.Client, error) {
 // Root returns the whole stack's client, shared by every run (over the pool
 // when there is one).
 func (s *Stack) Root() model.Client { return s.root.Client }
+
+// Profile returns the profile of the model behind a deployment a desk
+// names ("" is the stack's default): for a pool, of the first member
+// named so or in the pool so named; else what the provider knows (the
+// configured model, the deployment's name, the model of its first answer).
+func (s *Stack) Profile(deployment string) profile.Profile {
+	if s.Pool != nil && s.Pool.File != nil {
+		name := cmp.Or(deployment, s.Info.Deployment)
+		for _, d := range s.Pool.File.Deployments {
+			if d.Name == name || cmp.Or(d.Pool, pool.DefaultPool) == name {
+				p, _ := s.profiles.Table().Lookup(cmp.Or(d.Model, d.Deployment))
+				return p
+			}
+		}
+		return profile.Profile{}
+	}
+	if deployment == "" || deployment == s.Info.Deployment {
+		s.profiles.Configure(s.Info.Deployment, s.Info.ModelName)
+		return s.profiles.Profile(s.Info.Deployment)
+	}
+	return s.profiles.Profile(deployment)
+}
 
 // RunClient returns the client for one run: the shared pipeline, with the
 // run's budget (budgetUSD, else the configured per-run budget; maxTokens 0

@@ -66,6 +66,10 @@ func buildPool(cfg *config.Config, po PoolOptions, hc *http.Client, log *slog.Lo
 		stall = PoolStallTimeout
 	}
 	b, err := pool.Build(f, pool.BuildOptions{HTTPClient: hc, Credential: cred,
+		OnAdapt: func(deployment, param, code string) {
+			log.Warn("the deployment refused a parameter its model profile expected: adapted and sent again; set its model: in the deployments file to skip this",
+				"deployment", deployment, "parameter", param, "code", code)
+		},
 		Quota: ratelimit.LimiterConfig{RequestsPerMinute: cfg.RPM, TokensPerMinute: cfg.TPM},
 		Pool: pool.Config{StallTimeout: stall, AttemptTimeout: PoolAttemptTimeout, CoolDown: po.CoolDown,
 			OnFailover: func(from string, err error) {

@@ -33,7 +33,7 @@ const similarKey = "similar-test-key-7f3a"
 func similarConfig(endpoint string) *config.Config {
 	cfg := &config.Config{RPM: 600, TPM: 600_000, Cache: config.CacheMemory, CacheSimilarity: 0.9,
 		EmbeddingsDeployment: "text-embedding-3-small",
-		Model:                config.Model{Kind: config.KindAzure, Endpoint: endpoint, Deployment: "gpt-4o", APIKey: similarKey}}
+		Model:                config.Model{Kind: config.KindAzure, Endpoint: endpoint, Deployment: "gpt-4o", DeploymentModel: emulator.DefaultModelName, APIKey: similarKey}}
 	return cfg
 }
 

@@ -45,7 +45,7 @@ func TestCallStats_Middleware(t *testing.T) {
 		t.Fatalf("emulator.Start: %v", err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	pc, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: emu.URL, Deployment: "gpt-4o", APIKey: "test-key"})
+	pc, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: emu.URL, Deployment: "gpt-4o", DeploymentModel: emulator.DefaultModelName, APIKey: "test-key"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,8 +169,8 @@ func TestE2E_JournalistRunsAStory(t *testing.T) {
 	if cost := text(t, ctx, "#m-cost"); !strings.HasPrefix(cost, "$0.00") || strings.Trim(cost, "$0.") == "" {
 		t.Errorf("cost counter = %q, want the run's few thousandths of a dollar", cost)
 	}
-	if tokens := text(t, ctx, "#m-tokens"); tokens == "0" {
-		t.Error("token counter did not move")
+	if tokens := text(t, ctx, "#m-tokens"); tokens == "0" || !strings.HasSuffix(tokens, " reasoning)") {
+		t.Errorf("token counter = %q, want it moving and showing the GPT-5 deployment's reasoning tokens", tokens)
 	}
 	waitFor(t, ctx, "the live bubble of the editor's turn", `!document.getElementById('live').hidden && document.getElementById('live-name').textContent === 'Editor'`)
 	dir := filepath.Join("testdata", "artifacts")

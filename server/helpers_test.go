@@ -86,7 +86,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		}
 		t.Cleanup(func() { e.emu.Close() })
 	}
-	pc, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: e.emu.URL, Deployment: "gpt-4o", APIKey: "test-key"})
+	pc, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: e.emu.URL, Deployment: "gpt-4o", DeploymentModel: emulator.DefaultModelName, APIKey: "test-key"})
 	if err != nil {
 		t.Fatalf("provider.New: %v", err)
 	}

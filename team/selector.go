@@ -43,6 +43,13 @@ type SelectorConfig struct {
 	// Model is the deployment or model name for selection calls; empty means
 	// the client's default.
 	Model string
+	// ReasoningEffort and Verbosity are sent with selection calls to a
+	// reasoning deployment; empty means the model's default.
+	ReasoningEffort, Verbosity string
+	// MaxTokens caps each selection call (max_completion_tokens on a
+	// reasoning deployment, where the quota limiter then reserves it rather
+	// than a guess); 0 means the service default.
+	MaxTokens int
 	// Prompt is the selection prompt template; empty means DefaultSelectorPrompt.
 	Prompt string
 	// AllowRepeatedSpeaker lets the same agent speak twice in a row.
@@ -155,7 +162,8 @@ func (t *Selector) pick(ctx context.Context, st *state) (selection, error) {
 	}
 	for sel.attempts < t.cfg.MaxSelectorAttempts {
 		sel.attempts++
-		resp, structured, err := t.ask(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta}, candidates)
+		resp, structured, err := t.ask(ctx, &model.Request{Model: t.cfg.Model, Messages: msgs, Meta: meta,
+			ReasoningEffort: t.cfg.ReasoningEffort, Verbosity: t.cfg.Verbosity, MaxTokens: t.cfg.MaxTokens}, candidates)
 		if err != nil {
 			return sel, fmt.Errorf("team: selecting speaker: %w", err)
 		}

@@ -31,7 +31,14 @@ const (
 	AttrCached      = attribute.Key("newsroom.cached")
 	AttrCacheResult = attribute.Key("newsroom.cache.result")
 	AttrCostUSD     = attribute.Key("newsroom.cost_usd")
-	AttrStopReason  = attribute.Key("newsroom.stop_reason")
+	// AttrReasoningTokens is the GenAI convention's
+	// gen_ai.usage.reasoning.output_tokens (semantic conventions 1.41; the
+	// 1.40 package this one uses predates it): a reasoning model's hidden
+	// reasoning tokens, part of gen_ai.usage.output_tokens.
+	AttrReasoningTokens = attribute.Key("gen_ai.usage.reasoning.output_tokens")
+	// AttrReasoningEffort is the reasoning_effort a call asked for.
+	AttrReasoningEffort = attribute.Key("gen_ai.request.reasoning.effort")
+	AttrStopReason      = attribute.Key("newsroom.stop_reason")
 	// AttrStopKind is the class of the stop reason (termination.Kind), from a
 	// closed set: metrics carry it, never the reason itself, whose text may
 	// hold what a request said (a budget, a mentioned word).
@@ -143,6 +150,9 @@ func (c *tracedClient) Complete(ctx context.Context, req *model.Request) (*model
 	if req.Temperature != nil {
 		spanAttrs = append(spanAttrs, semconv.GenAIRequestTemperature(*req.Temperature))
 	}
+	if req.ReasoningEffort != "" {
+		spanAttrs = append(spanAttrs, AttrReasoningEffort.String(req.ReasoningEffort))
+	}
 	if req.TopP != nil {
 		spanAttrs = append(spanAttrs, semconv.GenAIRequestTopP(*req.TopP))
 	}
@@ -238,6 +248,9 @@ func (c *tracedClient) Complete(ctx context.Context, req *model.Request) (*model
 		}
 		if u.CachedPromptTokens > 0 {
 			attrs = append(attrs, semconv.GenAIUsageCacheReadInputTokens(u.CachedPromptTokens))
+		}
+		if u.ReasoningTokens > 0 {
+			attrs = append(attrs, AttrReasoningTokens.Int(u.ReasoningTokens))
 		}
 		if u.CostUSD > 0 {
 			attrs = append(attrs, AttrCostUSD.Float64(u.CostUSD))

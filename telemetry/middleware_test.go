@@ -253,3 +253,25 @@ func TestMiddleware_TimeToFirstChunkOnlyForStreams(t *testing.T) {
 		t.Fatalf("time to first chunk = %+v, want one 0.3 s sample", dp)
 	}
 }
+
+func TestMiddleware_ReasoningTokensAndEffort(t *testing.T) {
+	tp := mustProvider(t, telemetry.Config{})
+	c := model.Chain(answer(&model.Response{Model: "gpt-5-2025-08-07", Content: "x", FinishReason: "stop",
+		Usage: model.Usage{PromptTokens: 100, CompletionTokens: 400, ReasoningTokens: 320, Requests: 1}}, nil),
+		telemetry.Middleware(tp.Provider, telemetry.MiddlewareOptions{ProviderName: telemetry.ProviderOpenAI}))
+	req := request()
+	req.ReasoningEffort = "low"
+	if _, err := c.Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	s := tp.ended(t)[0]
+	for k, v := range map[string]attribute.Value{
+		"gen_ai.usage.output_tokens":           attribute.IntValue(400),
+		"gen_ai.usage.reasoning.output_tokens": attribute.IntValue(320),
+		"gen_ai.request.reasoning.effort":      attribute.StringValue("low"),
+	} {
+		if got, ok := spanAttr(s.Attributes, k); !ok || got != v {
+			t.Errorf("attribute %s = %v (present %v), want %v", k, got.String(), ok, v.String())
+		}
+	}
+}

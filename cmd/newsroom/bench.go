@@ -200,7 +200,8 @@ func benchTokens(cmd *cobra.Command) func(ctx context.Context) (any, string, err
 			if !t.SameArticle || !t.SameStopReason {
 				same = "DIFFERENT articles or stops"
 			}
-			parts = append(parts, fmt.Sprintf("%s: %.3fx prompt tokens, %.3fx calls, %s", t.Team, t.PromptTokensRatio, t.CallsRatio, same))
+			parts = append(parts, fmt.Sprintf("%s: %.3fx prompt tokens, %.3fx calls, %s; %d reasoning tokens, $%.6f an article at its efforts, %.3fx the cost at medium",
+				t.Team, t.PromptTokensRatio, t.CallsRatio, same, t.Desk.ReasoningTokens, t.Desk.CostPerArticleUSD, t.EffortCostRatio))
 		}
 		return rep, "bench tokens: " + strings.Join(parts, "; "), nil
 	}

@@ -53,8 +53,9 @@ language model.`,
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow listening on a non-loopback address")
 	fs.BoolVar(&o.useTLS, "tls", false, "serve HTTPS with a fresh self-signed certificate for 127.0.0.1 and localhost")
 	fs.StringVar(&o.certOut, "cert-out", "", "with --tls, write the certificate (PEM) to this file, for SSL_CERT_FILE")
-	fs.StringVar(&o.modelName, "model-name", emulator.DefaultModelName, "model name the responses report (also picks the tokenizer)")
-	fs.IntVar(&o.contextWindow, "context-window", emulator.DefaultContextWindow, "context length in tokens; longer prompts get context_length_exceeded")
+	fs.StringVar(&o.modelName, "model", emulator.DefaultModelName, "model behind every deployment: a GPT-5 (reasoning) model by default, or e.g. gpt-4o; it decides which parameters requests may carry, and the responses report it")
+	fs.StringVar(&o.modelName, "model-name", emulator.DefaultModelName, "the same as --model")
+	fs.IntVar(&o.contextWindow, "context-window", 0, "context length in tokens; longer prompts get context_length_exceeded (0: the model's)")
 	fs.IntVar(&o.rpm, "rpm", 0, "requests per minute per deployment (0: unlimited)")
 	fs.IntVar(&o.tpm, "tpm", 0, "tokens per minute per deployment (0: unlimited)")
 	fs.DurationVar(&o.ttft, "ttft", 0, "time to first token")
@@ -78,8 +79,8 @@ func serveEmulator(cmd *cobra.Command, o *emulatorOptions) error {
 		return usageErrorf("--rpm and --tpm must not be negative")
 	case o.ttft < 0 || o.tps < 0 || o.stall < 0:
 		return usageErrorf("--ttft, --tps and --stall must not be negative")
-	case o.contextWindow <= 0:
-		return usageErrorf("--context-window must be positive")
+	case o.contextWindow < 0:
+		return usageErrorf("--context-window must not be negative")
 	case o.certOut != "" && !o.useTLS:
 		return usageErrorf("--cert-out needs --tls")
 	}
@@ -113,7 +114,8 @@ func serveEmulator(cmd *cobra.Command, o *emulatorOptions) error {
 	}
 
 	fmt.Fprintf(stdout, "newsroom emulator: serving Azure OpenAI chat completions on %s\n", srv.URL)
-	fmt.Fprintf(stdout, "  Azure:  AZURE_OPENAI_ENDPOINT=%s AZURE_OPENAI_DEPLOYMENT=<any name> OPENAI_API_VERSION=2024-10-21\n", srv.URL)
+	fmt.Fprintf(stdout, "  Model:  %s\n", o.modelName)
+	fmt.Fprintf(stdout, "  Azure:  AZURE_OPENAI_ENDPOINT=%s AZURE_OPENAI_DEPLOYMENT=<any name> OPENAI_API_VERSION=v1\n", srv.URL)
 	fmt.Fprintf(stdout, "  OpenAI: OPENAI_BASE_URL=%s/v1\n", srv.URL)
 	if key == "" {
 		fmt.Fprintln(stdout, "  No API key required.")

@@ -85,3 +85,49 @@ func TestRunEmulator_serves(t *testing.T) {
 		t.Error("the key was printed")
 	}
 }
+
+// TestRunEmulator_modelFlagPicksTheFamily: by default the emulator is a
+// GPT-5 deployment that refuses max_tokens; --model gpt-4o is a GPT-4o one
+// that takes it.
+func TestRunEmulator_modelFlagPicksTheFamily(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		status int
+		model  string
+	}{
+		{nil, 400, ""},
+		{[]string{"--model", "gpt-4o-2024-11-20"}, 200, "gpt-4o-2024-11-20"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout syncbuf.Buffer
+		done := make(chan error, 1)
+		go func() {
+			done <- runEmulator(ctx, append([]string{"--addr", "127.0.0.1:0"}, tc.args...), &stdout, io.Discard)
+		}()
+		urlRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+		var url string
+		for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+				url = m[1]
+			}
+		}
+		if url == "" {
+			cancel()
+			t.Fatalf("no URL printed: %q", stdout.String())
+		}
+		resp, err := http.Post(url+"/openai/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"d","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.model) {
+			t.Errorf("%v: status %d %s", tc.args, resp.StatusCode, body)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("runEmulator = %v", err)
+		}
+	}
+}

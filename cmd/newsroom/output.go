@@ -73,8 +73,11 @@ type jsonMessage struct {
 }
 
 type jsonUsage struct {
-	PromptTokens       int `json:"prompt_tokens"`
-	CompletionTokens   int `json:"completion_tokens"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	// ReasoningTokens are the hidden reasoning tokens of a reasoning
+	// deployment, part of completion_tokens (and billed as output).
+	ReasoningTokens    int `json:"reasoning_tokens"`
 	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
 	// EmbeddingTokens and EmbeddingUSD are the similarity cache's
 	// embeddings (their cost is part of cost_usd).
@@ -146,7 +149,7 @@ func writeJSON(w io.Writer, res *team.Result, info modelstack.Info, spec *desk.S
 }
 
 func usageOf(u model.Usage) jsonUsage {
-	return jsonUsage{u.PromptTokens, u.CompletionTokens, u.CachedPromptTokens, u.EmbeddingTokens, model.RoundUSD(u.EmbeddingUSD)}
+	return jsonUsage{u.PromptTokens, u.CompletionTokens, u.ReasoningTokens, u.CachedPromptTokens, u.EmbeddingTokens, model.RoundUSD(u.EmbeddingUSD)}
 }
 
 // writeMarkdown prints the article: the headline as "# …" (the first

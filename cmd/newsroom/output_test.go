@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -53,5 +54,48 @@ func TestSourcesField(t *testing.T) {
 	}
 	if got := sourcesField(reflect.ValueOf(struct{ Task string }{"x"})); got != nil {
 		t.Fatalf("no Sources field: %+v", got)
+	}
+}
+
+func TestRun_JSONReportsReasoningTokensPerMessageAgentAndRun(t *testing.T) {
+	t.Parallel()
+	env, dir := cleanEnv(t)
+	r := runBinary(t, env, dir, "run", "--no-cache", "--format", "json", facts)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	type usage struct {
+		Completion int  `json:"completion_tokens"`
+		Reasoning  *int `json:"reasoning_tokens"`
+	}
+	var doc struct {
+		Usage    usage `json:"usage"`
+		Messages []struct {
+			Source string `json:"source"`
+			Usage  usage  `json:"usage"`
+		} `json:"messages"`
+		PerAgent map[string]usage `json:"per_agent"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, m := range doc.Messages[1:] {
+		if m.Usage.Reasoning == nil || *m.Usage.Reasoning <= 0 || *m.Usage.Reasoning >= m.Usage.Completion {
+			t.Errorf("message from %s: usage %+v, want reasoning tokens within the completion", m.Source, m.Usage)
+			continue
+		}
+		sum += *m.Usage.Reasoning
+	}
+	agents := 0
+	for name, u := range doc.PerAgent {
+		if u.Reasoning == nil || *u.Reasoning <= 0 {
+			t.Errorf("agent %s: no reasoning tokens", name)
+			continue
+		}
+		agents += *u.Reasoning
+	}
+	if doc.Usage.Reasoning == nil || *doc.Usage.Reasoning != sum || agents != sum {
+		t.Errorf("run reasoning %v, messages %d, agents %d: want the same sum", doc.Usage.Reasoning, sum, agents)
 	}
 }

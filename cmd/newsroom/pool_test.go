@@ -23,7 +23,10 @@ func writePoolFile(t *testing.T, dir, body string) string {
 // key, for a deployments file's entry; it stops with the test.
 func startKeyedEmulator(t *testing.T, key string) *emulator.Running {
 	t.Helper()
-	em, err := emulator.Start(emulator.Config{APIKey: key}, emulator.Options{})
+	// Deployments named after a GPT-4o model serve one; any other name the
+	// GPT-5 default.
+	em, err := emulator.Start(emulator.Config{APIKey: key, Deployments: map[string]string{
+		"gpt-4o": "gpt-4o-2024-11-20", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}}, emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ type runOptions struct {
 	team         string
 	teamFile     string
 	selectorDep  string
+	effort       string
 	format       string
 	maxMessages  int
 	timeout      time.Duration
@@ -64,6 +65,7 @@ Flags may come before or after TASK; "--" ends the flags.`,
 	fs.StringVar(&o.team, "team", desk.RoundRobin, "desk: "+strings.Join(desk.Teams, ", ")+" (see newsroom teams list)")
 	fs.StringVar(&o.teamFile, "team-file", "", "run the desk of this team file (YAML; see newsroom teams)")
 	fs.StringVar(&o.selectorDep, "selector-deployment", "", "deployment or model for the selector's calls (selector desks)")
+	fs.StringVar(&o.effort, "reasoning-effort", "", "reasoning effort of every agent and the selector on a reasoning deployment: none, minimal, low, medium or high, as the model has them (default: each desk's own)")
 	fs.StringVar(&o.format, "format", "text", "output: text (live), json or markdown")
 	fs.StringVar(&o.taskFile, "task-file", "", "read the task from this file")
 	fs.IntVar(&o.maxMessages, "max-messages", 0, "stop after N agent messages (0: 10 for roundrobin, 20 for selector)")
@@ -132,7 +134,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	client := stack.RunClient(o.budgetUSD, o.maxTokens)
 	tm, err := desk.New(tools.deskConfig(desk.Config{Spec: spec, Client: client, Model: stack.Info.Deployment, ModelName: stack.Info.ModelName, SelectorModel: o.selectorDep,
-		MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)}, o.tools))
+		ReasoningEffort: o.effort, Profile: stack.Profile, MaxMessages: o.maxMessages, Extra: termination.Timeout(o.timeout)}, o.tools))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -256,6 +258,13 @@ func runDesk(o *runOptions) (*desk.Spec, error) {
 // checkDeployments refuses a desk that names a deployment this stack does
 // not know, and a --selector-deployment on a desk without a selector.
 func checkDeployments(o *runOptions, spec *desk.Spec, stack *modelStack) error {
+	if o.effort != "" {
+		if p := stack.Profile(""); p.Known() && p.Reasoning && !p.AcceptsEffort(o.effort) {
+			return usageErrorf("--reasoning-effort %q: %s has %s", o.effort, p.Name, strings.Join(p.Efforts, ", "))
+		} else if !p.Known() && !p.AcceptsEffort(o.effort) {
+			return usageErrorf("--reasoning-effort %q: want none, minimal, low, medium or high", o.effort)
+		}
+	}
 	known := knownDeployments(stack)
 	if o.selectorDep != "" {
 		if spec.Kind != desk.Selector {
@@ -266,10 +275,10 @@ func checkDeployments(o *runOptions, spec *desk.Spec, stack *modelStack) error {
 				o.selectorDep, strings.Join(known, ", "), deploymentsEnv)
 		}
 	}
-	if known == nil || o.teamFile == "" {
+	if o.teamFile == "" {
 		return nil
 	}
-	if _, err := desk.LoadFile(o.teamFile, desk.LoadOptions{Deployments: known}); err != nil {
+	if _, err := desk.LoadFile(o.teamFile, desk.LoadOptions{Deployments: known, Profile: stack.Profile}); err != nil {
 		return teamFileError(err)
 	}
 	return nil

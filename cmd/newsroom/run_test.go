@@ -210,6 +210,10 @@ func TestRun_UsageAndConfigErrorsExit2WithoutSecrets(t *testing.T) {
 			[]string{"run", "x"}, "endpoint is missing"},
 		{"plain http to a remote host", []string{"AZURE_OPENAI_ENDPOINT=http://example.com", "AZURE_OPENAI_DEPLOYMENT=d", "AZURE_OPENAI_API_KEY=" + secret}, "",
 			[]string{"run", "x"}, "https"},
+		{"an api-version too old for a GPT-5 deployment", []string{"AZURE_OPENAI_ENDPOINT=https://x.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT=writer",
+			"AZURE_OPENAI_MODEL=gpt-5-mini", "OPENAI_API_VERSION=2024-06-01", "AZURE_OPENAI_API_KEY=" + secret}, "",
+			[]string{"run", "x"}, "set OPENAI_API_VERSION=v1 (or 2024-09-01-preview or later)"},
+		{"a reasoning effort GPT-5 lacks", nil, "", []string{"run", "--reasoning-effort", "none", "x"}, `--reasoning-effort "none": gpt-5 has minimal, low, medium, high`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -234,7 +238,8 @@ func TestRun_UsageAndConfigErrorsExit2WithoutSecrets(t *testing.T) {
 }
 
 func TestRun_AzureWithAPIKeyFromDotEnvUsesTheOriginalNames(t *testing.T) {
-	em, err := emulator.Start(emulator.Config{APIKey: "dotenv-key"}, emulator.Options{})
+	// The original project's .env: a GPT-4o deployment on a dated api-version.
+	em, err := emulator.Start(emulator.Config{APIKey: "dotenv-key", ModelName: "gpt-4o-2024-11-20"}, emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func (d deskTeams) Team(name string, o server.TeamOptions) (team.Team, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", desk.ErrUnknownTeam, name)
 	}
-	c := desk.Config{Spec: dk.Spec, Client: d.stack.ResumedRunClient(o.BudgetUSD, 0, o.Spent), Model: d.stack.Info.Deployment,
+	c := desk.Config{Spec: dk.Spec, Client: d.stack.ResumedRunClient(o.BudgetUSD, 0, o.Spent), Model: d.stack.Info.Deployment, Profile: d.stack.Profile,
 		ModelName: d.stack.Info.ModelName, MaxMessages: o.MaxMessages, Extra: termination.Or(o.Stop, termination.Timeout(d.timeout))}
 	if d.withTools != nil {
 		c = d.withTools(c)

@@ -77,7 +77,9 @@ func write(t *testing.T, path, text string) {
 // deployment or a misplaced --selector-deployment exits 2 without a request.
 func TestRun_TeamFileMistakesFailBeforeAnyModelCall(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.Start(emulator.Config{APIKey: "team-test-key"}, emulator.Options{})
+	// The deployments are GPT-4o ones, named after their models.
+	em, err := emulator.Start(emulator.Config{APIKey: "team-test-key", Deployments: map[string]string{
+		"gpt-4o": "gpt-4o-2024-11-20", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}}, emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,5 +148,20 @@ func TestServe_BadTeamsDirExits2BeforeServing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "n.db")); err == nil {
 		t.Fatal("the store was opened: the desks must be checked first")
+	}
+}
+
+// TestRun_TemperatureOnTheGPT5DeploymentExits2 runs a team file whose agent
+// sets a temperature on the run's own deployment, the emulated GPT-5: it is
+// refused at load with its position and what to set, before any call.
+func TestRun_TemperatureOnTheGPT5DeploymentExits2(t *testing.T) {
+	t.Parallel()
+	env, dir := cleanEnv(t)
+	warm := filepath.Join(dir, "warm.yaml")
+	write(t, warm, strings.Replace(sportsDesk, "    deployment: gpt-4o-mini\n", "    temperature: 0.7\n", 1))
+	r := runBinary(t, env, dir, "run", "--team-file", warm, "--no-cache", "x")
+	if r.code != 2 || !strings.Contains(r.stderr, "warm.yaml:7:18: agents[0].temperature: the run's deployment is gpt-5, a reasoning model") ||
+		!strings.Contains(r.stderr, "set reasoning_effort") || strings.Contains(r.stderr, "Sports_Writer:") {
+		t.Fatalf("exit %d, stderr\n%s\nwant exit 2 naming warm.yaml:7:18 and what to set", r.code, r.stderr)
 	}
 }

@@ -311,13 +311,14 @@ func TestTemplate_Operations(t *testing.T) {
 		if m == nil {
 			t.Fatalf("NEWSROOM_POOL_YAML = %s: no format string", v)
 		}
-		yaml := strings.NewReplacer("{0}", "https://primary.openai.azure.com/", "{1}", "gpt-4o", "{2}", "2024-10-21",
-			"{3}", "30000", "{4}", "https://secondary.openai.azure.com/", "{5}", "30000").Replace(m[1])
+		yaml := strings.NewReplacer("{0}", "https://primary.openai.azure.com/", "{1}", "gpt-5-mini", "{2}", "v1",
+			"{3}", "30000", "{4}", "https://secondary.openai.azure.com/", "{5}", "30000", "{6}", "gpt-5-mini").Replace(m[1])
 		f, err := pool.Parse("NEWSROOM_POOL_YAML", []byte(yaml), func(string) (string, bool) { return "", false })
 		if err != nil {
 			t.Fatalf("the template's pool does not parse: %v\n%s", err, yaml)
 		}
-		if len(f.Deployments) != 2 || f.Deployments[0].Priority != 1 || f.Deployments[1].Priority != 2 || f.Deployments[1].APIKey != "" {
+		if len(f.Deployments) != 2 || f.Deployments[0].Priority != 1 || f.Deployments[1].Priority != 2 || f.Deployments[1].APIKey != "" ||
+			f.Deployments[0].Model != "gpt-5-mini" || f.Deployments[1].Model != "gpt-5-mini" || f.Deployments[1].APIVersion != "v1" {
 			t.Errorf("pool %+v, want primary then secondary, Entra ID", f.Deployments)
 		}
 	})

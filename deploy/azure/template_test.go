@@ -566,7 +566,17 @@ func TestTemplate_Security(t *testing.T) {
 	})
 	t.Run("app settings point at the endpoint and hold no secret", func(t *testing.T) {
 		settings := appSettings(site)
-		for _, name := range []string{"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_VERSION", "AZURE_CLIENT_ID",
+		// The GPT-5 family by default, on the v1 API, the model passed to the app.
+		for param, want := range map[string]string{"openAiModelName": "gpt-5-mini", "openAiDeploymentName": "gpt-5-mini",
+			"openAiModelVersion": "2025-08-07", "openAiApiVersion": "v1", "openAiDeploymentSku": "GlobalStandard"} {
+			if got := ct.t.Parameters[param].DefaultValue; got != want {
+				t.Errorf("parameter %s defaults to %v, want %s", param, got, want)
+			}
+		}
+		if got := settings["AZURE_OPENAI_MODEL"]; got != "[parameters('openAiModelName')]" {
+			t.Errorf("AZURE_OPENAI_MODEL = %q, want the openAiModelName parameter", got)
+		}
+		for _, name := range []string{"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_MODEL", "OPENAI_API_VERSION", "AZURE_CLIENT_ID",
 			"APPLICATIONINSIGHTS_CONNECTION_STRING", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES",
 			"NEWSROOM_DATABASE_URL", "NEWSROOM_DAILY_BUDGET_USD", "WEBSITES_PORT"} {
 			if _, ok := settings[name]; !ok {

@@ -24,7 +24,10 @@ func Start(t testing.TB, cfg emulator.Config, deployment string, mod func(*provi
 		t.Fatalf("start emulator: %v", err)
 	}
 	t.Cleanup(func() { _ = run.Close() })
-	pc := provider.Config{Kind: provider.KindAzure, Endpoint: run.URL, Deployment: deployment, APIKey: Key, HTTPClient: run.Client()}
+	// The client knows the model behind the deployment, as a configuration
+	// naming it (AZURE_OPENAI_MODEL) does: GPT-5 unless cfg says otherwise.
+	pc := provider.Config{Kind: provider.KindAzure, Endpoint: run.URL, Deployment: deployment, APIKey: Key, HTTPClient: run.Client(),
+		DeploymentModel: ModelOf(cfg, deployment)}
 	if mod != nil {
 		mod(&pc)
 	}
@@ -33,4 +36,15 @@ func Start(t testing.TB, cfg emulator.Config, deployment string, mod func(*provi
 		t.Fatalf("provider: %v", err)
 	}
 	return run, p
+}
+
+// ModelOf is the model the emulator with cfg serves deployment with.
+func ModelOf(cfg emulator.Config, deployment string) string {
+	if m := cfg.Deployments[deployment]; m != "" {
+		return m
+	}
+	if cfg.ModelName != "" {
+		return cfg.ModelName
+	}
+	return emulator.DefaultModelName
 }

@@ -150,8 +150,9 @@ type canonical struct {
 	// keys of such requests are what they were before tools existed.
 	Tools      []model.Tool `json:"tools,omitempty"`
 	ToolChoice string       `json:"tool_choice,omitempty"`
-	// Left out when unset too, for the same reason.
+	// ReasoningEffort and Verbosity are left out when unset, for the same reason.
 	ReasoningEffort string                `json:"reasoning_effort,omitempty"`
+	Verbosity       string                `json:"verbosity,omitempty"`
 	ResponseFormat  *model.ResponseFormat `json:"response_format,omitempty"`
 }
 
@@ -174,6 +175,9 @@ func Key(namespace string, req *model.Request) string {
 		JSONMode:    req.JSONMode,
 		Tools:       req.Tools,
 		ToolChoice:  req.ToolChoice,
+
+		ReasoningEffort: req.ReasoningEffort,
+		Verbosity:       req.Verbosity,
 	}
 	c.ReasoningEffort, c.ResponseFormat = req.ReasoningEffort, req.ResponseFormat
 	if c.Messages == nil {

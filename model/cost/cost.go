@@ -18,10 +18,12 @@ import (
 	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/profile"
 )
 
 // Price is what a model charges, in USD per 1M tokens.
@@ -41,6 +43,8 @@ var ErrPrices = errors.New("cost: bad price file")
 // immutable and safe for concurrent use.
 type Table struct {
 	prices map[string]Price
+	// profiles are the model profiles a price file adds (see LoadPrices).
+	profiles map[string]profile.Profile
 }
 
 // Default returns the table of built-in prices (see prices.go for their
@@ -79,6 +83,15 @@ type filePrice struct {
 	Input       *float64 `json:"input"`
 	CachedInput *float64 `json:"cached_input"`
 	Output      *float64 `json:"output"`
+	// Reasoning, ReasoningEfforts, Verbosity, ContextWindow and MaxOutput
+	// describe a model the built-in profiles do not know (package
+	// model/profile); reasoning: true makes its calls carry
+	// max_completion_tokens and reasoning_effort, never temperature.
+	Reasoning        *bool    `json:"reasoning"`
+	ReasoningEfforts []string `json:"reasoning_efforts"`
+	Verbosity        bool     `json:"verbosity"`
+	ContextWindow    int      `json:"context_window"`
+	MaxOutput        int      `json:"max_output"`
 }
 
 // LoadPrices reads a JSON price file and merges it over the built-in
@@ -115,6 +128,7 @@ func ReadPrices(r io.Reader) (*Table, error) {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrPrices)
 	}
 	over := make(map[string]Price, len(pf.Models))
+	profiles := map[string]profile.Profile{}
 	for name, fp := range pf.Models {
 		if name == "" {
 			return nil, fmt.Errorf("%w: empty model name", ErrPrices)
@@ -130,9 +144,50 @@ func ReadPrices(r io.Reader) (*Table, error) {
 			return nil, fmt.Errorf("%w: model %q has a negative price", ErrPrices, name)
 		}
 		over[name] = p
+		if pr, ok, err := fileProfile(name, fp); err != nil {
+			return nil, err
+		} else if ok {
+			profiles[name] = pr
+		}
 	}
-	return Default().Merge(over), nil
+	t := Default().Merge(over)
+	t.profiles = profiles
+	return t, nil
 }
+
+// fileProfile is the profile a price file's entry describes, if it says
+// whether the model reasons.
+func fileProfile(name string, fp filePrice) (profile.Profile, bool, error) {
+	if fp.Reasoning == nil {
+		if len(fp.ReasoningEfforts) > 0 || fp.Verbosity || fp.ContextWindow != 0 || fp.MaxOutput != 0 {
+			return profile.Profile{}, false, fmt.Errorf("%w: model %q describes its profile but not whether it reasons (add \"reasoning\": true or false)", ErrPrices, name)
+		}
+		return profile.Profile{}, false, nil
+	}
+	p := profile.Profile{Reasoning: *fp.Reasoning, Efforts: fp.ReasoningEfforts, Verbosity: fp.Verbosity,
+		ContextWindow: fp.ContextWindow, MaxOutput: fp.MaxOutput}
+	for _, e := range p.Efforts {
+		switch e {
+		case profile.EffortNone, profile.EffortMinimal, profile.EffortLow, profile.EffortMedium, profile.EffortHigh:
+		default:
+			return p, false, fmt.Errorf("%w: model %q: unknown reasoning effort %q (want none, minimal, low, medium or high)", ErrPrices, name, e)
+		}
+	}
+	if p.Reasoning && len(p.Efforts) == 0 {
+		p.Efforts = []string{profile.EffortLow, profile.EffortMedium, profile.EffortHigh}
+	}
+	if p.Reasoning {
+		p.DefaultEffort = profile.EffortMedium
+		if !slices.Contains(p.Efforts, p.DefaultEffort) {
+			p.DefaultEffort = p.Efforts[0]
+		}
+	}
+	return p, true, nil
+}
+
+// Profiles returns the model profiles the price file added (nil for the
+// built-in table): merge them into the profile table (profile.Table.Merge).
+func (t *Table) Profiles() map[string]profile.Profile { return maps.Clone(t.profiles) }
 
 // Lookup returns the price of a model and the table name that matched it.
 func (t *Table) Lookup(modelName string) (Price, string, bool) {

@@ -62,7 +62,8 @@ func TestTable_Known(t *testing.T) {
 	table := cost.Default()
 	for name, want := range map[string]bool{
 		"gpt-4o": true, "gpt-4o-2024-08-06": true, "gpt-4.1-mini": true, "gpt-5-nano-2025-08-07": true,
-		"gpt-4": false, "gpt-50": false, "gpt-5.2": false, "o3": false, "": false, "newsroom-chat": false,
+		"gpt-5.2": true, "o3": true, "o4-mini-2025-04-16": true, "gpt-5-chat": true,
+		"gpt-4": false, "gpt-50": false, "gpt-5.9": false, "o1": false, "": false, "newsroom-chat": false,
 	} {
 		if got := table.Known(name); got != want {
 			t.Errorf("Known(%q) = %v, want %v", name, got, want)
@@ -192,5 +193,25 @@ func TestClient_Complete_PassesErrorsThrough(t *testing.T) {
 	}), cost.Config{})
 	if resp, err := c.Complete(context.Background(), &model.Request{}); resp != nil || !errors.Is(err, boom) {
 		t.Errorf("got %v, %v; want nil, boom", resp, err)
+	}
+}
+
+func TestReadPrices_AddsAModelProfile(t *testing.T) {
+	tab, err := cost.ReadPrices(strings.NewReader(`{"models": {"gpt-6-mini": {"input": 0.3, "output": 2.4,
+		"reasoning": true, "reasoning_efforts": ["minimal", "low", "medium", "high"], "verbosity": true, "context_window": 400000}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := tab.Profiles()["gpt-6-mini"]
+	if !ok || !p.Reasoning || p.DefaultEffort != "medium" || !p.Verbosity || p.ContextWindow != 400000 || !tab.Known("gpt-6-mini") {
+		t.Errorf("profile %+v (%v)", p, ok)
+	}
+	for _, bad := range []string{
+		`{"models": {"m": {"input": 1, "output": 1, "reasoning_efforts": ["low"]}}}`,
+		`{"models": {"m": {"input": 1, "output": 1, "reasoning": true, "reasoning_efforts": ["extreme"]}}}`,
+	} {
+		if _, err := cost.ReadPrices(strings.NewReader(bad)); !errors.Is(err, cost.ErrPrices) {
+			t.Errorf("ReadPrices(%s) = %v, want ErrPrices", bad, err)
+		}
 	}
 }

@@ -23,6 +23,14 @@ func defaultPrices() map[string]Price {
 		"gpt-5":      {Input: 1.25, CachedInput: 0.125, Output: 10.00},
 		"gpt-5-mini": {Input: 0.25, CachedInput: 0.025, Output: 2.00},
 		"gpt-5-nano": {Input: 0.05, CachedInput: 0.005, Output: 0.40},
+		// GPT-5 chat and the point versions, and the o-series reasoning
+		// models (same sources; reasoning tokens are output tokens).
+		"gpt-5-chat":   {Input: 1.25, CachedInput: 0.125, Output: 10.00},
+		"gpt-5.1":      {Input: 1.25, CachedInput: 0.125, Output: 10.00},
+		"gpt-5.1-chat": {Input: 1.25, CachedInput: 0.125, Output: 10.00},
+		"gpt-5.2":      {Input: 1.75, CachedInput: 0.175, Output: 14.00},
+		"o3":           {Input: 2.00, CachedInput: 0.50, Output: 8.00},
+		"o4-mini":      {Input: 1.10, CachedInput: 0.275, Output: 4.40},
 
 		// Embeddings (the similarity cache): input tokens only.
 		"text-embedding-3-small": {Input: 0.02},

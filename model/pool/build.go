@@ -16,6 +16,9 @@ import (
 type BuildOptions struct {
 	// HTTPClient is the process's shared client; nil means the provider's default.
 	HTTPClient *http.Client
+	// OnAdapt is told when a deployment refused a parameter its profile
+	// expected (see provider.Config.OnAdapt), with the member's name.
+	OnAdapt func(deployment, param, code string)
 	// Credential authenticates the deployments without api_key_env (Entra
 	// ID). Build fails when one needs it and it is nil.
 	Credential azcore.TokenCredential
@@ -58,8 +61,12 @@ func Build(f *File, opts BuildOptions) (*Built, error) {
 	cfg := opts.Pool
 	cfg.Members = nil
 	for _, d := range f.Deployments {
-		pc := provider.Config{Kind: provider.KindAzure, Endpoint: d.Endpoint, Deployment: d.Deployment,
+		pc := provider.Config{Kind: provider.KindAzure, Endpoint: d.Endpoint, Deployment: d.Deployment, DeploymentModel: d.Model,
 			APIVersion: d.APIVersion, API: d.API, APIKey: d.APIKey, HTTPClient: opts.HTTPClient}
+		if opts.OnAdapt != nil {
+			member := d.Name
+			pc.OnAdapt = func(_, param, code string) { opts.OnAdapt(member, param, code) }
+		}
 		if d.APIKey == "" {
 			if opts.Credential == nil {
 				return nil, fmt.Errorf("pool: deployment %s has no api_key_env and no Entra ID credential is available", d.Name)

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/newsroom-dev/newsroom/model/profile"
 	"github.com/newsroom-dev/newsroom/model/provider"
 )
 
@@ -24,9 +25,6 @@ type Deployment struct {
 	Deployment string
 	// APIVersion is the api-version; empty means provider.DefaultAPIVersion.
 	APIVersion string
-	// API is the protocol: provider.APIChat (chat completions, the default)
-	// or provider.APIResponses (the Responses API on Azure's v1 surface).
-	API string
 	// APIKeyEnv names the environment variable holding the API key; empty
 	// means Entra ID. APIKey is its value, read when the file is loaded.
 	APIKeyEnv string
@@ -37,9 +35,13 @@ type Deployment struct {
 	Weight int
 	// RPM and TPM are the deployment's quota; 0 means the process default.
 	RPM, TPM int
-	// Model is the model behind the deployment, for pricing; empty means
-	// the deployment name.
+	// Model is the model behind the deployment ("gpt-5-mini"): it prices
+	// the calls and picks the profile that decides the parameters they
+	// carry (package model/profile); empty means the deployment name.
 	Model string
+	// API is the protocol the deployment is called with: APIChat (the
+	// default, chat completions) or APIResponses (the Responses API).
+	API string
 	// Pool names the pool the deployment belongs to; empty means
 	// DefaultPool. A team file's agent may name a pool or a deployment (see
 	// the package documentation).
@@ -48,6 +50,12 @@ type Deployment struct {
 	Line     int
 	poolLine int
 }
+
+// APIs a deployment is called with (its api: field).
+const (
+	APIChat      = "chat"
+	APIResponses = "responses"
+)
 
 // File is a parsed deployments file.
 type File struct {
@@ -206,15 +214,15 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 				str(&d.Deployment)
 			case "api_version":
 				str(&d.APIVersion)
-			case "api":
-				str(&d.API)
-				if d.API != provider.APIChat && d.API != provider.APIResponses {
-					return nil, fail(v.Line, field, "must be %q or %q, not %q", provider.APIChat, provider.APIResponses, v.Value)
-				}
 			case "api_key_env":
 				str(&d.APIKeyEnv)
 			case "model":
 				str(&d.Model)
+			case "api":
+				str(&d.API)
+				if d.API != APIChat && d.API != APIResponses {
+					return nil, fail(v.Line, field, "is %q: want %s (chat completions, the default) or %s (the Responses API)", v.Value, APIChat, APIResponses)
+				}
 			case "pool":
 				str(&d.Pool)
 				if d.Pool == "" {
@@ -269,6 +277,12 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 		if d.APIVersion == "" {
 			d.APIVersion = provider.DefaultAPIVersion
 		}
+		if d.API == "" {
+			d.API = APIChat
+		}
+		if msg := reasoningVersionProblem(d); msg != "" {
+			return nil, fail(lineOf("api_version"), at+".api_version", "%s", msg)
+		}
 		d.poolLine = lineOf("pool")
 		f.Deployments = append(f.Deployments, d)
 	}
@@ -286,4 +300,22 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Fi
 		}
 	}
 	return f, nil
+}
+
+// reasoningVersionProblem says why a reasoning deployment cannot be called
+// with its dated api-version (one older than the first that takes
+// max_completion_tokens); "" when it can.
+func reasoningVersionProblem(d Deployment) string {
+	if strings.EqualFold(d.APIVersion, provider.APIVersionV1) || d.APIVersion >= provider.MinReasoningAPIVersion {
+		return ""
+	}
+	name := d.Model
+	if name == "" {
+		name = d.Deployment
+	}
+	if p, ok := profile.Default().Lookup(name); !ok || !p.Reasoning {
+		return ""
+	}
+	return fmt.Sprintf("%s is older than %s, the first api-version that takes max_completion_tokens, which %s (a reasoning model) needs: use api_version: v1 (or %s or later)",
+		d.APIVersion, provider.MinReasoningAPIVersion, name, provider.MinReasoningAPIVersion)
 }

@@ -67,6 +67,10 @@ func TestParse(t *testing.T) {
 			`bad.yaml:2: deployments[0]: pool "default" has the name of the deployment at line 2`},
 		{"an empty pool", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    pool: \"\"\n",
 			`bad.yaml:5: deployments[0].pool: must name a pool`},
+		{"an unknown api", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    api: assistants\n",
+			`bad.yaml:5: deployments[0].api: is "assistants": want chat`},
+		{"an api-version too old for its GPT-5 model", "deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    model: gpt-5-mini\n    api_version: 2024-06-01\n",
+			`bad.yaml:6: deployments[0].api_version: 2024-06-01 is older than 2024-09-01-preview`},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name+" is refused with file, line and field", func(t *testing.T) {
@@ -83,6 +87,13 @@ func TestParse(t *testing.T) {
 	t.Run("entries may name a pool; the others are in the default pool", func(t *testing.T) {
 		f, err := pool.Parse("p.yaml", []byte("deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n  - name: b\n    endpoint: https://b.openai.azure.com\n    deployment: d\n    pool: fast\n"), env(nil))
 		if err != nil || f.Deployments[0].Pool != "" || f.Deployments[1].Pool != "fast" {
+			t.Fatalf("file %+v, error %v", f, err)
+		}
+	})
+	t.Run("the api and the model pass through; chat and v1 are the defaults", func(t *testing.T) {
+		f, err := pool.Parse("p.yaml", []byte("deployments:\n  - name: a\n    endpoint: https://a.openai.azure.com\n    deployment: d\n    model: gpt-5\n    api: responses\n  - name: b\n    endpoint: https://b.openai.azure.com\n    deployment: e\n"), env(nil))
+		if err != nil || f.Deployments[0].API != pool.APIResponses || f.Deployments[0].Model != "gpt-5" ||
+			f.Deployments[1].API != pool.APIChat || f.Deployments[1].APIVersion != "v1" {
 			t.Fatalf("file %+v, error %v", f, err)
 		}
 	})

@@ -49,7 +49,7 @@ func TestClient_Embed(t *testing.T) {
 		t.Errorf("embeddings are not deterministic (%v)", err)
 	}
 	reqs := em.Requests()
-	if last := reqs[len(reqs)-1]; last.Path != "/openai/deployments/text-embedding-3-small/embeddings" || last.APIVersion == "" {
+	if last := reqs[len(reqs)-1]; last.Path != "/openai/v1/embeddings" || last.APIVersion != "" || last.Deployment != "text-embedding-3-small" {
 		t.Errorf("request went to %s (api-version %q)", last.Path, last.APIVersion)
 	}
 

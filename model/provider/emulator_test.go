@@ -63,8 +63,9 @@ func TestEmulator_BearerTokenOverTLS(t *testing.T) {
 		t.Fatalf("emulator saw %d requests", len(reqs))
 	}
 	got := reqs[0]
-	want := emulator.RecordedRequest{Method: http.MethodPost, Path: "/openai/deployments/gpt-4o/chat/completions",
-		APIVersion: DefaultAPIVersion, Deployment: "gpt-4o", Auth: emulator.AuthBearer, Status: http.StatusOK}
+	// The default API is v1: no api-version, the deployment in the body.
+	want := emulator.RecordedRequest{Method: http.MethodPost, Path: "/openai/v1/chat/completions",
+		Deployment: "gpt-4o", Auth: emulator.AuthBearer, Status: http.StatusOK}
 	if diff := cmp.Diff(want, got, cmpIgnoreBody); diff != "" {
 		t.Errorf("recorded request (-want +got):\n%s", diff)
 	}

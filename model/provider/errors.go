@@ -22,6 +22,7 @@ type serviceError struct {
 	Code       json.RawMessage `json:"code"`
 	Message    string          `json:"message"`
 	Type       string          `json:"type"`
+	Param      *string         `json:"param"`
 	InnerError *struct {
 		Code                string                     `json:"code"`
 		ContentFilterResult map[string]json.RawMessage `json:"content_filter_result"`
@@ -74,6 +75,9 @@ func (c *Client) httpError(status int, resp *http.Response, errJSON []byte) *mod
 	if len(errJSON) > 0 && json.Unmarshal(errJSON, &se) == nil {
 		e.Code = codeString(se.Code)
 		e.Message = c.redact(se.Message)
+		if se.Param != nil {
+			e.Param = *se.Param
+		}
 		if cats := filteredCategories(&se); len(cats) > 0 {
 			e.Message += " [content filter: " + strings.Join(cats, ", ") + "]"
 		}

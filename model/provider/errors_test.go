@@ -63,7 +63,7 @@ func TestClient_Complete_MapsErrors(t *testing.T) {
 				"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{
 				"hate":{"filtered":true,"severity":"medium"},"sexual":{"filtered":false,"severity":"safe"},
 				"violence":{"filtered":true,"severity":"high"}}}}}`,
-			want: model.Error{StatusCode: 400, Code: "content_filter", Message: "The response was filtered. [content filter: hate, violence]"},
+			want: model.Error{StatusCode: 400, Code: "content_filter", Message: "The response was filtered. [content filter: hate, violence]", Param: "prompt"},
 		},
 		{
 			name:   "context length exceeded",
@@ -212,7 +212,8 @@ func TestClient_Complete_RateLimitHeadersHook(t *testing.T) {
 		}
 		okJSON(w, r)
 	})
-	c, _ := New(Config{Endpoint: srv.URL, Deployment: "dep", APIKey: "k",
+	// A dated api-version: the deployment is in the path.
+	c, _ := New(Config{Endpoint: srv.URL, Deployment: "dep", APIKey: "k", APIVersion: "2024-10-21",
 		OnRateLimitHeaders: func(d string, rq, tk int) { calls = append(calls, call{d, rq, tk}) }})
 	for _, m := range []string{"", "no-tokens"} {
 		if _, err := c.Complete(context.Background(), &model.Request{Model: m, Messages: []model.Message{{Role: model.RoleUser, Content: "hi"}}}); err != nil {

@@ -18,6 +18,7 @@ package provider
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/newsroom-dev/newsroom/httpx"
 	"github.com/newsroom-dev/newsroom/model"
+	"github.com/newsroom-dev/newsroom/model/profile"
 )
 
 // Kinds of endpoint.
@@ -47,9 +49,16 @@ const (
 
 // Defaults.
 const (
-	// DefaultAPIVersion is the GA Azure OpenAI data-plane version used when
-	// Config.APIVersion is empty.
-	DefaultAPIVersion = "2024-10-21"
+	// DefaultAPIVersion is the Azure OpenAI API used when Config.APIVersion
+	// is empty: the v1 API (https://RESOURCE.openai.azure.com/openai/v1/,
+	// no api-version query, the deployment named in the body's model).
+	DefaultAPIVersion = APIVersionV1
+	// APIVersionV1 selects Azure OpenAI's v1 API instead of a dated
+	// api-version.
+	APIVersionV1 = "v1"
+	// MinReasoningAPIVersion is the first dated api-version that takes
+	// max_completion_tokens: reasoning deployments need it or later (or v1).
+	MinReasoningAPIVersion = profile.MinMaxCompletionAPIVersion
 	// DefaultBaseURL is the OpenAI endpoint used when Config.BaseURL is empty.
 	DefaultBaseURL = "https://api.openai.com/v1/"
 	// Scope is the Entra ID scope bearer tokens are requested for.
@@ -76,9 +85,21 @@ type Config struct {
 	// Deployment is the default Azure deployment, used when a request names
 	// no model (Azure only).
 	Deployment string
-	// APIVersion is the Azure api-version query parameter; empty means
-	// DefaultAPIVersion (Azure only).
+	// APIVersion is the Azure api-version query parameter, or APIVersionV1
+	// for the v1 API; empty means DefaultAPIVersion (Azure only).
 	APIVersion string
+	// DeploymentModel is the model behind Deployment ("gpt-5-mini"), when
+	// the configuration knows it: it picks the deployment's profile (see
+	// package model/profile). Empty: the deployment's name, then the model
+	// its first answer names.
+	DeploymentModel string
+	// Profiles are the deployments' profiles; nil means a set of its own
+	// over the built-in table. Pool members may share one.
+	Profiles *profile.Set
+	// OnAdapt is called once per deployment and parameter the service
+	// refused although the profile said it takes it (the call is adapted
+	// and sent again). Nil ignores it.
+	OnAdapt func(deployment, param, code string)
 
 	// APIKey authenticates with the api-key header (Azure) or as a bearer
 	// token (OpenAI). It may be empty for OpenAI-compatible servers that need
@@ -125,6 +146,9 @@ type Client struct {
 	pl           runtime.Pipeline
 	base         string // the endpoint or base URL, without a trailing slash
 	apiVersion   string // query-escaped (Azure)
+	v1           bool   // Azure's v1 API
+	profiles     *profile.Set
+	onAdapt      func(string, string, string)
 	apiKey       string
 	timeout      time.Duration
 	onRateLimit  func(string, int, int)
@@ -148,7 +172,11 @@ func New(cfg Config) (*Client, error) {
 	if httpClient == nil {
 		httpClient = httpx.NewClient(httpx.Options{})
 	}
-	c := &Client{kind: kind, apiKey: cfg.APIKey, timeout: max(cfg.RequestTimeout, 0), onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now}
+	c := &Client{kind: kind, apiKey: cfg.APIKey, timeout: max(cfg.RequestTimeout, 0), onRateLimit: cfg.OnRateLimitHeaders, now: cfg.Now,
+		profiles: cfg.Profiles, onAdapt: cfg.OnAdapt}
+	if c.profiles == nil {
+		c.profiles = profile.NewSet(nil, nil)
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -173,6 +201,8 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("%w: azure needs an API key or a token credential", ErrConfig)
 		}
 		c.defaultModel, c.base, c.apiVersion = cfg.Deployment, baseOf(u), url.QueryEscape(version)
+		c.v1 = strings.EqualFold(version, APIVersionV1)
+		c.profiles.Configure(cfg.Deployment, cfg.DeploymentModel)
 		// azcore refuses to send credentials over plain http; that is
 		// lifted only for loopback destinations, which CheckEndpoint
 		// guaranteed.
@@ -187,6 +217,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 		c.defaultModel, c.base = cfg.Model, baseOf(u)
+		c.profiles.Configure(cfg.Model, cfg.DeploymentModel)
 		auth = openAIAuth(cfg.APIKey, u.Scheme == "http")
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q (want %q or %q)", ErrConfig, cfg.Kind, KindAzure, KindOpenAI)
@@ -238,8 +269,43 @@ func DefaultCredential(opts *azidentity.DefaultAzureCredentialOptions) (azcore.T
 }
 
 // Complete sends one chat completion request (a Responses API request when
-// the client's API is APIResponses); it streams when req.OnDelta is set.
+// the client's API is APIResponses); it streams when req.OnDelta is set. The request is encoded for the deployment's profile (see package
+// model/profile). A 400 unsupported_parameter, unsupported_value or
+// invalid_value naming a parameter the profile said the deployment takes is
+// adapted once: the parameter is dropped (max_tokens moved to
+// max_completion_tokens), the profile remembers it for the process, and the
+// call is sent again, once.
 func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Response, error) {
+	resp, err := c.complete(ctx, req)
+	var me *model.Error
+	if err == nil || !errors.As(err, &me) || !adaptable(me) {
+		return resp, err
+	}
+	deployment := cmp.Or(req.Model, c.defaultModel)
+	adapted, first := c.profiles.Adapt(deployment, me.Param)
+	if !adapted {
+		return resp, err
+	}
+	if first && c.onAdapt != nil {
+		c.onAdapt(deployment, me.Param, me.Code)
+	}
+	return c.complete(ctx, req)
+}
+
+// adaptable reports whether an error is a refused parameter the call can
+// be adapted to.
+func adaptable(e *model.Error) bool {
+	if e.StatusCode != http.StatusBadRequest || e.Param == "" {
+		return false
+	}
+	switch e.Code {
+	case "unsupported_parameter", "unsupported_value", "invalid_value":
+		return true
+	}
+	return false
+}
+
+func (c *Client) complete(ctx context.Context, req *model.Request) (*model.Response, error) {
 	if c.api == APIResponses {
 		return c.completeResponse(ctx, req)
 	}
@@ -256,10 +322,22 @@ func (c *Client) Complete(ctx context.Context, req *model.Request) (*model.Respo
 		return nil, err
 	}
 	defer func() { _ = raw.Body.Close() }()
+	var resp *model.Response
 	if !req.Streaming() {
-		return c.response(ctx, raw)
+		resp, err = c.response(ctx, raw)
+	} else {
+		resp, err = c.stream(ctx, req, raw)
 	}
-	return c.stream(ctx, req, raw)
+	if resp != nil {
+		c.profiles.Observe(deployment, resp.Model)
+	}
+	return resp, err
+}
+
+// Profile returns the profile the client encodes requests to a deployment
+// with ("" is the default deployment).
+func (c *Client) Profile(deployment string) profile.Profile {
+	return c.profiles.Profile(cmp.Or(deployment, c.defaultModel))
 }
 
 // wireRequest is the chat completions request body newsroom sends (a small
@@ -271,6 +349,9 @@ type wireRequest struct {
 	Messages       []wireMessage  `json:"messages"`
 	Model          string         `json:"model"`
 	MaxTokens      int            `json:"max_tokens,omitempty"`
+	MaxCompletion  int            `json:"max_completion_tokens,omitempty"`
+	Effort         string         `json:"reasoning_effort,omitempty"`
+	Verbosity      string         `json:"verbosity,omitempty"`
 	Seed           *int64         `json:"seed,omitempty"`
 	Stop           any            `json:"stop,omitempty"` // a string or a list of strings
 	Temperature    *float64       `json:"temperature,omitempty"`
@@ -348,8 +429,8 @@ func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 		}
 		return nil, "", fmt.Errorf("%w: no model: set one in the configuration or the request", ErrConfig)
 	}
-	w := wireRequest{Model: name, Messages: make([]wireMessage, 0, len(req.Messages)),
-		MaxTokens: max(req.MaxTokens, 0), Temperature: req.Temperature, TopP: req.TopP, Seed: req.Seed}
+	w := wireRequest{Model: name, Messages: make([]wireMessage, 0, len(req.Messages)), Seed: req.Seed}
+	encodeParams(&w, req, c.profiles.Params(name))
 	for i := range req.Messages {
 		m := &req.Messages[i]
 		wm := wireMessage{Role: m.Role, Content: &m.Content, Name: m.Name}
@@ -418,6 +499,30 @@ func (c *Client) requestBody(req *model.Request) ([]byte, string, error) {
 	return bytes.Clone(buf.Bytes()), name, nil
 }
 
+// encodeParams sets the generation parameters the deployment takes: a
+// reasoning deployment gets max_completion_tokens, reasoning_effort and
+// verbosity and never max_tokens or the sampling parameters; others keep
+// max_tokens, temperature and top_p.
+func encodeParams(w *wireRequest, req *model.Request, p profile.Params) {
+	if n := max(req.MaxTokens, 0); p.MaxCompletionTokens() {
+		w.MaxCompletion = n
+	} else {
+		w.MaxTokens = n
+	}
+	if p.Sends(profile.ParamTemperature) {
+		w.Temperature = req.Temperature
+	}
+	if p.Sends(profile.ParamTopP) {
+		w.TopP = req.TopP
+	}
+	if req.ReasoningEffort != "" && p.Sends(profile.ParamReasoningEffort) && p.Profile.AcceptsEffort(req.ReasoningEffort) {
+		w.Effort = req.ReasoningEffort
+	}
+	if req.Verbosity != "" && p.Sends(profile.ParamVerbosity) {
+		w.Verbosity = req.Verbosity
+	}
+}
+
 // bodyBuffers holds encoding buffers for request bodies up to maxPooledBody.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -444,6 +549,9 @@ type wireUsage struct {
 	PromptTokensDetails struct {
 		CachedTokens int `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
 }
 
 // response reads a non-streamed answer.
@@ -496,6 +604,7 @@ func usage(u wireUsage) model.Usage {
 		PromptTokens:       u.PromptTokens,
 		CompletionTokens:   u.CompletionTokens,
 		CachedPromptTokens: u.PromptTokensDetails.CachedTokens,
+		ReasoningTokens:    u.CompletionTokensDetails.ReasoningTokens,
 		Requests:           1,
 	}
 }
@@ -542,8 +651,7 @@ func (c *Client) stream(ctx context.Context, req *model.Request, raw *http.Respo
 			resp.Model = ch.Model
 		}
 		if u := ch.Usage; u != nil {
-			resp.Usage = model.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens,
-				CachedPromptTokens: u.PromptTokensDetails.CachedTokens, Requests: 1}
+			resp.Usage = usage(*u)
 		}
 		for i := range ch.Choices {
 			choice := &ch.Choices[i]

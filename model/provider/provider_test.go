@@ -132,11 +132,15 @@ func TestClient_Complete_AzureAPIKeyWireRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := srv.only(t)
-	if got.Method != http.MethodPost || got.Path != "/openai/deployments/gpt4o-dep/chat/completions" {
+	// The default is the v1 API: no api-version, the deployment in the body.
+	if got.Method != http.MethodPost || got.Path != "/openai/v1/chat/completions" {
 		t.Errorf("request = %s %s", got.Method, got.Path)
 	}
-	if v := got.Query["api-version"]; len(v) != 1 || v[0] != DefaultAPIVersion {
-		t.Errorf("api-version = %v, want [%s]", v, DefaultAPIVersion)
+	if v, ok := got.Query["api-version"]; ok {
+		t.Errorf("api-version = %v, want none on the v1 API", v)
+	}
+	if m := got.Body["model"]; m != "gpt4o-dep" {
+		t.Errorf("model = %v, want the deployment gpt4o-dep", m)
 	}
 	if k := got.Header.Get("Api-Key"); k != "secret-key-1" {
 		t.Errorf("api-key header = %q", k)
@@ -218,8 +222,8 @@ func TestClient_Complete_AzureBearerTokenOverTLS(t *testing.T) {
 	if k := got.Header.Get("Api-Key"); k != "" {
 		t.Errorf("api-key header = %q, want none with a credential", k)
 	}
-	if got.Path != "/openai/deployments/dep/chat/completions" || got.Query.Get("api-version") != DefaultAPIVersion {
-		t.Errorf("request = %s ?%v", got.Path, got.Query)
+	if got.Path != "/openai/v1/chat/completions" || got.Query.Has("api-version") || got.Body["model"] != "dep" {
+		t.Errorf("request = %s ?%v (model %v), want the v1 API", got.Path, got.Query, got.Body["model"])
 	}
 	if diff := cmp.Diff([][]string{{Scope}}, cred.scopes); diff != "" {
 		t.Errorf("scopes (-want +got):\n%s", diff)

@@ -83,11 +83,15 @@ func baseOf(u *url.URL) string {
 }
 
 // routeURL is the URL of route for deployment (Azure:
-// {endpoint}/openai/deployments/{deployment}/{route}?api-version=...) or of
+// {endpoint}/openai/deployments/{deployment}/{route}?api-version=..., or
+// {endpoint}/openai/v1/{route} for the v1 API, the deployment in the body) or of
 // route under the base URL (OpenAI, where the model is named in the body).
 func (c *Client) routeURL(route, deployment string) string {
 	if route == responsesRoute {
 		return c.responsesURL()
+	}
+	if c.kind == KindAzure && c.v1 {
+		return c.base + "/openai/v1/" + route
 	}
 	if c.kind == KindAzure {
 		return c.base + "/openai/deployments/" + url.PathEscape(deployment) + "/" + route + "?api-version=" + c.apiVersion

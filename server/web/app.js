@@ -379,7 +379,10 @@
     const run = state.run;
     $('m-messages').textContent = state.messages + ' / ' + run.max_messages;
     if (total) {
-      $('m-tokens').textContent = fmtInt.format(tokensOf(total));
+      // A reasoning deployment's hidden reasoning is part of the tokens.
+      const reasoning = total.reasoning_tokens || 0;
+      $('m-tokens').textContent = fmtInt.format(tokensOf(total)) +
+        (reasoning ? ' (' + fmtInt.format(reasoning) + ' reasoning)' : '');
       $('m-cost').textContent = costOf(total);
       showSaved(total);
     }

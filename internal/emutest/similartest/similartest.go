@@ -37,7 +37,9 @@ func request(agent, task string) *model.Request {
 // Guard runs the guard on a store and an index (each test gets fresh ones:
 // namespace is new per call).
 func Guard(t *testing.T, store cache.Store, index similar.Index) {
-	em, chat := emutest.Start(t, emulator.Config{}, "gpt-4o", nil)
+	// The default deployment is a GPT-5 one; "another deployment" is a
+	// GPT-4o mini one, as a second deployment of a resource would be.
+	em, chat := emutest.Start(t, emulator.Config{Deployments: map[string]string{"gpt-4o-mini": "gpt-4o-mini-2024-07-18"}}, "gpt-5", nil)
 	emb, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: em.URL, Deployment: "text-embedding-3-small",
 		APIKey: emutest.Key, HTTPClient: em.Client()})
 	if err != nil {

@@ -86,7 +86,7 @@ func FollowAcross(t *testing.T, dsn string, na, nb server.Notifier) []time.Durat
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	pc, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: emu.URL, Deployment: "gpt-4o", APIKey: "test-key"})
+	pc, err := provider.New(provider.Config{Kind: provider.KindAzure, Endpoint: emu.URL, Deployment: "gpt-4o", DeploymentModel: emulator.DefaultModelName, APIKey: "test-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
