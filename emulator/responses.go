@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -85,21 +86,6 @@ type rcall struct {
 	choice    string
 }
 
-// isReasoningModel reports whether a model spends hidden reasoning tokens:
-// the GPT-5 family (but gpt-5-chat), o1, o3 and o4-mini.
-func isReasoningModel(name string) bool {
-	n := strings.ToLower(name)
-	if strings.HasPrefix(n, "gpt-5") {
-		return !strings.HasPrefix(n, "gpt-5-chat")
-	}
-	for _, p := range []string{"o1", "o3", "o4"} {
-		if n == p || strings.HasPrefix(n, p+"-") {
-			return true
-		}
-	}
-	return false
-}
-
 // responsesEfforts are the reasoning efforts the Responses API takes.
 var responsesEfforts = map[string]bool{"minimal": true, "low": true, "medium": true, "high": true}
 
@@ -125,7 +111,7 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request, rec *Recorded
 	case c.fault == FaultContentFilter:
 		rec.Status = s.fail(w, http.StatusBadRequest, contentFilterError())
 		return
-	case c.prompt > s.cfg.ContextWindow || c.fault == FaultContextLength:
+	case c.prompt > cmp.Or(s.cfg.ContextWindow, c.profile.ContextWindow, DefaultContextWindow) || c.fault == FaultContextLength:
 		rec.Status = s.fail(w, http.StatusBadRequest, invalidRequest(strp("context_length_exceeded"), "input",
 			"Your input exceeds the context window of this model. Please adjust your input and try again."))
 		return
@@ -217,7 +203,8 @@ func (s *Server) parseResponses(r *http.Request, c *rcall) (string, string, stri
 // checkResponsesParams checks the generation parameters against the model.
 func (s *Server) checkResponsesParams(c *rcall) (string, string, string) {
 	b := &c.body
-	c.reasoning = isReasoningModel(s.cfg.ModelName)
+	c.profile = profileOf(s.modelFor(c.rec.Deployment))
+	c.reasoning = c.profile.Reasoning
 	if b.MaxOutputTokens != nil {
 		if *b.MaxOutputTokens < 16 {
 			return "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got " +

@@ -304,7 +304,7 @@ func TestResponsesSDK_EntraBearerAndRetryAfter(t *testing.T) {
 // Retry-After.
 func TestResponses_QuotaCountsReasoning(t *testing.T) {
 	clock := newFakeClock()
-	r := mustStart(t, Config{APIKey: testKey, ModelName: "gpt-5-mini", Quota: Quota{TokensPerMinute: 1150}, Now: clock.Now}, Options{})
+	r := mustStart(t, Config{APIKey: testKey, ModelName: "gpt-5-mini", Quota: Quota{TokensPerMinute: 660}, Now: clock.Now}, Options{})
 	key := map[string]string{"api-key": testKey}
 	body := map[string]any{"model": "dep", "input": "You are News_Reporter. " + testTask, "reasoning": map[string]any{"effort": "high"}}
 	resp, data := do(t, r, reqOpts{path: ResponsesPath, headers: key, body: body})
@@ -321,7 +321,8 @@ func TestResponses_QuotaCountsReasoning(t *testing.T) {
 	}](t, data)
 	// The second call's admission (its prompt) fits the quota only if the
 	// first call's reasoning was not counted.
-	if first.Usage.OutputTokensDetails.ReasoningTokens < 960 || first.Usage.TotalTokens > 1150 || first.Usage.TotalTokens-first.Usage.OutputTokensDetails.ReasoningTokens+64 > 1150 {
+	// High effort reasons at least 480 tokens (emulator/reasoning.go).
+	if first.Usage.OutputTokensDetails.ReasoningTokens < 480 || first.Usage.TotalTokens > 660 || first.Usage.TotalTokens-first.Usage.OutputTokensDetails.ReasoningTokens+64 > 660 {
 		t.Fatalf("usage %+v", first.Usage)
 	}
 	left, _ := strconv.Atoi(resp.Header.Get("x-ratelimit-remaining-tokens"))

@@ -15,12 +15,12 @@ func TestParse_API(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Deployments[0].API != "responses" || f.Deployments[1].API != "" {
+	if f.Deployments[0].API != pool.APIResponses || f.Deployments[1].API != pool.APIChat {
 		t.Errorf("APIs %q, %q", f.Deployments[0].API, f.Deployments[1].API)
 	}
 	_, err = pool.Parse("pool.yaml", []byte(head+"    api: assistants\n"), env(nil))
 	var fe *pool.FileError
-	if !errors.As(err, &fe) || fe.Line != 5 || fe.Field != "deployments[0].api" || !strings.Contains(fe.Msg, `"responses"`) {
+	if !errors.As(err, &fe) || fe.Line != 5 || fe.Field != "deployments[0].api" || !strings.Contains(fe.Msg, "responses") {
 		t.Errorf("error = %v", err)
 	}
 }
