@@ -77,6 +77,7 @@ emulator.`,
 		newBenchCmd(),
 		newHealthcheckCmd(),
 		newTeamsCmd(),
+		newIntakeCmd(),
 	)
 	return root
 }

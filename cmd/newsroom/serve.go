@@ -50,6 +50,7 @@ type serveOptions struct {
 	drainDelay     time.Duration
 	runTimeout     time.Duration
 	teamsDir       string
+	intakeFile     string
 	store          *storeFlags
 	model          *modelFlags
 	tools          *toolFlags
@@ -85,6 +86,7 @@ within --grace and exits 0.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.teamsDir, "teams-dir", "", "also offer the desks (*.yaml team files) of this directory")
+	fs.StringVar(&o.intakeFile, "intake", os.Getenv(intakeFileEnv), "an intake file: feeds, queues and webhooks whose items start runs (env "+intakeFileEnv+"; see newsroom intake)")
 	fs.IntVar(&o.workers, "workers", 0, "runs executed at once; 0 (auto): enough to keep the deployment's RPM/TPM quota busy (4..64)")
 	fs.IntVar(&o.queue, "queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
 	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "the most time a run may work, over all its legs (waiting for a decision or for a restart does not count)")
@@ -162,6 +164,11 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	intakes, err := loadIntake(o.intakeFile, desks.Names())
+	if err != nil {
+		return err
+	}
+	_ = intakes // wired into the server below once the inbox exists
 	// The configuration once, for the store and the model; the store first:
 	// on PostgreSQL the daily budget is kept in it.
 	if err := o.store.conflict(); err != nil {
