@@ -162,4 +162,3 @@ func (s *Store) InboxStats(ctx context.Context, since time.Time) ([]store.InboxS
 	}
 	return stats, nil
 }
-
