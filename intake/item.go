@@ -23,11 +23,13 @@ type Item struct {
 	Published  time.Time `json:"published,omitzero"`
 	Categories []string  `json:"categories,omitempty"`
 	Body       string    `json:"body,omitempty"`
-	// Desk, Sources and Approval are what a queue assignment asked for
-	// (empty: the source's).
-	Desk     string   `json:"desk,omitempty"`
-	Sources  []string `json:"sources,omitempty"`
-	Approval string   `json:"approval,omitempty"`
+	// Desk and Sources are what an assignment asked for (empty: the
+	// source's desk, no sources but the link).
+	Desk    string   `json:"desk,omitempty"`
+	Sources []string `json:"sources,omitempty"`
+	// Task, when set, is the task as an assignment wrote it: the source's
+	// template is not used.
+	Task string `json:"task,omitempty"`
 }
 
 // FeedIdentity is a feed item's identity: its guid, or else its link and
@@ -46,6 +48,9 @@ const defaultTask = "{{.Title}}\n{{.Summary}}\n{{.Body}}"
 // Render renders the source's task template over item, trimmed; a blank
 // result is an error (the item has nothing to write about).
 func (s *Source) Render(item Item) (string, error) {
+	if item.Task != "" {
+		return strings.TrimSpace(item.Task), nil
+	}
 	t, err := s.template()
 	if err != nil {
 		return "", err
