@@ -31,7 +31,7 @@ type Feed struct {
 	start    time.Time
 	primed   bool
 	// backlog are the items the first poll skipped: they stay skipped.
-	backlog map[string]bool
+	backlog  map[string]bool
 	etag     string
 	modified string
 	failures int

@@ -48,15 +48,15 @@ type Source struct {
 type Queue struct {
 	Account string `yaml:"account" doc:"the queue service URL, https://ACCOUNT.queue.core.windows.net; signed in with DefaultAzureCredential"`
 	Name    string `yaml:"name" required:"true" doc:"the queue's name; poison messages go to NAME-poison"`
-	// ConnectionString is a secret reference (env:VAR or keyvault:NAME),
+	// ConnectionString is a secret reference (env:VAR or keyvault://VAULT/SECRET),
 	// never the string itself.
-	ConnectionString string `yaml:"connection_string" doc:"instead of account: a reference to a connection string, env:VAR or keyvault:SECRET"`
+	ConnectionString string `yaml:"connection_string" doc:"instead of account: a reference to a connection string, env:VAR or keyvault://VAULT/SECRET"`
 	MaxDequeues      int    `yaml:"max_dequeues" minimum:"1" maximum:"100" doc:"dequeues after which a message that cannot start a run moves to NAME-poison (default 5)"`
 }
 
 // Webhook is a webhook source.
 type Webhook struct {
-	Secret    string `yaml:"secret" doc:"the HMAC-SHA256 signing secret, a reference env:VAR or keyvault:SECRET; required unless only event_grid"`
+	Secret    string `yaml:"secret" doc:"the HMAC-SHA256 signing secret, a reference env:VAR or keyvault://VAULT/SECRET; required; Event Grid deliveries carry it as ?key="`
 	Tolerance string `yaml:"tolerance" doc:"how old a signature's timestamp may be, a Go duration (default 5m)"`
 	EventGrid bool   `yaml:"event_grid" doc:"also accept Azure Event Grid deliveries (Event Grid schema and CloudEvents 1.0), authenticated by the secret in the aeg-key header or ?key="`
 }

@@ -80,7 +80,7 @@ func LoadFile(path string, opts LoadOptions) (*File, error) {
 }
 
 // Parse reads an intake file; file names it in errors. Nothing in it is
-// expanded: secrets are references (env:VAR, keyvault:NAME) resolved when
+// expanded: secrets are references (env:VAR, keyvault://VAULT/SECRET) resolved when
 // the service starts.
 func Parse(file string, data []byte, opts LoadOptions) (*File, error) {
 	l := &loader{file: file, pos: map[string]*yaml.Node{}}
@@ -349,7 +349,7 @@ func (l *loader) checkQueue(q *Queue, at string) {
 		}
 	default:
 		if !IsReference(q.ConnectionString) {
-			l.at(at+".connection_string", "want a reference, env:VAR or keyvault:SECRET; a secret does not belong in the file")
+			l.at(at+".connection_string", "want a reference, env:VAR or keyvault://VAULT/SECRET; a secret does not belong in the file")
 		}
 	}
 	if !queueName.MatchString(q.Name) || strings.Contains(q.Name, "--") || len(q.Name) > 63-len("-poison") {
@@ -361,9 +361,9 @@ var queueName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
 
 func (l *loader) checkWebhook(w *Webhook, at string) {
 	if w.Secret == "" {
-		l.at(at, `missing field "secret" (a reference env:VAR or keyvault:SECRET)`)
+		l.at(at, `missing field "secret" (a reference env:VAR or keyvault://VAULT/SECRET)`)
 	} else if !IsReference(w.Secret) {
-		l.at(at+".secret", "want a reference, env:VAR or keyvault:SECRET; a secret does not belong in the file")
+		l.at(at+".secret", "want a reference, env:VAR or keyvault://VAULT/SECRET; a secret does not belong in the file")
 	}
 	if w.Tolerance != "" {
 		if d, err := time.ParseDuration(w.Tolerance); err != nil || d < time.Second || d > time.Hour {
@@ -373,10 +373,13 @@ func (l *loader) checkWebhook(w *Webhook, at string) {
 }
 
 // IsReference reports whether s is a secret reference: env:VAR or
-// keyvault:SECRET.
+// keyvault://VAULT/SECRET (resolved by package keyvault).
 func IsReference(s string) bool {
-	kind, name, ok := strings.Cut(s, ":")
-	return ok && name != "" && (kind == "env" || kind == "keyvault")
+	if name, ok := strings.CutPrefix(s, "env:"); ok {
+		return name != ""
+	}
+	rest, ok := strings.CutPrefix(s, "keyvault://")
+	return ok && strings.Contains(strings.Trim(rest, "/"), "/")
 }
 
 // fieldInfo describes one field of a format type.

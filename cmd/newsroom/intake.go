@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/newsroom-dev/newsroom/intake"
+	"github.com/newsroom-dev/newsroom/server"
 )
 
 // intakeFileEnv names the intake file of serve when --intake is not given.
@@ -89,4 +92,31 @@ func loadIntake(path string, desks []string) (*intake.File, error) {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	return f, nil
+}
+
+// intakeConfig wires an intake file into the service: feeds read with the
+// fetch tools' guarded client, secrets from the environment or Key Vault,
+// the daily budget as a cap.
+func intakeConfig(f *intake.File, tools *toolSetup, stack *modelStack) *server.IntakeConfig {
+	if f == nil {
+		return nil
+	}
+	kv := &lazyResolver{}
+	return &server.IntakeConfig{
+		File:       f,
+		HTTPClient: tools.Fetcher.Client(),
+		Secret: func(ctx context.Context, ref string) (string, error) {
+			if name, ok := strings.CutPrefix(ref, "env:"); ok {
+				v, set := os.LookupEnv(name)
+				if !set {
+					return "", fmt.Errorf("the environment variable %s is not set", name)
+				}
+				return v, nil
+			}
+			return kv.Resolve(ctx, ref)
+		},
+		BudgetLeft: func(context.Context) bool {
+			return stack.Daily == nil || stack.Daily.Spent() < stack.Daily.Budget()
+		},
+	}
 }

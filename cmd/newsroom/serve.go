@@ -168,7 +168,6 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	_ = intakes // wired into the server below once the inbox exists
 	// The configuration once, for the store and the model; the store first:
 	// on PostgreSQL the daily budget is kept in it.
 	if err := o.store.conflict(); err != nil {
@@ -284,6 +283,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		AuthFailureBurst: o.authBurst,
 		ClientIPHeader:   o.clientIPHeader,
 		OIDC:             oidcCfg,
+		Intake:           intakeConfig(intakes, tools, stack),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
