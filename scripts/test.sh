@@ -39,6 +39,17 @@ if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
 fi
 export NEWSROOM_AXE_JS="$axe_dir/node_modules/axe-core/axe.min.js"
 
+# Azurite (npm), the Azure Storage emulator: the intake tests run Azure
+# Storage queues against its queue service; installed once into the user cache.
+azurite_version=3.37.0
+azurite_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/azurite-$azurite_version"
+if [ ! -x "$azurite_dir/node_modules/.bin/azurite-queue" ]; then
+  echo "test.sh: installing azurite $azurite_version with npm"
+  mkdir -p "$azurite_dir"
+  npm install --prefix "$azurite_dir" --no-save --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >/dev/null
+fi
+export NEWSROOM_AZURITE_QUEUE="$azurite_dir/node_modules/.bin/azurite-queue"
+
 go mod download
 if ! go mod tidy -diff >/dev/null; then
   echo "test.sh: go.mod/go.sum are not tidy: run go mod tidy"; exit 1

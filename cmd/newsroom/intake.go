@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/newsroom-dev/newsroom/intake"
+	"github.com/newsroom-dev/newsroom/intake/azurequeue"
+	"github.com/newsroom-dev/newsroom/model/provider"
 	"github.com/newsroom-dev/newsroom/server"
 )
 
@@ -102,21 +104,46 @@ func intakeConfig(f *intake.File, tools *toolSetup, stack *modelStack) *server.I
 		return nil
 	}
 	kv := &lazyResolver{}
+	secret := func(ctx context.Context, ref string) (string, error) {
+		if name, ok := strings.CutPrefix(ref, "env:"); ok {
+			v, set := os.LookupEnv(name)
+			if !set {
+				return "", fmt.Errorf("the environment variable %s is not set", name)
+			}
+			return v, nil
+		}
+		return kv.Resolve(ctx, ref)
+	}
 	return &server.IntakeConfig{
 		File:       f,
 		HTTPClient: tools.Fetcher.Client(),
-		Secret: func(ctx context.Context, ref string) (string, error) {
-			if name, ok := strings.CutPrefix(ref, "env:"); ok {
-				v, set := os.LookupEnv(name)
-				if !set {
-					return "", fmt.Errorf("the environment variable %s is not set", name)
-				}
-				return v, nil
-			}
-			return kv.Resolve(ctx, ref)
+		Secret:     secret,
+		Queues: func(ctx context.Context, src *intake.Source) (intake.QueueClient, error) {
+			return azureQueue(ctx, src, secret)
 		},
 		BudgetLeft: func(context.Context) bool {
 			return stack.Daily == nil || stack.Daily.Spent() < stack.Daily.Budget()
 		},
 	}
+}
+
+// azureQueue opens a queue source's Azure Storage queue: its connection
+// string (a secret reference) or its account URL with DefaultAzureCredential
+// (a managed identity in Azure).
+func azureQueue(ctx context.Context, src *intake.Source, secret func(context.Context, string) (string, error)) (intake.QueueClient, error) {
+	cfg := azurequeue.Config{Account: src.Queue.Account, Queue: src.Queue.Name}
+	if src.Queue.ConnectionString != "" {
+		v, err := secret(ctx, src.Queue.ConnectionString)
+		if err != nil {
+			return nil, fmt.Errorf("intake source %s: connection string: %w", src.Name, err)
+		}
+		cfg.ConnectionString = v
+	} else {
+		cred, err := provider.DefaultCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("intake source %s: %w", src.Name, err)
+		}
+		cfg.Credential = cred
+	}
+	return azurequeue.New(cfg)
 }
