@@ -50,6 +50,10 @@ type IntakeConfig struct {
 	// NoPolling turns the feed and queue loops off: an Azure Functions
 	// timer (PollFeeds) or tests drive them.
 	NoPolling bool
+	// AdmitOnly is for a process that creates runs and leaves them to the
+	// `serve` instances sharing its store (`newsroom functions`): it never
+	// queues or claims them, and the run queue bound is theirs, not its.
+	AdmitOnly bool
 }
 
 // intakeOwner is the owner of the runs a source starts.
@@ -80,9 +84,9 @@ type sourceState struct {
 	seen      int
 	created   int
 	deferred  int
-	// known are item identities the inbox has (admitted or deferred), so
-	// a feed's unchanged items are not fetched again each poll.
-	known map[string]bool
+	// known are the runs of item identities the inbox has, so a feed's
+	// unchanged items are not rendered and looked up again each poll.
+	known map[string]string
 }
 
 // maxKnown bounds a source's known identities; past it the set restarts
@@ -100,7 +104,7 @@ func newIntakeDesk(ctx context.Context, s *Server, cfg IntakeConfig) (*intakeDes
 		feeds: map[string]*intake.Feed{}, inflight: map[string]int{}}
 	for i := range cfg.File.Sources {
 		src := &cfg.File.Sources[i]
-		d.stats[src.Name] = &sourceState{known: map[string]bool{}}
+		d.stats[src.Name] = &sourceState{known: map[string]string{}}
 		if !slices.Contains(s.cfg.Teams.Names(), src.Desk) {
 			return nil, fmt.Errorf("server: intake source %s: unknown desk %q", src.Name, src.Desk)
 		}
@@ -159,8 +163,8 @@ func (d *intakeDesk) admit(ctx context.Context, src *intake.Source, item intake.
 		return 0, "", errors.New("server: intake item without an identity")
 	}
 	st := d.state(src.Name)
-	if d.isKnown(st, key) {
-		return outcomeDuplicate, "", nil
+	if id := d.knownRun(st, key); id != "" {
+		return outcomeDuplicate, id, nil
 	}
 	d.mu.Lock()
 	st.seen++
@@ -170,8 +174,8 @@ func (d *intakeDesk) admit(ctx context.Context, src *intake.Source, item intake.
 		return 0, "", err
 	}
 	o, id, err := d.admitRun(ctx, src, store.InboxItem{Source: src.Name, Item: key, Title: item.Title}, run)
-	if err == nil {
-		d.markKnown(st, key)
+	if err == nil && id != "" {
+		d.markKnown(st, key, id)
 	}
 	return o, id, err
 }
@@ -245,6 +249,8 @@ func (d *intakeDesk) admitRun(ctx context.Context, src *intake.Source, it store.
 	run.Options.Sources = d.fetch(ctx, src, pending.Options.Sources)
 	stored, created, err := d.s.store.AdmitItem(ctx, it, &run)
 	switch {
+	case d.cfg.AdmitOnly:
+		// The serve instances' scans claim it.
 	case err != nil || !created:
 		d.s.queue.release()
 	case !d.s.claimAccepted(ctx, run.ID):
@@ -290,7 +296,7 @@ func (d *intakeDesk) room(ctx context.Context, src *intake.Source) bool {
 	if d.cfg.BudgetLeft != nil && !d.cfg.BudgetLeft(ctx) {
 		return false
 	}
-	if !d.s.queue.reserve() {
+	if !d.cfg.AdmitOnly && !d.s.queue.reserve() {
 		return false
 	}
 	d.inflight[src.Name]++
@@ -336,24 +342,26 @@ func (d *intakeDesk) fetch(ctx context.Context, src *intake.Source, docs []store
 func (d *intakeDesk) state(name string) *sourceState {
 	st, ok := d.stats[name]
 	if !ok { // not a source of the file: a deferred item of an older one
-		st = &sourceState{known: map[string]bool{}}
+		st = &sourceState{known: map[string]string{}}
 	}
 	return st
 }
 
-func (d *intakeDesk) isKnown(st *sourceState, key string) bool {
+// knownRun is the run of an item this instance saw admitted, "" if none
+// (a deferred item is looked up again: the caps may have room now).
+func (d *intakeDesk) knownRun(st *sourceState, key string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return st.known[key]
 }
 
-func (d *intakeDesk) markKnown(st *sourceState, key string) {
+func (d *intakeDesk) markKnown(st *sourceState, key, runID string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(st.known) >= maxKnown {
 		clear(st.known)
 	}
-	st.known[key] = true
+	st.known[key] = runID
 }
 
 func (d *intakeDesk) recordPoll(name string, err error) {

@@ -93,20 +93,23 @@ func newIntakeEnv(t *testing.T, feed *pressFeed, clock *testClock, dbPath, extra
     webhook: {secret: "env:WIRE", event_grid: true}
     desk: roundrobin
     approval: none
+    link_as_source: false
 %s`, feed.srv.URL, extra)
 	f, err := intake.Parse("intake.yaml", []byte(yaml), intake.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fetch := web.New(web.Config{Allow: []string{strings.TrimPrefix(feed.srv.URL, "http://")}, Logger: slog.New(slog.DiscardHandler)})
-	cfg := Config{Now: clock.now, Intake: &IntakeConfig{File: f, HTTPClient: fetch.Client(), NoPolling: true, DeferredSweep: -1,
+	// The runs' sources are fetched, but the desks get no tools: an agent
+	// must not reach for the non-loopback URLs in the events' data.
+	cfg := Config{Now: clock.now, FetchSources: fetch.Sources, Intake: &IntakeConfig{File: f, HTTPClient: fetch.Client(), NoPolling: true, DeferredSweep: -1,
 		Secret: func(_ context.Context, ref string) (string, error) {
 			if ref != "env:WIRE" {
 				return "", fmt.Errorf("unknown %s", ref)
 			}
 			return webhookSecret, nil
 		}}}
-	return &intakeEnv{env: newEnv(t, envOpts{cfg: cfg, dbPath: dbPath, fetch: fetch, teamNames: []string{"roundrobin"}}), feed: feed, clock: clock}
+	return &intakeEnv{env: newEnv(t, envOpts{cfg: cfg, dbPath: dbPath, teamNames: []string{"roundrobin"}}), feed: feed, clock: clock}
 }
 
 func (e *intakeEnv) intakeList() map[string]IntakeSourceView {

@@ -103,17 +103,7 @@ func intakeConfig(f *intake.File, tools *toolSetup, stack *modelStack) *server.I
 	if f == nil {
 		return nil
 	}
-	kv := &lazyResolver{}
-	secret := func(ctx context.Context, ref string) (string, error) {
-		if name, ok := strings.CutPrefix(ref, "env:"); ok {
-			v, set := os.LookupEnv(name)
-			if !set {
-				return "", fmt.Errorf("the environment variable %s is not set", name)
-			}
-			return v, nil
-		}
-		return kv.Resolve(ctx, ref)
-	}
+	secret := secretResolver()
 	return &server.IntakeConfig{
 		File:       f,
 		HTTPClient: tools.Fetcher.Client(),
@@ -146,4 +136,21 @@ func azureQueue(ctx context.Context, src *intake.Source, secret func(context.Con
 		cfg.Credential = cred
 	}
 	return azurequeue.New(cfg)
+}
+
+// secretResolver resolves the intake file's secret references: env:VAR from
+// the environment, keyvault://VAULT/SECRET from Key Vault (the Azure
+// credential made at the first such reference).
+func secretResolver() func(ctx context.Context, ref string) (string, error) {
+	kv := &lazyResolver{}
+	return func(ctx context.Context, ref string) (string, error) {
+		if name, ok := strings.CutPrefix(ref, "env:"); ok {
+			v, set := os.LookupEnv(name)
+			if !set {
+				return "", fmt.Errorf("the environment variable %s is not set", name)
+			}
+			return v, nil
+		}
+		return kv.Resolve(ctx, ref)
+	}
 }

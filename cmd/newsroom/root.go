@@ -78,6 +78,7 @@ emulator.`,
 		newHealthcheckCmd(),
 		newTeamsCmd(),
 		newIntakeCmd(),
+		newFunctionsCmd(),
 	)
 	return root
 }
