@@ -70,6 +70,10 @@ type intakeDesk struct {
 	stats map[string]*sourceState
 	feeds map[string]*intake.Feed
 
+	// feedMu serialises the polls of each feed (a Feed is not safe for
+	// concurrent use: its loop and PollFeeds may meet).
+	feedMu map[string]*sync.Mutex
+
 	// admitMu makes the caps' check and the count of admissions in flight
 	// one step, so concurrent items of this instance cannot overrun them.
 	admitMu  sync.Mutex
@@ -101,7 +105,7 @@ func newIntakeDesk(ctx context.Context, s *Server, cfg IntakeConfig) (*intakeDes
 		cfg.DeferredSweep = 30 * time.Second
 	}
 	d := &intakeDesk{s: s, cfg: cfg, secrets: map[string][]byte{}, stats: map[string]*sourceState{},
-		feeds: map[string]*intake.Feed{}, inflight: map[string]int{}}
+		feeds: map[string]*intake.Feed{}, feedMu: map[string]*sync.Mutex{}, inflight: map[string]int{}}
 	for i := range cfg.File.Sources {
 		src := &cfg.File.Sources[i]
 		d.stats[src.Name] = &sourceState{known: map[string]string{}}
@@ -113,6 +117,7 @@ func newIntakeDesk(ctx context.Context, s *Server, cfg IntakeConfig) (*intakeDes
 			return nil, fmt.Errorf("server: intake source %s: a feed needs Intake.HTTPClient", src.Name)
 		case src.Feed != "":
 			d.feeds[src.Name] = intake.NewFeed(src, intake.FeedOptions{Client: cfg.HTTPClient, MaxBytes: cfg.MaxFeedBytes, Now: s.now()})
+			d.feedMu[src.Name] = &sync.Mutex{}
 		case src.Webhook != nil:
 			if cfg.Secret == nil {
 				return nil, fmt.Errorf("server: intake source %s: a webhook needs Intake.Secret", src.Name)

@@ -57,7 +57,11 @@ func (d *intakeDesk) feedLoop(ctx context.Context, src *intake.Source) {
 	f := d.feeds[src.Name]
 	for {
 		d.pollFeed(ctx, src, f)
-		if !wait(ctx, f.Next()) {
+		mu := d.feedMu[src.Name]
+		mu.Lock()
+		next := f.Next()
+		mu.Unlock()
+		if !wait(ctx, next) {
 			return
 		}
 	}
@@ -65,11 +69,15 @@ func (d *intakeDesk) feedLoop(ctx context.Context, src *intake.Source) {
 
 // pollFeed polls a feed once and admits its items, newest first.
 func (d *intakeDesk) pollFeed(ctx context.Context, src *intake.Source, f *intake.Feed) error {
+	mu := d.feedMu[src.Name] // one poll of a feed at a time (its loop, PollFeeds)
+	mu.Lock()
 	items, err := f.Poll(ctx)
+	failures := f.Failures()
+	mu.Unlock()
 	d.recordPoll(src.Name, err)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.s.log.Warn("intake: polling a feed", "source", src.Name, "failures", f.Failures(), "err", err)
+			d.s.log.Warn("intake: polling a feed", "source", src.Name, "failures", failures, "err", err)
 		}
 		return err
 	}
