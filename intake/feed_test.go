@@ -162,3 +162,28 @@ func TestFeed_ReadsAtomAndJSONFeed(t *testing.T) {
 		})
 	}
 }
+
+func TestFeed_LastModifiedGivesA304(t *testing.T) {
+	modified := time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC).Format(http.TimeFormat)
+	var conditional, full int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-Modified-Since") == modified {
+			conditional++
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		full++
+		w.Header().Set("Last-Modified", modified)
+		fmt.Fprint(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><guid>g1</guid><title>T</title></item></channel></rss>`)
+	}))
+	defer srv.Close()
+	f := intake.NewFeed(&intake.Source{Name: "lm", Feed: srv.URL, Desk: "d", Start: "all"}, intake.FeedOptions{Client: srv.Client()})
+	for range 3 {
+		if _, err := f.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full != 1 || conditional != 2 {
+		t.Errorf("%d full and %d conditional requests, want 1 and 2", full, conditional)
+	}
+}
