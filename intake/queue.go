@@ -67,7 +67,7 @@ func Process(ctx context.Context, q QueueClient, src *Source, m Message, visibil
 	stop := make(chan struct{})
 	renewed := make(chan error, 1)
 	go func() {
-		t := time.NewTicker(visibility / 2)
+		t := time.NewTicker(max(visibility/2, 100*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
