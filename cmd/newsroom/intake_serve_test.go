@@ -13,17 +13,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
 	"github.com/newsroom-dev/newsroom/internal/syncbuf"
 	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/store/postgres"
 )
 
-// TestServe_TwoProcessesOnOnePostgresPollOneFeedOnce starts two `newsroom
-// serve` processes on one PostgreSQL database with the same intake file:
-// both poll the same feed, and each item starts exactly one run.
-func TestServe_TwoProcessesOnOnePostgresPollOneFeedOnce(t *testing.T) {
+// TestServe_TwoProcessesOnOnePostgresPollOneFeedAndQueueOnce starts two
+// `newsroom serve` processes on one PostgreSQL database with the same intake
+// file: both poll the same feed and the same Azure Storage queue (Azurite),
+// and each item starts exactly one run.
+func TestServe_TwoProcessesOnOnePostgresPollOneFeedAndQueueOnce(t *testing.T) {
 	dsn := testsvc.Postgres(t)
+	conn := testsvc.AzuriteQueues(t)
+	queue := fmt.Sprintf("serve-%d", time.Now().UnixNano()%1e9)
+	svc, err := azqueue.NewServiceClientFromConnectionString(conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateQueue(context.Background(), queue, nil); err != nil {
+		t.Fatal(err)
+	}
 	const items = 5
 	var polls atomic.Int32
 	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,9 +47,17 @@ func TestServe_TwoProcessesOnOnePostgresPollOneFeedOnce(t *testing.T) {
 		fmt.Fprintf(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>%s</channel></rss>`, b.String())
 	}))
 	defer feed.Close()
-	env, dir := cleanEnv(t, "NEWSROOM_DATABASE_URL="+dsn, "NEWSROOM_FETCH_ALLOW="+strings.TrimPrefix(feed.URL, "http://"))
+	for i := range items {
+		if _, err := svc.NewQueueClient(queue).EnqueueMessage(context.Background(), fmt.Sprintf("Assignment %d: the quay works", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env, dir := cleanEnv(t, "NEWSROOM_DATABASE_URL="+dsn, "NEWSROOM_FETCH_ALLOW="+strings.TrimPrefix(feed.URL, "http://"), "INTAKE_QUEUE="+conn)
 	intakeFile := filepath.Join(dir, "intake.yaml")
-	write(t, intakeFile, fmt.Sprintf("sources:\n  - {name: press, feed: \"%s/press.xml\", every: 10s, start: all, desk: roundrobin, link_as_source: false, max_runs_per_hour: 100}\n", feed.URL))
+	write(t, intakeFile, fmt.Sprintf(`sources:
+  - {name: press, feed: "%s/press.xml", every: 10s, start: all, desk: roundrobin, link_as_source: false, max_runs_per_hour: 100}
+  - {name: assignments, queue: {connection_string: "env:INTAKE_QUEUE", name: %s}, every: 10s, desk: roundrobin, max_runs_per_hour: 100}
+`, feed.URL, queue))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	urlRE := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
@@ -71,7 +91,7 @@ func TestServe_TwoProcessesOnOnePostgresPollOneFeedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if polls.Load() >= 2 && len(stats) == 1 && stats[0].Runs == items {
+		if polls.Load() >= 2 && len(stats) == 2 && stats[0].Runs == items && stats[1].Runs == items {
 			break
 		}
 		select {
@@ -80,15 +100,17 @@ func TestServe_TwoProcessesOnOnePostgresPollOneFeedOnce(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	runs, _, err := st.ListRuns(ctx, store.ListOptions{Owner: "intake:press", Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]int{}
-	for _, r := range runs {
-		seen[r.Options.Intake.Item]++
-	}
-	if len(runs) != items || len(seen) != items {
-		t.Errorf("%d runs for %d items (%v), want one each", len(runs), len(seen), seen)
+	for _, source := range []string{"press", "assignments"} {
+		runs, _, err := st.ListRuns(ctx, store.ListOptions{Owner: "intake:" + source, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, r := range runs {
+			seen[r.Options.Intake.Item]++
+		}
+		if len(runs) != items || len(seen) != items {
+			t.Errorf("%s: %d runs for %d items (%v), want one each", source, len(runs), len(seen), seen)
+		}
 	}
 }
