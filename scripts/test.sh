@@ -67,6 +67,16 @@ if [ ! -d "$clients_dir/node_modules/@ag-ui/client" ]; then
     "@modelcontextprotocol/sdk@1.32.2" "@a2a-js/sdk@1.3.0" "@ag-ui/client@1.0.0" >/dev/null
 fi
 export NEWSROOM_PROTOCOL_CLIENTS="$clients_dir"
+# Azurite (npm), the Azure Storage emulator: the intake tests run Azure
+# Storage queues against its queue service; installed once into the user cache.
+azurite_version=3.37.0
+azurite_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/azurite-$azurite_version"
+if [ ! -x "$azurite_dir/node_modules/.bin/azurite-queue" ]; then
+  echo "test.sh: installing azurite $azurite_version with npm"
+  mkdir -p "$azurite_dir"
+  npm install --prefix "$azurite_dir" --no-save --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >/dev/null
+fi
+export NEWSROOM_AZURITE_QUEUE="$azurite_dir/node_modules/.bin/azurite-queue"
 
 go mod download
 if ! go mod tidy -diff >/dev/null; then
@@ -80,3 +90,6 @@ go vet ./...
 # staticcheck at a pinned version; go run keeps the built tool in the build cache.
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -shuffle=on -timeout 25m "$@" ./...
+# The Helm chart's tests are a module of their own (Helm and the Kubernetes
+# libraries stay out of the product's go.mod).
+(cd deploy/helm/charttest && go mod tidy -diff >/dev/null && go vet ./... && go test -race -shuffle=on ./...)

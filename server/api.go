@@ -74,10 +74,13 @@ type RunView struct {
 	// the run turned grounding off.
 	Grounding *team.GroundingReport `json:"grounding,omitempty"`
 	// Options are the run's own options, when it asked for any.
-	Options    *RunOptionsView `json:"options,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	FinishedAt time.Time       `json:"finished_at,omitzero"`
+	Options *RunOptionsView `json:"options,omitempty"`
+	// Intake names the intake source and item that started the run; absent
+	// for a run a person asked for.
+	Intake     *store.IntakeRef `json:"intake,omitempty"`
+	CreatedAt  time.Time        `json:"created_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
+	FinishedAt time.Time        `json:"finished_at,omitzero"`
 	// Emulated is true when the service answers with its built-in emulator:
 	// the tokens and costs are an estimate at list prices, nothing is billed.
 	Emulated bool `json:"emulated,omitempty"`
@@ -111,7 +114,7 @@ func (s *Server) viewOf(r *store.Run) RunView {
 		ID: r.ID, Status: status, Task: r.Task, Team: r.Team, MaxMessages: s.maxMessagesFor(r),
 		BudgetUSD: r.BudgetUSD, StopReason: r.StopReason, Error: r.Error, Usage: r.Usage.Rounded(), PerAgent: roundedUsage(r.PerAgent),
 		Article: r.Article, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt,
-		Approval: r.Approval, Emulated: s.cfg.Emulator, Options: optionsView(r.Options),
+		Approval: r.Approval, Emulated: s.cfg.Emulator, Options: optionsView(r.Options), Intake: r.Options.Intake,
 		Links: map[string]string{"self": self, "events": self + "/events", "cancel": self + "/cancel"},
 	}
 }

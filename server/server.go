@@ -153,6 +153,9 @@ type Config struct {
 	// ApprovalSweep is how often waiting runs are checked against
 	// ApprovalTimeout; 0 means a minute, negative means never.
 	ApprovalSweep time.Duration
+	// Intake, when set, lets the sources of an intake file (feeds, queues,
+	// webhooks) start runs; see IntakeConfig.
+	Intake *IntakeConfig
 }
 
 // KeyLimiter limits the requests of each API key (name is the key's id).
@@ -213,6 +216,9 @@ type Server struct {
 	stopOnce   sync.Once
 
 	finished struct{ succeeded, failed, cancelled atomic.Int64 }
+
+	// intake is nil without Config.Intake.
+	intake *intakeDesk
 }
 
 // drainReason is the stop reason of a run interrupted by shutdown; such a run
@@ -321,6 +327,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.keys = newKeyWatch(s.keyStore, cfg.KeyCheckInterval, s.done)
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
+	if cfg.Intake != nil {
+		d, err := newIntakeDesk(context.Background(), s, *cfg.Intake)
+		if err != nil {
+			return nil, err
+		}
+		s.intake = d
+	}
 	s.mux = http.NewServeMux()
 	var patterns []string
 	for _, rt := range s.routes() {
@@ -357,6 +370,9 @@ func (s *Server) routes() []route {
 		{"POST /auth/logout", s.authed(s.handleLogout)},
 		{"GET /v1/keys", s.authed(s.handleListKeys)},
 		{"GET /v1/teams", s.authed(s.handleListTeams)},
+		{"GET /v1/intake", s.authed(s.handleListIntake)},
+		{"POST /v1/intake/{name}", s.handleIntakeDelivery},
+		{"OPTIONS /v1/intake/{name}", s.handleIntakeHandshake},
 		{"GET /healthz", s.handleHealthz},
 		{"GET /readyz", s.handleReadyz},
 		{"GET /openapi.json", s.handleOpenAPI},
@@ -444,6 +460,9 @@ func (s *Server) Start(ctx context.Context) error {
 		if s.cfg.ApprovalSweep > 0 {
 			s.background.Add(1)
 			go s.expireLoop()
+		}
+		if s.intake != nil {
+			s.intake.start()
 		}
 		if s.cfg.Notifier != nil {
 			lctx, stop := context.WithCancel(context.Background())

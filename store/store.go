@@ -70,10 +70,15 @@ type RunOptions struct {
 	NoTools bool `json:"no_tools,omitempty"`
 	// NoGrounding turns the grounding check off.
 	NoGrounding bool `json:"no_grounding,omitempty"`
+	// Intake names the intake source and item that started the run; nil
+	// for a run a person asked for.
+	Intake *IntakeRef `json:"intake,omitempty"`
 }
 
 // IsZero reports whether the options are the default.
-func (o RunOptions) IsZero() bool { return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding }
+func (o RunOptions) IsZero() bool {
+	return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding && o.Intake == nil
+}
 
 // Document is a fetched document as a run keeps it, text included.
 type Document struct {
@@ -272,6 +277,7 @@ type Store interface {
 	EventLog
 	Claims
 	Keys
+	Inbox
 	// Ping checks the store is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -79,6 +79,8 @@ emulator.`,
 		newHealthcheckCmd(),
 		newTeamsCmd(),
 		newEvalCmd(),
+		newIntakeCmd(),
+		newFunctionsCmd(),
 	)
 	return root
 }

@@ -52,6 +52,7 @@ type serveOptions struct {
 	drainDelay     time.Duration
 	runTimeout     time.Duration
 	teamsDir       string
+	intakeFile     string
 	store          *storeFlags
 	model          *modelFlags
 	tools          *toolFlags
@@ -95,6 +96,7 @@ within --grace and exits 0.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.teamsDir, "teams-dir", "", "also offer the desks (*.yaml team files) of this directory")
+	fs.StringVar(&o.intakeFile, "intake", os.Getenv(intakeFileEnv), "an intake file: feeds, queues and webhooks whose items start runs (env "+intakeFileEnv+"; see newsroom intake)")
 	fs.IntVar(&o.workers, "workers", 0, "runs executed at once; 0 (auto): enough to keep the deployment's RPM/TPM quota busy (4..64)")
 	fs.IntVar(&o.queue, "queue", 64, "runs that may wait; beyond it POST /v1/runs answers 429")
 	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "the most time a run may work, over all its legs (waiting for a decision or for a restart does not count)")
@@ -172,6 +174,10 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 
 	// Team files are checked before anything starts: a mistake is exit 2.
 	desks, err := loadRegistry(o.teamsDir)
+	if err != nil {
+		return err
+	}
+	intakes, err := loadIntake(o.intakeFile, desks.Names())
 	if err != nil {
 		return err
 	}
@@ -290,6 +296,7 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		AuthFailureBurst: o.authBurst,
 		ClientIPHeader:   o.clientIPHeader,
 		OIDC:             oidcCfg,
+		Intake:           intakeConfig(intakes, tools, stack),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)

@@ -1105,6 +1105,39 @@
     }
   }
 
+  // ---------- intake ----------
+
+  // loadIntake lists the feeds, queues and webhooks that start runs by
+  // themselves (serve --intake): runs started, items deferred by the caps,
+  // errors and the last poll. Hidden without an intake file.
+  async function loadIntake() {
+    let data;
+    try {
+      data = await api('/v1/intake');
+    } catch (_) {
+      return;
+    }
+    const sources = (data && data.sources) || [];
+    const list = $('intake-list');
+    list.replaceChildren();
+    for (const s of sources) {
+      const li = document.createElement('li');
+      li.className = 'intake-item';
+      const name = document.createElement('strong');
+      name.textContent = s.name;
+      const info = document.createElement('small');
+      let text = s.kind + ' → ' + s.desk + ' · ' + s.runs_created + ' runs';
+      if (s.deferred) text += ', ' + s.deferred + ' deferred';
+      if (s.errors) text += ', ' + s.errors + ' errors';
+      if (s.last_poll) text += ' · polled ' + fmtTime.format(new Date(s.last_poll));
+      info.textContent = text;
+      li.append(name, ' ', info);
+      if (s.last_error) li.title = s.last_error;
+      list.append(li);
+    }
+    $('intake').hidden = sources.length === 0;
+  }
+
   // ---------- start ----------
 
   function init() {
@@ -1128,6 +1161,8 @@
       loadMe().then(() => {
         loadHistory(false);
         loadTeams();
+      loadIntake();
+        loadIntake();
       });
       $('task').focus();
     });

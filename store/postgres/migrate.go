@@ -92,6 +92,10 @@ CREATE TABLE daily_spend (
 	6: `
 ALTER TABLE runs ADD COLUMN options jsonb;
 `,
+	// 7: the intake inbox: one row per item of an intake source, naming the
+	// run it started (NULL while deferred); the primary key is what makes
+	// an item start at most one run, across instances. See store.Inbox.
+	7: inboxMigration,
 }
 
 // migrate applies the pending migrations in one transaction holding an

@@ -77,6 +77,10 @@ ALTER TABLE runs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
 	5: `
 ALTER TABLE runs ADD COLUMN options TEXT CHECK (options IS NULL OR json_valid(options));
 `,
+	// 6: the intake inbox: one row per item of an intake source, naming the
+	// run it started (NULL while deferred); the primary key is what makes
+	// an item start at most one run. See store.Inbox.
+	6: inboxMigration,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two

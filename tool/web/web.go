@@ -129,6 +129,10 @@ func New(cfg Config) *Fetcher {
 	return &Fetcher{cfg: cfg, client: client, log: log, tok: tokenizer.MustForModel("gpt-4o")}
 }
 
+// Client is the fetcher's HTTP client: dialling through the guard, with its
+// timeouts and redirect limits (intake reads feeds with it).
+func (f *Fetcher) Client() *http.Client { return f.client }
+
 // Tools returns fetch_url and read_feed.
 func (f *Fetcher) Tools() []tool.Tool { return []tool.Tool{f.FetchURL(), f.ReadFeed()} }
 
