@@ -28,18 +28,18 @@ type evalRunner struct {
 
 var _ eval.Runner = (*evalRunner)(nil)
 
-// applyReasoningEffort is the hook through which a variant's reasoning
-// effort reaches the desk's model calls. The model layer has no reasoning
-// effort option yet, so the effort is recorded in the variant's name and
-// results only; when model.Request gains one, this sets it.
+// applyReasoningEffort sets a variant's reasoning effort for every agent
+// and the selector of the desk (empty keeps the desk's own); desk.New
+// checks it against the deployment's model.
 func applyReasoningEffort(c desk.Config, effort string) desk.Config {
-	_ = effort
+	if effort != "" {
+		c.ReasoningEffort = effort
+	}
 	return c
 }
 
-// reasoningTokensOf is the hook that reads reasoning tokens from a run's
-// usage; model.Usage does not count them yet, so it is 0.
-func reasoningTokensOf(model.Usage) int { return 0 }
+// reasoningTokensOf is the hidden reasoning tokens of a run's usage.
+func reasoningTokensOf(u model.Usage) int { return u.ReasoningTokens }
 
 // Run writes one case's article on one variant.
 func (r *evalRunner) Run(ctx context.Context, v eval.Variant, c *eval.Case) (eval.Output, error) {
@@ -49,6 +49,7 @@ func (r *evalRunner) Run(ctx context.Context, v eval.Variant, c *eval.Case) (eva
 		return eval.Output{}, err
 	}
 	cfg := desk.Config{Spec: spec, Client: r.stack.RunClient(0, 0), Model: cmp.Or(v.Deployment, r.stack.Info.Deployment),
+		Profile: r.stack.Profile, ModelName: r.stack.Info.ModelName,
 		Extra: termination.Timeout(r.timeout)}
 	tm, err := desk.New(applyReasoningEffort(r.tools.deskConfig(cfg, r.flags), v.ReasoningEffort))
 	if err != nil {

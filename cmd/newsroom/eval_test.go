@@ -226,7 +226,7 @@ func TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runBinary(t, env, dir, append([]string{"eval", miniSuite(t), "--desk", "roundrobin", "--team-file", teamFile,
-		"--deployment", "gpt-4o,gpt-4o-mini", "--reasoning-effort", "low", "--judge", "gpt-4o", "--format", "json"}, fastQuota...)...)
+		"--deployment", "gpt-5,gpt-5-mini", "--reasoning-effort", "low", "--judge", "gpt-5-mini", "--format", "json"}, fastQuota...)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
@@ -235,8 +235,13 @@ func TestEval_JudgeScoresApartFromTheMetricsOnTheEmulator(t *testing.T) {
 	for _, v := range d.Variants {
 		names = append(names, v.Name)
 	}
-	if got := strings.Join(names, " "); got != "roundrobin@gpt-4o+low roundrobin@gpt-4o-mini+low file:roundrobin@gpt-4o+low file:roundrobin@gpt-4o-mini+low" || len(d.Results) != 8 {
+	if got := strings.Join(names, " "); got != "roundrobin@gpt-5+low roundrobin@gpt-5-mini+low file:roundrobin@gpt-5+low file:roundrobin@gpt-5-mini+low" || len(d.Results) != 8 {
 		t.Fatalf("variants %s, %d results", got, len(d.Results))
+	}
+	for _, res := range d.Results { // the effort reached the reasoning deployments' calls
+		if res.Metrics[eval.ReasoningTokens] <= 0 {
+			t.Errorf("%s on %s: reasoning_tokens %v, want the low effort's hidden tokens", res.Case, res.Variant, res.Metrics[eval.ReasoningTokens])
+		}
 	}
 	for _, res := range d.Results {
 		j := res.Judge
