@@ -86,6 +86,14 @@ func Handler(api *apiclient.Client) http.Handler {
 		st := &stream{w: w, flush: flusher(w), thread: cmp(in.ThreadID, id), run: cmp(in.RunID, id), runID: id,
 			decisions: decided, quiet: len(in.Resume) > 0 && decided > 0}
 		st.serve(r.Context(), c)
+		if r.Context().Err() != nil && (in.ForwardedProps == nil || in.ForwardedProps.RunID == "") && !st.ended {
+			// The client aborted the AG-UI run it started (HttpAgent.abortRun):
+			// the newsroom run stops too. Following an existing run never
+			// cancels it.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+			defer cancel()
+			_ = c.Cancel(cctx, id)
+		}
 	})
 }
 

@@ -1,16 +1,20 @@
 package agui_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/newsroom-dev/newsroom/apiclient"
 	"github.com/newsroom-dev/newsroom/internal/nodeclient"
+	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/protocols/agui"
 	"github.com/newsroom-dev/newsroom/protocols/internal/svctest"
+	"github.com/newsroom-dev/newsroom/server"
 )
 
 type aguiRun struct {
@@ -125,3 +129,34 @@ func TestAGUI_BadInputIsTheAPIsError(t *testing.T) {
 }
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+func TestAGUI_AbortingTheRunCancelsIt(t *testing.T) {
+	t.Parallel()
+	nodeclient.Dir(t)
+	held := make(chan struct{}, 16)
+	s := start(t, svctest.Options{Wrap: func(model.Client) model.Client {
+		return model.ClientFunc(func(ctx context.Context, _ *model.Request) (*model.Response, error) {
+			held <- struct{}{}
+			<-ctx.Done() // every model call hangs until the run is cancelled
+			return nil, ctx.Err()
+		})
+	}})
+	var got struct{ Runs []aguiRun }
+	nodeclient.Run(t, "../testdata/agui-client.mjs", &got, []string{"AGUI_ABORT=1"}, s.HTTP.URL+"/agui", s.Keys["reporter"],
+		"Facts: The ferry runs again.", "none")
+	api := apiclient.New(s.HTTP.URL, nil).WithAuthorization(s.Keys["reporter"])
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list struct{ Runs []server.RunView }
+		if err := api.Call(context.Background(), http.MethodGet, "/v1/runs", nil, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Runs) == 1 && list.Runs[0].Status == "cancelled" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runs after the client aborted: %+v, want one cancelled", list.Runs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}

@@ -28,10 +28,15 @@ type stream struct {
 	// of them (a resumed AG-UI run shows what follows the decision).
 	decisions int
 	quiet     bool
+	// ended is true once the AG-UI run finished (or was interrupted).
+	ended bool
 }
 
 // event writes one AG-UI event: its type and fields.
 func (s *stream) event(typ string, fields map[string]any) {
+	if typ == "RUN_FINISHED" || typ == "RUN_ERROR" {
+		s.ended = true
+	}
 	fields["type"] = typ
 	fields["timestamp"] = time.Now().UnixMilli()
 	b, _ := json.Marshal(fields)

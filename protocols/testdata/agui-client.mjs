@@ -14,6 +14,8 @@ async function runOnce(agent, params) {
     const res = await agent.runAgent(params, {
       onEvent({ event }) {
         seen.types.push(event.type);
+        // AGUI_ABORT=1: the front end stops the run once it has started.
+        if (process.env.AGUI_ABORT === '1' && event.type === 'RUN_STARTED') setTimeout(() => agent.abortRun(), 50);
         if (event.type === 'TEXT_MESSAGE_CONTENT') seen.text[event.messageId] = (seen.text[event.messageId] ?? '') + event.delta;
         if (event.type === 'STATE_SNAPSHOT') seen.state = event.snapshot;
         if (event.type === 'RUN_FINISHED') seen.finished = { outcome: event.outcome ?? null, result: event.result ?? null };
