@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/newsroom-dev/newsroom/emulator"
+	"github.com/newsroom-dev/newsroom/internal/testsvc"
 	"github.com/newsroom-dev/newsroom/model"
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
@@ -165,5 +167,34 @@ func TestServer_AToolApprovalWaitSurvivesARestart(t *testing.T) {
 	}
 	if got := e2.waitFinished(e2.admin, v.ID); got.Status != store.StatusSucceeded || calls.Load() != 1 {
 		t.Fatalf("run %s, cms_publish ran %d times", got.Status, calls.Load())
+	}
+}
+
+// TestServer_AToolApprovalDecidedOnAnotherInstanceRunsTheToolOnce: two
+// instances share one PostgreSQL; the run waits on A, an editor-in-chief
+// allows the call on B, and the tool runs exactly once, wherever the run
+// resumes.
+func TestServer_AToolApprovalDecidedOnAnotherInstanceRunsTheToolOnce(t *testing.T) {
+	dsn := testsvc.Postgres(t)
+	var calls atomic.Int64
+	opts := func(id string, emu *emulator.Running) envOpts {
+		return envOpts{openStore: openPostgres(dsn), emulator: emu, cfg: clusterConfig(id, 1, 3*time.Second),
+			extra: []tool.Tool{newPublishTool(&calls)}, wrap: func(c model.Client) model.Client { return publishing{next: c} }}
+	}
+	a := newEnv(t, opts("A", nil))
+	b := newEnv(t, opts("B", a.emu))
+	v := a.create(a.user, `{"task":"Facts: The council met on Monday.","approval":"none"}`)
+	a.waitStatus(a.user, v.ID, StatusAwaitingToolApproval)
+	if got := b.get(b.admin, v.ID); got.Status != StatusAwaitingToolApproval || got.ToolApproval == nil {
+		t.Fatalf("on B the run is %s (%+v)", got.Status, got.ToolApproval)
+	}
+	if calls.Load() != 0 {
+		t.Fatalf("the acting tool ran %d times before anyone allowed it", calls.Load())
+	}
+	if resp, body := b.do("POST", "/v1/runs/"+v.ID+"/tool-decision", b.admin, `{"decision":"allow"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("decision on B = %d %s", resp.StatusCode, body)
+	}
+	if got := b.waitFinished(b.admin, v.ID); got.Status != store.StatusSucceeded || calls.Load() != 1 {
+		t.Fatalf("run %s, cms_publish ran %d times; want succeeded and once", got.Status, calls.Load())
 	}
 }
