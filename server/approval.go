@@ -30,6 +30,10 @@ type DecisionRequest struct {
 	Note string `json:"note,omitempty"`
 }
 
+// errCapReached is the 409 of a revision of a run a cap ended.
+var errCapReached = &apiError{Status: http.StatusConflict, Code: "cap_reached",
+	Message: "the run reached a cap and has nothing left to revise with; approve or reject it"}
+
 var errNotAwaiting = &apiError{Status: http.StatusConflict, Code: "not_awaiting_approval",
 	Message: "the run is not awaiting approval"}
 
@@ -103,7 +107,7 @@ func approvalView(run *store.Run, cp team.Checkpoint) *store.Approval {
 	if run.Approval == nil && len(cp.Decisions) == 0 {
 		return nil
 	}
-	a := &store.Approval{Required: run.Approval != nil && run.Approval.Required, Decisions: cp.Decisions}
+	a := &store.Approval{Required: run.Approval != nil && run.Approval.Required, Capped: cp.Capped, Decisions: cp.Decisions}
 	if a.Decisions == nil {
 		a.Decisions = []team.Decision{}
 	}
@@ -177,6 +181,9 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 	events, stop, err := team.Decide(cp, d, d.At)
 	if errors.Is(err, team.ErrNotAwaitingApproval) {
 		return nil, errNotAwaiting
+	}
+	if errors.Is(err, team.ErrCapReached) {
+		return nil, errCapReached
 	}
 	if err != nil {
 		return nil, badRequest("bad_decision", errorText(err))

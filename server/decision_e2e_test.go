@@ -73,3 +73,49 @@ func TestE2E_DecisionPanelListsSourcesAndRejects(t *testing.T) {
 		t.Fatalf("run %s decisions %+v, want rejected with one reject decision", got.Status, ds)
 	}
 }
+
+// TestE2E_ACappedRunOffersApproveOrRejectOnly opens, as an
+// editor-in-chief, a run that its message cap ended before its editor
+// approved: the panel says which cap, offers approve and reject but not a
+// revision, is axe-clean, and approving it with the keyboard ends it
+// succeeded.
+func TestE2E_ACappedRunOffersApproveOrRejectOnly(t *testing.T) {
+	ctx := browser(t)
+	e := newEnv(t, envOpts{noStart: true, cfg: Config{KeyRateLimit: -1}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+	at := time.Now().UTC()
+	article := "# Ferry Back\n\nThe ferry resumed service on Monday."
+	const capped = "max messages reached (2)"
+	id := storeRunWith(t, e, `{"task":"Facts: The ferry resumed service on Monday.","approval":"required","max_messages":2}`, at, []team.Event{
+		{Type: team.EventRunStarted, Task: "Facts: The ferry resumed service on Monday."},
+		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Reporter, Content: article, Time: at}},
+		{Type: team.EventMessage, Message: &agent.Message{Source: desk.Editor, Content: "Nearly there, but I cannot APPROVE yet.", Time: at}},
+		{Type: team.EventApprovalRequested, Reason: capped, Capped: true, Index: 2},
+		{Type: team.EventRunFinished, StopReason: team.StopAwaitingApproval, Index: 2},
+	}, func(run *store.Run) {
+		run.Status, run.StopReason, run.Article = store.StatusAwaitingApproval, team.StopAwaitingApproval, article
+	})
+
+	must(t, "open the capped run", chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+eic+`')`),
+		chromedp.Navigate(e.ts.URL+"/#run="+id),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#decision")),
+	))
+	waitFor(t, ctx, "the cap in the panel", `!document.getElementById('decision-capped').hidden && document.getElementById('decision-capped').textContent.includes('`+capped+`')`)
+	if eval[bool](t, ctx, `!document.getElementById('revise').hidden || document.getElementById('approve').hidden || document.getElementById('reject').hidden`) {
+		t.Fatal("the capped run's panel does not offer exactly approve and reject")
+	}
+	checkA11y(t, ctx, axeSource(t), "capped decision panel")
+
+	must(t, "approve with the keyboard", chromedp.Do(ctx,
+		chromedp.Focus(chromedp.CSS("#approve")),
+		chromedp.KeyEvent("\r"),
+	))
+	waitFor(t, ctx, "the approved run", `document.getElementById('run-status').textContent === 'succeeded'`)
+	got := e.get(e.admin, id)
+	if ds := got.Approval.Decisions; got.Status != store.StatusSucceeded || len(ds) != 1 || ds[0].Decision != "approve" {
+		t.Fatalf("run %s decisions %+v, want succeeded with one approve", got.Status, ds)
+	}
+}

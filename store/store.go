@@ -54,7 +54,12 @@ func (s Status) Finished() bool {
 // approval_decided events; the store fills in only Required). Decisions
 // nil is left out (a list of runs does not read them); empty is "[]".
 type Approval struct {
-	Required  bool            `json:"required"`
+	Required bool `json:"required"`
+	// Capped is the stop reason of the cap (messages, tokens, budget,
+	// timeout, grounding) that ended the team's work of a run now waiting
+	// for a decision: it can be approved or rejected, not revised. Empty
+	// when the team finished its work.
+	Capped    string          `json:"capped,omitempty"`
 	Decisions []team.Decision `json:"decisions,omitzero"`
 }
 

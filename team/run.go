@@ -69,7 +69,9 @@ type runOptions struct {
 // work is done (a stop from a condition marked termination.Done) instead of
 // ending: the stream yields EventApprovalRequested and ends with StopReason
 // StopAwaitingApproval. Nothing runs while the run waits; resume it from its
-// checkpoint WithDecision. Caps and outside stops still end the run.
+// checkpoint WithDecision. A cap (messages, tokens, budget, time, the
+// grounding gate's) pauses it too, marked Capped, for approve or reject only;
+// cancellation, outside stops and failures still end the run.
 func WithApproval(required bool) RunOption { return func(o *runOptions) { o.approval = required } }
 
 // WithDecision resumes a run that awaits approval (WithCheckpoint) with a
@@ -130,7 +132,7 @@ func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, 
 func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEvent func(Event)) (*Result, error) {
 	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent),
 		PerDeployment: maps.Clone(from.PerDeployment),
-		Awaiting:      from.Awaiting, Decisions: slices.Clone(from.Decisions), Sources: slices.Clone(from.Sources),
+		Awaiting:      from.Awaiting, Capped: from.Capped, Decisions: slices.Clone(from.Decisions), Sources: slices.Clone(from.Sources),
 		Grounding: from.Grounding, GroundingHeld: from.GroundingHeld, Worked: from.Worked}
 	res := &Result{Task: task}
 	var started time.Time
@@ -153,7 +155,7 @@ func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEve
 		cp.Apply(e)
 	}
 	res.Messages, res.Usage, res.PerAgent, res.PerDeployment = cp.Messages, cp.Usage, nonNil(cp.PerAgent), cp.PerDeployment
-	res.Decisions = cp.Decisions
+	res.Decisions, res.Capped = cp.Decisions, cp.Capped
 	res.Sources, res.Grounding = cp.Sources, cp.Grounding
 	return res, runErr
 }
@@ -204,6 +206,8 @@ type state struct {
 	pending []agent.ToolExchange
 	// held is true while a grounding check holds the run's end.
 	held bool
+	// capped is the stop reason of the cap a waiting run paused on.
+	capped string
 }
 
 // record adds msg to the transcript and its usage to the total, dating it
@@ -284,6 +288,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			}
 			st.sources = slices.Clone(o.resume.Sources)
 			st.held = o.resume.GroundingHeld
+			st.capped = o.resume.Capped
 		}
 		var stored []agent.ToolExchange // finished calls of the resumed turn
 		if o.resume != nil {
@@ -338,6 +343,9 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 			}
 			return termination.Evaluate(cond, ts)
 		}
+		// capStop ends the run on a cap, or pauses it for a decision when
+		// approval is required (see endOrPause).
+		capStop := func(reason string) { endOrPause(o.approval, reason, st, now, yield, finish) }
 		check := func() (string, bool) {
 			out := evaluate()
 			return out.Reason, out.Stop
@@ -360,14 +368,14 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 						next = g.Author
 					}
 					if out := evaluate(); out.Stop { // the feedback itself reached a cap
-						finish(groundingStop(out.Reason), nil)
+						capStop(groundingStop(out.Reason))
 						return true
 					}
 					return false
 				}
 			}
 			if !out.Done && st.held {
-				finish(groundingStop(out.Reason), nil)
+				capStop(groundingStop(out.Reason))
 				return true
 			}
 			if o.approval && out.Done {
@@ -376,7 +384,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 				}
 				return true
 			}
-			finish(out.Reason, nil)
+			capStop(out.Reason)
 			return true
 		}
 		// stopFor turns a failed step into the run's end: a graceful stop for
@@ -385,15 +393,15 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 		stopFor := func(err error) {
 			spent.Usage, spent.Speaker, spent.Deployment = model.Spent(err)
 			if reason, ok := model.AsStop(err); ok {
-				finish(reason, nil)
+				capStop(reason)
 				return
 			}
 			if errors.Is(context.Cause(ctx), errTimeout) {
 				if reason, ok := check(); ok {
-					finish(reason, nil)
+					capStop(reason)
 					return
 				}
-				finish("timeout", nil)
+				capStop("timeout")
 				return
 			}
 			if ctx.Err() != nil {
@@ -551,7 +559,7 @@ func (b *base) stream(ctx context.Context, p picker, task string, opts []RunOpti
 // decide applies a person's decision to a waiting run (see Decide). It
 // reports whether the team goes on (a revision); otherwise the stream is over.
 func (b *base) decide(d Decision, st *state, now func() time.Time, yield func(Event, error) bool, finish func(string, error)) bool {
-	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true}, d, now())
+	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true, Capped: st.capped}, d, now())
 	if err != nil {
 		finish("error", err)
 		return false
@@ -585,6 +593,9 @@ func Decide(cp Checkpoint, d Decision, now time.Time) (events []Event, stopReaso
 	}
 	if err := d.Validate(); err != nil {
 		return nil, "", err
+	}
+	if cp.Capped != "" && d.Decision == DecisionRevise {
+		return nil, "", ErrCapReached
 	}
 	if d.At.IsZero() {
 		d.At = now

@@ -443,6 +443,15 @@
     panel.hidden = !(waiting && mayDecide);
     $('waiting-note').hidden = !(waiting && !mayDecide);
     if (panel.hidden) return;
+    // A run a cap ended (messages, tokens, budget, time, grounding) has
+    // nothing left to revise with: approve or reject only.
+    const capped = (run.approval && run.approval.capped) || '';
+    $('decision-capped').hidden = !capped;
+    $('decision-capped').textContent = capped ? 'The team stopped at a limit before its editor approved (' + capped +
+      '). Nothing is left to revise with: approve the article as it stands, or reject it.' : '';
+    $('decision-hint').hidden = !!capped;
+    $('revise').hidden = !!capped;
+    $('decision-note-hint').textContent = capped ? 'Kept with the decision.' : 'Required to send it back; kept with the decision otherwise.';
     const n = renderSources($('sources'), run.sources);
     $('decision-sources').hidden = n === 0;
     if (wasHidden) {
@@ -765,7 +774,8 @@
         break;
       case 'approval_requested':
         hideLive();
-        addNote('The team is done; the article waits for the editor-in-chief.', 'n-info');
+        addNote(ev.capped ? 'The team stopped at a limit (' + ev.reason + '); the article waits for the editor-in-chief to approve or reject it.'
+          : 'The team is done; the article waits for the editor-in-chief.', 'n-info');
         refreshRun('awaiting_approval');
         break;
       case 'approval_decided':

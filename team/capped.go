@@ -1,0 +1,43 @@
+package team
+
+import (
+	"errors"
+	"time"
+
+	"github.com/newsroom-dev/newsroom/termination"
+)
+
+// ErrCapReached is returned for a revision of a run that a cap ended: the
+// team has nothing left to revise with, so only approve or reject remain.
+var ErrCapReached = errors.New("team: the run reached a cap; it can only be approved or rejected")
+
+// pausesOnCap reports whether a run that requires approval waits for a
+// person when it stops for reason, instead of ending: every graceful stop
+// that is not the team's work being done (a cap on messages, tokens, budget
+// or time, the grounding gate's cap, a content filter, a custom condition)
+// would otherwise end the run with no person having read it. Cancellation,
+// outside stops (a shutdown) and failures end it as before.
+func pausesOnCap(reason string) bool {
+	switch termination.KindOf(reason) {
+	case termination.KindCancelled, termination.KindExternal, termination.KindShutdown, termination.KindError,
+		termination.KindAwaitingApproval, termination.KindApproved, termination.KindRejected, termination.KindExpired:
+		return false
+	}
+	return true
+}
+
+// endOrPause ends the run with a graceful stop reason, or, when approval is
+// required and the stop is a cap (pausesOnCap), pauses it for a decision
+// instead: EventApprovalRequested with Capped set and Reason the stop
+// reason, then EventRunFinished with StopAwaitingApproval. A capped run can
+// then only be approved or rejected (Decide refuses a revision with
+// ErrCapReached).
+func endOrPause(approval bool, reason string, st *state, now func() time.Time, yield func(Event, error) bool, finish func(string, error)) {
+	if !approval || !pausesOnCap(reason) {
+		finish(reason, nil)
+		return
+	}
+	if yield(Event{Type: EventApprovalRequested, Time: now(), Reason: reason, Capped: true, Index: len(st.messages), Total: st.usage}, nil) {
+		finish(StopAwaitingApproval, nil)
+	}
+}
