@@ -115,6 +115,10 @@ type Run struct {
 	Approval *Approval `json:"approval,omitempty"`
 	// Article is the finished article as Markdown, when done.
 	Article string `json:"article,omitempty"`
+	// Publish, when set on a run given to FinishRun, is the article the
+	// run publishes as it ends, written in the same transaction (see
+	// Articles.PutArticle). Never stored with the run.
+	Publish *Article `json:"-"`
 	// Options are the run's own settings beyond its team and limits, fixed
 	// when it is created: documents read before the team starts, tools and
 	// the grounding check turned off.
@@ -277,6 +281,7 @@ type Store interface {
 	EventLog
 	Claims
 	Keys
+	Articles
 	// Ping checks the store is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -92,6 +92,31 @@ CREATE TABLE daily_spend (
 	6: `
 ALTER TABLE runs ADD COLUMN options jsonb;
 `,
+	// 7: published articles and every version of them; see store.Articles.
+	// The document is the whole store.Article; the columns are what lists
+	// filter and order on.
+	7: `
+CREATE TABLE articles (
+	id           text COLLATE "C" PRIMARY KEY,
+	slug         text COLLATE "C" NOT NULL UNIQUE,
+	desk         text NOT NULL,
+	status       text NOT NULL,
+	version      integer NOT NULL,
+	published_at timestamptz NOT NULL,
+	updated_at   timestamptz NOT NULL,
+	doc          jsonb NOT NULL
+);
+CREATE INDEX articles_published ON articles (published_at DESC, id DESC);
+CREATE TABLE article_versions (
+	article_id text COLLATE "C" NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+	version    integer NOT NULL,
+	run_id     text NOT NULL DEFAULT '',
+	doc        jsonb NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (article_id, version)
+);
+CREATE INDEX article_versions_run ON article_versions (run_id);
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

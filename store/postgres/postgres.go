@@ -216,9 +216,19 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 	if err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
-	// One statement: the update and the insert commit together or not at all.
+	// One statement: the update and the insert commit together or not at
+	// all; with the article the run publishes, one transaction.
+	var q querier = s.pool
+	var tx pgx.Tx
+	if run.Publish != nil {
+		if tx, err = s.pool.Begin(ctx); err != nil {
+			return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
+		}
+		defer tx.Rollback(ctx)
+		q = tx
+	}
 	var seq int64
-	err = s.pool.QueryRow(ctx, `WITH done AS (
+	err = q.QueryRow(ctx, `WITH done AS (
 			UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4, per_agent = $5, article = $6,
 				updated_at = $7, finished_at = $8, last_seq = last_seq + 1
 			WHERE id = $9 AND claim_token = $10 AND $10 > 0 AND status IN ($11, $12)
@@ -235,6 +245,14 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 	}
 	if err != nil {
 		return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
+	}
+	if tx != nil {
+		if err := putArticle(ctx, tx, run.Publish); err != nil {
+			return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
+		}
 	}
 	rw.Saved(run)
 	return seq, nil
@@ -440,6 +458,12 @@ func (s *Store) AppendEvent(ctx context.Context, c store.Claim, e team.Event) (i
 // conditional update takes the run's row lock, so of concurrent calls (and a
 // concurrent cancel) exactly one finds the run waiting. See store.Store.
 func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string) error {
+	return s.resolveWaiting(ctx, runID, events, status, stopReason, nil)
+}
+
+// resolveWaiting is ResolveWaiting publishing a (when not nil) in the same
+// transaction.
+func (s *Store) resolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string, a *store.Article) error {
 	runID = storeutil.Text(runID)
 	payloads := make([][]byte, len(events))
 	for i, e := range events {
@@ -478,6 +502,11 @@ func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.
 	for i, e := range events {
 		if _, err := tx.Exec(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			runID, first+int64(i), string(e.Type), payloads[i], now); err != nil {
+			return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+		}
+	}
+	if a != nil {
+		if err := putArticle(ctx, tx, a); err != nil {
 			return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
 		}
 	}

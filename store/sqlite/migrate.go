@@ -77,6 +77,31 @@ ALTER TABLE runs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
 	5: `
 ALTER TABLE runs ADD COLUMN options TEXT CHECK (options IS NULL OR json_valid(options));
 `,
+	// 6: published articles and every version of them; see store.Articles.
+	// The document is the whole store.Article as JSON; the columns are what
+	// lists filter and order on.
+	6: `
+CREATE TABLE articles (
+	id           TEXT PRIMARY KEY,
+	slug         TEXT NOT NULL UNIQUE,
+	desk         TEXT NOT NULL,
+	status       TEXT NOT NULL,
+	version      INTEGER NOT NULL,
+	published_at INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	doc          TEXT NOT NULL CHECK (json_valid(doc))
+) STRICT;
+CREATE INDEX articles_published ON articles (published_at DESC, id DESC);
+CREATE TABLE article_versions (
+	article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+	version    INTEGER NOT NULL,
+	run_id     TEXT NOT NULL DEFAULT '',
+	doc        TEXT NOT NULL CHECK (json_valid(doc)),
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (article_id, version)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX article_versions_run ON article_versions (run_id);
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two
