@@ -83,8 +83,11 @@ type RunView struct {
 	Emulated bool `json:"emulated,omitempty"`
 	// Approval is set for a run that requires a person's approval; the
 	// decisions are listed only on GET /v1/runs/{id}.
-	Approval *store.Approval   `json:"approval,omitempty"`
-	Links    map[string]string `json:"links"`
+	Approval *store.Approval `json:"approval,omitempty"`
+	// ArticleID is the article the run published, once it has; only on
+	// GET /v1/runs/{id}.
+	ArticleID string            `json:"article_id,omitempty"`
+	Links     map[string]string `json:"links"`
 }
 
 // RunList is a page of GET /v1/runs.
@@ -437,6 +440,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	}
 	v := s.viewOf(run)
 	v.Approval = approvalView(run, cp)
+	v.ArticleID = s.articleIDOf(r.Context(), run)
 	v.Messages = roundedMessages(cp.Messages)
 	if v.Messages == nil {
 		v.Messages = []agent.Message{}

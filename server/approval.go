@@ -199,7 +199,11 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 		events = append(events, team.Event{Type: team.EventRunFinished, Time: d.At, StopReason: stop,
 			Index: len(cp.Messages), Total: cp.Usage})
 	}
-	if err := s.runs.ResolveWaiting(ctx, run.ID, events, status, stop); err != nil {
+	var article *store.Article // an approval publishes, in the same write (articles.go)
+	if stop == team.StopApproved {
+		article = s.publication(run, cp, &d)
+	}
+	if err := s.cfg.Store.ResolveWaitingPublish(ctx, run.ID, events, status, stop, article); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errNotAwaiting
 		}

@@ -153,6 +153,15 @@ type Config struct {
 	// ApprovalSweep is how often waiting runs are checked against
 	// ApprovalTimeout; 0 means a minute, negative means never.
 	ApprovalSweep time.Duration
+	// Publish is PublishAll or PublishApprovedOnly (see articles.go); ""
+	// means approved-only with RequireApproval, all otherwise.
+	Publish string
+	// Disclosure is the reader-facing line that says how articles are made;
+	// "" means DefaultDisclosure.
+	Disclosure string
+	// PublicArticles serves the article pages and feeds to anyone;
+	// otherwise they need a key with the reader role.
+	PublicArticles bool
 }
 
 // KeyLimiter limits the requests of each API key (name is the key's id).
@@ -334,6 +343,7 @@ func (s *Server) routes() []route {
 	if s.cfg.Metrics != nil {
 		metrics = append(metrics, route{"GET /metrics", s.handleMetrics})
 	}
+	metrics = append(append(metrics, s.articleRoutes()...), s.feedRoutes()...)
 	return append(metrics, []route{
 		{"POST /v1/runs", s.authed(s.handleCreateRun)},
 		{"GET /v1/runs", s.authed(s.handleListRuns)},

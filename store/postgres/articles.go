@@ -174,3 +174,47 @@ func (s *Store) articles(ctx context.Context, q string, args ...any) ([]*store.A
 	}
 	return out, nil
 }
+
+// finishPublishing is FinishRun's statement with the first version of the
+// article run.Publish written by the same statement: one statement, so the
+// run's row is locked no longer than without a publication.
+func finishPublishing(ctx context.Context, q querier, rw storeutil.RunWrite, run *store.Run, c store.Claim, final team.Event) (int64, error) {
+	w, err := storeutil.PrepareArticle(run.Publish)
+	if err != nil {
+		return 0, err
+	}
+	a := w.A
+	if a.Version != 1 {
+		return 0, fmt.Errorf("finish run %s: a run's end publishes version 1, not %d", rw.ID, a.Version)
+	}
+	var seq int64
+	err = q.QueryRow(ctx, `WITH done AS (
+			UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4, per_agent = $5, article = $6,
+				updated_at = $7, finished_at = $8, last_seq = last_seq + 1
+			WHERE id = $9 AND claim_token = $10 AND $10 > 0 AND status IN ($11, $12)
+			RETURNING last_seq
+		), ev AS (
+			INSERT INTO events (run_id, seq, type, payload, created_at)
+			SELECT $9, last_seq, $13, $14, $7 FROM done
+			RETURNING seq
+		), art AS (
+			INSERT INTO articles (id, slug, desk, status, version, published_at, updated_at, doc)
+			SELECT $15, $16, $17, $18, 1, $19, $20, $21 FROM done
+		), ver AS (
+			INSERT INTO article_versions (article_id, version, run_id, doc, created_at)
+			SELECT $15, 1, $22, $21, $20 FROM done
+		)
+		SELECT seq FROM ev`,
+		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
+		storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
+		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload,
+		a.ID, a.Slug, a.Desk, string(a.Status), a.PublishedAt, a.UpdatedAt, w.Doc, a.RunID).Scan(&seq)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		return 0, fmt.Errorf("finish run %s: article %s (%s) exists: %w", rw.ID, a.ID, a.Slug, store.ErrConflict)
+	}
+	if err == nil {
+		*run.Publish = *a
+	}
+	return seq, err
+}

@@ -217,18 +217,12 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
 	// One statement: the update and the insert commit together or not at
-	// all; with the article the run publishes, one transaction.
-	var q querier = s.pool
-	var tx pgx.Tx
-	if run.Publish != nil {
-		if tx, err = s.pool.Begin(ctx); err != nil {
-			return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
-		}
-		defer tx.Rollback(ctx)
-		q = tx
-	}
+	// all, with the first version of the article the run publishes, if any.
 	var seq int64
-	err = q.QueryRow(ctx, `WITH done AS (
+	if run.Publish != nil {
+		seq, err = finishPublishing(ctx, s.pool, rw, run, c, final)
+	} else {
+		err = s.pool.QueryRow(ctx, `WITH done AS (
 			UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4, per_agent = $5, article = $6,
 				updated_at = $7, finished_at = $8, last_seq = last_seq + 1
 			WHERE id = $9 AND claim_token = $10 AND $10 > 0 AND status IN ($11, $12)
@@ -237,22 +231,15 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 		INSERT INTO events (run_id, seq, type, payload, created_at)
 		SELECT $9, last_seq, $13, $14, $7 FROM done
 		RETURNING seq`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
-		storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
-		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload).Scan(&seq)
+			string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
+			storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
+			string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload).Scan(&seq)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, s.whyNotFinished(ctx, rw.ID, c.Token)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
-	}
-	if tx != nil {
-		if err := putArticle(ctx, tx, run.Publish); err != nil {
-			return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return 0, fmt.Errorf("postgres: finish run %s: %w", rw.ID, err)
-		}
 	}
 	rw.Saved(run)
 	return seq, nil
