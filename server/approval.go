@@ -202,6 +202,7 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 	var article *store.Article // an approval publishes, in the same write (articles.go)
 	if stop == team.StopApproved {
 		article = s.publication(run, cp, &d)
+		s.withOutbox(ctx, store.EventArticlePublished, article)
 	}
 	if err := s.cfg.Store.ResolveWaitingPublish(ctx, run.ID, events, status, stop, article); err != nil {
 		if errors.Is(err, store.ErrConflict) {

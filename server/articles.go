@@ -52,7 +52,11 @@ func (s *Server) publishOnFinish(run *store.Run, cp team.Checkpoint) *store.Arti
 	if run.Status != store.StatusSucceeded || (run.Approval != nil && run.Approval.Required) || s.publishMode() != PublishAll {
 		return nil
 	}
-	return s.publication(run, cp, nil)
+	a := s.publication(run, cp, nil)
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	s.withOutbox(ctx, store.EventArticlePublished, a)
+	return a
 }
 
 // publication is the first version of the article run wrote, approved by
@@ -338,6 +342,11 @@ func (s *Server) changeArticle(w http.ResponseWriter, r *http.Request, k *store.
 		s.writeError(w, r, err)
 		return
 	}
+	event := store.EventArticleCorrected
+	if a.Status == store.ArticleRetracted {
+		event = store.EventArticleRetracted
+	}
+	s.withOutbox(r.Context(), event, a) // written with the version
 	if err := s.cfg.Store.PutArticle(r.Context(), a); err != nil {
 		s.writeError(w, r, err)
 		return

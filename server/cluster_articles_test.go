@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/newsroom-dev/newsroom/store"
 	"github.com/newsroom-dev/newsroom/team"
@@ -56,4 +57,55 @@ func (k *killableStore) ArticleVersions(ctx context.Context, id string) ([]*stor
 		return nil, err
 	}
 	return k.next.ArticleVersions(ctx, id)
+}
+
+// The store.Webhooks methods of killableStore.
+
+func (k *killableStore) PutWebhook(ctx context.Context, w *store.Webhook) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.PutWebhook(ctx, w)
+}
+
+func (k *killableStore) ListWebhooks(ctx context.Context) ([]*store.Webhook, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.ListWebhooks(ctx)
+}
+
+func (k *killableStore) GetWebhook(ctx context.Context, id string) (*store.Webhook, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.GetWebhook(ctx, id)
+}
+
+func (k *killableStore) ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int) ([]*store.Delivery, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.ClaimDeliveries(ctx, owner, lease, limit)
+}
+
+func (k *killableStore) SaveDelivery(ctx context.Context, owner string, d *store.Delivery) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.SaveDelivery(ctx, owner, d)
+}
+
+func (k *killableStore) Deliveries(ctx context.Context, webhookID string) ([]*store.Delivery, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	return k.next.Deliveries(ctx, webhookID)
+}
+
+func (k *killableStore) Redeliver(ctx context.Context, id string) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	return k.next.Redeliver(ctx, id)
 }

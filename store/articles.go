@@ -51,6 +51,9 @@ type Article struct {
 	// Retraction is set once the article is retracted.
 	Retraction *Correction `json:"retraction,omitempty"`
 	Provenance Provenance  `json:"provenance"`
+	// Outbox are the webhook deliveries announcing this version, written in
+	// the same transaction (see Webhooks). Never stored with the article.
+	Outbox []*Delivery `json:"-"`
 }
 
 // ArticleSource is a document the article is based on, numbered as cited.

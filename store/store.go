@@ -282,6 +282,7 @@ type Store interface {
 	Claims
 	Keys
 	Articles
+	Webhooks
 	// Ping checks the store is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -53,6 +53,9 @@ func putArticle(ctx context.Context, q querier, a *store.Article) error {
 		VALUES ($1, $2, $3, $4, $5)`, s.ID, s.Version, s.RunID, w.Doc, s.UpdatedAt); err != nil {
 		return fmt.Errorf("put article %s version %d: %w", s.ID, s.Version, err)
 	}
+	if err := putOutbox(ctx, q, a.Outbox); err != nil {
+		return err
+	}
 	*a = *s
 	return nil
 }
@@ -187,6 +190,10 @@ func finishPublishing(ctx context.Context, q querier, rw storeutil.RunWrite, run
 	if a.Version != 1 {
 		return 0, fmt.Errorf("finish run %s: a run's end publishes version 1, not %d", rw.ID, a.Version)
 	}
+	outbox, err := outboxJSON(run.Publish.Outbox)
+	if err != nil {
+		return 0, err
+	}
 	var seq int64
 	err = q.QueryRow(ctx, `WITH done AS (
 			UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4, per_agent = $5, article = $6,
@@ -203,12 +210,14 @@ func finishPublishing(ctx context.Context, q querier, rw storeutil.RunWrite, run
 		), ver AS (
 			INSERT INTO article_versions (article_id, version, run_id, doc, created_at)
 			SELECT $15, 1, $22, $21, $20 FROM done
+		), ob AS (
+			`+outboxInsert("$23", "done")+`
 		)
 		SELECT seq FROM ev`,
 		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
 		storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
 		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload,
-		a.ID, a.Slug, a.Desk, string(a.Status), a.PublishedAt, a.UpdatedAt, w.Doc, a.RunID).Scan(&seq)
+		a.ID, a.Slug, a.Desk, string(a.Status), a.PublishedAt, a.UpdatedAt, w.Doc, a.RunID, outbox).Scan(&seq)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == uniqueViolation {
 		return 0, fmt.Errorf("finish run %s: article %s (%s) exists: %w", rw.ID, a.ID, a.Slug, store.ErrConflict)

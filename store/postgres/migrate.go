@@ -117,6 +117,32 @@ CREATE TABLE article_versions (
 );
 CREATE INDEX article_versions_run ON article_versions (run_id);
 `,
+	// 8: webhooks and their outbox of deliveries, written with the article
+	// change they announce; see store.Webhooks.
+	8: `
+CREATE TABLE webhooks (
+	id         text COLLATE "C" PRIMARY KEY,
+	url        text NOT NULL,
+	events     jsonb NOT NULL,
+	secret     text NOT NULL,
+	created_at timestamptz NOT NULL
+);
+CREATE TABLE deliveries (
+	id          text COLLATE "C" PRIMARY KEY,
+	webhook_id  text NOT NULL,
+	event       text NOT NULL,
+	article_id  text NOT NULL DEFAULT '',
+	payload     jsonb NOT NULL,
+	status      text NOT NULL,
+	attempts    jsonb NOT NULL,
+	next_at     timestamptz NOT NULL,
+	created_at  timestamptz NOT NULL,
+	lease_owner text,
+	lease_until timestamptz
+);
+CREATE INDEX deliveries_due ON deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at DESC, id DESC);
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

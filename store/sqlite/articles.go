@@ -50,6 +50,9 @@ func putArticle(ctx context.Context, tx execer, a *store.Article) error {
 		VALUES (?, ?, ?, ?, ?)`, s.ID, s.Version, s.RunID, string(w.Doc), s.UpdatedAt.UnixMicro()); err != nil {
 		return fmt.Errorf("put article %s version %d: %w", s.ID, s.Version, err)
 	}
+	if err := putOutbox(ctx, tx, a.Outbox); err != nil {
+		return err
+	}
 	*a = *s
 	return nil
 }

@@ -102,6 +102,32 @@ CREATE TABLE article_versions (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX article_versions_run ON article_versions (run_id);
 `,
+	// 7: webhooks and their outbox of deliveries, written with the article
+	// change they announce; see store.Webhooks.
+	7: `
+CREATE TABLE webhooks (
+	id         TEXT PRIMARY KEY,
+	url        TEXT NOT NULL,
+	events     TEXT NOT NULL CHECK (json_valid(events)),
+	secret     TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE deliveries (
+	id          TEXT PRIMARY KEY,
+	webhook_id  TEXT NOT NULL,
+	event       TEXT NOT NULL,
+	article_id  TEXT NOT NULL DEFAULT '',
+	payload     TEXT NOT NULL CHECK (json_valid(payload)),
+	status      TEXT NOT NULL,
+	attempts    TEXT NOT NULL CHECK (json_valid(attempts)),
+	next_at     INTEGER NOT NULL,
+	created_at  INTEGER NOT NULL,
+	lease_owner TEXT,
+	lease_until INTEGER
+) STRICT;
+CREATE INDEX deliveries_due ON deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at DESC, id DESC);
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two
