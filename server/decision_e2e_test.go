@@ -119,3 +119,50 @@ func TestE2E_ACappedRunOffersApproveOrRejectOnly(t *testing.T) {
 		t.Fatalf("run %s decisions %+v, want succeeded with one approve", got.Status, ds)
 	}
 }
+
+// TestE2E_PublishedViewCorrectsAndRetracts opens the page as an
+// editor-in-chief after an approval: the "Published" view lists the
+// article with its versions, is axe-clean, and a correction and then a
+// retraction made with the keyboard are stored as versions 2 and 3 and
+// shown.
+func TestE2E_PublishedViewCorrectsAndRetracts(t *testing.T) {
+	ctx := browser(t)
+	e := newEnv(t, envOpts{cfg: Config{KeyRateLimit: -1}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+	id := e.approvedArticle(eic, approvalTask).ArticleID
+
+	must(t, "open the page", chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('newsroom.apiKey', '`+eic+`')`),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#published")),
+	))
+	waitFor(t, ctx, "the published article", `document.querySelectorAll('#pub-list .pub-item[data-id="`+id+`"]').length === 1`)
+	must(t, "open its versions", chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.pub-item[data-id="`+id+`"] summary`))))
+	waitFor(t, ctx, "version 1", `document.querySelector('.pub-item[data-id="`+id+`"] .pub-versions').textContent.includes('Version 1')`)
+	checkA11y(t, ctx, axeSource(t), "published view")
+
+	const note = "The vote was seven to two."
+	sel := `.pub-item[data-id="` + id + `"] `
+	must(t, "correct with the keyboard", chromedp.Do(ctx,
+		chromedp.Focus(chromedp.CSS(sel+"textarea")),
+		chromedp.SendKeys(chromedp.CSS(sel+"textarea"), note),
+		chromedp.Focus(chromedp.CSS(sel+"button[type=submit]")),
+		chromedp.KeyEvent("\r"),
+	))
+	waitFor(t, ctx, "version 2 on the page", `document.querySelector('`+sel+`').textContent.includes('version 2') && document.querySelector('`+sel+`').textContent.includes('`+note+`')`)
+	_, a := e.getArticle(e.admin, id)
+	if a.Version != 2 || len(a.Corrections) != 1 || a.Corrections[0].Note != note || a.Corrections[0].By == "" {
+		t.Fatalf("after the correction: version %d corrections %+v", a.Version, a.Corrections)
+	}
+
+	must(t, "retract", chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(sel+"textarea"), "Annulled."),
+		chromedp.Click(chromedp.CSS(sel+"button.danger")),
+	))
+	waitFor(t, ctx, "the retraction on the page", `document.querySelector('`+sel+`').textContent.includes('retracted') && !document.querySelector('`+sel+`form')`)
+	if _, a = e.getArticle(e.admin, id); a.Status != store.ArticleRetracted || a.Version != 3 {
+		t.Fatalf("after the retraction: %s version %d", a.Status, a.Version)
+	}
+	checkA11y(t, ctx, axeSource(t), "published view after a retraction")
+}
