@@ -200,7 +200,12 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 			Index: len(cp.Messages), Total: cp.Usage})
 	}
 	var article *store.Article // an approval publishes, in the same write (articles.go)
-	if stop == team.StopApproved {
+	switch {
+	case stop == team.StopApproved && run.Options.Corrects != "": // a correction's rerun: the next version
+		if article, err = s.nextVersion(ctx, run, cp, &d); err != nil {
+			return nil, err
+		}
+	case stop == team.StopApproved:
 		article = s.publication(run, cp, &d)
 		s.withOutbox(ctx, store.EventArticlePublished, article)
 	}

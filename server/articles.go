@@ -240,6 +240,9 @@ type CorrectionRequest struct {
 	Note string `json:"note"`
 	// Body, when set, is the corrected body (Markdown).
 	Body string `json:"body,omitempty"`
+	// Rerun sends the article and the note back to its desk: a run through
+	// the approval gate whose approval writes the next version.
+	Rerun bool `json:"rerun,omitempty"`
 }
 
 // RetractionRequest is the body of POST /v1/articles/{id}/retract.
@@ -329,6 +332,10 @@ func (s *Server) changeArticle(w http.ResponseWriter, r *http.Request, k *store.
 	}
 	if _, err := s.decodeJSON(w, r, req); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if c, ok := req.(*CorrectionRequest); ok && c.Rerun {
+		s.rerun(w, r, k, a, c)
 		return
 	}
 	switch err := change(a, s.now()); {

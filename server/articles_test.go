@@ -257,3 +257,38 @@ func checkNinjs(t *testing.T, b []byte) {
 		t.Errorf("ednote %q lacks the responsibility record", ed)
 	}
 }
+
+// TestArticles_ACorrectionRerunGoesThroughTheGate sends an article back to
+// its desk with a note ("rerun": true): a run that requires approval; the
+// article stays at version 1 while it waits; its approval writes version 2
+// from the run, with the notice, approved by the editor-in-chief.
+func TestArticles_ACorrectionRerunGoesThroughTheGate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cfg: Config{KeyRateLimit: -1}})
+	eic := e.roleKey(identity.RoleEditorInChief)
+	id := e.approvedArticle(eic, approvalTask).ArticleID
+	resp, b := e.do("POST", "/v1/articles/"+id+"/corrections", eic, `{"note":"The vote was seven to two.","rerun":true}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("rerun = %d %s", resp.StatusCode, b)
+	}
+	var run RunView
+	mustJSON(t, b, &run)
+	w := e.waitStatus(eic, run.ID, store.StatusAwaitingApproval)
+	if !strings.Contains(w.Task, "The vote was seven to two.") || w.Approval == nil || !w.Approval.Required {
+		t.Fatalf("the rerun %+v", w)
+	}
+	if _, a := e.getArticle(eic, id); a.Version != 1 {
+		t.Fatalf("the article is at version %d while the rerun waits", a.Version)
+	}
+	if resp, b := e.decide(eic, run.ID, `{"decision":"approve"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("approve = %d %s", resp.StatusCode, b)
+	}
+	_, a := e.getArticle(eic, id)
+	if a.Version != 2 || a.RunID != run.ID || len(a.Corrections) != 1 || a.Corrections[0].Note != "The vote was seven to two." ||
+		!strings.Contains(a.Body, "*Correction, ") || len(a.Provenance.Approvals) != 2 || a.Provenance.Approvals[1].By == "" {
+		t.Fatalf("after the rerun's approval: %+v", a)
+	}
+	if got := e.get(eic, run.ID); got.ArticleID != id {
+		t.Fatalf("the rerun's article_id %q, want %s", got.ArticleID, id)
+	}
+}

@@ -75,10 +75,17 @@ type RunOptions struct {
 	NoTools bool `json:"no_tools,omitempty"`
 	// NoGrounding turns the grounding check off.
 	NoGrounding bool `json:"no_grounding,omitempty"`
+	// Corrects is the article a correction's rerun revises (POST
+	// /v1/articles/{id}/corrections "rerun"), with the editor-in-chief's
+	// CorrectionNote: its approval writes the article's next version.
+	Corrects       string `json:"corrects,omitempty"`
+	CorrectionNote string `json:"correction_note,omitempty"`
 }
 
 // IsZero reports whether the options are the default.
-func (o RunOptions) IsZero() bool { return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding }
+func (o RunOptions) IsZero() bool {
+	return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding && o.Corrects == ""
+}
 
 // Document is a fetched document as a run keeps it, text included.
 type Document struct {
