@@ -165,4 +165,11 @@ func TestE2E_PublishedViewCorrectsAndRetracts(t *testing.T) {
 		t.Fatalf("after the retraction: %s version %d", a.Status, a.Version)
 	}
 	checkA11y(t, ctx, axeSource(t), "published view after a retraction")
+
+	// On a phone: nothing wider than the screen, still axe-clean.
+	must(t, "phone viewport", chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+	if w := eval[int](t, ctx, `Math.ceil(document.getElementById('published').getBoundingClientRect().right)`); w > 390 {
+		t.Errorf("phone: the Published view is %dpx wide on a 390px screen", w)
+	}
+	checkA11y(t, ctx, axeSource(t), "published view, phone")
 }
