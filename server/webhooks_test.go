@@ -358,3 +358,37 @@ func maxTries(m map[string]int) int {
 	}
 	return n
 }
+
+// TestWebhooks_ADeliveryFailsWhenItsRetriesRunOut checks the end of the
+// retries: a receiver that never answers 2xx, past the retry period (24h;
+// shortened here), leaves the delivery failed, not retried any more.
+func TestWebhooks_ADeliveryFailsWhenItsRetriesRunOut(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, 1<<30)
+	cfg := fastWebhooks(Config{}, rc)
+	cfg.WebhookGiveUp = 50 * time.Millisecond
+	e := newEnv(t, envOpts{cfg: cfg})
+	hook := e.createWebhook("http://" + rc.addr + "/hook")
+	rc.mu.Lock()
+	rc.secret = hook.Secret
+	rc.mu.Unlock()
+	e.approvedArticle(e.roleKey(identity.RoleEditorInChief), approvalTask)
+	var d store.Delivery
+	waitFor30(t, "the failed delivery", func() bool {
+		_, b := e.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", e.admin, "")
+		var ds struct{ Deliveries []store.Delivery }
+		mustJSON(t, b, &ds)
+		if len(ds.Deliveries) == 1 {
+			d = ds.Deliveries[0]
+		}
+		return d.Status == store.DeliveryFailed
+	})
+	if len(d.Attempts) == 0 || d.Attempts[len(d.Attempts)-1].Status != 500 {
+		t.Fatalf("failed delivery %+v", d)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.ok) != 0 {
+		t.Fatalf("a failing receiver recorded successes: %v", rc.ok)
+	}
+}
