@@ -140,7 +140,7 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store
 		s.writeError(w, r, badRequest(code, errorText(err)))
 		return
 	}
-	run, err = s.decide(r.Context(), run, d)
+	run, err = s.decide(r.Context(), run, d, responsible(k))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -170,7 +170,7 @@ func errorText(err error) string {
 // stopped. The store's ResolveWaiting makes it atomic: a replayed decision,
 // or one racing another decision or a cancel, finds the run no longer
 // waiting and changes nothing.
-func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*store.Run, error) {
+func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision, by string) (*store.Run, error) {
 	if run.Status != store.StatusAwaitingApproval {
 		return nil, errNotAwaiting
 	}
@@ -202,11 +202,11 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 	var article *store.Article // an approval publishes, in the same write (articles.go)
 	switch {
 	case stop == team.StopApproved && run.Options.Corrects != "": // a correction's rerun: the next version
-		if article, err = s.nextVersion(ctx, run, cp, &d); err != nil {
+		if article, err = s.nextVersion(ctx, run, cp, &d, by); err != nil {
 			return nil, err
 		}
 	case stop == team.StopApproved:
-		article = s.publication(run, cp, &d)
+		article = s.publication(run, cp, &d, by)
 		s.withOutbox(ctx, store.EventArticlePublished, article)
 	}
 	if err := s.cfg.Store.ResolveWaitingPublish(ctx, run.ID, events, status, stop, article); err != nil {

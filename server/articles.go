@@ -52,7 +52,7 @@ func (s *Server) publishOnFinish(run *store.Run, cp team.Checkpoint) *store.Arti
 	if run.Status != store.StatusSucceeded || (run.Approval != nil && run.Approval.Required) || s.publishMode() != PublishAll {
 		return nil
 	}
-	a := s.publication(run, cp, nil)
+	a := s.publication(run, cp, nil, "key:"+run.Owner)
 	ctx, cancel := s.storeCtx()
 	defer cancel()
 	s.withOutbox(ctx, store.EventArticlePublished, a)
@@ -61,8 +61,9 @@ func (s *Server) publishOnFinish(run *store.Run, cp team.Checkpoint) *store.Arti
 
 // publication is the first version of the article run wrote, approved by
 // approve (nil: published without the approval gate, on the authority of
-// the key that submitted the run). It is nil when the run wrote no article.
-func (s *Server) publication(run *store.Run, cp team.Checkpoint, approve *team.Decision) *store.Article {
+// the key that submitted the run); by names who takes responsibility (see
+// responsible). It is nil when the run wrote no article.
+func (s *Server) publication(run *store.Run, cp team.Checkpoint, approve *team.Decision, by string) *store.Article {
 	md := run.Article
 	if art := s.cfg.Teams.Article(run.Team, cp.Messages); art != "" {
 		md = art
@@ -80,10 +81,10 @@ func (s *Server) publication(run *store.Run, cp team.Checkpoint, approve *team.D
 		a.Sources = append(a.Sources, store.ArticleSource{ID: src.ID, URL: src.URL, Title: src.Title})
 	}
 	decisions := slices.Clone(cp.Decisions)
-	by, at := "key:"+run.Owner, now
+	at := now
 	if approve != nil {
 		decisions = append(decisions, *approve)
-		by, at = approve.By, approve.At
+		at = approve.At
 	}
 	if decisions == nil {
 		decisions = []team.Decision{}
@@ -308,12 +309,12 @@ func Retract(a *store.Article, note, by string, at time.Time) error {
 
 func (s *Server) handleCorrectArticle(w http.ResponseWriter, r *http.Request, k *store.Key) {
 	var req CorrectionRequest
-	s.changeArticle(w, r, k, &req, func(a *store.Article, at time.Time) error { return Correct(a, req.Note, req.Body, k.ID, at) })
+	s.changeArticle(w, r, k, &req, func(a *store.Article, at time.Time) error { return Correct(a, req.Note, req.Body, responsible(k), at) })
 }
 
 func (s *Server) handleRetractArticle(w http.ResponseWriter, r *http.Request, k *store.Key) {
 	var req RetractionRequest
-	s.changeArticle(w, r, k, &req, func(a *store.Article, at time.Time) error { return Retract(a, req.Note, k.ID, at) })
+	s.changeArticle(w, r, k, &req, func(a *store.Article, at time.Time) error { return Retract(a, req.Note, responsible(k), at) })
 }
 
 // changeArticle writes the next version of an article an editor-in-chief
@@ -388,6 +389,16 @@ func withNotice(body string, cs []store.Correction, retraction *store.Correction
 		b.WriteString("*Correction, " + c.At.Format(time.DateOnly) + ":* " + c.Note + "\n\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// responsible names who takes editorial responsibility for what k does:
+// the signed-in person's name, or the key's name, with its id, so an
+// auditor can tell two people of one name apart.
+func responsible(k *store.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return k.Name + " (" + k.ID + ")"
 }
 
 // articleIDOf is the id of the article a run published, "" when none.

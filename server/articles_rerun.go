@@ -58,12 +58,12 @@ func (s *Server) rerun(w http.ResponseWriter, r *http.Request, k *store.Key, a *
 // nextVersion is the version of article run.Options.Corrects that the
 // approval d of run writes: the run's article with the correction notice,
 // approved by d.By.
-func (s *Server) nextVersion(ctx context.Context, run *store.Run, cp team.Checkpoint, d *team.Decision) (*store.Article, error) {
+func (s *Server) nextVersion(ctx context.Context, run *store.Run, cp team.Checkpoint, d *team.Decision, by string) (*store.Article, error) {
 	a, err := s.cfg.Store.GetArticle(ctx, run.Options.Corrects)
 	if err != nil {
 		return nil, err
 	}
-	fresh := s.publication(run, cp, d)
+	fresh := s.publication(run, cp, d, by)
 	if fresh == nil {
 		return nil, errors.New("the correction's run wrote no article")
 	}
@@ -71,7 +71,7 @@ func (s *Server) nextVersion(ctx context.Context, run *store.Run, cp team.Checkp
 	a.Sources, a.Grounding = fresh.Sources, fresh.Grounding
 	a.Approval = fresh.Approval
 	a.Provenance.Models = mergeModels(a.Provenance.Models, fresh.Provenance.Models)
-	if err := Correct(a, run.Options.CorrectionNote, fresh.Body, d.By, d.At); err != nil {
+	if err := Correct(a, run.Options.CorrectionNote, fresh.Body, by, d.At); err != nil {
 		return nil, err
 	}
 	s.withOutbox(ctx, store.EventArticleCorrected, a)

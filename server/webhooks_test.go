@@ -201,12 +201,20 @@ func TestWebhooks_SignedRetriedAndEveryEvent(t *testing.T) {
 		t.Errorf("the retraction's body: %+v", payload)
 	}
 
-	resp, b := e.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", e.admin, "")
 	var ds struct{ Deliveries []store.Delivery }
-	mustJSON(t, b, &ds)
-	if resp.StatusCode != http.StatusOK || len(ds.Deliveries) != 3 {
-		t.Fatalf("deliveries = %d %s", resp.StatusCode, b)
-	}
+	waitFor30(t, "three deliveries saved as delivered", func() bool {
+		resp, b := e.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", e.admin, "")
+		mustJSON(t, b, &ds)
+		if resp.StatusCode != http.StatusOK || len(ds.Deliveries) != 3 {
+			return false
+		}
+		for _, d := range ds.Deliveries {
+			if d.Status == store.DeliveryPending {
+				return false
+			}
+		}
+		return true
+	})
 	for _, d := range ds.Deliveries {
 		if d.Status != store.DeliveryDelivered || len(d.Attempts) != 3 || d.Attempts[0].Status != 500 || d.Attempts[2].Status != 204 {
 			t.Errorf("delivery %+v", d)
@@ -295,9 +303,16 @@ func TestWebhooks_TwoInstancesOnOnePostgreSQLDeliverEachOnce(t *testing.T) {
 		a.approvedArticle(eic, `{"task":"Facts: The ferry number `+strconv.Itoa(i)+` resumed service on Monday.","approval":"required"}`)
 	}
 	waitFor30(t, "every delivery", func() bool { return len(rc.delivered(store.EventArticlePublished)) == n })
-	_, body := b.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", b.admin, "")
 	var ds struct{ Deliveries []store.Delivery }
-	mustJSON(t, body, &ds)
+	waitFor30(t, "every delivery saved", func() bool {
+		_, body := b.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", b.admin, "")
+		mustJSON(t, body, &ds)
+		done := len(ds.Deliveries) == n
+		for _, d := range ds.Deliveries {
+			done = done && d.Status == store.DeliveryDelivered
+		}
+		return done
+	})
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for id, k := range rc.ok {
@@ -335,10 +350,12 @@ func TestWebhooks_ARestartInTheMiddleOfRetries(t *testing.T) {
 	rc.mu.Unlock()
 
 	second := newEnv(t, envOpts{dbPath: first.dbPath, cfg: fastWebhooks(Config{}, rc)})
-	waitFor30(t, "the delivery after the restart", func() bool { return len(rc.delivered(store.EventArticlePublished)) == 1 })
-	_, body := second.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", second.admin, "")
 	var ds struct{ Deliveries []store.Delivery }
-	mustJSON(t, body, &ds)
+	waitFor30(t, "the delivery after the restart", func() bool {
+		_, body := second.do("GET", "/v1/webhooks/"+hook.ID+"/deliveries", second.admin, "")
+		mustJSON(t, body, &ds)
+		return len(ds.Deliveries) == 1 && ds.Deliveries[0].Status != store.DeliveryPending
+	})
 	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Status != store.DeliveryDelivered || len(ds.Deliveries[0].Attempts) < before+1 {
 		t.Fatalf("after the restart: %+v (the receiver saw %d attempts before)", ds.Deliveries, before)
 	}
