@@ -30,6 +30,9 @@ const (
 	webhookLease = 3 * webhookTimeout
 	// defaultGiveUp is how long a delivery is retried before it fails.
 	defaultGiveUp = 24 * time.Hour
+	// maxAttemptsKept bounds the attempts a delivery keeps (the default
+	// backoff makes about 20 in 24 hours; a short one in tests, many more).
+	maxAttemptsKept = 50
 )
 
 var webhookEvents = []string{store.EventArticlePublished, store.EventArticleCorrected, store.EventArticleRetracted}
@@ -138,7 +141,14 @@ func (s *Server) deliverLoop(client *http.Client) {
 			return
 		case <-t.C:
 		}
+		// While there are due deliveries, go on; a shutdown stops it
+		// between batches.
 		for s.deliverDue(client) {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
 		}
 	}
 }
@@ -171,6 +181,9 @@ func (s *Server) attempt(ctx context.Context, client *http.Client, d *store.Deli
 		at.Error = err.Error()
 	}
 	d.Attempts = append(d.Attempts, at)
+	if len(d.Attempts) > maxAttemptsKept { // the first and the latest are kept
+		d.Attempts = append(d.Attempts[:1], d.Attempts[len(d.Attempts)-maxAttemptsKept+1:]...)
+	}
 	backoff := s.cfg.WebhookBackoff
 	if backoff == nil {
 		backoff = webhookBackoff
