@@ -72,7 +72,7 @@ func TestDesk_GroundingHoldsAPlannersTerminate(t *testing.T) {
 	if held+1 >= len(res.Messages) || res.Messages[held+1].Source != desk.Reporter {
 		t.Fatalf("after the check the reporter did not speak: %s", strings.Join(sources, ","))
 	}
-	if termination.KindOf(res.StopReason) != termination.KindTextMention || res.Grounding == nil || len(res.Grounding.Unsupported) != 0 ||
+	if termination.KindOf(res.StopReason) != termination.KindVerdict || res.Grounding == nil || len(res.Grounding.Unsupported) != 0 ||
 		count(events, team.EventGrounding) < 2 {
 		t.Fatalf("stop %q, grounding %+v, %d checks; want a second TERMINATE standing", res.StopReason, res.Grounding, count(events, team.EventGrounding))
 	}

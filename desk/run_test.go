@@ -38,7 +38,7 @@ func TestNew_ShippedDesksRunOnTheEmulator(t *testing.T) {
 		// Plan-following: the selector model is asked before the plan
 		// exists and once it is finished, never in between.
 		{desk.Selector, []string{"PlanningAgent", "News_Reporter", "News_Editor", "News_Reporter", "Headline_Generator", "PlanningAgent"},
-			`text mention: "TERMINATE" from PlanningAgent`, 2},
+			`verdict TERMINATE from PlanningAgent`, 2},
 		{desk.Investigations, []string{"Researcher", "News_Reporter", "Fact_Checker", "News_Reporter", "Fact_Checker", "News_Editor",
 			"Headline_Generator", "Summary_Writer"}, team.StopGraphDone, 0},
 	}

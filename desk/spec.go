@@ -85,7 +85,7 @@ type ContextSpec struct {
 type ConditionSpec struct {
 	Any         []ConditionSpec  `yaml:"any,omitempty" doc:"Stops when any of these stops."`
 	All         []ConditionSpec  `yaml:"all,omitempty" doc:"Stops when all of these stop at the same message."`
-	Verdict     *VerdictSpec     `yaml:"verdict,omitempty" doc:"Stops when the agent's newest message ends with a line that is only the word."`
+	Verdict     *VerdictSpec     `yaml:"verdict,omitempty" doc:"Stops when the agent's newest message gives the verdict: its last non-empty line ends with the word, not negated (see termination.HasVerdict)."`
 	TextMention *TextMentionSpec `yaml:"text_mention,omitempty" doc:"Stops when the newest message contains the text (from one of sources, if given)."`
 	MaxMessages int              `yaml:"max_messages,omitempty" doc:"Stops after this many messages (the task not counted)." minimum:"1"`
 	TokenUsage  *TokenUsageSpec  `yaml:"token_usage,omitempty" doc:"Stops when the run's tokens reach a limit."`
@@ -137,7 +137,7 @@ type GraphSpec struct {
 type EdgeSpec struct {
 	From      string `yaml:"from" doc:"The agent that just spoke." required:"true"`
 	To        string `yaml:"to" doc:"The agent that runs next." required:"true"`
-	Verdict   string `yaml:"verdict,omitempty" doc:"Taken only when From's message ends with a line that is only this word."`
+	Verdict   string `yaml:"verdict,omitempty" doc:"Taken only when From's message gives this verdict: its last non-empty line ends with the word, not negated."`
 	Mention   string `yaml:"mention,omitempty" doc:"Taken only when From's message contains this text."`
 	Otherwise bool   `yaml:"otherwise,omitempty" doc:"Taken only when no other edge from From is taken."`
 	Max       int    `yaml:"max,omitempty" doc:"How many times the edge may be taken; required on edges that close a loop." minimum:"1"`

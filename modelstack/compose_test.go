@@ -78,7 +78,7 @@ func TestCompose_BothTeamsFinishAgainstTheEmulatorWithCost(t *testing.T) {
 		t.Fatalf("cost %v, want %v from the price table", rr.Usage.CostUSD, want)
 	}
 	sel := runDesk(t, p.Client, desk.Selector, context.Background())
-	if sel.StopReason != `text mention: "TERMINATE" from PlanningAgent` {
+	if sel.StopReason != `verdict TERMINATE from PlanningAgent` {
 		t.Fatalf("selector stop %q after %d messages", sel.StopReason, len(sel.Messages))
 	}
 	if sel.PerAgent[team.SelectorSource].Requests == 0 || sel.PerAgent[team.SelectorSource].CostUSD <= 0 {

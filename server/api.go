@@ -90,7 +90,10 @@ type RunView struct {
 	// ToolApproval is the call to an acting tool the run waits for (status
 	// awaiting_tool_approval), on GET /v1/runs/{id}.
 	ToolApproval *team.ToolApproval `json:"tool_approval,omitempty"`
-	Links        map[string]string  `json:"links"`
+	// ArticleID is the article the run published, once it has; only on
+	// GET /v1/runs/{id}.
+	ArticleID string            `json:"article_id,omitempty"`
+	Links     map[string]string `json:"links"`
 }
 
 // RunList is a page of GET /v1/runs.
@@ -436,6 +439,7 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, k *store.K
 	if awaitingTool(run) {
 		v.ToolApproval = cp.AwaitingTool
 	}
+	v.ArticleID = s.articleIDOf(r.Context(), run)
 	v.Messages = roundedMessages(cp.Messages)
 	if v.Messages == nil {
 		v.Messages = []agent.Message{}

@@ -33,6 +33,9 @@ type DecisionRequest struct {
 
 // MaxNoteBytes is the longest note a decision may carry.
 const MaxNoteBytes = 4096
+// errCapReached is the 409 of a revision of a run a cap ended.
+var errCapReached = &apiError{Status: http.StatusConflict, Code: "cap_reached",
+	Message: "the run reached a cap and has nothing left to revise with; approve or reject it"}
 
 var errNotAwaiting = &apiError{Status: http.StatusConflict, Code: "not_awaiting_approval",
 	Message: "the run is not awaiting approval"}
@@ -107,7 +110,7 @@ func approvalView(run *store.Run, cp team.Checkpoint) *store.Approval {
 	if run.Approval == nil && len(cp.Decisions) == 0 {
 		return nil
 	}
-	a := &store.Approval{Required: run.Approval != nil && run.Approval.Required, Decisions: cp.Decisions}
+	a := &store.Approval{Required: run.Approval != nil && run.Approval.Required, Capped: cp.Capped, Decisions: cp.Decisions}
 	if a.Decisions == nil {
 		a.Decisions = []team.Decision{}
 	}
@@ -151,7 +154,7 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request, k *store
 		s.writeError(w, r, badRequest(code, errorText(err)))
 		return
 	}
-	run, err = s.decide(r.Context(), run, d)
+	run, err = s.decide(r.Context(), run, d, responsible(k))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -181,7 +184,7 @@ func errorText(err error) string {
 // stopped. The store's ResolveWaiting makes it atomic: a replayed decision,
 // or one racing another decision or a cancel, finds the run no longer
 // waiting and changes nothing.
-func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*store.Run, error) {
+func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision, by string) (*store.Run, error) {
 	if run.Status != store.StatusAwaitingApproval {
 		return nil, errNotAwaiting
 	}
@@ -192,6 +195,9 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 	events, stop, err := team.Decide(cp, d, d.At)
 	if errors.Is(err, team.ErrNotAwaitingApproval) {
 		return nil, errNotAwaiting
+	}
+	if errors.Is(err, team.ErrCapReached) {
+		return nil, errCapReached
 	}
 	if err != nil {
 		return nil, badRequest("bad_decision", errorText(err))
@@ -207,7 +213,17 @@ func (s *Server) decide(ctx context.Context, run *store.Run, d team.Decision) (*
 		events = append(events, team.Event{Type: team.EventRunFinished, Time: d.At, StopReason: stop,
 			Index: len(cp.Messages), Total: cp.Usage})
 	}
-	if err := s.runs.ResolveWaiting(ctx, run.ID, events, status, stop); err != nil {
+	var article *store.Article // an approval publishes, in the same write (articles.go)
+	switch {
+	case stop == team.StopApproved && run.Options.Corrects != "": // a correction's rerun: the next version
+		if article, err = s.nextVersion(ctx, run, cp, &d, by); err != nil {
+			return nil, err
+		}
+	case stop == team.StopApproved:
+		article = s.publication(run, cp, &d, by)
+		s.withOutbox(ctx, store.EventArticlePublished, article)
+	}
+	if err := s.cfg.Store.ResolveWaitingPublish(ctx, run.ID, events, status, stop, article); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errNotAwaiting
 		}

@@ -64,8 +64,9 @@ func TestApproval_TheBudgetCoversEveryLeg(t *testing.T) {
 		t.Fatalf("revise = %d %s", resp.StatusCode, b)
 	}
 	done := e.waitDecided(e.user, v.ID, 1)
-	if done.Status == store.StatusAwaitingApproval || !strings.Contains(done.StopReason, "run budget") {
-		t.Fatalf("the revised run is %s (%q) after %d more calls; want a stop on the run budget", done.Status, done.StopReason, e.emu.Count()-calls)
+	// The budget is a cap: the run waits again, for approve or reject only.
+	if done.Status != store.StatusAwaitingApproval || !strings.Contains(done.Approval.Capped, "run budget") {
+		t.Fatalf("the revised run is %s (%+v) after %d more calls; want a wait capped by the run budget", done.Status, done.Approval, e.emu.Count()-calls)
 	}
 	if e.emu.Count() != calls || done.Usage.CostUSD != spent {
 		t.Fatalf("the second leg made %d calls and the run cost $%v; want none past the budget", e.emu.Count()-calls, done.Usage.CostUSD)

@@ -493,6 +493,7 @@ func (e *executor) beat(renewed time.Time) {
 // which state), and returns the event's sequence number.
 func (s *Server) finishRun(c store.Claim, run *store.Run, cp team.Checkpoint, e team.Event, cancelled bool) (int64, error) {
 	s.finalState(run, cp, e, cancelled)
+	run.Publish = s.publishOnFinish(run, cp) // in the same write (articles.go)
 	sctx, cancel := s.storeCtx()
 	defer cancel()
 	seq, err := s.runs.FinishRun(sctx, c, run, e)

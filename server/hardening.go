@@ -107,9 +107,11 @@ var errUnsupportedMediaType = &apiError{Status: http.StatusUnsupportedMediaType,
 	Message: "the request body must be JSON, sent with Content-Type: application/json"}
 
 // jsonBodyProblem checks the media type of a request that may carry a body:
-// one with a body, or a Content-Type, must say application/json (charset, if
-// given, utf-8). It refuses forms and text/plain, and so the cross-site form
-// posts a browser sends without asking.
+// one with a body, or a Content-Type, must say application/json or a JSON
+// structured-syntax type (RFC 6839: application/cloudevents+json, as Event
+// Grid sends CloudEvents), with a charset, if given, of utf-8. It refuses
+// forms and text/plain, and so the cross-site form posts a browser sends
+// without asking (a +json type needs a CORS preflight).
 func jsonBodyProblem(r *http.Request) error {
 	if safeMethod(r.Method) {
 		return nil
@@ -119,7 +121,7 @@ func jsonBodyProblem(r *http.Request) error {
 		return nil // no body (a cancel, a sign-out)
 	}
 	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
+	if err != nil || (mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return errUnsupportedMediaType
 	}
 	for k, v := range params {

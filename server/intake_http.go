@@ -89,8 +89,8 @@ type IntakeItemOutcome struct {
 var outcomeNames = map[outcome]string{outcomeCreated: "created", outcomeDuplicate: "duplicate", outcomeDeferred: "deferred"}
 
 var (
-	errNoWebhook = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no webhook intake source has that name"}
-	errSignature = &apiError{Status: http.StatusUnauthorized, Code: "bad_signature",
+	errNoIntakeWebhook = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no webhook intake source has that name"}
+	errSignature       = &apiError{Status: http.StatusUnauthorized, Code: "bad_signature",
 		Message: "the Newsroom-Signature is missing, does not match the body, or is outside the tolerance window"}
 	errEventKey = &apiError{Status: http.StatusUnauthorized, Code: "bad_key", Message: "an Event Grid delivery needs the source's secret as ?key="}
 	errNoEvents = &apiError{Status: http.StatusBadRequest, Code: "event_grid_off", Message: "this source does not take Event Grid deliveries (event_grid: true)"}
@@ -99,11 +99,11 @@ var (
 // webhookSource returns the webhook source named in the path and its secret.
 func (s *Server) webhookSource(r *http.Request) (*intake.Source, []byte, error) {
 	if s.intake == nil {
-		return nil, nil, errNoWebhook
+		return nil, nil, errNoIntakeWebhook
 	}
 	src, ok := s.intake.cfg.File.Lookup(r.PathValue("name"))
 	if !ok || src.Webhook == nil {
-		return nil, nil, errNoWebhook
+		return nil, nil, errNoIntakeWebhook
 	}
 	return src, s.intake.secrets[src.Name], nil
 }

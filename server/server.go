@@ -156,6 +156,31 @@ type Config struct {
 	// Intake, when set, lets the sources of an intake file (feeds, queues,
 	// webhooks) start runs; see IntakeConfig.
 	Intake *IntakeConfig
+	// Publish is PublishAll or PublishApprovedOnly (see articles.go); ""
+	// means approved-only with RequireApproval, all otherwise.
+	Publish string
+	// Disclosure is the reader-facing line that says how articles are made;
+	// "" means DefaultDisclosure.
+	Disclosure string
+	// PublicArticles serves the article pages and feeds to anyone;
+	// otherwise they need a key with the reader role.
+	PublicArticles bool
+	// Webhooks are receivers of every article event given at start (serve
+	// --webhook), their deliveries signed with WebhookSecret.
+	Webhooks      []string
+	WebhookSecret string
+	// WebhookAllow lets webhook targets through the network guard although
+	// internal (NEWSROOM_FETCH_ALLOW; see web.NewGuard).
+	WebhookAllow []string
+	// WebhookPoll is how often the outbox of deliveries is polled; 0 means
+	// 1s, negative means never (no deliveries from this instance).
+	WebhookPoll time.Duration
+	// WebhookBackoff is the wait before retry n (1, 2, ...); nil means the
+	// default: the first within 30s, then exponential with jitter.
+	WebhookBackoff func(n int) time.Duration
+	// WebhookGiveUp is how long a delivery is retried before it is marked
+	// failed; 0 means 24h.
+	WebhookGiveUp time.Duration
 }
 
 // KeyLimiter limits the requests of each API key (name is the key's id).
@@ -355,6 +380,7 @@ func (s *Server) routes() []route {
 	if s.cfg.Metrics != nil {
 		metrics = append(metrics, route{"GET /metrics", s.handleMetrics})
 	}
+	metrics = append(append(append(metrics, s.articleRoutes()...), s.feedRoutes()...), s.webhookRoutes()...)
 	return append(metrics, []route{
 		{"POST /v1/runs", s.authed(s.handleCreateRun)},
 		{"GET /v1/runs", s.authed(s.handleListRuns)},
@@ -463,6 +489,13 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		if s.intake != nil {
 			s.intake.start()
+		}
+		if s.cfg.WebhookPoll >= 0 {
+			if err = s.registerStaticWebhooks(ctx); err != nil {
+				return
+			}
+			s.background.Add(1)
+			go s.deliverLoop(s.webhookClient())
 		}
 		if s.cfg.Notifier != nil {
 			lctx, stop := context.WithCancel(context.Background())

@@ -54,7 +54,12 @@ func (s Status) Finished() bool {
 // approval_decided events; the store fills in only Required). Decisions
 // nil is left out (a list of runs does not read them); empty is "[]".
 type Approval struct {
-	Required  bool            `json:"required"`
+	Required bool `json:"required"`
+	// Capped is the stop reason of the cap (messages, tokens, budget,
+	// timeout, grounding) that ended the team's work of a run now waiting
+	// for a decision: it can be approved or rejected, not revised. Empty
+	// when the team finished its work.
+	Capped    string          `json:"capped,omitempty"`
 	Decisions []team.Decision `json:"decisions,omitzero"`
 }
 
@@ -73,11 +78,16 @@ type RunOptions struct {
 	// Intake names the intake source and item that started the run; nil
 	// for a run a person asked for.
 	Intake *IntakeRef `json:"intake,omitempty"`
+	// Corrects is the article a correction's rerun revises (POST
+	// /v1/articles/{id}/corrections "rerun"), with the editor-in-chief's
+	// CorrectionNote: its approval writes the article's next version.
+	Corrects       string `json:"corrects,omitempty"`
+	CorrectionNote string `json:"correction_note,omitempty"`
 }
 
 // IsZero reports whether the options are the default.
 func (o RunOptions) IsZero() bool {
-	return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding && o.Intake == nil
+	return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding && o.Intake == nil && o.Corrects == ""
 }
 
 // Document is a fetched document as a run keeps it, text included.
@@ -115,6 +125,10 @@ type Run struct {
 	Approval *Approval `json:"approval,omitempty"`
 	// Article is the finished article as Markdown, when done.
 	Article string `json:"article,omitempty"`
+	// Publish, when set on a run given to FinishRun, is the article the
+	// run publishes as it ends, written in the same transaction (see
+	// Articles.PutArticle). Never stored with the run.
+	Publish *Article `json:"-"`
 	// Options are the run's own settings beyond its team and limits, fixed
 	// when it is created: documents read before the team starts, tools and
 	// the grounding check turned off.
@@ -278,6 +292,8 @@ type Store interface {
 	Claims
 	Keys
 	Inbox
+	Articles
+	Webhooks
 	// Ping checks the store is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

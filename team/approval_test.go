@@ -157,15 +157,6 @@ func TestApproval_BadDecisionsLeaveTheRunWaiting(t *testing.T) {
 	}
 }
 
-func TestApproval_CapsStillEndTheRun(t *testing.T) {
-	s := newScript().queue("Reporter", "Draft", "Draft 2").queue("Editor", "fix\nREVISE")
-	tm := approvalTeam(t, s, 3)
-	_, res, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
-	if err != nil || res.StopReason != "max messages reached (3)" {
-		t.Fatalf("stop %q err %v, want the cap", res.StopReason, err)
-	}
-}
-
 func TestApproval_NotRequiredEndsOnTheVerdict(t *testing.T) {
 	s := newScript().queue("Reporter", "Draft").queue("Editor", "APPROVE")
 	_, res, _, err := runToCheckpoint(t, approvalTeam(t, s, 10), team.Checkpoint{})
@@ -252,8 +243,8 @@ func TestApproval_TheTimeoutCountsTheWorkOfEveryLeg(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The second leg alone would fit in 8 minutes, as the first did; both
-	// together do not.
-	if !strings.HasPrefix(res.StopReason, "timeout after 8m0s") {
+	// together do not: the run waits again, capped by the timeout.
+	if res.StopReason != team.StopAwaitingApproval || !strings.HasPrefix(cp.Capped, "timeout after 8m0s") {
 		t.Fatalf("second leg: stop %q after %s of work; want the timeout of the two legs together", res.StopReason, cp.Worked)
 	}
 	if cp.Worked < 8*time.Minute || cp.Worked > 8*time.Minute+2*first {
@@ -335,13 +326,14 @@ func TestCheckpoint_WorkedCountsLegsNotGaps(t *testing.T) {
 
 // TestApproval_TheMessageCapEndsARevisedRun checks that a revision does not
 // get a fresh message cap: the messages of every leg count, the
-// editor-in-chief's note included.
+// editor-in-chief's note included, and the cap pauses the run again (capped)
+// rather than ending it.
 func TestApproval_TheMessageCapEndsARevisedRun(t *testing.T) {
 	s := newScript().queue("Reporter", "Draft", "Draft 2", "Draft 3").queue("Editor", "APPROVE", "Better.\nAPPROVE")
 	tm := approvalTeam(t, s, 4)
 	cp, _, _, err := runToCheckpoint(t, tm, team.Checkpoint{}, team.WithApproval(true))
-	if err != nil || !cp.Awaiting || len(cp.Messages) != 2 {
-		t.Fatalf("first leg: err %v awaiting %v, %d messages", err, cp.Awaiting, len(cp.Messages))
+	if err != nil || !cp.Awaiting || len(cp.Messages) != 2 || cp.Capped != "" {
+		t.Fatalf("first leg: err %v awaiting %v capped %q, %d messages", err, cp.Awaiting, cp.Capped, len(cp.Messages))
 	}
 	// The second leg alone (note, draft, review: 3 messages) would fit in
 	// the cap of 4, as the first did; both together do not.
@@ -350,8 +342,8 @@ func TestApproval_TheMessageCapEndsARevisedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.StopReason != "max messages reached (4)" || cp.Awaiting {
-		t.Fatalf("second leg: stop %q awaiting %v after %d messages; want the cap of the whole run", res.StopReason, cp.Awaiting, len(cp.Messages))
+	if res.StopReason != team.StopAwaitingApproval || cp.Capped != "max messages reached (4)" {
+		t.Fatalf("second leg: stop %q capped %q after %d messages; want a pause on the cap of the whole run", res.StopReason, cp.Capped, len(cp.Messages))
 	}
 	if diff := cmp.Diff([]string{"Reporter", "Editor", team.EditorInChief, "Reporter"}, sources(cp.Messages)); diff != "" {
 		t.Fatalf("messages (-want +got):\n%s", diff)

@@ -131,6 +131,10 @@ type Event struct {
 	Total model.Usage `json:"total"`
 	// Reason says why the team would have stopped (approval_requested).
 	Reason string `json:"reason,omitempty"`
+	// Capped is true on an approval_requested event when a cap, not the
+	// team, ended the work (Reason is the cap's stop reason): the run can
+	// be approved or rejected, not revised.
+	Capped bool `json:"capped,omitempty"`
 	// Decision is a person's decision (approval_decided).
 	Decision *Decision `json:"decision,omitempty"`
 	// Tool is a tool call (tool_call) or a call with its result (tool_result).
@@ -155,6 +159,10 @@ type Result struct {
 	Task       string          `json:"task"`
 	Messages   []agent.Message `json:"messages"`
 	StopReason string          `json:"stop_reason"`
+	// Capped is, for a run that waits for approval (StopAwaitingApproval),
+	// the stop reason of the cap that ended its team's work; empty when the
+	// team finished it. A capped run can be approved or rejected only.
+	Capped string `json:"capped,omitempty"`
 	// Usage is the total, the selector's calls included.
 	Usage model.Usage `json:"usage"`
 	// PerAgent is the usage per agent; the selector's calls are under SelectorSource.
@@ -183,6 +191,9 @@ type Checkpoint struct {
 	PerDeployment map[string]model.Usage
 	// Awaiting is true while the run waits for a person's decision.
 	Awaiting bool
+	// Capped is the stop reason of the cap a waiting run paused on (empty
+	// when the team finished its work): such a run cannot be revised.
+	Capped string
 	// Decisions are the decisions made on the run so far, oldest first.
 	Decisions []Decision
 	// Sources are the documents read so far, numbered.
@@ -243,10 +254,14 @@ func (c *Checkpoint) Apply(e Event) {
 		c.addUsage(cmp.Or(e.Speaker, unattributed), e.Deployment, e.Usage)
 	case EventApprovalRequested:
 		c.Awaiting = true
+		c.Capped = ""
+		if e.Capped {
+			c.Capped = e.Reason
+		}
 	case EventToolApprovalRequested, EventToolDecided:
 		c.applyTool(e)
 	case EventApprovalDecided:
-		c.Awaiting = false
+		c.Awaiting, c.Capped = false, ""
 		if e.Decision != nil {
 			c.Decisions = append(c.Decisions, *e.Decision)
 		}

@@ -50,6 +50,9 @@ type run struct {
 	awaiting bool
 	// grounded is true once a grounding check ran, in this leg or before.
 	grounded bool
+	// capped is the cap a resumed waiting run had paused on
+	// (Checkpoint.Capped): a revision of it is refused.
+	capped string
 	// stored are the finished tool calls of the resumed turn.
 	stored []agent.ToolExchange
 	// spent is what the failed call that ends the run cost (model.Spent:
@@ -97,6 +100,7 @@ func newRun(b *base, p picker, task string, opts []RunOption, yield func(Event, 
 		r.st.held = c.GroundingHeld
 		r.stored = c.ToolResults
 		r.grounded = c.Grounding != nil
+		r.capped = c.Capped
 		r.clock = r.clock.Add(-c.Worked)
 	}
 	return r
@@ -448,12 +452,13 @@ func (r *run) pauseOrStop(out termination.Outcome, held bool) {
 // (fail) alike: when approval is required, a run whose work is done (done)
 // pauses for a person's decision; caps and outside stops end the run.
 func (r *run) stop(reason string, done bool) {
-	if !r.o.approval || !done {
+	capped := !done && pausesOnCap(reason)
+	if !r.o.approval || (!done && !capped) {
 		r.finish(reason, nil)
 		return
 	}
 	e := r.event(EventApprovalRequested)
-	e.Reason = reason
+	e.Reason, e.Capped = reason, capped
 	if r.emit(e) {
 		r.finish(StopAwaitingApproval, nil)
 	}

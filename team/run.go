@@ -68,7 +68,9 @@ type runOptions struct {
 // work is done (a stop from a condition marked termination.Done) instead of
 // ending: the stream yields EventApprovalRequested and ends with StopReason
 // StopAwaitingApproval. Nothing runs while the run waits; resume it from its
-// checkpoint WithDecision. Caps and outside stops still end the run.
+// checkpoint WithDecision. A cap (messages, tokens, budget, time, the
+// grounding gate's) pauses it too, marked Capped, for approve or reject only;
+// cancellation, outside stops and failures still end the run.
 func WithApproval(required bool) RunOption { return func(o *runOptions) { o.approval = required } }
 
 // WithDecision resumes a run that awaits approval (WithCheckpoint) with a
@@ -134,7 +136,7 @@ func Run(ctx context.Context, t Team, task string, opts ...RunOption) (*Result, 
 func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEvent func(Event)) (*Result, error) {
 	cp := Checkpoint{Messages: slices.Clone(from.Messages), Usage: from.Usage, PerAgent: maps.Clone(from.PerAgent),
 		PerDeployment: maps.Clone(from.PerDeployment),
-		Awaiting:      from.Awaiting, Decisions: slices.Clone(from.Decisions), Sources: slices.Clone(from.Sources),
+		Awaiting:      from.Awaiting, Capped: from.Capped, Decisions: slices.Clone(from.Decisions), Sources: slices.Clone(from.Sources),
 		Grounding: from.Grounding, GroundingHeld: from.GroundingHeld, Worked: from.Worked}
 	res := &Result{Task: task}
 	var started time.Time
@@ -157,7 +159,7 @@ func Collect(task string, from Checkpoint, events iter.Seq2[Event, error], onEve
 		cp.Apply(e)
 	}
 	res.Messages, res.Usage, res.PerAgent, res.PerDeployment = cp.Messages, cp.Usage, nonNil(cp.PerAgent), cp.PerDeployment
-	res.Decisions = cp.Decisions
+	res.Decisions, res.Capped = cp.Decisions, cp.Capped
 	res.Sources, res.Grounding = cp.Sources, cp.Grounding
 	return res, runErr
 }
@@ -270,7 +272,7 @@ func (b *base) Participants() []agent.Agent { return b.participants }
 // reports whether the team goes on (a revision); otherwise the stream is over.
 func (r *run) decide(d Decision) bool {
 	st := r.st
-	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true}, d, r.now())
+	events, stop, err := Decide(Checkpoint{Messages: st.messages, Usage: st.usage, Awaiting: true, Capped: r.capped}, d, r.now())
 	if err != nil {
 		r.finish("error", err)
 		return false
@@ -304,6 +306,9 @@ func Decide(cp Checkpoint, d Decision, now time.Time) (events []Event, stopReaso
 	}
 	if err := d.Validate(); err != nil {
 		return nil, "", err
+	}
+	if cp.Capped != "" && d.Decision == DecisionRevise {
+		return nil, "", ErrCapReached
 	}
 	if d.At.IsZero() {
 		d.At = now

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/newsroom-dev/newsroom/agent"
 	"github.com/newsroom-dev/newsroom/model"
@@ -79,13 +78,8 @@ func TextMention(text string, sources ...string) Condition {
 }
 
 // Verdict stops when the newest message, from one of sources (any when none
-// given), ends with a verdict line for word: its last non-empty line, with
-// Markdown emphasis, surrounding punctuation and an optional "VERDICT:" or
-// "Decision:" label removed, is exactly word (case-insensitive).
-//
-// This is how the round-robin editor's approval is recognised: "APPROVE" alone
-// on the last line approves; "I do not APPROVE yet" does not, nor does
-// APPROVE anywhere but the last line.
+// given), ends with a verdict line for word (see HasVerdict). This is how the
+// editor's APPROVE and the planner's TERMINATE are recognised.
 func Verdict(word string, sources ...string) Condition {
 	return Func(func(s *State) (string, bool) {
 		m, ok := s.Last()
@@ -94,20 +88,6 @@ func Verdict(word string, sources ...string) Condition {
 		}
 		return fmt.Sprintf("verdict %s from %s", strings.ToUpper(word), m.Source), true
 	})
-}
-
-// HasVerdict reports whether content ends with a verdict line for word (see Verdict).
-func HasVerdict(content, word string) bool {
-	lines := strings.Split(strings.TrimSpace(content), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	last = strings.TrimFunc(last, func(r rune) bool { return r == '*' || r == '_' || r == '#' || r == '`' || unicode.IsSpace(r) })
-	for _, label := range []string{"verdict:", "decision:", "final verdict:"} {
-		if len(last) >= len(label) && strings.EqualFold(last[:len(label)], label) {
-			last = strings.TrimSpace(last[len(label):])
-		}
-	}
-	last = strings.TrimFunc(last, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
-	return strings.EqualFold(last, word)
 }
 
 // MaxMessages stops when the participants have written n messages (the task

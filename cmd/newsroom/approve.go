@@ -34,7 +34,8 @@ func stdinIsTerminal(in io.Reader) bool {
 type decider func(res *team.Result) (team.Decision, error)
 
 // terminalDecider asks on in/out: it shows the article, then asks to approve,
-// revise (with a typed note) or reject. by says who decides.
+// revise (with a typed note) or reject; for a run a cap ended (res.Capped),
+// it says which cap and asks to approve or reject only. by says who decides.
 func terminalDecider(in io.Reader, out io.Writer, by string, now func() time.Time) decider {
 	return deskDecider(nil, in, out, by, now)
 }
@@ -49,7 +50,11 @@ func deskDecider(spec *desk.Spec, in io.Reader, out io.Writer, by string, now fu
 	r := bufio.NewReader(in)
 	return func(res *team.Result) (team.Decision, error) {
 		fmt.Fprintln(out)
-		fmt.Fprintln(out, "=== The team is done. The article, for the editor-in-chief ===")
+		if res.Capped != "" {
+			fmt.Fprintf(out, "=== The team stopped at a limit before its editor approved (%s). The article as it stands, for the editor-in-chief ===\n", res.Capped)
+		} else {
+			fmt.Fprintln(out, "=== The team is done. The article, for the editor-in-chief ===")
+		}
 		fmt.Fprintln(out)
 		if art := articleOf(res.Messages); art.Body != "" {
 			fmt.Fprintln(out, strings.TrimSpace(art.Markdown()))
@@ -58,7 +63,11 @@ func deskDecider(spec *desk.Spec, in io.Reader, out io.Writer, by string, now fu
 		}
 		fmt.Fprintln(out)
 		for {
-			fmt.Fprint(out, "Approve, revise or reject? [a/r/j] ")
+			if res.Capped != "" {
+				fmt.Fprint(out, "Approve or reject? [a/j] ")
+			} else {
+				fmt.Fprint(out, "Approve, revise or reject? [a/r/j] ")
+			}
 			line, err := r.ReadString('\n')
 			if err != nil && line == "" {
 				return team.Decision{}, fmt.Errorf("no decision: %w", err)
@@ -70,6 +79,10 @@ func deskDecider(spec *desk.Spec, in io.Reader, out io.Writer, by string, now fu
 			case "j", "reject":
 				d.Decision = team.DecisionReject
 			case "r", "revise":
+				if res.Capped != "" {
+					fmt.Fprintln(out, "The run reached a limit and has nothing left to revise with: answer a (approve) or j (reject).")
+					continue
+				}
 				d.Decision = team.DecisionRevise
 				note, err := readNote(r, out)
 				if err != nil {
@@ -81,6 +94,10 @@ func deskDecider(spec *desk.Spec, in io.Reader, out io.Writer, by string, now fu
 				}
 				d.Note = note
 			default:
+				if res.Capped != "" {
+					fmt.Fprintln(out, "Please answer a (approve) or j (reject).")
+					continue
+				}
 				fmt.Fprintln(out, "Please answer a (approve), r (revise with a note) or j (reject).")
 				continue
 			}
@@ -121,7 +138,8 @@ func localPerson() string {
 
 // runWithApproval runs a team that needs a person's approval: each time the
 // team is done it asks decide, and goes on from the checkpoint with the
-// decision until the person approves or rejects (or a cap ends the run).
+// decision until the person approves or rejects (a run a cap ended waits
+// too, for approve or reject only).
 // onEvent sees every event of every leg, and the decisions.
 func runWithApproval(stream func(...team.RunOption) iter.Seq2[team.Event, error], task string, opts []team.RunOption,
 	onEvent func(team.Event), decide decider, decideTool toolDecider) (*team.Result, error) {

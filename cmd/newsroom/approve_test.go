@@ -74,6 +74,38 @@ func TestTerminalDecider(t *testing.T) {
 	}
 }
 
+// TestTerminalDecider_ACappedRunIsApprovedOrRejectedOnly checks the
+// question for a run a cap ended: it names the cap, offers approve or
+// reject, and refuses a revision (asking again).
+func TestTerminalDecider_ACappedRunIsApprovedOrRejectedOnly(t *testing.T) {
+	t.Parallel()
+	capped := waitingResult()
+	capped.Capped = "max messages reached (2)"
+	for _, c := range []struct {
+		name, input string
+		want        string
+	}{
+		{"a revision asks again", "r\na\n", team.DecisionApprove},
+		{"reject", "j\n", team.DecisionReject},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			d, err := terminalDecider(strings.NewReader(c.input), &out, "local:eic", fixedNow)(capped)
+			if err != nil || d.Decision != c.want {
+				t.Fatalf("decision %+v err %v, want %s", d, err, c.want)
+			}
+			for _, want := range []string{"max messages reached (2)", "Approve or reject? [a/j]"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("the question lacks %q:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "revise or reject") {
+				t.Errorf("a capped run is offered a revision:\n%s", out.String())
+			}
+		})
+	}
+}
+
 func TestRunWithApproval_ReviseReachesTheReporterThenApprove(t *testing.T) {
 	t.Parallel()
 	emu, client := emutest.Start(t, emulator.Config{}, "gpt-4o", nil)
@@ -197,6 +229,27 @@ func TestRunApprove_OnATerminal(t *testing.T) {
 		}
 		if t.Failed() {
 			t.Logf("stdout:\n%s", r.stdout)
+		}
+	})
+	t.Run("a capped run waits, cannot be revised, and is approved", func(t *testing.T) {
+		r := runOnTerminal(t, "r\na\n", "run", "--approve", "--max-messages", "1", facts)
+		if r.code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		for _, want := range []string{"stopped at a limit before its editor approved (max messages reached (1))",
+			"Approve or reject? [a/j]", "nothing left to revise with", "Editor-in-chief: APPROVED by local", "Finish reason: approved"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("stdout lacks %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s", r.stdout)
+		}
+	})
+	t.Run("a capped run rejected exits 1", func(t *testing.T) {
+		r := runOnTerminal(t, "j\n", "run", "--approve", "--max-messages", "1", facts)
+		if r.code != 1 || !strings.Contains(r.stdout, "Approve or reject? [a/j]") || !strings.Contains(r.stdout, "Editor-in-chief: REJECTED") {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("reject exits 1", func(t *testing.T) {

@@ -146,7 +146,7 @@ func TestRun_JSONDocumentAndCachedRerunCostsNothing(t *testing.T) {
 			t.Errorf("JSON lacks %q", k)
 		}
 	}
-	if first["stop_reason"] != `text mention: "TERMINATE" from PlanningAgent` {
+	if first["stop_reason"] != `verdict TERMINATE from PlanningAgent` {
 		t.Fatalf("stop_reason %v", first["stop_reason"])
 	}
 	msgs := first["messages"].([]any)

@@ -29,6 +29,7 @@ import (
 	"github.com/newsroom-dev/newsroom/store/postgres"
 	"github.com/newsroom-dev/newsroom/team"
 	"github.com/newsroom-dev/newsroom/telemetry"
+	"github.com/newsroom-dev/newsroom/tool/web"
 )
 
 // serveOptions are the flags of `newsroom serve`.
@@ -59,6 +60,10 @@ type serveOptions struct {
 
 	// the approval gate
 	requireApproval bool
+	publish         string
+	publicArticles  bool
+	disclosure      string
+	webhooks        []string
 	approvalTimeout time.Duration
 
 	// sign-in with OpenID Connect (Microsoft Entra ID)
@@ -115,6 +120,11 @@ within --grace and exits 0.`,
 			"it stays open longer while runs are handed over, never beyond --grace")
 	fs.BoolVar(&o.requireApproval, "require-approval", os.Getenv("NEWSROOM_REQUIRE_APPROVAL") == "true",
 		`runs wait for an editor-in-chief's decision when the team is done, unless a run asks for "approval": "none" (env NEWSROOM_REQUIRE_APPROVAL=true)`)
+	fs.StringVar(&o.publish, "publish", "",
+		"which runs publish an article: all (approved runs, and runs without approval that succeed) or approved-only; default approved-only with --require-approval, all otherwise")
+	fs.StringArrayVar(&o.webhooks, "webhook", nil, "a URL that gets every article event (published, corrected, retracted), signed with NEWSROOM_WEBHOOK_SECRET (repeatable)")
+	fs.BoolVar(&o.publicArticles, "public-articles", false, "serve /articles/{slug} and the feeds to anyone; otherwise they need a key with the reader role")
+	fs.StringVar(&o.disclosure, "disclosure", "", "the reader-facing line on article pages and feeds that says how articles are made (default: a line saying AI models wrote it and a named editor approved it)")
 	fs.DurationVar(&o.approvalTimeout, "approval-timeout", server.DefaultApprovalTimeout, "a run nobody decides on within this long ends as expired")
 	fs.StringVar(&o.oidcIssuer, "oidc-issuer", os.Getenv("NEWSROOM_OIDC_ISSUER"),
 		"OpenID Connect issuer for sign-in, e.g. https://login.microsoftonline.com/TENANT/v2.0 (env NEWSROOM_OIDC_ISSUER)")
@@ -160,6 +170,10 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 		return usageErrorf("--auth-failure-burst must be at least 1")
 	case (o.oidcIssuer == "") != (o.oidcClientID == ""):
 		return usageErrorf("--oidc-issuer and --oidc-client-id go together")
+	case o.publish != "" && o.publish != server.PublishAll && o.publish != server.PublishApprovedOnly:
+		return usageErrorf("--publish must be all or approved-only, not %q", o.publish)
+	case len(o.webhooks) > 0 && os.Getenv("NEWSROOM_WEBHOOK_SECRET") == "":
+		return usageErrorf("--webhook needs NEWSROOM_WEBHOOK_SECRET, the secret its deliveries are signed with")
 	}
 	roleMap, err := identity.ParseRoleMap(o.roleMap)
 	if err != nil {
@@ -287,6 +301,12 @@ func serveAPI(cmd *cobra.Command, o *serveOptions) error {
 			return telemetry.Instrument(ctx, stack.Tel, telemetry.RunInfo{RunID: runID, Team: kind, Logger: log, NoFinishLine: true})
 		},
 		RequireApproval:  o.requireApproval,
+		Publish:          o.publish,
+		PublicArticles:   o.publicArticles,
+		Disclosure:       o.disclosure,
+		Webhooks:         o.webhooks,
+		WebhookSecret:    os.Getenv("NEWSROOM_WEBHOOK_SECRET"),
+		WebhookAllow:     web.ParseAllow(stack.Config.FetchAllow),
 		ApprovalTimeout:  o.approvalTimeout,
 		ModelReady:       stack.Ready,
 		Metrics:          metricsHandler(o.metrics, stack.Tel),

@@ -478,6 +478,15 @@
     panel.hidden = !(waiting && mayDecide);
     $('waiting-note').hidden = !(waiting && !mayDecide);
     if (panel.hidden) return;
+    // A run a cap ended (messages, tokens, budget, time, grounding) has
+    // nothing left to revise with: approve or reject only.
+    const capped = (run.approval && run.approval.capped) || '';
+    $('decision-capped').hidden = !capped;
+    $('decision-capped').textContent = capped ? 'The team stopped at a limit before its editor approved (' + capped +
+      '). Nothing is left to revise with: approve the article as it stands, or reject it.' : '';
+    $('decision-hint').hidden = !!capped;
+    $('revise').hidden = !!capped;
+    $('decision-note-hint').textContent = capped ? 'Kept with the decision.' : 'Required to send it back; kept with the decision otherwise.';
     const n = renderSources($('sources'), run.sources);
     $('decision-sources').hidden = n === 0;
     if (wasHidden) {
@@ -811,7 +820,8 @@
         break;
       case 'approval_requested':
         hideLive();
-        addNote('The team is done; the article waits for the editor-in-chief.', 'n-info');
+        addNote(ev.capped ? 'The team stopped at a limit (' + ev.reason + '); the article waits for the editor-in-chief to approve or reject it.'
+          : 'The team is done; the article waits for the editor-in-chief.', 'n-info');
         refreshRun('awaiting_approval');
         break;
       case 'approval_decided':
@@ -1140,7 +1150,161 @@
 
   // ---------- start ----------
 
+  // ---------- the published articles ----------
+
+  function fmtDay(iso) {
+    return iso ? new Date(iso).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : '';
+  }
+  function textEl(tag, text, cls) {
+    const e = document.createElement(tag);
+    e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  // loadPublished lists the published articles, each with its versions,
+  // corrections and (for admins) webhook deliveries; an editor-in-chief can
+  // correct or retract each from there.
+  async function loadPublished() {
+    const list = $('pub-list');
+    const status = $('pub-status');
+    let data;
+    try {
+      data = await api('/v1/articles?limit=50');
+    } catch (e) {
+      $('published').hidden = true;
+      return;
+    }
+    $('published').hidden = false;
+    clear(list);
+    const arts = data.articles || [];
+    status.textContent = arts.length ? '' : 'Nothing published yet.';
+    let deliveries = [];
+    if (state.me && state.me.role === 'admin') {
+      try {
+        const hooks = (await api('/v1/webhooks')).webhooks || [];
+        for (const h of hooks) {
+          const ds = (await api('/v1/webhooks/' + encodeURIComponent(h.id) + '/deliveries')).deliveries || [];
+          deliveries = deliveries.concat(ds);
+        }
+      } catch (_) {
+        deliveries = [];
+      }
+    }
+    for (const a of arts) list.appendChild(publishedItem(a, deliveries.filter((d) => d.article_id === a.id)));
+  }
+
+  function publishedItem(a, deliveries) {
+    const li = document.createElement('li');
+    li.className = 'pub-item';
+    li.dataset.id = a.id;
+    const art = document.createElement('article');
+    art.setAttribute('aria-labelledby', 'pub-h-' + a.id);
+    const h = textEl('h3', a.headline);
+    h.id = 'pub-h-' + a.id;
+    art.appendChild(h);
+    const meta = document.createElement('p');
+    meta.className = 'hint';
+    meta.appendChild(document.createTextNode((TEAMS[a.desk] || a.desk) + ' · version ' + a.version + ' · published ' + fmtDay(a.published_at) + ' · '));
+    const badge = document.createElement('span');
+    setBadge(badge, a.status);
+    meta.appendChild(badge);
+    meta.appendChild(document.createTextNode(' · approved by ' + (a.approval && a.approval.by || '—') + ' · '));
+    const link = textEl('a', 'public page');
+    link.href = '/articles/' + encodeURIComponent(a.slug);
+    meta.appendChild(link);
+    art.appendChild(meta);
+
+    const more = document.createElement('details');
+    more.appendChild(textEl('summary', 'Versions, corrections and deliveries'));
+    const versions = document.createElement('ol');
+    versions.className = 'pub-versions';
+    versions.setAttribute('aria-label', 'Versions of ' + a.headline);
+    more.appendChild(versions);
+    more.addEventListener('toggle', async () => {
+      if (!more.open || versions.dataset.loaded) return;
+      versions.dataset.loaded = '1';
+      try {
+        const vs = (await api('/v1/articles/' + encodeURIComponent(a.id) + '/versions')).versions || [];
+        for (const v of vs) versions.appendChild(textEl('li', 'Version ' + v.version + ' · ' + v.status + ' · ' + fmtDay(v.updated_at)));
+      } catch (e) {
+        versions.appendChild(textEl('li', e.message));
+      }
+    });
+    const corr = a.corrections || [];
+    more.appendChild(textEl('h4', corr.length ? 'Corrections' : 'No corrections'));
+    if (corr.length) {
+      const ul = document.createElement('ul');
+      for (const c of corr) ul.appendChild(textEl('li', fmtDay(c.at) + ' (version ' + c.version + ', ' + c.by + '): ' + c.note));
+      more.appendChild(ul);
+    }
+    if (a.retraction) more.appendChild(textEl('p', 'Retracted ' + fmtDay(a.retraction.at) + ' by ' + a.retraction.by + ': ' + a.retraction.note));
+    if (deliveries.length) {
+      more.appendChild(textEl('h4', 'Webhook deliveries'));
+      const ul = document.createElement('ul');
+      for (const d of deliveries) ul.appendChild(textEl('li', d.event + ' · ' + d.status + ' · ' + (d.attempts || []).length + ' attempt(s)'));
+      more.appendChild(ul);
+    }
+    art.appendChild(more);
+    if (state.me && state.me.can_decide && a.status === 'published') art.appendChild(changeForm(a));
+    li.appendChild(art);
+    return li;
+  }
+
+  // changeForm corrects or retracts article a (editor-in-chief).
+  function changeForm(a) {
+    const form = document.createElement('form');
+    form.className = 'pub-change';
+    form.noValidate = true;
+    const id = 'pub-note-' + a.id;
+    const label = textEl('label', 'Correction or retraction note for readers');
+    label.htmlFor = id;
+    const note = document.createElement('textarea');
+    note.id = id;
+    note.rows = 2;
+    const status = textEl('p', '', 'hint');
+    status.setAttribute('role', 'status');
+    const row = document.createElement('div');
+    row.className = 'decision-actions';
+    const correct = textEl('button', 'Publish correction', 'primary');
+    correct.type = 'submit';
+    const retract = textEl('button', 'Retract', 'danger');
+    retract.type = 'button';
+    row.append(correct, retract);
+    form.append(label, note, row, status);
+    const send = async (what) => {
+      const text = note.value.trim();
+      if (!text) {
+        status.textContent = 'Write the note readers will see first.';
+        note.focus();
+        return;
+      }
+      correct.disabled = retract.disabled = true;
+      try {
+        await api('/v1/articles/' + encodeURIComponent(a.id) + '/' + what, { method: 'POST', body: { note: text } });
+        status.textContent = what === 'retract' ? 'Retracted.' : 'Correction published.';
+        await loadPublished();
+        const again = document.querySelector('.pub-item[data-id="' + a.id + '"] h3');
+        if (again) {
+          again.tabIndex = -1;
+          again.focus();
+        }
+      } catch (e) {
+        status.textContent = e.message;
+      } finally {
+        correct.disabled = retract.disabled = false;
+      }
+    };
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      send('corrections');
+    });
+    retract.addEventListener('click', () => send('retract'));
+    return form;
+  }
+
   function init() {
+    $('pub-refresh').addEventListener('click', () => loadPublished());
     $('today').textContent = new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long' }).format(new Date());
     loadKey();
     checkReady();
@@ -1213,6 +1377,7 @@
       }
       loadHistory(false);
       loadTeams();
+      loadPublished();
       const m = /^#run=([\w-]+)$/.exec(location.hash);
       if (m) openRun(m[1], false);
     });

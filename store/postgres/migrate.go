@@ -96,6 +96,57 @@ ALTER TABLE runs ADD COLUMN options jsonb;
 	// run it started (NULL while deferred); the primary key is what makes
 	// an item start at most one run, across instances. See store.Inbox.
 	7: inboxMigration,
+	// 8: published articles and every version of them; see store.Articles.
+	// The document is the whole store.Article; the columns are what lists
+	// filter and order on.
+	8: `
+CREATE TABLE articles (
+	id           text COLLATE "C" PRIMARY KEY,
+	slug         text COLLATE "C" NOT NULL UNIQUE,
+	desk         text NOT NULL,
+	status       text NOT NULL,
+	version      integer NOT NULL,
+	published_at timestamptz NOT NULL,
+	updated_at   timestamptz NOT NULL,
+	doc          jsonb NOT NULL
+);
+CREATE INDEX articles_published ON articles (published_at DESC, id DESC);
+CREATE TABLE article_versions (
+	article_id text COLLATE "C" NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+	version    integer NOT NULL,
+	run_id     text NOT NULL DEFAULT '',
+	doc        jsonb NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (article_id, version)
+);
+CREATE INDEX article_versions_run ON article_versions (run_id);
+`,
+	// 9: webhooks and their outbox of deliveries, written with the article
+	// change they announce; see store.Webhooks.
+	9: `
+CREATE TABLE webhooks (
+	id         text COLLATE "C" PRIMARY KEY,
+	url        text NOT NULL,
+	events     jsonb NOT NULL,
+	secret     text NOT NULL,
+	created_at timestamptz NOT NULL
+);
+CREATE TABLE deliveries (
+	id          text COLLATE "C" PRIMARY KEY,
+	webhook_id  text NOT NULL,
+	event       text NOT NULL,
+	article_id  text NOT NULL DEFAULT '',
+	payload     jsonb NOT NULL,
+	status      text NOT NULL,
+	attempts    jsonb NOT NULL,
+	next_at     timestamptz NOT NULL,
+	created_at  timestamptz NOT NULL,
+	lease_owner text,
+	lease_until timestamptz
+);
+CREATE INDEX deliveries_due ON deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at DESC, id DESC);
+`,
 }
 
 // migrate applies the pending migrations in one transaction holding an

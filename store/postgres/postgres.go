@@ -216,9 +216,13 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 	if err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
-	// One statement: the update and the insert commit together or not at all.
+	// One statement: the update and the insert commit together or not at
+	// all, with the first version of the article the run publishes, if any.
 	var seq int64
-	err = s.pool.QueryRow(ctx, `WITH done AS (
+	if run.Publish != nil {
+		seq, err = finishPublishing(ctx, s.pool, rw, run, c, final)
+	} else {
+		err = s.pool.QueryRow(ctx, `WITH done AS (
 			UPDATE runs SET status = $1, stop_reason = $2, error = $3, usage = $4, per_agent = $5, article = $6,
 				updated_at = $7, finished_at = $8, last_seq = last_seq + 1
 			WHERE id = $9 AND claim_token = $10 AND $10 > 0 AND status IN ($11, $12)
@@ -227,9 +231,10 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 		INSERT INTO events (run_id, seq, type, payload, created_at)
 		SELECT $9, last_seq, $13, $14, $7 FROM done
 		RETURNING seq`,
-		string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
-		storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
-		string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload).Scan(&seq)
+			string(run.Status), storeutil.Text(run.StopReason), storeutil.Text(run.Error), rw.Usage, rw.PerAgent,
+			storeutil.Text(run.Article), rw.Now, rw.Finished, rw.ID, c.Token,
+			string(store.StatusQueued), string(store.StatusRunning), string(final.Type), rw.Payload).Scan(&seq)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, s.whyNotFinished(ctx, rw.ID, c.Token)
 	}
@@ -440,6 +445,12 @@ func (s *Store) AppendEvent(ctx context.Context, c store.Claim, e team.Event) (i
 // conditional update takes the run's row lock, so of concurrent calls (and a
 // concurrent cancel) exactly one finds the run waiting. See store.Store.
 func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string) error {
+	return s.resolveWaiting(ctx, runID, events, status, stopReason, nil)
+}
+
+// resolveWaiting is ResolveWaiting publishing a (when not nil) in the same
+// transaction.
+func (s *Store) resolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string, a *store.Article) error {
 	runID = storeutil.Text(runID)
 	payloads := make([][]byte, len(events))
 	for i, e := range events {
@@ -478,6 +489,11 @@ func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.
 	for i, e := range events {
 		if _, err := tx.Exec(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			runID, first+int64(i), string(e.Type), payloads[i], now); err != nil {
+			return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
+		}
+	}
+	if a != nil {
+		if err := putArticle(ctx, tx, a); err != nil {
 			return fmt.Errorf("postgres: resolve run %s: %w", runID, err)
 		}
 	}

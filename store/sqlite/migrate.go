@@ -81,6 +81,57 @@ ALTER TABLE runs ADD COLUMN options TEXT CHECK (options IS NULL OR json_valid(op
 	// run it started (NULL while deferred); the primary key is what makes
 	// an item start at most one run. See store.Inbox.
 	6: inboxMigration,
+	// 7: published articles and every version of them; see store.Articles.
+	// The document is the whole store.Article as JSON; the columns are what
+	// lists filter and order on.
+	7: `
+CREATE TABLE articles (
+	id           TEXT PRIMARY KEY,
+	slug         TEXT NOT NULL UNIQUE,
+	desk         TEXT NOT NULL,
+	status       TEXT NOT NULL,
+	version      INTEGER NOT NULL,
+	published_at INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	doc          TEXT NOT NULL CHECK (json_valid(doc))
+) STRICT;
+CREATE INDEX articles_published ON articles (published_at DESC, id DESC);
+CREATE TABLE article_versions (
+	article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+	version    INTEGER NOT NULL,
+	run_id     TEXT NOT NULL DEFAULT '',
+	doc        TEXT NOT NULL CHECK (json_valid(doc)),
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (article_id, version)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX article_versions_run ON article_versions (run_id);
+`,
+	// 8: webhooks and their outbox of deliveries, written with the article
+	// change they announce; see store.Webhooks.
+	8: `
+CREATE TABLE webhooks (
+	id         TEXT PRIMARY KEY,
+	url        TEXT NOT NULL,
+	events     TEXT NOT NULL CHECK (json_valid(events)),
+	secret     TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE deliveries (
+	id          TEXT PRIMARY KEY,
+	webhook_id  TEXT NOT NULL,
+	event       TEXT NOT NULL,
+	article_id  TEXT NOT NULL DEFAULT '',
+	payload     TEXT NOT NULL CHECK (json_valid(payload)),
+	status      TEXT NOT NULL,
+	attempts    TEXT NOT NULL CHECK (json_valid(attempts)),
+	next_at     INTEGER NOT NULL,
+	created_at  INTEGER NOT NULL,
+	lease_owner TEXT,
+	lease_until INTEGER
+) STRICT;
+CREATE INDEX deliveries_due ON deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at DESC, id DESC);
+`,
 }
 
 // migrate applies the pending migrations in one IMMEDIATE transaction, so two

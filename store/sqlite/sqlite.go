@@ -279,6 +279,11 @@ func (s *Store) FinishRun(ctx context.Context, c store.Claim, run *store.Run, fi
 		VALUES (?, ?, ?, ?, ?)`, id, seq, string(final.Type), string(rw.Payload), rw.Now.UnixMicro()); err != nil {
 		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
 	}
+	if run.Publish != nil {
+		if err := putArticle(ctx, tx, run.Publish); err != nil {
+			return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: finish run %s: %w", id, err)
 	}
@@ -494,6 +499,12 @@ func (s *Store) AppendEvent(ctx context.Context, c store.Claim, e team.Event) (i
 // ResolveWaiting ends a run's wait for approval in one transaction; see
 // store.Store.
 func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string) error {
+	return s.resolveWaiting(ctx, runID, events, status, stopReason, nil)
+}
+
+// resolveWaiting is ResolveWaiting publishing a (when not nil) in the same
+// transaction.
+func (s *Store) resolveWaiting(ctx context.Context, runID string, events []team.Event, status store.Status, stopReason string, a *store.Article) error {
 	runID = storeutil.Text(runID)
 	payloads := make([]string, len(events))
 	for i, e := range events {
@@ -532,6 +543,11 @@ func (s *Store) ResolveWaiting(ctx context.Context, runID string, events []team.
 	for i, e := range events {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, seq, type, payload, created_at)
 			VALUES (?, ?, ?, ?, ?)`, runID, first+int64(i), string(e.Type), payloads[i], now.UnixMicro()); err != nil {
+			return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
+		}
+	}
+	if a != nil {
+		if err := putArticle(ctx, tx, a); err != nil {
 			return fmt.Errorf("sqlite: resolve run %s: %w", runID, err)
 		}
 	}

@@ -53,8 +53,8 @@ func TestOpen_MigrationsRunOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6}) {
-		t.Errorf("schema_migrations = %v, want [1 2 3 4 5 6]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("schema_migrations = %v, want [1 2 3 4 5 6 7 8]", versions)
 	}
 }
 

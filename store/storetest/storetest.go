@@ -62,7 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"NUL characters and invalid UTF-8 are stored as U+FFFD", testUnsafeText},
 		{"Ping succeeds on an open store", testPing},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(append(tests, articleTests...), webhookTests...) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
 		})
