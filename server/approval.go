@@ -33,6 +33,7 @@ type DecisionRequest struct {
 
 // MaxNoteBytes is the longest note a decision may carry.
 const MaxNoteBytes = 4096
+
 // errCapReached is the 409 of a revision of a run a cap ended.
 var errCapReached = &apiError{Status: http.StatusConflict, Code: "cap_reached",
 	Message: "the run reached a cap and has nothing left to revise with; approve or reject it"}
