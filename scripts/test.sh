@@ -21,61 +21,47 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
 fi
 
-# axe-core (npm), injected by the browser tests to check the page against
-# WCAG 2.1 AA; installed once into the user cache.
-axe_version=4.14.1
-axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/axe-core-$axe_version"
-if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+# npm packages the tests use, each installed once into its own folder of
+# the user cache: npm_once DIR FILE PACKAGE... installs the packages into DIR
+# unless FILE (under DIR) is already there.
+cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom"
+npm_once() {
+  local dir=$1 file=$2; shift 2
+  [ -e "$dir/$file" ] && return 0
   if ! command -v npm >/dev/null 2>&1; then
     echo "test.sh: installing npm"
-    sudo=""
+    local sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
   fi
-  echo "test.sh: installing axe-core $axe_version with npm"
-  mkdir -p "$axe_dir"
-  npm install --prefix "$axe_dir" --no-save --no-audit --no-fund --loglevel=error "axe-core@$axe_version" >/dev/null
-fi
+  echo "test.sh: installing $* with npm"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$@" >/dev/null
+}
+
+# axe-core, injected by the browser tests to check the page against WCAG 2.1 AA.
+axe_dir="$cache_dir/axe-core-4.14.1"
+npm_once "$axe_dir" node_modules/axe-core/axe.min.js axe-core@4.14.1
 export NEWSROOM_AXE_JS="$axe_dir/node_modules/axe-core/axe.min.js"
 
-# oidc-provider (npm, OpenID Certified), the independent identity provider
-# the sign-in tests start with node (internal/oidctest.StartProvider);
-# installed once into the user cache, like axe-core.
-oidcp_version=9.13.3
-oidcp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/oidc-provider-$oidcp_version"
-if [ ! -f "$oidcp_dir/node_modules/oidc-provider/lib/index.js" ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
-  fi
-  echo "test.sh: installing oidc-provider $oidcp_version with npm"
-  mkdir -p "$oidcp_dir"
-  npm install --prefix "$oidcp_dir" --no-save --no-audit --no-fund --loglevel=error "oidc-provider@$oidcp_version" >/dev/null
-fi
+# oidc-provider (OpenID Certified), the independent identity provider the
+# sign-in tests start with node (internal/oidctest.StartProvider).
+oidcp_dir="$cache_dir/oidc-provider-9.13.3"
+npm_once "$oidcp_dir" node_modules/oidc-provider/lib/index.js oidc-provider@9.13.3
 export NEWSROOM_OIDC_PROVIDER="$oidcp_dir/node_modules/oidc-provider"
 
 # The protocol clients other people wrote, that the MCP, A2A and AG-UI tests
-# drive newsroom with (internal/nodeclient); installed once into the user cache.
-clients_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/protocol-clients-1"
-if [ ! -d "$clients_dir/node_modules/@ag-ui/client" ]; then
-  echo "test.sh: installing the MCP, A2A and AG-UI clients with npm"
-  mkdir -p "$clients_dir"
-  npm install --prefix "$clients_dir" --no-save --no-audit --no-fund --loglevel=error \
-    "@modelcontextprotocol/sdk@1.32.2" "@a2a-js/sdk@1.3.0" "@ag-ui/client@1.0.0" >/dev/null
-fi
+# drive newsroom with (internal/nodeclient).
+clients_dir="$cache_dir/protocol-clients-1"
+npm_once "$clients_dir" node_modules/@ag-ui/client \
+  @modelcontextprotocol/sdk@1.32.2 @a2a-js/sdk@1.3.0 @ag-ui/client@1.0.0
 export NEWSROOM_PROTOCOL_CLIENTS="$clients_dir"
-# Azurite (npm), the Azure Storage emulator: the intake tests run Azure
-# Storage queues against its queue service; installed once into the user cache.
-azurite_version=3.37.0
-azurite_dir="${XDG_CACHE_HOME:-$HOME/.cache}/newsroom/azurite-$azurite_version"
-if [ ! -x "$azurite_dir/node_modules/.bin/azurite-queue" ]; then
-  echo "test.sh: installing azurite $azurite_version with npm"
-  mkdir -p "$azurite_dir"
-  npm install --prefix "$azurite_dir" --no-save --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >/dev/null
-fi
+
+# Azurite, the Azure Storage emulator: the intake tests run Azure Storage
+# queues against its queue service.
+azurite_dir="$cache_dir/azurite-3.37.0"
+npm_once "$azurite_dir" node_modules/.bin/azurite-queue azurite@3.37.0
 export NEWSROOM_AZURITE_QUEUE="$azurite_dir/node_modules/.bin/azurite-queue"
 
 go mod download
