@@ -103,9 +103,5 @@ type loader struct {
 }
 
 func (l *loader) err() error {
-	ps := make([]Problem, len(l.Problems))
-	for i, p := range l.Problems {
-		ps[i] = Problem(p)
-	}
-	return &FileError{Problems: ps}
+	return &FileError{Problems: yamlfile.Convert[Problem](l.Problems)}
 }

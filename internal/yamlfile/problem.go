@@ -75,3 +75,25 @@ func Decode(data []byte) (root, more *yaml.Node, err error) {
 	}
 	return root, more, nil
 }
+
+// problemStruct is the type set of Problem and of the Problem types that
+// packages declare with the same fields, for Convert.
+type problemStruct interface {
+	~struct {
+		File    string
+		Line    int
+		Column  int
+		Field   string
+		Message string
+	}
+}
+
+// Convert returns problems as a package's own Problem type P, one with the
+// fields of Problem.
+func Convert[P problemStruct](problems []Problem) []P {
+	out := make([]P, len(problems))
+	for i, p := range problems {
+		out[i] = P(p)
+	}
+	return out
+}
