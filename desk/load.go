@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 
 	"go.yaml.in/yaml/v3"
 
@@ -78,22 +77,15 @@ func Parse(file string, data []byte, opts LoadOptions) (*Spec, error) {
 		l.Add(more, "", "holds more than one YAML document; a team file is one document")
 	case root.Kind == yaml.DocumentNode || (root.Kind == yaml.ScalarNode && root.Tag == "!!null"):
 		l.Add(nil, "", empty)
-	default:
-		l.Check(root, reflect.TypeFor[Spec]())
 	}
 	if len(l.Problems) > 0 {
 		return nil, l.err()
 	}
-	var s Spec
-	if err := root.Decode(&s); err != nil {
-		l.Syntax(err)
+	s := yamlfile.Load(&l.Checker, root, func(s *Spec) { l.check(s, opts) })
+	if s == nil {
 		return nil, l.err()
 	}
-	l.check(&s, opts)
-	if len(l.Problems) > 0 {
-		return nil, l.err()
-	}
-	return &s, nil
+	return s, nil
 }
 
 // loader checks a team file; its methods in check.go apply the rules the

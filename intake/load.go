@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -75,20 +74,11 @@ func Parse(file string, data []byte, opts LoadOptions) (*File, error) {
 		l.Syntax(err)
 		return nil, l.err()
 	}
-	l.Check(root, reflect.TypeFor[File]())
-	if len(l.Problems) > 0 {
+	f := yamlfile.Load(&l.Checker, root, func(f *File) { l.check(f, opts) })
+	if f == nil {
 		return nil, l.err()
 	}
-	var f File
-	if err := root.Decode(&f); err != nil {
-		l.Syntax(err)
-		return nil, l.err()
-	}
-	l.check(&f, opts)
-	if len(l.Problems) > 0 {
-		return nil, l.err()
-	}
-	return &f, nil
+	return f, nil
 }
 
 // loader checks an intake file against the rules the types cannot say.

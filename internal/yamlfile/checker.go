@@ -182,3 +182,23 @@ func (c *Checker) scalarRules(n *yaml.Node, f fieldInfo, field string) {
 		c.Add(n, field, fmt.Sprintf("%s is too large; want at most %g", n.Value, *f.maximum))
 	}
 }
+
+// Load checks root against the struct type T, decodes it and then calls
+// check, which applies the rules the types cannot say. It returns nil when
+// any problem was found, by c before or by these steps.
+func Load[T any](c *Checker, root *yaml.Node, check func(*T)) *T {
+	c.Check(root, reflect.TypeFor[T]())
+	if len(c.Problems) > 0 {
+		return nil
+	}
+	var v T
+	if err := root.Decode(&v); err != nil {
+		c.Syntax(err)
+		return nil
+	}
+	check(&v)
+	if len(c.Problems) > 0 {
+		return nil
+	}
+	return &v
+}
