@@ -18,27 +18,27 @@ import (
 // stop conditions that can never fire.
 func (l *loader) check(s *Spec, opts LoadOptions) {
 	if !agent.ValidName(s.Name) {
-		l.at("name", fmt.Sprintf("%q is not a valid desk name; use letters, digits, '_' or '-' (at most 64)", s.Name))
+		l.At("name", fmt.Sprintf("%q is not a valid desk name; use letters, digits, '_' or '-' (at most 64)", s.Name))
 	}
 	if len(s.Agents) == 0 {
-		l.at("agents", "a desk needs at least one agent")
+		l.At("agents", "a desk needs at least one agent")
 	}
 	byName := map[string]int{}
 	for i, a := range s.Agents {
 		f := "agents[" + strconv.Itoa(i) + "]"
 		switch {
 		case !agent.ValidName(a.Name):
-			l.at(f+".name", fmt.Sprintf("%q is not a valid agent name; use letters, digits, '_' or '-' (at most 64)", a.Name))
+			l.At(f+".name", fmt.Sprintf("%q is not a valid agent name; use letters, digits, '_' or '-' (at most 64)", a.Name))
 		case byName[a.Name] > 0:
-			l.at(f+".name", fmt.Sprintf("duplicate agent name %q (also agents[%d]); names must be unique", a.Name, byName[a.Name]-1))
+			l.At(f+".name", fmt.Sprintf("duplicate agent name %q (also agents[%d]); names must be unique", a.Name, byName[a.Name]-1))
 		default:
 			byName[a.Name] = i + 1
 		}
 		if strings.TrimSpace(a.Prompt) == "" {
-			l.at(f+".prompt", "empty prompt; every agent needs a system prompt")
+			l.At(f+".prompt", "empty prompt; every agent needs a system prompt")
 		}
 		if strings.TrimSpace(a.Description) == "" {
-			l.at(f+".description", "empty description; the selector and people choosing a desk read it")
+			l.At(f+".description", "empty description; the selector and people choosing a desk read it")
 		}
 		l.deployment(f+".deployment", a.Deployment, opts)
 		tools := opts.Tools
@@ -47,7 +47,7 @@ func (l *loader) check(s *Spec, opts LoadOptions) {
 		}
 		for j, t := range a.Tools {
 			if !slices.Contains(tools, t) {
-				l.at(f+".tools["+strconv.Itoa(j)+"]", fmt.Sprintf("unknown tool %q; known: %s", t, strings.Join(tools, ", ")))
+				l.At(f+".tools["+strconv.Itoa(j)+"]", fmt.Sprintf("unknown tool %q; known: %s", t, strings.Join(tools, ", ")))
 			}
 		}
 		l.context(f+".context", a.Context)
@@ -65,7 +65,7 @@ func (l *loader) check(s *Spec, opts LoadOptions) {
 		if byName[name] > 0 {
 			return true
 		}
-		l.at(field, fmt.Sprintf("unknown agent %q; the agents are %s", name, strings.Join(agentNames(s), ", ")))
+		l.At(field, fmt.Sprintf("unknown agent %q; the agents are %s", name, strings.Join(agentNames(s), ", ")))
 		return false
 	}
 	if d := s.Defaults; d != nil {
@@ -76,15 +76,15 @@ func (l *loader) check(s *Spec, opts LoadOptions) {
 		l.condition("termination", s.Termination, known)
 	}
 	if s.Kind != Selector && s.Selector != nil {
-		l.at("selector", fmt.Sprintf("only a desk of kind selector has a selector (this one is %s)", s.Kind))
+		l.At("selector", fmt.Sprintf("only a desk of kind selector has a selector (this one is %s)", s.Kind))
 	}
 	if s.Kind != Graph && s.Graph != nil {
-		l.at("graph", fmt.Sprintf("only a desk of kind graph has a graph (this one is %s)", s.Kind))
+		l.At("graph", fmt.Sprintf("only a desk of kind graph has a graph (this one is %s)", s.Kind))
 	}
 	switch s.Kind {
 	case RoundRobin, Selector:
 		if s.Termination == nil {
-			l.at("termination", "missing: a "+s.Kind+" desk needs a stop condition (for example max_messages)")
+			l.At("termination", "missing: a "+s.Kind+" desk needs a stop condition (for example max_messages)")
 		}
 	}
 	if sel := s.Selector; sel != nil && s.Kind == Selector {
@@ -94,10 +94,10 @@ func (l *loader) check(s *Spec, opts LoadOptions) {
 			known("selector.planner", sel.Planner)
 		}
 		if sel.FollowPlan != nil && *sel.FollowPlan && sel.Planner == "" {
-			l.at("selector.follow_plan", "needs selector.planner: the agent whose plan is followed")
+			l.At("selector.follow_plan", "needs selector.planner: the agent whose plan is followed")
 		}
 		if sel.Prompt != "" && !strings.Contains(sel.Prompt, "{participants}") {
-			l.at("selector.prompt", "must contain {participants}, where the candidate names are filled in")
+			l.At("selector.prompt", "must contain {participants}, where the candidate names are filled in")
 		}
 	}
 	if s.Kind == Graph {
@@ -129,7 +129,7 @@ func (l *loader) deployment(field, name string, opts LoadOptions) {
 	if len(opts.Deployments) > 0 {
 		known = "known: " + strings.Join(opts.Deployments, ", ")
 	}
-	l.at(field, fmt.Sprintf("unknown deployment %q; %s", name, known))
+	l.At(field, fmt.Sprintf("unknown deployment %q; %s", name, known))
 }
 
 func (l *loader) context(field string, c *ContextSpec) {
@@ -139,15 +139,15 @@ func (l *loader) context(field string, c *ContextSpec) {
 	switch c.Keep {
 	case agent.ContextLast:
 		if c.Last <= 0 {
-			l.at(field, "keep: last needs last: N (how many of the newest messages to keep)")
+			l.At(field, "keep: last needs last: N (how many of the newest messages to keep)")
 		}
 	case agent.ContextHeadTail:
 		if c.Last <= 0 || c.Head <= 0 {
-			l.at(field, "keep: head_tail needs head: N and last: N")
+			l.At(field, "keep: head_tail needs head: N and last: N")
 		}
 	case agent.ContextBudget:
 		if c.Tokens <= 0 {
-			l.at(field, "keep: budget needs tokens: N")
+			l.At(field, "keep: budget needs tokens: N")
 		}
 	}
 }
@@ -158,11 +158,11 @@ func (l *loader) condition(field string, c *ConditionSpec, known func(string, st
 	set := c.kinds()
 	switch len(set) {
 	case 0:
-		l.at(field, "empty condition; give one of any, all, verdict, text_mention, max_messages, token_usage, max_cost_usd, timeout, source_match")
+		l.At(field, "empty condition; give one of any, all, verdict, text_mention, max_messages, token_usage, max_cost_usd, timeout, source_match")
 		return
 	case 1:
 	default:
-		l.at(field, fmt.Sprintf("one condition per entry, found %s; combine several with any or all", strings.Join(set, " and ")))
+		l.At(field, fmt.Sprintf("one condition per entry, found %s; combine several with any or all", strings.Join(set, " and ")))
 		return
 	}
 	switch {
@@ -172,7 +172,7 @@ func (l *loader) condition(field string, c *ConditionSpec, known func(string, st
 			list, name = c.All, "all"
 		}
 		if len(list) == 0 {
-			l.at(field+"."+name, "an empty list can never fire")
+			l.At(field+"."+name, "an empty list can never fire")
 		}
 		for i := range list {
 			l.condition(field+"."+name+"["+strconv.Itoa(i)+"]", &list[i], known)
@@ -182,30 +182,30 @@ func (l *loader) condition(field string, c *ConditionSpec, known func(string, st
 		}
 	case c.Verdict != nil:
 		if strings.TrimSpace(c.Verdict.Word) == "" || strings.ContainsAny(c.Verdict.Word, "\n") {
-			l.at(field+".verdict.word", "a verdict word is one word, such as APPROVE")
+			l.At(field+".verdict.word", "a verdict word is one word, such as APPROVE")
 		}
 		known(field+".verdict.agent", c.Verdict.Agent)
 	case c.TextMention != nil:
 		if c.TextMention.Text == "" {
-			l.at(field+".text_mention.text", "empty text would stop on every message")
+			l.At(field+".text_mention.text", "empty text would stop on every message")
 		}
 		for i, s := range c.TextMention.Sources {
 			known(field+".text_mention.sources["+strconv.Itoa(i)+"]", s)
 		}
 	case c.SourceMatch != nil:
 		if len(c.SourceMatch) == 0 {
-			l.at(field+".source_match", "an empty list can never fire")
+			l.At(field+".source_match", "an empty list can never fire")
 		}
 		for i, s := range c.SourceMatch {
 			known(field+".source_match["+strconv.Itoa(i)+"]", s)
 		}
 	case c.TokenUsage != nil:
 		if *c.TokenUsage == (TokenUsageSpec{}) {
-			l.at(field+".token_usage", "no limit given; set total, prompt or completion")
+			l.At(field+".token_usage", "no limit given; set total, prompt or completion")
 		}
 	case c.Timeout != "":
 		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
-			l.at(field+".timeout", fmt.Sprintf("%q is not a positive duration; write it like 90s or 5m", c.Timeout))
+			l.At(field+".timeout", fmt.Sprintf("%q is not a positive duration; write it like 90s or 5m", c.Timeout))
 		}
 	}
 }
@@ -261,7 +261,7 @@ func (l *loader) allCanFire(field string, all []ConditionSpec) {
 		allowed = slices.DeleteFunc(allowed, func(a string) bool { return !slices.Contains(src, a) })
 	}
 	if tied && len(allowed) == 0 {
-		l.at(field, "can never fire: its conditions need the newest message to come from different agents at once")
+		l.At(field, "can never fire: its conditions need the newest message to come from different agents at once")
 	}
 }
 
@@ -271,7 +271,7 @@ func (l *loader) graph(s *Spec, known func(string, string) bool) {
 	g := s.Graph
 	if g == nil || len(g.Edges) == 0 {
 		if len(s.Agents) > 1 {
-			l.at("graph", "missing: a graph desk with several agents needs graph.edges")
+			l.At("graph", "missing: a graph desk with several agents needs graph.edges")
 		}
 		return
 	}
@@ -287,7 +287,7 @@ func (l *loader) graph(s *Spec, known func(string, string) bool) {
 		if byNameHas(s, e.To) {
 			continue
 		}
-		l.at(f+".to", fmt.Sprintf("edge to nowhere: no agent is named %q; the agents are %s", e.To, strings.Join(agentNames(s), ", ")))
+		l.At(f+".to", fmt.Sprintf("edge to nowhere: no agent is named %q; the agents are %s", e.To, strings.Join(agentNames(s), ", ")))
 		ok = false
 	}
 	for i, e := range g.Edges {
@@ -299,7 +299,7 @@ func (l *loader) graph(s *Spec, known func(string, string) bool) {
 			}
 		}
 		if n > 1 {
-			l.at(f, "an edge has at most one of verdict, mention and otherwise")
+			l.At(f, "an edge has at most one of verdict, mention and otherwise")
 		}
 	}
 	if !ok {
@@ -337,7 +337,7 @@ func (l *loader) graph(s *Spec, known func(string, string) bool) {
 	}
 	for i, a := range s.Agents {
 		if !reached[a.Name] {
-			l.at("agents["+strconv.Itoa(i)+"].name", fmt.Sprintf("agent %q is never reached: no edge leads to it from %s", a.Name, strings.Join(start, ", ")))
+			l.At("agents["+strconv.Itoa(i)+"].name", fmt.Sprintf("agent %q is never reached: no edge leads to it from %s", a.Name, strings.Join(start, ", ")))
 		}
 	}
 	// Every loop needs an edge with a cap: without the capped edges, the
@@ -356,7 +356,7 @@ func (l *loader) graph(s *Spec, known func(string, string) bool) {
 			to := g.Edges[i].To
 			if state[to] == 1 {
 				e := g.Edges[i]
-				l.at("graph.edges["+strconv.Itoa(i)+"]", fmt.Sprintf("the edge %s -> %s closes a loop in which no edge has a cap; give one of its edges max: N so the loop ends", e.From, e.To))
+				l.At("graph.edges["+strconv.Itoa(i)+"]", fmt.Sprintf("the edge %s -> %s closes a loop in which no edge has a cap; give one of its edges max: N so the loop ends", e.From, e.To))
 				return false
 			}
 			if state[to] == 0 && !visit(to) {
@@ -389,42 +389,42 @@ func (l *loader) mcp(s *Spec) {
 		for j, m := range a.MCP {
 			f := "agents[" + strconv.Itoa(i) + "].mcp[" + strconv.Itoa(j) + "]"
 			if !mcp.ValidName(m.Name) {
-				l.at(f+".name", fmt.Sprintf("%q is not a valid server name; use a letter, then letters, digits, '_' or '-' (at most 32)", m.Name))
+				l.At(f+".name", fmt.Sprintf("%q is not a valid server name; use a letter, then letters, digits, '_' or '-' (at most 32)", m.Name))
 				continue
 			}
 			if listed[m.Name] {
-				l.at(f+".name", fmt.Sprintf("server %q is listed twice for this agent", m.Name))
+				l.At(f+".name", fmt.Sprintf("server %q is listed twice for this agent", m.Name))
 				continue
 			}
 			listed[m.Name] = true
 			tried[m.Name] = tried[m.Name] || m.Command != "" || m.URL != ""
 			switch {
 			case m.Command != "" && m.URL != "":
-				l.at(f, "give command (a program speaking MCP on stdio) or url (streamable HTTP), not both")
+				l.At(f, "give command (a program speaking MCP on stdio) or url (streamable HTTP), not both")
 				continue
 			case m.URL != "":
 				if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					l.at(f+".url", fmt.Sprintf("%q is not an http:// or https:// URL", m.URL))
+					l.At(f+".url", fmt.Sprintf("%q is not an http:// or https:// URL", m.URL))
 					continue
 				}
 				if len(m.Args) > 0 {
-					l.at(f+".args", "args go with command; a server at a url takes none")
+					l.At(f+".args", "args go with command; a server at a url takes none")
 					continue
 				}
 			case m.Command != "":
 				if strings.TrimSpace(m.Command) != m.Command {
-					l.at(f+".command", "the command has leading or trailing spaces; give the program alone and its arguments in args")
+					l.At(f+".command", "the command has leading or trailing spaces; give the program alone and its arguments in args")
 					continue
 				}
 			default:
 				if len(m.Args) > 0 {
-					l.at(f+".args", "args without a command; give the command too")
+					l.At(f+".args", "args without a command; give the command too")
 				}
 				continue // a reference, checked below
 			}
 			if at, ok := definedAt[m.Name]; ok {
 				if d := defs[m.Name]; d.Command != m.Command || d.URL != m.URL || !slices.Equal(d.Args, m.Args) {
-					l.at(f, fmt.Sprintf("server %q is defined differently at %s; the agents that list a server share one process, so give it one definition (other entries may give only its name)", m.Name, at))
+					l.At(f, fmt.Sprintf("server %q is defined differently at %s; the agents that list a server share one process, so give it one definition (other entries may give only its name)", m.Name, at))
 				}
 				continue
 			}
@@ -445,7 +445,7 @@ func (l *loader) mcp(s *Spec) {
 				slices.Sort(names)
 				known = "defined: " + strings.Join(names, ", ")
 			}
-			l.at("agents["+strconv.Itoa(i)+"].mcp["+strconv.Itoa(j)+"].name",
+			l.At("agents["+strconv.Itoa(i)+"].mcp["+strconv.Itoa(j)+"].name",
 				fmt.Sprintf("server %q has no definition: give it a command or a url here or in another agent's entry (%s)", m.Name, known))
 		}
 	}
@@ -464,11 +464,11 @@ func (l *loader) reasoning(f, deployment string, temperature bool, effort string
 		what = "deployment " + strconv.Quote(deployment)
 	}
 	if temperature {
-		l.at(f+".temperature", fmt.Sprintf("%s is %s, a reasoning model, which takes no temperature: remove temperature and set reasoning_effort (%s) and verbosity (low, medium, high) instead",
+		l.At(f+".temperature", fmt.Sprintf("%s is %s, a reasoning model, which takes no temperature: remove temperature and set reasoning_effort (%s) and verbosity (low, medium, high) instead",
 			what, p.Name, strings.Join(p.Efforts, ", ")))
 	}
 	if effort != "" && !p.AcceptsEffort(effort) {
-		l.at(f+".reasoning_effort", fmt.Sprintf("%s is %s, which has no reasoning_effort %q; it has %s", what, p.Name, effort, strings.Join(p.Efforts, ", ")))
+		l.At(f+".reasoning_effort", fmt.Sprintf("%s is %s, which has no reasoning_effort %q; it has %s", what, p.Name, effort, strings.Join(p.Efforts, ", ")))
 	}
 }
 

@@ -8,7 +8,6 @@
 package eval
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -23,6 +22,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/newsroom-dev/newsroom/internal/yamlfile"
 )
 
 // ErrInvalid is wrapped by every error about a suite's content.
@@ -95,27 +96,15 @@ type Problem struct {
 	Message string
 }
 
+// String is the problem as FILE:LINE:COLUMN: MESSAGE.
 func (p Problem) String() string {
-	s := p.File
-	if p.Line > 0 {
-		s += ":" + strconv.Itoa(p.Line)
-		if p.Column > 0 {
-			s += ":" + strconv.Itoa(p.Column)
-		}
-	}
-	return s + ": " + p.Message
+	return yamlfile.Problem{File: p.File, Line: p.Line, Column: p.Column, Message: p.Message}.String()
 }
 
 // FileError lists every problem of a suite file. It wraps ErrInvalid.
 type FileError struct{ Problems []Problem }
 
-func (e *FileError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+func (e *FileError) Error() string { return yamlfile.Lines(e.Problems) }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FileError) Unwrap() error { return ErrInvalid }
@@ -204,29 +193,20 @@ func (l *loader) syntax(err error) {
 
 // document returns the mapping at the root of the file.
 func (l *loader) document(data []byte) (*yaml.Node, bool) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+	root, more, err := yamlfile.Decode(data)
+	switch {
+	case errors.Is(err, io.EOF):
 		l.add(nil, "is empty; a suite is a mapping with cases")
-		return nil, false
-	} else if err != nil {
+	case err != nil:
 		l.syntax(err)
-		return nil, false
-	}
-	var more yaml.Node
-	if err := dec.Decode(&more); err == nil {
-		l.add(&more, "holds more than one YAML document; a suite is one document")
-		return nil, false
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if root.Kind != yaml.MappingNode {
+	case more != nil:
+		l.add(more, "holds more than one YAML document; a suite is one document")
+	case root.Kind != yaml.MappingNode:
 		l.add(root, "a suite is a mapping with cases")
-		return nil, false
+	default:
+		return root, true
 	}
-	return root, true
+	return nil, false
 }
 
 // walk reports the keys of a mapping that its type has no field for, and
