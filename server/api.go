@@ -326,6 +326,7 @@ func (s *Server) handleCreateRun(w http.ResponseWriter, r *http.Request, k *stor
 		s.writeError(w, r, err)
 		return
 	}
+	options.SubmittedBy = responsible(k)
 	if !s.queue.reserve() {
 		s.writeError(w, r, errQueueFull(s.retryHint()))
 		return

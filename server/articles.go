@@ -52,7 +52,7 @@ func (s *Server) publishOnFinish(run *store.Run, cp team.Checkpoint) *store.Arti
 	if run.Status != store.StatusSucceeded || (run.Approval != nil && run.Approval.Required) || s.publishMode() != PublishAll {
 		return nil
 	}
-	a := s.publication(run, cp, nil, "key:"+run.Owner)
+	a := s.publication(run, cp, nil, cmp.Or(run.Options.SubmittedBy, "key:"+run.Owner))
 	ctx, cancel := s.storeCtx()
 	defer cancel()
 	s.withOutbox(ctx, store.EventArticlePublished, a)
@@ -61,8 +61,8 @@ func (s *Server) publishOnFinish(run *store.Run, cp team.Checkpoint) *store.Arti
 
 // publication is the first version of the article run wrote, approved by
 // approve (nil: published without the approval gate, on the authority of
-// the key that submitted the run); by names who takes responsibility (see
-// responsible). It is nil when the run wrote no article.
+// the key that submitted the run, Options.SubmittedBy); by names who takes
+// responsibility (see responsible). It is nil when the run wrote no article.
 func (s *Server) publication(run *store.Run, cp team.Checkpoint, approve *team.Decision, by string) *store.Article {
 	md := run.Article
 	if art := s.cfg.Teams.Article(run.Team, cp.Messages); art != "" {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -166,14 +167,23 @@ func TestArticles_PublishModes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOpts{cfg: c.cfg})
-			v := e.waitFinished(e.user, e.create(e.user, `{"task":"Facts: A library opened on Monday.","approval":"none"}`).ID)
+			reporter := e.roleKey(identity.RoleReporter)
+			v := e.waitFinished(reporter, e.create(reporter, `{"task":"Facts: A library opened on Monday.","approval":"none"}`).ID)
 			if v.Status != store.StatusSucceeded || (v.ArticleID != "") != c.publish {
 				t.Fatalf("run %s published %q; want published %v", v.Status, v.ArticleID, c.publish)
 			}
 			if c.publish {
-				_, a := e.getArticle(e.user, v.ArticleID)
-				if a.Approval.Required || a.Approval.By == "" || len(a.Provenance.Approvals) != 1 {
-					t.Fatalf("article published without approval: %+v", a.Approval)
+				_, a := e.getArticle(reporter, v.ArticleID)
+				// by is the submitting key's name, with its id (responsible).
+				stored, err := e.st.GetRun(context.Background(), v.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				owner := stored.Owner
+				if a.Approval.Required || !strings.HasPrefix(a.Approval.By, "reporter-") ||
+					!strings.HasSuffix(a.Approval.By, " ("+owner+")") || len(a.Provenance.Approvals) != 1 ||
+					a.Provenance.Approvals[0].By != a.Approval.By {
+					t.Fatalf("article published without approval by %q (owner %q): %+v", a.Approval.By, owner, a.Provenance.Approvals)
 				}
 			}
 			eic := e.roleKey(identity.RoleEditorInChief)

@@ -45,6 +45,7 @@ type RunOptionsView struct {
 // optionsView returns the view of a run's options, nil for the defaults.
 func optionsView(o store.RunOptions) *RunOptionsView {
 	o.Intake = nil // shown as the run's own field
+	o.SubmittedBy = ""
 	if o.IsZero() {
 		return nil
 	}

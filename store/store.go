@@ -83,11 +83,15 @@ type RunOptions struct {
 	// CorrectionNote: its approval writes the article's next version.
 	Corrects       string `json:"corrects,omitempty"`
 	CorrectionNote string `json:"correction_note,omitempty"`
+	// SubmittedBy names who submitted the run: the signed-in person's or
+	// the key's name, with its id. A run published without an approval
+	// records it as who takes responsibility.
+	SubmittedBy string `json:"submitted_by,omitempty"`
 }
 
 // IsZero reports whether the options are the default.
 func (o RunOptions) IsZero() bool {
-	return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding && o.Intake == nil && o.Corrects == ""
+	return len(o.Sources) == 0 && !o.NoTools && !o.NoGrounding && o.Intake == nil && o.Corrects == "" && o.SubmittedBy == ""
 }
 
 // Document is a fetched document as a run keeps it, text included.
