@@ -21,6 +21,9 @@ const (
 	Editor    = "News_Editor"
 	Planner   = "PlanningAgent"
 	Headliner = "Headline_Generator"
+	// SummaryWriter is the agent whose last message is the article's
+	// summary, on a desk that has one (investigations).
+	SummaryWriter = "Summary_Writer"
 )
 
 // Article is the finished article of a run.
@@ -29,6 +32,8 @@ type Article struct {
 	Body string `json:"body"`
 	// Headlines from the headline generator's last message, if any.
 	Headlines []string `json:"headlines,omitempty"`
+	// Summary is the summary writer's last message, if any (SummaryWriter).
+	Summary string `json:"summary,omitempty"`
 }
 
 var listItem = regexp.MustCompile(`^\s*(?:\d+[.)]|[-*•])\s+(.*\S)\s*$`)
@@ -47,6 +52,9 @@ func articleOf(msgs []agent.Message, body, heads string) Article {
 		}
 		if a.Headlines == nil && m.Source == heads {
 			a.Headlines = headlines(m.Content)
+		}
+		if a.Summary == "" && m.Source == SummaryWriter {
+			a.Summary = strings.TrimSpace(m.Content)
 		}
 	}
 	return a

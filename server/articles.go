@@ -75,7 +75,7 @@ func (s *Server) publication(run *store.Run, cp team.Checkpoint, approve *team.D
 	now := s.now().UTC()
 	id := "art_" + randomHex(8)
 	a := &store.Article{ID: id, Slug: slugOf(headline, id), RunID: run.ID, Desk: run.Team, Headline: headline, Body: body,
-		Byline: "The " + run.Team + " desk", Version: 1, Status: store.ArticlePublished, PublishedAt: now, UpdatedAt: now,
+		Summary: s.summaryOf(run.Team, cp.Messages), Byline: "The " + run.Team + " desk", Version: 1, Status: store.ArticlePublished, PublishedAt: now, UpdatedAt: now,
 		Grounding: cp.Grounding, Corrections: []store.Correction{}, Sources: []store.ArticleSource{}}
 	for _, src := range cp.Sources {
 		a.Sources = append(a.Sources, store.ArticleSource{ID: src.ID, URL: src.URL, Title: src.Title})

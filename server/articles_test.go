@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom-dev/newsroom/desk"
 	"github.com/newsroom-dev/newsroom/identity"
 	"github.com/newsroom-dev/newsroom/store"
 )
@@ -301,5 +302,38 @@ func TestArticles_ACorrectionRerunGoesThroughTheGate(t *testing.T) {
 	}
 	if got := e.get(eic, run.ID); got.ArticleID != id {
 		t.Fatalf("the rerun's article_id %q, want %s", got.ArticleID, id)
+	}
+}
+
+// TestArticles_SummaryFromTheDesksSummaryWriter checks an investigations
+// run's article carries its summary writer's text as its summary, in the
+// JSON and in ninjs (descriptions, role summary); a desk without a summary
+// writer publishes none.
+func TestArticles_SummaryFromTheDesksSummaryWriter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cfg: Config{KeyRateLimit: -1}})
+	for _, c := range []struct {
+		team    string
+		summary bool
+	}{{desk.Investigations, true}, {desk.RoundRobin, false}} {
+		v := e.waitFinished(e.user, e.create(e.user, `{"task":"Facts: A library opened on Monday.","approval":"none","team":"`+c.team+`"}`).ID)
+		if v.ArticleID == "" {
+			t.Fatalf("%s run %s published no article", c.team, v.Status)
+		}
+		_, a := e.getArticle(e.user, v.ArticleID)
+		if (a.Summary != "") != c.summary {
+			t.Fatalf("%s article summary %q; want one %v", c.team, a.Summary, c.summary)
+		}
+		if !c.summary {
+			continue
+		}
+		_, b := e.do("GET", "/v1/articles/"+v.ArticleID+"?format=ninjs", e.user, "")
+		var n struct {
+			Descriptions []struct{ Role, Value string } `json:"descriptions"`
+		}
+		mustJSON(t, b, &n)
+		if len(n.Descriptions) != 1 || n.Descriptions[0].Role != "summary" || n.Descriptions[0].Value != a.Summary {
+			t.Fatalf("ninjs descriptions %+v; want the summary %q", n.Descriptions, a.Summary)
+		}
 	}
 }

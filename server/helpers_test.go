@@ -299,6 +299,10 @@ func (d *deskTeams) Article(_ string, msgs []agent.Message) string {
 	return ""
 }
 
+func (d *deskTeams) Summary(_ string, msgs []agent.Message) string {
+	return desk.ArticleOf(msgs).Summary
+}
+
 // seize takes the run's claim for the test, which then writes as the run's
 // executor would.
 func seize(t testing.TB, st store.Store, id string) store.Claim {

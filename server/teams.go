@@ -26,6 +26,22 @@ type Teams interface {
 	Article(name string, msgs []agent.Message) string
 }
 
+// Summaries is what a Teams may also do: find the summary a desk writes
+// (an investigations desk's summary writer) in a run's messages, "" for a
+// desk that writes none. A published article's summary is that text.
+type Summaries interface {
+	Summary(name string, msgs []agent.Message) string
+}
+
+// summaryOf is the summary the run's desk wrote, "" when it writes none or
+// the Teams does not say (see Summaries).
+func (s *Server) summaryOf(name string, msgs []agent.Message) string {
+	if sm, ok := s.cfg.Teams.(Summaries); ok {
+		return sm.Summary(name, msgs)
+	}
+	return ""
+}
+
 // TeamOptions are a run's settings for Teams.Team.
 type TeamOptions struct {
 	// RunID is the run the team is built for.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/newsroom-dev/newsroom/agent"
@@ -24,7 +25,10 @@ type deskTeams struct {
 	withTools func(desk.Config) desk.Config
 }
 
-var _ server.Teams = deskTeams{}
+var (
+	_ server.Teams     = deskTeams{}
+	_ server.Summaries = deskTeams{}
+)
 
 func (d deskTeams) Names() []string { return d.desks.Names() }
 
@@ -59,6 +63,16 @@ func (d deskTeams) Article(name string, msgs []agent.Message) string {
 		return art.Markdown()
 	}
 	return ""
+}
+
+// Summary is the summary the desk's summary writer wrote, "" for a desk
+// without one (server.Summaries).
+func (d deskTeams) Summary(name string, msgs []agent.Message) string {
+	dk, ok := d.desks.Get(name)
+	if !ok || !slices.ContainsFunc(dk.Spec.Agents, func(a desk.AgentSpec) bool { return a.Name == desk.SummaryWriter }) {
+		return ""
+	}
+	return dk.Spec.ArticleOf(msgs).Summary
 }
 
 // deskSpecs returns the specs of a registry's desks.
