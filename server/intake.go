@@ -239,24 +239,19 @@ func (d *intakeDesk) admitRun(ctx context.Context, src *intake.Source, it store.
 		if stored.RunID != "" {
 			return outcomeDuplicate, stored.RunID, nil
 		}
-		if created {
-			d.mu.Lock()
-			d.state(src.Name).deferred++
-			d.mu.Unlock()
-			d.s.log.Info("intake item deferred by the caps", "source", src.Name, "item", it.Item)
-		}
-		return outcomeDeferred, "", nil
+		return d.deferred(src, it, created), "", nil
 	}
 	defer d.done(src.Name)
 	run := *pending
 	now := d.s.now().UTC()
 	run.ID, run.CreatedAt, run.UpdatedAt = d.s.newID(), now, now
 	run.Options.Sources = d.fetch(ctx, src, pending.Options.Sources)
+	it.MaxPerHour = src.HourlyCap() // the store keeps it over every instance
 	stored, created, err := d.s.store.AdmitItem(ctx, it, &run)
 	switch {
 	case d.cfg.AdmitOnly:
 		// The serve instances' scans claim it.
-	case err != nil || !created:
+	case err != nil || !created || stored.RunID == "":
 		d.s.queue.release()
 	case !d.s.claimAccepted(ctx, run.ID):
 		d.s.queue.release() // another instance's scan took it first
@@ -266,6 +261,9 @@ func (d *intakeDesk) admitRun(ctx context.Context, src *intake.Source, it store.
 	if err != nil {
 		return 0, "", fmt.Errorf("server: intake: %w", err)
 	}
+	if stored.RunID == "" { // the store found the hourly cap reached
+		return d.deferred(src, it, created), "", nil
+	}
 	if !created {
 		return outcomeDuplicate, stored.RunID, nil
 	}
@@ -274,6 +272,18 @@ func (d *intakeDesk) admitRun(ctx context.Context, src *intake.Source, it store.
 	d.mu.Unlock()
 	d.s.log.Info("run queued by intake", "run", run.ID, "team", run.Team, "source", src.Name, "item", it.Item)
 	return outcomeCreated, run.ID, nil
+}
+
+// deferred counts an item recorded as deferred (when created, its first
+// recording) and tells so.
+func (d *intakeDesk) deferred(src *intake.Source, it store.InboxItem, created bool) outcome {
+	if created {
+		d.mu.Lock()
+		d.state(src.Name).deferred++
+		d.mu.Unlock()
+		d.s.log.Info("intake item deferred by the caps", "source", src.Name, "item", it.Item)
+	}
+	return outcomeDeferred
 }
 
 // room reports whether the caps let src start a run now: the runs it

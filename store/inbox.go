@@ -28,6 +28,12 @@ type InboxItem struct {
 	// was created (zero while deferred).
 	SeenAt     time.Time `json:"seen_at"`
 	AdmittedAt time.Time `json:"admitted_at,omitzero"`
+	// MaxPerHour, when above zero, is the source's hourly cap, kept by
+	// AdmitItem in the admitting transaction (serialised per source): when
+	// the source already has MaxPerHour runs admitted in the hour before the
+	// run's CreatedAt, the item is recorded as deferred with the run as
+	// Pending (created true, RunID empty). It is not stored.
+	MaxPerHour int `json:"-"`
 }
 
 // InboxStats are one source's totals in the inbox.

@@ -44,6 +44,18 @@ func (s *Store) AdmitItem(ctx context.Context, item store.InboxItem, run *store.
 		return store.InboxItem{}, false, fmt.Errorf("postgres: admit item: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	if run != nil && item.MaxPerHour > 0 {
+		full, err := pgCapFull(ctx, tx, it.Source, item.MaxPerHour, storeutil.PrepareRun(run).CreatedAt)
+		if err != nil {
+			return store.InboxItem{}, false, fmt.Errorf("postgres: admit item: %w", err)
+		}
+		if full {
+			item.Pending, run = run, nil
+			if it, pending, err = storeutil.PrepareInboxItem(item, nil); err != nil {
+				return store.InboxItem{}, false, fmt.Errorf("postgres: admit item: %w", err)
+			}
+		}
+	}
 	tag, err := tx.Exec(ctx, `INSERT INTO inbox (source, item, title, pending, seen_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT DO NOTHING`, it.Source, it.Item, it.Title, pending, it.SeenAt)
 	if err != nil {
@@ -74,6 +86,19 @@ func (s *Store) AdmitItem(ctx context.Context, item store.InboxItem, run *store.
 	}
 	it.RunID, it.AdmittedAt, it.Pending = r.ID, r.CreatedAt, nil
 	return it, true, commit(ctx, tx)
+}
+
+// pgCapFull takes the source's transaction lock (so that admissions of one
+// source, from any instance, count one after another) and tells whether
+// the source has max runs admitted in the hour before at.
+func pgCapFull(ctx context.Context, tx pgx.Tx, source string, max int, at time.Time) (bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('newsroom-inbox:' || $1))`, source); err != nil {
+		return false, err
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM inbox WHERE source = $1 AND run_id IS NOT NULL AND admitted_at > $2`,
+		source, at.Add(-time.Hour)).Scan(&n)
+	return n >= max, err
 }
 
 func commit(ctx context.Context, tx pgx.Tx) error {

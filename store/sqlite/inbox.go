@@ -50,6 +50,22 @@ func (s *Store) AdmitItem(ctx context.Context, item store.InboxItem, run *store.
 	if found && (stored.RunID != "" || run == nil) {
 		return stored, false, nil
 	}
+	if run != nil && item.MaxPerHour > 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM inbox WHERE source = ? AND run_id IS NOT NULL AND admitted_at > ?`,
+			it.Source, storeutil.PrepareRun(run).CreatedAt.Add(-time.Hour).UnixMicro()).Scan(&n); err != nil {
+			return store.InboxItem{}, false, fmt.Errorf("sqlite: admit item: %w", err)
+		}
+		if n >= item.MaxPerHour {
+			if found {
+				return stored, false, nil // still deferred
+			}
+			item.Pending, run = run, nil
+			if it, pending, err = storeutil.PrepareInboxItem(item, nil); err != nil {
+				return store.InboxItem{}, false, fmt.Errorf("sqlite: admit item: %w", err)
+			}
+		}
+	}
 	if run != nil {
 		r := storeutil.PrepareRun(run)
 		if err := insertRun(ctx, tx, r); err != nil {

@@ -23,6 +23,7 @@ func RunInbox(t *testing.T, open Opener) {
 		{"AdmitItem creates an item's run once and returns it after", testAdmitOnce},
 		{"a deferred item keeps its pending run and starts it once when admitted", testAdmitDeferred},
 		{"AdmitItem of one item from many goroutines creates one run", testAdmitConcurrent},
+		{"AdmitItem keeps a source's hourly cap over concurrent admissions and defers the rest", testAdmitCapConcurrent},
 		{"InboxStats counts items, runs, deferred items and recent runs per source", testInboxStats},
 		{"AdmitItem refuses an item without an identity", testAdmitBad},
 	}
@@ -150,6 +151,59 @@ func testAdmitConcurrent(t *testing.T, s store.Store) {
 	}
 	if got := countRuns(t, s); got != 1 {
 		t.Errorf("%d runs stored, want 1", got)
+	}
+}
+
+func testAdmitCapConcurrent(t *testing.T, s store.Store) {
+	const n, limit = 20, 5
+	ctx := context.Background()
+	for i := range 3 { // admitted two hours ago: outside the window
+		old := intakeRun(fmt.Sprintf("run_old_%d", i), "flood", fmt.Sprintf("old-%d", i))
+		old.CreatedAt = base.Add(-2 * time.Hour)
+		if _, ok, err := s.AdmitItem(ctx, store.InboxItem{Source: "flood", Item: fmt.Sprintf("old-%d", i), MaxPerHour: limit}, old); err != nil || !ok {
+			t.Fatalf("AdmitItem(old-%d) = %v, %v", i, ok, err)
+		}
+	}
+	var runs, deferred atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			item := fmt.Sprintf("item-%02d", i)
+			got, ok, err := s.AdmitItem(ctx, store.InboxItem{Source: "flood", Item: item, MaxPerHour: limit},
+				intakeRun(fmt.Sprintf("run_%02d", i), "flood", item))
+			switch {
+			case err != nil:
+				t.Error(err)
+			case !ok:
+				t.Errorf("AdmitItem(%s) created nothing", item)
+			case got.RunID != "":
+				runs.Add(1)
+			case got.Pending == nil:
+				t.Errorf("deferred %s has no pending run", item)
+			default:
+				deferred.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if runs.Load() != limit || deferred.Load() != n-limit {
+		t.Errorf("%d runs created and %d deferred, want %d and %d", runs.Load(), deferred.Load(), limit, n-limit)
+	}
+	if got := countRuns(t, s); got != 3+limit {
+		t.Errorf("%d runs stored, want %d", got, 3+limit)
+	}
+	left, err := s.DeferredItems(ctx, 100)
+	if err != nil || len(left) != n-limit {
+		t.Fatalf("DeferredItems = %d items, %v; want %d", len(left), err, n-limit)
+	}
+	again := intakeRun("run_again", "flood", left[0].Item)
+	if got, ok, err := s.AdmitItem(ctx, store.InboxItem{Source: "flood", Item: left[0].Item, MaxPerHour: limit}, again); err != nil || ok || got.RunID != "" {
+		t.Errorf("AdmitItem of a deferred item under a full cap = %+v, %v, %v; want it still deferred", got, ok, err)
+	}
+	later := intakeRun("run_later", "flood", left[0].Item)
+	later.CreatedAt = base.Add(61 * time.Minute)
+	if got, ok, err := s.AdmitItem(ctx, store.InboxItem{Source: "flood", Item: left[0].Item, MaxPerHour: limit}, later); err != nil || !ok || got.RunID != "run_later" {
+		t.Errorf("AdmitItem an hour later = %+v, %v, %v; want run_later", got, ok, err)
 	}
 }
 
