@@ -57,7 +57,7 @@ func (s *Server) handleToolDecision(w http.ResponseWriter, r *http.Request, k *s
 		s.writeError(w, r, badRequest("bad_decision", "decision must be allow or deny"))
 		return
 	}
-	if len(req.Note) > 4096 {
+	if len(req.Note) > MaxNoteBytes {
 		s.writeError(w, r, badRequest("bad_note", "the note is longer than 4096 bytes"))
 		return
 	}

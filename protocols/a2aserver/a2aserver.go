@@ -15,6 +15,7 @@
 package a2aserver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,7 +113,7 @@ func (h *handler) submit(ctx context.Context, p *a2a.MessageSendParams) (string,
 	}
 	c, o := h.client(ctx), optionsOf(p.Message)
 	if id := string(p.Message.TaskID); id != "" {
-		d := server.DecisionRequest{Decision: o.Decision, Note: cmpOr(o.Note, textOf(p.Message))}
+		d := server.DecisionRequest{Decision: o.Decision, Note: cmp.Or(o.Note, textOf(p.Message))}
 		if d.Decision == "" {
 			d.Decision, d.Note = decisionOf(textOf(p.Message))
 		}
@@ -240,13 +241,6 @@ func apiError(err error) error {
 		base = a2a.ErrInvalidRequest
 	}
 	return fmt.Errorf("%w: %s: %s", base, ae.Code, ae.Message)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // stateOf is a run's status as a task state.

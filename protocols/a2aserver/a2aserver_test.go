@@ -18,16 +18,6 @@ import (
 	"github.com/newsroom-dev/newsroom/protocols/internal/svctest"
 )
 
-type headerTransport struct{ auth string }
-
-func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	if h.auth != "" {
-		r.Header.Set("Authorization", h.auth)
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 func start(t *testing.T, o svctest.Options) *svctest.Service {
 	t.Helper()
 	o.Mount = func(s *svctest.Service) map[string]http.Handler {
@@ -47,7 +37,7 @@ func client(t *testing.T, s *svctest.Service, auth string) *a2aclient.Client {
 	if err != nil {
 		t.Fatalf("resolve the agent card: %v", err)
 	}
-	c, err := a2aclient.NewFromCard(ctx, card, a2aclient.WithJSONRPCTransport(&http.Client{Transport: headerTransport{auth}}))
+	c, err := a2aclient.NewFromCard(ctx, card, a2aclient.WithJSONRPCTransport(svctest.HTTPClient(auth)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@
 package agui
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,7 +84,7 @@ func Handler(api *apiclient.Client) http.Handler {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-		st := &stream{w: w, flush: flusher(w), thread: cmp(in.ThreadID, id), run: cmp(in.RunID, id), runID: id,
+		st := &stream{w: w, flush: flusher(w), thread: cmp.Or(in.ThreadID, id), run: cmp.Or(in.RunID, id), runID: id,
 			decisions: decided, quiet: len(in.Resume) > 0 && decided > 0}
 		st.serve(r.Context(), c)
 		if r.Context().Err() != nil && (in.ForwardedProps == nil || in.ForwardedProps.RunID == "") && !st.ended {
@@ -180,13 +181,6 @@ func flusher(w http.ResponseWriter) func() {
 		return f.Flush
 	}
 	return func() {}
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func shorten(s string) string {

@@ -1,6 +1,7 @@
 package agui
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -186,7 +187,7 @@ func (s *stream) finish(ctx context.Context, c *apiclient.Client, e *team.Event)
 	s.snapshot(string(v.Status))
 	switch v.Status {
 	case "failed", "expired", "rejected":
-		s.event("RUN_ERROR", map[string]any{"message": "the run " + string(v.Status) + ": " + cmp(v.Error, v.StopReason), "code": string(v.Status)})
+		s.event("RUN_ERROR", map[string]any{"message": "the run " + string(v.Status) + ": " + cmp.Or(v.Error, v.StopReason), "code": string(v.Status)})
 	case "cancelled":
 		s.event("RUN_FINISHED", map[string]any{"threadId": s.thread, "runId": s.run, "outcome": map[string]any{"type": "cancelled"}})
 	default:

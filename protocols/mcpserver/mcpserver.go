@@ -10,6 +10,7 @@
 package mcpserver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,7 @@ type Config struct {
 
 // New is the MCP server with newsroom's tools and article resources.
 func New(cfg Config) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: "newsroom", Title: "newsroom news desk", Version: cmpOr(cfg.Version, "dev")},
+	s := mcp.NewServer(&mcp.Implementation{Name: "newsroom", Title: "newsroom news desk", Version: cmp.Or(cfg.Version, "dev")},
 		&mcp.ServerOptions{Instructions: "Commission a news article from a newsroom desk with write_article " +
 			"(a task with the facts, optional source URLs). The article may wait for an editor-in-chief's approval; " +
 			"follow it with get_run. Published articles are listed by list_articles and are resources newsroom://articles/{id}."})
@@ -172,7 +173,7 @@ func outputOf(v *server.RunView) RunOutput {
 
 func (t *tools) writeArticle(ctx context.Context, req *mcp.CallToolRequest, in WriteArticleInput) (*mcp.CallToolResult, RunOutput, error) {
 	api := t.api(req.Extra)
-	approval := cmpOr(in.Approval, t.cfg.DefaultApproval)
+	approval := cmp.Or(in.Approval, t.cfg.DefaultApproval)
 	run, err := api.CreateRun(ctx, server.CreateRunRequest{Task: in.Task, Team: in.Desk, Sources: in.Sources, Approval: approval}, "")
 	if err != nil {
 		return nil, RunOutput{}, toolError(err)
@@ -300,13 +301,6 @@ func toolError(err error) error {
 	return err
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // HTTPHandler serves s over streamable HTTP, stateless (the 2026 protocol;
 // older clients are answered at the version they ask for). Requests
 // without valid credentials get 401 with the protected resource metadata's
@@ -355,5 +349,5 @@ func speakerOf(data []byte) string {
 	if e.Speaker == "" && e.Message != nil {
 		e.Speaker = e.Message.Source
 	}
-	return cmpOr(e.Speaker, "an agent")
+	return cmp.Or(e.Speaker, "an agent")
 }

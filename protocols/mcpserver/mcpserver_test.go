@@ -18,17 +18,6 @@ import (
 	"github.com/newsroom-dev/newsroom/server"
 )
 
-// headerTransport adds an Authorization header to every request.
-type headerTransport struct{ auth string }
-
-func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	if h.auth != "" {
-		r.Header.Set("Authorization", h.auth)
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // startHTTP is a service with /mcp mounted as serve mounts it.
 func startHTTP(t *testing.T, o svctest.Options) *svctest.Service {
 	t.Helper()
@@ -54,7 +43,7 @@ func connect(t *testing.T, s *svctest.Service, auth string, progress func(string
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.HTTP.URL + "/mcp",
-		HTTPClient: &http.Client{Transport: headerTransport{auth}}, DisableStandaloneSSE: true}, nil)
+		HTTPClient: svctest.HTTPClient(auth), DisableStandaloneSSE: true}, nil)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}

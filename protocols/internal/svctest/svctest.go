@@ -139,3 +139,18 @@ func (d teams) Article(name string, msgs []agent.Message) string {
 	}
 	return ""
 }
+
+// HTTPClient is a client that sends auth as the Authorization header of
+// every request (none when empty), as a protocol client configured with a
+// key would.
+func HTTPClient(auth string) *http.Client { return &http.Client{Transport: authTransport{auth}} }
+
+type authTransport struct{ auth string }
+
+func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if a.auth != "" {
+		r.Header.Set("Authorization", a.auth)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
